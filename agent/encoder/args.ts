@@ -1,0 +1,83 @@
+// ffmpeg command lines for the encoder side of the packager contract: each rendition's
+// segments go to <rendition>/incoming/<session>-<n>.<ext>, written under a temp name and
+// renamed when complete (hls muxer, temp_file), with keyframes on every segment boundary.
+import path from 'node:path';
+
+export interface RenditionSpec {
+  name: string;
+  /** Output picture height; width follows the aspect ratio. Omitted: audio only. */
+  height?: number;
+  videoKbps?: number;
+  audioKbps?: number;
+}
+
+export type EncoderInput =
+  | { kind: 'test-pattern'; width: number; height: number; fps: number; durationSeconds?: number }
+  | { kind: 'url'; url: string };
+
+export interface EncoderJob {
+  input: EncoderInput;
+  /** copy: pass the source through unchanged (one rendition). */
+  mode: 'copy' | 'transcode';
+  renditions: RenditionSpec[];
+  format: 'ts' | 'fmp4';
+  segmentSeconds: number;
+  /** Names this encoder run; a new session means a reconnect (discontinuity). [A-Za-z0-9]. */
+  session: string;
+  /** <stream dir>/<rendition>/incoming is where each rendition is written. */
+  streamDir: string;
+  fps?: number;
+  realtime?: boolean;
+}
+
+export function newSession(now = Date.now()): string {
+  return `s${now.toString(36)}`;
+}
+
+function inputArgs(job: EncoderJob): string[] {
+  const re = job.realtime === false ? [] : ['-re'];
+  if (job.input.kind === 'url') return [...re, '-i', job.input.url];
+  const { width, height, fps, durationSeconds } = job.input;
+  // -t before each -i limits the input, so every output ends together.
+  const t = durationSeconds !== undefined ? ['-t', String(durationSeconds)] : [];
+  return [
+    ...re, ...t, '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`,
+    ...re, ...t, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+  ];
+}
+
+function outputArgs(job: EncoderJob, r: RenditionSpec): string[] {
+  const incoming = path.join(job.streamDir, r.name, 'incoming');
+  const ext = job.format === 'fmp4' ? 'm4s' : 'ts';
+  const maps = job.input.kind === 'url' ? ['-map', '0:v?', '-map', '0:a?'] : ['-map', '0:v', '-map', '1:a'];
+  const fps = job.fps ?? (job.input.kind === 'test-pattern' ? job.input.fps : 25);
+  let codec: string[];
+  if (job.mode === 'copy') {
+    codec = ['-c', 'copy'];
+  } else if (r.height === undefined) {
+    codec = ['-vn', '-c:a', 'aac', '-b:a', `${r.audioKbps ?? 96}k`];
+  } else {
+    const gop = Math.round(fps * job.segmentSeconds);
+    codec = [
+      '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-vf', `scale=-2:${r.height}`,
+      '-b:v', `${r.videoKbps ?? 1500}k`, '-maxrate', `${Math.round((r.videoKbps ?? 1500) * 1.2)}k`,
+      '-bufsize', `${(r.videoKbps ?? 1500) * 2}k`, '-pix_fmt', 'yuv420p',
+      '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
+      '-force_key_frames', `expr:gte(t,n_forced*${job.segmentSeconds})`,
+      '-c:a', 'aac', '-b:a', `${r.audioKbps ?? 96}k`, '-ar', '48000',
+    ];
+  }
+  const fmp4 = job.format === 'fmp4'
+    ? ['-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', `${job.session}-init.mp4`] : [];
+  return [
+    ...maps, ...codec, '-f', 'hls', '-hls_time', String(job.segmentSeconds), '-hls_list_size', '3',
+    '-hls_flags', 'temp_file+independent_segments', ...fmp4,
+    '-hls_segment_filename', path.join(incoming, `${job.session}-%d.${ext}`),
+    path.join(incoming, `${job.session}.m3u8`),
+  ];
+}
+
+export function ffmpegArgs(job: EncoderJob): string[] {
+  const renditions = job.mode === 'copy' ? job.renditions.slice(0, 1) : job.renditions;
+  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...inputArgs(job), ...renditions.flatMap((r) => outputArgs(job, r))];
+}

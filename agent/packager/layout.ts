@@ -1,0 +1,94 @@
+// Where a stream's files live, and the canonical segment name that lets the index be rebuilt
+// from the directory alone: <seq>_<wallStartMs>_<durationUs>_<disc>_<mediaStartUs>.<ext>
+import path from 'node:path';
+import { checkName } from '../../common/names.js';
+
+export type SegmentExt = 'ts' | 'm4s';
+
+export interface SegmentRecord {
+  seq: number;
+  /** Wall-clock start, ms since the epoch. */
+  startMs: number;
+  /** Duration measured from the media, microseconds. */
+  durationUs: number;
+  /** Discontinuity number: +1 at every encoder reconnect or known hole. */
+  disc: number;
+  /** Media timestamp of the first frame, microseconds (DASH presentationTimeOffset). */
+  mediaStartUs: number;
+  bytes: number;
+}
+
+const SEGMENT_RE = /^(\d{9,15})_(\d{10,15})_(\d{1,10})_(\d{1,9})_(\d{1,15})\.(ts|m4s)$/;
+const INCOMING_RE = /^([A-Za-z0-9]{1,40})-(\d{1,9})\.(ts|m4s)$/;
+const INCOMING_INIT_RE = /^([A-Za-z0-9]{1,40})-init\.mp4$/;
+const INIT_RE = /^init_(\d{1,9})\.mp4$/;
+
+export const PLAYLIST = 'index.m3u8';
+export const DELTA_PLAYLIST = 'index_delta.m3u8';
+export const MASTER = 'master.m3u8';
+export const DASH_MANIFEST = 'manifest.mpd';
+export const STREAM_STATE = 'stream.json';
+export const INCOMING_DIR = 'incoming';
+export const CHUNK_DIR = 'chunks';
+export const DASH_DIR = 'dash';
+
+export function segmentName(s: Omit<SegmentRecord, 'bytes'>, ext: SegmentExt): string {
+  return `${String(s.seq).padStart(9, '0')}_${Math.round(s.startMs)}_${Math.round(s.durationUs)}_${s.disc}_${Math.max(0, Math.round(s.mediaStartUs))}.${ext}`;
+}
+
+export function parseSegmentName(name: string): (Omit<SegmentRecord, 'bytes'> & { ext: SegmentExt }) | undefined {
+  const m = SEGMENT_RE.exec(name);
+  if (!m) return undefined;
+  return {
+    seq: Number(m[1]), startMs: Number(m[2]), durationUs: Number(m[3]), disc: Number(m[4]),
+    mediaStartUs: Number(m[5]), ext: m[6] as SegmentExt,
+  };
+}
+
+export function initName(disc: number): string {
+  return `init_${disc}.mp4`;
+}
+
+export function parseInitName(name: string): number | undefined {
+  const m = INIT_RE.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** An encoder's finished file in incoming/: `<session>-<n>.ts|m4s` or `<session>-init.mp4`. */
+export type IncomingFile =
+  | { kind: 'segment'; session: string; n: number; ext: SegmentExt }
+  | { kind: 'init'; session: string };
+
+export function parseIncomingName(name: string): IncomingFile | undefined {
+  const m = INCOMING_RE.exec(name);
+  if (m) return { kind: 'segment', session: m[1] ?? '', n: Number(m[2]), ext: m[3] as SegmentExt };
+  const i = INCOMING_INIT_RE.exec(name);
+  if (i) return { kind: 'init', session: i[1] ?? '' };
+  return undefined;
+}
+
+export function chunkName(firstSeq: number): string {
+  return `${String(firstSeq).padStart(9, '0')}.m3u8`;
+}
+
+export function dashSegmentName(seq: number): string {
+  return `${String(seq).padStart(9, '0')}.m4s`;
+}
+
+export interface StreamPaths {
+  root: string;
+  app: string;
+  stream: string;
+  dir: string;
+}
+
+/** Validates every component before it becomes a path. */
+export function streamPaths(root: string, app: string, stream: string): StreamPaths {
+  checkName('app', app);
+  checkName('stream', stream);
+  return { root, app, stream, dir: path.join(root, app, stream) };
+}
+
+export function renditionDir(p: StreamPaths, rendition: string): string {
+  return path.join(p.dir, checkName('rendition', rendition));
+}

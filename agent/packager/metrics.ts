@@ -1,0 +1,17 @@
+// Counters the packager keeps per rendition; the agent exposes them (Prometheus, heartbeats).
+
+export interface RenditionCounters {
+  segmentsListed: number;
+  segmentsRejected: number;
+  segmentsPurged: number;
+  bytesPurged: number;
+  capTrims: number;
+  outputErrors: number;
+  discontinuities: number;
+  lastLatencyMs: number;
+}
+
+export function newCounters(): RenditionCounters {
+  return { segmentsListed: 0, segmentsRejected: 0, segmentsPurged: 0, bytesPurged: 0, capTrims: 0,
+    outputErrors: 0, discontinuities: 0, lastLatencyMs: 0 };
+}

@@ -1,0 +1,86 @@
+// The packager of one agent: its streams under a storage root, and the watcher that feeds them.
+import path from 'node:path';
+import { DvrError } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { PackagerEmitter } from './events.js';
+import { ffprobeVideoSize } from './probe.js';
+import { parseStreamSettings, settingsWarnings, type StreamSettings } from './settings.js';
+import { StreamPackager, type VideoProbe } from './stream.js';
+import { watchIncoming, type IncomingWatcher } from './watch.js';
+
+export interface PackagerOptions {
+  root: string;
+  log: Logger;
+  now?: () => number;
+  probe?: VideoProbe;
+  retryDelayMs?: number;
+}
+
+export class Packager {
+  readonly events = new PackagerEmitter();
+  private readonly streams = new Map<string, StreamPackager>();
+  private readonly watchers = new Map<StreamPackager, IncomingWatcher>();
+  private closing: Promise<void> | undefined;
+  private readonly root: string;
+  private readonly log: Logger;
+
+  constructor(private readonly options: PackagerOptions) {
+    this.root = path.resolve(options.root);
+    this.log = options.log.child({ part: 'packager' });
+  }
+
+  /** Adds (or reopens after a restart) a stream: validates its settings, rebuilds its index, lists any backlog. */
+  async addStream(input: Partial<StreamSettings> & { app: string; stream: string }): Promise<StreamPackager> {
+    const settings = parseStreamSettings(input);
+    const key = `${settings.app}/${settings.stream}`;
+    if (this.streams.has(key)) throw new DvrError('DVR_ERR_STREAM_EXISTS', `stream ${key} is already packaged here`);
+    for (const w of settingsWarnings(settings)) this.log.warn(w);
+    const sp = new StreamPackager(this.root, settings, {
+      log: this.options.log, events: this.events, now: this.options.now ?? Date.now,
+      probe: this.options.probe ?? ffprobeVideoSize({ ffprobe: 'ffprobe', timeoutMs: 10_000 }),
+      retryDelayMs: this.options.retryDelayMs ?? 2000,
+    });
+    await sp.open();
+    this.streams.set(key, sp);
+    const renditionOf = new Map(settings.renditions.map((r) => [path.join(sp.paths.dir, r, 'incoming'), r]));
+    const watcher = await watchIncoming([...renditionOf.keys()], (dir, file) => {
+      const rendition = renditionOf.get(dir);
+      if (rendition) void sp.ingest(rendition, file);
+    }, (err) => this.log.error({ stream: key, err: String(err) }, 'watcher error'));
+    this.watchers.set(sp, watcher);
+    // Files that arrived while nobody watched (agent restart): listed oldest first.
+    await sp.scanIncoming();
+    return sp;
+  }
+
+  stream(app: string, stream: string): StreamPackager {
+    const sp = this.streams.get(`${app}/${stream}`);
+    if (!sp) throw new DvrError('DVR_ERR_STREAM_UNKNOWN', `stream ${app}/${stream} is not packaged here`);
+    return sp;
+  }
+
+  async endStream(app: string, stream: string): Promise<void> {
+    await this.stream(app, stream).endEvent();
+  }
+
+  async removeStream(app: string, stream: string): Promise<void> {
+    const sp = this.stream(app, stream);
+    await this.watchers.get(sp)?.close();
+    this.watchers.delete(sp);
+    this.streams.delete(`${app}/${stream}`);
+    await sp.close();
+  }
+
+  list(): StreamPackager[] {
+    return [...this.streams.values()];
+  }
+
+  /** Stops watching, finishes queued work. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const w of this.watchers.values()) await w.close();
+      for (const sp of this.streams.values()) await sp.close();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,100 @@
+// One rendition's state: its index, the encoder session it follows, what the media told us.
+// Rebuilt from the directory alone after a crash.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { CHUNK_DIR, chunkName, parseInitName, parseSegmentName, segmentName, type SegmentExt } from './layout.js';
+import { listDir } from './files.js';
+import type { InitMedia } from './media/inspect.js';
+import { CHUNK_SIZE } from './render/hls.js';
+import { SegmentIndex } from './segment-index.js';
+
+/** What stream.json keeps per rendition: the encoder session that the next segment continues. */
+export interface SessionState {
+  session: string;
+  disc: number;
+  /** Wall-clock ms and media µs of the session's first segment: wall = anchorWall + (media - anchorMedia). */
+  anchorWallMs: number;
+  anchorMediaUs: number;
+}
+
+export interface MediaFacts {
+  codecs: string[];
+  width: number | undefined;
+  height: number | undefined;
+  frameRate: number | undefined;
+}
+
+export class Rendition {
+  readonly index = new SegmentIndex();
+  /** Position of the first segment the live playlist lists. */
+  listedFrom = 0;
+  /** Sequences below this have their chunk file on disk. */
+  chunkedBelow = 0;
+  /** Discontinuity numbers that have an init_<d>.mp4. */
+  readonly inits = new Set<number>();
+  session: SessionState | undefined;
+  /** Parsed init of the current session (fMP4). */
+  init: InitMedia | undefined;
+  /** Last encoder file number seen in this session, to notice a missing file. */
+  lastN: number | undefined;
+  /** A hole is known before the next segment (rejected segment, missing file). */
+  holePending = false;
+  facts: MediaFacts = { codecs: [], width: undefined, height: undefined, frameRate: undefined };
+  /** Highest discontinuity number ever used (also of purged segments). */
+  lastDisc = -1;
+  target: number;
+
+  constructor(readonly name: string, readonly dir: string, readonly ext: SegmentExt, segmentSeconds: number) {
+    this.target = Math.max(1, Math.round(segmentSeconds));
+  }
+
+  get incomingDir(): string { return path.join(this.dir, 'incoming'); }
+
+  /** Scans the directory: segments by their names, chunk files, init segments. */
+  async recover(): Promise<{ segments: number; ignored: string[] }> {
+    const names = await listDir(this.dir);
+    const found: Array<NonNullable<ReturnType<typeof parseSegmentName>>> = [];
+    const ignored: string[] = [];
+    for (const n of names) {
+      const s = parseSegmentName(n);
+      if (s && s.ext === this.ext) found.push(s);
+      const d = parseInitName(n);
+      if (d !== undefined) this.inits.add(d);
+    }
+    found.sort((a, b) => a.seq - b.seq);
+    // Keep the newest contiguous run; anything before a hole cannot be listed consistently.
+    let start = 0;
+    for (let i = 1; i < found.length; i++) {
+      if ((found[i]?.seq ?? 0) !== (found[i - 1]?.seq ?? 0) + 1) start = i;
+    }
+    for (const s of found.slice(0, start)) ignored.push(String(s.seq));
+    const kept = found.slice(start);
+    const sizes = await mapLimit(kept, 64, async (s) => {
+      const st = await fs.stat(path.join(this.dir, segmentName(s, this.ext)));
+      return st.size;
+    });
+    kept.forEach((s, i) => {
+      this.index.push({ ...s, bytes: sizes[i] ?? 0 });
+      this.lastDisc = Math.max(this.lastDisc, s.disc);
+      this.target = Math.max(this.target, Math.round(s.durationUs / 1e6));
+    });
+    const chunks = new Set(await listDir(path.join(this.dir, CHUNK_DIR)));
+    let below = this.index.firstSequence - (this.index.firstSequence % CHUNK_SIZE);
+    while (chunks.has(chunkName(below))) below += CHUNK_SIZE;
+    this.chunkedBelow = below;
+    return { segments: kept.length, ignored };
+  }
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

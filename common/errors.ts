@@ -1,0 +1,50 @@
+// The catalogue of coded errors. Leaf module: imports nothing from the project.
+
+export type ErrorCode =
+  | 'DVR_ERR_NAME'
+  | 'DVR_ERR_CONFIG'
+  | 'DVR_ERR_SEGMENT'
+  | 'DVR_ERR_OUTPUT_DIR'
+  | 'DVR_ERR_STREAM_UNKNOWN'
+  | 'DVR_ERR_STREAM_EXISTS'
+  | 'DVR_ERR_DEPENDENCY'
+  | 'DVR_ERR_NGINX';
+
+const STATUS: Record<ErrorCode, number> = {
+  DVR_ERR_NAME: 400,
+  DVR_ERR_CONFIG: 400,
+  DVR_ERR_SEGMENT: 422,
+  DVR_ERR_OUTPUT_DIR: 500,
+  DVR_ERR_STREAM_UNKNOWN: 404,
+  DVR_ERR_STREAM_EXISTS: 409,
+  DVR_ERR_DEPENDENCY: 500,
+  DVR_ERR_NGINX: 500,
+};
+
+export class DvrError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'DvrError';
+    this.code = code;
+    this.statusCode = STATUS[code];
+    this.details = details;
+  }
+
+  toJSON(): { statusCode: number; code: ErrorCode; message: string } {
+    return { statusCode: this.statusCode, code: this.code, message: this.message };
+  }
+}
+
+export function isDvrError(err: unknown, code?: ErrorCode): err is DvrError {
+  return err instanceof DvrError && (code === undefined || err.code === code);
+}
+
+/** errno of a Node.js system error, or undefined. */
+export function errnoCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
