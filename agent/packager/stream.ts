@@ -492,7 +492,10 @@ export class StreamPackager {
     if (strategy === 'version') version = await this.moveToVersion();
     if (strategy === 'delete') await this.deleteEventFiles();
     if (strategy !== 'append') {
+      // Discontinuity numbers keep counting, so init segment names are never reused.
+      const lastDiscs = new Map([...this.renditions].map(([k, r]) => [k, r.lastDisc]));
       for (const name of [...this.renditions.keys()]) this.addRendition(name);
+      for (const [k, d] of lastDiscs) (this.renditions.get(k) as Rendition).lastDisc = d;
       this.eventStartMs = undefined;
       this.lastMaster = '';
       this.advertised.clear();

@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// The appliance's command line. `dvr start` runs everything one machine needs: the packager,
+// nginx serving what it writes, and (unless disabled) a demo stream from a test pattern.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { isDvrError } from '../common/errors.js';
+import { createLogger, type Logger } from '../common/log.js';
+import { EncoderSupervisor } from '../agent/encoder/supervisor.js';
+import { Packager } from '../agent/packager/packager.js';
+import { NginxProcess } from '../nginx/process.js';
+import { renderEdgeConfig } from '../nginx/render.js';
+
+const HELP = `usage: dvr start [--port N] [--host ADDR] [--no-demo]
+
+Runs the DVR appliance on this machine and prints, each on its own line:
+  playback: <HLS master playlist URL of the demo stream>
+  dash: <DASH manifest URL>
+
+environment:
+  DVR_DATA_DIR     where media and state live (default ./data)
+  DVR_HTTP_PORT    port nginx serves playback on (default 8080)
+  DVR_HTTP_HOST    address nginx listens on (default 0.0.0.0)
+  DVR_PUBLIC_URL   base URL printed for players (default http://127.0.0.1:<port>)
+  DVR_DEMO_WINDOW  DVR window of the demo stream in seconds (default 3600; 0 = whole event)
+  DVR_LOG_LEVEL    log level (default info); logs go to stderr
+`;
+
+interface StartOptions { port: number; host: string; demo: boolean; dataDir: string; publicUrl: string; demoWindow: number }
+
+function options(argv: string[]): { command: string | undefined; start: StartOptions; help: boolean } {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      port: { type: 'string' }, host: { type: 'string' }, 'no-demo': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  const port = Number(values.port ?? process.env['DVR_HTTP_PORT'] ?? 8080);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port / DVR_HTTP_PORT: '${String(port)}' is not a TCP port`);
+  const demoWindow = Number(process.env['DVR_DEMO_WINDOW'] ?? 3600);
+  if (!(demoWindow >= 0)) throw new Error(`DVR_DEMO_WINDOW: '${process.env['DVR_DEMO_WINDOW'] ?? ''}' is not a number of seconds`);
+  return {
+    command: positionals[0],
+    help: values.help === true,
+    start: {
+      port, host: values.host ?? process.env['DVR_HTTP_HOST'] ?? '0.0.0.0', demo: values['no-demo'] !== true,
+      dataDir: path.resolve(process.env['DVR_DATA_DIR'] ?? './data'),
+      publicUrl: (process.env['DVR_PUBLIC_URL'] ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
+      demoWindow,
+    },
+  };
+}
+
+async function waitForHttp(url: string, deadlineMs: number): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch { /* not yet */ }
+    if (Date.now() > until) throw new Error(`${url} did not become playable within ${deadlineMs / 1000}s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function start(o: StartOptions, log: Logger): Promise<void> {
+  const mediaRoot = path.join(o.dataDir, 'media');
+  const prefix = path.join(o.dataDir, 'nginx');
+  await fs.mkdir(mediaRoot, { recursive: true });
+  await fs.mkdir(prefix, { recursive: true });
+  const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web');
+
+  const packager = new Packager({ root: mediaRoot, log });
+  const nginx = new NginxProcess({ binary: 'nginx', prefix, log, startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
+  let encoder: EncoderSupervisor | undefined;
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const steps: Array<[string, () => Promise<void>]> = [
+      ['encoder', async () => encoder?.stop()], ['packager', () => packager.close()], ['nginx', () => nginx.stop()],
+    ];
+    for (const [name, step] of steps) {
+      try { await step(); } catch (err) { log.error({ err: String(err), part: name }, 'stop failed'); }
+    }
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  await nginx.start(renderEdgeConfig({
+    storageRoot: mediaRoot, prefix, listen: [{ host: o.host, port: o.port }], workerProcesses: 'auto', webRoot,
+    playlistMaxAgeSeconds: 1, segmentMaxAgeSeconds: 31_536_000, statusAllow: ['127.0.0.1', '::1'],
+  }), { host: o.host === '0.0.0.0' ? '127.0.0.1' : o.host, port: o.port });
+
+  if (!o.demo) {
+    console.log(`media: ${o.publicUrl}/`);
+    return;
+  }
+  const renditions = [{ name: 'r720', height: 720, videoKbps: 2000 }, { name: 'r360', height: 360, videoKbps: 600 }, { name: 'audio' }];
+  const sp = await packager.addStream({ app: 'live', stream: 'demo', format: 'fmp4', windowSeconds: o.demoWindow,
+    renditions: renditions.map((r) => r.name), segmentSeconds: 2 });
+  encoder = new EncoderSupervisor({
+    input: { kind: 'test-pattern', width: 1280, height: 720, fps: 25 }, mode: 'transcode', renditions,
+    format: 'fmp4', segmentSeconds: 2, streamDir: sp.paths.dir,
+  }, { initialDelayMs: 1000, maxDelayMs: 30_000, healthyAfterMs: 60_000 }, log.child({ part: 'encoder' }));
+  encoder.start();
+  const playback = `${o.publicUrl}/live/demo/master.m3u8`;
+  await waitForHttp(playback, 60_000);
+  await waitForHttp(`${o.publicUrl}/live/demo/manifest.mpd`, 10_000);
+  console.log(`playback: ${playback}`);
+  console.log(`dash: ${o.publicUrl}/live/demo/manifest.mpd`);
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof options>;
+  try {
+    parsed = options(process.argv.slice(2));
+  } catch (err) {
+    console.error(`dvr: ${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
+    process.exit(2);
+  }
+  if (parsed.help || parsed.command !== 'start') {
+    console.log(HELP);
+    process.exit(parsed.help ? 0 : 2);
+  }
+  const log = createLogger();
+  try {
+    await start(parsed.start, log);
+  } catch (err) {
+    console.error(`dvr: ${isDvrError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+}
+
+void main();

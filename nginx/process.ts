@@ -1,0 +1,78 @@
+// Runs one nginx instance with a generated config under its own prefix directory.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { DvrError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+
+export interface NginxOptions {
+  binary: string;
+  prefix: string;
+  log: Logger;
+  /** How long start() waits for the listen socket. */
+  startTimeoutMs: number;
+  /** How long stop() waits after a graceful quit before killing. */
+  stopTimeoutMs: number;
+}
+
+export class NginxProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly o: NginxOptions) {}
+
+  get configPath(): string { return path.join(this.o.prefix, 'nginx.conf'); }
+
+  /** `nginx -t` on a config text; throws with nginx's own message (file and line) when it fails. */
+  async test(config: string, file = this.configPath): Promise<void> {
+    await fs.mkdir(path.join(this.o.prefix, 'tmp'), { recursive: true });
+    await fs.writeFile(file, config, { mode: 0o644 });
+    await new Promise<void>((resolve, reject) => {
+      execFile(this.o.binary, ['-t', '-q', '-p', this.o.prefix, '-c', file, '-e', 'stderr'], (err, _out, stderr) => {
+        if (err) reject(new DvrError('DVR_ERR_NGINX', `nginx rejected ${file}: ${stderr.trim()}`));
+        else resolve();
+      });
+    });
+  }
+
+  /** Tests the config, starts nginx in the foreground and waits until `waitFor` accepts connections. */
+  async start(config: string, waitFor: { host: string; port: number }): Promise<void> {
+    await this.test(config);
+    const child = spawn(this.o.binary, ['-p', this.o.prefix, '-c', this.configPath, '-e', path.join(this.o.prefix, 'error.log'),
+      '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + this.o.startTimeoutMs;
+    while (!(await canConnect(waitFor.host, waitFor.port))) {
+      if (child.exitCode !== null) throw new DvrError('DVR_ERR_NGINX', `nginx exited at start: ${stderr.trim()}`);
+      if (Date.now() > deadline) throw new DvrError('DVR_ERR_NGINX', `nginx did not listen on ${waitFor.host}:${waitFor.port}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    this.o.log.info({ pid: child.pid, config: this.configPath }, 'nginx started');
+  }
+
+  /** Graceful quit, then SIGKILL after stopTimeoutMs. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const child = this.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGQUIT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), this.o.stopTimeoutMs);
+      await this.exited;
+      clearTimeout(timer);
+    })();
+    return this.stopping;
+  }
+}
+
+export function canConnect(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
