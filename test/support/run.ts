@@ -1,0 +1,73 @@
+// Helpers for tests that drive real programs: run to completion, wait for events with deadlines.
+import { execFile, spawn } from 'node:child_process';
+import { once, type EventEmitter } from 'node:events';
+import { promises as fs } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ stdout: string; stderr: string; code: number }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ stdout, stderr, code });
+    });
+  });
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return fs.mkdtemp(path.join(os.tmpdir(), `dvr-${prefix}-`));
+}
+
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as net.AddressInfo).port;
+  srv.close();
+  await once(srv, 'close');
+  return port;
+}
+
+/** Polls `check` until it returns a value, or fails with `what` after the deadline. */
+export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, deadlineMs = 30_000,
+  everyMs = 50): Promise<T> {
+  const end = Date.now() + deadlineMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Resolves when `emitter` has emitted `event` for which `match` holds, `count` times. */
+export function events<T>(emitter: EventEmitter, event: string, count: number, match: (e: T) => boolean = () => true,
+  deadlineMs = 60_000): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const seen: T[] = [];
+    const timer = setTimeout(() => {
+      emitter.off(event, on);
+      reject(new Error(`timed out waiting for ${count} '${event}' events (saw ${seen.length})`));
+    }, deadlineMs);
+    const on = (e: T): void => {
+      if (!match(e)) return;
+      seen.push(e);
+      if (seen.length >= count) {
+        clearTimeout(timer);
+        emitter.off(event, on);
+        resolve(seen);
+      }
+    };
+    emitter.on(event, on);
+  });
+}
+
+export function ffmpeg(args: string[]): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.once('exit', (code) => resolve({ code: code ?? 1, stderr }));
+  });
+}

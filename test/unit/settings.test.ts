@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { parseStreamSettings, settingsWarnings } from '../../agent/packager/settings.js';
+
+describe('stream settings', () => {
+  it('fills defaults and freezes', () => {
+    const s = parseStreamSettings({ app: 'live', stream: 'a' });
+    assert.deepEqual(s.renditions, ['source']);
+    assert.equal(s.format, 'ts');
+    assert.equal(s.archiveStrategy, 'append');
+    assert.ok(Object.isFrozen(s) && Object.isFrozen(s.renditions));
+  });
+
+  it('names the JSON path of what is wrong', () => {
+    assert.throws(() => parseStreamSettings({ app: 'live', stream: 'a', renditions: ['ok', '../x'], windowSeconds: -1, colour: 1 }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'DVR_ERR_CONFIG');
+        assert.match(err.message, /\$\.renditions\[1\]: must match pattern/);
+        assert.match(err.message, /\$\.windowSeconds: must be >= 0/);
+        assert.match(err.message, /unknown field 'colour'/);
+        return true;
+      });
+  });
+
+  it('warns when window x renditions / segment duration exceeds 54,000 entries', () => {
+    const w = settingsWarnings(parseStreamSettings({ app: 'live', stream: 'a', renditions: ['a', 'b', 'c'], windowSeconds: 86_400 }));
+    assert.ok(w.some((m) => /129600 playlist entries/.test(m)), w.join('\n'));
+    assert.equal(settingsWarnings(parseStreamSettings({ app: 'live', stream: 'a', windowSeconds: 3600, format: 'fmp4' })).length, 0);
+  });
+});
