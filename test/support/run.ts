@@ -15,8 +15,11 @@ export function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{
   });
 }
 
+/** A fresh directory that nginx's unprivileged workers can read (mkdtemp makes it 0700). */
 export async function tempDir(prefix: string): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), `dvr-${prefix}-`));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `dvr-${prefix}-`));
+  await fs.chmod(dir, 0o755);
+  return dir;
 }
 
 export async function freePort(): Promise<number> {
