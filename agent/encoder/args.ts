@@ -49,7 +49,13 @@ function inputArgs(job: EncoderJob): string[] {
 function outputArgs(job: EncoderJob, r: RenditionSpec): string[] {
   const incoming = path.join(job.streamDir, r.name, 'incoming');
   const ext = job.format === 'fmp4' ? 'm4s' : 'ts';
-  const maps = job.input.kind === 'url' ? ['-map', '0:v?', '-map', '0:a?'] : ['-map', '0:v', '-map', '1:a'];
+  // fMP4 ladders with an audio rendition are demuxed (CMAF): video renditions carry no audio.
+  const demuxed = job.format === 'fmp4' && job.mode === 'transcode' && r.height !== undefined
+    && job.renditions.some((x) => x.height === undefined);
+  const video = job.input.kind === 'url' ? ['-map', '0:v?'] : ['-map', '0:v'];
+  const audio = demuxed ? [] : job.input.kind === 'url' ? ['-map', '0:a?'] : ['-map', '1:a'];
+  const maps = r.height === undefined && job.mode === 'transcode' ? (job.input.kind === 'url' ? ['-map', '0:a?'] : ['-map', '1:a'])
+    : [...video, ...audio];
   const fps = job.fps ?? (job.input.kind === 'test-pattern' ? job.input.fps : 25);
   let codec: string[];
   if (job.mode === 'copy') {
@@ -64,7 +70,7 @@ function outputArgs(job: EncoderJob, r: RenditionSpec): string[] {
       '-bufsize', `${(r.videoKbps ?? 1500) * 2}k`, '-pix_fmt', 'yuv420p',
       '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
       '-force_key_frames', `expr:gte(t,n_forced*${job.segmentSeconds})`,
-      '-c:a', 'aac', '-b:a', `${r.audioKbps ?? 96}k`, '-ar', '48000',
+      ...(demuxed ? ['-an'] : ['-c:a', 'aac', '-b:a', `${r.audioKbps ?? 96}k`, '-ar', '48000']),
     ];
   }
   const fmp4 = job.format === 'fmp4'

@@ -220,7 +220,8 @@ export class StreamPackager {
     }
     try {
       if (this.status === 'ended') await this.startNewEvent();
-      await this.place(r, incoming.session, incoming.n, incoming.ext, src, buf, arrivedMs);
+      // A new event may have replaced the rendition's state.
+      await this.place(this.renditions.get(renditionName) ?? r, incoming.session, incoming.n, incoming.ext, src, buf, arrivedMs);
     } catch (err) {
       if (err instanceof SegmentRejected) {
         r.holePending = true;

@@ -2,7 +2,7 @@
 // timeShiftBufferDepth = window), static once the event has ended. One Period per discontinuity.
 import { DASH_DIR, initName } from '../layout.js';
 import type { SegmentIndex } from '../segment-index.js';
-import type { VariantInfo } from './master.js';
+import { isAudioOnly, type VariantInfo } from './master.js';
 
 export interface DashRendition {
   info: VariantInfo;
@@ -89,9 +89,6 @@ export function renderMpd(input: DashInput): string {
   return out + '</MPD>\n';
 }
 
-function isAudioOnly(v: VariantInfo): boolean {
-  return !v.width && v.codecs.length > 0 && v.codecs.every((c) => c.startsWith('mp4a'));
-}
 
 function representations(renditions: DashRendition[], disc: number): string {
   let out = '';

@@ -12,14 +12,34 @@ export interface VariantInfo {
   frameRate: number | undefined;
 }
 
+const isAudioCodec = (c: string): boolean => c.startsWith('mp4a') || c.startsWith('ac-3') || c.startsWith('ec-3');
+
+export function isAudioOnly(v: VariantInfo): boolean {
+  return v.codecs.length > 0 && v.codecs.every(isAudioCodec);
+}
+
+/**
+ * A demuxed ladder (video-only renditions beside an audio-only one, as CMAF wants) gets an
+ * audio rendition group: each video variant names it, and its CODECS and BANDWIDTH include it.
+ */
 export function renderMaster(variants: VariantInfo[], fmp4: boolean): string {
   let out = `#EXTM3U\n#EXT-X-VERSION:${fmp4 ? 6 : 3}\n#EXT-X-INDEPENDENT-SEGMENTS\n`;
   const sorted = [...variants].sort((a, b) => b.bandwidth - a.bandwidth || a.rendition.localeCompare(b.rendition));
+  const audio = sorted.find(isAudioOnly);
+  const demuxed = audio !== undefined && sorted.some((v) => !isAudioOnly(v) && !v.codecs.some(isAudioCodec));
+  if (audio && demuxed) {
+    out += `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="${audio.rendition}",DEFAULT=YES,AUTOSELECT=YES,URI="${audio.rendition}/index.m3u8"\n`;
+  }
   for (const v of sorted) {
-    const attrs = [`BANDWIDTH=${Math.ceil(v.bandwidth)}`, `AVERAGE-BANDWIDTH=${Math.ceil(v.averageBandwidth)}`];
-    if (v.codecs.length > 0) attrs.push(`CODECS="${v.codecs.join(',')}"`);
+    const joinAudio = audio && demuxed && !isAudioOnly(v) && !v.codecs.some(isAudioCodec);
+    const bandwidth = v.bandwidth + (joinAudio ? audio.bandwidth : 0);
+    const average = v.averageBandwidth + (joinAudio ? audio.averageBandwidth : 0);
+    const codecs = joinAudio ? [...v.codecs, ...audio.codecs] : v.codecs;
+    const attrs = [`BANDWIDTH=${Math.ceil(bandwidth)}`, `AVERAGE-BANDWIDTH=${Math.ceil(average)}`];
+    if (codecs.length > 0) attrs.push(`CODECS="${codecs.join(',')}"`);
     if (v.width && v.height) attrs.push(`RESOLUTION=${v.width}x${v.height}`);
     if (v.frameRate) attrs.push(`FRAME-RATE=${v.frameRate.toFixed(3)}`);
+    if (joinAudio) attrs.push('AUDIO="audio"');
     out += `#EXT-X-STREAM-INF:${attrs.join(',')}\n${v.rendition}/index.m3u8\n`;
   }
   return out;
