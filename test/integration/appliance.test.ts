@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { canConnect } from '../../nginx/process.js';
+import { parsePlaylist } from '../support/m3u8.js';
+import { freePort, run, tempDir } from '../support/run.js';
+
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.js');
+
+describe('the appliance command (README quick start)', function () {
+  this.timeout(120_000);
+
+  it('prints playback: <url> once the demo stream plays over HTTP, and Ctrl-C stops everything it started', async () => {
+    const dataDir = await tempDir('appliance');
+    const port = await freePort();
+    const proc = spawn(process.execPath, [cli, 'start'], {
+      env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    proc.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+    const lines: string[] = [];
+    const playback = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no playback line within 60 s; stderr: ${stderr}`)), 60_000);
+      createInterface({ input: proc.stdout }).on('line', (l) => {
+        lines.push(l);
+        const m = /^playback: (\S+)$/.exec(l);
+        if (m?.[1]) { clearTimeout(timer); resolve(m[1]); }
+      });
+      void exited.then((code) => reject(new Error(`dvr start exited (${String(code)}): ${stderr}`)));
+    });
+    assert.equal(playback, `http://127.0.0.1:${port}/live/demo/master.m3u8`);
+    const master = parsePlaylist(await (await fetch(playback)).text());
+    assert.ok(master.variants.length >= 2, 'an ABR ladder');
+    const media = parsePlaylist(await (await fetch(new URL(master.variants[0]?.uri ?? '', playback))).text());
+    assert.ok(media.segments.length >= 1);
+    assert.equal(media.endList, false, 'live');
+    const seg = await fetch(new URL(media.segments[0]?.uri ?? '', new URL(master.variants[0]?.uri ?? '', playback)));
+    assert.equal(seg.status, 200);
+    assert.ok(lines.some((l) => /^dash: http:\/\/127\.0\.0\.1:\d+\/live\/demo\/manifest\.mpd$/.test(l)));
+    const state = await fs.stat(path.join(dataDir, 'media', 'live', 'demo', 'stream.json'));
+    assert.ok(state.isFile(), 'media and state live under DVR_DATA_DIR');
+
+    proc.kill('SIGINT');
+    assert.equal(await exited, 0);
+    assert.equal(await canConnect('127.0.0.1', port), false, 'nginx stopped');
+    const left = await run('pgrep', ['-f', dataDir]);
+    assert.equal(left.stdout.trim(), '', 'no ffmpeg or nginx left behind');
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+});
