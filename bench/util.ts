@@ -1,5 +1,4 @@
 // Small helpers shared by the benchmarks.
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,11 +14,4 @@ export async function tempDir(prefix: string): Promise<string> {
   return dir;
 }
 
-export function ffmpeg(args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.once('exit', (code) => resolve({ code: code ?? 1, stderr }));
-  });
-}
+export { runFfmpeg as ffmpeg } from '../agent/encoder/run.js';

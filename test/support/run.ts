@@ -1,5 +1,5 @@
 // Helpers for tests that drive real programs: run to completion, wait for events with deadlines.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
@@ -66,11 +66,4 @@ export function events<T>(emitter: EventEmitter, event: string, count: number, m
   });
 }
 
-export function ffmpeg(args: string[]): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.once('exit', (code) => resolve({ code: code ?? 1, stderr }));
-  });
-}
+export { runFfmpeg as ffmpeg } from '../../agent/encoder/run.js';
