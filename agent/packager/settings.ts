@@ -15,7 +15,7 @@ export interface StreamSettings {
   /** Keep the whole event; when it ends it stays as a VOD playlist. */
   recording: boolean;
   archiveStrategy: ArchiveStrategy;
-  /** Bytes one rendition may keep on disk; 0 = no cap. */
+  /** Bytes the stream may keep on disk, shared by its renditions by bit rate; 0 = no cap. */
   storageCapBytes: number;
   /** The encoder's segment duration: the playlist's target duration. */
   segmentSeconds: number;

@@ -370,7 +370,7 @@ export class StreamPackager {
     const live = this.status === 'live';
     r.listedFrom = live || !settings.recording ? windowHead(r.index, r.listedFrom, settings, r.target) : 0;
     let upTo = purgeUpTo(r.index, 0, r.listedFrom, settings, r.target);
-    const capTo = settings.recording ? 0 : capTrim(r.index, 0, settings, r.target);
+    const capTo = settings.recording ? 0 : capTrim(r.index, 0, { ...settings, storageCapBytes: this.capShare(r) }, r.target);
     if (capTo > upTo) {
       st.counters.capTrims++;
       st.capTrimmed = true;
@@ -385,6 +385,15 @@ export class StreamPackager {
     if (input.canSkipUntil > 0) await writeAtomic(path.join(r.dir, DELTA_PLAYLIST), renderDeltaPlaylist(input));
     await this.writeStreamManifests(false);
     if (upTo > 0) await this.purge(r, upTo, capTo === upTo && capTo > 0 ? 'cap' : 'window');
+  }
+
+  /** The stream's storage cap, shared by its renditions in proportion to their bit rates. */
+  private capShare(r: Rendition): number {
+    if (this.settings.storageCapBytes <= 0) return 0;
+    const rate = (x: RenditionStats): number => (x.totalSeconds > 0 ? x.totalBytes / x.totalSeconds : 0);
+    const all = [...this.stats.values()].reduce((a, x) => a + rate(x), 0);
+    const mine = rate(this.statsOf(r));
+    return all > 0 && mine > 0 ? Math.floor((this.settings.storageCapBytes * mine) / all) : this.settings.storageCapBytes;
   }
 
   private async refreshAll(): Promise<void> {

@@ -128,6 +128,26 @@ describe('packager with a real encoder', function () {
     assert.ok(p.mediaSequence - oldestKept >= 5, 'segments that left the window stay for the RFC 8216 grace');
   });
 
+  it('a storage cap trims the oldest media first and says so in events and counters', async () => {
+    const sp = await packager.addStream({ app: 'live', stream: 'cap', renditions: ['src'], windowSeconds: 60, segmentSeconds: 1, storageCapBytes: 150_000 });
+    const reasons = new Set<string>();
+    packager.events.on('purged', (e) => reasons.add(e.reason));
+    await encode({ streamDir: sp.paths.dir, session: 'sc', format: 'ts', renditions: [{ name: 'src', height: 180, videoKbps: 300 }], seconds: 20, segmentSeconds: 1 });
+    await drained(sp);
+    const dir = path.join(sp.paths.dir, 'src');
+    const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.ts'));
+    const sizes = await Promise.all(files.map(async (f) => (await fs.stat(path.join(dir, f))).size));
+    const bytes = sizes.reduce((a, b) => a + b, 0);
+    // The floor of 3 target durations may keep one segment more than the cap allows.
+    assert.ok(bytes <= 150_000 + Math.max(...sizes), `${bytes} bytes on disk for a 150000-byte cap`);
+    assert.ok(files.length < 10, `${files.length} segments kept of 20`);
+    assert.ok(reasons.has('cap'));
+    assert.ok((sp.counters()['src']?.capTrims ?? 0) > 0);
+    const p = parsePlaylist(await readText(path.join(dir, 'index.m3u8')));
+    for (const s of p.segments) assert.ok(files.includes(s.uri), `${s.uri} listed but deleted`);
+    assert.ok(p.segments.reduce((a, s) => a + s.duration, 0) >= 3, 'never shorter than 3 target durations');
+  });
+
   it('recording keeps the whole event and publishes it as VOD when it ends', async () => {
     const sp = await packager.addStream({ app: 'live', stream: 'rec', renditions: ['src'], windowSeconds: 3, segmentSeconds: 1, recording: true });
     await encode({ streamDir: sp.paths.dir, session: 'sr', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 15, segmentSeconds: 1 });
