@@ -10,7 +10,8 @@ import { createLogger, type Logger } from '../common/log.js';
 import { EncoderSupervisor } from '../agent/encoder/supervisor.js';
 import { Packager } from '../agent/packager/packager.js';
 import { NginxProcess } from '../nginx/process.js';
-import { renderEdgeConfig } from '../nginx/render.js';
+import { EDGE_DEFAULTS } from '../nginx/model.js';
+import { renderConfig } from '../nginx/render.js';
 
 const HELP = `usage: dvr start [--port N] [--host ADDR] [--no-demo]
 
@@ -90,9 +91,8 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
-  await nginx.start(renderEdgeConfig({
-    storageRoot: mediaRoot, prefix, listen: [{ host: o.host, port: o.port }], workerProcesses: 'auto', webRoot,
-    playlistMaxAgeSeconds: 1, segmentMaxAgeSeconds: 31_536_000, statusAllow: ['127.0.0.1', '::1'],
+  await nginx.start(renderConfig({
+    ...EDGE_DEFAULTS, role: 'edge', storageRoot: mediaRoot, prefix, listen: [{ host: o.host, port: o.port }], webRoot,
   }), { host: o.host === '0.0.0.0' ? '127.0.0.1' : o.host, port: o.port });
 
   if (!o.demo) {

@@ -25,21 +25,53 @@ export class NginxProcess {
 
   get configPath(): string { return path.join(this.o.prefix, 'nginx.conf'); }
 
-  /** `nginx -t` on a config text; throws with nginx's own message (file and line) when it fails. */
+  /**
+   * `nginx -t` on a config text written to `file`; throws with nginx's own message and the
+   * offending line of the config when it fails.
+   */
   async test(config: string, file = this.configPath): Promise<void> {
     await fs.mkdir(path.join(this.o.prefix, 'tmp'), { recursive: true });
-    await fs.writeFile(file, config, { mode: 0o644 });
+    // The config may hold secrets (signing, hook tokens): readable by root and nginx's group only.
+    await fs.writeFile(file, config, { mode: 0o640 });
     await new Promise<void>((resolve, reject) => {
       execFile(this.o.binary, ['-t', '-q', '-p', this.o.prefix, '-c', file, '-e', 'stderr'], (err, _out, stderr) => {
-        if (err) reject(new DvrError('DVR_ERR_NGINX', `nginx rejected ${file}: ${stderr.trim()}`));
-        else resolve();
+        if (!err) {
+          resolve();
+          return;
+        }
+        const m = /in (\S+):(\d+)/.exec(stderr);
+        const lineNo = m ? Number(m[2]) : 0;
+        const line = lineNo > 0 ? config.split('\n')[lineNo - 1]?.trim() : undefined;
+        reject(new DvrError('DVR_ERR_NGINX', `nginx rejected the config: ${stderr.trim()}`
+          + (line !== undefined ? ` (line ${lineNo}: ${line})` : ''), { line: lineNo }));
       });
     });
+  }
+
+  /**
+   * Applies a new config to the running nginx: written beside the current one, tested, swapped
+   * in by rename, then reloaded. A config that fails the test is reported (with its line) and
+   * the running config keeps serving.
+   */
+  async apply(config: string): Promise<void> {
+    const candidate = `${this.configPath}.next`;
+    try {
+      await this.test(config, candidate);
+    } catch (err) {
+      await fs.rm(candidate, { force: true });
+      throw err;
+    }
+    await fs.rename(candidate, this.configPath);
+    const pid = this.child?.pid;
+    if (pid === undefined || this.child?.exitCode !== null) throw new DvrError('DVR_ERR_NGINX', 'nginx is not running; nothing to reload');
+    process.kill(pid, 'SIGHUP');
+    this.o.log.info({ config: this.configPath }, 'nginx reloading');
   }
 
   /** Tests the config, starts nginx in the foreground and waits until `waitFor` accepts connections. */
   async start(config: string, waitFor: { host: string; port: number }): Promise<void> {
     await this.test(config);
+    await fs.mkdir(path.join(this.o.prefix, 'tmp'), { recursive: true });
     const child = spawn(this.o.binary, ['-p', this.o.prefix, '-c', this.configPath, '-e', path.join(this.o.prefix, 'error.log'),
       '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { renderEdgeConfig } from '../../nginx/render.js';
+import { renderConfig } from '../../nginx/render.js';
 import { CHUNK_SIZE, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, type MediaPlaylistInput } from '../../agent/packager/render/hls.js';
 import { chunkName } from '../../agent/packager/layout.js';
 import { edgeModel, startEdge, type Edge } from '../support/edge.js';
@@ -30,7 +30,7 @@ describe('nginx edge config', function () {
   });
 
   it('matches the golden file (regenerate with UPDATE_GOLDEN=1)', async () => {
-    const text = renderEdgeConfig(edgeModel('/srv/dvr/media', '/srv/dvr/nginx', 8080));
+    const text = renderConfig(edgeModel('/srv/dvr/media', '/srv/dvr/nginx', 8080));
     if (process.env['UPDATE_GOLDEN'] === '1') await fs.writeFile(golden, text);
     assert.equal(text, await fs.readFile(golden, 'utf8'));
   });

@@ -1,0 +1,74 @@
+// The typed model nginx configs are rendered from: the same for the one-machine appliance and
+// for every node of a cluster. Built by code (controller, CLI) from validated input.
+
+export interface Listen { host: string; port: number }
+export interface StreamKey { app: string; stream: string }
+
+export interface Signing {
+  /** Shared with the controller, which mints playback URLs. [A-Za-z0-9_-]{16,128}. */
+  secret: string;
+  /** Streams whose playback needs a token; others stay open. */
+  streams: StreamKey[];
+}
+
+interface Common {
+  /** nginx's runtime directory: pid, logs, temp paths, cache. */
+  prefix: string;
+  workerProcesses: number | 'auto';
+  workerConnections: number;
+  /** Addresses allowed to read /nginx_status (stub_status). */
+  statusAllow: string[];
+}
+
+export interface EdgeModel extends Common {
+  role: 'edge';
+  listen: Listen[];
+  /** Where the packager writes (an NFS mount on cluster edges): <root>/<app>/<stream>/... */
+  storageRoot: string;
+  /** Static pages (player) served under /player/. */
+  webRoot?: string;
+  playlistMaxAgeSeconds: number;
+  /** Playlists of ended events (and versioned recordings) change no more. */
+  endedPlaylistMaxAgeSeconds: number;
+  segmentMaxAgeSeconds: number;
+  endedStreams: StreamKey[];
+  signing?: Signing;
+}
+
+export interface RelayModel extends Common {
+  role: 'relay';
+  listen: Listen[];
+  /** Storage origins (edges serving the storage root) this relay fans out from. */
+  upstreams: Listen[];
+  cacheMaxSizeMb: number;
+  /** Cached media unused this long is evicted. */
+  cacheInactiveMinutes: number;
+  playlistMaxAgeSeconds: number;
+  segmentMaxAgeSeconds: number;
+  signing?: Signing;
+}
+
+export interface OriginModel extends Common {
+  role: 'origin';
+  rtmpListen: Listen;
+  /** HTTP listener for /nginx_status. */
+  statusListen: Listen;
+  /** RTMP applications publishers may use. */
+  apps: string[];
+  /** Base URL of the controller; publish callbacks go to <url>/api/v1/hooks/... */
+  controllerUrl: string;
+  /** Authenticates the callbacks to the controller. */
+  hookToken: string;
+  /** Networks allowed to publish (CIDR or 'all'). */
+  publishAllow: string[];
+  /** Networks allowed to pull (the transcoders'). */
+  playAllow: string[];
+  rtmpModulePath: string;
+}
+
+export type NginxModel = EdgeModel | RelayModel | OriginModel;
+
+export const EDGE_DEFAULTS = {
+  workerProcesses: 'auto' as const, workerConnections: 4096, statusAllow: ['127.0.0.1', '::1'],
+  playlistMaxAgeSeconds: 1, endedPlaylistMaxAgeSeconds: 3600, segmentMaxAgeSeconds: 31_536_000, endedStreams: [],
+};

@@ -1,0 +1,244 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { promises as fs } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { silentLogger } from '../../common/log.js';
+import { ffmpegArgs } from '../../agent/encoder/args.js';
+import { NginxProcess } from '../../nginx/process.js';
+import { renderConfig, type OriginModel, type RelayModel } from '../../nginx/render.js';
+import { signedPlaybackPath } from '../../nginx/signing.js';
+import { edgeModel, startEdge, type Edge } from '../support/edge.js';
+import { ffmpeg, freePort, tempDir, until } from '../support/run.js';
+
+const goldenDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/golden');
+const SECRET = 'test-secret-0123456789abcdef';
+
+async function golden(name: string, text: string): Promise<void> {
+  const file = path.join(goldenDir, name);
+  if (process.env['UPDATE_GOLDEN'] === '1') await fs.writeFile(file, text);
+  assert.equal(text, await fs.readFile(file, 'utf8'), `${name} differs from the golden file (regenerate with UPDATE_GOLDEN=1)`);
+}
+
+function relayModel(prefix: string, port: number, upstream: number, over: Partial<RelayModel> = {}): RelayModel {
+  return { role: 'relay', prefix, listen: [{ host: '127.0.0.1', port }], upstreams: [{ host: '127.0.0.1', port: upstream }],
+    workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'], cacheMaxSizeMb: 256, cacheInactiveMinutes: 60,
+    playlistMaxAgeSeconds: 1, segmentMaxAgeSeconds: 31_536_000, ...over };
+}
+
+function originModel(prefix: string, rtmp: number, status: number, controllerUrl: string): OriginModel {
+  return { role: 'origin', prefix, rtmpListen: { host: '127.0.0.1', port: rtmp }, statusListen: { host: '127.0.0.1', port: status },
+    apps: ['live'], controllerUrl, hookToken: 'hook-token-for-tests', publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'],
+    rtmpModulePath: '/usr/lib/nginx/modules/ngx_rtmp_module.so', workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'] };
+}
+
+async function startNginx(config: string, port: number): Promise<{ nginx: NginxProcess; prefix: string }> {
+  const prefix = (/pid "([^"]+)\/nginx\.pid"/.exec(config))?.[1] ?? '';
+  const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
+  await nginx.start(config, { host: '127.0.0.1', port });
+  return { nginx, prefix };
+}
+
+async function writeStream(root: string, app: string, stream: string): Promise<void> {
+  const dir = path.join(root, app, stream, 'r');
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(path.join(root, app, stream, 'master.m3u8'), '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nr/index.m3u8\n');
+  await fs.writeFile(path.join(dir, 'index.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg.ts\n');
+  await fs.writeFile(path.join(dir, 'seg.ts'), Buffer.alloc(2 * 1024 * 1024, 1));
+}
+
+describe('nginx roles', function () {
+  this.timeout(60_000);
+  let root: string;
+
+  before(async () => {
+    root = await tempDir('roles');
+    for (const s of ['secret', 'open', 'old', 'old.0']) await writeStream(root, 'live', s);
+  });
+  after(async () => fs.rm(root, { recursive: true, force: true }));
+
+  it('renders relay and origin configs that match their golden files and pass nginx -t', async () => {
+    const relay = renderConfig(relayModel('/srv/dvr/relay', 8081, 8080, { signing: { secret: SECRET, streams: [{ app: 'live', stream: 'secret' }] } }));
+    const origin = renderConfig(originModel('/srv/dvr/origin', 1935, 8082, 'http://10.0.0.1:8000'));
+    const edge = renderConfig(edgeModel('/srv/dvr/media', '/srv/dvr/nginx', 8080, {
+      signing: { secret: SECRET, streams: [{ app: 'live', stream: 'secret' }] }, endedStreams: [{ app: 'live', stream: 'old' }] }));
+    await golden('relay.conf', relay);
+    await golden('origin.conf', origin);
+    await golden('edge-signed.conf', edge);
+    for (const [name, text] of [['relay', relay], ['origin', origin], ['edge', edge]] as const) {
+      const prefix = await tempDir(`t-${name}`);
+      const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 5000, stopTimeoutMs: 5000 });
+      await nginx.test(text.replaceAll(/\/srv\/dvr\/[a-z]+/g, prefix), path.join(prefix, 'nginx.conf'));
+      await fs.rm(prefix, { recursive: true, force: true });
+    }
+  });
+
+  describe('signed playback on an edge', () => {
+    let edge: Edge;
+    before(async () => {
+      edge = await startEdge(root, { signing: { secret: SECRET, streams: [{ app: 'live', stream: 'secret' }] },
+        endedStreams: [{ app: 'live', stream: 'old' }] });
+    });
+    after(async () => edge.stop());
+    const inAnHour = (): number => Math.floor(Date.now() / 1000) + 3600;
+
+    it('accepts a valid token for the whole stream prefix, so relative segment URLs keep working', async () => {
+      const master = new URL(signedPlaybackPath(SECRET, 'live', 'secret', 'master.m3u8', inAnHour()), edge.url);
+      assert.equal((await fetch(master)).status, 200);
+      const media = new URL('r/index.m3u8', master);
+      const res = await fetch(media);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'application/vnd.apple.mpegurl');
+      const seg = await fetch(new URL('seg.ts', media));
+      assert.equal(seg.status, 200);
+      assert.match(seg.headers.get('cache-control') ?? '', /immutable/);
+    });
+
+    it('refuses a missing or wrong token (403) and an expired one (410), with CORS', async () => {
+      const plain = await fetch(`${edge.url}/live/secret/master.m3u8`);
+      assert.equal(plain.status, 403);
+      assert.equal(plain.headers.get('access-control-allow-origin'), '*');
+      assert.equal((await fetch(`${edge.url}/live/secret/r/seg.ts`)).status, 403);
+      const wrong = signedPlaybackPath('another-secret-0123456789', 'live', 'secret', 'master.m3u8', inAnHour());
+      assert.equal((await fetch(edge.url + wrong)).status, 403);
+      const otherStream = signedPlaybackPath(SECRET, 'live', 'open', 'master.m3u8', inAnHour()).replace('/live/open/', '/live/secret/');
+      assert.equal((await fetch(edge.url + otherStream)).status, 403, 'a token covers one stream only');
+      const expired = await fetch(edge.url + signedPlaybackPath(SECRET, 'live', 'secret', 'master.m3u8', Math.floor(Date.now() / 1000) - 5));
+      assert.equal(expired.status, 410);
+      assert.equal(expired.headers.get('access-control-allow-origin'), '*');
+    });
+
+    it('leaves streams without signing open, and caches ended events\' playlists long', async () => {
+      const open = await fetch(`${edge.url}/live/open/master.m3u8`);
+      assert.equal(open.status, 200);
+      assert.equal(open.headers.get('cache-control'), 'public, max-age=1');
+      assert.equal((await fetch(`${edge.url}/live/old/master.m3u8`)).headers.get('cache-control'), 'public, max-age=3600');
+      assert.equal((await fetch(`${edge.url}/live/old.0/r/index.m3u8`)).headers.get('cache-control'), 'public, max-age=3600');
+    });
+  });
+
+  describe('relay in front of a storage edge', () => {
+    let edge: Edge;
+    let relay: { nginx: NginxProcess; prefix: string };
+    let relayUrl: string;
+    before(async () => {
+      edge = await startEdge(root, { signing: { secret: SECRET, streams: [{ app: 'live', stream: 'secret' }] } });
+      const port = await freePort();
+      const prefix = await tempDir('relay');
+      relay = await startNginx(renderConfig(relayModel(prefix, port, Number(new URL(edge.url).port),
+        { signing: { secret: SECRET, streams: [{ app: 'live', stream: 'secret' }] } })), port);
+      relayUrl = `http://127.0.0.1:${port}`;
+    });
+    after(async () => {
+      await relay.nginx.stop();
+      await fs.rm(relay.prefix, { recursive: true, force: true });
+      await edge.stop();
+    });
+    const upstreamHits = async (p: string): Promise<number> =>
+      (await fs.readFile(path.join(edge.prefix, 'access.log'), 'utf8')).split('\n').filter((l) => l.includes(`GET ${p} `)).length;
+
+    it('caches segments long and playlists for at most a second', async () => {
+      const seg = '/live/open/r/seg.ts';
+      assert.equal((await fetch(relayUrl + seg)).headers.get('x-cache-status'), 'MISS');
+      assert.equal((await fetch(relayUrl + seg)).headers.get('x-cache-status'), 'HIT');
+      const pl = '/live/open/r/index.m3u8';
+      assert.equal((await fetch(relayUrl + pl)).headers.get('x-cache-status'), 'MISS');
+      assert.equal((await fetch(relayUrl + pl)).headers.get('x-cache-status'), 'HIT');
+      await until('the playlist to expire in the relay', async () => {
+        const s = (await fetch(relayUrl + pl)).headers.get('x-cache-status');
+        return s === 'EXPIRED' || s === 'UPDATING' || s === 'STALE' ? s : undefined;
+      }, 5000, 200);
+    });
+
+    it('collapses concurrent misses into one upstream request and never caches a 404', async () => {
+      await fs.writeFile(path.join(root, 'live', 'open', 'r', 'burst.ts'), Buffer.alloc(2 * 1024 * 1024, 2));
+      const results = await Promise.all(Array.from({ length: 20 }, () => fetch(`${relayUrl}/live/open/r/burst.ts`).then(async (r) => {
+        await r.arrayBuffer();
+        return r.status;
+      })));
+      assert.ok(results.every((s) => s === 200));
+      assert.equal(await upstreamHits('/live/open/r/burst.ts'), 1, 'proxy_cache_lock: one upstream fetch for 20 viewers');
+      assert.equal((await fetch(`${relayUrl}/live/open/r/late.ts`)).status, 404);
+      await fs.writeFile(path.join(root, 'live', 'open', 'r', 'late.ts'), 'now here');
+      assert.equal((await fetch(`${relayUrl}/live/open/r/late.ts`)).status, 200);
+    });
+
+    it('checks tokens itself and shares one cached copy across viewers\' tokens', async () => {
+      const a = signedPlaybackPath(SECRET, 'live', 'secret', 'r/seg.ts', Math.floor(Date.now() / 1000) + 100);
+      const b2 = signedPlaybackPath(SECRET, 'live', 'secret', 'r/seg.ts', Math.floor(Date.now() / 1000) + 200);
+      assert.equal((await fetch(relayUrl + a)).status, 200);
+      const second = await fetch(relayUrl + b2);
+      assert.equal(second.status, 200);
+      assert.equal(second.headers.get('x-cache-status'), 'HIT');
+      assert.equal((await fetch(`${relayUrl}/live/secret/r/seg.ts`)).status, 403);
+      assert.equal((await fetch(relayUrl + a.replace(/\/s\/\d+\//, '/s/1/'))).status, 403);
+    });
+  });
+
+  it('the RTMP origin asks the controller about each publish: a known key is accepted, an unknown one refused', async () => {
+    const calls: Array<{ url: string; body: string }> = [];
+    const hooks = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => { body += d.toString(); });
+      req.on('end', () => {
+        calls.push({ url: req.url ?? '', body });
+        const form = new URLSearchParams(body);
+        const authorised = new URL(req.url ?? '', 'http://x').searchParams.get('token') === 'hook-token-for-tests';
+        res.statusCode = !authorised ? 401 : req.url?.startsWith('/api/v1/hooks/publish?') && form.get('key') !== 'good' ? 403 : 200;
+        res.end();
+      });
+    });
+    hooks.listen(0, '127.0.0.1');
+    await once(hooks, 'listening');
+    const hookPort = (hooks.address() as { port: number }).port;
+    const rtmp = await freePort();
+    const prefix = await tempDir('origin');
+    const origin = await startNginx(renderConfig(originModel(prefix, rtmp, await freePort(), `http://127.0.0.1:${hookPort}`)), rtmp);
+    try {
+      const publish = (key: string): Promise<{ code: number; stderr: string }> => ffmpeg([
+        ...ffmpegArgs({ input: { kind: 'test-pattern', width: 160, height: 90, fps: 25, durationSeconds: 2 }, mode: 'transcode',
+          renditions: [], format: 'ts', segmentSeconds: 1, session: 'x', streamDir: prefix }).slice(0, 18),
+        '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmp}/live/cam1?key=${key}`]);
+      const good = await publish('good');
+      assert.equal(good.code, 0, `a known key publishes: ${good.stderr.slice(-300)}`);
+      const bad = await publish('bad');
+      assert.notEqual(bad.code, 0, 'an unknown key is refused');
+      const published = calls.filter((c) => c.url.startsWith('/api/v1/hooks/publish?'));
+      assert.equal(published.length, 2);
+      assert.equal(new URLSearchParams(published[0]?.body).get('name'), 'cam1');
+      assert.equal(new URLSearchParams(published[0]?.body).get('app'), 'live');
+      await until('on_publish_done for the accepted publisher', () => calls.some((c) => c.url.startsWith('/api/v1/hooks/publish-done?')) || undefined, 10_000);
+    } finally {
+      await origin.nginx.stop();
+      hooks.close();
+      await fs.rm(prefix, { recursive: true, force: true });
+    }
+  });
+
+  it('applies a new config with a reload; a broken one is reported with its line and the old one keeps serving', async () => {
+    const port = await freePort();
+    const prefix = await tempDir('apply');
+    const model = edgeModel(root, prefix, port);
+    const { nginx } = await startNginx(renderConfig(model), port);
+    try {
+      const url = `http://127.0.0.1:${port}/live/open/master.m3u8`;
+      const broken = renderConfig(model).replace('sendfile on;', 'sendfile on;\n    this_is_not_a_directive 1;');
+      await assert.rejects(nginx.apply(broken), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'DVR_ERR_NGINX');
+        assert.match(err.message, /unknown directive "this_is_not_a_directive".*line \d+: this_is_not_a_directive 1;/s);
+        return true;
+      });
+      assert.equal((await fetch(url)).status, 200, 'still serving with the old config');
+      assert.equal((await fs.readdir(prefix)).filter((f) => f.endsWith('.next')).length, 0);
+      await nginx.apply(renderConfig({ ...model, playlistMaxAgeSeconds: 2 }));
+      await until('the reloaded config to answer', async () => ((await fetch(url)).headers.get('cache-control') === 'public, max-age=2' ? true : undefined), 10_000, 100);
+      const mode = (await fs.stat(path.join(prefix, 'nginx.conf'))).mode & 0o777;
+      assert.equal(mode, 0o640, 'configs may hold secrets');
+    } finally {
+      await nginx.stop();
+      await fs.rm(prefix, { recursive: true, force: true });
+    }
+  });
+});
+
