@@ -63,7 +63,8 @@ async function windowBench(label: string, seconds: number, sources: string[]): P
     const t = process.hrtime.bigint();
     await sp.ingest('src', path.basename(src));
     oursMs.push(Number(process.hrtime.bigint() - t) / 1e6);
-    oursBytes += (await fs.stat(path.join(dir, 'index.m3u8'))).size + (await fs.stat(path.join(dir, 'index_delta.m3u8'))).size;
+    const full = await fs.stat(path.join(dir, 'index.m3u8')).catch(() => fs.stat(path.join(dir, 'index.m3u8.ssi')));
+    oursBytes += full.size + (await fs.stat(path.join(dir, 'index_delta.m3u8'))).size;
   }
   await packager.close();
 

@@ -25,6 +25,8 @@ export interface EdgeModel extends Common {
   listen: Listen[];
   /** Where the packager writes (an NFS mount on cluster edges): <root>/<app>/<stream>/... */
   storageRoot: string;
+  /** The storage root is a network mount (NFS): reads go to a thread pool (aio threads). */
+  networkStorage: boolean;
   /** Static pages (player) served under /player/. */
   webRoot?: string;
   playlistMaxAgeSeconds: number;
@@ -69,6 +71,6 @@ export interface OriginModel extends Common {
 export type NginxModel = EdgeModel | RelayModel | OriginModel;
 
 export const EDGE_DEFAULTS = {
-  workerProcesses: 'auto' as const, workerConnections: 4096, statusAllow: ['127.0.0.1', '::1'],
+  workerProcesses: 'auto' as const, workerConnections: 4096, networkStorage: false, statusAllow: ['127.0.0.1', '::1'],
   playlistMaxAgeSeconds: 1, endedPlaylistMaxAgeSeconds: 3600, segmentMaxAgeSeconds: 31_536_000, endedStreams: [],
 };

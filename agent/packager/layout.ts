@@ -24,6 +24,8 @@ const INCOMING_INIT_RE = /^([A-Za-z0-9]{1,40})-init\.mp4$/;
 const INIT_RE = /^init_(\d{1,9})\.mp4$/;
 
 export const PLAYLIST = 'index.m3u8';
+/** The full playlist when it includes chunks: nginx assembles it with SSI (never served raw). */
+export const CHUNKED_PLAYLIST = 'index.m3u8.ssi';
 export const DELTA_PLAYLIST = 'index_delta.m3u8';
 export const MASTER = 'master.m3u8';
 export const DASH_MANIFEST = 'manifest.mpd';

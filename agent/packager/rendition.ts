@@ -30,6 +30,8 @@ export class Rendition {
   listedFrom = 0;
   /** Sequences below this have their chunk file on disk. */
   chunkedBelow = 0;
+  /** The full playlist on disk is the chunked (SSI) form; undefined until first written. */
+  chunkedForm: boolean | undefined;
   /** Discontinuity numbers that have an init_<d>.mp4. */
   readonly inits = new Set<number>();
   session: SessionState | undefined;

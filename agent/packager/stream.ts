@@ -8,7 +8,7 @@ import type { Logger } from '../../common/log.js';
 import type { PackagerEmitter, StreamRef } from './events.js';
 import { listDir, readJson, unlinkIfPresent, writeAtomic } from './files.js';
 import {
-  CHUNK_DIR, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, INCOMING_DIR, MASTER, PLAYLIST, STREAM_STATE,
+  CHUNK_DIR, CHUNKED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, INCOMING_DIR, MASTER, PLAYLIST, STREAM_STATE,
   chunkName, dashSegmentName, initName, parseIncomingName, renditionDir, segmentName, streamPaths,
   type SegmentExt, type StreamPaths,
 } from './layout.js';
@@ -381,7 +381,7 @@ export class StreamPackager {
     }
     await this.writeChunks(r);
     const input = this.playlistInput(r);
-    await writeAtomic(path.join(r.dir, PLAYLIST), renderMediaPlaylist(input));
+    await this.writeFullPlaylist(r, renderMediaPlaylist(input));
     if (input.canSkipUntil > 0) await writeAtomic(path.join(r.dir, DELTA_PLAYLIST), renderDeltaPlaylist(input));
     await this.writeStreamManifests(false);
     if (upTo > 0) await this.purge(r, upTo, capTo === upTo && capTo > 0 ? 'cap' : 'window');
@@ -394,6 +394,20 @@ export class StreamPackager {
     const all = [...this.stats.values()].reduce((a, x) => a + rate(x), 0);
     const mine = rate(this.statsOf(r));
     return all > 0 && mine > 0 ? Math.floor((this.settings.storageCapBytes * mine) / all) : this.settings.storageCapBytes;
+  }
+
+  /**
+   * A playlist that includes chunks goes to index.m3u8.ssi, which nginx assembles; a plain one
+   * to index.m3u8, served as a file. Only one of the two exists once the switch is done, and
+   * the new one is in place before the old one goes, so a reader always finds one.
+   */
+  private async writeFullPlaylist(r: Rendition, text: string): Promise<void> {
+    const chunked = text.includes('<!--# include');
+    await writeAtomic(path.join(r.dir, chunked ? CHUNKED_PLAYLIST : PLAYLIST), text);
+    if (chunked !== r.chunkedForm) {
+      await unlinkIfPresent(path.join(r.dir, chunked ? PLAYLIST : CHUNKED_PLAYLIST));
+      r.chunkedForm = chunked;
+    }
   }
 
   private async refreshAll(): Promise<void> {

@@ -62,8 +62,9 @@ describe('nginx edge config', function () {
     assert.equal(missing.headers.get('access-control-allow-origin'), '*');
     assert.equal(missing.headers.get('cache-control'), 'no-store');
     await fs.writeFile(path.join(root, dir, '.index.m3u8.ab12.tmp'), 'partial');
+    await fs.writeFile(path.join(root, dir, 'index.m3u8.ssi'), '<!--# include virtual="x" -->');
     await fs.writeFile(path.join(root, dir, 'incoming', 's1-1.ts'), 'x');
-    for (const p of ['.index.m3u8.ab12.tmp', 'incoming/s1-1.ts', `chunks/${chunkName(0)}`]) {
+    for (const p of ['.index.m3u8.ab12.tmp', 'incoming/s1-1.ts', `chunks/${chunkName(0)}`, 'index.m3u8.ssi']) {
       const res = await fetch(`${edge.url}/${dir}/${p}`);
       assert.ok(res.status === 403 || res.status === 404, `${p} answered ${res.status}`);
     }
@@ -75,6 +76,7 @@ describe('nginx edge config', function () {
     const pre = await fetch(`${edge.url}/${dir}/a.ts`, { method: 'OPTIONS', headers: { Origin: 'http://player.example', 'Access-Control-Request-Headers': 'range' } });
     assert.equal(pre.status, 204);
     assert.match(pre.headers.get('access-control-allow-headers') ?? '', /Range/);
+    assert.match(pre.headers.get('access-control-allow-methods') ?? '', /GET/);
     await fs.writeFile(path.join(root, dir, 'r.ts'), Buffer.alloc(1000, 7));
     const part = await fetch(`${edge.url}/${dir}/r.ts`, { headers: { Range: 'bytes=10-19' } });
     assert.equal(part.status, 206);
@@ -87,7 +89,8 @@ describe('nginx edge config', function () {
     for (let seq = CHUNK_SIZE; seq < CHUNK_SIZE * 4; seq += CHUNK_SIZE) {
       await fs.writeFile(path.join(root, dir, 'chunks', chunkName(seq)), renderChunk(input, seq));
     }
-    await fs.writeFile(path.join(root, dir, 'index.m3u8'), renderMediaPlaylist(input));
+    await fs.rm(path.join(root, dir, 'index.m3u8'), { force: true });
+    await fs.writeFile(path.join(root, dir, 'index.m3u8.ssi'), renderMediaPlaylist(input));
     await fs.writeFile(path.join(root, dir, 'index_delta.m3u8'), renderDeltaPlaylist(input));
     const full = await (await fetch(`${edge.url}/${dir}/index.m3u8`)).text();
     assert.equal(full.replace(/\n+/g, '\n'), renderMediaPlaylist({ ...input, chunkedBelow: 0 }));

@@ -62,7 +62,8 @@ describe('nginx roles', function () {
     const relay = renderConfig(relayModel('/srv/dvr/relay', 8081, 8080, { signing: { secret: SECRET, streams: [{ app: 'live', stream: 'secret' }] } }));
     const origin = renderConfig(originModel('/srv/dvr/origin', 1935, 8082, 'http://10.0.0.1:8000'));
     const edge = renderConfig(edgeModel('/srv/dvr/media', '/srv/dvr/nginx', 8080, {
-      signing: { secret: SECRET, streams: [{ app: 'live', stream: 'secret' }] }, endedStreams: [{ app: 'live', stream: 'old' }] }));
+      signing: { secret: SECRET, streams: [{ app: 'live', stream: 'secret' }] }, endedStreams: [{ app: 'live', stream: 'old' }],
+      networkStorage: true }));
     await golden('relay.conf', relay);
     await golden('origin.conf', origin);
     await golden('edge-signed.conf', edge);
