@@ -56,7 +56,7 @@ describe('crash recovery', function () {
         const files = await fs.readdir(path.join(streamDir, 'src', 'incoming'));
         return files.some((f) => /\.(ts|m4s)$/.test(f)) ? undefined : true;
       }, 30_000);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await until('every segment reported listed', () => (first.lines.length + second.lines.length >= 12 ? true : undefined), 10_000);
       second.proc.kill('SIGTERM');
       await new Promise((resolve) => second.proc.once('exit', resolve));
 
