@@ -7,8 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { isDvrError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
-import { EncoderSupervisor } from '../agent/encoder/supervisor.js';
-import { Packager } from '../agent/packager/packager.js';
+import { Agent } from '../agent/agent.js';
+import { parseAgentConfig } from '../agent/config.js';
 import { NginxProcess } from '../nginx/process.js';
 import { EDGE_DEFAULTS } from '../nginx/model.js';
 import { renderConfig } from '../nginx/render.js';
@@ -72,17 +72,14 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
   await fs.mkdir(prefix, { recursive: true });
   const webRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web');
 
-  const packager = new Packager({ root: mediaRoot, log });
   const nginx = new NginxProcess({ binary: 'nginx', prefix, log, startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
-  let encoder: EncoderSupervisor | undefined;
+  let agent: Agent | undefined;
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    const steps: Array<[string, () => Promise<void>]> = [
-      ['encoder', async () => encoder?.stop()], ['packager', () => packager.close()], ['nginx', () => nginx.stop()],
-    ];
+    const steps: Array<[string, () => Promise<void>]> = [['agent', async () => agent?.close()], ['nginx', () => nginx.stop()]];
     for (const [name, step] of steps) {
       try { await step(); } catch (err) { log.error({ err: String(err), part: name }, 'stop failed'); }
     }
@@ -95,18 +92,19 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
     ...EDGE_DEFAULTS, role: 'edge', storageRoot: mediaRoot, prefix, listen: [{ host: o.host, port: o.port }], webRoot,
   }), { host: o.host === '0.0.0.0' ? '127.0.0.1' : o.host, port: o.port });
 
+  // The one-machine appliance runs the same agent a cluster's transcoder runs, with a local job.
+  const demo = {
+    app: 'live', stream: 'demo', source: { testPattern: { width: 1280, height: 720, fps: 25 } }, mode: 'transcode',
+    ladder: [{ name: 'r720', height: 720, videoKbps: 2000 }, { name: 'r360', height: 360, videoKbps: 600 }, { name: 'audio' }],
+    format: 'fmp4', segmentSeconds: 2, dvr: { windowSeconds: o.demoWindow },
+  };
+  agent = await Agent.start(parseAgentConfig({
+    nodeId: 'appliance', storageRoot: mediaRoot, stateDir: path.join(o.dataDir, 'state'), jobs: o.demo ? [demo] : [],
+  }), log);
   if (!o.demo) {
     console.log(`media: ${o.publicUrl}/`);
     return;
   }
-  const renditions = [{ name: 'r720', height: 720, videoKbps: 2000 }, { name: 'r360', height: 360, videoKbps: 600 }, { name: 'audio' }];
-  const sp = await packager.addStream({ app: 'live', stream: 'demo', format: 'fmp4', windowSeconds: o.demoWindow,
-    renditions: renditions.map((r) => r.name), segmentSeconds: 2 });
-  encoder = new EncoderSupervisor({
-    input: { kind: 'test-pattern', width: 1280, height: 720, fps: 25 }, mode: 'transcode', renditions,
-    format: 'fmp4', segmentSeconds: 2, streamDir: sp.paths.dir,
-  }, { initialDelayMs: 1000, maxDelayMs: 30_000, healthyAfterMs: 60_000 }, log.child({ part: 'encoder' }));
-  encoder.start();
   const playback = `${o.publicUrl}/live/demo/master.m3u8`;
   await waitForHttp(playback, 60_000);
   await waitForHttp(`${o.publicUrl}/live/demo/manifest.mpd`, 10_000);

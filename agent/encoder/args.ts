@@ -34,9 +34,15 @@ export function newSession(now = Date.now()): string {
   return `s${now.toString(36)}`;
 }
 
+/** A live source that goes silent must end the run (the supervisor restarts it), not hang it. */
+const READ_TIMEOUT_US = 10_000_000;
+
 function inputArgs(job: EncoderJob): string[] {
   const re = job.realtime === false ? [] : ['-re'];
-  if (job.input.kind === 'url') return [...re, '-i', job.input.url];
+  if (job.input.kind === 'url') {
+    const timeout = job.input.url.startsWith('rtmp') ? ['-rw_timeout', String(READ_TIMEOUT_US)] : [];
+    return [...timeout, '-i', job.input.url];
+  }
   const { width, height, fps, durationSeconds } = job.input;
   // -t before each -i limits the input, so every output ends together.
   const t = durationSeconds !== undefined ? ['-t', String(durationSeconds)] : [];

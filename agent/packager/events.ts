@@ -4,6 +4,8 @@ import { EventEmitter } from 'node:events';
 export interface StreamRef { app: string; stream: string; rendition?: string }
 
 export interface PackagerEvents {
+  /** The encoder finished a file in incoming/ (the spool); it is listed once storage takes it. */
+  arrived: [StreamRef & { rendition: string; file: string }];
   /** A segment is listed: the playlist on disk names it. */
   listed: [StreamRef & { rendition: string; seq: number; file: string; durationSec: number; latencyMs: number }];
   /** A segment failed its integrity check and was not listed. */

@@ -48,3 +48,26 @@ export async function readJson(file: string): Promise<unknown> {
     throw err;
   }
 }
+
+/**
+ * Moves a finished file into place. Same file system: a rename. Across devices (a local spool
+ * into the shared mount): copied under a temp name, renamed, then the source removed, so the
+ * destination only ever holds complete files.
+ */
+export async function moveInto(src: string, dest: string): Promise<void> {
+  try {
+    await fs.rename(src, dest);
+    return;
+  } catch (err) {
+    if (errnoCode(err) !== 'EXDEV') throw err;
+  }
+  const tmp = tempName(dest);
+  try {
+    await fs.copyFile(src, tmp);
+    await fs.rename(tmp, dest);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  await fs.unlink(src);
+}

@@ -14,6 +14,10 @@ export interface PackagerOptions {
   now?: () => number;
   probe?: VideoProbe;
   retryDelayMs?: number;
+  /** Local directory the encoder writes to; defaults to `root`. */
+  spoolRoot?: string;
+  /** False while the shared storage is down (see agent/storage). */
+  storageAvailable?: () => boolean;
 }
 
 export class Packager {
@@ -39,13 +43,17 @@ export class Packager {
       log: this.options.log, events: this.events, now: this.options.now ?? Date.now,
       probe: this.options.probe ?? ffprobeVideoSize({ ffprobe: 'ffprobe', timeoutMs: 10_000 }),
       retryDelayMs: this.options.retryDelayMs ?? 2000,
+      spoolRoot: path.resolve(this.options.spoolRoot ?? this.root),
+      storageAvailable: this.options.storageAvailable ?? (() => true),
     });
     await sp.open();
     this.streams.set(key, sp);
-    const renditionOf = new Map(settings.renditions.map((r) => [path.join(sp.paths.dir, r, 'incoming'), r]));
+    const renditionOf = new Map(settings.renditions.map((r) => [sp.rendition(r)?.incomingDir ?? '', r]));
     const watcher = await watchIncoming([...renditionOf.keys()], (dir, file) => {
       const rendition = renditionOf.get(dir);
-      if (rendition) void sp.ingest(rendition, file);
+      if (!rendition) return;
+      this.events.emit('arrived', { app: settings.app, stream: settings.stream, rendition, file });
+      void sp.ingest(rendition, file);
     }, (err) => this.log.error({ stream: key, err: String(err) }, 'watcher error'));
     this.watchers.set(sp, watcher);
     // Files that arrived while nobody watched (agent restart): listed oldest first.

@@ -46,11 +46,13 @@ export class Rendition {
   lastDisc = -1;
   target: number;
 
-  constructor(readonly name: string, readonly dir: string, readonly ext: SegmentExt, segmentSeconds: number) {
+  /** `dir` is on the shared storage; `spoolDir` (local disk) holds the encoder's incoming/. */
+  constructor(readonly name: string, readonly dir: string, readonly spoolDir: string, readonly ext: SegmentExt,
+    segmentSeconds: number) {
     this.target = Math.max(1, Math.round(segmentSeconds));
   }
 
-  get incomingDir(): string { return path.join(this.dir, 'incoming'); }
+  get incomingDir(): string { return path.join(this.spoolDir, 'incoming'); }
 
   /** Scans the directory: segments by their names, chunk files, init segments. */
   async recover(): Promise<{ segments: number; ignored: string[] }> {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { DvrError, errnoCode } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { PackagerEmitter, StreamRef } from './events.js';
-import { listDir, readJson, unlinkIfPresent, writeAtomic } from './files.js';
+import { listDir, moveInto, readJson, unlinkIfPresent, writeAtomic } from './files.js';
 import {
   CHUNK_DIR, CHUNKED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, INCOMING_DIR, MASTER, PLAYLIST, STREAM_STATE,
   chunkName, dashSegmentName, initName, parseIncomingName, renditionDir, segmentName, streamPaths,
@@ -35,6 +35,10 @@ export interface StreamDeps {
   probe: VideoProbe;
   /** How long to wait before trying files again after the output directory failed. */
   retryDelayMs: number;
+  /** Where the encoder writes (local disk); defaults to the storage root itself. */
+  spoolRoot: string;
+  /** False while the shared storage is down: segments wait in the spool. */
+  storageAvailable: () => boolean;
 }
 
 interface StreamStateFile {
@@ -77,6 +81,8 @@ export class StreamPackager {
   get ext(): SegmentExt { return this.settings.format === 'fmp4' ? 'm4s' : 'ts'; }
   get ended(): boolean { return this.status === 'ended'; }
   get incomingDirs(): string[] { return [...this.renditions.values()].map((r) => r.incomingDir); }
+  /** The stream's directory in the spool: the encoder writes <spoolDir>/<rendition>/incoming/. */
+  get spoolDir(): string { return path.join(this.deps.spoolRoot, this.paths.app, this.paths.stream); }
 
   rendition(name: string): Rendition | undefined { return this.renditions.get(name); }
 
@@ -87,7 +93,10 @@ export class StreamPackager {
   /** Creates the directories and rebuilds the index from what is on disk. */
   async open(): Promise<void> {
     try {
-      for (const r of this.renditions.values()) await fs.mkdir(r.incomingDir, { recursive: true });
+      for (const r of this.renditions.values()) {
+        await fs.mkdir(r.dir, { recursive: true });
+        await fs.mkdir(r.incomingDir, { recursive: true });
+      }
     } catch (err) {
       throw new DvrError('DVR_ERR_OUTPUT_DIR',
         `stream ${this.ref.app}/${this.ref.stream}: cannot create ${this.paths.dir}: ${errnoCode(err) ?? String(err)}; `
@@ -180,7 +189,8 @@ export class StreamPackager {
   }
 
   private addRendition(name: string): void {
-    const r = new Rendition(name, renditionDir(this.paths, name), this.ext, this.settings.segmentSeconds);
+    const spool = path.join(this.deps.spoolRoot, this.paths.app, this.paths.stream, name);
+    const r = new Rendition(name, renditionDir(this.paths, name), spool, this.ext, this.settings.segmentSeconds);
     this.renditions.set(name, r);
     this.stats.set(name, { counters: newCounters(), peakBps: 0, totalBytes: 0, totalSeconds: 0, capTrimmed: false });
   }
@@ -217,6 +227,11 @@ export class StreamPackager {
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return; // already listed by an earlier event for the same file
       throw err;
+    }
+    if (!this.deps.storageAvailable()) {
+      // Shared storage is down: the segment stays in the local spool, listed in order later.
+      this.scheduleRetry();
+      return;
     }
     try {
       if (this.status === 'ended') await this.startNewEvent();
@@ -288,7 +303,7 @@ export class StreamPackager {
     const dest = path.join(r.dir, segmentName(record, r.ext));
 
     if (this.ext === 'm4s' && initFrom === 'incoming') {
-      await fs.rename(path.join(r.incomingDir, `${session}-init.mp4`), path.join(r.dir, initName(disc)));
+      await moveInto(path.join(r.incomingDir, `${session}-init.mp4`), path.join(r.dir, initName(disc)));
     } else if (this.ext === 'm4s' && initFrom === 'link') {
       await fs.link(path.join(r.dir, initName(r.lastDisc)), path.join(r.dir, initName(disc))).catch(ignoreExists);
     }
@@ -297,7 +312,7 @@ export class StreamPackager {
       await this.writeState();
       if (newSession) await this.removeEncoderPlaylists(r, session);
     }
-    await fs.rename(src, dest);
+    await moveInto(src, dest);
     if (this.ext === 'm4s' && this.settings.dash) {
       await fs.mkdir(path.join(r.dir, DASH_DIR), { recursive: true });
       await fs.link(dest, path.join(r.dir, DASH_DIR, dashSegmentName(seq))).catch(ignoreExists);

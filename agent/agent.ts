@@ -1,0 +1,87 @@
+// One agent process: storage monitor -> packager -> transcoder, with metrics and heartbeats.
+// close() stops in order: heartbeats, encoders (each finishes its segment), packager, the rest.
+import { promises as fs } from 'node:fs';
+import type http from 'node:http';
+import path from 'node:path';
+import type { Logger } from '../common/log.js';
+import type { Heartbeat } from '../common/protocol.js';
+import type { AgentConfig } from './config.js';
+import { HeartbeatSender } from './metrics/heartbeat.js';
+import { createRegistry, serveMetrics } from './metrics/prometheus.js';
+import { systemFigures } from './metrics/system.js';
+import { Packager } from './packager/packager.js';
+import { MOUNT_MARKER, StorageMonitor } from './storage/monitor.js';
+import { parseTranscodeJob } from './transcoder/job.js';
+import { Transcoder } from './transcoder/transcoder.js';
+
+export class Agent {
+  private heartbeat: HeartbeatSender | undefined;
+  private metricsServer: http.Server | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(readonly config: Readonly<AgentConfig>, readonly storage: StorageMonitor, readonly packager: Packager,
+    readonly transcoder: Transcoder, private readonly log: Logger) {}
+
+  static async start(config: Readonly<AgentConfig>, log: Logger): Promise<Agent> {
+    await fs.mkdir(config.spoolRoot, { recursive: true });
+    await fs.mkdir(config.stateDir, { recursive: true });
+    if (!config.storage.mount) {
+      await fs.mkdir(config.storageRoot, { recursive: true });
+      await fs.writeFile(path.join(config.storageRoot, MOUNT_MARKER), 'dvr storage\n', { flag: 'a' });
+    }
+    const storage = new StorageMonitor({ root: config.storageRoot, log, intervalMs: config.storage.probeIntervalMs,
+      timeoutMs: config.storage.probeTimeoutMs, minFreeBytes: config.storage.minFreeBytes });
+    await storage.start();
+    const packager = new Packager({ root: config.storageRoot, spoolRoot: config.spoolRoot, log,
+      storageAvailable: () => storage.available, retryDelayMs: config.storage.probeIntervalMs });
+    const transcoder = new Transcoder({ packager, log, stateDir: config.stateDir, policy: config.encoder });
+    const agent = new Agent(config, storage, packager, transcoder, log);
+    if (config.metrics) {
+      agent.metricsServer = await serveMetrics(createRegistry({ packager, transcoder, storage }), config.metrics.host,
+        config.metrics.port, config.metrics.token);
+    }
+    await transcoder.reconcile(config.jobs);
+    if (config.controller) {
+      const token = config.controller.agentToken ?? process.env['DVR_AGENT_TOKEN'] ?? '';
+      agent.heartbeat = new HeartbeatSender({
+        controllerUrl: config.controller.url, agentToken: token, nodeId: config.nodeId, intervalMs: config.heartbeatSeconds * 1000,
+        timeoutMs: 5000, log: log.child({ part: 'heartbeat' }), build: () => agent.heartbeatBody(),
+        onReply: async (reply) => {
+          if (reply.jobs) await transcoder.reconcile(reply.jobs.map((j, i) => parseTranscodeJob(j, `controller job [${i}]`)));
+        },
+      });
+      agent.heartbeat.start();
+    }
+    log.info({ node: config.nodeId, jobs: config.jobs.length }, 'agent started');
+    return agent;
+  }
+
+  get metricsPort(): number | undefined {
+    const a = this.metricsServer?.address();
+    return a && typeof a === 'object' ? a.port : undefined;
+  }
+
+  async heartbeatBody(): Promise<Heartbeat> {
+    const st = this.storage.snapshot();
+    return {
+      nodeId: this.config.nodeId, role: this.config.role, sentAt: new Date().toISOString(),
+      storage: { available: st.available, reason: st.reason }, system: await systemFigures(st), streams: this.transcoder.figures(),
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const steps: Array<[string, () => Promise<void> | void]> = [
+        ['heartbeat', () => this.heartbeat?.close()],
+        ['transcoder', () => this.transcoder.close()],
+        ['packager', () => this.packager.close()],
+        ['storage', () => this.storage.close()],
+        ['metrics', () => new Promise<void>((resolve) => { if (this.metricsServer) this.metricsServer.close(() => resolve()); else resolve(); })],
+      ];
+      for (const [part, step] of steps) {
+        try { await step(); } catch (err) { this.log.error({ part, err: String(err) }, 'stop step failed'); }
+      }
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,95 @@
+// The agent's configuration file: validated once by a schema, defaults here, then frozen.
+import { promises as fs } from 'node:fs';
+import { DvrError } from '../common/errors.js';
+import { compile, validateOrThrow } from '../common/schema.js';
+import { parseTranscodeJob, transcodeJobSchema, type TranscodeJob } from './transcoder/job.js';
+
+export interface AgentConfig {
+  nodeId: string;
+  role: 'transcoder';
+  /** The shared storage (NFS mount on a cluster): <root>/<app>/<stream>/... */
+  storageRoot: string;
+  /** Local disk the encoders write to; segments wait here while the storage is down. */
+  spoolRoot: string;
+  /** pid files and encoder logs. */
+  stateDir: string;
+  controller?: { url: string; agentToken?: string };
+  heartbeatSeconds: number;
+  metrics?: { host: string; port: number; token?: string };
+  storage: {
+    /** The root is a mount: a missing marker file means it is not mounted. Otherwise the agent creates the marker. */
+    mount: boolean;
+    probeIntervalMs: number;
+    probeTimeoutMs: number;
+    minFreeBytes: number;
+  };
+  encoder: { initialDelayMs: number; maxDelayMs: number; firstSegmentMs: number; stopTimeoutMs: number };
+  /** Jobs to run without a controller (single-machine mode). */
+  jobs: TranscodeJob[];
+}
+
+const schema = {
+  $id: 'agent-config',
+  type: 'object',
+  additionalProperties: false,
+  required: ['nodeId', 'storageRoot'],
+  properties: {
+    nodeId: { type: 'string', pattern: '^[a-z0-9_-]{1,64}$' },
+    role: { enum: ['transcoder'], default: 'transcoder' },
+    storageRoot: { type: 'string', pattern: '^/' },
+    spoolRoot: { type: 'string', pattern: '^/' },
+    stateDir: { type: 'string', pattern: '^/' },
+    controller: { type: 'object', additionalProperties: false, required: ['url'], properties: {
+      url: { type: 'string', pattern: '^https?://' }, agentToken: { type: 'string', minLength: 16 } } },
+    heartbeatSeconds: { type: 'number', minimum: 1, maximum: 60, default: 5 },
+    metrics: { type: 'object', additionalProperties: false, required: ['port'], properties: {
+      host: { type: 'string', default: '127.0.0.1' }, port: { type: 'integer', minimum: 0, maximum: 65535 },
+      token: { type: 'string', minLength: 16 } } },
+    storage: { type: 'object', additionalProperties: false, default: {}, properties: {
+      mount: { type: 'boolean', default: false },
+      probeIntervalMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 1000 },
+      probeTimeoutMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 3000 },
+      minFreeBytes: { type: 'number', minimum: 0, default: 512 * 1024 * 1024 } } },
+    encoder: { type: 'object', additionalProperties: false, default: {}, properties: {
+      initialDelayMs: { type: 'integer', minimum: 0, default: 500 },
+      maxDelayMs: { type: 'integer', minimum: 0, default: 10_000 },
+      firstSegmentMs: { type: 'integer', minimum: 1000, default: 15_000 },
+      stopTimeoutMs: { type: 'integer', minimum: 100, default: 5000 } } },
+    jobs: { type: 'array', default: [], items: { type: 'object' } },
+  },
+} as const;
+
+const validate = compile<AgentConfig>(schema);
+
+export function parseAgentConfig(input: unknown, where = 'agent config'): Readonly<AgentConfig> {
+  const base = validateOrThrow(validate, input, where);
+  const jobs = base.jobs.map((j, i) => parseTranscodeJob(j, `${where} $.jobs[${i}]`));
+  const keys = new Set<string>();
+  for (const j of jobs) {
+    const k = `${j.app}/${j.stream}`;
+    if (keys.has(k)) throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.jobs: stream ${k} appears twice`);
+    keys.add(k);
+  }
+  return Object.freeze({
+    ...base, jobs, spoolRoot: base.spoolRoot ?? base.storageRoot,
+    stateDir: base.stateDir ?? `${base.spoolRoot ?? base.storageRoot}/.state`,
+  }) as Readonly<AgentConfig>;
+}
+
+export async function loadAgentConfig(file: string): Promise<Readonly<AgentConfig>> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new DvrError('DVR_ERR_CONFIG', `cannot read ${file}: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new DvrError('DVR_ERR_CONFIG', `${file}: not valid JSON: ${(err as Error).message}`);
+  }
+  return parseAgentConfig(json, file);
+}
+
+export { transcodeJobSchema };

@@ -1,0 +1,153 @@
+// The transcoder role: runs jobs (one encoder + the packager per stream), keeps per-stream
+// figures, ends an event when its source stays away longer than the reconnect grace.
+import type { Logger } from '../../common/log.js';
+import type { StreamFigures } from '../../common/protocol.js';
+import type { EncoderInput } from '../encoder/args.js';
+import { EncoderSupervisor, type SupervisorPolicy } from '../encoder/supervisor.js';
+import type { Packager } from '../packager/packager.js';
+import type { TranscodeJob } from './job.js';
+
+export interface TranscoderOptions {
+  packager: Packager;
+  log: Logger;
+  /** pid files and encoder logs. */
+  stateDir: string;
+  policy: Omit<SupervisorPolicy, 'stallAfterMs' | 'reconnectGraceMs'>;
+  ffmpeg?: string;
+}
+
+interface Running {
+  job: Readonly<TranscodeJob>;
+  supervisor: EncoderSupervisor;
+  segmentsWritten: number;
+  lateSegments: number;
+  lastArrival: number;
+  /** (wall ms, media seconds, bytes) of recent listed segments, for speed and bit rate. */
+  recent: Array<[number, number, number]>;
+  detach: () => void;
+}
+
+const key = (app: string, stream: string): string => `${app}/${stream}`;
+
+export class Transcoder {
+  private readonly jobs = new Map<string, Running>();
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly o: TranscoderOptions) {}
+
+  has(app: string, stream: string): boolean { return this.jobs.has(key(app, stream)); }
+  list(): Array<Readonly<TranscodeJob>> { return [...this.jobs.values()].map((r) => r.job); }
+  supervisor(app: string, stream: string): EncoderSupervisor | undefined { return this.jobs.get(key(app, stream))?.supervisor; }
+
+  async startJob(job: Readonly<TranscodeJob>): Promise<void> {
+    const k = key(job.app, job.stream);
+    if (this.jobs.has(k)) return;
+    const { packager } = this.o;
+    const sp = await packager.addStream({ ...job.dvr, app: job.app, stream: job.stream, format: job.format,
+      segmentSeconds: job.segmentSeconds, renditions: job.ladder.map((r) => r.name) });
+    const input: EncoderInput = 'url' in job.source ? { kind: 'url', url: job.source.url }
+      : { kind: 'test-pattern', ...job.source.testPattern };
+    const supervisor = new EncoderSupervisor({
+      input, mode: job.mode, renditions: job.ladder, format: job.format, segmentSeconds: job.segmentSeconds, streamDir: sp.spoolDir,
+    }, { ...this.o.policy, stallAfterMs: 3 * job.segmentSeconds * 1000, reconnectGraceMs: job.reconnectGraceSeconds * 1000 },
+    this.o.log.child({ stream: k, part: 'encoder' }), this.o.stateDir, `${job.app}-${job.stream}`, this.o.ffmpeg);
+
+    const running: Running = { job, supervisor, segmentsWritten: 0, lateSegments: 0, lastArrival: 0, recent: [], detach: () => undefined };
+    const first = job.ladder[0]?.name;
+    const onArrived = (e: { app: string; stream: string; rendition: string }): void => {
+      if (e.app !== job.app || e.stream !== job.stream || e.rendition !== first) return;
+      const now = Date.now();
+      // Late: the segment came more than a second after its duration since the previous one.
+      if (running.lastArrival > 0 && now - running.lastArrival > job.segmentSeconds * 1000 + 1000) running.lateSegments++;
+      running.lastArrival = now;
+      running.segmentsWritten++;
+      supervisor.noteSegment();
+    };
+    const onListed = (e: { app: string; stream: string; rendition: string; durationSec: number; file: string }): void => {
+      if (e.app !== job.app || e.stream !== job.stream || e.rendition !== first) return;
+      const bytes = sp.rendition(first)?.index;
+      const last = bytes && bytes.length > 0 ? bytes.bytesAt(bytes.length - 1) : 0;
+      running.recent.push([Date.now(), e.durationSec, last]);
+      const cutoff = Date.now() - 60_000;
+      while ((running.recent[0]?.[0] ?? Infinity) < cutoff) running.recent.shift();
+    };
+    packager.events.on('arrived', onArrived);
+    packager.events.on('listed', onListed);
+    const onGrace = (): void => { void packager.endStream(job.app, job.stream); };
+    supervisor.on('graceExpired', onGrace);
+    running.detach = () => {
+      packager.events.off('arrived', onArrived);
+      packager.events.off('listed', onListed);
+      supervisor.off('graceExpired', onGrace);
+    };
+    this.jobs.set(k, running);
+    await supervisor.start();
+    this.o.log.info({ stream: k, mode: job.mode, renditions: job.ladder.length, source: describeSource(job) }, 'job started');
+  }
+
+  /** Stops the encoder (it finishes its segment), then ends the event when `end` is set. */
+  async stopJob(app: string, stream: string, options: { end: boolean }): Promise<void> {
+    const k = key(app, stream);
+    const running = this.jobs.get(k);
+    if (!running) return;
+    this.jobs.delete(k);
+    await running.supervisor.stop();
+    const sp = this.o.packager.stream(app, stream);
+    await sp.scanIncoming();
+    await sp.idle();
+    running.detach();
+    if (options.end) await this.o.packager.endStream(app, stream);
+    await this.o.packager.removeStream(app, stream);
+    this.o.log.info({ stream: k, ended: options.end }, 'job stopped');
+  }
+
+  /** Makes the running jobs match `desired` (from the controller or the local config). */
+  async reconcile(desired: Array<Readonly<TranscodeJob>>): Promise<void> {
+    const want = new Map(desired.map((j) => [key(j.app, j.stream), j]));
+    for (const [k, r] of this.jobs) {
+      if (!want.has(k)) await this.stopJob(r.job.app, r.job.stream, { end: true });
+    }
+    for (const j of want.values()) await this.startJob(j);
+  }
+
+  figures(): StreamFigures[] {
+    return [...this.jobs.values()].map((r) => {
+      const media = r.recent.reduce((a, x) => a + x[1], 0);
+      const bytes = r.recent.reduce((a, x) => a + x[2], 0);
+      const span = r.recent.length > 1 ? ((r.recent[r.recent.length - 1]?.[0] ?? 0) - (r.recent[0]?.[0] ?? 0)) / 1000 : 0;
+      const sp = this.o.packager.list().find((s) => s.settings.app === r.job.app && s.settings.stream === r.job.stream);
+      return {
+        app: r.job.app, stream: r.job.stream, inputBitrateBps: media > 0 ? (bytes * 8) / media : 0,
+        segmentsWritten: r.segmentsWritten, lateSegments: r.lateSegments,
+        encoderSpeed: span > 0 ? (media - (r.recent[0]?.[1] ?? 0)) / span : 0,
+        restarts: r.supervisor.restarts, ended: sp?.ended ?? false,
+      };
+    });
+  }
+
+  /** SIGTERM path: every encoder finishes its segment, the packager lists it. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const r of this.jobs.values()) {
+        await r.supervisor.stop();
+        r.detach();
+      }
+      for (const sp of this.o.packager.list()) {
+        await sp.scanIncoming();
+        await sp.idle();
+      }
+    })();
+    return this.closing;
+  }
+}
+
+/** Source URLs may carry stream keys: log the scheme and host only. */
+function describeSource(job: Readonly<TranscodeJob>): string {
+  if (!('url' in job.source)) return 'test pattern';
+  try {
+    const u = new URL(job.source.url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return 'url';
+  }
+}

@@ -1,0 +1,38 @@
+// The wire protocol between agents and the controller. Leaf module: types only.
+
+export interface SystemFigures {
+  cpuLoadPercent: number;
+  memoryUsedBytes: number;
+  memoryTotalBytes: number;
+  networkRxBytesPerSec: number;
+  networkTxBytesPerSec: number;
+  storageFreeBytes: number | undefined;
+  storageTotalBytes: number | undefined;
+}
+
+export interface StreamFigures {
+  app: string;
+  stream: string;
+  /** Media bit rate of the segments written, bits/s. */
+  inputBitrateBps: number;
+  segmentsWritten: number;
+  lateSegments: number;
+  /** Media seconds produced per wall-clock second over the last minute (1.0 = real time). */
+  encoderSpeed: number;
+  restarts: number;
+  ended: boolean;
+}
+
+export interface Heartbeat {
+  nodeId: string;
+  role: 'transcoder' | 'edge' | 'origin' | 'relay';
+  sentAt: string;
+  storage: { available: boolean; reason: string | undefined };
+  system: SystemFigures;
+  streams: StreamFigures[];
+}
+
+/** What the controller answers: the jobs this node should run (absent: keep the current ones). */
+export interface HeartbeatReply {
+  jobs?: unknown[];
+}
