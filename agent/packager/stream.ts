@@ -120,21 +120,49 @@ export class StreamPackager {
     await this.refreshAll();
   }
 
-  /** Queues an incoming file; resolves when it is listed, rejected or left for a retry. */
-  ingest(rendition: string, file: string): Promise<void> {
-    return this.enqueue(() => this.ingestNow(rendition, file));
+  /**
+   * A file arrived in a rendition's incoming/: lists everything waiting there, in the encoder's
+   * order. Draining the whole directory (not just the named file) keeps the order right when
+   * a backlog (restart, storage outage) and new arrivals meet.
+   */
+  ingest(rendition: string, _file?: string): Promise<void> {
+    return this.enqueue(() => this.drain(rendition));
   }
 
-  /** Lists what waits in incoming/ (after a restart or an output failure), oldest first. */
+  /** Lists what waits in every incoming/ (after a restart or an output failure). */
   async scanIncoming(): Promise<void> {
-    for (const r of this.renditions.values()) {
-      const files = (await listDir(r.incomingDir)).filter((f) => parseIncomingName(f)?.kind === 'segment');
-      const stamped = await Promise.all(files.map(async (f) => {
-        const st = await fs.stat(path.join(r.incomingDir, f)).catch(() => undefined);
-        return { f, t: st?.mtimeMs ?? 0, n: (parseIncomingName(f) as { n: number }).n };
-      }));
-      stamped.sort((a, b) => a.t - b.t || a.n - b.n);
-      for (const s of stamped) await this.ingest(r.name, s.f);
+    for (const r of this.renditions.values()) await this.ingest(r.name);
+  }
+
+  /** Waiting files in order: sessions by their oldest file, then by the encoder's number. */
+  private async pending(r: Rendition): Promise<string[]> {
+    const files = (await listDir(r.incomingDir)).flatMap((f) => {
+      const p = parseIncomingName(f);
+      return p?.kind === 'segment' ? [{ f, session: p.session, n: p.n }] : [];
+    });
+    const firstSeen = new Map<string, number>();
+    for (const x of files) {
+      const st = await fs.stat(path.join(r.incomingDir, x.f)).catch(() => undefined);
+      const t = st?.mtimeMs ?? Infinity;
+      firstSeen.set(x.session, Math.min(firstSeen.get(x.session) ?? Infinity, t));
+    }
+    // The session being listed now goes first: its backlog is older than any new session.
+    const current = r.session?.session;
+    const rank = (session: string): number => (session === current ? -Infinity : firstSeen.get(session) ?? Infinity);
+    files.sort((a, b) => rank(a.session) - rank(b.session) || a.session.localeCompare(b.session) || a.n - b.n);
+    return files.map((x) => x.f);
+  }
+
+  private async drain(rendition: string): Promise<void> {
+    const r = this.renditions.get(rendition);
+    if (!r) return;
+    for (const file of await this.pending(r)) {
+      if (!this.deps.storageAvailable()) {
+        // Shared storage is down: segments stay in the local spool, listed in order later.
+        this.scheduleRetry();
+        return;
+      }
+      if (!(await this.ingestNow(rendition, file))) return;
     }
   }
 
@@ -212,10 +240,11 @@ export class StreamPackager {
     st.totalSeconds += seconds;
   }
 
-  private async ingestNow(renditionName: string, file: string): Promise<void> {
+  /** Lists or rejects one file; false when the output failed and the rest must wait for a retry. */
+  private async ingestNow(renditionName: string, file: string): Promise<boolean> {
     const r = this.renditions.get(renditionName);
     const incoming = parseIncomingName(file);
-    if (!r || !incoming || incoming.kind !== 'segment') return;
+    if (!r || !incoming || incoming.kind !== 'segment') return true;
     const src = path.join(r.incomingDir, file);
     const where = { ...this.ref, rendition: r.name, file };
     let buf: Buffer;
@@ -225,13 +254,8 @@ export class StreamPackager {
       arrivedMs = st.ctimeMs;
       buf = await fs.readFile(src);
     } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return; // already listed by an earlier event for the same file
+      if (errnoCode(err) === 'ENOENT') return true; // already listed by an earlier event for the same file
       throw err;
-    }
-    if (!this.deps.storageAvailable()) {
-      // Shared storage is down: the segment stays in the local spool, listed in order later.
-      this.scheduleRetry();
-      return;
     }
     try {
       if (this.status === 'ended') await this.startNewEvent();
@@ -245,7 +269,7 @@ export class StreamPackager {
         this.log.warn({ rendition: r.name, file, reason: err.reason }, 'segment rejected: not listed');
         this.deps.events.emit('rejected', { ...where, reason: err.reason });
         await unlinkIfPresent(src).catch(() => undefined);
-        return;
+        return true;
       }
       this.statsOf(r).counters.outputErrors++;
       const code = errnoCode(err) ?? 'EIO';
@@ -254,7 +278,9 @@ export class StreamPackager {
       this.log.error({ rendition: r.name, file, code }, message);
       this.deps.events.emit('problem', { ...this.ref, rendition: r.name, code: 'DVR_ERR_OUTPUT_DIR', message });
       this.scheduleRetry();
+      return false;
     }
+    return true;
   }
 
   /** Checks, names and lists one segment. Nothing in memory changes until the files are in place. */

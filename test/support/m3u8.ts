@@ -8,6 +8,8 @@ export interface ParsedSegment {
   discSeq: number;
   discontinuity: boolean;
   programDateTime: number | undefined;
+  /** Wall-clock start: the last PROGRAM-DATE-TIME plus the durations since (RFC 8216 4.3.2.6). */
+  wallStart: number | undefined;
   map: string | undefined;
 }
 
@@ -43,6 +45,7 @@ export function parsePlaylist(text: string): ParsedPlaylist {
   let pdt: number | undefined;
   let map: string | undefined;
   let discCount = 0;
+  let wall: number | undefined;
   let pendingVariant: Record<string, string> | undefined;
   for (const line of lines.slice(1)) {
     if (line.startsWith('<!--#')) { p.ssiIncludes++; continue; }
@@ -69,7 +72,10 @@ export function parsePlaylist(text: string): ParsedPlaylist {
           break;
         }
         if (duration === undefined) throw new Error(`URI without EXTINF: ${line}`);
-        p.segments.push({ uri: line, duration, seq: p.mediaSequence + p.skipped + p.segments.length,
+        if (pdt !== undefined) wall = pdt;
+        const wallStart = wall;
+        if (wall !== undefined) wall += duration * 1000;
+        p.segments.push({ wallStart, uri: line, duration, seq: p.mediaSequence + p.skipped + p.segments.length,
           discSeq: p.discontinuitySequence + discCount, discontinuity: disc, programDateTime: pdt, map });
         duration = undefined;
         disc = false;

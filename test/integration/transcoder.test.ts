@@ -1,0 +1,223 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import http from 'node:http';
+import { once } from 'node:events';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { silentLogger } from '../../common/log.js';
+import type { Heartbeat } from '../../common/protocol.js';
+import { Agent } from '../../agent/agent.js';
+import { parseAgentConfig } from '../../agent/config.js';
+import { parsePlaylist, type ParsedSegment } from '../support/m3u8.js';
+import { kill, publish, startOrigin, type Origin } from '../support/origin.js';
+import { freePort, run, tempDir, until } from '../support/run.js';
+
+const agentBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr-agent.js');
+
+async function playlist(root: string, stream: string, rendition = 'source'): Promise<ReturnType<typeof parsePlaylist> | undefined> {
+  try {
+    return parsePlaylist(await fs.readFile(path.join(root, 'live', stream, rendition, 'index.m3u8'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+async function segmentsListed(root: string, stream: string, n: number, rendition = 'source', deadlineMs = 40_000): Promise<ParsedSegment[]> {
+  return until(`${n} segments of ${stream}/${rendition}`, async () => {
+    const p = await playlist(root, stream, rendition);
+    return p && p.segments.length >= n ? p.segments : undefined;
+  }, deadlineMs, 100);
+}
+
+function config(root: string, over: Record<string, unknown>): ReturnType<typeof parseAgentConfig> {
+  return parseAgentConfig({ nodeId: 'tc-test', storageRoot: root, encoder: { initialDelayMs: 300, maxDelayMs: 2000 }, ...over });
+}
+
+describe('transcoder agent', function () {
+  this.timeout(180_000);
+  let origin: Origin;
+  before(async () => { origin = await startOrigin(); });
+  after(async () => origin.stop());
+
+  it('copy mode from an RTMP origin: a publisher restart is one discontinuity and no gap beyond the outage', async () => {
+    const root = await tempDir('tc-copy');
+    let publisher = publish(origin.rtmpUrl('cam1'));
+    const agent = await Agent.start(config(root, { jobs: [{ app: 'live', stream: 'cam1', source: { url: origin.rtmpUrl('cam1') },
+      mode: 'copy', segmentSeconds: 1, dvr: { windowSeconds: 0 } }] }), silentLogger());
+    try {
+      await segmentsListed(root, 'cam1', 4);
+      const restartsBefore = agent.transcoder.supervisor('live', 'cam1')?.restarts ?? 0;
+      await kill(publisher);
+      const killedAt = Date.now();
+      await until('the agent to notice the source is gone', () => ((agent.transcoder.supervisor('live', 'cam1')?.restarts ?? 0) > restartsBefore ? true : undefined), 20_000);
+      // The outage under test lasts at least 4 s.
+      await until('a 4 s outage', () => (Date.now() - killedAt >= 4000 ? true : undefined), 10_000, 100);
+      const before = (await playlist(root, 'cam1'))?.segments.length ?? 0;
+      publisher = publish(origin.rtmpUrl('cam1'));
+      const restartedAt = Date.now();
+      const segs = await segmentsListed(root, 'cam1', before + 4);
+      const discs = segs.filter((s) => s.discontinuity);
+      assert.equal(discs.length, 1, 'exactly one discontinuity');
+      const at = segs.indexOf(discs[0] as ParsedSegment);
+      assert.deepEqual(segs.map((s) => s.seq), segs.map((_s, i) => i), 'no segment lost or duplicated');
+      const prev = segs[at - 1] as ParsedSegment;
+      const gap = ((discs[0]?.wallStart ?? 0) - (prev.wallStart ?? 0)) / 1000 - prev.duration;
+      const outage = (restartedAt - killedAt) / 1000;
+      assert.ok(gap >= outage - 1.5 && gap <= outage + 6, `the DVR jumps ${gap.toFixed(1)} s over a ${outage.toFixed(1)} s outage`);
+      const figures = agent.transcoder.figures()[0];
+      assert.ok((figures?.segmentsWritten ?? 0) >= before + 4);
+      assert.ok((figures?.restarts ?? 0) >= 1);
+    } finally {
+      await kill(publisher);
+      await agent.close();
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('an ABR ladder with keyframes aligned across renditions', async () => {
+    const root = await tempDir('tc-abr');
+    const publisher = publish(origin.rtmpUrl('cam2'));
+    const agent = await Agent.start(config(root, { jobs: [{ app: 'live', stream: 'cam2', source: { url: origin.rtmpUrl('cam2') },
+      mode: 'transcode', format: 'fmp4', segmentSeconds: 1,
+      ladder: [{ name: 'r360', height: 360, videoKbps: 600 }, { name: 'r180', height: 180, videoKbps: 200 }, { name: 'audio' }] }] }), silentLogger());
+    try {
+      const hi = await segmentsListed(root, 'cam2', 5, 'r360');
+      const lo = await segmentsListed(root, 'cam2', 5, 'r180');
+      await segmentsListed(root, 'cam2', 5, 'audio');
+      for (let i = 0; i < 4; i++) {
+        assert.ok(Math.abs((hi[i]?.duration ?? 0) - (lo[i]?.duration ?? -1)) < 0.001, `segment ${i}: ${hi[i]?.duration} vs ${lo[i]?.duration}`);
+      }
+      const master = parsePlaylist(await fs.readFile(path.join(root, 'live', 'cam2', 'master.m3u8'), 'utf8'));
+      assert.deepEqual(master.variants.map((v) => v.uri), ['r360/index.m3u8', 'r180/index.m3u8', 'audio/index.m3u8']);
+      assert.equal(master.variants[0]?.attrs['RESOLUTION'], '640x360');
+    } finally {
+      await kill(publisher);
+      await agent.close();
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('after SIGKILL the agent comes back, adopts its encoder and continues without a discontinuity; SIGTERM stops cleanly', async () => {
+    const root = await tempDir('tc-kill');
+    const file = path.join(root, 'agent.json');
+    const storage = path.join(root, 'media');
+    await fs.writeFile(file, JSON.stringify({ nodeId: 'tc-kill', storageRoot: storage, jobs: [{ app: 'live', stream: 'pat',
+      source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode', ladder: [{ name: 'source', height: 180 }], segmentSeconds: 1 }] }));
+    const startAgent = async (): Promise<ReturnType<typeof spawn>> => {
+      const proc = spawn(process.execPath, [agentBin, '--config', file], { stdio: ['ignore', 'pipe', 'ignore'] });
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => { if (l === 'ready') resolve(); });
+        proc.once('exit', (c) => reject(new Error(`agent exited ${String(c)}`)));
+      });
+      return proc;
+    };
+    let proc = await startAgent();
+    try {
+      await segmentsListed(storage, 'pat', 3);
+      const pidFile = JSON.parse(await fs.readFile(path.join(storage, '.state', 'live-pat.pid'), 'utf8')) as { pid: number };
+      await kill(proc as never, 'SIGKILL');
+      proc = await startAgent();
+      const before = (await playlist(storage, 'pat'))?.segments.length ?? 0;
+      const segs = await segmentsListed(storage, 'pat', before + 3);
+      assert.deepEqual(segs.map((s) => s.seq), segs.map((_s, i) => i));
+      assert.ok(segs.every((s) => !s.discontinuity), 'the adopted encoder continues the same session');
+      const again = JSON.parse(await fs.readFile(path.join(storage, '.state', 'live-pat.pid'), 'utf8')) as { pid: number };
+      assert.equal(again.pid, pidFile.pid, 'the same ffmpeg process');
+      await kill(proc as never, 'SIGTERM');
+      assert.equal(proc.exitCode, 0);
+      const left = await run('pgrep', ['-f', storage]);
+      assert.equal(left.stdout.trim(), '', 'SIGTERM stops the encoder too');
+      const p = await playlist(storage, 'pat');
+      assert.deepEqual(p?.segments.map((s) => s.seq), p?.segments.map((_s, i) => i));
+    } finally {
+      await kill(proc as never, 'SIGKILL');
+      await run('pkill', ['-f', storage]);
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('the shared storage unavailable for 20 s: segments spool locally and none is lost', async function () {
+    const root = await tempDir('tc-nfs');
+    const storage = path.join(root, 'shared');
+    const spool = path.join(root, 'spool');
+    const agent = await Agent.start(config(storage, { spoolRoot: spool, storage: { probeIntervalMs: 300, probeTimeoutMs: 2000, minFreeBytes: 0 },
+      jobs: [{ app: 'live', stream: 'out', source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode',
+        ladder: [{ name: 'source', height: 180 }], segmentSeconds: 1 }] }), silentLogger());
+    const lock = await run('chattr', ['-R', '+i', storage]);
+    if (lock.code !== 0) {
+      await agent.close();
+      this.skip();
+    }
+    try {
+      await until('the storage monitor to report the outage', () => (agent.storage.available ? undefined : true), 5000, 50);
+      const listedAtOutage = (await playlist(storage, 'out'))?.segments.length ?? 0;
+      await until('segments to pile up in the local spool', async () => {
+        const files = await fs.readdir(path.join(spool, 'live', 'out', 'source', 'incoming'));
+        return files.filter((f) => f.endsWith('.ts')).length >= 20 ? true : undefined;
+      }, 30_000, 200);
+      const body = await agent.heartbeatBody();
+      assert.equal(body.storage.available, false);
+      assert.match(body.storage.reason ?? '', /write probe failed|EPERM/);
+    } finally {
+      await run('chattr', ['-R', '-i', storage]);
+    }
+    try {
+      await until('the storage to come back', () => (agent.storage.available ? true : undefined), 5000, 50);
+      await until('the spool to drain', async () => {
+        const files = await fs.readdir(path.join(spool, 'live', 'out', 'source', 'incoming'));
+        return files.some((f) => f.endsWith('.ts')) ? undefined : true;
+      }, 20_000, 100);
+      const segs = (await segmentsListed(storage, 'out', 20));
+      assert.deepEqual(segs.map((s) => s.seq), segs.map((_s, i) => i), 'listed in order, nothing lost');
+      assert.ok(segs.every((s) => !s.discontinuity), 'the outage of the storage is not a hole in the media');
+      const written = agent.transcoder.figures()[0]?.segmentsWritten ?? 0;
+      assert.ok(segs.length >= written - 1, `${segs.length} listed of ${written} written`);
+    } finally {
+      await agent.close();
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('heartbeats carry host and stream figures to the controller; /metrics exposes them', async () => {
+    const root = await tempDir('tc-hb');
+    const beats: Array<{ auth: string | undefined; body: Heartbeat; url: string }> = [];
+    const controller = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => { body += d.toString(); });
+      req.on('end', () => {
+        beats.push({ auth: req.headers.authorization, body: JSON.parse(body) as Heartbeat, url: req.url ?? '' });
+        res.end('{}');
+      });
+    });
+    controller.listen(0, '127.0.0.1');
+    await once(controller, 'listening');
+    const port = await freePort();
+    const agent = await Agent.start(config(root, {
+      controller: { url: `http://127.0.0.1:${(controller.address() as { port: number }).port}`, agentToken: 'agent-token-0123456789' },
+      heartbeatSeconds: 1, metrics: { port, token: 'metrics-token-0123456789' },
+      jobs: [{ app: 'live', stream: 'hb', source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode',
+        ladder: [{ name: 'source', height: 180 }], segmentSeconds: 1 }] }), silentLogger());
+    try {
+      await segmentsListed(root, 'hb', 3);
+      const beat = await until('a heartbeat with stream figures', () => beats.find((b) => (b.body.streams[0]?.segmentsWritten ?? 0) >= 2), 15_000, 100);
+      assert.equal(beat.url, '/api/v1/nodes/tc-test/heartbeat');
+      assert.equal(beat.auth, 'Bearer agent-token-0123456789');
+      assert.ok(beat.body.system.memoryTotalBytes > 0 && beat.body.system.cpuLoadPercent >= 0);
+      assert.ok((beat.body.system.storageFreeBytes ?? 0) > 0, 'disk free on the storage');
+      assert.equal(beat.body.storage.available, true);
+      const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+      assert.equal((await fetch(metricsUrl)).status, 401, 'metrics need the token when one is set');
+      const text = await (await fetch(metricsUrl, { headers: { Authorization: 'Bearer metrics-token-0123456789' } })).text();
+      const listed = /dvr_segments_listed_total\{stream="live\/hb",rendition="source"\} (\d+)/.exec(text);
+      assert.ok(Number(listed?.[1]) >= 3, 'dvr_segments_listed_total');
+      assert.match(text, /dvr_storage_available 1/);
+      assert.match(text, /dvr_encoder_restarts_total\{stream="live\/hb"\} 0/);
+    } finally {
+      await agent.close();
+      controller.close();
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+});
