@@ -76,6 +76,23 @@ describe('transcoder agent', function () {
     }
   });
 
+  it('an SRT listener takes a publisher directly', async () => {
+    const root = await tempDir('tc-srt');
+    const port = await freePort();
+    const agent = await Agent.start(config(root, { jobs: [{ app: 'live', stream: 'srt1', source: { url: `srt://127.0.0.1:${port}?mode=listener` },
+      mode: 'copy', segmentSeconds: 1 }] }), silentLogger());
+    const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-f', 'mpegts', `srt://127.0.0.1:${port}?mode=caller`], { stdio: 'ignore' });
+    try {
+      const segs = await segmentsListed(root, 'srt1', 3);
+      assert.ok(segs.every((s) => Math.abs(s.duration - 1) < 0.05), segs.map((s) => s.duration).join(','));
+    } finally {
+      await kill(publisher);
+      await agent.close();
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('an ABR ladder with keyframes aligned across renditions', async () => {
     const root = await tempDir('tc-abr');
     const publisher = publish(origin.rtmpUrl('cam2'));
