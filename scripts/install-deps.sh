@@ -9,6 +9,9 @@ command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
 command -v ffprobe >/dev/null 2>&1 || need+=(ffmpeg)
 command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 [ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || need+=(libnginx-mod-rtmp)
+# The tests also use pgrep/pkill and chattr.
+command -v pgrep >/dev/null 2>&1 || need+=(procps)
+command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
