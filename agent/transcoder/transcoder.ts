@@ -33,7 +33,34 @@ export class Transcoder {
   private readonly jobs = new Map<string, Running>();
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly o: TranscoderOptions) {}
+  constructor(private readonly o: TranscoderOptions) {
+    // One subscription for all jobs; events are routed by stream.
+    o.packager.events.on('arrived', (e) => this.onArrived(e));
+    o.packager.events.on('listed', (e) => this.onListed(e));
+  }
+
+  /** The encoder wrote a segment (first rendition): it is alive; count late arrivals. */
+  private onArrived(e: { app: string; stream: string; rendition: string }): void {
+    const r = this.jobs.get(key(e.app, e.stream));
+    if (!r || e.rendition !== r.job.ladder[0]?.name) return;
+    const now = Date.now();
+    // Late: the segment came more than a second after its duration since the previous one.
+    if (r.lastArrival > 0 && now - r.lastArrival > r.job.segmentSeconds * 1000 + 1000) r.lateSegments++;
+    r.lastArrival = now;
+    r.segmentsWritten++;
+    r.supervisor.noteSegment();
+  }
+
+  /** A segment was listed: keep a minute of (time, media seconds, bytes) for speed and bit rate. */
+  private onListed(e: { app: string; stream: string; rendition: string; durationSec: number }): void {
+    const r = this.jobs.get(key(e.app, e.stream));
+    if (!r || e.rendition !== r.job.ladder[0]?.name) return;
+    const index = this.o.packager.stream(e.app, e.stream).rendition(e.rendition)?.index;
+    const bytes = index && index.length > 0 ? index.bytesAt(index.length - 1) : 0;
+    const now = Date.now();
+    r.recent.push([now, e.durationSec, bytes]);
+    while ((r.recent[0]?.[0] ?? Infinity) < now - 60_000) r.recent.shift();
+  }
 
   has(app: string, stream: string): boolean { return this.jobs.has(key(app, stream)); }
   list(): Array<Readonly<TranscodeJob>> { return [...this.jobs.values()].map((r) => r.job); }
@@ -53,33 +80,9 @@ export class Transcoder {
     this.o.log.child({ stream: k, part: 'encoder' }), this.o.stateDir, `${job.app}-${job.stream}`, this.o.ffmpeg);
 
     const running: Running = { job, supervisor, segmentsWritten: 0, lateSegments: 0, lastArrival: 0, recent: [], detach: () => undefined };
-    const first = job.ladder[0]?.name;
-    const onArrived = (e: { app: string; stream: string; rendition: string }): void => {
-      if (e.app !== job.app || e.stream !== job.stream || e.rendition !== first) return;
-      const now = Date.now();
-      // Late: the segment came more than a second after its duration since the previous one.
-      if (running.lastArrival > 0 && now - running.lastArrival > job.segmentSeconds * 1000 + 1000) running.lateSegments++;
-      running.lastArrival = now;
-      running.segmentsWritten++;
-      supervisor.noteSegment();
-    };
-    const onListed = (e: { app: string; stream: string; rendition: string; durationSec: number; file: string }): void => {
-      if (e.app !== job.app || e.stream !== job.stream || e.rendition !== first) return;
-      const bytes = sp.rendition(first)?.index;
-      const last = bytes && bytes.length > 0 ? bytes.bytesAt(bytes.length - 1) : 0;
-      running.recent.push([Date.now(), e.durationSec, last]);
-      const cutoff = Date.now() - 60_000;
-      while ((running.recent[0]?.[0] ?? Infinity) < cutoff) running.recent.shift();
-    };
-    packager.events.on('arrived', onArrived);
-    packager.events.on('listed', onListed);
     const onGrace = (): void => { void packager.endStream(job.app, job.stream); };
     supervisor.on('graceExpired', onGrace);
-    running.detach = () => {
-      packager.events.off('arrived', onArrived);
-      packager.events.off('listed', onListed);
-      supervisor.off('graceExpired', onGrace);
-    };
+    running.detach = () => supervisor.off('graceExpired', onGrace);
     this.jobs.set(k, running);
     await supervisor.start();
     this.o.log.info({ stream: k, mode: job.mode, renditions: job.ladder.length, source: describeSource(job) }, 'job started');

@@ -197,6 +197,50 @@ describe('transcoder agent', function () {
     }
   });
 
+  it('runs the jobs the controller names in its heartbeat reply, and stops (ends) the ones it drops', async () => {
+    const root = await tempDir('tc-jobs');
+    const job = { app: 'live', stream: 'ctl', source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode',
+      ladder: [{ name: 'source', height: 180 }], segmentSeconds: 1 };
+    let jobs: unknown[] = [job];
+    const controller = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end(JSON.stringify({ jobs }))); });
+    controller.listen(0, '127.0.0.1');
+    await once(controller, 'listening');
+    const agent = await Agent.start(config(root, { heartbeatSeconds: 1,
+      controller: { url: `http://127.0.0.1:${(controller.address() as { port: number }).port}`, agentToken: 'agent-token-0123456789' } }), silentLogger());
+    try {
+      await segmentsListed(root, 'ctl', 2);
+      jobs = [];
+      await until('the job to stop', () => (agent.transcoder.has('live', 'ctl') ? undefined : true), 15_000, 100);
+      await until('the dropped job\'s event to end (ENDLIST)', async () => ((await playlist(root, 'ctl'))?.endList ? true : undefined), 10_000, 100);
+      assert.equal(await run('pgrep', ['-f', path.join(root, 'live', 'ctl')]).then((r) => r.stdout.trim()), '', 'its encoder is gone');
+    } finally {
+      await agent.close();
+      controller.close();
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('a full disk is reported (storage state, heartbeat, metric) and segments wait in the spool', async () => {
+    const root = await tempDir('tc-full');
+    const agent = await Agent.start(config(path.join(root, 'shared'), { spoolRoot: path.join(root, 'spool'),
+      storage: { minFreeBytes: Number.MAX_SAFE_INTEGER, probeIntervalMs: 300 },
+      jobs: [{ app: 'live', stream: 'full', source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode',
+        ladder: [{ name: 'source', height: 180 }], segmentSeconds: 1 }] }), silentLogger());
+    try {
+      assert.equal(agent.storage.available, false);
+      assert.match(agent.storage.snapshot().reason ?? '', /disk full/);
+      await until('segments waiting in the spool', async () => {
+        const files = await fs.readdir(path.join(root, 'spool', 'live', 'full', 'source', 'incoming')).catch(() => [] as string[]);
+        return files.filter((f) => f.endsWith('.ts')).length >= 2 ? true : undefined;
+      }, 20_000, 100);
+      assert.equal(await playlist(path.join(root, 'shared'), 'full'), undefined, 'nothing written to a full disk');
+      assert.equal((await agent.heartbeatBody()).storage.available, false);
+    } finally {
+      await agent.close();
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
   it('heartbeats carry host and stream figures to the controller; /metrics exposes them', async () => {
     const root = await tempDir('tc-hb');
     const beats: Array<{ auth: string | undefined; body: Heartbeat; url: string }> = [];
