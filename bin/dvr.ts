@@ -9,6 +9,7 @@ import { isDvrError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Agent } from '../agent/agent.js';
 import { parseAgentConfig } from '../agent/config.js';
+import { Controller } from '../controller/controller.js';
 import { NginxProcess } from '../nginx/process.js';
 import { EDGE_DEFAULTS } from '../nginx/model.js';
 import { renderConfig } from '../nginx/render.js';
@@ -25,10 +26,12 @@ environment:
   DVR_HTTP_HOST    address nginx listens on (default 0.0.0.0)
   DVR_PUBLIC_URL   base URL printed for players (default http://127.0.0.1:<port>)
   DVR_DEMO_WINDOW  DVR window of the demo stream in seconds (default 3600; 0 = whole event)
+  DVR_API_PORT     port of the controller's REST API (default 8000, on DVR_API_HOST, default 127.0.0.1)
+  DVR_ADMIN_TOKEN  the API's admin token (default: generated once, kept in DVR_DATA_DIR/controller/admin-token)
   DVR_LOG_LEVEL    log level (default info); logs go to stderr
 `;
 
-interface StartOptions { port: number; host: string; demo: boolean; dataDir: string; publicUrl: string; demoWindow: number }
+interface StartOptions { port: number; apiPort: number; host: string; demo: boolean; dataDir: string; publicUrl: string; demoWindow: number }
 
 function options(argv: string[]): { command: string | undefined; start: StartOptions; help: boolean } {
   const { values, positionals } = parseArgs({
@@ -45,7 +48,7 @@ function options(argv: string[]): { command: string | undefined; start: StartOpt
     command: positionals[0],
     help: values.help === true,
     start: {
-      port, host: values.host ?? process.env['DVR_HTTP_HOST'] ?? '0.0.0.0', demo: values['no-demo'] !== true,
+      port, apiPort: Number(process.env['DVR_API_PORT'] ?? 8000), host: values.host ?? process.env['DVR_HTTP_HOST'] ?? '0.0.0.0', demo: values['no-demo'] !== true,
       dataDir: path.resolve(process.env['DVR_DATA_DIR'] ?? './data'),
       publicUrl: (process.env['DVR_PUBLIC_URL'] ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
       demoWindow,
@@ -74,12 +77,14 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
 
   const nginx = new NginxProcess({ binary: 'nginx', prefix, log, startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
   let agent: Agent | undefined;
+  let controller: Controller | undefined;
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
-    const steps: Array<[string, () => Promise<void>]> = [['agent', async () => agent?.close()], ['nginx', () => nginx.stop()]];
+    const steps: Array<[string, () => Promise<void>]> = [['agent', async () => agent?.close()], ['nginx', () => nginx.stop()],
+      ['controller', async () => controller?.close()]];
     for (const [name, step] of steps) {
       try { await step(); } catch (err) { log.error({ err: String(err), part: name }, 'stop failed'); }
     }
@@ -92,6 +97,12 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
     ...EDGE_DEFAULTS, role: 'edge', storageRoot: mediaRoot, prefix, listen: [{ host: o.host, port: o.port }], webRoot,
   }), { host: o.host === '0.0.0.0' ? '127.0.0.1' : o.host, port: o.port });
 
+  controller = await Controller.start({
+    dataDir: path.join(o.dataDir, 'controller'), host: process.env['DVR_API_HOST'] ?? '127.0.0.1', port: o.apiPort, log,
+    ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
+    deadAfterMs: 18_000, sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: o.port, endGraceSeconds: 30, playbackTtlSeconds: 6 * 3600,
+  });
+
   // The one-machine appliance runs the same agent a cluster's transcoder runs, with a local job.
   const demo = {
     app: 'live', stream: 'demo', source: { testPattern: { width: 1280, height: 720, fps: 25 } }, mode: 'transcode',
@@ -103,6 +114,7 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
   }), log);
   if (!o.demo) {
     console.log(`media: ${o.publicUrl}/`);
+    console.log(`api: ${controller.url}/api/v1`);
     return;
   }
   const playback = `${o.publicUrl}/live/demo/master.m3u8`;
@@ -110,6 +122,8 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
   await waitForHttp(`${o.publicUrl}/live/demo/manifest.mpd`, 10_000);
   console.log(`playback: ${playback}`);
   console.log(`dash: ${o.publicUrl}/live/demo/manifest.mpd`);
+  console.log(`api: ${controller.url}/api/v1`);
+  console.log(`admin token: ${process.env['DVR_ADMIN_TOKEN'] ? 'DVR_ADMIN_TOKEN' : path.join(o.dataDir, 'controller', 'admin-token')}`);
 }
 
 async function main(): Promise<void> {

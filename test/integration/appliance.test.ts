@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { canConnect } from '../../nginx/process.js';
 import { parsePlaylist } from '../support/m3u8.js';
-import { freePort, run, tempDir } from '../support/run.js';
+import { freePort, run, tempDir, until } from '../support/run.js';
 
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.js');
 
@@ -16,8 +16,9 @@ describe('the appliance command (README quick start)', function () {
   it('prints playback: <url> once the demo stream plays over HTTP, and Ctrl-C stops everything it started', async () => {
     const dataDir = await tempDir('appliance');
     const port = await freePort();
+    const apiPort = await freePort();
     const proc = spawn(process.execPath, [cli, 'start'], {
-      env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_LOG_LEVEL: 'warn' },
+      env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_API_PORT: String(apiPort), DVR_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -42,6 +43,13 @@ describe('the appliance command (README quick start)', function () {
     const seg = await fetch(new URL(media.segments[0]?.uri ?? '', new URL(master.variants[0]?.uri ?? '', playback)));
     assert.equal(seg.status, 200);
     assert.ok(lines.some((l) => /^dash: http:\/\/127\.0\.0\.1:\d+\/live\/demo\/manifest\.mpd$/.test(l)));
+    const api = await until('the api: line', () => lines.map((l) => /^api: (\S+)$/.exec(l)?.[1]).find((u) => u !== undefined), 5000);
+    assert.equal(api, `http://127.0.0.1:${apiPort}/api/v1`);
+    assert.equal((await fetch(`${api}/health`)).status, 200);
+    assert.equal((await fetch(`${api}/streams`)).status, 401, 'the API is authenticated');
+    const token = (await fs.readFile(path.join(dataDir, 'controller', 'admin-token'), 'utf8')).trim();
+    assert.equal((await fetch(`${api}/streams`, { headers: { Authorization: `Bearer ${token}` } })).status, 200);
+    assert.equal((await fs.stat(path.join(dataDir, 'controller', 'admin-token'))).mode & 0o777, 0o600);
     const state = await fs.stat(path.join(dataDir, 'media', 'live', 'demo', 'stream.json'));
     assert.ok(state.isFile(), 'media and state live under DVR_DATA_DIR');
 

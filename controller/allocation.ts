@@ -1,0 +1,23 @@
+// Allocation: pure functions of the nodes and their load. Load = connections / declared capacity.
+import type { NodeRow } from './store.js';
+
+export interface Candidate { node: NodeRow; load: number }
+
+/** The in-service node of `role` with the lowest load below 100 %, ties broken by id; undefined when all are full. */
+export function leastLoaded(nodes: NodeRow[], role: NodeRow['role'], connections: Map<string, number>,
+  exclude: ReadonlySet<string> = new Set()): Candidate | undefined {
+  let best: Candidate | undefined;
+  for (const node of nodes) {
+    if (node.role !== role || node.state !== 'inservice' || exclude.has(node.id) || node.capacity <= 0) continue;
+    const load = (connections.get(node.id) ?? 0) / node.capacity;
+    if (load >= 1) continue;
+    if (!best || load < best.load || (load === best.load && node.id < best.node.id)) best = { node, load };
+  }
+  return best;
+}
+
+/** Nodes whose last heartbeat is older than `deadAfterMs`: to be marked failed. */
+export function deadNodes(nodes: NodeRow[], now: number, deadAfterMs: number): NodeRow[] {
+  return nodes.filter((n) => (n.state === 'inservice' || n.state === 'registering' || n.state === 'draining')
+    && now - n.lastHeartbeat > deadAfterMs);
+}

@@ -1,0 +1,241 @@
+// The controller's REST API under /api/v1 (express). Admin endpoints take the admin token,
+// agent endpoints and origin callbacks the agent token: 401 without a token, 403 with the wrong
+// one. Every error has one shape: { statusCode, code, message }.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { DvrError, isDvrError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { Heartbeat } from '../common/protocol.js';
+import { compile, validateOrThrow } from '../common/schema.js';
+import { signedPlaybackPath } from '../nginx/signing.js';
+import { leastLoaded } from './allocation.js';
+import { parseLaunchConfig, type Role } from './launch-config.js';
+import type { NodeRow, Store, StreamOptions, StreamRow } from './store.js';
+
+export interface ApiOptions {
+  store: Store;
+  log: Logger;
+  adminToken: string;
+  agentToken: string;
+  signingSecret: string;
+  /** Ports the roles serve on: origins take RTMP here, edges serve HTTP here. */
+  originRtmpPort: number;
+  edgeHttpPort: number;
+  /** Seconds a job stays with its transcoder after the publisher left (the agent's reconnect grace). */
+  endGraceSeconds: number;
+  playbackTtlSeconds: number;
+  now: () => number;
+}
+
+type TokenKind = 'admin' | 'agent';
+
+function same(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function tokenOf(req: Request): string | undefined {
+  const h = req.headers.authorization;
+  if (h?.startsWith('Bearer ')) return h.slice(7);
+  const q = req.query['token'];
+  return typeof q === 'string' ? q : undefined;
+}
+
+const NAME = { type: 'string', pattern: '^[a-z0-9_-]{1,64}$' };
+const streamSchema = {
+  $id: 'stream-create', type: 'object', additionalProperties: false, required: ['app', 'stream'],
+  properties: {
+    app: NAME, stream: NAME,
+    windowSeconds: { type: 'number', minimum: 0, maximum: 31 * 86400, default: 3600 },
+    recording: { type: 'boolean', default: false },
+    archiveStrategy: { enum: ['append', 'version', 'delete'], default: 'append' },
+    format: { enum: ['ts', 'fmp4'], default: 'fmp4' },
+    mode: { enum: ['copy', 'transcode'], default: 'copy' },
+    ladder: { type: 'array', minItems: 1, maxItems: 8, default: [{ name: 'source' }], items: { type: 'object', additionalProperties: false,
+      required: ['name'], properties: { name: NAME, height: { type: 'integer', minimum: 16, maximum: 2160 },
+        videoKbps: { type: 'integer', minimum: 16, maximum: 100000 }, audioKbps: { type: 'integer', minimum: 8, maximum: 512 } } } },
+    segmentSeconds: { type: 'number', minimum: 0.5, maximum: 30, default: 2 },
+    signedPlayback: { type: 'boolean', default: false },
+  },
+} as const;
+const validateStream = compile<StreamOptions & { app: string; stream: string }>(streamSchema);
+
+export function createApi(o: ApiOptions): express.Express {
+  const { store, log } = o;
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(express.json({ limit: '256kb' }));
+  app.use(express.urlencoded({ extended: false, limit: '16kb' }));
+
+  const auth = (kind: TokenKind) => (req: Request, _res: Response, next: NextFunction): void => {
+    const token = tokenOf(req);
+    if (token === undefined) {
+      next(new DvrError('DVR_ERR_UNAUTHORIZED', `this endpoint needs the ${kind} token (Authorization: Bearer <token>)`));
+      return;
+    }
+    const expected = kind === 'admin' ? o.adminToken : o.agentToken;
+    next(same(token, expected) ? undefined : new DvrError('DVR_ERR_FORBIDDEN', `the token given is not the ${kind} token`));
+  };
+  const admin = auth('admin');
+  const agent = auth('agent');
+  const param = (req: Request, name: string): string => String(req.params[name] ?? '');
+
+  app.get('/api/v1/health', (_req, res) => {
+    res.json({ status: 'ok', nodes: store.nodes().length, streams: store.streams().length });
+  });
+
+  // Launch configs
+  app.get('/api/v1/launch-configs', admin, (_req, res) => { res.json(store.launchConfigs().map((c) => c.body)); });
+  app.post('/api/v1/launch-configs', admin, (req, res) => {
+    const config = parseLaunchConfig(req.body);
+    if (!store.putLaunchConfig(config.launchconfig.name, config)) {
+      throw new DvrError('DVR_ERR_CONFLICT', `launch config '${config.launchconfig.name}' exists; delete it first or use another name`);
+    }
+    res.status(201).json(config);
+  });
+  app.get('/api/v1/launch-configs/:name', admin, (req, res) => {
+    const found = store.launchConfigs().find((c) => c.name === param(req, 'name'));
+    if (!found) throw new DvrError('DVR_ERR_NOT_FOUND', `no launch config '${param(req, 'name')}'`);
+    res.json(found.body);
+  });
+  app.delete('/api/v1/launch-configs/:name', admin, (req, res) => {
+    if (!store.deleteLaunchConfig(param(req, 'name'))) throw new DvrError('DVR_ERR_NOT_FOUND', `no launch config '${param(req, 'name')}'`);
+    res.status(204).end();
+  });
+
+  // Nodes
+  const capacityFor = (role: Role): number => {
+    for (const c of store.launchConfigs()) {
+      const t = (c.body as { launchconfig: { targets: { target: Array<{ role: Role; connectionCapacity: number }> } } })
+        .launchconfig.targets.target.find((x) => x.role === role);
+      if (t) return t.connectionCapacity;
+    }
+    return 1;
+  };
+  app.get('/api/v1/nodes', admin, (req, res) => {
+    const role = typeof req.query['role'] === 'string' ? req.query['role'] : undefined;
+    const state = typeof req.query['state'] === 'string' ? req.query['state'] : undefined;
+    res.json(store.nodes({ ...(role ? { role } : {}), ...(state ? { state } : {}) }));
+  });
+  app.post('/api/v1/nodes/:id/drain', admin, (req, res) => {
+    const n = store.node(param(req, 'id'));
+    if (!n) throw new DvrError('DVR_ERR_NOT_FOUND', `no node '${param(req, 'id')}'`);
+    store.setNodeState(n.id, 'draining');
+    log.info({ node: n.id }, 'node draining: no new streams');
+    res.json({ ...n, state: 'draining' });
+  });
+  app.post('/api/v1/nodes/:id/heartbeat', agent, (req, res) => {
+    const id = param(req, 'id');
+    const body = req.body as Partial<Heartbeat> & { address?: string };
+    if (!/^[a-z0-9_-]{1,64}$/.test(id) || body.nodeId !== id) {
+      throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.nodeId must be the node id in the path ('${id}')`);
+    }
+    const role = body.role ?? 'transcoder';
+    if (!['origin', 'edge', 'relay', 'transcoder'].includes(role)) throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.role: unknown role '${role}'`);
+    const known = store.node(id);
+    const state = !known || known.state === 'registering' || known.state === 'provisioning' || known.state === 'failed'
+      ? 'inservice' : known.state;
+    const row: NodeRow = { id, role, state, address: body.address ?? known?.address ?? (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+      capacity: known?.capacity ?? capacityFor(role), lastHeartbeat: o.now(), metrics: { system: body.system, streams: body.streams, storage: body.storage } };
+    store.upsertNode(row);
+    if (!known || known.state !== state) log.info({ node: id, role, state }, 'node in service');
+    res.json({ jobs: role === 'transcoder' ? jobsFor(id) : undefined });
+  });
+
+  const originUrl = (): string => {
+    const origin = leastLoaded(store.nodes({ role: 'origin' }), 'origin', new Map());
+    return `rtmp://${origin?.node.address ?? '127.0.0.1'}:${o.originRtmpPort}`;
+  };
+  const jobsFor = (nodeId: string): unknown[] => {
+    const now = o.now();
+    return store.streamsOn(nodeId).filter((s) => s.status === 'live' || (s.status === 'ending'
+      && now - (s.endingSince ?? now) < o.endGraceSeconds * 1000)).map((s) => ({
+      app: s.app, stream: s.stream, source: { url: `${originUrl()}/${s.app}/${s.stream}` }, mode: s.settings.mode,
+      ladder: s.settings.ladder, format: s.settings.format, segmentSeconds: s.settings.segmentSeconds,
+      reconnectGraceSeconds: o.endGraceSeconds,
+      dvr: { windowSeconds: s.settings.windowSeconds, recording: s.settings.recording, archiveStrategy: s.settings.archiveStrategy },
+    }));
+  };
+
+  // Streams
+  const findStream = (req: Request): StreamRow => {
+    const s = store.stream(param(req, 'app'), param(req, 'stream'));
+    if (!s) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${param(req, 'app')}/${param(req, 'stream')}`);
+    return s;
+  };
+  const publicStream = (s: StreamRow): object => ({ app: s.app, stream: s.stream, ...s.settings, status: s.status, transcoder: s.transcoder ?? null });
+  app.post('/api/v1/streams', admin, (req, res) => {
+    const v = validateOrThrow(validateStream, req.body, 'stream');
+    const { app: a, stream: name, ...settings } = v;
+    if (settings.mode === 'copy' && settings.ladder.length !== 1) throw new DvrError('DVR_ERR_BAD_REQUEST', 'invalid stream: $.ladder: copy mode takes exactly one rendition');
+    const row: StreamRow = { app: a, stream: name, settings: settings as StreamOptions, streamKey: randomBytes(18).toString('base64url'),
+      status: 'idle', transcoder: undefined, endingSince: undefined };
+    if (!store.insertStream(row)) throw new DvrError('DVR_ERR_CONFLICT', `stream ${a}/${name} exists`);
+    res.status(201).json({ ...publicStream(row), streamKey: row.streamKey });
+  });
+  app.get('/api/v1/streams', admin, (_req, res) => { res.json(store.streams().map(publicStream)); });
+  app.get('/api/v1/streams/:app/:stream', admin, (req, res) => { res.json(publicStream(findStream(req))); });
+  app.delete('/api/v1/streams/:app/:stream', admin, (req, res) => {
+    const s = findStream(req);
+    store.deleteStream(s.app, s.stream);
+    res.status(204).end();
+  });
+  app.get('/api/v1/streams/:app/:stream/publish', admin, (req, res) => {
+    const s = findStream(req);
+    res.json({ url: `${originUrl()}/${s.app}/${s.stream}?key=${s.streamKey}` });
+  });
+  app.get('/api/v1/streams/:app/:stream/playback', admin, (req, res) => {
+    const s = findStream(req);
+    const edges = store.nodes({ role: 'edge' });
+    const viewers = new Map(edges.map((e) => [e.id, Number((e.metrics as { connections?: number } | null)?.connections ?? 0)]));
+    const edge = leastLoaded(edges, 'edge', viewers);
+    if (!edge) throw new DvrError('DVR_ERR_NO_CAPACITY', 'no edge in service has room for another viewer; scale out the edge role');
+    const base = `http://${edge.node.address}:${o.edgeHttpPort}`;
+    const expires = Math.floor(o.now() / 1000) + o.playbackTtlSeconds;
+    const p = s.settings.signedPlayback ? signedPlaybackPath(o.signingSecret, s.app, s.stream, 'master.m3u8', expires)
+      : `/${s.app}/${s.stream}/master.m3u8`;
+    res.json({ url: base + p, edge: edge.node.id, ...(s.settings.signedPlayback ? { expires } : {}) });
+  });
+
+  // Origin callbacks (nginx-rtmp on_publish / on_publish_done, form-encoded)
+  app.post('/api/v1/hooks/publish', agent, (req, res) => {
+    const form = req.body as Record<string, string | undefined>;
+    const s = store.stream(String(form['app'] ?? ''), String(form['name'] ?? ''));
+    if (!s || !form['key'] || !same(form['key'], s.streamKey)) {
+      log.warn({ app: form['app'], stream: form['name'], addr: form['addr'] }, 'publish refused: unknown stream or wrong key');
+      throw new DvrError('DVR_ERR_FORBIDDEN', 'unknown stream or wrong stream key');
+    }
+    const transcoder = store.transaction(() => {
+      const keep = s.transcoder ? store.node(s.transcoder) : undefined;
+      const chosen = keep?.state === 'inservice' ? keep
+        : leastLoaded(store.nodes({ role: 'transcoder' }), 'transcoder', store.assignedCounts())?.node;
+      if (!chosen) return undefined;
+      store.setStreamStatus(s.app, s.stream, 'live', chosen.id);
+      return chosen;
+    });
+    if (!transcoder) throw new DvrError('DVR_ERR_NO_CAPACITY', 'no transcoder has room for this stream; scale out the transcoder role');
+    log.info({ stream: `${s.app}/${s.stream}`, transcoder: transcoder.id }, 'publish accepted');
+    res.status(200).end();
+  });
+  app.post('/api/v1/hooks/publish-done', agent, (req, res) => {
+    const form = req.body as Record<string, string | undefined>;
+    const s = store.stream(String(form['app'] ?? ''), String(form['name'] ?? ''));
+    if (s && s.status === 'live') store.setStreamStatus(s.app, s.stream, 'ending', s.transcoder, o.now());
+    res.status(200).end();
+  });
+
+  app.use((_req, _res, next) => next(new DvrError('DVR_ERR_NOT_FOUND', 'no such endpoint under /api/v1')));
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    let e: DvrError;
+    if (isDvrError(err)) e = err;
+    else if ((err as { type?: string }).type === 'entity.parse.failed') e = new DvrError('DVR_ERR_BAD_REQUEST', `malformed JSON: ${(err as Error).message}`);
+    else if ((err as { type?: string }).type === 'entity.too.large') e = new DvrError('DVR_ERR_BAD_REQUEST', 'request body too large');
+    else {
+      log.error({ err: String(err), path: req.path }, 'request failed');
+      e = new DvrError('DVR_ERR_DEPENDENCY', 'internal error; see the controller log');
+    }
+    res.status(e.statusCode).json(e.toJSON());
+  });
+  return app;
+}

@@ -1,0 +1,104 @@
+// The controller process: SQLite state, the REST API, and the sweeper that marks silent nodes
+// failed and moves their streams to another transcoder (which resumes the DVR from the shared
+// storage with a discontinuity).
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { promises as fs } from 'node:fs';
+import type http from 'node:http';
+import path from 'node:path';
+import { errnoCode } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { deadNodes, leastLoaded } from './allocation.js';
+import { createApi } from './api.js';
+import { Store } from './store.js';
+
+export interface ControllerOptions {
+  dataDir: string;
+  host: string;
+  port: number;
+  log: Logger;
+  /** DVR_ADMIN_TOKEN; otherwise generated once and kept in <dataDir>/admin-token. */
+  adminToken?: string;
+  agentToken?: string;
+  /** A node silent for this long is failed and its streams move. */
+  deadAfterMs: number;
+  sweepIntervalMs: number;
+  originRtmpPort: number;
+  edgeHttpPort: number;
+  endGraceSeconds: number;
+  playbackTtlSeconds: number;
+}
+
+/** A secret from the environment, or one generated once and kept (0600) in the data directory. */
+async function secret(dataDir: string, name: string, given: string | undefined): Promise<string> {
+  if (given) return given;
+  const file = path.join(dataDir, name);
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  }
+  const value = randomBytes(24).toString('base64url');
+  await fs.writeFile(file, `${value}\n`, { mode: 0o600, flag: 'wx' });
+  return value;
+}
+
+export class Controller {
+  private server: http.Server | undefined;
+  private sweeper: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(readonly store: Store, readonly adminToken: string, readonly agentToken: string,
+    private readonly o: ControllerOptions) {}
+
+  static async start(o: ControllerOptions): Promise<Controller> {
+    await fs.mkdir(o.dataDir, { recursive: true, mode: 0o750 });
+    const adminToken = await secret(o.dataDir, 'admin-token', o.adminToken);
+    const agentToken = await secret(o.dataDir, 'agent-token', o.agentToken);
+    const signingSecret = await secret(o.dataDir, 'signing-secret', undefined);
+    const store = new Store(path.join(o.dataDir, 'controller.sqlite'));
+    const c = new Controller(store, adminToken, agentToken, o);
+    const app = createApi({ store, log: o.log, adminToken, agentToken, signingSecret, originRtmpPort: o.originRtmpPort,
+      edgeHttpPort: o.edgeHttpPort, endGraceSeconds: o.endGraceSeconds, playbackTtlSeconds: o.playbackTtlSeconds, now: Date.now });
+    c.server = app.listen(o.port, o.host);
+    await once(c.server, 'listening');
+    c.sweeper = setInterval(() => c.sweep(), o.sweepIntervalMs);
+    c.sweeper.unref();
+    o.log.info({ url: c.url, nodes: store.nodes().length, streams: store.streams().length }, 'controller started');
+    return c;
+  }
+
+  get url(): string {
+    const a = this.server?.address();
+    const port = a && typeof a === 'object' ? a.port : this.o.port;
+    return `http://${this.o.host === '0.0.0.0' ? '127.0.0.1' : this.o.host}:${port}`;
+  }
+
+  /** Fails silent nodes and moves their live streams to the least-loaded transcoder. */
+  sweep(now = Date.now()): void {
+    for (const dead of deadNodes(this.store.nodes(), now, this.o.deadAfterMs)) {
+      this.store.transaction(() => {
+        this.store.setNodeState(dead.id, 'failed');
+        for (const s of this.store.streamsOn(dead.id)) {
+          if (s.status === 'idle') continue;
+          const next = leastLoaded(this.store.nodes({ role: 'transcoder' }), 'transcoder', this.store.assignedCounts(), new Set([dead.id]));
+          this.store.setStreamStatus(s.app, s.stream, next ? s.status : 'idle', next?.node.id, s.endingSince);
+          this.o.log.warn({ stream: `${s.app}/${s.stream}`, from: dead.id, to: next?.node.id ?? null }, 'stream moved off a dead node');
+        }
+      });
+      this.o.log.error({ node: dead.id, silentMs: now - dead.lastHeartbeat }, 'node missed its heartbeats: failed');
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.sweeper);
+      if (this.server) {
+        this.server.closeAllConnections();
+        await new Promise<void>((resolve) => this.server?.close(() => resolve()));
+      }
+      this.store.close();
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,145 @@
+// The controller's state in one SQLite file (WAL): launch configs, nodes, streams and their
+// assignments. Every change is one transaction, so a kill -9 at any moment leaves either the
+// old row or the new one.
+import Database from 'better-sqlite3';
+import type { Role } from './launch-config.js';
+
+export type NodeState = 'provisioning' | 'registering' | 'inservice' | 'draining' | 'gone' | 'failed';
+
+export interface NodeRow {
+  id: string;
+  role: Role;
+  state: NodeState;
+  address: string;
+  capacity: number;
+  lastHeartbeat: number;
+  metrics: unknown;
+}
+
+export interface StreamRow {
+  app: string;
+  stream: string;
+  settings: StreamOptions;
+  streamKey: string;
+  status: 'idle' | 'live' | 'ending';
+  transcoder: string | undefined;
+  endingSince: number | undefined;
+}
+
+export interface StreamOptions {
+  windowSeconds: number;
+  recording: boolean;
+  archiveStrategy: 'append' | 'version' | 'delete';
+  format: 'ts' | 'fmp4';
+  mode: 'copy' | 'transcode';
+  ladder: Array<{ name: string; height?: number; videoKbps?: number; audioKbps?: number }>;
+  segmentSeconds: number;
+  signedPlayback: boolean;
+}
+
+const MIGRATIONS = [
+  `CREATE TABLE launch_configs (name TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
+   CREATE TABLE nodes (id TEXT PRIMARY KEY, role TEXT NOT NULL, state TEXT NOT NULL, address TEXT NOT NULL,
+     capacity INTEGER NOT NULL, last_heartbeat INTEGER NOT NULL, metrics TEXT NOT NULL DEFAULT 'null');
+   CREATE TABLE streams (app TEXT NOT NULL, stream TEXT NOT NULL, settings TEXT NOT NULL, stream_key TEXT NOT NULL,
+     status TEXT NOT NULL, transcoder TEXT, ending_since INTEGER, PRIMARY KEY (app, stream));
+   CREATE INDEX streams_by_transcoder ON streams (transcoder);`,
+];
+
+interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string }
+interface RawStream { app: string; stream: string; settings: string; stream_key: string; status: StreamRow['status']; transcoder: string | null; ending_since: number | null }
+
+const node = (r: RawNode): NodeRow => ({ id: r.id, role: r.role, state: r.state, address: r.address, capacity: r.capacity,
+  lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as unknown });
+const stream = (r: RawStream): StreamRow => ({ app: r.app, stream: r.stream, settings: JSON.parse(r.settings) as StreamOptions,
+  streamKey: r.stream_key, status: r.status, transcoder: r.transcoder ?? undefined, endingSince: r.ending_since ?? undefined });
+
+export class Store {
+  private readonly db: Database.Database;
+  private closed = false;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v] as string);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  transaction<T>(fn: () => T): T { return this.db.transaction(fn)(); }
+
+  // Launch configs
+  putLaunchConfig(name: string, body: unknown): boolean {
+    const r = this.db.prepare('INSERT OR IGNORE INTO launch_configs (name, body, created_at) VALUES (?, ?, ?)')
+      .run(name, JSON.stringify(body), Date.now());
+    return r.changes === 1;
+  }
+  launchConfigs(): Array<{ name: string; body: unknown }> {
+    return (this.db.prepare('SELECT name, body FROM launch_configs ORDER BY name').all() as Array<{ name: string; body: string }>)
+      .map((r) => ({ name: r.name, body: JSON.parse(r.body) as unknown }));
+  }
+  deleteLaunchConfig(name: string): boolean {
+    return this.db.prepare('DELETE FROM launch_configs WHERE name = ?').run(name).changes === 1;
+  }
+
+  // Nodes
+  upsertNode(n: NodeRow): void {
+    this.db.prepare(`INSERT INTO nodes (id, role, state, address, capacity, last_heartbeat, metrics) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET role = excluded.role, state = excluded.state, address = excluded.address,
+        capacity = excluded.capacity, last_heartbeat = excluded.last_heartbeat, metrics = excluded.metrics`)
+      .run(n.id, n.role, n.state, n.address, n.capacity, n.lastHeartbeat, JSON.stringify(n.metrics ?? null));
+  }
+  node(id: string): NodeRow | undefined {
+    const r = this.db.prepare('SELECT * FROM nodes WHERE id = ?').get(id) as RawNode | undefined;
+    return r ? node(r) : undefined;
+  }
+  nodes(filter: { role?: string; state?: string } = {}): NodeRow[] {
+    return (this.db.prepare(`SELECT * FROM nodes WHERE (@role IS NULL OR role = @role) AND (@state IS NULL OR state = @state) ORDER BY id`)
+      .all({ role: filter.role ?? null, state: filter.state ?? null }) as RawNode[]).map(node);
+  }
+  setNodeState(id: string, state: NodeState): void {
+    this.db.prepare('UPDATE nodes SET state = ? WHERE id = ?').run(state, id);
+  }
+
+  // Streams
+  insertStream(s: StreamRow): boolean {
+    return this.db.prepare(`INSERT OR IGNORE INTO streams (app, stream, settings, stream_key, status, transcoder, ending_since)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(s.app, s.stream, JSON.stringify(s.settings), s.streamKey, s.status, s.transcoder ?? null,
+      s.endingSince ?? null).changes === 1;
+  }
+  stream(app: string, name: string): StreamRow | undefined {
+    const r = this.db.prepare('SELECT * FROM streams WHERE app = ? AND stream = ?').get(app, name) as RawStream | undefined;
+    return r ? stream(r) : undefined;
+  }
+  streams(): StreamRow[] {
+    return (this.db.prepare('SELECT * FROM streams ORDER BY app, stream').all() as RawStream[]).map(stream);
+  }
+  streamsOn(transcoder: string): StreamRow[] {
+    return (this.db.prepare('SELECT * FROM streams WHERE transcoder = ? ORDER BY app, stream').all(transcoder) as RawStream[]).map(stream);
+  }
+  /** Streams assigned per transcoder, for allocation. */
+  assignedCounts(): Map<string, number> {
+    const rows = this.db.prepare("SELECT transcoder, COUNT(*) AS n FROM streams WHERE transcoder IS NOT NULL AND status != 'idle' GROUP BY transcoder")
+      .all() as Array<{ transcoder: string; n: number }>;
+    return new Map(rows.map((r) => [r.transcoder, r.n]));
+  }
+  setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined, endingSince?: number): void {
+    this.db.prepare('UPDATE streams SET status = ?, transcoder = ?, ending_since = ? WHERE app = ? AND stream = ?')
+      .run(status, transcoder ?? null, endingSince ?? null, app, name);
+  }
+  deleteStream(app: string, name: string): boolean {
+    return this.db.prepare('DELETE FROM streams WHERE app = ? AND stream = ?').run(app, name).changes === 1;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { silentLogger } from '../../common/log.js';
+import { NginxProcess } from '../../nginx/process.js';
+import { renderConfig } from '../../nginx/render.js';
+import { ffmpeg, freePort, tempDir, until } from '../support/run.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const bin = path.join(here, '../../bin/dvr-controller.js');
+const examples = path.resolve(here, '../../../launch-configs');
+const ADMIN = 'admin-token-for-tests-0123456789';
+const AGENT = 'agent-token-for-tests-0123456789';
+
+interface Running { proc: ChildProcess; url: string }
+
+async function startController(dataDir: string, port: number): Promise<Running> {
+  const proc = spawn(process.execPath, [bin, '--port', String(port), '--host', '127.0.0.1'], {
+    env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_ADMIN_TOKEN: ADMIN, DVR_AGENT_TOKEN: AGENT, DVR_DEAD_AFTER_MS: '2000', DVR_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => { const m = /^api: (\S+)$/.exec(l); if (m?.[1]) resolve(m[1]); });
+    proc.once('exit', (c) => reject(new Error(`controller exited ${String(c)}`)));
+  });
+  return { proc, url };
+}
+
+const call = async (url: string, method: string, token: string | undefined, body?: unknown, raw?: string):
+Promise<{ status: number; json: Record<string, unknown> & unknown[] }> => {
+  const res = await fetch(url, { method, headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  const text = await res.text();
+  return { status: res.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> & unknown[] };
+};
+
+describe('controller', function () {
+  this.timeout(120_000);
+  let dataDir: string;
+  let port: number;
+  let c: Running;
+
+  before(async () => {
+    dataDir = await tempDir('controller');
+    port = await freePort();
+    c = await startController(dataDir, port);
+  });
+  after(async () => {
+    c.proc.kill('SIGKILL');
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers health openly and refuses other calls without the admin token (401) or with the wrong one (403)', async () => {
+    assert.equal((await call(`${c.url}/health`, 'GET', undefined)).status, 200);
+    const none = await call(`${c.url}/launch-configs`, 'GET', undefined);
+    assert.equal(none.status, 401);
+    assert.deepEqual(Object.keys(none.json).sort(), ['code', 'message', 'statusCode']);
+    assert.equal((await call(`${c.url}/launch-configs`, 'GET', AGENT)).status, 403);
+    assert.equal((await call(`${c.url}/launch-configs`, 'GET', 'nonsense')).status, 403);
+  });
+
+  it('takes the shipped example launch configs and refuses bad ones naming the JSON path, writing nothing', async () => {
+    for (const f of ['single-machine.json', 'small-cluster.json', 'transcoder-heavy.json']) {
+      const body = JSON.parse(await fs.readFile(path.join(examples, f), 'utf8')) as unknown;
+      assert.equal((await call(`${c.url}/launch-configs`, 'POST', ADMIN, body)).status, 201, f);
+    }
+    const dup = await call(`${c.url}/launch-configs`, 'POST', ADMIN, JSON.parse(await fs.readFile(path.join(examples, 'small-cluster.json'), 'utf8')));
+    assert.equal(dup.status, 409);
+    const bad = (target: object): object => ({ launchconfig: { name: 'bad', version: '1', targets: { target: [target] } } });
+    const cases: Array<[string | object, RegExp]> = [
+      ['{"launchconfig": ', /malformed JSON/],
+      [bad({ role: 'mixer', connectionCapacity: 1, instanceType: 'x' }), /\$\.launchconfig\.targets\.target\[0\]\.role: must be equal to one of the allowed values/],
+      [bad({ role: 'edge', connectionCapacity: 0, instanceType: 'x' }), /\$\.launchconfig\.targets\.target\[0\]\.connectionCapacity: must be >= 1/],
+      [bad({ role: 'edge', connectionCapacity: -5, instanceType: 'x' }), /connectionCapacity: must be >= 1/],
+      [bad({ role: 'edge', connectionCapacity: 5, instanceType: 'x', scalePolicy: { min: 4, max: 2 } }), /target\[0\]\.scalePolicy: min \(4\) must not exceed max \(2\)/],
+      [bad({ role: 'edge', connectionCapacity: 5, instanceType: 'x', colour: 'red' }), /target\[0\]: unknown field 'colour'/],
+    ];
+    for (const [body, message] of cases) {
+      const r = typeof body === 'string' ? await call(`${c.url}/launch-configs`, 'POST', ADMIN, undefined, body)
+        : await call(`${c.url}/launch-configs`, 'POST', ADMIN, body);
+      assert.equal(r.status, 400, JSON.stringify(r.json));
+      assert.equal(r.json['code'], 'DVR_ERR_BAD_REQUEST');
+      assert.match(String(r.json['message']), message);
+    }
+    const list = await call(`${c.url}/launch-configs`, 'GET', ADMIN);
+    assert.equal(list.json.length, 3, 'nothing half-written');
+  });
+
+  it('registers nodes by heartbeat, allocates a published stream to the least-loaded transcoder, survives kill -9, and moves streams off a dead node', async () => {
+    const beat = (id: string, role: string, address = '127.0.0.1'): Promise<{ status: number; json: Record<string, unknown> & unknown[] }> =>
+      call(`${c.url}/nodes/${id}/heartbeat`, 'POST', AGENT, { nodeId: id, role, address, sentAt: new Date().toISOString(), system: {}, streams: [] });
+    assert.equal((await call(`${c.url}/nodes/tc-a/heartbeat`, 'POST', ADMIN, { nodeId: 'tc-a' })).status, 403, 'agents use the agent token');
+    for (const id of ['tc-a', 'tc-b']) assert.equal((await beat(id, 'transcoder')).status, 200);
+    await beat('edge-1', 'edge', '127.0.0.9');
+    const created = await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'cam', mode: 'copy', windowSeconds: 600 });
+    assert.equal(created.status, 201);
+    const key = String(created.json['streamKey']);
+    assert.equal((await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'cam' })).status, 409);
+    const badName = await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: '../etc' });
+    assert.equal(badName.status, 400);
+    assert.match(String(badName.json['message']), /\$\.stream: must match pattern/);
+
+    const hook = (k: string): Promise<Response> => fetch(`${c.url}/hooks/publish?token=${AGENT}`, { method: 'POST',
+      body: new URLSearchParams({ app: 'live', name: 'cam', key: k, addr: '127.0.0.1' }) });
+    assert.equal((await hook('wrong')).status, 403);
+    assert.equal((await hook(key)).status, 200);
+    const assigned = String((await call(`${c.url}/streams/live/cam`, 'GET', ADMIN)).json['transcoder']);
+    assert.match(assigned, /^tc-[ab]$/);
+    const reply = await beat(assigned, 'transcoder');
+    const jobs = reply.json['jobs'] as Array<{ stream: string; source: { url: string } }>;
+    assert.equal(jobs.length, 1);
+    assert.equal(jobs[0]?.source.url, 'rtmp://127.0.0.1:1935/live/cam');
+    const publishUrl = (await call(`${c.url}/streams/live/cam/publish`, 'GET', ADMIN)).json['url'];
+    assert.equal(publishUrl, `rtmp://127.0.0.1:1935/live/cam?key=${key}`);
+    const playback = (await call(`${c.url}/streams/live/cam/playback`, 'GET', ADMIN)).json['url'];
+    assert.equal(playback, 'http://127.0.0.9:8080/live/cam/master.m3u8');
+
+    c.proc.kill('SIGKILL');
+    await new Promise((r) => c.proc.once('exit', r));
+    c = await startController(dataDir, port);
+    const after = await call(`${c.url}/streams/live/cam`, 'GET', ADMIN);
+    assert.equal(after.json['transcoder'], assigned, 'assignments survive kill -9');
+    assert.equal(after.json['status'], 'live');
+    assert.equal((await call(`${c.url}/launch-configs`, 'GET', ADMIN)).json.length, 3);
+    assert.equal(((await beat(assigned, 'transcoder')).json['jobs'] as unknown[]).length, 1, 'the agent re-attaches to its job');
+
+    const other = assigned === 'tc-a' ? 'tc-b' : 'tc-a';
+    const moved = await until('the stream to move off the silent transcoder', async () => {
+      await beat(other, 'transcoder');
+      await beat('edge-1', 'edge', '127.0.0.9');
+      const s = await call(`${c.url}/streams/live/cam`, 'GET', ADMIN);
+      return s.json['transcoder'] === other ? s : undefined;
+    }, 15_000, 300);
+    assert.equal(moved.json['status'], 'live');
+    const nodes = await call(`${c.url}/nodes?state=failed`, 'GET', ADMIN);
+    assert.deepEqual((nodes.json as Array<{ id: string }>).map((n) => n.id), [assigned]);
+    assert.equal(((await beat(other, 'transcoder')).json['jobs'] as unknown[]).length, 1, 'the new transcoder gets the job');
+  });
+
+  it('the RTMP origin\'s publish callback lands here: the stream key is checked for real', async () => {
+    const created = await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'studio' });
+    const key = String(created.json['streamKey']);
+    const prefix = await tempDir('ctl-origin');
+    const rtmp = await freePort();
+    const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5000 });
+    await nginx.start(renderConfig({ role: 'origin', prefix, rtmpListen: { host: '127.0.0.1', port: rtmp },
+      statusListen: { host: '127.0.0.1', port: await freePort() }, apps: ['live'], controllerUrl: c.url.replace(/\/api\/v1$/, ''),
+      hookToken: AGENT, publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'], rtmpModulePath: '/usr/lib/nginx/modules/ngx_rtmp_module.so',
+      workerProcesses: 1, workerConnections: 256, statusAllow: ['127.0.0.1'] }), { host: '127.0.0.1', port: rtmp });
+    try {
+      const publish = (k: string): Promise<{ code: number; stderr: string }> => ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-t', '2',
+        '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'flv',
+        `rtmp://127.0.0.1:${rtmp}/live/studio?key=${k}`]);
+      assert.notEqual((await publish('stolen')).code, 0, 'a wrong key is refused');
+      const ok = await publish(key);
+      assert.equal(ok.code, 0, ok.stderr);
+      const s = await call(`${c.url}/streams/live/studio`, 'GET', ADMIN);
+      assert.notEqual(s.json['transcoder'], null);
+      await until('publish-done to mark the stream ending', async () =>
+        ((await call(`${c.url}/streams/live/studio`, 'GET', ADMIN)).json['status'] === 'ending' ? true : undefined), 10_000, 200);
+    } finally {
+      await nginx.stop();
+      await fs.rm(prefix, { recursive: true, force: true });
+    }
+  });
+});
