@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../common/log.js';
 import { Controller } from '../controller/controller.js';
+import { ExecProvider } from '../controller/providers.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' } } });
@@ -14,7 +15,9 @@ async function main(): Promise<void> {
     port, log, ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
     ...(process.env['DVR_AGENT_TOKEN'] ? { agentToken: process.env['DVR_AGENT_TOKEN'] } : {}),
     deadAfterMs: Number(process.env['DVR_DEAD_AFTER_MS'] ?? 18_000), sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
-    endGraceSeconds: 30, playbackTtlSeconds: 6 * 3600,
+    endGraceSeconds: 30, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: Number(process.env['DVR_SCALE_INTERVAL_MS'] ?? 5000),
+    ...(process.env['DVR_PROVIDER_CREATE'] && process.env['DVR_PROVIDER_DESTROY'] ? { provider: new ExecProvider({
+      createScript: process.env['DVR_PROVIDER_CREATE'], destroyScript: process.env['DVR_PROVIDER_DESTROY'], timeoutMs: 600_000 }) } : {}),
   });
   console.log(`api: ${controller.url}/api/v1`);
   const stop = (): void => { void controller.close().then(() => process.exit(0)); };

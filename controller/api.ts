@@ -10,10 +10,12 @@ import { compile, validateOrThrow } from '../common/schema.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
 import { leastLoaded } from './allocation.js';
 import { parseLaunchConfig, type Role } from './launch-config.js';
+import type { Scaler } from './scaler.js';
 import type { NodeRow, Store, StreamOptions, StreamRow } from './store.js';
 
 export interface ApiOptions {
   store: Store;
+  scaler: Scaler;
   log: Logger;
   adminToken: string;
   agentToken: string;
@@ -137,7 +139,9 @@ export function createApi(o: ApiOptions): express.Express {
     const state = !known || known.state === 'registering' || known.state === 'provisioning' || known.state === 'failed'
       ? 'inservice' : known.state;
     const row: NodeRow = { id, role, state, address: body.address ?? known?.address ?? (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
-      capacity: known?.capacity ?? capacityFor(role), lastHeartbeat: o.now(), metrics: { system: body.system, streams: body.streams, storage: body.storage } };
+      capacity: known && known.capacity > 0 ? known.capacity : capacityFor(role), lastHeartbeat: o.now(),
+      metrics: { system: body.system, streams: body.streams, storage: body.storage },
+      since: known?.state === state && known.since > 0 ? known.since : o.now() };
     store.upsertNode(row);
     if (!known || known.state !== state) log.info({ node: id, role, state }, 'node in service');
     res.json({ jobs: role === 'transcoder' ? jobsFor(id) : undefined });
@@ -196,6 +200,19 @@ export function createApi(o: ApiOptions): express.Express {
     const p = s.settings.signedPlayback ? signedPlaybackPath(o.signingSecret, s.app, s.stream, 'master.m3u8', expires)
       : `/${s.app}/${s.stream}/master.m3u8`;
     res.json({ url: base + p, edge: edge.node.id, ...(s.settings.signedPlayback ? { expires } : {}) });
+  });
+
+  // Scaling: manual actions and the audit trail of every action
+  app.get('/api/v1/scale', admin, (_req, res) => { res.json({ events: store.scaleEvents() }); });
+  app.post('/api/v1/scale', admin, (req, res, next) => {
+    const body = req.body as { role?: unknown; count?: unknown };
+    if (!['origin', 'edge', 'relay', 'transcoder'].includes(String(body.role))) {
+      throw new DvrError('DVR_ERR_BAD_REQUEST', `scale: $.role must be one of origin, edge, relay, transcoder`);
+    }
+    if (!Number.isInteger(body.count) || body.count === 0 || Math.abs(Number(body.count)) > 100) {
+      throw new DvrError('DVR_ERR_BAD_REQUEST', 'scale: $.count must be a non-zero integer between -100 and 100');
+    }
+    o.scaler.scale(body.role as Role, Number(body.count), 'manual').then((nodes) => res.json({ nodes }), next);
   });
 
   // Origin callbacks (nginx-rtmp on_publish / on_publish_done, form-encoded)

@@ -10,6 +10,8 @@ import { errnoCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { deadNodes, leastLoaded } from './allocation.js';
 import { createApi } from './api.js';
+import type { Provider } from './providers.js';
+import { Scaler } from './scaler.js';
 import { Store } from './store.js';
 
 export interface ControllerOptions {
@@ -27,6 +29,9 @@ export interface ControllerOptions {
   edgeHttpPort: number;
   endGraceSeconds: number;
   playbackTtlSeconds: number;
+  /** Where new nodes come from; without one, only manual nodes join (by heartbeat). */
+  provider?: Provider;
+  scaleIntervalMs: number;
 }
 
 /** A secret from the environment, or one generated once and kept (0600) in the data directory. */
@@ -46,6 +51,7 @@ async function secret(dataDir: string, name: string, given: string | undefined):
 export class Controller {
   private server: http.Server | undefined;
   private sweeper: NodeJS.Timeout | undefined;
+  private scaleTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(readonly store: Store, readonly adminToken: string, readonly agentToken: string,
@@ -58,12 +64,15 @@ export class Controller {
     const signingSecret = await secret(o.dataDir, 'signing-secret', undefined);
     const store = new Store(path.join(o.dataDir, 'controller.sqlite'));
     const c = new Controller(store, adminToken, agentToken, o);
-    const app = createApi({ store, log: o.log, adminToken, agentToken, signingSecret, originRtmpPort: o.originRtmpPort,
+    const scaler = new Scaler(store, o.provider, o.log.child({ part: 'scaler' }));
+    const app = createApi({ store, scaler, log: o.log, adminToken, agentToken, signingSecret, originRtmpPort: o.originRtmpPort,
       edgeHttpPort: o.edgeHttpPort, endGraceSeconds: o.endGraceSeconds, playbackTtlSeconds: o.playbackTtlSeconds, now: Date.now });
     c.server = app.listen(o.port, o.host);
     await once(c.server, 'listening');
     c.sweeper = setInterval(() => c.sweep(), o.sweepIntervalMs);
     c.sweeper.unref();
+    c.scaleTimer = setInterval(() => { void scaler.tick(); }, o.scaleIntervalMs);
+    c.scaleTimer.unref();
     o.log.info({ url: c.url, nodes: store.nodes().length, streams: store.streams().length }, 'controller started');
     return c;
   }
@@ -93,6 +102,7 @@ export class Controller {
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.sweeper);
+      clearInterval(this.scaleTimer);
       if (this.server) {
         this.server.closeAllConnections();
         await new Promise<void>((resolve) => this.server?.close(() => resolve()));

@@ -14,7 +14,11 @@ export interface NodeRow {
   capacity: number;
   lastHeartbeat: number;
   metrics: unknown;
+  /** When the node came into service (warm-up is counted from here). */
+  since: number;
 }
+
+export interface ScaleEvent { role: string; at: number; action: 'out' | 'in'; count: number; reason: string; nodes: string[] }
 
 export interface StreamRow {
   app: string;
@@ -44,13 +48,16 @@ const MIGRATIONS = [
    CREATE TABLE streams (app TEXT NOT NULL, stream TEXT NOT NULL, settings TEXT NOT NULL, stream_key TEXT NOT NULL,
      status TEXT NOT NULL, transcoder TEXT, ending_since INTEGER, PRIMARY KEY (app, stream));
    CREATE INDEX streams_by_transcoder ON streams (transcoder);`,
+  `ALTER TABLE nodes ADD COLUMN since INTEGER NOT NULL DEFAULT 0;
+   CREATE TABLE scale_events (id INTEGER PRIMARY KEY AUTOINCREMENT, role TEXT NOT NULL, at INTEGER NOT NULL,
+     action TEXT NOT NULL, count INTEGER NOT NULL, reason TEXT NOT NULL, nodes TEXT NOT NULL DEFAULT '[]');`,
 ];
 
-interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string }
+interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string; since: number }
 interface RawStream { app: string; stream: string; settings: string; stream_key: string; status: StreamRow['status']; transcoder: string | null; ending_since: number | null }
 
 const node = (r: RawNode): NodeRow => ({ id: r.id, role: r.role, state: r.state, address: r.address, capacity: r.capacity,
-  lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as unknown });
+  lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as unknown, since: r.since });
 const stream = (r: RawStream): StreamRow => ({ app: r.app, stream: r.stream, settings: JSON.parse(r.settings) as StreamOptions,
   streamKey: r.stream_key, status: r.status, transcoder: r.transcoder ?? undefined, endingSince: r.ending_since ?? undefined });
 
@@ -90,10 +97,10 @@ export class Store {
 
   // Nodes
   upsertNode(n: NodeRow): void {
-    this.db.prepare(`INSERT INTO nodes (id, role, state, address, capacity, last_heartbeat, metrics) VALUES (?, ?, ?, ?, ?, ?, ?)
+    this.db.prepare(`INSERT INTO nodes (id, role, state, address, capacity, last_heartbeat, metrics, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET role = excluded.role, state = excluded.state, address = excluded.address,
-        capacity = excluded.capacity, last_heartbeat = excluded.last_heartbeat, metrics = excluded.metrics`)
-      .run(n.id, n.role, n.state, n.address, n.capacity, n.lastHeartbeat, JSON.stringify(n.metrics ?? null));
+        capacity = excluded.capacity, last_heartbeat = excluded.last_heartbeat, metrics = excluded.metrics, since = excluded.since`)
+      .run(n.id, n.role, n.state, n.address, n.capacity, n.lastHeartbeat, JSON.stringify(n.metrics ?? null), n.since);
   }
   node(id: string): NodeRow | undefined {
     const r = this.db.prepare('SELECT * FROM nodes WHERE id = ?').get(id) as RawNode | undefined;
@@ -105,6 +112,20 @@ export class Store {
   }
   setNodeState(id: string, state: NodeState): void {
     this.db.prepare('UPDATE nodes SET state = ? WHERE id = ?').run(state, id);
+  }
+
+  // Scale events: the audit trail, and the cool-down clock
+  addScaleEvent(e: ScaleEvent): void {
+    this.db.prepare('INSERT INTO scale_events (role, at, action, count, reason, nodes) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(e.role, e.at, e.action, e.count, e.reason, JSON.stringify(e.nodes));
+  }
+  scaleEvents(limit = 100): ScaleEvent[] {
+    return (this.db.prepare('SELECT role, at, action, count, reason, nodes FROM scale_events ORDER BY id DESC LIMIT ?').all(limit) as
+      Array<Omit<ScaleEvent, 'nodes'> & { nodes: string }>).map((e) => ({ ...e, nodes: JSON.parse(e.nodes) as string[] }));
+  }
+  lastScaleAt(role: string): number {
+    const r = this.db.prepare('SELECT MAX(at) AS at FROM scale_events WHERE role = ?').get(role) as { at: number | null };
+    return r.at ?? 0;
   }
 
   // Streams

@@ -17,9 +17,9 @@ const AGENT = 'agent-token-for-tests-0123456789';
 
 interface Running { proc: ChildProcess; url: string }
 
-async function startController(dataDir: string, port: number): Promise<Running> {
+async function startController(dataDir: string, port: number, env: Record<string, string> = {}): Promise<Running> {
   const proc = spawn(process.execPath, [bin, '--port', String(port), '--host', '127.0.0.1'], {
-    env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_ADMIN_TOKEN: ADMIN, DVR_AGENT_TOKEN: AGENT, DVR_DEAD_AFTER_MS: '2000', DVR_LOG_LEVEL: 'warn' },
+    env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_ADMIN_TOKEN: ADMIN, DVR_AGENT_TOKEN: AGENT, DVR_DEAD_AFTER_MS: '2000', DVR_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -165,5 +165,59 @@ describe('controller', function () {
       await nginx.stop();
       await fs.rm(prefix, { recursive: true, force: true });
     }
+  });
+});
+
+describe('controller scaling with the exec provider', function () {
+  this.timeout(60_000);
+  let dataDir: string;
+  let c: Running;
+  let state: string;
+
+  before(async () => {
+    dataDir = await tempDir('scale');
+    state = path.join(dataDir, 'provider');
+    await fs.mkdir(state);
+    const create = path.join(state, 'create.sh');
+    const destroy = path.join(state, 'destroy.sh');
+    await fs.writeFile(create, `#!/bin/sh\nn=$(( $(cat ${state}/count 2>/dev/null || echo 0) + 1 ))\necho $n > ${state}/count\n`
+      + `[ -f ${state}/fail ] && { echo "quota exceeded" >&2; exit 3; }\necho "$1-$n 127.0.1.$n"\n`, { mode: 0o755 });
+    await fs.writeFile(destroy, `#!/bin/sh\necho "$1" >> ${state}/destroyed\n`, { mode: 0o755 });
+    c = await startController(dataDir, await freePort(), { DVR_PROVIDER_CREATE: create, DVR_PROVIDER_DESTROY: destroy, DVR_SCALE_INTERVAL_MS: '200' });
+  });
+  after(async () => {
+    c.proc.kill('SIGKILL');
+    await fs.rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps a role at its minimum, scales by hand, and reports a failing script with its exit code and output', async () => {
+    const config = { launchconfig: { name: 'scaled', version: '1', targets: { target: [{ role: 'edge', connectionCapacity: 100, instanceType: 's-1',
+      scalePolicy: { min: 2, max: 4, increment: 1, warmUpSeconds: 0, coolDownSeconds: 0 } }] } } };
+    assert.equal((await call(`${c.url}/launch-configs`, 'POST', ADMIN, config)).status, 201);
+    const edges = async (): Promise<Array<{ id: string; state: string; address: string }>> =>
+      (await call(`${c.url}/nodes?role=edge`, 'GET', ADMIN)).json as unknown as Array<{ id: string; state: string; address: string }>;
+    await until('two edges created for min 2', async () => ((await edges()).length === 2 ? true : undefined), 10_000, 100);
+    for (const e of await edges()) {
+      assert.equal(e.state, 'provisioning');
+      await call(`${c.url}/nodes/${e.id}/heartbeat`, 'POST', AGENT, { nodeId: e.id, role: 'edge', address: e.address });
+    }
+    assert.deepEqual((await edges()).map((e) => e.state), ['inservice', 'inservice']);
+    const manual = await call(`${c.url}/scale`, 'POST', ADMIN, { role: 'edge', count: -1 });
+    assert.equal(manual.status, 200);
+    const removed = (manual.json['nodes'] as string[])[0];
+    assert.equal((await fs.readFile(path.join(state, 'destroyed'), 'utf8')).trim(), removed, 'the destroy script ran for it');
+    await until('the minimum restored', async () => ((await edges()).filter((e) => e.state !== 'gone').length === 2 ? true : undefined), 10_000, 100);
+    const events = (await call(`${c.url}/scale`, 'GET', ADMIN)).json['events'] as Array<{ reason: string; action: string }>;
+    assert.ok(events.some((e) => e.reason === 'manual' && e.action === 'in'));
+    assert.ok(events.some((e) => e.reason === 'below min 2' && e.action === 'out'));
+
+    await fs.writeFile(path.join(state, 'fail'), '');
+    const before = (await edges()).length;
+    const failed = await call(`${c.url}/scale`, 'POST', ADMIN, { role: 'edge', count: 1 });
+    assert.equal(failed.status, 500);
+    assert.match(String(failed.json['message']), /create\.sh edge s-1 .*failed \(exit 3\): quota exceeded/);
+    assert.equal((await edges()).length, before, 'nothing half-written');
+    assert.equal((await call(`${c.url}/scale`, 'POST', ADMIN, { role: 'edge', count: 0 })).status, 400);
+    assert.equal((await call(`${c.url}/scale`, 'POST', ADMIN, { role: 'mixer', count: 1 })).status, 400);
   });
 });

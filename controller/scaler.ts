@@ -1,0 +1,86 @@
+// Applies scale decisions: asks the provider for machines (they join by heartbeat) or drains and
+// removes the least-loaded ones. Each action is recorded, which is also the cool-down clock.
+import { DvrError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import type { LaunchConfig, Role, Target } from './launch-config.js';
+import type { Provider } from './providers.js';
+import { decide } from './scaling.js';
+import type { NodeRow, Store } from './store.js';
+
+export class Scaler {
+  private busy = false;
+
+  constructor(private readonly store: Store, private readonly provider: Provider | undefined, private readonly log: Logger,
+    private readonly now: () => number = Date.now) {}
+
+  private targets(): Target[] {
+    const out = new Map<Role, Target>();
+    for (const c of this.store.launchConfigs()) {
+      for (const t of (c.body as LaunchConfig).launchconfig.targets.target) if (!out.has(t.role)) out.set(t.role, t);
+    }
+    return [...out.values()];
+  }
+
+  private connections(role: Role, nodes: NodeRow[]): number {
+    if (role === 'transcoder') {
+      const counts = this.store.assignedCounts();
+      return nodes.reduce((a, n) => a + (counts.get(n.id) ?? 0), 0);
+    }
+    return nodes.reduce((a, n) => a + Number((n.metrics as { connections?: number } | null)?.connections ?? 0), 0);
+  }
+
+  /** One pass over every role with a scale policy. Never runs twice at once. */
+  async tick(): Promise<void> {
+    if (this.busy || !this.provider) return;
+    this.busy = true;
+    try {
+      for (const t of this.targets()) {
+        if (!t.scalePolicy) continue;
+        const all = this.store.nodes({ role: t.role });
+        const serving = all.filter((n) => n.state === 'inservice');
+        const pending = all.filter((n) => n.state === 'provisioning' || n.state === 'registering').length;
+        const d = decide(t.scalePolicy, { nodes: serving.map((n) => ({ id: n.id, since: n.since })), pending,
+          capacityPerNode: t.connectionCapacity, connections: this.connections(t.role, serving), lastActionAt: this.store.lastScaleAt(t.role) }, this.now());
+        if (d.action !== 'none') await this.scale(t.role, d.action === 'out' ? d.count : -d.count, d.reason);
+      }
+    } catch (err) {
+      this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'scaling pass failed');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** +N creates N nodes of the role, -N drains and removes N (least loaded first). */
+  async scale(role: Role, delta: number, reason: string): Promise<string[]> {
+    if (!this.provider) throw new DvrError('DVR_ERR_CONFLICT', 'no provider is configured (DVR_PROVIDER_CREATE / DVR_PROVIDER_DESTROY)');
+    const target = this.targets().find((t) => t.role === role);
+    if (!target) throw new DvrError('DVR_ERR_BAD_REQUEST', `no launch config declares the role '${role}'`);
+    const touched: string[] = [];
+    if (delta > 0) {
+      for (let i = 0; i < delta; i++) {
+        const made = await this.provider.create(role, target);
+        this.store.upsertNode({ id: made.id, role, state: 'provisioning', address: made.address, capacity: target.connectionCapacity,
+          lastHeartbeat: this.now(), metrics: null, since: 0 });
+        touched.push(made.id);
+      }
+    } else {
+      const counts = this.store.assignedCounts();
+      const victims = this.store.nodes({ role }).filter((n) => n.state === 'inservice' || n.state === 'provisioning')
+        .sort((a, b) => (counts.get(a.id) ?? 0) - (counts.get(b.id) ?? 0) || a.id.localeCompare(b.id)).slice(0, -delta);
+      for (const n of victims) {
+        if ((counts.get(n.id) ?? 0) > 0) {
+          this.store.setNodeState(n.id, 'draining'); // streams finish first; removed by a later pass
+        } else {
+          await this.provider.destroy(n.id);
+          this.store.setNodeState(n.id, 'gone');
+        }
+        touched.push(n.id);
+      }
+    }
+    if (touched.length > 0) {
+      this.store.addScaleEvent({ role, at: this.now(), action: delta > 0 ? 'out' : 'in', count: touched.length, reason, nodes: touched });
+      this.log.info({ role, delta, nodes: touched, reason }, 'scaled');
+    }
+    return touched;
+  }
+}
