@@ -10,6 +10,8 @@ import { compile, validateOrThrow } from '../common/schema.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
 import { leastLoaded } from './allocation.js';
 import { parseLaunchConfig, type Role } from './launch-config.js';
+import { controllerMetrics } from './metrics.js';
+import { openApiDocument } from './openapi.js';
 import type { Scaler } from './scaler.js';
 import type { NodeRow, Store, StreamOptions, StreamRow } from './store.js';
 
@@ -83,6 +85,12 @@ export function createApi(o: ApiOptions): express.Express {
   const agent = auth('agent');
   const param = (req: Request, name: string): string => String(req.params[name] ?? '');
 
+  const metrics = controllerMetrics(store);
+  app.get('/metrics', admin, (_req, res, next) => {
+    metrics.registry.metrics().then((text) => res.type(metrics.registry.contentType).send(text), next);
+  });
+  const openapi = openApiDocument();
+  app.get('/api/v1/openapi.json', (_req, res) => { res.json(openapi); });
   app.get('/api/v1/health', (_req, res) => {
     res.json({ status: 'ok', nodes: store.nodes().length, streams: store.streams().length });
   });
@@ -92,7 +100,7 @@ export function createApi(o: ApiOptions): express.Express {
   app.post('/api/v1/launch-configs', admin, (req, res) => {
     const config = parseLaunchConfig(req.body);
     if (!store.putLaunchConfig(config.launchconfig.name, config)) {
-      throw new DvrError('DVR_ERR_CONFLICT', `launch config '${config.launchconfig.name}' exists; delete it first or use another name`);
+      throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid launch config: $.launchconfig.name: '${config.launchconfig.name}' is taken; delete it first or use another name`);
     }
     res.status(201).json(config);
   });
@@ -143,6 +151,7 @@ export function createApi(o: ApiOptions): express.Express {
       metrics: { system: body.system, streams: body.streams, storage: body.storage },
       since: known?.state === state && known.since > 0 ? known.since : o.now() };
     store.upsertNode(row);
+    metrics.heartbeats.inc();
     if (!known || known.state !== state) log.info({ node: id, role, state }, 'node in service');
     res.json({ jobs: role === 'transcoder' ? jobsFor(id) : undefined });
   });
@@ -175,7 +184,7 @@ export function createApi(o: ApiOptions): express.Express {
     if (settings.mode === 'copy' && settings.ladder.length !== 1) throw new DvrError('DVR_ERR_BAD_REQUEST', 'invalid stream: $.ladder: copy mode takes exactly one rendition');
     const row: StreamRow = { app: a, stream: name, settings: settings as StreamOptions, streamKey: randomBytes(18).toString('base64url'),
       status: 'idle', transcoder: undefined, endingSince: undefined };
-    if (!store.insertStream(row)) throw new DvrError('DVR_ERR_CONFLICT', `stream ${a}/${name} exists`);
+    if (!store.insertStream(row)) throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid stream: $.stream: ${a}/${name} exists`);
     res.status(201).json({ ...publicStream(row), streamKey: row.streamKey });
   });
   app.get('/api/v1/streams', admin, (_req, res) => { res.json(store.streams().map(publicStream)); });
@@ -221,8 +230,10 @@ export function createApi(o: ApiOptions): express.Express {
     const s = store.stream(String(form['app'] ?? ''), String(form['name'] ?? ''));
     if (!s || !form['key'] || !same(form['key'], s.streamKey)) {
       log.warn({ app: form['app'], stream: form['name'], addr: form['addr'] }, 'publish refused: unknown stream or wrong key');
+      metrics.publishRefused.inc();
       throw new DvrError('DVR_ERR_FORBIDDEN', 'unknown stream or wrong stream key');
     }
+    const timer = metrics.allocation.startTimer();
     const transcoder = store.transaction(() => {
       const keep = s.transcoder ? store.node(s.transcoder) : undefined;
       const chosen = keep?.state === 'inservice' ? keep
@@ -231,6 +242,7 @@ export function createApi(o: ApiOptions): express.Express {
       store.setStreamStatus(s.app, s.stream, 'live', chosen.id);
       return chosen;
     });
+    timer();
     if (!transcoder) throw new DvrError('DVR_ERR_NO_CAPACITY', 'no transcoder has room for this stream; scale out the transcoder role');
     log.info({ stream: `${s.app}/${s.stream}`, transcoder: transcoder.id }, 'publish accepted');
     res.status(200).end();

@@ -68,7 +68,8 @@ describe('controller', function () {
       assert.equal((await call(`${c.url}/launch-configs`, 'POST', ADMIN, body)).status, 201, f);
     }
     const dup = await call(`${c.url}/launch-configs`, 'POST', ADMIN, JSON.parse(await fs.readFile(path.join(examples, 'small-cluster.json'), 'utf8')));
-    assert.equal(dup.status, 409);
+    assert.equal(dup.status, 400);
+    assert.match(String(dup.json['message']), /\$\.launchconfig\.name: 'small-cluster' is taken/);
     const bad = (target: object): object => ({ launchconfig: { name: 'bad', version: '1', targets: { target: [target] } } });
     const cases: Array<[string | object, RegExp]> = [
       ['{"launchconfig": ', /malformed JSON/],
@@ -98,7 +99,11 @@ describe('controller', function () {
     const created = await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'cam', mode: 'copy', windowSeconds: 600 });
     assert.equal(created.status, 201);
     const key = String(created.json['streamKey']);
-    assert.equal((await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'cam' })).status, 409);
+    assert.equal((await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'cam' })).status, 400, 'duplicate name');
+    const long = await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'x'.repeat(65) });
+    assert.equal(long.status, 400);
+    const unknown = await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'y', dvrWindow: 5 });
+    assert.match(String(unknown.json['message']), /unknown field 'dvrWindow'/);
     const badName = await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: '../etc' });
     assert.equal(badName.status, 400);
     assert.match(String(badName.json['message']), /\$\.stream: must match pattern/);
@@ -138,6 +143,11 @@ describe('controller', function () {
     const nodes = await call(`${c.url}/nodes?state=failed`, 'GET', ADMIN);
     assert.deepEqual((nodes.json as Array<{ id: string }>).map((n) => n.id), [assigned]);
     assert.equal(((await beat(other, 'transcoder')).json['jobs'] as unknown[]).length, 1, 'the new transcoder gets the job');
+    const root = c.url.replace(/\/api\/v1$/, '');
+    assert.equal((await fetch(`${root}/metrics`)).status, 401);
+    const metrics = await (await fetch(`${root}/metrics`, { headers: { Authorization: `Bearer ${ADMIN}` } })).text();
+    assert.match(metrics, /dvr_controller_nodes\{role="transcoder",state="failed"\} 1/);
+    assert.match(metrics, /dvr_controller_heartbeats_total \d+/);
   });
 
   it('the RTMP origin\'s publish callback lands here: the stream key is checked for real', async () => {
