@@ -1,12 +1,13 @@
 // Allocation: pure functions of the nodes and their load. Load = connections / declared capacity.
 import type { NodeRow } from './store.js';
 
-export interface Candidate { node: NodeRow; load: number }
+export type NodeLoad = Pick<NodeRow, 'id' | 'role' | 'state' | 'capacity'>;
+export interface Candidate<N extends NodeLoad = NodeRow> { node: N; load: number }
 
 /** The in-service node of `role` with the lowest load below 100 %, ties broken by id; undefined when all are full. */
-export function leastLoaded(nodes: NodeRow[], role: NodeRow['role'], connections: Map<string, number>,
-  exclude: ReadonlySet<string> = new Set()): Candidate | undefined {
-  let best: Candidate | undefined;
+export function leastLoaded<N extends NodeLoad>(nodes: N[], role: NodeRow['role'], connections: Map<string, number>,
+  exclude: ReadonlySet<string> = new Set()): Candidate<N> | undefined {
+  let best: Candidate<N> | undefined;
   for (const node of nodes) {
     if (node.role !== role || node.state !== 'inservice' || exclude.has(node.id) || node.capacity <= 0) continue;
     const load = (connections.get(node.id) ?? 0) / node.capacity;

@@ -236,8 +236,9 @@ export function createApi(o: ApiOptions): express.Express {
     const timer = metrics.allocation.startTimer();
     const transcoder = store.transaction(() => {
       const keep = s.transcoder ? store.node(s.transcoder) : undefined;
+      const loads = keep?.state === 'inservice' ? [] : store.loadOf('transcoder');
       const chosen = keep?.state === 'inservice' ? keep
-        : leastLoaded(store.nodes({ role: 'transcoder' }), 'transcoder', store.assignedCounts())?.node;
+        : leastLoaded(loads, 'transcoder', new Map(loads.map((l) => [l.id, l.used])))?.node;
       if (!chosen) return undefined;
       store.setStreamStatus(s.app, s.stream, 'live', chosen.id);
       return chosen;

@@ -90,7 +90,8 @@ export class Controller {
         this.store.setNodeState(dead.id, 'failed');
         for (const s of this.store.streamsOn(dead.id)) {
           if (s.status === 'idle') continue;
-          const next = leastLoaded(this.store.nodes({ role: 'transcoder' }), 'transcoder', this.store.assignedCounts(), new Set([dead.id]));
+          const loads = this.store.loadOf('transcoder');
+          const next = leastLoaded(loads, 'transcoder', new Map(loads.map((l) => [l.id, l.used])), new Set([dead.id]));
           this.store.setStreamStatus(s.app, s.stream, next ? s.status : 'idle', next?.node.id, s.endingSince);
           this.o.log.warn({ stream: `${s.app}/${s.stream}`, from: dead.id, to: next?.node.id ?? null }, 'stream moved off a dead node');
         }

@@ -51,6 +51,18 @@ const MIGRATIONS = [
   `ALTER TABLE nodes ADD COLUMN since INTEGER NOT NULL DEFAULT 0;
    CREATE TABLE scale_events (id INTEGER PRIMARY KEY AUTOINCREMENT, role TEXT NOT NULL, at INTEGER NOT NULL,
      action TEXT NOT NULL, count INTEGER NOT NULL, reason TEXT NOT NULL, nodes TEXT NOT NULL DEFAULT '[]');`,
+  // Streams per node kept by triggers in the same transaction as every assignment change, so
+  // allocation reads one row per node instead of counting streams.
+  `ALTER TABLE nodes ADD COLUMN assigned INTEGER NOT NULL DEFAULT 0;
+   UPDATE nodes SET assigned = (SELECT COUNT(*) FROM streams s WHERE s.transcoder = nodes.id AND s.status != 'idle');
+   CREATE TRIGGER streams_assigned_insert AFTER INSERT ON streams WHEN NEW.transcoder IS NOT NULL AND NEW.status != 'idle'
+     BEGIN UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder; END;
+   CREATE TRIGGER streams_assigned_delete AFTER DELETE ON streams WHEN OLD.transcoder IS NOT NULL AND OLD.status != 'idle'
+     BEGIN UPDATE nodes SET assigned = assigned - 1 WHERE id = OLD.transcoder; END;
+   CREATE TRIGGER streams_assigned_update AFTER UPDATE OF transcoder, status ON streams BEGIN
+     UPDATE nodes SET assigned = assigned - 1 WHERE id = OLD.transcoder AND OLD.status != 'idle';
+     UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder AND NEW.status != 'idle';
+   END;`,
 ];
 
 interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string; since: number }
@@ -144,11 +156,16 @@ export class Store {
   streamsOn(transcoder: string): StreamRow[] {
     return (this.db.prepare('SELECT * FROM streams WHERE transcoder = ? ORDER BY app, stream').all(transcoder) as RawStream[]).map(stream);
   }
+  /** Each node of a role with the streams assigned to it: the light input allocation needs. */
+  loadOf(role: string): Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'capacity'> & { used: number }> {
+    return this.db.prepare('SELECT id, role, state, capacity, assigned AS used FROM nodes WHERE role = ?').all(role) as
+      Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'capacity'> & { used: number }>;
+  }
+
   /** Streams assigned per transcoder, for allocation. */
   assignedCounts(): Map<string, number> {
-    const rows = this.db.prepare("SELECT transcoder, COUNT(*) AS n FROM streams WHERE transcoder IS NOT NULL AND status != 'idle' GROUP BY transcoder")
-      .all() as Array<{ transcoder: string; n: number }>;
-    return new Map(rows.map((r) => [r.transcoder, r.n]));
+    const rows = this.db.prepare('SELECT id, assigned FROM nodes WHERE assigned > 0').all() as Array<{ id: string; assigned: number }>;
+    return new Map(rows.map((r) => [r.id, r.assigned]));
   }
   setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined, endingSince?: number): void {
     this.db.prepare('UPDATE streams SET status = ?, transcoder = ?, ending_since = ? WHERE app = ? AND stream = ?')
