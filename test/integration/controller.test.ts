@@ -153,6 +153,10 @@ describe('controller', function () {
   it('the RTMP origin\'s publish callback lands here: the stream key is checked for real', async () => {
     const created = await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'studio' });
     const key = String(created.json['streamKey']);
+    // A transcoder in service for the allocation, alive through the test (nodes die after 2 s of silence here).
+    const alive = (): Promise<unknown> => call(`${c.url}/nodes/tc-live/heartbeat`, 'POST', AGENT, { nodeId: 'tc-live', role: 'transcoder' });
+    await alive();
+    const keepAlive = setInterval(() => { void alive(); }, 500);
     const prefix = await tempDir('ctl-origin');
     const rtmp = await freePort();
     const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5000 });
@@ -172,6 +176,7 @@ describe('controller', function () {
       await until('publish-done to mark the stream ending', async () =>
         ((await call(`${c.url}/streams/live/studio`, 'GET', ADMIN)).json['status'] === 'ending' ? true : undefined), 10_000, 200);
     } finally {
+      clearInterval(keepAlive);
       await nginx.stop();
       await fs.rm(prefix, { recursive: true, force: true });
     }
