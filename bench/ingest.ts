@@ -13,7 +13,7 @@ import { ffmpeg, tempDir } from './util.js';
 
 const quick = process.argv.includes('--quick');
 const RUN_MS = quick ? 15_000 : 30_000;
-const COUNTS = quick ? [2, 8] : [16, 32, 48, 64, 80];
+const COUNTS = quick ? [2, 8] : [32, 64, 80, 96, 112];
 const SEG = 2;
 
 function rtmpConfig(prefix: string, port: number, hls: string | undefined): string {
