@@ -39,7 +39,7 @@ function heartbeat(id: string): string {
 
 async function main(): Promise<void> {
   const dataDir = await tempDir('bench-ctl');
-  const c = await Controller.start({ dataDir, host: '127.0.0.1', port: 0, log: silentLogger(), agentToken: AGENT, deadAfterMs: 3_600_000,
+  const c = await Controller.start({ dataDir, host: '127.0.0.1', port: 0, log: silentLogger(), agentToken: AGENT, provisioningTimeoutMs: 600_000, deadAfterMs: 3_600_000,
     sweepIntervalMs: 60_000, originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30, playbackTtlSeconds: 60, scaleIntervalMs: 60_000 });
   const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${AGENT}` };
   c.store.putLaunchConfig('bench', parseLaunchConfig({ launchconfig: { name: 'bench', version: '1', targets: { target: [

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     dataDir: path.resolve(process.env['DVR_DATA_DIR'] ?? './data', 'controller'), host: values.host ?? process.env['DVR_CONTROLLER_HOST'] ?? '0.0.0.0',
     port, log, ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
     ...(process.env['DVR_AGENT_TOKEN'] ? { agentToken: process.env['DVR_AGENT_TOKEN'] } : {}),
-    deadAfterMs: Number(process.env['DVR_DEAD_AFTER_MS'] ?? 18_000), sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
+    provisioningTimeoutMs: 600_000, deadAfterMs: Number(process.env['DVR_DEAD_AFTER_MS'] ?? 18_000), sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
     endGraceSeconds: 30, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: Number(process.env['DVR_SCALE_INTERVAL_MS'] ?? 5000),
     ...(process.env['DVR_PROVIDER_CREATE'] && process.env['DVR_PROVIDER_DESTROY'] ? { provider: new ExecProvider({
       createScript: process.env['DVR_PROVIDER_CREATE'], destroyScript: process.env['DVR_PROVIDER_DESTROY'], timeoutMs: 600_000 }) } : {}),

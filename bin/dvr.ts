@@ -100,7 +100,7 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
   controller = await Controller.start({
     dataDir: path.join(o.dataDir, 'controller'), host: process.env['DVR_API_HOST'] ?? '127.0.0.1', port: o.apiPort, log,
     ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
-    deadAfterMs: 18_000, sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: o.port, endGraceSeconds: 30, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: 5000,
+    provisioningTimeoutMs: 600_000, deadAfterMs: 18_000, sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: o.port, endGraceSeconds: 30, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: 5000,
   });
 
   // The one-machine appliance runs the same agent a cluster's transcoder runs, with a local job.

@@ -22,3 +22,8 @@ export function deadNodes(nodes: NodeRow[], now: number, deadAfterMs: number): N
   return nodes.filter((n) => (n.state === 'inservice' || n.state === 'registering' || n.state === 'draining')
     && now - n.lastHeartbeat > deadAfterMs);
 }
+
+/** Nodes created by a provider that never sent a heartbeat within `timeoutMs`: to be marked failed. */
+export function stuckProvisioning(nodes: NodeRow[], now: number, timeoutMs: number): NodeRow[] {
+  return nodes.filter((n) => n.state === 'provisioning' && now - n.lastHeartbeat > timeoutMs);
+}

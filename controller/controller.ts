@@ -8,7 +8,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { errnoCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { deadNodes, leastLoaded } from './allocation.js';
+import { deadNodes, leastLoaded, stuckProvisioning } from './allocation.js';
 import { createApi } from './api.js';
 import type { Provider } from './providers.js';
 import { Scaler } from './scaler.js';
@@ -24,6 +24,8 @@ export interface ControllerOptions {
   agentToken?: string;
   /** A node silent for this long is failed and its streams move. */
   deadAfterMs: number;
+  /** A provisioned node that never sends a heartbeat within this is failed. */
+  provisioningTimeoutMs: number;
   sweepIntervalMs: number;
   originRtmpPort: number;
   edgeHttpPort: number;
@@ -85,6 +87,10 @@ export class Controller {
 
   /** Fails silent nodes and moves their live streams to the least-loaded transcoder. */
   sweep(now = Date.now()): void {
+    for (const stuck of stuckProvisioning(this.store.nodes({ state: 'provisioning' }), now, this.o.provisioningTimeoutMs)) {
+      this.store.setNodeState(stuck.id, 'failed');
+      this.o.log.error({ node: stuck.id, afterMs: now - stuck.lastHeartbeat }, 'node never joined after provisioning: failed');
+    }
     for (const dead of deadNodes(this.store.nodes(), now, this.o.deadAfterMs)) {
       this.store.transaction(() => {
         this.store.setNodeState(dead.id, 'failed');

@@ -34,6 +34,7 @@ export class Scaler {
     if (this.busy || !this.provider) return;
     this.busy = true;
     try {
+      await this.removeDrained();
       for (const t of this.targets()) {
         if (!t.scalePolicy) continue;
         const all = this.store.nodes({ role: t.role });
@@ -47,6 +48,18 @@ export class Scaler {
       this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'scaling pass failed');
     } finally {
       this.busy = false;
+    }
+  }
+
+  /** Draining nodes whose last stream has ended are handed back to the provider. */
+  private async removeDrained(): Promise<void> {
+    if (!this.provider) return;
+    const counts = this.store.assignedCounts();
+    for (const n of this.store.nodes({ state: 'draining' })) {
+      if ((counts.get(n.id) ?? 0) > 0) continue;
+      await this.provider.destroy(n.id);
+      this.store.setNodeState(n.id, 'gone');
+      this.log.info({ node: n.id }, 'drained node removed');
     }
   }
 

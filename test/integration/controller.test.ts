@@ -226,6 +226,12 @@ describe('controller scaling with the exec provider', function () {
     assert.ok(events.some((e) => e.reason === 'manual' && e.action === 'in'));
     assert.ok(events.some((e) => e.reason === 'below min 2' && e.action === 'out'));
 
+    const drained = (await edges()).find((e) => e.state === 'inservice' || e.state === 'provisioning');
+    assert.equal((await call(`${c.url}/nodes/${drained?.id ?? ''}/drain`, 'POST', ADMIN)).status, 200);
+    await until('the drained, empty node handed back to the provider', async () =>
+      ((await fs.readFile(path.join(state, 'destroyed'), 'utf8')).includes(`${drained?.id ?? '?'}\n`) ? true : undefined), 10_000, 100);
+    await until('the minimum restored again', async () => ((await edges()).filter((e) => e.state !== 'gone').length === 2 ? true : undefined), 10_000, 100);
+
     await fs.writeFile(path.join(state, 'fail'), '');
     const before = (await edges()).length;
     const failed = await call(`${c.url}/scale`, 'POST', ADMIN, { role: 'edge', count: 1 });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { decide, type RoleState } from '../../controller/scaling.js';
+import { deadNodes, leastLoaded, stuckProvisioning } from '../../controller/allocation.js';
+import type { NodeRow } from '../../controller/store.js';
 
 const policy = { min: 2, max: 10, increment: 2, scaleOutAbovePercent: 80, scaleInBelowPercent: 20, warmUpSeconds: 120, coolDownSeconds: 300 };
 const HOUR = 3_600_000;
@@ -49,5 +51,24 @@ describe('scaling decisions', () => {
     }
     assert.ok(actions <= 6, `${actions} actions in 30 min with a 5 min cool-down`);
     assert.ok(count >= 6, 'never scaled in under that load');
+  });
+});
+
+describe('allocation', () => {
+  const n = (id: string, over: Partial<NodeRow> = {}): NodeRow => ({ id, role: 'transcoder', state: 'inservice', address: '10.0.0.1',
+    capacity: 4, lastHeartbeat: 0, metrics: null, since: 0, ...over });
+
+  it('picks the least-loaded in-service node by load / capacity, never a full, draining or excluded one', () => {
+    const nodes = [n('a'), n('b', { capacity: 8 }), n('c', { state: 'draining' }), n('d')];
+    const used = new Map([['a', 2], ['b', 3], ['c', 0], ['d', 4]]);
+    assert.equal(leastLoaded(nodes, 'transcoder', used)?.node.id, 'b');
+    assert.equal(leastLoaded(nodes, 'transcoder', used, new Set(['b']))?.node.id, 'a');
+    assert.equal(leastLoaded([n('x')], 'transcoder', new Map([['x', 4]])), undefined, 'full');
+  });
+
+  it('finds silent nodes and provisioned nodes that never joined', () => {
+    const nodes = [n('ok', { lastHeartbeat: 95_000 }), n('silent', { lastHeartbeat: 70_000 }), n('new', { state: 'provisioning', lastHeartbeat: 0 })];
+    assert.deepEqual(deadNodes(nodes, 100_000, 18_000).map((x) => x.id), ['silent']);
+    assert.deepEqual(stuckProvisioning(nodes, 100_000, 60_000).map((x) => x.id), ['new']);
   });
 });
