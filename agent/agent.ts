@@ -27,7 +27,7 @@ export class Agent {
     await fs.mkdir(config.stateDir, { recursive: true });
     if (!config.storage.mount) {
       await fs.mkdir(config.storageRoot, { recursive: true });
-      await fs.writeFile(path.join(config.storageRoot, MOUNT_MARKER), 'dvr storage\n', { flag: 'a' });
+      await fs.writeFile(path.join(config.storageRoot, MOUNT_MARKER), 'dvr storage\n');
     }
     const storage = new StorageMonitor({ root: config.storageRoot, log, intervalMs: config.storage.probeIntervalMs,
       timeoutMs: config.storage.probeTimeoutMs, minFreeBytes: config.storage.minFreeBytes });

@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import { DvrError } from '../common/errors.js';
 import { compile, validateOrThrow } from '../common/schema.js';
-import { parseTranscodeJob, transcodeJobSchema, type TranscodeJob } from './transcoder/job.js';
+import { parseTranscodeJob, type TranscodeJob } from './transcoder/job.js';
 
 export interface AgentConfig {
   nodeId: string;
@@ -92,4 +92,3 @@ export async function loadAgentConfig(file: string): Promise<Readonly<AgentConfi
   return parseAgentConfig(json, file);
 }
 
-export { transcodeJobSchema };

@@ -61,7 +61,7 @@ async function windowBench(label: string, seconds: number, sources: string[]): P
     await fs.copyFile(src, path.join(dir, 'incoming', `.${path.basename(src)}.tmp`));
     await fs.rename(path.join(dir, 'incoming', `.${path.basename(src)}.tmp`), dest);
     const t = process.hrtime.bigint();
-    await sp.ingest('src', path.basename(src));
+    await sp.ingest('src');
     oursMs.push(Number(process.hrtime.bigint() - t) / 1e6);
     const full = await fs.stat(path.join(dir, 'index.m3u8')).catch(() => fs.stat(path.join(dir, 'index.m3u8.ssi')));
     oursBytes += full.size + (await fs.stat(path.join(dir, 'index_delta.m3u8'))).size;

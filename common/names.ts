@@ -17,7 +17,3 @@ export function checkName(kind: NameKind, value: unknown): string {
   }
   return value;
 }
-
-export function isValidName(value: string): boolean {
-  return NAME_RE.test(value);
-}

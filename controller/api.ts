@@ -9,7 +9,7 @@ import type { Heartbeat } from '../common/protocol.js';
 import { compile, validateOrThrow } from '../common/schema.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
 import { leastLoaded } from './allocation.js';
-import { parseLaunchConfig, type Role } from './launch-config.js';
+import { isRole, parseLaunchConfig, ROLES, targetsByRole, type Role } from './launch-config.js';
 import { controllerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import type { Scaler } from './scaler.js';
@@ -115,14 +115,7 @@ export function createApi(o: ApiOptions): express.Express {
   });
 
   // Nodes
-  const capacityFor = (role: Role): number => {
-    for (const c of store.launchConfigs()) {
-      const t = (c.body as { launchconfig: { targets: { target: Array<{ role: Role; connectionCapacity: number }> } } })
-        .launchconfig.targets.target.find((x) => x.role === role);
-      if (t) return t.connectionCapacity;
-    }
-    return 1;
-  };
+  const capacityFor = (role: Role): number => targetsByRole(store.launchConfigs()).get(role)?.connectionCapacity ?? 1;
   app.get('/api/v1/nodes', admin, (req, res) => {
     const role = typeof req.query['role'] === 'string' ? req.query['role'] : undefined;
     const state = typeof req.query['state'] === 'string' ? req.query['state'] : undefined;
@@ -142,7 +135,7 @@ export function createApi(o: ApiOptions): express.Express {
       throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.nodeId must be the node id in the path ('${id}')`);
     }
     const role = body.role ?? 'transcoder';
-    if (!['origin', 'edge', 'relay', 'transcoder'].includes(role)) throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.role: unknown role '${role}'`);
+    if (!isRole(role)) throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.role: unknown role '${String(role)}'`);
     const known = store.node(id);
     const state = !known || known.state === 'registering' || known.state === 'provisioning' || known.state === 'failed'
       ? 'inservice' : known.state;
@@ -215,13 +208,11 @@ export function createApi(o: ApiOptions): express.Express {
   app.get('/api/v1/scale', admin, (_req, res) => { res.json({ events: store.scaleEvents() }); });
   app.post('/api/v1/scale', admin, (req, res, next) => {
     const body = req.body as { role?: unknown; count?: unknown };
-    if (!['origin', 'edge', 'relay', 'transcoder'].includes(String(body.role))) {
-      throw new DvrError('DVR_ERR_BAD_REQUEST', `scale: $.role must be one of origin, edge, relay, transcoder`);
-    }
+    if (!isRole(body.role)) throw new DvrError('DVR_ERR_BAD_REQUEST', `scale: $.role must be one of ${ROLES.join(', ')}`);
     if (!Number.isInteger(body.count) || body.count === 0 || Math.abs(Number(body.count)) > 100) {
       throw new DvrError('DVR_ERR_BAD_REQUEST', 'scale: $.count must be a non-zero integer between -100 and 100');
     }
-    o.scaler.scale(body.role as Role, Number(body.count), 'manual').then((nodes) => res.json({ nodes }), next);
+    o.scaler.scale(body.role, Number(body.count), 'manual').then((nodes) => res.json({ nodes }), next);
   });
 
   // Origin callbacks (nginx-rtmp on_publish / on_publish_done, form-encoded)

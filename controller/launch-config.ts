@@ -6,7 +6,12 @@ import { fileURLToPath } from 'node:url';
 import { DvrError } from '../common/errors.js';
 import { compile, describeErrors, deepFreeze } from '../common/schema.js';
 
-export type Role = 'origin' | 'edge' | 'relay' | 'transcoder';
+export const ROLES = ['origin', 'edge', 'relay', 'transcoder'] as const;
+export type Role = typeof ROLES[number];
+
+export function isRole(value: unknown): value is Role {
+  return (ROLES as readonly unknown[]).includes(value);
+}
 
 export interface ScalePolicy {
   min: number;
@@ -34,6 +39,15 @@ export interface LaunchConfig {
 export const LAUNCH_CONFIG_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../launch-configs');
 const schema = JSON.parse(readFileSync(path.join(LAUNCH_CONFIG_DIR, 'launch-config.schema.json'), 'utf8')) as object;
 const validate = compile<LaunchConfig>(schema);
+
+/** Each role's target: from the first stored launch config that declares the role. */
+export function targetsByRole(configs: Array<{ body: unknown }>): Map<Role, Target> {
+  const out = new Map<Role, Target>();
+  for (const c of configs) {
+    for (const t of (c.body as LaunchConfig).launchconfig.targets.target) if (!out.has(t.role)) out.set(t.role, t);
+  }
+  return out;
+}
 
 export function parseLaunchConfig(input: unknown): Readonly<LaunchConfig> {
   const copy: unknown = structuredClone(input);

@@ -2,7 +2,7 @@
 // removes the least-loaded ones. Each action is recorded, which is also the cool-down clock.
 import { DvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import type { LaunchConfig, Role, Target } from './launch-config.js';
+import { targetsByRole, type Role, type Target } from './launch-config.js';
 import type { Provider } from './providers.js';
 import { decide } from './scaling.js';
 import type { NodeRow, Store } from './store.js';
@@ -14,11 +14,7 @@ export class Scaler {
     private readonly now: () => number = Date.now) {}
 
   private targets(): Target[] {
-    const out = new Map<Role, Target>();
-    for (const c of this.store.launchConfigs()) {
-      for (const t of (c.body as LaunchConfig).launchconfig.targets.target) if (!out.has(t.role)) out.set(t.role, t);
-    }
-    return [...out.values()];
+    return [...targetsByRole(this.store.launchConfigs()).values()];
   }
 
   private connections(role: Role, nodes: NodeRow[]): number {

@@ -88,7 +88,6 @@ export class EncoderSupervisor extends EventEmitter<SupervisorEvents> {
     const exited = new Promise<void>((resolve) => this.exitWaiters.push(resolve));
     signal(pid, 'SIGINT');
     const kill = setTimeout(() => signal(pid, 'SIGKILL'), this.policy.stopTimeoutMs);
-    if (!this.child) this.pollAdopted(pid);
     await exited;
     clearTimeout(kill);
     await fs.rm(this.pidFile, { force: true });

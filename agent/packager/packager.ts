@@ -53,7 +53,7 @@ export class Packager {
       const rendition = renditionOf.get(dir);
       if (!rendition) return;
       this.events.emit('arrived', { app: settings.app, stream: settings.stream, rendition, file });
-      void sp.ingest(rendition, file);
+      void sp.ingest(rendition);
     }, (err) => this.log.error({ stream: key, err: String(err) }, 'watcher error'));
     this.watchers.set(sp, watcher);
     // Files that arrived while nobody watched (agent restart): listed oldest first.

@@ -62,11 +62,6 @@ export class SegmentIndex {
     return p >= 0 && p < this.count ? p : -1;
   }
 
-  /** Bytes of memory held by the columns (for the memory-per-segment metric). */
-  get capacityBytes(): number {
-    return this.startMs.length * (8 + 8 + 4 + 4 + 8);
-  }
-
   private slot(pos: number): number {
     return (this.head + pos) % this.startMs.length;
   }

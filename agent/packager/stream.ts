@@ -125,7 +125,7 @@ export class StreamPackager {
    * order. Draining the whole directory (not just the named file) keeps the order right when
    * a backlog (restart, storage outage) and new arrivals meet.
    */
-  ingest(rendition: string, _file?: string): Promise<void> {
+  ingest(rendition: string): Promise<void> {
     return this.enqueue(() => this.drain(rendition));
   }
 
@@ -257,13 +257,15 @@ export class StreamPackager {
       if (errnoCode(err) === 'ENOENT') return true; // already listed by an earlier event for the same file
       throw err;
     }
+    let current = r;
     try {
       if (this.status === 'ended') await this.startNewEvent();
       // A new event may have replaced the rendition's state.
-      await this.place(this.renditions.get(renditionName) ?? r, incoming.session, incoming.n, incoming.ext, src, buf, arrivedMs);
+      current = this.renditions.get(renditionName) ?? r;
+      await this.place(current, incoming.session, incoming.n, incoming.ext, src, buf, arrivedMs);
     } catch (err) {
       if (err instanceof SegmentRejected) {
-        r.holePending = true;
+        current.holePending = true;
         const c = this.statsOf(r).counters;
         c.segmentsRejected++;
         this.log.warn({ rendition: r.name, file, reason: err.reason }, 'segment rejected: not listed');

@@ -37,11 +37,12 @@ export function windowHead(index: SegmentIndex, from: number, settings: WindowSe
 export function purgeUpTo(index: SegmentIndex, from: number, head: number, settings: WindowSettings, target: number): number {
   if (settings.recording || settings.windowSeconds <= 0 || index.length === 0) return from;
   const liveEnd = index.endMsAt(index.length - 1);
-  const longestPlaylistMs = (Math.max(settings.windowSeconds, 3 * target) + target) * 1000;
+  const spanMs = Math.max(settings.windowSeconds, 3 * target) * 1000;
+  const longestPlaylistMs = spanMs + target * 1000;
   let pos = from;
   while (pos < head) {
     // The segment left the window when the live edge passed its end plus the window.
-    const leftAt = index.endMsAt(pos) + Math.max(settings.windowSeconds, 3 * target) * 1000;
+    const leftAt = index.endMsAt(pos) + spanMs;
     if (liveEnd < leftAt + index.durationUsAt(pos) / 1000 + longestPlaylistMs) break;
     pos++;
   }

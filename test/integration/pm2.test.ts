@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, tempDir, until } from '../support/run.js';
+import { patternJob } from '../support/jobs.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const pm2 = path.join(repo, 'node_modules', '.bin', 'pm2');
@@ -16,8 +17,7 @@ describe('the agent under pm2', function () {
     const dir = await tempDir('pm2');
     const storage = path.join(dir, 'media');
     const config = path.join(dir, 'agent.json');
-    await fs.writeFile(config, JSON.stringify({ nodeId: 'pm2-test', storageRoot: storage, jobs: [{ app: 'live', stream: 'pm2',
-      source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode', ladder: [{ name: 'source', height: 180 }], segmentSeconds: 1 }] }));
+    await fs.writeFile(config, JSON.stringify({ nodeId: 'pm2-test', storageRoot: storage, jobs: [patternJob('pm2')] }));
     const env = { ...process.env, PM2_HOME: path.join(dir, 'pm2'), DVR_AGENT_CONFIG: config };
     const pm = (args: string[]): Promise<{ stdout: string; stderr: string; code: number }> => run('env',
       [...Object.entries({ PM2_HOME: env.PM2_HOME, DVR_AGENT_CONFIG: config }).map(([k, v]) => `${k}=${v}`), pm2, ...args], 60_000);

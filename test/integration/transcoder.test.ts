@@ -13,6 +13,7 @@ import { parseAgentConfig } from '../../agent/config.js';
 import { parsePlaylist, type ParsedSegment } from '../support/m3u8.js';
 import { kill, publish, startOrigin, type Origin } from '../support/origin.js';
 import { freePort, run, tempDir, until } from '../support/run.js';
+import { patternJob } from '../support/jobs.js';
 
 const agentBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr-agent.js');
 
@@ -120,8 +121,7 @@ describe('transcoder agent', function () {
     const root = await tempDir('tc-kill');
     const file = path.join(root, 'agent.json');
     const storage = path.join(root, 'media');
-    await fs.writeFile(file, JSON.stringify({ nodeId: 'tc-kill', storageRoot: storage, jobs: [{ app: 'live', stream: 'pat',
-      source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode', ladder: [{ name: 'source', height: 180 }], segmentSeconds: 1 }] }));
+    await fs.writeFile(file, JSON.stringify({ nodeId: 'tc-kill', storageRoot: storage, jobs: [patternJob('pat')] }));
     const startAgent = async (): Promise<ReturnType<typeof spawn>> => {
       const proc = spawn(process.execPath, [agentBin, '--config', file], { stdio: ['ignore', 'pipe', 'ignore'] });
       await new Promise<void>((resolve, reject) => {
@@ -160,8 +160,7 @@ describe('transcoder agent', function () {
     const storage = path.join(root, 'shared');
     const spool = path.join(root, 'spool');
     const agent = await Agent.start(config(storage, { spoolRoot: spool, storage: { probeIntervalMs: 300, probeTimeoutMs: 2000, minFreeBytes: 0 },
-      jobs: [{ app: 'live', stream: 'out', source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode',
-        ladder: [{ name: 'source', height: 180 }], segmentSeconds: 1 }] }), silentLogger());
+      jobs: [patternJob('out')] }), silentLogger());
     const lock = await run('chattr', ['-R', '+i', storage]);
     if (lock.code !== 0) {
       await agent.close();
@@ -199,8 +198,7 @@ describe('transcoder agent', function () {
 
   it('runs the jobs the controller names in its heartbeat reply, and stops (ends) the ones it drops', async () => {
     const root = await tempDir('tc-jobs');
-    const job = { app: 'live', stream: 'ctl', source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode',
-      ladder: [{ name: 'source', height: 180 }], segmentSeconds: 1 };
+    const job = patternJob('ctl');
     let jobs: unknown[] = [job];
     const controller = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end(JSON.stringify({ jobs }))); });
     controller.listen(0, '127.0.0.1');
@@ -224,8 +222,7 @@ describe('transcoder agent', function () {
     const root = await tempDir('tc-full');
     const agent = await Agent.start(config(path.join(root, 'shared'), { spoolRoot: path.join(root, 'spool'),
       storage: { minFreeBytes: Number.MAX_SAFE_INTEGER, probeIntervalMs: 300 },
-      jobs: [{ app: 'live', stream: 'full', source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode',
-        ladder: [{ name: 'source', height: 180 }], segmentSeconds: 1 }] }), silentLogger());
+      jobs: [patternJob('full')] }), silentLogger());
     try {
       assert.equal(agent.storage.available, false);
       assert.match(agent.storage.snapshot().reason ?? '', /disk full/);
@@ -258,8 +255,7 @@ describe('transcoder agent', function () {
     const agent = await Agent.start(config(root, {
       controller: { url: `http://127.0.0.1:${(controller.address() as { port: number }).port}`, agentToken: 'agent-token-0123456789' },
       heartbeatSeconds: 1, metrics: { port, token: 'metrics-token-0123456789' },
-      jobs: [{ app: 'live', stream: 'hb', source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode',
-        ladder: [{ name: 'source', height: 180 }], segmentSeconds: 1 }] }), silentLogger());
+      jobs: [patternJob('hb')] }), silentLogger());
     try {
       await segmentsListed(root, 'hb', 3);
       const beat = await until('a heartbeat with stream figures', () => beats.find((b) => (b.body.streams[0]?.segmentsWritten ?? 0) >= 2), 15_000, 100);
