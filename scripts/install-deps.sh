@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the appliance and its tests run: npm packages, and ffmpeg + nginx with the
-# RTMP module from Debian. Safe to run again: it only installs what is missing.
+# Installs what the appliance runs: npm packages, and ffmpeg + nginx with the RTMP module from
+# Debian. With --test, also what the tests drive: sshd, nfs-ganesha with rpcbind, libnfs' nfs-ls,
+# Ansible and iproute2 (test hosts are network namespaces). Safe to run again: it only installs
+# what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+TEST=0
+[ "${1:-}" = "--test" ] && TEST=1
 
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
@@ -12,6 +16,16 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 # The tests also use pgrep/pkill and chattr.
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
 command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
+if [ "$TEST" -eq 1 ]; then
+  command -v ip >/dev/null 2>&1 || need+=(iproute2)
+  [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+  command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+  command -v ganesha.nfsd >/dev/null 2>&1 || need+=(nfs-ganesha)
+  [ -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so ] || dpkg-query -W nfs-ganesha-vfs >/dev/null 2>&1 || need+=(nfs-ganesha-vfs)
+  command -v rpcbind >/dev/null 2>&1 || [ -x /usr/sbin/rpcbind ] || need+=(rpcbind)
+  command -v nfs-ls >/dev/null 2>&1 || need+=(libnfs-utils)
+  command -v ansible-playbook >/dev/null 2>&1 || need+=(ansible-core)
+fi
 
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -21,6 +35,12 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
   echo "install-deps: installing ${need[*]} from Debian" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # The packages' own services (sshd on :22, a system nginx, ganesha) are not wanted: the appliance
+  # and the tests start their own instances. policy-rc.d stops the install from starting them.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

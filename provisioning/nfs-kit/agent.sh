@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Installs the DVR agent and keeps it running under pm2 as the 'dvr' account.
+#   agent.sh --bundle dvr-agent.tgz --config agent.json [--uid 5005] [--prefix DIR] [--check]
+# The bundle (dvr-provision builds it: the compiled project and its production node_modules) is
+# unpacked into <prefix>/opt/dvr/releases/<checksum>, and <prefix>/opt/dvr/current points at it;
+# a new bundle or config reloads the agent (SIGTERM: the segment in flight is finished). With
+# systemd, `pm2 startup` makes it survive reboots.
+source "$(dirname "$0")/lib.sh"
+
+BUNDLE="" SRC="" UID_DVR=5005
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bundle) BUNDLE="$2"; shift 2 ;;
+    --config) SRC="$2"; shift 2 ;;
+    --uid) UID_DVR="$2"; shift 2 ;;
+    --prefix) PREFIX="$2"; shift 2 ;;
+    --check) CHECK=1; shift ;;
+    *) die "unknown option '$1'" ;;
+  esac
+done
+[ -f "$BUNDLE" ] || die "--bundle: '$BUNDLE' is not a file"
+[ -f "$SRC" ] || die "--config: '$SRC' is not a file"
+[ -z "$PREFIX" ] || check_path "$PREFIX" "--prefix"
+[[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || die "--uid: '$UID_DVR' is not a number"
+need_root
+
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if [ "$(node_major)" -lt 20 ]; then
+  candidate=$(apt-cache policy nodejs 2>/dev/null | sed -n 's/^ *Candidate: \([0-9]*\).*/\1/p')
+  [ "${candidate:-0}" -ge 20 ] || die "the agent needs Node.js 20 or newer (found: $(node -v 2>/dev/null || echo none); this release's Debian offers ${candidate:-none}): install Node.js 20+ first"
+  ensure_packages nodejs
+fi
+ensure_packages ffmpeg
+ensure_user "$UID_DVR"
+
+base="$PREFIX/opt/dvr"
+sum=$(sha256sum "$BUNDLE" | cut -c1-16)
+release="$base/releases/$sum"
+ensure_dir "$base/releases" 0755 root:root
+unpack() {
+  local tmp="$release.new.$$"
+  mkdir -p "$tmp" && tar -xzf "$BUNDLE" -C "$tmp" --no-same-owner && mv "$tmp" "$release"
+}
+[ -d "$release" ] || change "unpack the agent release $sum" unpack
+[ "$(readlink "$base/current" 2>/dev/null)" = "releases/$sum" ] \
+  || change "point $base/current at release $sum" sh -c 'ln -sfn "releases/$1" "$2.new" && mv -T "$2.new" "$2"' sh "$sum" "$base/current"
+
+conf="$PREFIX/etc/dvr/agent.json"
+ensure_dir "$(dirname "$conf")" 0755 root:root
+before=$CHANGED; CHANGED=0
+# The config holds the agent token: readable by the agent's account only.
+ensure_file "$conf" 0640 "root:$DVR_USER" "$SRC"
+conf_changed=$CHANGED; CHANGED=$((before | CHANGED))
+
+# The directories the agent writes, owned by its account.
+read -r storage spool state < <(node -e '
+  const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const spool = c.spoolRoot || c.storageRoot;
+  console.log(c.storageRoot, spool, c.stateDir || spool + "/.state");' "$SRC") || die "$SRC is not the agent's JSON config"
+for d in "$storage" "$spool" "$state"; do check_path "$d" "$SRC"; done
+home="$PREFIX/var/lib/dvr"
+ensure_dir "$home" 0750 "$DVR_USER:$DVR_USER"
+ensure_dir "$spool" 0750 "$DVR_USER:$DVR_USER"
+ensure_dir "$state" 0750 "$DVR_USER:$DVR_USER"
+mountpoint -q "$storage" 2>/dev/null || ensure_dir "$storage" 0755 "$DVR_USER:$DVR_USER"
+
+pm2() {
+  # From the account's home: pm2 starts its daemon in the current directory.
+  cd "$home" && runuser -u "$DVR_USER" -- env HOME="$home" PM2_HOME="$home/pm2" DVR_AGENT_CONFIG="$conf" \
+    node "$base/current/node_modules/pm2/bin/pm2" "$@"
+}
+# "<status> <restarts> <cwd>" of the dvr-agent app, or nothing.
+agent_state() {
+  [ -d "$base/current" ] || return 0
+  pm2 jlist 2>/dev/null | node -e '
+    let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+      let list = []; try { list = JSON.parse(s.slice(s.indexOf("["))); } catch {}
+      const a = list.find(p => p.name === "dvr-agent");
+      if (a) console.log(a.pm2_env.status, a.pm2_env.restart_time, a.pm2_env.pm_cwd);
+    });' || true
+}
+read -r status restarts cwd < <(agent_state; echo) || true
+if [ "${status:-}" != online ]; then
+  change "start the agent under pm2 (release $sum)" pm2 startOrReload "$base/current/ecosystem.config.cjs" --update-env
+elif [ "$cwd" != "$(realpath "$release" 2>/dev/null || echo "$release")" ] || [ "$conf_changed" -eq 1 ]; then
+  change "reload the agent (release $sum)" pm2 startOrReload "$base/current/ecosystem.config.cjs" --update-env
+fi
+
+if [ "$CHECK" -eq 0 ]; then
+  [ "$CHANGED" -eq 0 ] || pm2 save --force >/dev/null
+  # It must stay up: a config the agent refuses makes pm2 restart it over and over.
+  deadline=$((SECONDS + 15)); stable=0 last=""
+  while [ "$stable" -lt 3 ]; do
+    read -r status restarts cwd < <(agent_state; echo) || true
+    if [ "${status:-}" = online ] && [ "${restarts:-}" = "$last" ]; then stable=$((stable + 1)); else stable=0; fi
+    last=${restarts:-}
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      tail -n 20 "$home/pm2/logs/dvr-agent-error.log" >&2 2>/dev/null || true
+      die "the agent is not staying online under pm2 (status: ${status:-missing})"
+    fi
+    sleep 1
+  done
+  say "pm2 lists dvr-agent online"
+fi
+
+if [ -z "$PREFIX" ] && has_systemd; then
+  [ -f "/etc/systemd/system/pm2-$DVR_USER.service" ] \
+    || change "make pm2 start the agent at boot (pm2-$DVR_USER.service)" \
+      env PATH="$PATH" node "$base/current/node_modules/pm2/bin/pm2" startup systemd -u "$DVR_USER" --hp "$home"
+else
+  say "note: no systemd here (or --prefix given): the agent is not started at boot by pm2 startup"
+fi
+finish

@@ -1,0 +1,112 @@
+// What provisioning does to each host of an inventory: an ordered list of nfs-kit steps, each a
+// script with its arguments and the files it needs uploaded. Pure: the runner carries it out over
+// SSH, the Ansible inventory writer describes the same thing to Ansible.
+import { EDGE_DEFAULTS, type NginxModel } from '../nginx/model.js';
+import { renderConfig } from '../nginx/render.js';
+import { storageMounted, type Inventory, type InventoryHost } from './inventory.js';
+
+export interface Upload {
+  /** File name in the host's upload directory. */
+  name: string;
+  /** Inline content, or a local file to copy. */
+  content?: string;
+  localPath?: string;
+  /** Holds a secret: uploaded 0600 and removed after the run. */
+  secret?: boolean;
+}
+
+export interface Step {
+  name: string;
+  script: 'nfs-server.sh' | 'nfs-client.sh' | 'nginx.sh' | 'agent.sh';
+  /** Arguments; '@upload/<name>' stands for the uploaded file's path on the host. */
+  args: string[];
+  uploads: Upload[];
+}
+
+export interface PlanInputs {
+  /** The controller's agent token (transcoders heartbeat with it, origins' hooks send it). */
+  agentToken?: string;
+  /** The agent bundle (see bundle.ts); needed when a host is a transcoder. */
+  agentBundle?: string;
+}
+
+export const UPLOAD = '@upload/';
+
+export function hostDirs(h: InventoryHost): { prefix: string; kit: string; uploads: string; data: string } {
+  const prefix = h.prefix ?? '';
+  return { prefix, kit: `${prefix}/opt/dvr/nfs-kit`, uploads: `${prefix}/var/lib/dvr-provision`, data: `${prefix}/var/lib/dvr` };
+}
+
+/** Where a host sees the storage: the export itself on the storage server, the mountpoint elsewhere. */
+function storageOn(inv: Inventory, h: InventoryHost): { root: string; mounted: boolean } {
+  return h.roles.includes('storage') ? { root: inv.storage.export, mounted: false } : { root: inv.storage.root, mounted: storageMounted(inv) };
+}
+
+function prefixArgs(h: InventoryHost): string[] {
+  return h.prefix ? ['--prefix', h.prefix] : [];
+}
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`provisioning plan: ${what} is missing`);
+  return value;
+}
+
+export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'relay' | 'origin', agentToken?: string): NginxModel {
+  const common = { prefix: `${hostDirs(h).data}/nginx`, workerProcesses: 'auto' as const, workerConnections: 4096,
+    statusAllow: ['127.0.0.1', ...inv.networks.writers] };
+  const listen = [{ host: h.address, port: inv.http.port }];
+  switch (role) {
+    case 'edge':
+      return { ...EDGE_DEFAULTS, ...common, role, listen, storageRoot: storageOn(inv, h).root, networkStorage: storageOn(inv, h).mounted };
+    case 'relay':
+      return { ...common, role, listen, cacheMaxSizeMb: 10_240, cacheInactiveMinutes: 120, playlistMaxAgeSeconds: 1, segmentMaxAgeSeconds: 31_536_000,
+        upstreams: inv.hosts.filter((e) => e.roles.includes('edge')).map((e) => ({ host: e.address, port: inv.http.port })) };
+    case 'origin':
+      return { ...common, role, rtmpListen: { host: h.address, port: inv.rtmp.port }, statusListen: { host: h.address, port: inv.http.port },
+        apps: ['live'], controllerUrl: need(inv.controller, 'controller').url.replace(/\/+$/, ''), hookToken: need(agentToken, 'the agent token'),
+        publishAllow: inv.networks.publishers ?? ['all'], playAllow: inv.networks.writers,
+        rtmpModulePath: '/usr/lib/nginx/modules/ngx_rtmp_module.so' };
+  }
+}
+
+export function agentConfig(inv: Inventory, h: InventoryHost, agentToken: string): object {
+  const data = hostDirs(h).data;
+  return {
+    nodeId: h.name, role: 'transcoder', storageRoot: storageOn(inv, h).root, spoolRoot: `${data}/spool`, stateDir: `${data}/state`,
+    controller: { url: need(inv.controller, 'controller').url.replace(/\/+$/, ''), agentToken },
+    storage: { mount: storageOn(inv, h).mounted || h.roles.includes('storage') },
+  };
+}
+
+export function planHost(inv: Inventory, h: InventoryHost, inputs: PlanInputs): Step[] {
+  const steps: Step[] = [];
+  const uid = ['--uid', String(inv.uid)];
+  const has = (r: string): boolean => (h.roles as string[]).includes(r);
+  if (has('storage')) {
+    steps.push({ name: 'nfs-server', script: 'nfs-server.sh', uploads: [], args: [
+      '--backend', inv.storage.backend, '--export', inv.storage.export, '--bind', h.address, ...uid,
+      ...inv.networks.writers.flatMap((c) => ['--rw', c]), ...(inv.networks.readers ?? []).flatMap((c) => ['--ro', c]), ...prefixArgs(h)] });
+  }
+  const mount = (profile: 'writer' | 'reader'): void => {
+    if (!storageMounted(inv) || has('storage')) return;
+    const server = inv.hosts.find((s) => s.name === inv.storage.server);
+    steps.push({ name: `nfs-client (${profile})`, script: 'nfs-client.sh', uploads: [], args: [
+      '--server', need(server, 'the storage server').address, '--export', inv.storage.export, '--mountpoint', inv.storage.root,
+      '--profile', profile, ...uid] });
+  };
+  if (has('transcoder')) mount('writer');
+  else if (has('edge')) mount('reader');
+  for (const role of ['origin', 'edge', 'relay'] as const) {
+    if (!has(role)) continue;
+    const name = `nginx-${role}.conf`;
+    steps.push({ name: `nginx (${role})`, script: 'nginx.sh', args: ['--role', role, '--config', UPLOAD + name, ...prefixArgs(h)],
+      uploads: [{ name, content: renderConfig(nginxModel(inv, h, role, inputs.agentToken)), secret: role === 'origin' }] });
+  }
+  if (has('transcoder')) {
+    const token = need(inputs.agentToken, 'the agent token');
+    steps.push({ name: 'agent', script: 'agent.sh', args: ['--bundle', `${UPLOAD}dvr-agent.tgz`, '--config', `${UPLOAD}agent.json`, ...uid, ...prefixArgs(h)],
+      uploads: [{ name: 'dvr-agent.tgz', localPath: need(inputs.agentBundle, 'the agent bundle') },
+        { name: 'agent.json', content: `${JSON.stringify(agentConfig(inv, h, token), null, 2)}\n`, secret: true }] });
+  }
+  return steps;
+}

@@ -1,0 +1,197 @@
+// Provisioning for real: hosts are network namespaces, each with its own address and sshd. The
+// runner installs nfs-ganesha on one (checked over the NFS protocol with libnfs' nfs-ls / nfs-cp),
+// nginx on another (a file served on the host's address), the agent on a third (pm2 runs it and it
+// registers with a controller on this machine); Ansible provisions a fourth with the same scripts.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { silentLogger } from '../../common/log.js';
+import { Controller } from '../../controller/controller.js';
+import { writeAnsibleInventory } from '../../provisioning/ansible.js';
+import { buildAgentBundle } from '../../provisioning/bundle.js';
+import { parseInventory, PROVISIONING_DIR, type Inventory } from '../../provisioning/inventory.js';
+import { KnownHosts } from '../../provisioning/known-hosts.js';
+import { provision, type HostResult, type RunOptions } from '../../provisioning/runner.js';
+import { canMakeHosts, createTestNet, type TestNet } from '../support/netns.js';
+import { freePort, run, until } from '../support/run.js';
+
+const ADMIN = 'provisioning-test-admin-token';
+
+describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, nginx, pm2, Ansible)', function () {
+  this.timeout(240_000);
+  let net: TestNet;
+  let controller: Controller;
+  let apiUrl: string;
+  let inventoryJson: { inventory: Record<string, unknown> };
+  let inv: Inventory;
+  let knownHosts: KnownHosts;
+  let bundle: string;
+  const progress: string[] = [];
+
+  before(async function () {
+    const why = await canMakeHosts();
+    if (why) { console.log(`      skipped: ${why}`); this.skip(); }
+    net = await createTestNet(['nfs1', 'edge1', 'tx1', 'ans1']);
+    const port = await freePort();
+    controller = await Controller.start({
+      dataDir: net.dir, host: net.gateway, port, log: silentLogger(), adminToken: ADMIN, deadAfterMs: 20_000,
+      provisioningTimeoutMs: 600_000, sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30,
+      playbackTtlSeconds: 3600, scaleIntervalMs: 60_000,
+    });
+    apiUrl = `http://${net.gateway}:${port}/api/v1`;
+    const host = (name: string, roles: string[]): object => ({ name, address: net.host(name).address, roles, prefix: path.join(net.dir, 'hosts', name) });
+    inventoryJson = { inventory: {
+      ssh: { user: 'root', privateKey: net.clientKey, timeoutSeconds: 10 },
+      networks: {
+        writers: [`${net.gateway}/32`, `${net.host('tx1').address}/32`],
+        readers: [`${net.host('edge1').address}/32`, `${net.host('ans1').address}/32`],
+      },
+      // This kernel has no NFS client: nodes use the root as a directory of this shared filesystem,
+      // and the export is checked over the protocol instead.
+      storage: { server: 'nfs1', backend: 'ganesha', export: path.join(net.dir, 'export'), root: path.join(net.dir, 'storage'), mount: false },
+      controller: { url: `http://${net.gateway}:${port}`, agentTokenFile: path.join(net.dir, 'agent-token') },
+      http: { port: 8080 },
+      hosts: [host('nfs1', ['storage']), host('edge1', ['edge']), host('tx1', ['transcoder'])],
+    } };
+    inv = parseInventory(inventoryJson);
+    knownHosts = await KnownHosts.open(path.join(net.dir, 'known_hosts'));
+    bundle = await buildAgentBundle(path.dirname(PROVISIONING_DIR), path.join(net.dir, 'dvr-agent.tgz'));
+  });
+
+  after(async () => {
+    await controller?.close();
+    await net?.destroy();
+  });
+
+  const options = (over: Partial<RunOptions> = {}): RunOptions => ({
+    inventory: inv, knownHosts, acceptNewHostKeys: false, check: false, agentBundle: bundle,
+    agentToken: controller.agentToken, onProgress: (h, l) => progress.push(`${h} | ${l}`), ...over,
+  });
+  const byHost = (results: HostResult[]): Record<string, string> =>
+    Object.fromEntries(results.map((r) => [r.host, r.outcome + (r.error ? `: ${r.error}` : '')]));
+  const nfs = (url: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> => run(url, args);
+
+  it('provisions the storage server (ganesha), an edge (nginx) and a transcoder (agent under pm2), pinning host keys', async () => {
+    const results = await provision(options({ acceptNewHostKeys: true }));
+    assert.deepEqual(byHost(results), { nfs1: 'changed', edge1: 'changed', tx1: 'changed' }, progress.join('\n'));
+    const pinned = (await fs.readFile(knownHosts.file, 'utf8')).trim().split('\n');
+    assert.equal(pinned.length, 3);
+    for (const name of ['nfs1', 'edge1', 'tx1']) {
+      const key = net.host(name).hostKeyPub.split(' ').slice(0, 2).join(' ');
+      assert.ok(pinned.includes(`${net.host(name).address} ${key}`), `${name}'s key is pinned`);
+    }
+
+    // NFS, over the protocol: this machine is a writer; uid 0 is squashed; the 'dvr' uid writes.
+    const exp = `nfs://${net.host('nfs1').address}${path.join(net.dir, 'export')}`;
+    const ls = await nfs('nfs-ls', `${exp}?version=4`);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, /\.dvr-storage/);
+    const local = path.join(net.dir, 'probe.txt');
+    await fs.writeFile(local, 'segment bytes\n');
+    const asRoot = await nfs('nfs-cp', local, `${exp}/by-root.txt`);
+    assert.notEqual(asRoot.code, 0, 'root is squashed');
+    const asDvr = await nfs('nfs-cp', local, `${exp}/by-dvr.txt?uid=5005&gid=5005`);
+    assert.equal(asDvr.code, 0, asDvr.stderr);
+    const st = await fs.stat(path.join(net.dir, 'export', 'by-dvr.txt'));
+    assert.deepEqual([st.uid, st.size], [5005, 14]);
+    // A reader's address may read but not write; an address in neither list gets nothing.
+    const edge = net.host('edge1');
+    const read = await net.exec(edge, ['nfs-cat', `${exp}/by-dvr.txt?uid=5005&gid=5005`]);
+    assert.equal(read.stdout, 'segment bytes\n', read.stderr);
+    assert.notEqual((await net.exec(edge, ['nfs-cp', local, `${exp}/by-edge.txt?uid=5005&gid=5005`])).code, 0, 'readers are read-only');
+    const outsider = await net.exec(net.host('nfs1'), ['nfs-ls', `${exp}?version=4`]);
+    assert.notEqual(outsider.code, 0, `an address outside the networks is refused: ${outsider.stdout}`);
+    const exportsConf = await fs.readFile(path.join(net.dir, 'hosts', 'nfs1', 'etc', 'ganesha', 'ganesha.conf'), 'utf8');
+    assert.doesNotMatch(exportsConf, /Clients = \*/);
+    assert.equal((await fs.stat(path.join(net.dir, 'export'))).mode & 0o777, 0o755);
+
+    // The edge's nginx serves the storage on the host's own address.
+    await fs.mkdir(path.join(net.dir, 'storage', 'live', 'demo'), { recursive: true });
+    await fs.writeFile(path.join(net.dir, 'storage', 'live', 'demo', 'index.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n');
+    const res = await fetch(`http://${edge.address}:8080/live/demo/index.m3u8`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/vnd.apple.mpegurl');
+    assert.equal(await res.text(), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n');
+
+    // The agent runs under pm2 as 'dvr' and registers with the controller.
+    const tx = net.host('tx1');
+    const home = path.join(net.dir, 'hosts', 'tx1', 'var', 'lib', 'dvr');
+    const jlist = await net.exec(tx, ['runuser', '-u', 'dvr', '--', 'env', `HOME=${home}`, `PM2_HOME=${home}/pm2`,
+      'node', path.join(net.dir, 'hosts', 'tx1', 'opt', 'dvr', 'current', 'node_modules', 'pm2', 'bin', 'pm2'), 'jlist']);
+    const apps = JSON.parse(jlist.stdout.slice(jlist.stdout.indexOf('['))) as Array<{ name: string; pm2_env: { status: string; username?: string } }>;
+    assert.deepEqual(apps.map((a) => [a.name, a.pm2_env.status]), [['dvr-agent', 'online']]);
+    const node = await until('tx1 to register with the controller', async () => {
+      const r = await fetch(`${apiUrl}/nodes?role=transcoder`, { headers: { authorization: `Bearer ${ADMIN}` } });
+      const nodes = await r.json() as Array<{ id: string; state: string }>;
+      return nodes.find((n) => n.id === 'tx1' && n.state === 'inservice');
+    }, 30_000, 250);
+    assert.equal(node.id, 'tx1');
+    const agentConf = await fs.stat(path.join(net.dir, 'hosts', 'tx1', 'etc', 'dvr', 'agent.json'));
+    assert.equal(agentConf.mode & 0o777, 0o640, 'the agent config (it holds the token) is not world-readable');
+    assert.ok(!progress.join('\n').includes(controller.agentToken), 'the agent token never appears in the progress output');
+  });
+
+  it('a re-run reports every host unchanged; --check after an inventory change says what would change and changes nothing', async () => {
+    assert.deepEqual(byHost(await provision(options())), { nfs1: 'unchanged', edge1: 'unchanged', tx1: 'unchanged' });
+    const before = await fs.readFile(path.join(net.dir, 'hosts', 'edge1', 'etc', 'dvr', 'nginx', 'nginx.conf'), 'utf8');
+    const changed = parseInventory({ inventory: { ...inventoryJson.inventory, http: { port: 8081 } } });
+    progress.length = 0;
+    const results = await provision(options({ inventory: changed, check: true, only: ['edge1'] }));
+    assert.deepEqual(byHost(results), { edge1: 'would change' });
+    assert.ok(progress.some((l) => /edge1 \| nginx \(edge\): nginx: would: write .*nginx\.conf/.test(l)), progress.join('\n'));
+    assert.equal(await fs.readFile(path.join(net.dir, 'hosts', 'edge1', 'etc', 'dvr', 'nginx', 'nginx.conf'), 'utf8'), before);
+    assert.equal((await fetch(`http://${net.host('edge1').address}:8080/live/demo/index.m3u8`)).status, 200);
+  });
+
+  it('stops a host at a failing step and shows its output; the other hosts go on', async () => {
+    const file = path.join(net.dir, 'not-a-directory');
+    await fs.writeFile(file, '');
+    const broken = parseInventory({ inventory: { ...inventoryJson.inventory, hosts: [
+      ...(inventoryJson.inventory['hosts'] as object[]).filter((h) => (h as { name: string }).name !== 'edge1'),
+      { name: 'edge1', address: net.host('edge1').address, roles: ['edge'], prefix: file },
+    ] } });
+    const results = await provision(options({ inventory: broken }));
+    const edge = results.find((r) => r.host === 'edge1');
+    assert.equal(edge?.outcome, 'failed');
+    assert.match(edge?.error ?? '', /step nginx \(edge\) failed \(exit 1\)/);
+    assert.match(edge?.error ?? '', /Not a directory/);
+    assert.deepEqual(byHost(results.filter((r) => r.host !== 'edge1')), { nfs1: 'unchanged', tx1: 'unchanged' });
+  });
+
+  it('refuses a host whose key changed, and a new host unless told to trust it', async () => {
+    await net.replaceHostKey(net.host('tx1'));
+    const results = await provision(options());
+    const tx = results.find((r) => r.host === 'tx1');
+    assert.equal(tx?.outcome, 'failed');
+    assert.match(tx?.error ?? '', /host key of 10\.213\.\d+\.\d+ has changed/);
+    assert.deepEqual(tx?.steps, [], 'nothing ran on it');
+    assert.deepEqual(byHost(results.filter((r) => r.host !== 'tx1')), { nfs1: 'unchanged', edge1: 'unchanged' });
+
+    const fresh = await KnownHosts.open(path.join(net.dir, 'known_hosts.fresh'));
+    const unknown = await provision(options({ knownHosts: fresh, only: ['edge1'] }));
+    assert.equal(unknown[0]?.outcome, 'failed');
+    assert.match(unknown[0]?.error ?? '', /is not in .*known_hosts\.fresh .*--accept-new-host-keys/);
+  });
+
+  it('Ansible: the playbook passes --syntax-check and provisions a host with the same scripts; a second run changes nothing', async () => {
+    const ans = net.host('ans1');
+    // The sysadmin pins the host's key beforehand (its public key, read on the host).
+    await fs.appendFile(knownHosts.file, `${ans.address} ${ans.hostKeyPub.split(' ').slice(0, 2).join(' ')}\n`);
+    const pinned = await KnownHosts.open(knownHosts.file);
+    const one = parseInventory({ inventory: { ...inventoryJson.inventory, storage: { root: path.join(net.dir, 'storage'), mount: false },
+      hosts: [{ name: 'ans1', address: ans.address, roles: ['edge'], prefix: path.join(net.dir, 'hosts', 'ans1') }] } });
+    const out = await writeAnsibleInventory(one, {}, pinned, path.join(net.dir, 'ansible'));
+    const playbook = path.join(PROVISIONING_DIR, 'ansible', 'site.yml');
+    const env = ['env', 'ANSIBLE_NOCOLOR=1', 'ANSIBLE_RETRY_FILES_ENABLED=0', `ANSIBLE_LOCAL_TEMP=${net.dir}/ansible-tmp`, 'ansible-playbook'];
+    const syntax = await run(env[0] ?? 'env', [...env.slice(1), '--syntax-check', '-i', out.inventoryFile, playbook]);
+    assert.equal(syntax.code, 0, syntax.stdout + syntax.stderr);
+    const first = await run('env', [...env.slice(1), '-i', out.inventoryFile, playbook], 180_000);
+    assert.equal(first.code, 0, first.stdout + first.stderr);
+    assert.match(first.stdout, /ans1\s+: ok=\d+\s+changed=[1-9]/);
+    const res = await fetch(`http://${ans.address}:8080/live/demo/index.m3u8`);
+    assert.equal(res.status, 200);
+    const again = await run('env', [...env.slice(1), '-i', out.inventoryFile, playbook], 180_000);
+    assert.equal(again.code, 0, again.stdout + again.stderr);
+    assert.match(again.stdout, /ans1\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0/);
+  });
+});

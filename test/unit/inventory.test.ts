@@ -1,0 +1,95 @@
+// The inventory's rules and the plan derived from it: bad input names the JSON path; the plan is
+// what a sysadmin would expect each role to get.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseInventory } from '../../provisioning/inventory.js';
+import { KnownHosts, keyType } from '../../provisioning/known-hosts.js';
+import { planHost } from '../../provisioning/plan.js';
+import { shellQuote } from '../../provisioning/runner.js';
+
+const base = () => ({ inventory: {
+  networks: { writers: ['10.0.0.0/24'], readers: ['10.0.1.0/24'] },
+  storage: { server: 'nfs1', backend: 'ganesha', export: '/srv/dvr' },
+  controller: { url: 'http://10.0.0.1:8090', agentTokenFile: '/etc/dvr/agent-token' },
+  hosts: [
+    { name: 'nfs1', address: '10.0.0.2', roles: ['storage'] },
+    { name: 'tx1', address: '10.0.0.3', roles: ['transcoder'] },
+    { name: 'edge1', address: '10.0.1.2', roles: ['edge'] },
+  ],
+} });
+
+function rejects(mutate: (i: ReturnType<typeof base>['inventory']) => void, message: RegExp): void {
+  const inv = base();
+  mutate(inv.inventory);
+  assert.throws(() => parseInventory(inv), message);
+}
+
+describe('inventory', () => {
+  it('accepts a cluster and fills in the defaults', () => {
+    const inv = parseInventory(base());
+    assert.deepEqual([inv.ssh.user, inv.ssh.port, inv.uid, inv.storage.root, inv.storage.mount, inv.http.port], ['root', 22, 5005, '/var/lib/dvr/storage', true, 80]);
+  });
+
+  it('names the JSON path of what is wrong', () => {
+    rejects((i) => { i.networks.writers = ['0.0.0.0/0']; }, /\$\.inventory\.networks\.writers\[0\]/);
+    rejects((i) => { i.networks.writers = ['*']; }, /\$\.inventory\.networks\.writers\[0\]: must match pattern/);
+    rejects((i) => { (i.hosts[1] as { roles: string[] }).roles = ['encoder']; }, /\$\.inventory\.hosts\[1\]\.roles\[0\]: must be equal to one of the allowed values/);
+    rejects((i) => { (i.hosts[2] as { name: string }).name = 'tx1'; }, /\$\.inventory\.hosts\[2\]\.name: 'tx1' is already the name of hosts\[1\]/);
+    rejects((i) => { (i.hosts[1] as { address: string }).address = '10.0.5.3'; }, /hosts\[1\]\.address: 10\.0\.5\.3 \(tx1, transcoder\) is not in networks\.writers/);
+    rejects((i) => { i.storage.server = 'nfs9'; }, /hosts\[0\]\.roles: nfs1 has the storage role but storage\.server is 'nfs9'/);
+    rejects((i) => { delete (i.controller as { agentTokenFile?: string }).agentTokenFile; }, /controller\.agentTokenFile: required: hosts\[1\] \(tx1\) is a transcoder/);
+    rejects((i) => { i.storage.export = '/srv/../etc'; }, /\$\.inventory\.storage\.export/);
+    rejects((i) => { (i as Record<string, unknown>)['extra'] = 1; }, /\$\.inventory: unknown field 'extra'/);
+  });
+
+  it('plans nfs-server for storage, a writer mount + agent for transcoders, a reader mount + nginx for edges', () => {
+    const inv = parseInventory(base());
+    const plan = (name: string) => planHost(inv, inv.hosts.find((h) => h.name === name)!, { agentToken: 'a'.repeat(32), agentBundle: '/tmp/b.tgz' });
+    const storage = plan('nfs1');
+    assert.deepEqual(storage.map((s) => s.name), ['nfs-server']);
+    assert.deepEqual(storage[0]?.args, ['--backend', 'ganesha', '--export', '/srv/dvr', '--bind', '10.0.0.2', '--uid', '5005', '--rw', '10.0.0.0/24', '--ro', '10.0.1.0/24']);
+    const tx = plan('tx1');
+    assert.deepEqual(tx.map((s) => s.name), ['nfs-client (writer)', 'agent']);
+    assert.deepEqual(tx[0]?.args.slice(0, 8), ['--server', '10.0.0.2', '--export', '/srv/dvr', '--mountpoint', '/var/lib/dvr/storage', '--profile', 'writer']);
+    const agentJson = JSON.parse(tx[1]?.uploads.find((u) => u.name === 'agent.json')?.content ?? '{}') as { nodeId: string; storage: { mount: boolean } };
+    assert.deepEqual([agentJson.nodeId, agentJson.storage.mount], ['tx1', true]);
+    assert.equal(tx[1]?.uploads.find((u) => u.name === 'agent.json')?.secret, true);
+    const edge = plan('edge1');
+    assert.deepEqual(edge.map((s) => s.name), ['nfs-client (reader)', 'nginx (edge)']);
+    const conf = edge[1]?.uploads[0]?.content ?? '';
+    assert.match(conf, /listen 10\.0\.1\.2:80;/);
+    assert.match(conf, /aio threads/, 'an NFS-backed edge reads in a thread pool');
+  });
+
+  it('quotes words for the remote shell', () => {
+    assert.equal(shellQuote('/srv/dvr'), '/srv/dvr');
+    assert.equal(shellQuote("it's; rm -rf /"), `'it'\\''s; rm -rf /'`);
+  });
+
+  it('pins host keys: first use only when allowed, then the same key or nothing', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dvr-known-hosts-'));
+    const file = path.join(dir, 'known_hosts');
+    const kh = await KnownHosts.open(file);
+    const blob = (type: string, body: string): Buffer => {
+      const t = Buffer.from(type); const len = Buffer.alloc(4); len.writeUInt32BE(t.length);
+      return Buffer.concat([len, t, Buffer.from(body)]);
+    };
+    const k1 = blob('ssh-ed25519', 'one'), k2 = blob('ssh-ed25519', 'two');
+    assert.equal(keyType(k1), 'ssh-ed25519');
+    const refused = kh.verify('10.0.0.2', k1, false);
+    assert.equal(refused.ok, false);
+    assert.match(refused.ok ? '' : refused.reason, /10\.0\.0\.2 is not in .*known_hosts .*SHA256:/);
+    assert.deepEqual(kh.verify('[10.0.0.2]:2222', k1, true), { ok: true, added: true });
+    assert.deepEqual(kh.verify('[10.0.0.2]:2222', k1, false), { ok: true, added: false });
+    const changed = kh.verify('[10.0.0.2]:2222', k2, true);
+    assert.equal(changed.ok, false, 'a changed key is refused even when new keys are accepted');
+    assert.match(changed.ok ? '' : changed.reason, /has changed/);
+    await kh.flush();
+    const again = await KnownHosts.open(file);
+    assert.deepEqual(again.verify('[10.0.0.2]:2222', k1, false), { ok: true, added: false }, 'the pin survives in the file');
+    assert.equal(((await fs.stat(file)).mode & 0o777), 0o600);
+    await fs.rm(dir, { recursive: true });
+  });
+});
