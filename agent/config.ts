@@ -2,11 +2,15 @@
 import { promises as fs } from 'node:fs';
 import { DvrError } from '../common/errors.js';
 import { compile, validateOrThrow } from '../common/schema.js';
+import type { Role } from '../common/protocol.js';
 import { parseTranscodeJob, type TranscodeJob } from './transcoder/job.js';
 
 export interface AgentConfig {
   nodeId: string;
-  role: 'transcoder';
+  /** transcoder: runs encoders and the packager. edge, relay, origin: reports nginx's connections. */
+  role: Role;
+  /** Serving roles: the base URL of this node's nginx status locations (/nginx_status, /rtmp_stat). */
+  nginxStatusUrl?: string;
   /** The shared storage (NFS mount on a cluster): <root>/<app>/<stream>/... */
   storageRoot: string;
   /** Local disk the encoders write to; segments wait here while the storage is down. */
@@ -35,7 +39,8 @@ const schema = {
   required: ['nodeId', 'storageRoot'],
   properties: {
     nodeId: { type: 'string', pattern: '^[a-z0-9_-]{1,64}$' },
-    role: { enum: ['transcoder'], default: 'transcoder' },
+    role: { enum: ['transcoder', 'edge', 'relay', 'origin'], default: 'transcoder' },
+    nginxStatusUrl: { type: 'string', pattern: '^https?://[A-Za-z0-9.:\\[\\]-]+(/[A-Za-z0-9._/-]*)?$' },
     storageRoot: { type: 'string', pattern: '^/' },
     spoolRoot: { type: 'string', pattern: '^/' },
     stateDir: { type: 'string', pattern: '^/' },
@@ -64,6 +69,12 @@ const validate = compile<AgentConfig>(schema);
 export function parseAgentConfig(input: unknown, where = 'agent config'): Readonly<AgentConfig> {
   const base = validateOrThrow(validate, input, where);
   const jobs = base.jobs.map((j, i) => parseTranscodeJob(j, `${where} $.jobs[${i}]`));
+  if (base.role !== 'transcoder') {
+    if (jobs.length) throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.jobs: only a transcoder runs jobs, this node is ${base.role === 'edge' ? 'an' : 'a'} ${base.role}`);
+    if (!base.nginxStatusUrl) {
+      throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.nginxStatusUrl: required for ${base.role === 'edge' ? 'an' : 'a'} ${base.role} (its connections are read there)`);
+    }
+  }
   const keys = new Set<string>();
   for (const j of jobs) {
     const k = `${j.app}/${j.stream}`;

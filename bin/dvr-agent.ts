@@ -5,17 +5,19 @@ import { isDvrError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { Agent } from '../agent/agent.js';
 import { loadAgentConfig } from '../agent/config.js';
+import { ServingAgent } from '../agent/roles/serving-agent.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help || !values.config) {
-    console.log('usage: dvr-agent --config <agent.json>\n\nRuns this node\'s role (transcoder); logs go to stderr.');
+    console.log('usage: dvr-agent --config <agent.json>\n\nRuns this node\'s role: a transcoder\'s encoders and packager, or an edge\'s, relay\'s or\norigin\'s reports to the controller. Logs go to stderr.');
     process.exit(values.help ? 0 : 2);
   }
   const log = createLogger({ name: 'dvr-agent' });
-  let agent: Agent;
+  let agent: Agent | ServingAgent;
   try {
-    agent = await Agent.start(await loadAgentConfig(values.config), log);
+    const config = await loadAgentConfig(values.config);
+    agent = config.role === 'transcoder' ? await Agent.start(config, log) : ServingAgent.start(config, log);
   } catch (err) {
     console.error(`dvr-agent: ${isDvrError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

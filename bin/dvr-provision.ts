@@ -10,6 +10,7 @@ import { writeAnsibleInventory } from '../provisioning/ansible.js';
 import { buildAgentBundle } from '../provisioning/bundle.js';
 import { loadInventory, PROVISIONING_DIR, type Inventory } from '../provisioning/inventory.js';
 import { KnownHosts } from '../provisioning/known-hosts.js';
+import { agentRole } from '../provisioning/plan.js';
 import { provision } from '../provisioning/runner.js';
 
 const USAGE = `usage:
@@ -28,7 +29,7 @@ async function inputsFor(inv: Inventory, workDir: string): Promise<{ agentToken?
     out.agentToken = (await fs.readFile(inv.controller.agentTokenFile, 'utf8')).trim();
     if (!/^[A-Za-z0-9_-]{16,256}$/.test(out.agentToken)) throw new Error(`${inv.controller.agentTokenFile}: not an agent token (16+ letters, digits, _ or -)`);
   }
-  if (inv.hosts.some((h) => h.roles.includes('transcoder'))) {
+  if (inv.controller && inv.hosts.some((h) => agentRole(h))) {
     out.agentBundle = await buildAgentBundle(path.dirname(PROVISIONING_DIR), path.join(workDir, 'dvr-agent.tgz'));
   }
   return out;

@@ -23,13 +23,17 @@ export interface StreamFigures {
   ended: boolean;
 }
 
+export type Role = 'transcoder' | 'edge' | 'origin' | 'relay';
+
 export interface Heartbeat {
   nodeId: string;
-  role: 'transcoder' | 'edge' | 'origin' | 'relay';
+  role: Role;
   sentAt: string;
   storage: { available: boolean; reason: string | undefined };
   system: SystemFigures;
   streams: StreamFigures[];
+  /** Serving nodes: viewers (edge, relay) or publishers (origin) connected now, read from nginx. */
+  connections?: number;
 }
 
 /** What the controller answers: the jobs this node should run (absent: keep the current ones). */

@@ -141,7 +141,8 @@ export function createApi(o: ApiOptions): express.Express {
       ? 'inservice' : known.state;
     const row: NodeRow = { id, role, state, address: body.address ?? known?.address ?? (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
       capacity: known && known.capacity > 0 ? known.capacity : capacityFor(role), lastHeartbeat: o.now(),
-      metrics: { system: body.system, streams: body.streams, storage: body.storage },
+      metrics: { system: body.system, streams: body.streams, storage: body.storage,
+        ...(typeof body.connections === 'number' && body.connections >= 0 ? { connections: Math.floor(body.connections) } : {}) },
       since: known?.state === state && known.since > 0 ? known.since : o.now() };
     store.upsertNode(row);
     metrics.heartbeats.inc();

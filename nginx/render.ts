@@ -232,7 +232,10 @@ export function renderOrigin(m: OriginModel): string {
     b('rtmp', b('server', `listen ${m.rtmpListen.host}:${m.rtmpListen.port};`, 'chunk_size 4096;', 'notify_relay_redirect off;', ...apps)),
     '',
     b('http', 'access_log off;', ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${q(`${m.prefix}/tmp/${t}`)};`),
-      b('server', listen(m.statusListen), statusLocation(m), b('location /', 'return 404;')))]);
+      b('server', listen(m.statusListen), statusLocation(m),
+        // Publishers and players per stream, for the agent's heartbeat and for sysadmins.
+        b('location = /rtmp_stat', 'rtmp_stat all;', ...m.statusAllow.map((a) => `allow ${a};`), 'deny all;'),
+        b('location /', 'return 404;')))]);
 }
 
 export function renderConfig(m: NginxModel): string {

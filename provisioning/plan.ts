@@ -52,8 +52,9 @@ function need<T>(value: T | undefined, what: string): T {
 }
 
 export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'relay' | 'origin', agentToken?: string): NginxModel {
+  // The node's own agent reads the status pages from the node's address.
   const common = { prefix: `${hostDirs(h).data}/nginx`, workerProcesses: 'auto' as const, workerConnections: 4096,
-    statusAllow: ['127.0.0.1', ...inv.networks.writers] };
+    statusAllow: ['127.0.0.1', h.address, ...inv.networks.writers] };
   const listen = [{ host: h.address, port: inv.http.port }];
   switch (role) {
     case 'edge':
@@ -69,12 +70,19 @@ export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'rel
   }
 }
 
+/** The role a host's agent runs: one per host; a transcoder's work wins over reporting. */
+export function agentRole(h: InventoryHost): 'transcoder' | 'origin' | 'edge' | 'relay' | undefined {
+  return (['transcoder', 'origin', 'edge', 'relay'] as const).find((r) => h.roles.includes(r));
+}
+
 export function agentConfig(inv: Inventory, h: InventoryHost, agentToken: string): object {
   const data = hostDirs(h).data;
+  const role = agentRole(h);
   return {
-    nodeId: h.name, role: 'transcoder', storageRoot: storageOn(inv, h).root, spoolRoot: `${data}/spool`, stateDir: `${data}/state`,
+    nodeId: h.name, role, storageRoot: storageOn(inv, h).root, spoolRoot: `${data}/spool`, stateDir: `${data}/state`,
     controller: { url: need(inv.controller, 'controller').url.replace(/\/+$/, ''), agentToken },
     storage: { mount: storageOn(inv, h).mounted || h.roles.includes('storage') },
+    ...(role === 'transcoder' ? {} : { nginxStatusUrl: `http://${h.address.includes(':') ? `[${h.address}]` : h.address}:${inv.http.port}` }),
   };
 }
 
@@ -102,7 +110,8 @@ export function planHost(inv: Inventory, h: InventoryHost, inputs: PlanInputs): 
     steps.push({ name: `nginx (${role})`, script: 'nginx.sh', args: ['--role', role, '--config', UPLOAD + name, ...prefixArgs(h)],
       uploads: [{ name, content: renderConfig(nginxModel(inv, h, role, inputs.agentToken)), secret: role === 'origin' }] });
   }
-  if (has('transcoder')) {
+  // Every node but a bare storage server runs the agent when there is a controller to report to.
+  if (agentRole(h) && inv.controller && (has('transcoder') || inputs.agentToken !== undefined)) {
     const token = need(inputs.agentToken, 'the agent token');
     steps.push({ name: 'agent', script: 'agent.sh', args: ['--bundle', `${UPLOAD}dvr-agent.tgz`, '--config', `${UPLOAD}agent.json`, ...uid, ...prefixArgs(h)],
       uploads: [{ name: 'dvr-agent.tgz', localPath: need(inputs.agentBundle, 'the agent bundle') },

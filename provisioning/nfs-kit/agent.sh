@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the DVR agent and keeps it running under pm2 as the 'dvr' account.
+# Installs the DVR agent and keeps it running under pm2 as the 'dvr' account: on a transcoder it
+# runs the encoders and the packager, on an edge, relay or origin it reports nginx's connections.
 #   agent.sh --bundle dvr-agent.tgz --config agent.json [--uid 5005] [--prefix DIR] [--check]
 # The bundle (dvr-provision builds it: the compiled project and its production node_modules) is
 # unpacked into <prefix>/opt/dvr/releases/<checksum>, and <prefix>/opt/dvr/current points at it;
@@ -30,7 +31,6 @@ if [ "$(node_major)" -lt 20 ]; then
   [ "${candidate:-0}" -ge 20 ] || die "the agent needs Node.js 20 or newer (found: $(node -v 2>/dev/null || echo none); this release's Debian offers ${candidate:-none}): install Node.js 20+ first"
   ensure_packages nodejs
 fi
-ensure_packages ffmpeg
 ensure_user "$UID_DVR"
 
 base="$PREFIX/opt/dvr"
@@ -53,16 +53,18 @@ ensure_file "$conf" 0640 "root:$DVR_USER" "$SRC"
 conf_changed=$CHANGED; CHANGED=$((before | CHANGED))
 
 # The directories the agent writes, owned by its account.
-read -r storage spool state < <(node -e '
+read -r role storage spool state < <(node -e '
   const c = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const spool = c.spoolRoot || c.storageRoot;
-  console.log(c.storageRoot, spool, c.stateDir || spool + "/.state");' "$SRC") || die "$SRC is not the agent's JSON config"
+  console.log(c.role || "transcoder", c.storageRoot, spool, c.stateDir || spool + "/.state");' "$SRC") || die "$SRC is not the agent's JSON config"
 for d in "$storage" "$spool" "$state"; do check_path "$d" "$SRC"; done
+# Only transcoders run encoders.
+[ "$role" != transcoder ] || ensure_packages ffmpeg
 home="$PREFIX/var/lib/dvr"
 ensure_dir "$home" 0750 "$DVR_USER:$DVR_USER"
 ensure_dir "$spool" 0750 "$DVR_USER:$DVR_USER"
 ensure_dir "$state" 0750 "$DVR_USER:$DVR_USER"
-mountpoint -q "$storage" 2>/dev/null || ensure_dir "$storage" 0755 "$DVR_USER:$DVR_USER"
+[ "$role" != transcoder ] || mountpoint -q "$storage" 2>/dev/null || ensure_dir "$storage" 0755 "$DVR_USER:$DVR_USER"
 
 pm2() {
   # From the account's home: pm2 starts its daemon in the current directory.

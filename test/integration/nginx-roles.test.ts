@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../../common/log.js';
 import { ffmpegArgs } from '../../agent/encoder/args.js';
 import { NginxProcess } from '../../nginx/process.js';
+import { nginxConnections } from '../../agent/roles/nginx-status.js';
 import { renderConfig, type OriginModel, type RelayModel } from '../../nginx/render.js';
 import { signedPlaybackPath } from '../../nginx/signing.js';
 import { edgeModel, startEdge, type Edge } from '../support/edge.js';
@@ -195,14 +196,20 @@ describe('nginx roles', function () {
     const hookPort = (hooks.address() as { port: number }).port;
     const rtmp = await freePort();
     const prefix = await tempDir('origin');
-    const origin = await startNginx(renderConfig(originModel(prefix, rtmp, await freePort(), `http://127.0.0.1:${hookPort}`)), rtmp);
+    const status = await freePort();
+    const origin = await startNginx(renderConfig(originModel(prefix, rtmp, status, `http://127.0.0.1:${hookPort}`)), rtmp);
     try {
       const publish = (key: string): Promise<{ code: number; stderr: string }> => ffmpeg([
         ...ffmpegArgs({ input: { kind: 'test-pattern', width: 160, height: 90, fps: 25, durationSeconds: 2 }, mode: 'transcode',
           renditions: [], format: 'ts', segmentSeconds: 1, session: 'x', streamDir: prefix }).slice(0, 18),
         '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-f', 'flv', `rtmp://127.0.0.1:${rtmp}/live/cam1?key=${key}`]);
-      const good = await publish('good');
+      const publishing = publish('good');
+      // The origin's agent reports publishers from rtmp_stat: one while it publishes, none after.
+      const publishers = (): Promise<number> => nginxConnections('origin', `http://127.0.0.1:${status}`, 1000);
+      await until('rtmp_stat to show the publisher', async () => (await publishers()) === 1 || undefined, 10_000);
+      const good = await publishing;
       assert.equal(good.code, 0, `a known key publishes: ${good.stderr.slice(-300)}`);
+      await until('rtmp_stat to show no publisher', async () => (await publishers()) === 0 || undefined, 10_000);
       const bad = await publish('bad');
       assert.notEqual(bad.code, 0, 'an unknown key is refused');
       const published = calls.filter((c) => c.url.startsWith('/api/v1/hooks/publish?'));

@@ -4,6 +4,7 @@
 // registers with a controller on this machine); Ansible provisions a fourth with the same scripts.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import path from 'node:path';
 import { silentLogger } from '../../common/log.js';
 import { Controller } from '../../controller/controller.js';
@@ -126,6 +127,18 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
       return nodes.find((n) => n.id === 'tx1' && n.state === 'inservice');
     }, 30_000, 250);
     assert.equal(node.id, 'tx1');
+    // The edge's agent reports its viewers (nginx's connections) with its heartbeats.
+    const viewer = netConnect(8080, edge.address);
+    try {
+      const edgeNode = await until('edge1 to report a viewer', async () => {
+        const r = await fetch(`${apiUrl}/nodes?role=edge`, { headers: { authorization: `Bearer ${ADMIN}` } });
+        const nodes = await r.json() as Array<{ id: string; state: string; metrics: { connections?: number } }>;
+        return nodes.find((n) => n.id === 'edge1' && n.state === 'inservice' && (n.metrics.connections ?? 0) >= 1);
+      }, 30_000, 250);
+      assert.equal(edgeNode.id, 'edge1');
+    } finally {
+      viewer.destroy();
+    }
     const agentConf = await fs.stat(path.join(net.dir, 'hosts', 'tx1', 'etc', 'dvr', 'agent.json'));
     assert.equal(agentConf.mode & 0o777, 0o640, 'the agent config (it holds the token) is not world-readable');
     assert.ok(!progress.join('\n').includes(controller.agentToken), 'the agent token never appears in the progress output');

@@ -44,7 +44,7 @@ describe('inventory', () => {
     rejects((i) => { (i as Record<string, unknown>)['extra'] = 1; }, /\$\.inventory: unknown field 'extra'/);
   });
 
-  it('plans nfs-server for storage, a writer mount + agent for transcoders, a reader mount + nginx for edges', () => {
+  it('plans nfs-server for storage, a writer mount + agent for transcoders, a reader mount + nginx + a reporting agent for edges', () => {
     const inv = parseInventory(base());
     const plan = (name: string) => planHost(inv, inv.hosts.find((h) => h.name === name)!, { agentToken: 'a'.repeat(32), agentBundle: '/tmp/b.tgz' });
     const storage = plan('nfs1');
@@ -57,7 +57,9 @@ describe('inventory', () => {
     assert.deepEqual([agentJson.nodeId, agentJson.storage.mount], ['tx1', true]);
     assert.equal(tx[1]?.uploads.find((u) => u.name === 'agent.json')?.secret, true);
     const edge = plan('edge1');
-    assert.deepEqual(edge.map((s) => s.name), ['nfs-client (reader)', 'nginx (edge)']);
+    assert.deepEqual(edge.map((s) => s.name), ['nfs-client (reader)', 'nginx (edge)', 'agent']);
+    const edgeAgent = JSON.parse(edge[2]?.uploads.find((u) => u.name === 'agent.json')?.content ?? '{}') as { role: string; nginxStatusUrl: string };
+    assert.deepEqual([edgeAgent.role, edgeAgent.nginxStatusUrl], ['edge', 'http://10.0.1.2:80'], 'the edge reports its viewers');
     const conf = edge[1]?.uploads[0]?.content ?? '';
     assert.match(conf, /listen 10\.0\.1\.2:80;/);
     assert.match(conf, /aio threads/, 'an NFS-backed edge reads in a thread pool');
