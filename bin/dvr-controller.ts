@@ -1,23 +1,35 @@
 #!/usr/bin/env node
 // The controller process: `dvr-controller` (DVR_DATA_DIR, DVR_ADMIN_TOKEN, DVR_CONTROLLER_PORT).
+// Providers: DVR_INVENTORY=<cluster.json> adds hosts from that pool over SSH (static; keys pinned in
+// $DVR_DATA_DIR/provision/known_hosts, DVR_ACCEPT_NEW_HOST_KEYS=1 trusts new ones on first use);
+// DVR_PROVIDER_CREATE / DVR_PROVIDER_DESTROY run the sysadmin's own scripts (exec).
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createLogger } from '../common/log.js';
 import { Controller } from '../controller/controller.js';
-import { ExecProvider } from '../controller/providers.js';
+import { ExecProvider, StaticProvider, type Provider } from '../controller/providers.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' } } });
   const log = createLogger({ name: 'dvr-controller' });
   const port = Number(values.port ?? process.env['DVR_CONTROLLER_PORT'] ?? 8000);
+  const dataDir = path.resolve(process.env['DVR_DATA_DIR'] ?? './data');
+  const env = process.env;
+  if (env['DVR_INVENTORY'] && env['DVR_PROVIDER_CREATE']) throw new Error('set either DVR_INVENTORY (static provider) or DVR_PROVIDER_CREATE/DESTROY (exec provider), not both');
+  let provider: Provider | undefined;
+  if (env['DVR_INVENTORY']) {
+    provider = new StaticProvider({ inventoryFile: path.resolve(env['DVR_INVENTORY']), knownHostsFile: path.join(dataDir, 'provision', 'known_hosts'),
+      acceptNewHostKeys: env['DVR_ACCEPT_NEW_HOST_KEYS'] === '1', workDir: path.join(dataDir, 'provision'), log: log.child({ part: 'provider' }) });
+  } else if (env['DVR_PROVIDER_CREATE'] && env['DVR_PROVIDER_DESTROY']) {
+    provider = new ExecProvider({ createScript: env['DVR_PROVIDER_CREATE'], destroyScript: env['DVR_PROVIDER_DESTROY'], timeoutMs: 600_000 });
+  }
   const controller = await Controller.start({
-    dataDir: path.resolve(process.env['DVR_DATA_DIR'] ?? './data', 'controller'), host: values.host ?? process.env['DVR_CONTROLLER_HOST'] ?? '0.0.0.0',
+    dataDir: path.join(dataDir, 'controller'), host: values.host ?? process.env['DVR_CONTROLLER_HOST'] ?? '0.0.0.0',
     port, log, ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
     ...(process.env['DVR_AGENT_TOKEN'] ? { agentToken: process.env['DVR_AGENT_TOKEN'] } : {}),
     provisioningTimeoutMs: 600_000, deadAfterMs: Number(process.env['DVR_DEAD_AFTER_MS'] ?? 18_000), sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
     endGraceSeconds: 30, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: Number(process.env['DVR_SCALE_INTERVAL_MS'] ?? 5000),
-    ...(process.env['DVR_PROVIDER_CREATE'] && process.env['DVR_PROVIDER_DESTROY'] ? { provider: new ExecProvider({
-      createScript: process.env['DVR_PROVIDER_CREATE'], destroyScript: process.env['DVR_PROVIDER_DESTROY'], timeoutMs: 600_000 }) } : {}),
+    ...(provider ? { provider } : {}),
   });
   console.log(`api: ${controller.url}/api/v1`);
   const stop = (): void => { void controller.close().then(() => process.exit(0)); };

@@ -61,13 +61,14 @@ export class Scaler {
 
   /** +N creates N nodes of the role, -N drains and removes N (least loaded first). */
   async scale(role: Role, delta: number, reason: string): Promise<string[]> {
-    if (!this.provider) throw new DvrError('DVR_ERR_CONFLICT', 'no provider is configured (DVR_PROVIDER_CREATE / DVR_PROVIDER_DESTROY)');
+    if (!this.provider) throw new DvrError('DVR_ERR_CONFLICT', 'no provider is configured (DVR_INVENTORY for a static pool, or DVR_PROVIDER_CREATE / DVR_PROVIDER_DESTROY)');
     const target = this.targets().find((t) => t.role === role);
     if (!target) throw new DvrError('DVR_ERR_BAD_REQUEST', `no launch config declares the role '${role}'`);
     const touched: string[] = [];
     if (delta > 0) {
       for (let i = 0; i < delta; i++) {
-        const made = await this.provider.create(role, target);
+        const taken = new Set(this.store.nodes().filter((n) => n.state !== 'gone').map((n) => n.id));
+        const made = await this.provider.create(role, target, taken);
         this.store.upsertNode({ id: made.id, role, state: 'provisioning', address: made.address, capacity: target.connectionCapacity,
           lastHeartbeat: this.now(), metrics: null, since: 0 });
         touched.push(made.id);

@@ -93,10 +93,9 @@ async function runStep(ssh: NodeSSH, step: Step, cmd: string, progress: (line: s
   return { name: step.name, outcome, exitCode: r.code, output: output.slice(-40).join('\n') };
 }
 
-async function provisionHost(o: RunOptions, h: InventoryHost): Promise<HostResult> {
+async function runSteps(o: RunOptions, h: InventoryHost, steps: Step[]): Promise<HostResult> {
   const progress = (line: string): void => o.onProgress?.(h.name, line);
   const result: HostResult = { host: h.name, address: h.address, outcome: 'unchanged', steps: [] };
-  const steps = planHost(o.inventory, h, o);
   let ssh: NodeSSH | undefined;
   let work: string | undefined;
   try {
@@ -156,18 +155,25 @@ export async function provision(o: RunOptions): Promise<HostResult[]> {
   hosts.sort((a, b) => Number(b.roles.includes('storage')) - Number(a.roles.includes('storage')));
   const results: HostResult[] = [];
   const first = hosts[0]?.roles.includes('storage') ? hosts.shift() : undefined;
-  if (first) {
-    const r = await provisionHost(o, first);
-    results.push(r);
-  }
+  if (first) results.push(await runSteps(o, first, planHost(o.inventory, first, o)));
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < hosts.length) {
       const h = hosts[next++];
-      if (h) results.push(await provisionHost(o, h));
+      if (h) results.push(await runSteps(o, h, planHost(o.inventory, h, o)));
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 10, hosts.length) }, worker));
   await o.knownHosts.flush();
   return results;
+}
+
+/** A node leaves the cluster: its agent stops (and stays stopped across reboots). nginx and the
+ * installed files stay, so adding the host again is quick. */
+export async function stopAgent(o: RunOptions, name: string): Promise<HostResult> {
+  const h = o.inventory.hosts.find((x) => x.name === name);
+  if (!h) throw new Error(`no host in the inventory is named ${name}`);
+  const r = await runSteps(o, h, [{ name: 'agent (stop)', script: 'agent.sh', args: ['--stop', ...(h.prefix ? ['--prefix', h.prefix] : [])], uploads: [] }]);
+  await o.knownHosts.flush();
+  return r;
 }

@@ -2,15 +2,17 @@
 # Installs the DVR agent and keeps it running under pm2 as the 'dvr' account: on a transcoder it
 # runs the encoders and the packager, on an edge, relay or origin it reports nginx's connections.
 #   agent.sh --bundle dvr-agent.tgz --config agent.json [--uid 5005] [--prefix DIR] [--check]
+#   agent.sh --stop [--prefix DIR] [--check]     (the node leaves the cluster: its agent stops)
 # The bundle (dvr-provision builds it: the compiled project and its production node_modules) is
 # unpacked into <prefix>/opt/dvr/releases/<checksum>, and <prefix>/opt/dvr/current points at it;
 # a new bundle or config reloads the agent (SIGTERM: the segment in flight is finished). With
 # systemd, `pm2 startup` makes it survive reboots.
 source "$(dirname "$0")/lib.sh"
 
-BUNDLE="" SRC="" UID_DVR=5005
+BUNDLE="" SRC="" UID_DVR=5005 STOP=0
 while [ $# -gt 0 ]; do
   case "$1" in
+    --stop) STOP=1; shift ;;
     --bundle) BUNDLE="$2"; shift 2 ;;
     --config) SRC="$2"; shift 2 ;;
     --uid) UID_DVR="$2"; shift 2 ;;
@@ -19,11 +21,39 @@ while [ $# -gt 0 ]; do
     *) die "unknown option '$1'" ;;
   esac
 done
-[ -f "$BUNDLE" ] || die "--bundle: '$BUNDLE' is not a file"
-[ -f "$SRC" ] || die "--config: '$SRC' is not a file"
 [ -z "$PREFIX" ] || check_path "$PREFIX" "--prefix"
 [[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || die "--uid: '$UID_DVR' is not a number"
 need_root
+
+base="$PREFIX/opt/dvr"
+conf="$PREFIX/etc/dvr/agent.json"
+home="$PREFIX/var/lib/dvr"
+pm2() {
+  # From the account's home: pm2 starts its daemon in the current directory.
+  cd "$home" && runuser -u "$DVR_USER" -- env HOME="$home" PM2_HOME="$home/pm2" DVR_AGENT_CONFIG="$conf" \
+    node "$base/current/node_modules/pm2/bin/pm2" "$@"
+}
+# "<status> <restarts> <cwd>" of the dvr-agent app, or nothing.
+agent_state() {
+  [ -d "$base/current" ] && [ -d "$home/pm2" ] || return 0
+  pm2 jlist 2>/dev/null | node -e '
+    let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+      let list = []; try { list = JSON.parse(s.slice(s.indexOf("["))); } catch {}
+      const a = list.find(p => p.name === "dvr-agent");
+      if (a) console.log(a.pm2_env.status, a.pm2_env.restart_time, a.pm2_env.pm_cwd);
+    });' || true
+}
+
+if [ "$STOP" -eq 1 ]; then
+  read -r status restarts cwd < <(agent_state; echo) || true
+  if [ -n "${status:-}" ]; then
+    stop_agent() { pm2 delete dvr-agent >/dev/null && pm2 save --force >/dev/null; }
+    change "stop the agent (SIGTERM: the segment in flight is finished) and drop it from pm2's saved list" stop_agent
+  fi
+  finish; exit 0
+fi
+[ -f "$BUNDLE" ] || die "--bundle: '$BUNDLE' is not a file"
+[ -f "$SRC" ] || die "--config: '$SRC' is not a file"
 
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 if [ "$(node_major)" -lt 20 ]; then
@@ -33,7 +63,6 @@ if [ "$(node_major)" -lt 20 ]; then
 fi
 ensure_user "$UID_DVR"
 
-base="$PREFIX/opt/dvr"
 sum=$(sha256sum "$BUNDLE" | cut -c1-16)
 release="$base/releases/$sum"
 ensure_dir "$base/releases" 0755 root:root
@@ -45,7 +74,6 @@ unpack() {
 [ "$(readlink "$base/current" 2>/dev/null)" = "releases/$sum" ] \
   || change "point $base/current at release $sum" sh -c 'ln -sfn "releases/$1" "$2.new" && mv -T "$2.new" "$2"' sh "$sum" "$base/current"
 
-conf="$PREFIX/etc/dvr/agent.json"
 ensure_dir "$(dirname "$conf")" 0755 root:root
 before=$CHANGED; CHANGED=0
 # The config holds the agent token: readable by the agent's account only.
@@ -60,27 +88,11 @@ read -r role storage spool state < <(node -e '
 for d in "$storage" "$spool" "$state"; do check_path "$d" "$SRC"; done
 # Only transcoders run encoders.
 [ "$role" != transcoder ] || ensure_packages ffmpeg
-home="$PREFIX/var/lib/dvr"
 ensure_dir "$home" 0750 "$DVR_USER:$DVR_USER"
 ensure_dir "$spool" 0750 "$DVR_USER:$DVR_USER"
 ensure_dir "$state" 0750 "$DVR_USER:$DVR_USER"
 [ "$role" != transcoder ] || mountpoint -q "$storage" 2>/dev/null || ensure_dir "$storage" 0755 "$DVR_USER:$DVR_USER"
 
-pm2() {
-  # From the account's home: pm2 starts its daemon in the current directory.
-  cd "$home" && runuser -u "$DVR_USER" -- env HOME="$home" PM2_HOME="$home/pm2" DVR_AGENT_CONFIG="$conf" \
-    node "$base/current/node_modules/pm2/bin/pm2" "$@"
-}
-# "<status> <restarts> <cwd>" of the dvr-agent app, or nothing.
-agent_state() {
-  [ -d "$base/current" ] || return 0
-  pm2 jlist 2>/dev/null | node -e '
-    let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
-      let list = []; try { list = JSON.parse(s.slice(s.indexOf("["))); } catch {}
-      const a = list.find(p => p.name === "dvr-agent");
-      if (a) console.log(a.pm2_env.status, a.pm2_env.restart_time, a.pm2_env.pm_cwd);
-    });' || true
-}
 read -r status restarts cwd < <(agent_state; echo) || true
 if [ "${status:-}" != online ]; then
   change "start the agent under pm2 (release $sum)" pm2 startOrReload "$base/current/ecosystem.config.cjs" --update-env

@@ -8,6 +8,7 @@ import { connect as netConnect } from 'node:net';
 import path from 'node:path';
 import { silentLogger } from '../../common/log.js';
 import { Controller } from '../../controller/controller.js';
+import { StaticProvider } from '../../controller/providers.js';
 import { writeAnsibleInventory } from '../../provisioning/ansible.js';
 import { buildAgentBundle } from '../../provisioning/bundle.js';
 import { parseInventory, PROVISIONING_DIR, type Inventory } from '../../provisioning/inventory.js';
@@ -32,7 +33,7 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
   before(async function () {
     const why = await canMakeHosts();
     if (why) { console.log(`      skipped: ${why}`); this.skip(); }
-    net = await createTestNet(['nfs1', 'edge1', 'tx1', 'ans1']);
+    net = await createTestNet(['nfs1', 'edge1', 'tx1', 'ans1', 'pool1']);
     const port = await freePort();
     controller = await Controller.start({
       dataDir: net.dir, host: net.gateway, port, log: silentLogger(), adminToken: ADMIN, deadAfterMs: 20_000,
@@ -156,6 +157,21 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     assert.equal((await fetch(`http://${net.host('edge1').address}:8080/live/demo/index.m3u8`)).status, 200);
   });
 
+  it('dvr-provision (the CLI): --check prints progress per host and a summary; a bad inventory exits 2 naming the JSON path', async () => {
+    const file = path.join(net.dir, 'cluster.json');
+    await fs.writeFile(file, JSON.stringify(inventoryJson));
+    const cli = path.join(PROVISIONING_DIR, '..', 'dist', 'bin', 'dvr-provision.js');
+    const r = await run('node', [cli, 'apply', '--inventory', file, '--check', '--known-hosts', knownHosts.file], 120_000);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^edge1 \| nginx \(edge\): result: unchanged$/m);
+    assert.match(r.stdout, /^nfs1 +10\.213\.\d+\.2 +unchanged$/m);
+    assert.match(r.stdout, /^tx1 +10\.213\.\d+\.4 +unchanged$/m);
+    await fs.writeFile(file, JSON.stringify({ inventory: { ...inventoryJson.inventory, uid: 0 } }));
+    const bad = await run('node', [cli, 'apply', '--inventory', file], 30_000);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /\$\.inventory\.uid: must be >= 100/);
+  });
+
   it('stops a host at a failing step and shows its output; the other hosts go on', async () => {
     const file = path.join(net.dir, 'not-a-directory');
     await fs.writeFile(file, '');
@@ -206,5 +222,55 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     const again = await run('env', [...env.slice(1), '-i', out.inventoryFile, playbook], 180_000);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout, /ans1\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0/);
+  });
+
+  it('the controller\'s static provider adds a pool host on scale-out (it joins by heartbeat) and stops its agent on scale-in', async () => {
+    const pool = net.host('pool1');
+    await fs.appendFile(knownHosts.file, `${pool.address} ${pool.hostKeyPub.split(' ').slice(0, 2).join(' ')}\n`);
+    const dataDir = path.join(net.dir, 'controller2');
+    await fs.mkdir(dataDir);
+    const port = await freePort();
+    const poolFile = path.join(net.dir, 'pool.json');
+    await fs.writeFile(poolFile, JSON.stringify({ inventory: { ...inventoryJson.inventory,
+      networks: { writers: [`${pool.address}/32`] }, storage: { root: path.join(net.dir, 'storage'), mount: false },
+      controller: { url: `http://${net.gateway}:${port}`, agentTokenFile: path.join(dataDir, 'agent-token') },
+      hosts: [{ name: 'pool1', address: pool.address, roles: ['transcoder'], prefix: path.join(net.dir, 'hosts', 'pool1') }] } }));
+    const c2 = await Controller.start({
+      dataDir, host: net.gateway, port, log: silentLogger(), adminToken: ADMIN, deadAfterMs: 20_000, provisioningTimeoutMs: 600_000,
+      sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30, playbackTtlSeconds: 3600, scaleIntervalMs: 600_000,
+      provider: new StaticProvider({ inventoryFile: poolFile, knownHostsFile: knownHosts.file, acceptNewHostKeys: false,
+        workDir: path.join(net.dir, 'controller2-work'), log: silentLogger() }),
+    });
+    const api = `http://${net.gateway}:${port}/api/v1`;
+    const call = async (method: string, url: string, body?: unknown): Promise<{ status: number; json: unknown }> => {
+      const r = await fetch(`${api}${url}`, { method, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      return { status: r.status, json: await r.json() };
+    };
+    try {
+      const lc = JSON.parse(await fs.readFile(path.join(PROVISIONING_DIR, '..', 'launch-configs', 'single-machine.json'), 'utf8')) as unknown;
+      assert.equal((await call('POST', '/launch-configs', lc)).status, 201);
+      const out = await call('POST', '/scale', { role: 'transcoder', count: 1 });
+      assert.equal(out.status, 200, JSON.stringify(out.json));
+      assert.deepEqual((out.json as { nodes: string[] }).nodes, ['pool1']);
+      await until('pool1 to join by heartbeat', async () => {
+        const nodes = (await call('GET', '/nodes?role=transcoder')).json as Array<{ id: string; state: string }>;
+        return nodes.find((n) => n.id === 'pool1' && n.state === 'inservice');
+      }, 30_000, 250);
+      const none = await call('POST', '/scale', { role: 'transcoder', count: 1 });
+      assert.equal(none.status, 503);
+      assert.match((none.json as { message: string }).message, /static pool .*pool\.json\) has no free transcoder host/);
+
+      const scaledIn = await call('POST', '/scale', { role: 'transcoder', count: -1 });
+      assert.deepEqual((scaledIn.json as { nodes: string[] }).nodes, ['pool1']);
+      const home = path.join(net.dir, 'hosts', 'pool1', 'var', 'lib', 'dvr');
+      const jlist = await net.exec(pool, ['runuser', '-u', 'dvr', '--', 'env', `HOME=${home}`, `PM2_HOME=${home}/pm2`,
+        'node', path.join(net.dir, 'hosts', 'pool1', 'opt', 'dvr', 'current', 'node_modules', 'pm2', 'bin', 'pm2'), 'jlist']);
+      assert.deepEqual(JSON.parse(jlist.stdout.slice(jlist.stdout.indexOf('['))), [], 'pm2 runs no agent on the removed host');
+      const nodes = (await call('GET', '/nodes?role=transcoder')).json as Array<{ id: string; state: string }>;
+      assert.equal(nodes.find((n) => n.id === 'pool1')?.state, 'gone');
+    } finally {
+      await c2.close();
+    }
   });
 });
