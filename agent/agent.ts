@@ -47,7 +47,11 @@ export class Agent {
         controllerUrl: config.controller.url, agentToken: token, nodeId: config.nodeId, intervalMs: config.heartbeatSeconds * 1000,
         timeoutMs: 5000, log: log.child({ part: 'heartbeat' }), build: () => agent.heartbeatBody(),
         onReply: async (reply) => {
-          if (reply.jobs) await transcoder.reconcile(reply.jobs.map((j, i) => parseTranscodeJob(j, `controller job [${i}]`)));
+          // The controller's jobs come on top of the local config's (single-machine mode keeps its own).
+          if (!reply.jobs) return;
+          const assigned = reply.jobs.map((j, i) => parseTranscodeJob(j, `controller job [${i}]`));
+          const local = new Set(config.jobs.map((j) => `${j.app}/${j.stream}`));
+          await transcoder.reconcile([...config.jobs, ...assigned.filter((j) => !local.has(`${j.app}/${j.stream}`))]);
         },
       });
       agent.heartbeat.start();

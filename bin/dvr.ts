@@ -111,10 +111,13 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
   };
   agent = await Agent.start(parseAgentConfig({
     nodeId: 'appliance', storageRoot: mediaRoot, stateDir: path.join(o.dataDir, 'state'), jobs: o.demo ? [demo] : [],
+    // Its heartbeats put the machine and its streams' figures on the dashboard.
+    controller: { url: controller.url, agentToken: controller.agentToken },
   }), log);
   if (!o.demo) {
     console.log(`media: ${o.publicUrl}/`);
     console.log(`api: ${controller.url}/api/v1`);
+    console.log(`dashboard: ${controller.url}/dashboard/`);
     return;
   }
   const playback = `${o.publicUrl}/live/demo/master.m3u8`;
@@ -123,6 +126,7 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
   console.log(`playback: ${playback}`);
   console.log(`dash: ${o.publicUrl}/live/demo/manifest.mpd`);
   console.log(`api: ${controller.url}/api/v1`);
+  console.log(`dashboard: ${controller.url}/dashboard/`);
   console.log(`admin token: ${process.env['DVR_ADMIN_TOKEN'] ? 'DVR_ADMIN_TOKEN' : path.join(o.dataDir, 'controller', 'admin-token')}`);
 }
 

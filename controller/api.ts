@@ -2,6 +2,8 @@
 // agent endpoints and origin callbacks the agent token: 401 without a token, 403 with the wrong
 // one. Every error has one shape: { statusCode, code, message }.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { DvrError, isDvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -46,6 +48,9 @@ function tokenOf(req: Request): string | undefined {
   return typeof q === 'string' ? q : undefined;
 }
 
+/** The dashboard's static files (web/dashboard in the source tree; not compiled). */
+const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dashboard');
+
 const NAME = { type: 'string', pattern: '^[a-z0-9_-]{1,64}$' };
 const streamSchema = {
   $id: 'stream-create', type: 'object', additionalProperties: false, required: ['app', 'stream'],
@@ -89,6 +94,15 @@ export function createApi(o: ApiOptions): express.Express {
   app.get('/metrics', admin, (_req, res, next) => {
     metrics.registry.metrics().then((text) => res.type(metrics.registry.contentType).send(text), next);
   });
+  // The dashboard is public static code; everything it shows comes from the API with the admin token.
+  app.get('/dashboard', (req, res, next) => { if (req.originalUrl === '/dashboard') res.redirect(301, '/dashboard/'); else next(); });
+  app.use('/dashboard/', (_req, res, next) => {
+    res.set({
+      'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+      'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-cache',
+    });
+    next();
+  }, express.static(DASHBOARD_DIR, { index: 'index.html', fallthrough: false, dotfiles: 'deny' }));
   const openapi = openApiDocument();
   app.get('/api/v1/openapi.json', (_req, res) => { res.json(openapi); });
   app.get('/api/v1/health', (_req, res) => {
@@ -253,6 +267,7 @@ export function createApi(o: ApiOptions): express.Express {
     if (isDvrError(err)) e = err;
     else if ((err as { type?: string }).type === 'entity.parse.failed') e = new DvrError('DVR_ERR_BAD_REQUEST', `malformed JSON: ${(err as Error).message}`);
     else if ((err as { type?: string }).type === 'entity.too.large') e = new DvrError('DVR_ERR_BAD_REQUEST', 'request body too large');
+    else if ((err as { status?: number }).status === 404) e = new DvrError('DVR_ERR_NOT_FOUND', `no such file: ${req.path}`);
     else {
       log.error({ err: String(err), path: req.path }, 'request failed');
       e = new DvrError('DVR_ERR_DEPENDENCY', 'internal error; see the controller log');

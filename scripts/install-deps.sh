@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the appliance runs: npm packages, and ffmpeg + nginx with the RTMP module from
 # Debian. With --test, also what the tests drive: sshd, nfs-ganesha with rpcbind, libnfs' nfs-ls,
-# Ansible and iproute2 (test hosts are network namespaces). Safe to run again: it only installs
+# Ansible, iproute2 (test hosts are network namespaces) and Chromium (the dashboard). Safe to run again: it only installs
 # what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,7 @@ if [ "$TEST" -eq 1 ]; then
   command -v rpcbind >/dev/null 2>&1 || [ -x /usr/sbin/rpcbind ] || need+=(rpcbind)
   command -v nfs-ls >/dev/null 2>&1 || need+=(libnfs-utils)
   command -v ansible-playbook >/dev/null 2>&1 || need+=(ansible-core)
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
 fi
 
 if [ "${#need[@]}" -gt 0 ]; then

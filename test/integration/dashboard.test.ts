@@ -1,0 +1,99 @@
+// The dashboard as a sysadmin sees it: headless Chromium loads the page from the controller, which
+// reads the API with the admin token; the rendered DOM lists the nodes, their load and the streams.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { silentLogger } from '../../common/log.js';
+import { Controller } from '../../controller/controller.js';
+import { freePort, run, tempDir } from '../support/run.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const ADMIN = 'dashboard-test-admin-token-0123';
+
+/** The DOM after the page's scripts ran and its API calls settled. */
+async function renderedDom(url: string, profile: string): Promise<string> {
+  const r = await run('chromium', ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`,
+    '--virtual-time-budget=8000', '--dump-dom', url], 60_000);
+  assert.equal(r.code, 0, r.stderr.slice(-500));
+  return r.stdout;
+}
+
+/** Text of the rows of a table in the dumped DOM, cells joined by '|'. */
+function rows(dom: string, table: string): string[] {
+  const body = new RegExp(`<table id="${table}">[\\s\\S]*?<tbody>([\\s\\S]*?)</tbody>`).exec(dom)?.[1] ?? '';
+  return [...body.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((m) => [...(m[1] ?? '').matchAll(/<td[^>]*>([\s\S]*?)<\/td>/g)]
+    .map((c) => (c[1] ?? '').replace(/<[^>]+>/g, '').trim()).join('|'));
+}
+
+describe('dashboard (headless Chromium against the controller)', function () {
+  this.timeout(120_000);
+  let dir: string;
+  let c: Controller;
+  let base: string;
+
+  before(async () => {
+    dir = await tempDir('dashboard');
+    const port = await freePort();
+    c = await Controller.start({ dataDir: dir, host: '127.0.0.1', port, log: silentLogger(), adminToken: ADMIN, deadAfterMs: 60_000,
+      provisioningTimeoutMs: 600_000, sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30,
+      playbackTtlSeconds: 3600, scaleIntervalMs: 600_000 });
+    base = `http://127.0.0.1:${port}`;
+    const call = async (method: string, url: string, token: string, body: unknown): Promise<number> =>
+      (await fetch(`${base}/api/v1${url}`, { method, body: JSON.stringify(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } })).status;
+    const lc = JSON.parse(await fs.readFile(path.resolve(here, '../../../launch-configs/single-machine.json'), 'utf8')) as unknown;
+    assert.equal(await call('POST', '/launch-configs', ADMIN, lc), 201);
+    assert.equal(await call('POST', '/streams', ADMIN, { app: 'live', stream: 'cam1', windowSeconds: 7200, recording: true }), 201);
+    const system = { cpuLoadPercent: 37.4, memoryUsedBytes: 3 * 2 ** 30, memoryTotalBytes: 8 * 2 ** 30, networkRxBytesPerSec: 0, networkTxBytesPerSec: 0,
+      storageFreeBytes: 500 * 2 ** 20, storageTotalBytes: 2 ** 30 };
+    for (const [id, role, extra] of [['tc-a', 'transcoder', {}], ['edge-a', 'edge', { connections: 7 }]] as const) {
+      assert.equal(await call('POST', `/nodes/${id}/heartbeat`, c.agentToken, { nodeId: id, role, address: '127.0.0.1', sentAt: new Date().toISOString(),
+        storage: { available: true }, system, streams: [], ...extra }), 200);
+    }
+  });
+
+  after(async () => {
+    await c?.close();
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('is served with a strict content security policy; unknown files are 404s', async () => {
+    const redirect = await fetch(`${base}/dashboard`, { redirect: 'manual' });
+    assert.deepEqual([redirect.status, redirect.headers.get('location')], [301, '/dashboard/']);
+    const page = await fetch(`${base}/dashboard/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'; script-src 'self'/);
+    assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+    const js = await fetch(`${base}/dashboard/dashboard.js`);
+    assert.match(js.headers.get('content-type') ?? '', /javascript/);
+    const missing = await fetch(`${base}/dashboard/nope.js`);
+    assert.equal(missing.status, 404);
+    assert.equal(((await missing.json()) as { code: string }).code, 'DVR_ERR_NOT_FOUND');
+    assert.equal((await fetch(`${base}/dashboard/%2e%2e/package.json`)).status, 404, 'no way out of the dashboard folder');
+  });
+
+  it('asks for the token, then shows roles with their load, nodes with their figures, and streams', async () => {
+    const signedOut = await renderedDom(`${base}/dashboard/`, path.join(dir, 'profile-1'));
+    assert.match(signedOut, /<form id="login">/, 'the token form is shown');
+    assert.match(signedOut, /<main id="main" hidden="">/);
+
+    const dom = await renderedDom(`${base}/dashboard/#token=${ADMIN}`, path.join(dir, 'profile-2'));
+    assert.match(dom, /<span id="status" role="status" class="">2 nodes, 1 streams · updated/);
+    const nodes = rows(dom, 'nodes');
+    assert.deepEqual(nodes.map((r) => r.split('|').slice(0, 5).join('|')).sort(),
+      ['edge-a|edge|inservice|127.0.0.1|7 / 500', 'tc-a|transcoder|inservice|127.0.0.1|0 streams']);
+    assert.ok(nodes.every((r) => r.includes('|37 %|3.0 GiB|500 MiB|')), nodes.join('\n'));
+    const roles = rows(dom, 'roles');
+    assert.ok(roles.includes('edge|1|0|1 %|500|+1 −1'), roles.join('\n'));
+    assert.ok(roles.some((r) => r.startsWith('origin|0|0|')), roles.join('\n'));
+    assert.deepEqual(rows(dom, 'streams').map((r) => r.split('|').slice(0, 7).join('|')), ['live/cam1|idle||2 h|yes|fmp4 copy|no']);
+  });
+
+  it('a wrong token shows the API\'s message and the token form again', async () => {
+    const dom = await renderedDom(`${base}/dashboard/#token=not-the-admin-token`, path.join(dir, 'profile-3'));
+    assert.match(dom, /class="error">the token given is not the admin token/);
+    assert.match(dom, /<form id="login">/);
+  });
+});

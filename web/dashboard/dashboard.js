@@ -1,0 +1,151 @@
+// The controller's dashboard: reads the REST API with the admin token and refreshes every few
+// seconds. Everything shown is set with textContent, never parsed as HTML.
+const API = new URL('../api/v1/', location.href);
+const REFRESH_MS = 5000;
+let token = '';
+let timer;
+
+const $ = (id) => document.getElementById(id);
+
+function takeToken() {
+  // A link may carry the token in the fragment (never sent to the server); it moves to this tab's storage.
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (m) {
+    sessionStorage.setItem('dvr-admin-token', decodeURIComponent(m[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem('dvr-admin-token') ?? '';
+}
+
+async function api(method, path, body) {
+  const res = await fetch(new URL(path, API), {
+    method, headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const json = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const err = new Error(json.message ?? `${method} ${path}: HTTP ${res.status}`);
+    err.status = res.status;
+    throw err;
+  }
+  return json;
+}
+
+function cell(text, cls) {
+  const td = document.createElement('td');
+  td.textContent = text ?? '';
+  if (cls) td.className = cls;
+  return td;
+}
+
+function button(label, onClick) {
+  const td = document.createElement('td');
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.textContent = label;
+  b.addEventListener('click', () => { b.disabled = true; onClick().catch(showError).finally(() => { b.disabled = false; refresh(); }); });
+  td.append(b);
+  return td;
+}
+
+function fill(id, rows) {
+  const body = $(id).tBodies[0];
+  body.replaceChildren(...rows.map((cells) => { const tr = document.createElement('tr'); tr.append(...cells); return tr; }));
+}
+
+const bytes = (n) => (typeof n !== 'number' ? '' : n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${(n / (1 << 20)).toFixed(0)} MiB`);
+const ago = (ms) => { const s = Math.max(0, Math.round((Date.now() - ms) / 1000)); return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`; };
+const duration = (s) => (s === 0 ? 'whole event' : s >= 3600 ? `${+(s / 3600).toFixed(1)} h` : `${Math.round(s / 60)} min`);
+
+function load(n) {
+  const m = n.metrics ?? {};
+  if (n.role === 'transcoder') return `${(m.streams ?? []).filter((s) => !s.ended).length} streams`;
+  return typeof m.connections === 'number' ? `${m.connections} / ${n.capacity}` : '';
+}
+
+function showError(err) {
+  const s = $('status');
+  s.textContent = err.message;
+  s.className = 'error';
+  if (err.status === 401 || err.status === 403) signOut();
+}
+
+function signOut() {
+  sessionStorage.removeItem('dvr-admin-token');
+  token = '';
+  clearTimeout(timer);
+  $('main').hidden = true;
+  $('signout').hidden = true;
+  $('login').hidden = false;
+}
+
+async function refresh() {
+  clearTimeout(timer);
+  try {
+    const [health, nodes, streams, scale, configs] = await Promise.all([
+      api('GET', 'health'), api('GET', 'nodes'), api('GET', 'streams'), api('GET', 'scale'), api('GET', 'launch-configs')]);
+    const live = nodes.filter((n) => n.state !== 'gone');
+    fill('nodes', live.map((n) => [
+      cell(n.id), cell(n.role), cell(n.state, `state-${n.state}`), cell(n.address), cell(load(n), 'num'),
+      cell(n.metrics?.system ? `${Math.round(n.metrics.system.cpuLoadPercent)} %` : '', 'num'),
+      cell(n.metrics?.system ? bytes(n.metrics.system.memoryUsedBytes) : '', 'num'),
+      cell(bytes(n.metrics?.system?.storageFreeBytes), 'num'), cell(ago(n.lastHeartbeat)),
+      n.state === 'inservice' ? button('Drain', () => api('POST', `nodes/${encodeURIComponent(n.id)}/drain`)) : cell(''),
+    ]));
+    const targets = configs.flatMap((c) => c.launchconfig.targets.target);
+    const roles = [...new Set([...targets.map((t) => t.role), ...live.map((n) => n.role)])];
+    fill('roles', roles.map((role) => {
+      const of = live.filter((n) => n.role === role);
+      const serving = of.filter((n) => n.state === 'inservice');
+      const t = targets.find((x) => x.role === role);
+      const conns = role === 'transcoder' ? streams.filter((s) => s.transcoder && serving.some((n) => n.id === s.transcoder)).length
+        : serving.reduce((a, n) => a + (n.metrics?.connections ?? 0), 0);
+      const cap = t ? t.connectionCapacity * Math.max(1, serving.length) : 0;
+      const scaleCell = document.createElement('td');
+      if (t) {
+        for (const delta of [1, -1]) {
+          const b = button(delta > 0 ? '+1' : '−1', () => api('POST', 'scale', { role, count: delta })).firstChild;
+          scaleCell.append(b, ' ');
+        }
+      }
+      return [cell(role), cell(String(serving.length), 'num'), cell(String(of.length - serving.length), 'num'),
+        cell(cap ? `${Math.round((conns / cap) * 100)} %` : '', 'num'), cell(t ? String(t.connectionCapacity) : '', 'num'), scaleCell];
+    }));
+    fill('streams', streams.map((s) => [
+      cell(`${s.app}/${s.stream}`), cell(s.status), cell(s.transcoder ?? ''), cell(duration(s.windowSeconds)),
+      cell(s.recording ? 'yes' : 'no'), cell(`${s.format} ${s.mode}`), cell(s.signedPlayback ? 'yes' : 'no'),
+      button('Playback URL', async () => {
+        const p = await api('GET', `streams/${encodeURIComponent(s.app)}/${encodeURIComponent(s.stream)}/playback`);
+        $('playback').textContent = `${s.app}/${s.stream}: ${p.url}`;
+      }),
+    ]));
+    fill('events', scale.events.slice(-20).reverse().map((e) => [
+      cell(new Date(e.at).toLocaleString()), cell(e.role), cell(e.action === 'out' ? `+${e.count}` : `−${e.count}`), cell(e.nodes.join(', ')), cell(e.reason)]));
+    const s = $('status');
+    s.className = '';
+    s.textContent = `${health.nodes} nodes, ${health.streams} streams · updated ${new Date().toLocaleTimeString()}`;
+  } catch (err) {
+    showError(err);
+    if (!token) return;
+  }
+  timer = setTimeout(refresh, REFRESH_MS);
+}
+
+function open() {
+  $('login').hidden = true;
+  $('main').hidden = false;
+  $('signout').hidden = false;
+  refresh();
+}
+
+$('login').addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  token = $('token').value.trim();
+  sessionStorage.setItem('dvr-admin-token', token);
+  $('token').value = '';
+  open();
+});
+$('signout').addEventListener('click', signOut);
+
+token = takeToken();
+if (token) open(); else { $('status').textContent = 'sign in with the admin token'; $('login').hidden = false; }
