@@ -50,6 +50,16 @@ describe('the appliance command (README quick start)', function () {
     const token = (await fs.readFile(path.join(dataDir, 'controller', 'admin-token'), 'utf8')).trim();
     assert.equal((await fetch(`${api}/streams`, { headers: { Authorization: `Bearer ${token}` } })).status, 200);
     assert.equal((await fs.stat(path.join(dataDir, 'controller', 'admin-token'))).mode & 0o777, 0o600);
+    const dashboard = await until('the dashboard: line', () => lines.map((l) => /^dashboard: (\S+)$/.exec(l)?.[1]).find((u) => u !== undefined), 5000);
+    assert.equal(dashboard, `http://127.0.0.1:${apiPort}/dashboard/`);
+    assert.match(await (await fetch(dashboard)).text(), /<title>DVR controller<\/title>/);
+    // The appliance's own agent reports to its controller, so the dashboard shows the machine and the demo.
+    const node = await until('the appliance node on the dashboard\'s API', async () => {
+      const nodes = await (await fetch(`${api}/nodes`, { headers: { Authorization: `Bearer ${token}` } })).json() as
+        Array<{ id: string; state: string; metrics: { streams?: Array<{ stream: string }> } | null }>;
+      return nodes.find((n) => n.id === 'appliance' && n.state === 'inservice' && n.metrics?.streams?.some((st) => st.stream === 'demo'));
+    }, 15_000, 200);
+    assert.equal(node.id, 'appliance');
     const state = await fs.stat(path.join(dataDir, 'media', 'live', 'demo', 'stream.json'));
     assert.ok(state.isFile(), 'media and state live under DVR_DATA_DIR');
 
