@@ -80,7 +80,8 @@ function httpCommon(m: NginxModel): Node[] {
   return [
     b('types', ...MEDIA_TYPES.map(([t, ext]) => `${t} ${ext};`)),
     'default_type application/octet-stream;',
-    `access_log ${q(`${m.prefix}/access.log`)};`,
+    // Buffered: one write per 64 KiB of log lines (or per second), not one per request.
+    `access_log ${q(`${m.prefix}/access.log`)} combined buffer=64k flush=1s;`,
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${q(`${m.prefix}/tmp/${t}`)};`),
     'sendfile on;',
     'tcp_nopush on;',
@@ -148,11 +149,16 @@ export function renderEdge(m: EdgeModel): string {
     ...signedLocation(m.signing, ['rewrite ^ $sl_path last;']),
     b('location ~ "^(?<dvr_base>.+)\\.m3u8$"', preflight(), ...requireToken(m.signing), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;',
-      // A delta update (EXT-X-SKIP) when the player asks for one and the packager wrote it;
-      // a week-long playlist exists only in its chunked form.
-      'try_files $dvr_base$dvr_skip.m3u8 $uri @dvr_chunked;',
+      // The common case costs one open, as plain static serving does. A player asking for a delta
+      // update (EXT-X-SKIP) gets the delta playlist. Whatever is missing (no delta written, or a
+      // week-long playlist that exists only in its chunked form) is looked for below.
+      b('if ($dvr_skip)', 'rewrite ^ $dvr_base$dvr_skip.m3u8 break;'),
+      // recursive: a playlist missing in every form still reaches the CORS 404 page.
+      'error_page 404 = @dvr_playlist;', 'recursive_error_pages on;',
       // No ETag/304 loop and no open_file_cache: a live playlist must always be fresh.
       'etag off;', 'if_modified_since off;'),
+    b('location @dvr_playlist', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
+      'try_files $dvr_base.m3u8 @dvr_chunked;', 'etag off;', 'if_modified_since off;'),
     // Long playlists are stitched from immutable chunks with SSI; only they pay for the filter.
     b('location @dvr_chunked', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
       'default_type application/vnd.apple.mpegurl;', 'rewrite ^ $dvr_base.m3u8.ssi break;',

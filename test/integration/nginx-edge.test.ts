@@ -61,6 +61,11 @@ describe('nginx edge config', function () {
     assert.equal(missing.status, 404);
     assert.equal(missing.headers.get('access-control-allow-origin'), '*');
     assert.equal(missing.headers.get('cache-control'), 'no-store');
+    // A playlist that does not exist in any form (plain, delta, chunked) is the same CORS 404.
+    for (const p of ['nope.m3u8', 'nope.m3u8?_HLS_skip=YES']) {
+      const res = await fetch(`${edge.url}/${dir}/${p}`);
+      assert.deepEqual([res.status, res.headers.get('access-control-allow-origin'), res.headers.get('cache-control')], [404, '*', 'no-store'], p);
+    }
     await fs.writeFile(path.join(root, dir, '.index.m3u8.ab12.tmp'), 'partial');
     await fs.writeFile(path.join(root, dir, 'index.m3u8.ssi'), '<!--# include virtual="x" -->');
     await fs.writeFile(path.join(root, dir, 'incoming', 's1-1.ts'), 'x');
@@ -92,7 +97,10 @@ describe('nginx edge config', function () {
     await fs.rm(path.join(root, dir, 'index.m3u8'), { force: true });
     await fs.writeFile(path.join(root, dir, 'index.m3u8.ssi'), renderMediaPlaylist(input));
     await fs.writeFile(path.join(root, dir, 'index_delta.m3u8'), renderDeltaPlaylist(input));
-    const full = await (await fetch(`${edge.url}/${dir}/index.m3u8`)).text();
+    const fullRes = await fetch(`${edge.url}/${dir}/index.m3u8`);
+    assert.deepEqual([fullRes.headers.get('access-control-allow-origin'), fullRes.headers.get('cache-control'), fullRes.headers.get('content-type')],
+      ['*', 'public, max-age=1', 'application/vnd.apple.mpegurl']);
+    const full = await fullRes.text();
     assert.equal(full.replace(/\n+/g, '\n'), renderMediaPlaylist({ ...input, chunkedBelow: 0 }));
     const parsed = parsePlaylist(full);
     assert.equal(parsed.segments.length, CHUNK_SIZE * 4 + 10);
@@ -101,6 +109,10 @@ describe('nginx edge config', function () {
     const delta = parsePlaylist(await res.text());
     assert.ok(delta.skipped > CHUNK_SIZE * 3, `skipped ${delta.skipped}`);
     assert.ok(delta.segments.length < 10);
+    // Before the packager has written a delta, a player asking for one gets the whole playlist.
+    await fs.rm(path.join(root, dir, 'index_delta.m3u8'));
+    const noDelta = await (await fetch(`${edge.url}/${dir}/index.m3u8?_HLS_skip=YES`)).text();
+    assert.equal(noDelta, full);
     const gz = await fetch(`${edge.url}/${dir}/index.m3u8`, { headers: { 'Accept-Encoding': 'gzip' } });
     assert.equal(gz.headers.get('content-encoding'), 'gzip');
     const seg = await fetch(`${edge.url}/${dir}/r.ts`, { headers: { 'Accept-Encoding': 'gzip' } });

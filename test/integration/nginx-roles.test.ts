@@ -137,8 +137,11 @@ describe('nginx roles', function () {
       await fs.rm(relay.prefix, { recursive: true, force: true });
       await edge.stop();
     });
-    const upstreamHits = async (p: string): Promise<number> =>
-      (await fs.readFile(path.join(edge.prefix, 'access.log'), 'utf8')).split('\n').filter((l) => l.includes(`GET ${p} `)).length;
+    // The edge buffers its access log (flushed each second): wait for the request's lines to land.
+    const upstreamHits = (p: string): Promise<number> => until(`the edge's access log to show ${p}`, async () => {
+      const n = (await fs.readFile(path.join(edge.prefix, 'access.log'), 'utf8').catch(() => '')).split('\n').filter((l) => l.includes(`GET ${p} `)).length;
+      return n > 0 ? n : undefined;
+    }, 5000);
 
     it('caches segments long and playlists for at most a second', async () => {
       const seg = '/live/open/r/seg.ts';
