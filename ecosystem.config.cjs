@@ -4,7 +4,7 @@ module.exports = {
   apps: [
     {
       name: 'dvr-agent',
-      script: 'dist/bin/dvr-agent.js',
+      script: 'dist/bin/dvr-agent.cjs',
       cwd: __dirname,
       args: ['--config', process.env.DVR_AGENT_CONFIG || '/etc/dvr/agent.json'],
       interpreter: 'node',

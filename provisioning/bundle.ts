@@ -11,7 +11,7 @@ const run = promisify(execFile);
 
 export async function buildAgentBundle(projectRoot: string, outFile: string): Promise<string> {
   try {
-    await fs.access(path.join(projectRoot, 'dist', 'bin', 'dvr-agent.js'));
+    await fs.access(path.join(projectRoot, 'dist', 'bin', 'dvr-agent.cjs'));
   } catch {
     throw new DvrError('DVR_ERR_CONFIG', `${projectRoot}/dist is not built: run npm run build first`);
   }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the appliance runs: npm packages, and ffmpeg + nginx with the RTMP module from
 # Debian. With --test, also what the tests drive: sshd, nfs-ganesha with rpcbind, libnfs' nfs-ls,
-# Ansible, iproute2 (test hosts are network namespaces) and Chromium (the dashboard). Safe to run again: it only installs
+# Ansible, iproute2 (test hosts are network namespaces), sshfs (a real network mount for the
+# storage outage tests) and Chromium (the dashboard). Safe to run again: it only installs
 # what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,7 @@ if [ "$TEST" -eq 1 ]; then
   command -v nfs-ls >/dev/null 2>&1 || need+=(libnfs-utils)
   command -v ansible-playbook >/dev/null 2>&1 || need+=(ansible-core)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  command -v sshfs >/dev/null 2>&1 || need+=(sshfs)
 fi
 
 if [ "${#need[@]}" -gt 0 ]; then

@@ -1,8 +1,10 @@
 // Watches the shared storage mount without ever blocking the event loop on it: each probe runs
 // in a child process with a deadline (a hung NFS mount hangs the prober, not the agent). A probe
 // checks the mount marker (an unmounted mountpoint is an empty directory), writes, reads back
-// and removes a file, and reads the free space.
-import { execFile } from 'node:child_process';
+// and removes a file, and reads the free space. A prober stuck on a hung mount may not even die
+// when killed (it waits in the kernel); no second one is started until it is gone, and its exit
+// (the mount answered) triggers the next probe at once.
+import { execFile, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../common/log.js';
 
@@ -55,6 +57,8 @@ export class StorageMonitor extends EventEmitter<StorageEvents> {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private closed = false;
+  /** A prober past its deadline that has not exited yet. */
+  private stuck: ChildProcess | undefined;
 
   constructor(private readonly o: StorageMonitorOptions) {
     super();
@@ -76,7 +80,7 @@ export class StorageMonitor extends EventEmitter<StorageEvents> {
   }
 
   async probeOnce(): Promise<StorageState> {
-    if (this.running) return this.snapshot();
+    if (this.running || this.stuck) return this.snapshot();
     this.running = true;
     try {
       const result = await this.runProbe();
@@ -89,17 +93,32 @@ export class StorageMonitor extends EventEmitter<StorageEvents> {
 
   private runProbe(): Promise<{ ok: true; free: number; total: number } | { ok: false; reason: string }> {
     return new Promise((resolve) => {
-      execFile(process.execPath, ['-e', PROBE, this.o.root, MOUNT_MARKER], { timeout: this.o.timeoutMs, killSignal: 'SIGKILL' },
-        (err, stdout, stderr) => {
-          if (err) {
-            const timedOut = (err as { killed?: boolean }).killed === true;
-            resolve({ ok: false, reason: timedOut ? `probe of ${this.o.root} timed out after ${this.o.timeoutMs} ms (stalled mount)`
-              : `${this.o.root}: ${stderr.trim() || err.message}` });
-            return;
-          }
-          const [free, total] = stdout.trim().split(' ').map(Number);
-          resolve({ ok: true, free: free ?? 0, total: total ?? 0 });
-        });
+      let done = false;
+      const child = execFile(process.execPath, ['-e', PROBE, this.o.root, MOUNT_MARKER], (err, stdout, stderr) => {
+        if (done) return;
+        done = true;
+        clearTimeout(deadline);
+        if (err) {
+          resolve({ ok: false, reason: `${this.o.root}: ${stderr.trim() || err.message}` });
+          return;
+        }
+        const [free, total] = stdout.trim().split(' ').map(Number);
+        resolve({ ok: true, free: free ?? 0, total: total ?? 0 });
+      });
+      // Our own deadline: the callback above waits for the child's exit, which a hung mount can withhold.
+      const deadline = setTimeout(() => {
+        if (done) return;
+        done = true;
+        child.kill('SIGKILL');
+        if (child.exitCode === null && child.signalCode === null) {
+          this.stuck = child;
+          child.once('exit', () => {
+            this.stuck = undefined;
+            if (!this.closed) void this.probeOnce();
+          });
+        }
+        resolve({ ok: false, reason: `probe of ${this.o.root} timed out after ${this.o.timeoutMs} ms (stalled mount)` });
+      }, this.o.timeoutMs);
     });
   }
 

@@ -8,7 +8,7 @@ import { canConnect } from '../../nginx/process.js';
 import { parsePlaylist } from '../support/m3u8.js';
 import { freePort, run, tempDir, until } from '../support/run.js';
 
-const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.js');
+const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.cjs');
 
 describe('the appliance command (README quick start)', function () {
   this.timeout(120_000);

@@ -15,7 +15,7 @@ import { kill, publish, startOrigin, type Origin } from '../support/origin.js';
 import { freePort, run, tempDir, until } from '../support/run.js';
 import { patternJob } from '../support/jobs.js';
 
-const agentBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr-agent.js');
+const agentBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr-agent.cjs');
 
 async function playlist(root: string, stream: string, rendition = 'source'): Promise<ReturnType<typeof parsePlaylist> | undefined> {
   try {

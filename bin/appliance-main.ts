@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // The appliance's command line. `dvr start` runs everything one machine needs: the packager,
 // nginx serving what it writes, and (unless disabled) a demo stream from a test pattern.
 import { promises as fs } from 'node:fs';

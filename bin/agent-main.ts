@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // The agent process (run under pm2 on every node): `dvr-agent --config /etc/dvr/agent.json`.
 import { parseArgs } from 'node:util';
 import { isDvrError } from '../common/errors.js';
