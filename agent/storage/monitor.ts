@@ -1,10 +1,12 @@
-// Watches the shared storage mount without ever blocking the event loop on it: each probe runs
-// in a child process with a deadline (a hung NFS mount hangs the prober, not the agent). A probe
-// checks the mount marker (an unmounted mountpoint is an empty directory), writes, reads back
-// and removes a file, and reads the free space. A prober stuck on a hung mount may not even die
-// when killed (it waits in the kernel); no second one is started until it is gone, and its exit
-// (the mount answered) triggers the next probe at once.
-import { execFile, type ChildProcess } from 'node:child_process';
+// Watches the shared storage mount without ever blocking the event loop on it: probes run in a
+// child process with a deadline (a hung NFS mount hangs the prober, not the agent). A probe checks
+// the mount marker (an unmounted mountpoint is an empty directory), writes, reads back and removes
+// a file, and reads the free space. The prober lives as long as the storage answers (one process,
+// not one per probe). One stuck on a hung mount may not even die when killed (it waits in the
+// kernel); no second one is started until it is gone, and its exit (the mount answered) brings a
+// fresh prober and a probe at once.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../common/log.js';
 
@@ -35,28 +37,33 @@ export interface StorageEvents {
   full: [{ freeBytes: number }];
 }
 
-// Runs in the child: argv[1] = root, argv[2] = marker name. Prints "free total" or exits non-zero with the reason.
-const PROBE = `
+// Runs in the child: argv[1] = root, argv[2] = marker name. For each line on stdin it probes and
+// prints one line: "ok <free> <total>" or "fail <reason>".
+const PROBER = `
 const fs = require('fs'), path = require('path');
 const root = process.argv[1], marker = process.argv[2];
-try {
-  fs.statSync(path.join(root, marker));
-} catch (e) { console.error('mount marker ' + marker + ' missing (not mounted?): ' + e.code); process.exit(3); }
 const probe = path.join(root, '.probe-' + process.pid);
-try {
-  fs.writeFileSync(probe, 'dvr');
-  if (fs.readFileSync(probe, 'utf8') !== 'dvr') throw Object.assign(new Error('read back differs'), { code: 'EIO' });
-  fs.unlinkSync(probe);
-} catch (e) { try { fs.unlinkSync(probe); } catch {} console.error('write probe failed: ' + (e.code || e.message)); process.exit(4); }
-const s = fs.statfsSync(root);
-console.log(String(s.bavail * s.bsize) + ' ' + String(s.blocks * s.bsize));
+function once() {
+  try { fs.statSync(path.join(root, marker)); } catch (e) { return 'fail mount marker ' + marker + ' missing (not mounted?): ' + e.code; }
+  try {
+    fs.writeFileSync(probe, 'dvr');
+    if (fs.readFileSync(probe, 'utf8') !== 'dvr') throw Object.assign(new Error('read back differs'), { code: 'EIO' });
+    fs.unlinkSync(probe);
+  } catch (e) { try { fs.unlinkSync(probe); } catch {} return 'fail write probe failed: ' + (e.code || e.message); }
+  try { const s = fs.statfsSync(root); return 'ok ' + String(s.bavail * s.bsize) + ' ' + String(s.blocks * s.bsize); }
+  catch (e) { return 'fail statfs failed: ' + (e.code || e.message); }
+}
+require('readline').createInterface({ input: process.stdin }).on('line', () => process.stdout.write(once() + '\\n'));
 `;
+
+type ProbeResult = { ok: true; free: number; total: number } | { ok: false; reason: string };
 
 export class StorageMonitor extends EventEmitter<StorageEvents> {
   private state: StorageState = { available: true, reason: undefined, freeBytes: undefined, totalBytes: undefined, lastProbeMs: undefined };
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private closed = false;
+  private prober: { child: ChildProcess; answer: ((line: string) => void) | undefined } | undefined;
   /** A prober past its deadline that has not exited yet. */
   private stuck: ChildProcess | undefined;
 
@@ -77,6 +84,8 @@ export class StorageMonitor extends EventEmitter<StorageEvents> {
   close(): void {
     this.closed = true;
     clearInterval(this.timer);
+    this.prober?.child.kill('SIGKILL');
+    this.prober = undefined;
   }
 
   async probeOnce(): Promise<StorageState> {
@@ -91,38 +100,54 @@ export class StorageMonitor extends EventEmitter<StorageEvents> {
     return this.snapshot();
   }
 
-  private runProbe(): Promise<{ ok: true; free: number; total: number } | { ok: false; reason: string }> {
+  private startProber(): NonNullable<StorageMonitor['prober']> {
+    const child = spawn(process.execPath, ['-e', PROBER, this.o.root, MOUNT_MARKER], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const p: NonNullable<StorageMonitor['prober']> = { child, answer: undefined };
+    // The prober never keeps the agent alive on its own.
+    child.unref();
+    for (const pipe of [child.stdin, child.stdout]) (pipe as { unref?: () => void } | null)?.unref?.();
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => { const a = p.answer; p.answer = undefined; a?.(line); });
+    child.stdin?.on('error', () => undefined);
+    child.once('exit', () => {
+      if (this.prober === p) this.prober = undefined;
+      const a = p.answer; p.answer = undefined;
+      a?.('fail the prober exited');
+    });
+    return p;
+  }
+
+  private runProbe(): Promise<ProbeResult> {
     return new Promise((resolve) => {
+      const p = this.prober ??= this.startProber();
       let done = false;
-      const child = execFile(process.execPath, ['-e', PROBE, this.o.root, MOUNT_MARKER], (err, stdout, stderr) => {
-        if (done) return;
-        done = true;
-        clearTimeout(deadline);
-        if (err) {
-          resolve({ ok: false, reason: `${this.o.root}: ${stderr.trim() || err.message}` });
-          return;
-        }
-        const [free, total] = stdout.trim().split(' ').map(Number);
-        resolve({ ok: true, free: free ?? 0, total: total ?? 0 });
-      });
-      // Our own deadline: the callback above waits for the child's exit, which a hung mount can withhold.
       const deadline = setTimeout(() => {
         if (done) return;
         done = true;
-        child.kill('SIGKILL');
-        if (child.exitCode === null && child.signalCode === null) {
-          this.stuck = child;
-          child.once('exit', () => {
+        p.answer = undefined;
+        this.prober = undefined;
+        p.child.kill('SIGKILL');
+        if (p.child.exitCode === null && p.child.signalCode === null) {
+          this.stuck = p.child;
+          p.child.once('exit', () => {
             this.stuck = undefined;
             if (!this.closed) void this.probeOnce();
           });
         }
         resolve({ ok: false, reason: `probe of ${this.o.root} timed out after ${this.o.timeoutMs} ms (stalled mount)` });
       }, this.o.timeoutMs);
+      p.answer = (line) => {
+        if (done) return;
+        done = true;
+        clearTimeout(deadline);
+        const [word, ...rest] = line.split(' ');
+        if (word === 'ok') resolve({ ok: true, free: Number(rest[0] ?? 0), total: Number(rest[1] ?? 0) });
+        else resolve({ ok: false, reason: `${this.o.root}: ${rest.join(' ') || 'probe failed'}` });
+      };
+      p.child.stdin?.write('probe\n');
     });
   }
 
-  private apply(r: { ok: true; free: number; total: number } | { ok: false; reason: string }): void {
+  private apply(r: ProbeResult): void {
     if (this.closed) return;
     const was = this.state.available;
     this.state.lastProbeMs = Date.now();
