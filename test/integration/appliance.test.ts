@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { canConnect } from '../../nginx/process.js';
 import { parsePlaylist } from '../support/m3u8.js';
-import { freePort, run, tempDir, until } from '../support/run.js';
+import { ffmpeg, freePort, run, tempDir, until } from '../support/run.js';
 
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.cjs');
 
@@ -17,8 +17,10 @@ describe('the appliance command (README quick start)', function () {
     const dataDir = await tempDir('appliance');
     const port = await freePort();
     const apiPort = await freePort();
+    const rtmpPort = await freePort();
     const proc = spawn(process.execPath, [cli, 'start'], {
-      env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_API_PORT: String(apiPort), DVR_LOG_LEVEL: 'warn' },
+      env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_API_PORT: String(apiPort),
+        DVR_RTMP_PORT: String(rtmpPort), DVR_RTMP_STATUS_PORT: String(await freePort()), DVR_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -60,6 +62,29 @@ describe('the appliance command (README quick start)', function () {
       return nodes.find((n) => n.id === 'appliance' && n.state === 'inservice' && n.metrics?.streams?.some((st) => st.stream === 'demo'));
     }, 15_000, 200);
     assert.equal(node.id, 'appliance');
+    // A publisher on the printed publish: URL is authorised, pulled, packaged and served.
+    const publish = lines.map((l) => /^publish: (\S+)$/.exec(l)?.[1]).find((u) => u !== undefined) ?? '';
+    assert.match(publish, new RegExp(`^rtmp://127\\.0\\.0\\.1:${rtmpPort}/live/cam1\\?key=[A-Za-z0-9_-]{20,}$`));
+    const publisher = ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-re', '-f', 'lavfi',
+      '-i', 'sine=frequency=440:sample_rate=48000', '-t', '40', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-c:a', 'aac', '-f', 'flv', publish]);
+    try {
+      const cam = await until('live/cam1 to play through the edge', async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/live/cam1/source/index.m3u8`).catch(() => undefined);
+        if (!res?.ok) return undefined;
+        const p = parsePlaylist(await res.text());
+        return p.segments.length >= 2 ? p : undefined;
+      }, 40_000, 250);
+      assert.equal(cam.endList, false, 'live');
+      const streams = await (await fetch(`${api}/streams`, { headers: { Authorization: `Bearer ${token}` } })).json() as
+        Array<{ stream: string; status: string; transcoder: string | null }>;
+      assert.deepEqual(streams.map((st) => [st.stream, st.status, st.transcoder]), [['cam1', 'live', 'appliance']]);
+      const wrongKey = await ffmpeg(['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-t', '2',
+        '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'flv', publish.replace(/key=.*/, 'key=wrong')]);
+      assert.notEqual(wrongKey.code, 0, 'a wrong stream key is refused');
+    } finally {
+      await run('pkill', ['-f', 'live/cam1\\?key=']);
+      await publisher;
+    }
     const state = await fs.stat(path.join(dataDir, 'media', 'live', 'demo', 'stream.json'));
     assert.ok(state.isFile(), 'media and state live under DVR_DATA_DIR');
 
