@@ -53,8 +53,17 @@ async function agentRun(file: string, n: number): Promise<{ late: number; cpuPer
     dvr: { windowSeconds: 60 } })) }), silentLogger());
   let late = 0;
   let listed = 0;
-  agent.packager.events.on('listed', (e) => { listed++; if (e.latencyMs > 1000) late++; });
-  await new Promise((r) => setTimeout(r, 6000)); // warm-up: connect and first segments
+  const perStream = new Map<string, number>();
+  agent.packager.events.on('listed', (e) => {
+    listed++;
+    if (e.latencyMs > 1000) late++;
+    perStream.set(e.stream, (perStream.get(e.stream) ?? 0) + 1);
+  });
+  // Warm-up: every puller connected and past its first segments (a backlog from a slow start is not
+  // steady state), then the measured run.
+  const warm = Date.now();
+  while ([...perStream.values()].filter((c) => c >= 2).length < n && Date.now() - warm < 60_000) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 2000));
   const cpu0 = process.cpuUsage();
   const late0 = agent.transcoder.figures().reduce((a, f) => a + f.lateSegments, 0);
   const t0 = Date.now();
@@ -77,7 +86,11 @@ async function nginxRun(file: string, n: number): Promise<{ late: number; listed
   const port = 19_600;
   const rtmp = await startRtmp('hls', port, true);
   const pubs = publishers(file, port, n);
-  await new Promise((r) => setTimeout(r, 6000));
+  // Warm-up as for the agent: every stream has a playlist, then the measured run.
+  const warm = Date.now();
+  const present = async (): Promise<number> => (await fs.readdir(rtmp.hls)).filter((f) => f.endsWith('.m3u8')).length;
+  while (await present() < n && Date.now() - warm < 60_000) await new Promise((r) => setTimeout(r, 200));
+  await new Promise((r) => setTimeout(r, 2000));
   const last = new Map<string, { mtime: number; seen: number }>();
   let late = 0;
   let listed = 0;
