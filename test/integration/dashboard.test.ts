@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { silentLogger } from '../../common/log.js';
-import { Controller } from '../../controller/controller.js';
+import type { Controller } from '../../controller/controller.js';
+import { startTestController } from '../support/controller.js';
 import { freePort, run, tempDir } from '../support/run.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -36,9 +36,7 @@ describe('dashboard (headless Chromium against the controller)', function () {
   before(async () => {
     dir = await tempDir('dashboard');
     const port = await freePort();
-    c = await Controller.start({ dataDir: dir, host: '127.0.0.1', port, log: silentLogger(), adminToken: ADMIN, deadAfterMs: 60_000,
-      provisioningTimeoutMs: 600_000, sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30,
-      playbackTtlSeconds: 3600, scaleIntervalMs: 600_000 });
+    c = await startTestController(dir, '127.0.0.1', port, ADMIN, { deadAfterMs: 60_000 });
     base = `http://127.0.0.1:${port}`;
     const call = async (method: string, url: string, token: string, body: unknown): Promise<number> =>
       (await fetch(`${base}/api/v1${url}`, { method, body: JSON.stringify(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } })).status;

@@ -7,13 +7,14 @@ import { promises as fs } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import path from 'node:path';
 import { silentLogger } from '../../common/log.js';
-import { Controller } from '../../controller/controller.js';
+import type { Controller } from '../../controller/controller.js';
 import { StaticProvider } from '../../controller/providers.js';
 import { writeAnsibleInventory } from '../../provisioning/ansible.js';
 import { buildAgentBundle } from '../../provisioning/bundle.js';
 import { parseInventory, PROVISIONING_DIR, type Inventory } from '../../provisioning/inventory.js';
 import { KnownHosts } from '../../provisioning/known-hosts.js';
 import { provision, type HostResult, type RunOptions } from '../../provisioning/runner.js';
+import { startTestController } from '../support/controller.js';
 import { canMakeHosts, createTestNet, type TestNet } from '../support/netns.js';
 import { freePort, run, until } from '../support/run.js';
 
@@ -35,11 +36,7 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     if (why) { console.log(`      skipped: ${why}`); this.skip(); }
     net = await createTestNet(['nfs1', 'edge1', 'tx1', 'ans1', 'pool1']);
     const port = await freePort();
-    controller = await Controller.start({
-      dataDir: net.dir, host: net.gateway, port, log: silentLogger(), adminToken: ADMIN, deadAfterMs: 20_000,
-      provisioningTimeoutMs: 600_000, sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30,
-      playbackTtlSeconds: 3600, scaleIntervalMs: 60_000,
-    });
+    controller = await startTestController(net.dir, net.gateway, port, ADMIN);
     apiUrl = `http://${net.gateway}:${port}/api/v1`;
     const host = (name: string, roles: string[]): object => ({ name, address: net.host(name).address, roles, prefix: path.join(net.dir, 'hosts', name) });
     inventoryJson = { inventory: {
@@ -235,9 +232,7 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
       networks: { writers: [`${pool.address}/32`] }, storage: { root: path.join(net.dir, 'storage'), mount: false },
       controller: { url: `http://${net.gateway}:${port}`, agentTokenFile: path.join(dataDir, 'agent-token') },
       hosts: [{ name: 'pool1', address: pool.address, roles: ['transcoder'], prefix: path.join(net.dir, 'hosts', 'pool1') }] } }));
-    const c2 = await Controller.start({
-      dataDir, host: net.gateway, port, log: silentLogger(), adminToken: ADMIN, deadAfterMs: 20_000, provisioningTimeoutMs: 600_000,
-      sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30, playbackTtlSeconds: 3600, scaleIntervalMs: 600_000,
+    const c2 = await startTestController(dataDir, net.gateway, port, ADMIN, {
       provider: new StaticProvider({ inventoryFile: poolFile, knownHostsFile: knownHosts.file, acceptNewHostKeys: false,
         workDir: path.join(net.dir, 'controller2-work'), log: silentLogger() }),
     });
