@@ -13,6 +13,7 @@ export const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'delete', Op
   '/health': { get: { summary: 'Liveness and counts', security: 'none', ok: 200 } },
   '/openapi.json': { get: { summary: 'This document', security: 'none', ok: 200 } },
   '/../metrics': { get: { summary: 'Prometheus metrics (at /metrics, outside /api/v1)', security: 'admin', ok: 200 } },
+  '/../dashboard': { get: { summary: 'The dashboard (at /dashboard/, outside /api/v1; it reads this API with the admin token)', security: 'none', ok: 301 } },
   '/launch-configs': {
     get: { summary: 'List launch configs', security: 'admin', ok: 200 },
     post: { summary: 'Add a launch config', security: 'admin', ok: 201, body: { $ref: '#/components/schemas/LaunchConfig' } },
