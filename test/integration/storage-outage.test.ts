@@ -35,7 +35,8 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
   const mounted = async (): Promise<boolean> => (await run('findmnt', ['-n', mnt])).code === 0;
 
   before(async function () {
-    const why = await canMakeHosts() ?? ((await run('sshfs', ['--version'])).code === 0 ? undefined : 'sshfs is not installed');
+    const why = await canMakeHosts() ?? ((await run('sshfs', ['--version'])).code === 0 ? undefined : 'sshfs is not installed')
+      ?? (await fs.access('/dev/fuse').then(() => undefined, () => 'no /dev/fuse: FUSE mounts are not possible here'));
     if (why) { console.log(`      skipped: ${why}`); this.skip(); }
     net = await createTestNet(['store']);
     const h = net.host('store');
