@@ -33,7 +33,8 @@ export class Agent {
       timeoutMs: config.storage.probeTimeoutMs, minFreeBytes: config.storage.minFreeBytes });
     await storage.start();
     const packager = new Packager({ root: config.storageRoot, spoolRoot: config.spoolRoot, log,
-      storageAvailable: () => storage.available, retryDelayMs: config.storage.probeIntervalMs });
+      storageAvailable: () => storage.available, retryDelayMs: config.storage.probeIntervalMs,
+      concurrentStreamTasks: config.storage.concurrentStreamTasks });
     const transcoder = new Transcoder({ packager, log, stateDir: config.stateDir, policy: config.encoder });
     const agent = new Agent(config, storage, packager, transcoder, log);
     if (config.metrics) {

@@ -26,6 +26,8 @@ export interface AgentConfig {
     probeIntervalMs: number;
     probeTimeoutMs: number;
     minFreeBytes: number;
+    /** Streams whose packaging work (writes to the storage) may run at once. */
+    concurrentStreamTasks: number;
   };
   encoder: { initialDelayMs: number; maxDelayMs: number; firstSegmentMs: number; stopTimeoutMs: number };
   /** Jobs to run without a controller (single-machine mode). */
@@ -54,7 +56,8 @@ const schema = {
       mount: { type: 'boolean', default: false },
       probeIntervalMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 1000 },
       probeTimeoutMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 3000 },
-      minFreeBytes: { type: 'number', minimum: 0, default: 512 * 1024 * 1024 } } },
+      minFreeBytes: { type: 'number', minimum: 0, default: 512 * 1024 * 1024 },
+      concurrentStreamTasks: { type: 'integer', minimum: 1, maximum: 256, default: 16 } } },
     encoder: { type: 'object', additionalProperties: false, default: {}, properties: {
       initialDelayMs: { type: 'integer', minimum: 0, default: 500 },
       maxDelayMs: { type: 'integer', minimum: 0, default: 10_000 },

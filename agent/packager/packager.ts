@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DvrError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { PackagerEmitter } from './events.js';
+import { Gate } from './gate.js';
 import { ffprobeVideoSize } from './probe.js';
 import { parseStreamSettings, settingsWarnings, type StreamSettings } from './settings.js';
 import { StreamPackager, type VideoProbe } from './stream.js';
@@ -18,6 +19,8 @@ export interface PackagerOptions {
   spoolRoot?: string;
   /** False while the shared storage is down (see agent/storage). */
   storageAvailable?: () => boolean;
+  /** Streams whose work may run at once (default 16): bounds the threads a hung mount can hold. */
+  concurrentStreamTasks?: number;
 }
 
 export class Packager {
@@ -27,9 +30,11 @@ export class Packager {
   private closing: Promise<void> | undefined;
   private readonly root: string;
   private readonly log: Logger;
+  private readonly gate: Gate;
 
   constructor(private readonly options: PackagerOptions) {
     this.root = path.resolve(options.root);
+    this.gate = new Gate(options.concurrentStreamTasks ?? 16);
     this.log = options.log.child({ part: 'packager' });
   }
 
@@ -45,6 +50,7 @@ export class Packager {
       retryDelayMs: this.options.retryDelayMs ?? 2000,
       spoolRoot: path.resolve(this.options.spoolRoot ?? this.root),
       storageAvailable: this.options.storageAvailable ?? (() => true),
+      gate: this.gate,
     });
     await sp.open();
     this.streams.set(key, sp);

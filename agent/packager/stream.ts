@@ -7,6 +7,7 @@ import { DvrError, errnoCode } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { PackagerEmitter, StreamRef } from './events.js';
 import { listDir, moveInto, readJson, unlinkIfPresent, writeAtomic } from './files.js';
+import type { Gate } from './gate.js';
 import {
   CHUNK_DIR, CHUNKED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, INCOMING_DIR, MASTER, PLAYLIST, STREAM_STATE,
   chunkName, dashSegmentName, initName, parseIncomingName, renditionDir, segmentName, streamPaths,
@@ -39,6 +40,8 @@ export interface StreamDeps {
   spoolRoot: string;
   /** False while the shared storage is down: segments wait in the spool. */
   storageAvailable: () => boolean;
+  /** Shared by the agent's streams: how many of them may be working at once. */
+  gate?: Gate;
 }
 
 interface StreamStateFile {
@@ -209,7 +212,8 @@ export class StreamPackager {
 
   private enqueue(task: () => Promise<void>): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const run = this.queue.then(task, task);
+    const gated = (): Promise<void> => (this.deps.gate ? this.deps.gate.run(task) : task());
+    const run = this.queue.then(gated, gated);
     this.queue = run.catch((err: unknown) => {
       this.log.error({ err }, 'packager task failed');
     });

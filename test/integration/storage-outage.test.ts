@@ -113,8 +113,8 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
     }
   });
 
-  it('the agent process keeps its heartbeats going while six streams hit the hung mount, and loses nothing', async () => {
-    const base = path.join(net.dir, 'six');
+  const sixStreams = async (name: string, env: Record<string, string>, storage: Record<string, number>): Promise<void> => {
+    const base = path.join(net.dir, name);
     await fs.mkdir(base);
     // The controller's side: record each heartbeat's time and what it says about the storage.
     const beats: Array<{ at: number; available: boolean }> = [];
@@ -134,16 +134,16 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
     await fs.writeFile(configFile, JSON.stringify({
       nodeId: 'tc-six', storageRoot: mnt, spoolRoot: path.join(base, 'spool'), stateDir: path.join(base, 'state'), heartbeatSeconds: 1,
       controller: { url: `http://127.0.0.1:${(receiver.address() as { port: number }).port}`, agentToken: 'heartbeat-test-token-0123' },
-      storage: { mount: true, probeIntervalMs: 300, probeTimeoutMs: 1500, minFreeBytes: 0 }, encoder: { initialDelayMs: 300, maxDelayMs: 2000 },
-      jobs: streams.map((s) => patternJob(s)),
+      storage: { mount: true, probeIntervalMs: 300, probeTimeoutMs: 1500, minFreeBytes: 0, ...storage },
+      encoder: { initialDelayMs: 300, maxDelayMs: 2000 }, jobs: streams.map((s) => patternJob(`${name}-${s}`)),
     }));
-    const proc = spawn(process.execPath, [path.join(here, '../../bin/dvr-agent.cjs'), '--config', configFile], { stdio: 'ignore' });
+    const proc = spawn(process.execPath, [path.join(here, '../../bin/dvr-agent.cjs'), '--config', configFile], { stdio: 'ignore', env: { ...process.env, ...env } });
     const listed = async (stream: string): Promise<ReturnType<typeof parsePlaylist>['segments']> => {
       const text = await fs.readFile(path.join(exportDir, 'live', stream, 'source', 'index.m3u8'), 'utf8').catch(() => '');
       return text ? parsePlaylist(text).segments : [];
     };
     try {
-      for (const s of streams) await until(`2 segments of ${s}`, async () => ((await listed(s)).length >= 2 ? true : undefined), 60_000, 100);
+      for (const s of streams) await until(`2 segments of ${s}`, async () => ((await listed(`${name}-${s}`)).length >= 2 ? true : undefined), 60_000, 100);
       await run('ip', ['link', 'set', link, 'down']);
       const down = Date.now();
       await until('a heartbeat saying the storage is down', () => (beats.some((b) => b.at > down && !b.available) ? true : undefined), 15_000, 50)
@@ -156,7 +156,7 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
       assert.ok(Math.max(...gaps) < 3500, `heartbeats kept their pace through the hung mount (gaps ${gaps.join(', ')} ms)`);
       for (const s of streams) {
         const segs = await until(`${s} to list its spooled segments`, async () => {
-          const l = await listed(s);
+          const l = await listed(`${name}-${s}`);
           return l.length >= 10 ? l : undefined;
         }, 60_000, 200);
         assert.deepEqual(segs.map((x) => x.seq), segs.map((_x, i) => i), `${s}: in order, nothing lost`);
@@ -168,5 +168,14 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
       if (proc.exitCode === null) await once(proc, 'exit');
       receiver.close();
     }
+  };
+
+  it('the agent process keeps its heartbeats going while six streams hit the hung mount, and loses nothing', async () => {
+    await sixStreams('six', {}, {});
+  });
+
+  it('with fewer threads than streams, the packager lets only a few streams at the storage at once, so the rest of the agent keeps working', async () => {
+    // Six threads for six streams: without the packager's gate every thread could end up stuck on the mount.
+    await sixStreams('gated', { UV_THREADPOOL_SIZE: '6' }, { concurrentStreamTasks: 2 });
   });
 });
