@@ -87,7 +87,7 @@ read -r role storage spool state < <(node -e '
   console.log(c.role || "transcoder", c.storageRoot, spool, c.stateDir || spool + "/.state");' "$SRC") || die "$SRC is not the agent's JSON config"
 for d in "$storage" "$spool" "$state"; do check_path "$d" "$SRC"; done
 # Only transcoders run encoders.
-[ "$role" != transcoder ] || ensure_packages ffmpeg
+[ "$role" != transcoder ] || ensure_command ffmpeg ffmpeg
 ensure_dir "$home" 0750 "$DVR_USER:$DVR_USER"
 ensure_dir "$spool" 0750 "$DVR_USER:$DVR_USER"
 ensure_dir "$state" 0750 "$DVR_USER:$DVR_USER"

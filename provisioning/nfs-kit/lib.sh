@@ -43,6 +43,11 @@ ensure_packages() {
   [ "${#missing[@]}" -eq 0 ] && return 0
   change "install Debian packages ${missing[*]}" apt_install "${missing[@]}"
 }
+# ensure_command <command> <package>: installs the package when the command is missing (another
+# package may provide it, e.g. nginx-core instead of nginx-light).
+ensure_command() {
+  command -v "$1" >/dev/null 2>&1 || ensure_packages "$2"
+}
 apt_install() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq || die "apt-get update failed"

@@ -62,7 +62,9 @@ if [ "$BACKEND" = kernel ]; then
 fi
 
 # nfs-ganesha: NFSv4 and v3 (v3 needs rpcbind), TCP only, no NLM/RQUOTA.
-ensure_packages nfs-ganesha nfs-ganesha-vfs rpcbind
+ensure_command ganesha.nfsd nfs-ganesha
+ensure_packages nfs-ganesha-vfs
+ensure_command rpcbind rpcbind
 clients() {
   local access="$1"; shift
   [ $# -gt 0 ] || return 0

@@ -17,12 +17,13 @@ while [ $# -gt 0 ]; do
     *) die "unknown option '$1'" ;;
   esac
 done
-case "$ROLE" in edge|relay) pkgs=(nginx-light) ;; origin) pkgs=(nginx-light libnginx-mod-rtmp) ;; *) die "--role: '$ROLE' is not edge, relay or origin" ;; esac
+case "$ROLE" in edge|relay|origin) ;; *) die "--role: '$ROLE' is not edge, relay or origin" ;; esac
 [ -f "$SRC" ] || die "--config: '$SRC' is not a file"
 [ -z "$PREFIX" ] || check_path "$PREFIX" "--prefix"
 need_root
 
-ensure_packages "${pkgs[@]}"
+ensure_command nginx nginx-light
+if [ "$ROLE" = origin ] && [ ! -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then ensure_packages libnginx-mod-rtmp; fi
 if [ -z "$PREFIX" ] && has_systemd && systemctl is-enabled --quiet nginx 2>/dev/null; then
   change "switch off the distribution's nginx service (this node runs dvr-nginx)" systemctl disable --now nginx
 fi
