@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Logger } from '../common/log.js';
 import type { Heartbeat } from '../common/protocol.js';
 import type { AgentConfig } from './config.js';
-import { HeartbeatSender } from './metrics/heartbeat.js';
+import { startAgentHeartbeat, type HeartbeatSender } from './metrics/heartbeat.js';
 import { createRegistry, serveMetrics } from './metrics/prometheus.js';
 import { systemFigures } from './metrics/system.js';
 import { Packager } from './packager/packager.js';
@@ -42,21 +42,13 @@ export class Agent {
         config.metrics.port, config.metrics.token);
     }
     await transcoder.reconcile(config.jobs);
-    if (config.controller) {
-      const token = config.controller.agentToken ?? process.env['DVR_AGENT_TOKEN'] ?? '';
-      agent.heartbeat = new HeartbeatSender({
-        controllerUrl: config.controller.url, agentToken: token, nodeId: config.nodeId, intervalMs: config.heartbeatSeconds * 1000,
-        timeoutMs: 5000, log: log.child({ part: 'heartbeat' }), build: () => agent.heartbeatBody(),
-        onReply: async (reply) => {
-          // The controller's jobs come on top of the local config's (single-machine mode keeps its own).
-          if (!reply.jobs) return;
-          const assigned = reply.jobs.map((j, i) => parseTranscodeJob(j, `controller job [${i}]`));
-          const local = new Set(config.jobs.map((j) => `${j.app}/${j.stream}`));
-          await transcoder.reconcile([...config.jobs, ...assigned.filter((j) => !local.has(`${j.app}/${j.stream}`))]);
-        },
-      });
-      agent.heartbeat.start();
-    }
+    agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), async (reply) => {
+      // The controller's jobs come on top of the local config's (single-machine mode keeps its own).
+      if (!reply.jobs) return;
+      const assigned = reply.jobs.map((j, i) => parseTranscodeJob(j, `controller job [${i}]`));
+      const local = new Set(config.jobs.map((j) => `${j.app}/${j.stream}`));
+      await transcoder.reconcile([...config.jobs, ...assigned.filter((j) => !local.has(`${j.app}/${j.stream}`))]);
+    });
     log.info({ node: config.nodeId, jobs: config.jobs.length }, 'agent started');
     return agent;
   }

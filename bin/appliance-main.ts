@@ -13,7 +13,7 @@ import { parseAgentConfig } from '../agent/config.js';
 import { ServingAgent } from '../agent/roles/serving-agent.js';
 import { Controller } from '../controller/controller.js';
 import { NginxProcess } from '../nginx/process.js';
-import { EDGE_DEFAULTS } from '../nginx/model.js';
+import { EDGE_DEFAULTS, RTMP_MODULE_PATH } from '../nginx/model.js';
 import { renderConfig } from '../nginx/render.js';
 
 const HELP = `usage: dvr start [--port N] [--host ADDR] [--no-demo]
@@ -42,9 +42,11 @@ interface StartOptions {
   demoWindow: number;
 }
 
-function portOf(name: string, fallback: number): number {
-  const v = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(v) || v < 1 || v > 65535) throw new Error(`${name}: '${process.env[name] ?? ''}' is not a TCP port`);
+/** A port from the command line (given), else the environment variable, else the default. */
+function portOf(name: string, fallback: number, given?: string): number {
+  const raw = given ?? process.env[name];
+  const v = Number(raw ?? fallback);
+  if (!Number.isInteger(v) || v < 1 || v > 65535) throw new Error(`${given === undefined ? name : `--port / ${name}`}: '${raw ?? ''}' is not a TCP port`);
   return v;
 }
 
@@ -55,8 +57,7 @@ function options(argv: string[]): { command: string | undefined; start: StartOpt
       port: { type: 'string' }, host: { type: 'string' }, 'no-demo': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
     },
   });
-  const port = Number(values.port ?? process.env['DVR_HTTP_PORT'] ?? 8080);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`--port / DVR_HTTP_PORT: '${String(port)}' is not a TCP port`);
+  const port = portOf('DVR_HTTP_PORT', 8080, values.port);
   const demoWindow = Number(process.env['DVR_DEMO_WINDOW'] ?? 3600);
   if (!(demoWindow >= 0)) throw new Error(`DVR_DEMO_WINDOW: '${process.env['DVR_DEMO_WINDOW'] ?? ''}' is not a number of seconds`);
   return {
@@ -129,9 +130,11 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
+  // Where this machine reaches its own listeners to see them up.
+  const local = o.host === '0.0.0.0' ? '127.0.0.1' : o.host;
   await nginx.start(renderConfig({
     ...EDGE_DEFAULTS, role: 'edge', storageRoot: mediaRoot, prefix, listen: [{ host: o.host, port: o.port }], webRoot,
-  }), { host: o.host === '0.0.0.0' ? '127.0.0.1' : o.host, port: o.port });
+  }), { host: local, port: o.port });
 
   controller = await Controller.start({
     dataDir: path.join(o.dataDir, 'controller'), host: process.env['DVR_API_HOST'] ?? '127.0.0.1', port: o.apiPort, log,
@@ -144,8 +147,8 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
   await origin.start(renderConfig({
     role: 'origin', prefix: originPrefix, rtmpListen: { host: o.host, port: o.rtmpPort }, statusListen: { host: '127.0.0.1', port: o.rtmpStatusPort },
     apps: ['live'], controllerUrl: controller.url, hookToken: controller.agentToken, publishAllow: ['all'], playAllow: ['127.0.0.1'],
-    rtmpModulePath: '/usr/lib/nginx/modules/ngx_rtmp_module.so', workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'],
-  }), { host: o.host === '0.0.0.0' ? '127.0.0.1' : o.host, port: o.rtmpPort });
+    rtmpModulePath: RTMP_MODULE_PATH, workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'],
+  }), { host: local, port: o.rtmpPort });
   // The machine's origin and edge report their publishers and viewers, as a cluster's nodes do.
   const report = { storageRoot: mediaRoot, heartbeatSeconds: 2, controller: { url: controller.url, agentToken: controller.agentToken } };
   serving.push(ServingAgent.start(parseAgentConfig({ ...report, nodeId: 'appliance-origin', role: 'origin',

@@ -70,6 +70,9 @@ export interface OriginModel extends Common {
 
 export type NginxModel = EdgeModel | RelayModel | OriginModel;
 
+/** Where Debian's libnginx-mod-rtmp puts the module origins load. */
+export const RTMP_MODULE_PATH = '/usr/lib/nginx/modules/ngx_rtmp_module.so';
+
 export const EDGE_DEFAULTS = {
   workerProcesses: 'auto' as const, workerConnections: 4096, networkStorage: false, statusAllow: ['127.0.0.1', '::1'],
   playlistMaxAgeSeconds: 1, endedPlaylistMaxAgeSeconds: 3600, segmentMaxAgeSeconds: 31_536_000, endedStreams: [],

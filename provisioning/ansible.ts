@@ -5,25 +5,23 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { hostId, type KnownHosts } from './known-hosts.js';
 import type { Inventory } from './inventory.js';
-import { planHost, UPLOAD, type PlanInputs } from './plan.js';
+import { hostDirs, planHost, UPLOAD, type PlanInputs } from './plan.js';
 
 export interface AnsibleOutput { inventoryFile: string; filesDir: string }
 
-/** Upload directory on the host: the playbook copies each host's files there. */
-const HOST_UPLOADS = '/var/lib/dvr-provision';
 
 export async function writeAnsibleInventory(inv: Inventory, inputs: PlanInputs, knownHosts: KnownHosts, outDir: string): Promise<AnsibleOutput> {
   const filesDir = path.join(outDir, 'files');
   await fs.mkdir(filesDir, { recursive: true, mode: 0o700 });
   // Ansible's ssh verifies against exactly the keys dvr-provision pinned.
   const known = path.join(outDir, 'known_hosts');
-  const lines = (await fs.readFile(knownHosts.file, 'utf8').catch(() => '')).split('\n')
-    .filter((l) => inv.hosts.some((h) => l.startsWith(`${hostId(h.address, h.sshPort ?? inv.ssh.port)} `)));
+  const lines = knownHosts.linesFor(inv.hosts.map((h) => hostId(h.address, h.sshPort ?? inv.ssh.port)));
   await fs.writeFile(known, lines.length ? `${lines.join('\n')}\n` : '', { mode: 0o600 });
 
   const groups: Record<string, { hosts: Record<string, object> }> = {};
   for (const h of inv.hosts) {
-    const uploads = `${h.prefix ?? ''}${HOST_UPLOADS}`;
+    // The playbook copies each host's files to its upload directory.
+    const uploads = hostDirs(h).uploads;
     const steps = planHost(inv, h, inputs);
     const hostFiles = path.join(filesDir, h.name);
     await fs.mkdir(hostFiles, { recursive: true, mode: 0o700 });

@@ -53,6 +53,11 @@ export class KnownHosts {
     return kh;
   }
 
+  /** The pinned lines of these hosts, as they stand in the file. */
+  linesFor(ids: readonly string[]): string[] {
+    return this.lines.filter((l) => !l.startsWith('#') && (l.trim().split(/\s+/)[0] ?? '').split(',').some((h) => ids.includes(h)));
+  }
+
   /** Key types pinned for a host, to ask the server for exactly those. */
   typesFor(id: string): string[] {
     return [...new Set((this.keys.get(id) ?? []).map((k) => k.type))];

@@ -1,7 +1,7 @@
 // What provisioning does to each host of an inventory: an ordered list of nfs-kit steps, each a
 // script with its arguments and the files it needs uploaded. Pure: the runner carries it out over
 // SSH, the Ansible inventory writer describes the same thing to Ansible.
-import { EDGE_DEFAULTS, type NginxModel } from '../nginx/model.js';
+import { EDGE_DEFAULTS, RTMP_MODULE_PATH, type NginxModel } from '../nginx/model.js';
 import { renderConfig } from '../nginx/render.js';
 import { storageMounted, type Inventory, type InventoryHost } from './inventory.js';
 
@@ -32,9 +32,10 @@ export interface PlanInputs {
 
 export const UPLOAD = '@upload/';
 
-export function hostDirs(h: InventoryHost): { prefix: string; kit: string; uploads: string; data: string } {
+/** A host's directories: its data (nginx runtime, spool, state) and, for Ansible, its upload directory. */
+export function hostDirs(h: InventoryHost): { uploads: string; data: string } {
   const prefix = h.prefix ?? '';
-  return { prefix, kit: `${prefix}/opt/dvr/nfs-kit`, uploads: `${prefix}/var/lib/dvr-provision`, data: `${prefix}/var/lib/dvr` };
+  return { uploads: `${prefix}/var/lib/dvr-provision`, data: `${prefix}/var/lib/dvr` };
 }
 
 /** Where a host sees the storage: the export itself on the storage server, the mountpoint elsewhere. */
@@ -66,7 +67,7 @@ export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'rel
       return { ...common, role, rtmpListen: { host: h.address, port: inv.rtmp.port }, statusListen: { host: h.address, port: inv.http.port },
         apps: ['live'], controllerUrl: need(inv.controller, 'controller').url.replace(/\/+$/, ''), hookToken: need(agentToken, 'the agent token'),
         publishAllow: inv.networks.publishers ?? ['all'], playAllow: inv.networks.writers,
-        rtmpModulePath: '/usr/lib/nginx/modules/ngx_rtmp_module.so' };
+        rtmpModulePath: RTMP_MODULE_PATH };
   }
 }
 
@@ -118,4 +119,9 @@ export function planHost(inv: Inventory, h: InventoryHost, inputs: PlanInputs): 
         { name: 'agent.json', content: `${JSON.stringify(agentConfig(inv, h, token), null, 2)}\n`, secret: true }] });
   }
   return steps;
+}
+
+/** The step that takes a node out of the cluster: its agent stops. */
+export function planStopAgent(h: InventoryHost): Step[] {
+  return [{ name: 'agent (stop)', script: 'agent.sh', args: ['--stop', ...prefixArgs(h)], uploads: [] }];
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { NodeSSH } from 'node-ssh';
 import { hostId, type KnownHosts } from './known-hosts.js';
 import { PROVISIONING_DIR, type Inventory, type InventoryHost } from './inventory.js';
-import { planHost, UPLOAD, type PlanInputs, type Step } from './plan.js';
+import { planHost, planStopAgent, UPLOAD, type PlanInputs, type Step } from './plan.js';
 
 export type Outcome = 'changed' | 'unchanged' | 'would change' | 'failed';
 
@@ -136,13 +136,11 @@ async function runSteps(o: RunOptions, h: InventoryHost, steps: Step[]): Promise
     }
   } catch (e) {
     result.error = (e as Error).message;
-    result.outcome = 'failed';
   } finally {
     if (ssh && work) await ssh.execCommand(`rm -rf ${work}`).catch(() => undefined);
     ssh?.dispose();
   }
-  if (!result.error) result.outcome = combine(result.steps.map((s) => s.outcome));
-  else result.outcome = 'failed';
+  result.outcome = result.error ? 'failed' : combine(result.steps.map((s) => s.outcome));
   progress(`${result.outcome}${result.error ? `: ${result.error.split('\n')[0] ?? ''}` : ''}`);
   return result;
 }
@@ -173,7 +171,7 @@ export async function provision(o: RunOptions): Promise<HostResult[]> {
 export async function stopAgent(o: RunOptions, name: string): Promise<HostResult> {
   const h = o.inventory.hosts.find((x) => x.name === name);
   if (!h) throw new Error(`no host in the inventory is named ${name}`);
-  const r = await runSteps(o, h, [{ name: 'agent (stop)', script: 'agent.sh', args: ['--stop', ...(h.prefix ? ['--prefix', h.prefix] : [])], uploads: [] }]);
+  const r = await runSteps(o, h, planStopAgent(h));
   await o.knownHosts.flush();
   return r;
 }

@@ -2,6 +2,7 @@
 // carry the jobs this node should run. Failures are logged and counted, never thrown.
 import type { Logger } from '../../common/log.js';
 import type { Heartbeat, HeartbeatReply } from '../../common/protocol.js';
+import type { AgentConfig } from '../config.js';
 
 export interface HeartbeatOptions {
   controllerUrl: string;
@@ -62,4 +63,17 @@ export class HeartbeatSender {
     clearTimeout(this.timer);
     await this.inFlight;
   }
+}
+
+/** Heartbeats of a node's agent to the controller its config names (none without one), started. The
+ * agent token comes from the config or DVR_AGENT_TOKEN. */
+export function startAgentHeartbeat(config: Readonly<AgentConfig>, log: Logger, build: () => Promise<Heartbeat>,
+  onReply: (reply: HeartbeatReply) => Promise<void>): HeartbeatSender | undefined {
+  if (!config.controller) return undefined;
+  const sender = new HeartbeatSender({
+    controllerUrl: config.controller.url, agentToken: config.controller.agentToken ?? process.env['DVR_AGENT_TOKEN'] ?? '',
+    nodeId: config.nodeId, intervalMs: config.heartbeatSeconds * 1000, timeoutMs: 5000, log: log.child({ part: 'heartbeat' }), build, onReply,
+  });
+  sender.start();
+  return sender;
 }

@@ -3,7 +3,7 @@
 import type { Logger } from '../../common/log.js';
 import type { Heartbeat, Role } from '../../common/protocol.js';
 import type { AgentConfig } from '../config.js';
-import { HeartbeatSender } from '../metrics/heartbeat.js';
+import { startAgentHeartbeat, type HeartbeatSender } from '../metrics/heartbeat.js';
 import { systemFigures } from '../metrics/system.js';
 import { nginxConnections } from './nginx-status.js';
 
@@ -17,14 +17,7 @@ export class ServingAgent {
   static start(config: Readonly<AgentConfig>, log: Logger): ServingAgent {
     if (config.role === 'transcoder') throw new Error('ServingAgent serves edge, relay and origin nodes');
     const agent = new ServingAgent(config, config.role, log);
-    if (config.controller) {
-      agent.heartbeat = new HeartbeatSender({
-        controllerUrl: config.controller.url, agentToken: config.controller.agentToken ?? process.env['DVR_AGENT_TOKEN'] ?? '',
-        nodeId: config.nodeId, intervalMs: config.heartbeatSeconds * 1000, timeoutMs: 5000, log: log.child({ part: 'heartbeat' }),
-        build: () => agent.heartbeatBody(), onReply: async () => undefined,
-      });
-      agent.heartbeat.start();
-    }
+    agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), async () => undefined);
     log.info({ node: config.nodeId, role: config.role }, 'agent started');
     return agent;
   }

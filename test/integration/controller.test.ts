@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../../common/log.js';
 import { NginxProcess } from '../../nginx/process.js';
 import { renderConfig } from '../../nginx/render.js';
+import { RTMP_MODULE_PATH } from '../../nginx/model.js';
 import { ffmpeg, freePort, tempDir, until } from '../support/run.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -162,7 +163,7 @@ describe('controller', function () {
     const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5000 });
     await nginx.start(renderConfig({ role: 'origin', prefix, rtmpListen: { host: '127.0.0.1', port: rtmp },
       statusListen: { host: '127.0.0.1', port: await freePort() }, apps: ['live'], controllerUrl: c.url.replace(/\/api\/v1$/, ''),
-      hookToken: AGENT, publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'], rtmpModulePath: '/usr/lib/nginx/modules/ngx_rtmp_module.so',
+      hookToken: AGENT, publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'], rtmpModulePath: RTMP_MODULE_PATH,
       workerProcesses: 1, workerConnections: 256, statusAllow: ['127.0.0.1'] }), { host: '127.0.0.1', port: rtmp });
     try {
       const publish = (k: string): Promise<{ code: number; stderr: string }> => ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-t', '2',

@@ -9,6 +9,7 @@ import { ffmpegArgs } from '../../agent/encoder/args.js';
 import { NginxProcess } from '../../nginx/process.js';
 import { nginxConnections } from '../../agent/roles/nginx-status.js';
 import { renderConfig, type OriginModel, type RelayModel } from '../../nginx/render.js';
+import { RTMP_MODULE_PATH } from '../../nginx/model.js';
 import { signedPlaybackPath } from '../../nginx/signing.js';
 import { edgeModel, startEdge, type Edge } from '../support/edge.js';
 import { ffmpeg, freePort, tempDir, until } from '../support/run.js';
@@ -31,7 +32,7 @@ function relayModel(prefix: string, port: number, upstream: number, over: Partia
 function originModel(prefix: string, rtmp: number, status: number, controllerUrl: string): OriginModel {
   return { role: 'origin', prefix, rtmpListen: { host: '127.0.0.1', port: rtmp }, statusListen: { host: '127.0.0.1', port: status },
     apps: ['live'], controllerUrl, hookToken: 'hook-token-for-tests', publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'],
-    rtmpModulePath: '/usr/lib/nginx/modules/ngx_rtmp_module.so', workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'] };
+    rtmpModulePath: RTMP_MODULE_PATH, workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'] };
 }
 
 async function startNginx(config: string, port: number): Promise<{ nginx: NginxProcess; prefix: string }> {

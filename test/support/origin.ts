@@ -7,6 +7,7 @@ import http from 'node:http';
 import { silentLogger } from '../../common/log.js';
 import { NginxProcess } from '../../nginx/process.js';
 import { renderConfig } from '../../nginx/render.js';
+import { RTMP_MODULE_PATH } from '../../nginx/model.js';
 import { freePort, tempDir } from './run.js';
 
 export interface Origin { rtmpUrl: (stream: string) => string; stop: () => Promise<void> }
@@ -21,7 +22,7 @@ export async function startOrigin(): Promise<Origin> {
   await nginx.start(renderConfig({
     role: 'origin', prefix, rtmpListen: { host: '127.0.0.1', port: rtmp }, statusListen: { host: '127.0.0.1', port: await freePort() },
     apps: ['live'], controllerUrl: `http://127.0.0.1:${(hooks.address() as { port: number }).port}`, hookToken: 'test-hook-token',
-    publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'], rtmpModulePath: '/usr/lib/nginx/modules/ngx_rtmp_module.so',
+    publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'], rtmpModulePath: RTMP_MODULE_PATH,
     workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'],
   }), { host: '127.0.0.1', port: rtmp });
   return {
