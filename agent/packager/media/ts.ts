@@ -12,22 +12,25 @@ const STREAM_HEVC = 0x24;
 const STREAM_AAC = 0x0f;
 const AUDIO_TYPES = new Set([STREAM_AAC, 0x03, 0x04, 0x81, 0x87]);
 
-interface Pes {
-  pts: number | undefined;
-  payload: Uint8Array[];
-}
-
 interface TrackState {
   type: number;
+  video: boolean;
   ptsList: number[];
-  current: Pes | undefined;
+  /** Payload chunks of the PES being collected: only those whose bytes are looked at. */
+  chunks: Uint8Array[] | undefined;
   /** First PES payload of the track, kept to check the keyframe and read parameter sets. */
   first: Uint8Array | undefined;
+  /** Count every ADTS frame (audio-only streams take their duration from them). */
+  countFrames: boolean;
   audioSamples: number;
   audioRate: number;
   audioObjectType: number;
 }
 
+/**
+ * Walks the packets by offset: only PES headers are read for timestamps; payload bytes are
+ * gathered just for the first video access unit and for AAC frames when they are needed.
+ */
 export function inspectTs(buf: Uint8Array): SegmentMedia {
   if (buf.length === 0) throw new SegmentRejected('empty segment');
   if (buf.length % PACKET !== 0) {
@@ -44,16 +47,16 @@ export function inspectTs(buf: Uint8Array): SegmentMedia {
     const afc = ((buf[off + 3] ?? 0) >> 4) & 0x3;
     let p = off + 4;
     if (afc === 2 || afc === 3) p += 1 + (buf[off + 4] ?? 0);
-    if (afc === 0 || afc === 2 || p >= off + PACKET) continue;
-    const payload = buf.subarray(p, off + PACKET);
+    const end = off + PACKET;
+    if (afc === 0 || afc === 2 || p >= end) continue;
 
     if (pid === 0) {
-      if (pusi) pmtPid = parsePat(payload) ?? pmtPid;
+      if (pusi) pmtPid = parsePat(buf.subarray(p, end)) ?? pmtPid;
     } else if (pid === pmtPid) {
-      if (pusi && tracks.size === 0) parsePmt(payload, tracks);
+      if (pusi && tracks.size === 0) parsePmt(buf.subarray(p, end), tracks);
     } else {
       const track = tracks.get(pid);
-      if (track) feedPes(track, pusi, payload);
+      if (track) feedPes(track, pusi, buf, p, end);
     }
   }
   if (pmtPid === undefined) throw new SegmentRejected('no PAT: not a self-contained TS segment');
@@ -80,41 +83,48 @@ function parsePmt(p: Uint8Array, tracks: Map<number, TrackState>): void {
   const sectionLength = (((p[s + 1] ?? 0) & 0x0f) << 8) | (p[s + 2] ?? 0);
   const end = Math.min(p.length, s + 3 + sectionLength - 4);
   const infoLength = (((p[s + 10] ?? 0) & 0x0f) << 8) | (p[s + 11] ?? 0);
+  const found: Array<[number, number]> = [];
   for (let i = s + 12 + infoLength; i + 5 <= end;) {
     const type = p[i] ?? 0;
     const pid = (((p[i + 1] ?? 0) & 0x1f) << 8) | (p[i + 2] ?? 0);
     const esInfo = (((p[i + 3] ?? 0) & 0x0f) << 8) | (p[i + 4] ?? 0);
-    tracks.set(pid, { type, ptsList: [], current: undefined, first: undefined,
-      audioSamples: 0, audioRate: 0, audioObjectType: 0 });
+    found.push([pid, type]);
     i += 5 + esInfo;
+  }
+  const hasVideo = found.some(([, type]) => type === STREAM_H264 || type === STREAM_HEVC);
+  for (const [pid, type] of found) {
+    tracks.set(pid, { type, video: type === STREAM_H264 || type === STREAM_HEVC, ptsList: [], chunks: undefined, first: undefined,
+      countFrames: !hasVideo && type === STREAM_AAC, audioSamples: 0, audioRate: 0, audioObjectType: 0 });
   }
 }
 
-function feedPes(t: TrackState, pusi: boolean, payload: Uint8Array): void {
+/** The payload of this PES is looked at: the first of each track, every AAC one of an audio-only stream. */
+function wanted(t: TrackState): boolean {
+  return t.first === undefined || t.countFrames;
+}
+
+function feedPes(t: TrackState, pusi: boolean, buf: Uint8Array, p: number, end: number): void {
   if (pusi) {
     finishPes(t);
-    if (payload[0] !== 0 || payload[1] !== 0 || payload[2] !== 1) {
+    if (buf[p] !== 0 || buf[p + 1] !== 0 || buf[p + 2] !== 1) {
       throw new SegmentRejected('PES start code missing');
     }
-    const flags = payload[7] ?? 0;
-    const headerLength = payload[8] ?? 0;
-    const pts = (flags & 0x80) !== 0 ? readPts(payload, 9) : undefined;
-    t.current = { pts, payload: [payload.subarray(9 + headerLength)] };
-  } else if (t.current) {
-    t.current.payload.push(payload);
+    const flags = buf[p + 7] ?? 0;
+    const headerLength = buf[p + 8] ?? 0;
+    if ((flags & 0x80) !== 0) t.ptsList.push(readPts(buf, p + 9));
+    if (wanted(t)) t.chunks = [buf.subarray(Math.min(end, p + 9 + headerLength), end)];
+  } else if (t.chunks) {
+    t.chunks.push(buf.subarray(p, end));
   }
 }
 
 function finishPes(t: TrackState): void {
-  const pes = t.current;
-  if (!pes) return;
-  t.current = undefined;
-  if (pes.pts !== undefined) t.ptsList.push(pes.pts);
-  const isVideo = t.type === STREAM_H264 || t.type === STREAM_HEVC;
-  if (isVideo && t.first !== undefined) return;
-  const data = Buffer.concat(pes.payload);
-  if (isVideo) t.first = data;
-  else if (t.type === STREAM_AAC) countAdts(t, data);
+  const chunks = t.chunks;
+  if (!chunks) return;
+  t.chunks = undefined;
+  const data = chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks);
+  if (t.first === undefined) t.first = data;
+  if (t.type === STREAM_AAC) countAdts(t, data);
 }
 
 function countAdts(t: TrackState, data: Uint8Array): void {
@@ -196,15 +206,17 @@ function summarise(tracks: Map<number, TrackState>): SegmentMedia {
 function scanFirstAccessUnit(data: Uint8Array, hevc: boolean): { keyframe: boolean; codec: string | undefined } {
   let keyframe = false;
   let codec: string | undefined;
+  // Parameter sets come before the first slice; the slice's type says keyframe or not, and the
+  // scan stops there instead of walking the frame's data.
   forEachNal(data, hevc, (type, at) => {
     if (!hevc) {
-      if (type === 5) keyframe = true;
       if (type === 7 && codec === undefined) codec = avcCodec(data[at + 1] ?? 0, data[at + 2] ?? 0, data[at + 3] ?? 0);
-      if (type === 1) return true;
+      if (type === 5) keyframe = true;
+      if (type >= 1 && type <= 5) return true;
     } else {
-      if (type >= 16 && type <= 21) keyframe = true;
       if (type === 33 && codec === undefined) codec = hevcFromSps(data, at);
-      if (type < 16) return true;
+      if (type >= 16 && type <= 21) keyframe = true;
+      if (type < 32) return true;
     }
     return undefined;
   });
