@@ -1,7 +1,7 @@
 // File operations of the packager. Every playlist is written under a temp name and renamed,
 // so a reader (nginx, NFS clients) never sees a partial file.
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { closeSync, fstatSync, openSync, promises as fs, readSync } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../../common/errors.js';
 
@@ -37,6 +37,48 @@ export async function listDir(dir: string): Promise<string[]> {
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return [];
     throw err;
+  }
+}
+
+/** A file's bytes and modification time, from one open (no separate stat). */
+export async function readWhole(file: string): Promise<{ buf: Buffer; mtimeMs: number }> {
+  const fh = await fs.open(file, 'r');
+  try {
+    const st = await fh.stat();
+    const buf = Buffer.allocUnsafe(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const { bytesRead } = await fh.read(buf, off, st.size - off, off);
+      if (bytesRead === 0) break;
+      off += bytesRead;
+    }
+    return { buf: off === st.size ? buf : buf.subarray(0, off), mtimeMs: st.mtimeMs };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Grows to the largest file read; shared, so a view into it is valid only until the next read. */
+let scratch = Buffer.allocUnsafe(1 << 20);
+
+/**
+ * A local file's bytes, read without the thread pool into a buffer every caller shares: use them
+ * before the next await, keep none of them. Never for a network mount (a hung read blocks).
+ */
+export function readTransientSync(file: string): { buf: Buffer; mtimeMs: number } {
+  const fd = openSync(file, 'r');
+  try {
+    const st = fstatSync(fd);
+    if (scratch.length < st.size) scratch = Buffer.allocUnsafe(Math.max(st.size, scratch.length * 2));
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, scratch, off, st.size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return { buf: scratch.subarray(0, off), mtimeMs: st.mtimeMs };
+  } finally {
+    closeSync(fd);
   }
 }
 

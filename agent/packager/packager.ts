@@ -17,6 +17,8 @@ export interface PackagerOptions {
   retryDelayMs?: number;
   /** Local directory the encoder writes to; defaults to `root`. */
   spoolRoot?: string;
+  /** The spool is local disk, never a network mount (default: only when it is not `root`). */
+  spoolIsLocal?: boolean;
   /** False while the shared storage is down (see agent/storage). */
   storageAvailable?: () => boolean;
   /** Streams whose work may run at once (default 16): bounds the threads a hung mount can hold. */
@@ -38,8 +40,11 @@ export class Packager {
     this.log = options.log.child({ part: 'packager' });
   }
 
-  /** Adds (or reopens after a restart) a stream: validates its settings, rebuilds its index, lists any backlog. */
-  async addStream(input: Partial<StreamSettings> & { app: string; stream: string }): Promise<StreamPackager> {
+  /**
+   * Adds (or reopens after a restart) a stream: validates its settings, rebuilds its index, lists any
+   * backlog. Its incoming/ directories are watched unless `fed`: a feed then offers each file itself.
+   */
+  async addStream(input: Partial<StreamSettings> & { app: string; stream: string }, options: { fed?: boolean } = {}): Promise<StreamPackager> {
     const settings = parseStreamSettings(input);
     const key = `${settings.app}/${settings.stream}`;
     if (this.streams.has(key)) throw new DvrError('DVR_ERR_STREAM_EXISTS', `stream ${key} is already packaged here`);
@@ -49,22 +54,32 @@ export class Packager {
       probe: this.options.probe ?? ffprobeVideoSize({ ffprobe: 'ffprobe', timeoutMs: 10_000 }),
       retryDelayMs: this.options.retryDelayMs ?? 2000,
       spoolRoot: path.resolve(this.options.spoolRoot ?? this.root),
+      spoolIsLocal: this.options.spoolIsLocal ?? path.resolve(this.options.spoolRoot ?? this.root) !== this.root,
       storageAvailable: this.options.storageAvailable ?? (() => true),
       gate: this.gate,
     });
     await sp.open();
     this.streams.set(key, sp);
-    const renditionOf = new Map(settings.renditions.map((r) => [sp.rendition(r)?.incomingDir ?? '', r]));
-    const watcher = await watchIncoming([...renditionOf.keys()], (dir, file) => {
-      const rendition = renditionOf.get(dir);
-      if (!rendition) return;
-      this.events.emit('arrived', { app: settings.app, stream: settings.stream, rendition, file });
-      void sp.ingest(rendition);
-    }, (err) => this.log.error({ stream: key, err: String(err) }, 'watcher error'));
-    this.watchers.set(sp, watcher);
+    if (!options.fed) {
+      const renditionOf = new Map(settings.renditions.map((r) => [sp.rendition(r)?.incomingDir ?? '', r]));
+      const watcher = await watchIncoming([...renditionOf.keys()], (dir, file) => {
+        const rendition = renditionOf.get(dir);
+        if (!rendition) return;
+        this.events.emit('arrived', { app: settings.app, stream: settings.stream, rendition, file });
+        void sp.ingest(rendition);
+      }, (err) => this.log.error({ stream: key, err: String(err) }, 'watcher error'));
+      this.watchers.set(sp, watcher);
+    }
     // Files that arrived while nobody watched (agent restart): listed oldest first.
     await sp.scanIncoming();
     return sp;
+  }
+
+  /** A feed moved a finished file into a rendition's incoming/: it is listed in the feed's order. */
+  offer(app: string, stream: string, rendition: string, file: string): Promise<void> {
+    const sp = this.stream(app, stream);
+    this.events.emit('arrived', { app, stream, rendition, file });
+    return sp.offer(rendition, file);
   }
 
   stream(app: string, stream: string): StreamPackager {

@@ -6,14 +6,14 @@ import path from 'node:path';
 import { DvrError, errnoCode } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { PackagerEmitter, StreamRef } from './events.js';
-import { listDir, moveInto, readJson, unlinkIfPresent, writeAtomic } from './files.js';
+import { listDir, moveInto, readJson, readTransientSync, readWhole, unlinkIfPresent, writeAtomic } from './files.js';
 import type { Gate } from './gate.js';
 import {
   CHUNK_DIR, CHUNKED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, INCOMING_DIR, MASTER, PLAYLIST, STREAM_STATE,
   chunkName, dashSegmentName, initName, parseIncomingName, renditionDir, segmentName, streamPaths,
   type SegmentExt, type StreamPaths,
 } from './layout.js';
-import { inspectInit, inspectSegment, SegmentRejected, type InitMedia } from './media/inspect.js';
+import { inspectInit, inspectSegment, SegmentRejected, type InitMedia, type SegmentMedia } from './media/inspect.js';
 import { newCounters, type RenditionCounters } from './metrics.js';
 import { renderMpd } from './render/dash.js';
 import {
@@ -38,6 +38,8 @@ export interface StreamDeps {
   retryDelayMs: number;
   /** Where the encoder writes (local disk); defaults to the storage root itself. */
   spoolRoot: string;
+  /** The spool is local disk (not the network mount): its files are read without the thread pool. */
+  spoolIsLocal: boolean;
   /** False while the shared storage is down: segments wait in the spool. */
   storageAvailable: () => boolean;
   /** Shared by the agent's streams: how many of them may be working at once. */
@@ -71,6 +73,8 @@ export class StreamPackager {
   private advertised = new Map<string, number>();
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** Renditions whose incoming/ holds files that wait (storage down, output failed): drained in order. */
+  private readonly backlog = new Set<string>();
   private readonly log: Logger;
   private readonly ref: StreamRef;
 
@@ -132,6 +136,23 @@ export class StreamPackager {
     return this.enqueue(() => this.drain(rendition));
   }
 
+  /**
+   * A feed put this finished file into a rendition's incoming/ itself and hands it over in order:
+   * it is listed without scanning the directory, unless earlier files still wait there.
+   */
+  offer(rendition: string, file: string): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.backlog.has(rendition)) {
+        await this.drain(rendition);
+      } else if (!this.deps.storageAvailable()) {
+        this.backlog.add(rendition);
+        this.scheduleRetry();
+      } else if (!(await this.ingestNow(rendition, file))) {
+        this.backlog.add(rendition);
+      }
+    });
+  }
+
   /** Lists what waits in every incoming/ (after a restart or an output failure). */
   async scanIncoming(): Promise<void> {
     for (const r of this.renditions.values()) await this.ingest(r.name);
@@ -162,11 +183,16 @@ export class StreamPackager {
     for (const file of await this.pending(r)) {
       if (!this.deps.storageAvailable()) {
         // Shared storage is down: segments stay in the local spool, listed in order later.
+        this.backlog.add(rendition);
         this.scheduleRetry();
         return;
       }
-      if (!(await this.ingestNow(rendition, file))) return;
+      if (!(await this.ingestNow(rendition, file))) {
+        this.backlog.add(rendition);
+        return;
+      }
     }
+    this.backlog.delete(rendition);
   }
 
   /** The event ended: ENDLIST everywhere; with recording the playlist becomes the whole event as VOD. */
@@ -251,22 +277,16 @@ export class StreamPackager {
     if (!r || !incoming || incoming.kind !== 'segment') return true;
     const src = path.join(r.incomingDir, file);
     const where = { ...this.ref, rendition: r.name, file };
-    let buf: Buffer;
-    let arrivedMs: number;
-    try {
-      const st = await fs.stat(src);
-      arrivedMs = st.ctimeMs;
-      buf = await fs.readFile(src);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return true; // already listed by an earlier event for the same file
-      throw err;
-    }
     let current = r;
     try {
-      if (this.status === 'ended') await this.startNewEvent();
+      if (this.status === 'ended') {
+        // Already listed by an earlier event for the same file: nothing starts.
+        if (!(await fs.access(src).then(() => true, () => false))) return true;
+        await this.startNewEvent();
+      }
       // A new event may have replaced the rendition's state.
       current = this.renditions.get(renditionName) ?? r;
-      await this.place(current, incoming.session, incoming.n, incoming.ext, src, buf, arrivedMs);
+      await this.place(current, incoming.session, incoming.n, incoming.ext, src);
     } catch (err) {
       if (err instanceof SegmentRejected) {
         current.holePending = true;
@@ -290,8 +310,7 @@ export class StreamPackager {
   }
 
   /** Checks, names and lists one segment. Nothing in memory changes until the files are in place. */
-  private async place(r: Rendition, session: string, n: number, ext: SegmentExt, src: string, buf: Buffer,
-    arrivedMs: number): Promise<void> {
+  private async place(r: Rendition, session: string, n: number, ext: SegmentExt, src: string): Promise<void> {
     if (ext !== r.ext) throw new SegmentRejected(`a .${ext} segment in a ${this.settings.format} stream`);
     const newSession = r.session?.session !== session;
     let init: InitMedia | undefined;
@@ -299,7 +318,9 @@ export class StreamPackager {
       init = newSession ? await this.loadInit(path.join(r.incomingDir, `${session}-init.mp4`))
         : r.init ?? await this.loadInit(path.join(r.dir, initName(r.session?.disc ?? 0)));
     }
-    const media = inspectSegment(buf, init);
+    const measured = await this.measure(src, init);
+    if (!measured) return; // already listed by an earlier event for the same file
+    const { media, bytes, arrivedMs } = measured;
     const durationUs = Math.round(media.duration * 1e6);
     const mediaStartUs = Math.max(0, Math.round(media.startTime * 1e6));
     const last = r.index.length > 0 ? r.index.length - 1 : -1;
@@ -331,7 +352,7 @@ export class StreamPackager {
     }
     const startMs = Math.max(prevEnd, Math.round(state.anchorWallMs + (mediaStartUs - state.anchorMediaUs) / 1000));
     const seq = r.index.nextSequence;
-    const record = { seq, startMs, durationUs, disc, mediaStartUs, bytes: buf.length };
+    const record = { seq, startMs, durationUs, disc, mediaStartUs, bytes };
     const dest = path.join(r.dir, segmentName(record, r.ext));
 
     if (this.ext === 'm4s' && initFrom === 'incoming') {
@@ -362,7 +383,7 @@ export class StreamPackager {
       this.eventStartMs = startMs;
       await this.writeState();
     }
-    this.account(st, buf.length, durationUs / 1e6, r.target);
+    this.account(st, bytes, durationUs / 1e6, r.target);
     this.learnFacts(r, media.codecs, media.frameRate, newSession ? (this.ext === 'm4s' ? path.join(r.dir, initName(disc)) : dest) : undefined);
     const target = Math.round(durationUs / 1e6);
     if (target > r.target) {
@@ -377,6 +398,21 @@ export class StreamPackager {
     st.counters.lastLatencyMs = latencyMs;
     this.deps.events.emit('listed', { ...this.ref, rendition: r.name, seq, file: path.basename(dest),
       durationSec: durationUs / 1e6, latencyMs });
+  }
+
+  /**
+   * Reads and inspects a segment; undefined when it is gone. Its bytes are not kept: from a local
+   * spool they are read into one buffer shared by every stream and inspected before anything else
+   * runs (no await between), so segments do not churn the heap. Arrival is the last write.
+   */
+  private async measure(src: string, init: InitMedia | undefined): Promise<{ media: SegmentMedia; bytes: number; arrivedMs: number } | undefined> {
+    try {
+      const { buf, mtimeMs } = this.deps.spoolIsLocal ? readTransientSync(src) : await readWhole(src);
+      return { media: inspectSegment(buf, init), bytes: buf.length, arrivedMs: mtimeMs };
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    }
   }
 
   /** The encoder's own playlists in incoming/ are not served; drop those of finished sessions. */
