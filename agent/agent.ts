@@ -33,9 +33,11 @@ export class Agent {
       timeoutMs: config.storage.probeTimeoutMs, minFreeBytes: config.storage.minFreeBytes });
     await storage.start();
     const packager = new Packager({ root: config.storageRoot, spoolRoot: config.spoolRoot, log,
+      spoolIsLocal: !config.storage.mount || config.spoolRoot !== config.storageRoot,
       storageAvailable: () => storage.available, retryDelayMs: config.storage.probeIntervalMs,
       concurrentStreamTasks: config.storage.concurrentStreamTasks });
-    const transcoder = new Transcoder({ packager, log, stateDir: config.stateDir, policy: config.encoder });
+    const transcoder = new Transcoder({ packager, log, stateDir: config.stateDir, policy: config.encoder,
+      ...(config.originSegments ? { originSegments: config.originSegments } : {}) });
     const agent = new Agent(config, storage, packager, transcoder, log);
     if (config.metrics) {
       agent.metricsServer = await serveMetrics(createRegistry({ packager, transcoder, storage }), config.metrics.host,

@@ -30,6 +30,12 @@ export interface AgentConfig {
     concurrentStreamTasks: number;
   };
   encoder: { initialDelayMs: number; maxDelayMs: number; firstSegmentMs: number; stopTimeoutMs: number };
+  /**
+   * This node is also an origin whose nginx-rtmp segments what it receives (nginx OriginSegmenter):
+   * a copy-mode TS job pulling from one of `sources` with this fragment length takes those fragments
+   * from `dir` instead of running an ffmpeg puller.
+   */
+  originSegments?: { dir: string; fragmentSeconds: number; sources: string[] };
   /** Jobs to run without a controller (single-machine mode). */
   jobs: TranscodeJob[];
 }
@@ -63,6 +69,11 @@ const schema = {
       maxDelayMs: { type: 'integer', minimum: 0, default: 10_000 },
       firstSegmentMs: { type: 'integer', minimum: 1000, default: 15_000 },
       stopTimeoutMs: { type: 'integer', minimum: 100, default: 5000 } } },
+    originSegments: { type: 'object', additionalProperties: false, required: ['dir', 'sources'], properties: {
+      dir: { type: 'string', pattern: '^/' },
+      fragmentSeconds: { type: 'number', minimum: 0.5, maximum: 30, default: 2 },
+      // The origin's base URLs as jobs name them: rtmp://host:port
+      sources: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^rtmp://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^rtmp://\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$' } } } },
     jobs: { type: 'array', default: [], items: { type: 'object' } },
   },
 } as const;
@@ -77,6 +88,10 @@ export function parseAgentConfig(input: unknown, where = 'agent config'): Readon
     if (!base.nginxStatusUrl) {
       throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.nginxStatusUrl: required for ${base.role === 'edge' ? 'an' : 'a'} ${base.role} (its connections are read there)`);
     }
+  }
+  if (base.originSegments && base.storage.mount && (base.spoolRoot === undefined || base.spoolRoot === base.storageRoot)) {
+    throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.originSegments: needs a spoolRoot on local disk (the storage root is a network mount); `
+      + 'set $.spoolRoot to a local directory on the same file system as $.originSegments.dir');
   }
   const keys = new Set<string>();
   for (const j of jobs) {

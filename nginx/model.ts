@@ -66,6 +66,23 @@ export interface OriginModel extends Common {
   /** Networks allowed to pull (the transcoders'). */
   playAllow: string[];
   rtmpModulePath: string;
+  /** The node's transcoder agent packages copy-mode streams from these fragments (no puller). */
+  segmenter?: OriginSegmenter;
+}
+
+/**
+ * nginx-rtmp's own HLS writer, used as the copy-mode segmenter of a node that is origin and
+ * transcoder at once: fragments go to <dir>/<app>/<stream>/<n>.ts, each listed in index.m3u8 once
+ * complete; the agent moves them into its packager.
+ */
+export interface OriginSegmenter {
+  /** Local disk on the agent's spool file system, writable by the worker user. */
+  dir: string;
+  fragmentSeconds: number;
+  /** nginx-rtmp's playlist length: fragments nobody took are deleted a few of these later. */
+  playlistSeconds: number;
+  /** Workers run as this user (the agent's) so that the agent may move fragments out. */
+  workerUser?: string;
 }
 
 export type NginxModel = EdgeModel | RelayModel | OriginModel;

@@ -1,9 +1,9 @@
 // nginx configuration rendered from a typed model (edge, relay, origin). Pure: the same model
 // always gives the same text, which golden-file tests pin and `nginx -t` validates.
 import { checkSecret } from './signing.js';
-import type { EdgeModel, Listen, NginxModel, OriginModel, RelayModel, Signing, StreamKey } from './model.js';
+import type { EdgeModel, Listen, NginxModel, OriginModel, OriginSegmenter, RelayModel, Signing, StreamKey } from './model.js';
 
-export type { EdgeModel, NginxModel, OriginModel, RelayModel } from './model.js';
+export type { EdgeModel, NginxModel, OriginModel, OriginSegmenter, RelayModel } from './model.js';
 
 /** MIME types for everything the packager writes; stock mime.types lacks mpd, m4s, vtt, aac. */
 export const MEDIA_TYPES: ReadonlyArray<[string, string]> = [
@@ -221,6 +221,26 @@ function allowList(kind: 'publish' | 'play', nets: string[]): string[] {
   return [...nets.map((n) => `allow ${kind} ${n};`), ...(nets.includes('all') ? [] : [`deny ${kind} all;`])];
 }
 
+/** nginx-rtmp's HLS writer as the copy-mode segmenter (see OriginSegmenter). */
+function segmenter(s: OriginSegmenter | undefined, app: string): Node[] {
+  if (!s) return [];
+  if (s.workerUser !== undefined && !/^[a-z_][a-z0-9_-]{0,31}$/.test(s.workerUser)) {
+    throw new Error(`origin segmenter: worker user '${s.workerUser}' is not a user name`);
+  }
+  return [
+    'hls on;',
+    `hls_path ${q(`${s.dir}/${app}`)};`,
+    // <stream>/<n>.ts, numbered on across republishes, with a DISCONTINUITY before each new publish.
+    'hls_nested on;',
+    'hls_fragment_naming sequential;',
+    'hls_continuous on;',
+    `hls_fragment ${Math.round(s.fragmentSeconds * 1000)}ms;`,
+    `hls_playlist_length ${Math.round(s.playlistSeconds)}s;`,
+    // Fragments the agent never takes (a stream packaged elsewhere) do not fill the disk.
+    'hls_cleanup on;',
+  ];
+}
+
 export function renderOrigin(m: OriginModel): string {
   const hook = (name: string): string => `${m.controllerUrl.replace(/\/+$/, '')}/api/v1/hooks/${name}?token=${encodeURIComponent(m.hookToken)}`;
   const apps = m.apps.map((app) => b(`application ${app}`,
@@ -233,8 +253,10 @@ export function renderOrigin(m: OriginModel): string {
     'drop_idle_publisher 10s;',
     'idle_streams off;',
     ...allowList('publish', m.publishAllow),
-    ...allowList('play', m.playAllow)));
-  return print([...main(m, [`load_module ${q(m.rtmpModulePath)};`]),
+    ...allowList('play', m.playAllow),
+    ...segmenter(m.segmenter, app)));
+  const user = m.segmenter?.workerUser ? [`user ${m.segmenter.workerUser};`] : [];
+  return print([...main(m, [`load_module ${q(m.rtmpModulePath)};`, ...user]),
     b('rtmp', b('server', `listen ${m.rtmpListen.host}:${m.rtmpListen.port};`, 'chunk_size 4096;', 'notify_relay_redirect off;', ...apps)),
     '',
     b('http', 'access_log off;', ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${q(`${m.prefix}/tmp/${t}`)};`),

@@ -2,9 +2,14 @@
 // figures, ends an event when its source stays away longer than the reconnect grace.
 import type { Logger } from '../../common/log.js';
 import type { StreamFigures } from '../../common/protocol.js';
+import path from 'node:path';
+import { checkName } from '../../common/names.js';
 import type { EncoderInput } from '../encoder/args.js';
+import { OriginFeed } from '../encoder/origin-feed.js';
+import type { MediaSource } from '../encoder/source.js';
 import { EncoderSupervisor, type SupervisorPolicy } from '../encoder/supervisor.js';
 import type { Packager } from '../packager/packager.js';
+import type { AgentConfig } from '../config.js';
 import type { TranscodeJob } from './job.js';
 
 export interface TranscoderOptions {
@@ -14,11 +19,33 @@ export interface TranscoderOptions {
   stateDir: string;
   policy: Omit<SupervisorPolicy, 'stallAfterMs' | 'reconnectGraceMs'>;
   ffmpeg?: string;
+  /** This node's origin segments what it receives (see AgentConfig.originSegments). */
+  originSegments?: AgentConfig['originSegments'];
+}
+
+/**
+ * Where a job's fragments already are: a copy-mode TS job whose source is this node's own
+ * segmenting origin, with the origin's fragment length, needs no ffmpeg. Pure.
+ */
+export function originFragmentsDir(job: Readonly<TranscodeJob>, origin: AgentConfig['originSegments']): string | undefined {
+  if (!origin || !('url' in job.source) || job.mode !== 'copy' || job.format !== 'ts') return undefined;
+  if (Math.abs(job.segmentSeconds - origin.fragmentSeconds) > 1e-6) return undefined;
+  let url: URL;
+  try {
+    url = new URL(job.source.url);
+  } catch {
+    return undefined;
+  }
+  if (url.search !== '' || !origin.sources.some((s) => new URL(s).host === url.host && url.protocol === 'rtmp:')) return undefined;
+  const parts = url.pathname.split('/').filter((p) => p !== '');
+  if (parts.length !== 2) return undefined;
+  // The names come from outside: checked before they become a path.
+  return path.join(origin.dir, checkName('app', parts[0]), checkName('stream', parts[1]));
 }
 
 interface Running {
   job: Readonly<TranscodeJob>;
-  supervisor: EncoderSupervisor;
+  source: MediaSource;
   segmentsWritten: number;
   lateSegments: number;
   lastArrival: number;
@@ -48,7 +75,7 @@ export class Transcoder {
     if (r.lastArrival > 0 && now - r.lastArrival > r.job.segmentSeconds * 1000 + 1000) r.lateSegments++;
     r.lastArrival = now;
     r.segmentsWritten++;
-    r.supervisor.noteSegment();
+    r.source.noteSegment();
   }
 
   /** A segment was listed: keep a minute of (time, media seconds, bytes) for speed and bit rate. */
@@ -64,28 +91,39 @@ export class Transcoder {
 
   has(app: string, stream: string): boolean { return this.jobs.has(key(app, stream)); }
   list(): Array<Readonly<TranscodeJob>> { return [...this.jobs.values()].map((r) => r.job); }
-  supervisor(app: string, stream: string): EncoderSupervisor | undefined { return this.jobs.get(key(app, stream))?.supervisor; }
+  source(app: string, stream: string): MediaSource | undefined { return this.jobs.get(key(app, stream))?.source; }
 
   async startJob(job: Readonly<TranscodeJob>): Promise<void> {
     const k = key(job.app, job.stream);
     if (this.jobs.has(k)) return;
     const { packager } = this.o;
+    const fragments = originFragmentsDir(job, this.o.originSegments);
     const sp = await packager.addStream({ ...job.dvr, app: job.app, stream: job.stream, format: job.format,
-      segmentSeconds: job.segmentSeconds, renditions: job.ladder.map((r) => r.name) });
-    const input: EncoderInput = 'url' in job.source ? { kind: 'url', url: job.source.url }
-      : { kind: 'test-pattern', ...job.source.testPattern };
-    const supervisor = new EncoderSupervisor({
-      input, mode: job.mode, renditions: job.ladder, format: job.format, segmentSeconds: job.segmentSeconds, streamDir: sp.spoolDir,
-    }, { ...this.o.policy, stallAfterMs: 3 * job.segmentSeconds * 1000, reconnectGraceMs: job.reconnectGraceSeconds * 1000 },
-    this.o.log.child({ stream: k, part: 'encoder' }), this.o.stateDir, `${job.app}-${job.stream}`, this.o.ffmpeg);
+      segmentSeconds: job.segmentSeconds, renditions: job.ladder.map((r) => r.name) }, { fed: fragments !== undefined });
+    const graceMs = job.reconnectGraceSeconds * 1000;
+    let source: MediaSource;
+    if (fragments !== undefined) {
+      const rendition = job.ladder[0]?.name ?? 'source';
+      source = new OriginFeed({ dir: fragments, incomingDir: sp.rendition(rendition)?.incomingDir ?? '', fragmentSeconds: job.segmentSeconds,
+        reconnectGraceMs: graceMs, currentSession: () => sp.rendition(rendition)?.session?.session,
+        offer: (file) => packager.offer(job.app, job.stream, rendition, file), log: this.o.log.child({ stream: k, part: 'origin-feed' }) });
+    } else {
+      const input: EncoderInput = 'url' in job.source ? { kind: 'url', url: job.source.url }
+        : { kind: 'test-pattern', ...job.source.testPattern };
+      source = new EncoderSupervisor({
+        input, mode: job.mode, renditions: job.ladder, format: job.format, segmentSeconds: job.segmentSeconds, streamDir: sp.spoolDir,
+      }, { ...this.o.policy, stallAfterMs: 3 * job.segmentSeconds * 1000, reconnectGraceMs: graceMs },
+      this.o.log.child({ stream: k, part: 'encoder' }), this.o.stateDir, `${job.app}-${job.stream}`, this.o.ffmpeg);
+    }
 
-    const running: Running = { job, supervisor, segmentsWritten: 0, lateSegments: 0, lastArrival: 0, recent: [], detach: () => undefined };
+    const running: Running = { job, source, segmentsWritten: 0, lateSegments: 0, lastArrival: 0, recent: [], detach: () => undefined };
     const onGrace = (): void => { void packager.endStream(job.app, job.stream); };
-    supervisor.on('graceExpired', onGrace);
-    running.detach = () => supervisor.off('graceExpired', onGrace);
+    source.on('graceExpired', onGrace);
+    running.detach = () => source.off('graceExpired', onGrace);
     this.jobs.set(k, running);
-    await supervisor.start();
-    this.o.log.info({ stream: k, mode: job.mode, renditions: job.ladder.length, source: describeSource(job) }, 'job started');
+    await source.start();
+    this.o.log.info({ stream: k, mode: job.mode, renditions: job.ladder.length, source: describeSource(job),
+      ingest: fragments !== undefined ? 'origin fragments' : 'ffmpeg' }, 'job started');
   }
 
   /** Stops the encoder (it finishes its segment), then ends the event when `end` is set. */
@@ -94,7 +132,7 @@ export class Transcoder {
     const running = this.jobs.get(k);
     if (!running) return;
     this.jobs.delete(k);
-    await running.supervisor.stop();
+    await running.source.stop();
     const sp = this.o.packager.stream(app, stream);
     await sp.scanIncoming();
     await sp.idle();
@@ -123,7 +161,7 @@ export class Transcoder {
         app: r.job.app, stream: r.job.stream, inputBitrateBps: media > 0 ? (bytes * 8) / media : 0,
         segmentsWritten: r.segmentsWritten, lateSegments: r.lateSegments,
         encoderSpeed: span > 0 ? (media - (r.recent[0]?.[1] ?? 0)) / span : 0,
-        restarts: r.supervisor.restarts, ended: sp?.ended ?? false,
+        restarts: r.source.restarts, ended: sp?.ended ?? false,
       };
     });
   }
@@ -132,7 +170,7 @@ export class Transcoder {
   close(): Promise<void> {
     this.closing ??= (async () => {
       for (const r of this.jobs.values()) {
-        await r.supervisor.stop();
+        await r.source.stop();
         r.detach();
       }
       for (const sp of this.o.packager.list()) {

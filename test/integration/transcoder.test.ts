@@ -49,10 +49,10 @@ describe('transcoder agent', function () {
       mode: 'copy', segmentSeconds: 1, dvr: { windowSeconds: 0 } }] }), silentLogger());
     try {
       await segmentsListed(root, 'cam1', 4);
-      const restartsBefore = agent.transcoder.supervisor('live', 'cam1')?.restarts ?? 0;
+      const restartsBefore = agent.transcoder.source('live', 'cam1')?.restarts ?? 0;
       await kill(publisher);
       const killedAt = Date.now();
-      await until('the agent to notice the source is gone', () => ((agent.transcoder.supervisor('live', 'cam1')?.restarts ?? 0) > restartsBefore ? true : undefined), 20_000);
+      await until('the agent to notice the source is gone', () => ((agent.transcoder.source('live', 'cam1')?.restarts ?? 0) > restartsBefore ? true : undefined), 20_000);
       // The outage under test lasts at least 4 s.
       await until('a 4 s outage', () => (Date.now() - killedAt >= 4000 ? true : undefined), 10_000, 100);
       const before = (await playlist(root, 'cam1'))?.segments.length ?? 0;

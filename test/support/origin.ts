@@ -7,26 +7,35 @@ import http from 'node:http';
 import { silentLogger } from '../../common/log.js';
 import { NginxProcess } from '../../nginx/process.js';
 import { renderConfig } from '../../nginx/render.js';
-import { RTMP_MODULE_PATH } from '../../nginx/model.js';
+import { RTMP_MODULE_PATH, type OriginSegmenter } from '../../nginx/model.js';
+import { prepareSegmenterDirs } from '../../nginx/segmenter.js';
 import { freePort, tempDir } from './run.js';
 
-export interface Origin { rtmpUrl: (stream: string) => string; stop: () => Promise<void> }
+export interface Origin {
+  rtmpUrl: (stream: string) => string;
+  /** rtmp://host:port, as an agent's originSegments.sources names it. */
+  base: string;
+  stop: () => Promise<void>;
+}
 
-export async function startOrigin(): Promise<Origin> {
+/** With a segmenter, nginx-rtmp also writes each stream's fragments under `segmenter.dir`. */
+export async function startOrigin(segmenter?: OriginSegmenter): Promise<Origin> {
   const hooks = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end()); });
   hooks.listen(0, '127.0.0.1');
   await once(hooks, 'listening');
   const prefix = await tempDir('origin');
   const rtmp = await freePort();
   const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
+  if (segmenter) await prepareSegmenterDirs(segmenter, ['live']);
   await nginx.start(renderConfig({
     role: 'origin', prefix, rtmpListen: { host: '127.0.0.1', port: rtmp }, statusListen: { host: '127.0.0.1', port: await freePort() },
     apps: ['live'], controllerUrl: `http://127.0.0.1:${(hooks.address() as { port: number }).port}`, hookToken: 'test-hook-token',
     publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'], rtmpModulePath: RTMP_MODULE_PATH,
-    workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'],
+    workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'], ...(segmenter ? { segmenter } : {}),
   }), { host: '127.0.0.1', port: rtmp });
   return {
     rtmpUrl: (stream) => `rtmp://127.0.0.1:${rtmp}/live/${stream}`,
+    base: `rtmp://127.0.0.1:${rtmp}`,
     stop: async () => {
       await nginx.stop();
       hooks.close();
