@@ -75,6 +75,9 @@ export class OriginFeed extends EventEmitter<MediaSourceEvents> implements Media
   private reading: Promise<void> | undefined;
   private readAgain = false;
   private stopped = false;
+  /** Watch changes run one after another, so that none outlives stop() and no two overlap. */
+  private watchChain: Promise<void> = Promise.resolve();
+  private watchPending = false;
   private missingReported = false;
   restarts = 0;
 
@@ -86,7 +89,7 @@ export class OriginFeed extends EventEmitter<MediaSourceEvents> implements Media
 
   async start(): Promise<void> {
     await fs.mkdir(this.o.incomingDir, { recursive: true });
-    await this.watchForPlaylist();
+    await this.rewatch();
     // Grace, and a re-read should a replacement of the playlist slip between two watches.
     this.timer = setInterval(() => this.check(), 1000);
     this.timer.unref();
@@ -102,8 +105,18 @@ export class OriginFeed extends EventEmitter<MediaSourceEvents> implements Media
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.timer);
+    await this.watchChain;
     await this.closeWatcher();
     await this.read();
+  }
+
+  private rewatch(): Promise<void> {
+    this.watchPending = true;
+    this.watchChain = this.watchChain
+      .then(() => this.watchForPlaylist())
+      .catch((err: unknown) => this.o.log.error({ err: String(err) }, 'cannot watch the origin fragments'))
+      .finally(() => { this.watchPending = false; });
+    return this.watchChain;
   }
 
   /** The playlist itself once it exists; until then the stream's directory (or the app's, before it). */
@@ -111,13 +124,14 @@ export class OriginFeed extends EventEmitter<MediaSourceEvents> implements Media
     await this.closeWatcher();
     if (this.stopped) return;
     const exists = await fs.stat(this.playlist).then(() => true, () => false);
+    if (this.stopped) return;
     if (exists) {
       const w = watch(this.playlist, { ignoreInitial: true });
       w.on('change', () => void this.read());
       w.on('unlink', () => {
         // nginx-rtmp's cleanup after a long silence: its next publish numbers from 0 again.
         this.lastTaken = undefined;
-        void this.watchForPlaylist();
+        void this.rewatch();
       });
       w.on('error', (err) => this.o.log.warn({ err: String(err) }, 'watching the origin playlist failed'));
       this.watcher = w;
@@ -127,7 +141,9 @@ export class OriginFeed extends EventEmitter<MediaSourceEvents> implements Media
       return;
     }
     const appDir = path.dirname(this.o.dir);
-    if (!(await fs.stat(appDir).then((st) => st.isDirectory(), () => false))) {
+    const appDirExists = await fs.stat(appDir).then((st) => st.isDirectory(), () => false);
+    if (this.stopped) return;
+    if (!appDirExists) {
       // Tried again every second (check()); said once.
       if (!this.missingReported) {
         this.missingReported = true;
@@ -140,7 +156,7 @@ export class OriginFeed extends EventEmitter<MediaSourceEvents> implements Media
       depth: 1, ignoreInitial: false,
       ignored: (p: string) => p !== appDir && p !== this.o.dir && p !== this.playlist,
     });
-    w.on('add', (p: string) => { if (p === this.playlist) void this.watchForPlaylist(); });
+    w.on('add', (p: string) => { if (p === this.playlist) void this.rewatch(); });
     w.on('error', (err) => this.o.log.warn({ err: String(err) }, 'watching the origin directory failed'));
     this.watcher = w;
     this.watching = 'directory';
@@ -162,9 +178,7 @@ export class OriginFeed extends EventEmitter<MediaSourceEvents> implements Media
       this.emit('graceExpired');
     }
     if (this.watching === 'playlist' && now - this.lastReadAt > 2 * this.o.fragmentSeconds * 1000) void this.read();
-    if (this.watching === undefined && !this.stopped) {
-      this.watchForPlaylist().catch((err: unknown) => this.o.log.error({ err: String(err) }, 'cannot watch the origin fragments'));
-    }
+    if (this.watching === undefined && !this.watchPending && !this.stopped) void this.rewatch();
   }
 
   /** One read at a time; a change during a read makes one more. */
