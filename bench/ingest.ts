@@ -1,23 +1,37 @@
 // Ingest capacity: how many concurrent copy-mode 720p streams one machine takes in and packages
 // in real time (no segment more than 1 s late), the agent vs nginx-rtmp-module's own HLS on the
-// same inputs, plus the agent's CPU per stream (its own process, not ffmpeg).
-// Usage: node dist/bench/ingest.js [--quick]
+// same inputs, plus the agent's CPU per stream (its own process, not nginx or ffmpeg).
+// The agent side is the one-machine deployment: the project's own origin config with its
+// segmenter, the agent taking the fragments. --pull measures instead the cluster path where the
+// origin is another node (an ffmpeg puller per stream).
+// Usage: node dist/bench/ingest.js [--quick] [--pull] [--counts 64,96,128] [--agent-only] [--verbose]
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import { silentLogger } from '../common/log.js';
 import { Agent } from '../agent/agent.js';
 import { parseAgentConfig } from '../agent/config.js';
+import { RTMP_MODULE_PATH } from '../nginx/model.js';
 import { NginxProcess } from '../nginx/process.js';
+import { renderConfig } from '../nginx/render.js';
+import { prepareSegmenterDirs } from '../nginx/segmenter.js';
 import { ffmpeg, tempDir } from './util.js';
 
 const quick = process.argv.includes('--quick');
+const pull = process.argv.includes('--pull');
+const verbose = process.argv.includes('--verbose');
+const agentOnly = process.argv.includes('--agent-only');
+const countsArg = process.argv[process.argv.indexOf('--counts') + 1];
 const RUN_MS = quick ? 15_000 : 30_000;
-const COUNTS = quick ? [2, 8] : [32, 64, 96, 128, 144, 160, 176, 192, 208, 224, 256];
+const COUNTS = process.argv.includes('--counts') && countsArg ? countsArg.split(',').map(Number)
+  : quick ? [2, 8] : [32, 64, 96, 128, 144, 160, 176, 192, 208, 224, 256];
 const SEG = 2;
 
-function rtmpConfig(prefix: string, port: number, hls: string | undefined): string {
-  const hlsLines = hls ? `hls on; hls_path ${hls}; hls_fragment ${SEG}s; hls_playlist_length 60s;` : '';
+/** The peer: nginx-rtmp-module writing HLS itself, as its documentation configures it. */
+function rtmpConfig(prefix: string, port: number, hls: string): string {
+  const hlsLines = `hls on; hls_path ${hls}; hls_fragment ${SEG}s; hls_playlist_length 60s;`;
   return `load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;
 worker_processes 1;
 pid ${prefix}/nginx.pid;
@@ -32,31 +46,52 @@ function publishers(file: string, port: number, n: number): ChildProcess[] {
     '-i', file, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/live/s${i}`], { stdio: 'ignore' }));
 }
 
-async function startRtmp(name: string, port: number, withHls: boolean): Promise<{ nginx: NginxProcess; prefix: string; hls: string }> {
-  const prefix = await tempDir(`ingest-${name}`);
+async function startRtmp(port: number): Promise<{ nginx: NginxProcess; prefix: string; hls: string }> {
+  const prefix = await tempDir('ingest-hls');
   const hls = path.join(prefix, 'hls');
   await fs.mkdir(hls);
   await fs.chown(hls, 65534, 65534).catch(() => undefined);
   const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5000 });
-  await nginx.start(rtmpConfig(prefix, port, withHls ? hls : undefined), { host: '127.0.0.1', port });
+  await nginx.start(rtmpConfig(prefix, port, hls), { host: '127.0.0.1', port });
   return { nginx, prefix, hls };
 }
 
-/** The agent pulling N copy-mode streams from a plain RTMP origin. */
-async function agentRun(file: string, n: number): Promise<{ late: number; cpuPerStreamPct: number; listed: number }> {
+/** The project's origin (publish hooks answered here), segmenting when the agent takes its fragments. */
+async function startOrigin(port: number, fragments: string | undefined): Promise<{ nginx: NginxProcess; prefix: string; close: () => void }> {
+  const hooks = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end()); });
+  hooks.listen(0, '127.0.0.1');
+  await once(hooks, 'listening');
+  const prefix = await tempDir('ingest-origin');
+  const segmenter = fragments ? { dir: fragments, fragmentSeconds: SEG, playlistSeconds: 60 } : undefined;
+  if (segmenter) await prepareSegmenterDirs(segmenter, ['live']);
+  const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5000 });
+  await nginx.start(renderConfig({ role: 'origin', prefix, rtmpListen: { host: '127.0.0.1', port }, statusListen: { host: '127.0.0.1', port: port + 1 },
+    apps: ['live'], controllerUrl: `http://127.0.0.1:${(hooks.address() as { port: number }).port}`, hookToken: 'bench-hook-token',
+    publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'], rtmpModulePath: RTMP_MODULE_PATH, workerProcesses: 1, workerConnections: 4096,
+    statusAllow: ['127.0.0.1'], ...(segmenter ? { segmenter } : {}) }), { host: '127.0.0.1', port });
+  return { nginx, prefix, close: () => hooks.close() };
+}
+
+/** The agent packaging N copy-mode streams: from the origin's fragments, or pulling (--pull). */
+async function agentRun(file: string, n: number): Promise<{ late: number; cpuPerStreamPct: number; listed: number; slow: number; gaps: number; p99Ms: number }> {
   const port = 19_500;
-  const origin = await startRtmp('origin', port, false);
-  const pubs = publishers(file, port, n);
   const root = await tempDir('ingest-agent');
-  const agent = await Agent.start(parseAgentConfig({ nodeId: 'bench', storageRoot: root, jobs: Array.from({ length: n }, (_v, i) => ({
-    app: 'live', stream: `s${i}`, source: { url: `rtmp://127.0.0.1:${port}/live/s${i}` }, mode: 'copy', segmentSeconds: SEG,
-    dvr: { windowSeconds: 60 } })) }), silentLogger());
+  const fragments = pull ? undefined : path.join(root, 'fragments');
+  const origin = await startOrigin(port, fragments);
+  const pubs = publishers(file, port, n);
+  const agent = await Agent.start(parseAgentConfig({ nodeId: 'bench', storageRoot: path.join(root, 'media'), spoolRoot: path.join(root, 'spool'),
+    ...(fragments ? { originSegments: { dir: fragments, fragmentSeconds: SEG, sources: [`rtmp://127.0.0.1:${port}`] } } : {}),
+    jobs: Array.from({ length: n }, (_v, i) => ({
+      app: 'live', stream: `s${i}`, source: { url: `rtmp://127.0.0.1:${port}/live/s${i}` }, mode: 'copy', segmentSeconds: SEG,
+      dvr: { windowSeconds: 60 } })) }), silentLogger());
   let late = 0;
   let listed = 0;
+  let latencies: number[] = [];
   const perStream = new Map<string, number>();
   agent.packager.events.on('listed', (e) => {
     listed++;
     if (e.latencyMs > 1000) late++;
+    latencies.push(e.latencyMs);
     perStream.set(e.stream, (perStream.get(e.stream) ?? 0) + 1);
   });
   // Warm-up: every puller connected and past its first segments (a backlog from a slow start is not
@@ -69,22 +104,28 @@ async function agentRun(file: string, n: number): Promise<{ late: number; cpuPer
   const t0 = Date.now();
   listed = 0;
   late = 0;
+  latencies = [];
   await new Promise((r) => setTimeout(r, RUN_MS));
+  const slow = late;
   const cpu = process.cpuUsage(cpu0);
   const wall = Date.now() - t0;
-  late += agent.transcoder.figures().reduce((a, f) => a + f.lateSegments, 0) - late0;
+  const gaps = agent.transcoder.figures().reduce((a, f) => a + f.lateSegments, 0) - late0;
+  late += gaps;
+  latencies.sort((a, b) => a - b);
+  const p99Ms = latencies[Math.floor(latencies.length * 0.99)] ?? 0;
   await agent.close();
   for (const p of pubs) p.kill('SIGKILL');
   await origin.nginx.stop();
+  origin.close();
   await fs.rm(root, { recursive: true, force: true });
   await fs.rm(origin.prefix, { recursive: true, force: true });
-  return { late, listed, cpuPerStreamPct: ((cpu.user + cpu.system) / 1000 / wall) * 100 / n };
+  return { late, listed, slow, gaps, p99Ms, cpuPerStreamPct: ((cpu.user + cpu.system) / 1000 / wall) * 100 / n };
 }
 
 /** nginx-rtmp-module writing HLS itself for the same N streams: late = playlist updates more than 1 s late. */
 async function nginxRun(file: string, n: number): Promise<{ late: number; listed: number }> {
   const port = 19_600;
-  const rtmp = await startRtmp('hls', port, true);
+  const rtmp = await startRtmp(port);
   const pubs = publishers(file, port, n);
   // Warm-up as for the agent: every stream has a playlist, then the measured run.
   const warm = Date.now();
@@ -124,18 +165,20 @@ async function main(): Promise<void> {
     '-g', String(25 * SEG), '-keyint_min', String(25 * SEG), '-sc_threshold', '0', '-c:a', 'aac', '-b:a', '96k', file]);
   if (made.code !== 0) throw new Error(made.stderr);
   console.log(`copy-mode 720p (2.5 Mb/s) streams, ${RUN_MS / 1000} s each; real time = no segment more than 1 s late`);
+  console.log(`agent: ${pull ? 'an ffmpeg puller per stream from the origin (--pull)' : 'the origin\'s own fragments (origin and transcoder on one node)'}`);
   console.log('streams  agent: late / listed, CPU per stream (agent process)   nginx-rtmp hls: late / updates');
   let bestAgent = 0;
   let bestNginx = 0;
   for (const n of COUNTS) {
     // Once a side has fallen behind, larger counts are only run for the other one.
     const a = bestAgent === COUNTS[COUNTS.indexOf(n) - 1] || n === COUNTS[0] ? await agentRun(file, n) : undefined;
-    const g = bestNginx === COUNTS[COUNTS.indexOf(n) - 1] || n === COUNTS[0] ? await nginxRun(file, n) : undefined;
+      const g = !agentOnly && (bestNginx === COUNTS[COUNTS.indexOf(n) - 1] || n === COUNTS[0]) ? await nginxRun(file, n) : undefined;
     if (a && a.late === 0 && a.listed > 0) bestAgent = n;
     if (g && g.late === 0 && g.listed > 0) bestNginx = n;
+    if (a && verbose) console.log(`         agent: ${a.slow} listed > 1 s after their last write, ${a.gaps} > ${SEG + 1} s after the one before; p99 ${a.p99Ms} ms`);
     console.log(`${String(n).padStart(7)}  ${a ? `${a.late} / ${a.listed}, ${a.cpuPerStreamPct.toFixed(2)} % of a core` : '-'}`.padEnd(63)
       + (g ? `${g.late} / ${g.listed}` : '-'));
-    if (bestAgent < n && bestNginx < n) break; // both past their limit
+    if (bestAgent < n && (bestNginx < n || agentOnly)) break; // both past their limit
   }
   console.log(`most streams in real time: agent ${bestAgent}, nginx-rtmp ${bestNginx} (ratio ${bestNginx > 0 ? (bestAgent / bestNginx).toFixed(2) : 'n/a'}x; target >= 0.8x)`);
   await fs.rm(src, { recursive: true, force: true });

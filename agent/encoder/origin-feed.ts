@@ -6,9 +6,13 @@
 // <session>-<n>.ts and offers it to the packager. Both directories are local disk (the config
 // refuses a spool on the network mount), so the feed's own file operations are synchronous: a
 // read of a small playlist and a rename, without a round trip through libuv's thread pool.
+// nginx-rtmp replaces the playlist (a rename over it), so a watch on the file follows the old inode:
+// the feed arms a new one on the path, synchronously, before it reads. (chokidar re-arms only after
+// a stat in the thread pool; with 128 streams it missed about one replacement in a hundred, each
+// found seconds later by the safety re-read.) Until the playlist exists, chokidar watches for it.
 // nginx-rtmp's DISCONTINUITY (a new publish) starts a new session; silence beyond the reconnect grace ends the event, as with an encoder.
 import { EventEmitter } from 'node:events';
-import { promises as fs, readdirSync, readFileSync, renameSync } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync, renameSync, watch as watchFile, type FSWatcher as FileWatcher } from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { errnoCode } from '../../common/errors.js';
@@ -63,7 +67,7 @@ export interface OriginFeedOptions {
 const PLAYLIST = 'index.m3u8';
 
 export class OriginFeed extends EventEmitter<MediaSourceEvents> implements MediaSource {
-  private watcher: FSWatcher | undefined;
+  private watcher: FSWatcher | FileWatcher | undefined;
   private watching: 'playlist' | 'directory' | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastTaken: number | undefined;
@@ -125,18 +129,8 @@ export class OriginFeed extends EventEmitter<MediaSourceEvents> implements Media
     if (this.stopped) return;
     const exists = await fs.stat(this.playlist).then(() => true, () => false);
     if (this.stopped) return;
-    if (exists) {
-      const w = watch(this.playlist, { ignoreInitial: true });
-      w.on('change', () => void this.read());
-      w.on('unlink', () => {
-        // nginx-rtmp's cleanup after a long silence: its next publish numbers from 0 again.
-        this.lastTaken = undefined;
-        void this.rewatch();
-      });
-      w.on('error', (err) => this.o.log.warn({ err: String(err) }, 'watching the origin playlist failed'));
-      this.watcher = w;
+    if (exists && this.armPlaylistWatch()) {
       this.watching = 'playlist';
-      await new Promise<void>((resolve) => w.once('ready', () => resolve()));
       await this.read();
       return;
     }
@@ -161,6 +155,34 @@ export class OriginFeed extends EventEmitter<MediaSourceEvents> implements Media
     this.watcher = w;
     this.watching = 'directory';
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+  }
+
+  /** A watch on the playlist's current inode; false when there is no playlist (any more). */
+  private armPlaylistWatch(): boolean {
+    let w: FileWatcher;
+    try {
+      w = watchFile(this.playlist, () => this.playlistChanged(w));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return false;
+      throw err;
+    }
+    w.on('error', (err) => this.o.log.warn({ err: String(err) }, 'watching the origin playlist failed'));
+    this.watcher = w;
+    return true;
+  }
+
+  private playlistChanged(w: FileWatcher): void {
+    if (this.watcher !== w || this.stopped) return;
+    w.close();
+    this.watcher = undefined;
+    if (!this.armPlaylistWatch()) {
+      // nginx-rtmp's cleanup after a long silence: its next publish numbers from 0 again.
+      this.watching = undefined;
+      this.lastTaken = undefined;
+      void this.rewatch();
+      return;
+    }
+    void this.read();
   }
 
   private async closeWatcher(): Promise<void> {
