@@ -12,9 +12,11 @@ import { Agent } from '../agent/agent.js';
 import { parseAgentConfig } from '../agent/config.js';
 import { ServingAgent } from '../agent/roles/serving-agent.js';
 import { Controller } from '../controller/controller.js';
+import { LAUNCH_CONFIG_DIR } from '../controller/launch-config.js';
 import { NginxProcess } from '../nginx/process.js';
 import { EDGE_DEFAULTS, RTMP_MODULE_PATH } from '../nginx/model.js';
 import { renderConfig } from '../nginx/render.js';
+import { prepareSegmenterDirs } from '../nginx/segmenter.js';
 
 const HELP = `usage: dvr start [--port N] [--host ADDR] [--no-demo]
 
@@ -140,14 +142,20 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
     dataDir: path.join(o.dataDir, 'controller'), host: process.env['DVR_API_HOST'] ?? '127.0.0.1', port: o.apiPort, log,
     ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
     provisioningTimeoutMs: 600_000, deadAfterMs: 18_000, sweepIntervalMs: 1000, originRtmpPort: o.rtmpPort, edgeHttpPort: o.port, endGraceSeconds: 30, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: 5000,
+    // Its roles' capacities (the transcoder takes four publishers) until an admin stores another.
+    initialLaunchConfig: path.join(LAUNCH_CONFIG_DIR, 'single-machine.json'),
   });
 
   // The origin: publishers connect here; each publish is authorised by the controller, which hands
-  // the stream to the transcoder agent below.
+  // the stream to the transcoder agent below. It segments copy-mode streams itself (nginx-rtmp's
+  // HLS writer) and the agent takes the fragments from the same disk, so no puller runs per stream.
+  const segmenter = { dir: path.join(o.dataDir, 'origin-fragments'), fragmentSeconds: 2, playlistSeconds: 60 };
+  await prepareSegmenterDirs(segmenter, ['live']);
   await origin.start(renderConfig({
     role: 'origin', prefix: originPrefix, rtmpListen: { host: o.host, port: o.rtmpPort }, statusListen: { host: '127.0.0.1', port: o.rtmpStatusPort },
     apps: ['live'], controllerUrl: controller.url, hookToken: controller.agentToken, publishAllow: ['all'], playAllow: ['127.0.0.1'],
     rtmpModulePath: RTMP_MODULE_PATH, workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'],
+    nodeId: 'appliance-origin', segmenter,
   }), { host: local, port: o.rtmpPort });
   // The machine's origin and edge report their publishers and viewers, as a cluster's nodes do.
   const report = { storageRoot: mediaRoot, heartbeatSeconds: 2, controller: { url: controller.url, agentToken: controller.agentToken } };
@@ -166,6 +174,7 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
     // Its heartbeats put the machine and its streams' figures on the dashboard, and bring it the
     // streams publishers send to the origin.
     controller: { url: controller.url, agentToken: controller.agentToken }, heartbeatSeconds: 2,
+    originSegments: { dir: segmenter.dir, fragmentSeconds: segmenter.fragmentSeconds, sources: [`rtmp://127.0.0.1:${o.rtmpPort}`] },
   }), log);
   const publish = await publishUrl(controller.url, controller.adminToken, o);
   if (!o.demo) {

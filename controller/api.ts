@@ -164,15 +164,19 @@ export function createApi(o: ApiOptions): express.Express {
     res.json({ jobs: role === 'transcoder' ? jobsFor(id) : undefined });
   });
 
-  const originUrl = (): string => {
-    const origin = leastLoaded(store.nodes({ role: 'origin' }), 'origin', new Map());
-    return `rtmp://${origin?.node.address ?? '127.0.0.1'}:${o.originRtmpPort}`;
+  const rtmpBase = (address: string): string => `rtmp://${address.includes(':') ? `[${address}]` : address}:${o.originRtmpPort}`;
+  /** Where publishers go: an origin in service. */
+  const originUrl = (): string => rtmpBase(leastLoaded(store.nodes({ role: 'origin' }), 'origin', new Map())?.node.address ?? '127.0.0.1');
+  /** Where a transcoder pulls from: the origin that took the publisher (any, for an origin that does not name itself). */
+  const sourceUrl = (s: StreamRow): string => {
+    const named = s.origin ? store.node(s.origin) : undefined;
+    return named && named.state !== 'gone' ? rtmpBase(named.address) : originUrl();
   };
   const jobsFor = (nodeId: string): unknown[] => {
     const now = o.now();
     return store.streamsOn(nodeId).filter((s) => s.status === 'live' || (s.status === 'ending'
       && now - (s.endingSince ?? now) < o.endGraceSeconds * 1000)).map((s) => ({
-      app: s.app, stream: s.stream, source: { url: `${originUrl()}/${s.app}/${s.stream}` }, mode: s.settings.mode,
+      app: s.app, stream: s.stream, source: { url: `${sourceUrl(s)}/${s.app}/${s.stream}` }, mode: s.settings.mode,
       ladder: s.settings.ladder, format: s.settings.format, segmentSeconds: s.settings.segmentSeconds,
       reconnectGraceSeconds: o.endGraceSeconds,
       dvr: { windowSeconds: s.settings.windowSeconds, recording: s.settings.recording, archiveStrategy: s.settings.archiveStrategy },
@@ -239,19 +243,32 @@ export function createApi(o: ApiOptions): express.Express {
       metrics.publishRefused.inc();
       throw new DvrError('DVR_ERR_FORBIDDEN', 'unknown stream or wrong stream key');
     }
+    // The origin that took the publisher names itself (its hook URL's node=); its transcoder pulls there.
+    const named = typeof req.query['node'] === 'string' ? store.node(req.query['node']) : undefined;
+    const origin = named && named.state !== 'gone' ? named : undefined;
     const timer = metrics.allocation.startTimer();
     const transcoder = store.transaction(() => {
       const keep = s.transcoder ? store.node(s.transcoder) : undefined;
-      const loads = keep?.state === 'inservice' ? [] : store.loadOf('transcoder');
-      const chosen = keep?.state === 'inservice' ? keep
-        : leastLoaded(loads, 'transcoder', new Map(loads.map((l) => [l.id, l.used])))?.node;
+      let chosen: { id: string } | undefined = keep?.state === 'inservice' ? keep : undefined;
+      if (!chosen) {
+        const loads = store.loadOf('transcoder');
+        const used = new Map(loads.map((l) => [l.id, l.used]));
+        // A transcoder on the origin's own machine, when it has room: no media crosses the network,
+        // and a copy-mode TS stream is packaged from the origin's fragments without a puller.
+        const local = origin ? loads.filter((l) => l.id === origin.id || l.address === origin.address) : [];
+        chosen = (leastLoaded(local, 'transcoder', used) ?? leastLoaded(loads, 'transcoder', used))?.node;
+      }
       if (!chosen) return undefined;
       store.setStreamStatus(s.app, s.stream, 'live', chosen.id);
+      store.setStreamOrigin(s.app, s.stream, origin?.id);
       return chosen;
     });
     timer();
-    if (!transcoder) throw new DvrError('DVR_ERR_NO_CAPACITY', 'no transcoder has room for this stream; scale out the transcoder role');
-    log.info({ stream: `${s.app}/${s.stream}`, transcoder: transcoder.id }, 'publish accepted');
+    if (!transcoder) {
+      log.warn({ stream: `${s.app}/${s.stream}` }, 'publish refused: no transcoder has room');
+      throw new DvrError('DVR_ERR_NO_CAPACITY', 'no transcoder has room for this stream; scale out the transcoder role');
+    }
+    log.info({ stream: `${s.app}/${s.stream}`, transcoder: transcoder.id, origin: origin?.id }, 'publish accepted');
     res.status(200).end();
   });
   app.post('/api/v1/hooks/publish-done', agent, (req, res) => {

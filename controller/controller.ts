@@ -10,6 +10,7 @@ import { errnoCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { deadNodes, leastLoaded, stuckProvisioning } from './allocation.js';
 import { createApi } from './api.js';
+import { parseLaunchConfig } from './launch-config.js';
 import type { Provider } from './providers.js';
 import { Scaler } from './scaler.js';
 import { Store } from './store.js';
@@ -34,6 +35,8 @@ export interface ControllerOptions {
   /** Where new nodes come from; without one, only manual nodes join (by heartbeat). */
   provider?: Provider;
   scaleIntervalMs: number;
+  /** A launch-config file stored when the controller starts with none stored (the appliance's own). */
+  initialLaunchConfig?: string;
 }
 
 /** A secret from the environment, or one generated once and kept (0600) in the data directory. */
@@ -65,6 +68,11 @@ export class Controller {
     const agentToken = await secret(o.dataDir, 'agent-token', o.agentToken);
     const signingSecret = await secret(o.dataDir, 'signing-secret', undefined);
     const store = new Store(path.join(o.dataDir, 'controller.sqlite'));
+    if (o.initialLaunchConfig && store.launchConfigs().length === 0) {
+      const config = parseLaunchConfig(JSON.parse(await fs.readFile(o.initialLaunchConfig, 'utf8')) as unknown);
+      store.putLaunchConfig(config.launchconfig.name, config);
+      o.log.info({ launchConfig: config.launchconfig.name, file: o.initialLaunchConfig }, 'launch config stored');
+    }
     const c = new Controller(store, adminToken, agentToken, o);
     const scaler = new Scaler(store, o.provider, o.log.child({ part: 'scaler' }));
     const app = createApi({ store, scaler, log: o.log, adminToken, agentToken, signingSecret, originRtmpPort: o.originRtmpPort,

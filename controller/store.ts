@@ -28,6 +28,8 @@ export interface StreamRow {
   status: 'idle' | 'live' | 'ending';
   transcoder: string | undefined;
   endingSince: number | undefined;
+  /** The node whose origin accepted the current (or last) publish: its transcoder pulls from there. */
+  origin?: string | undefined;
 }
 
 export interface StreamOptions {
@@ -63,15 +65,18 @@ const MIGRATIONS = [
      UPDATE nodes SET assigned = assigned - 1 WHERE id = OLD.transcoder AND OLD.status != 'idle';
      UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder AND NEW.status != 'idle';
    END;`,
+  `ALTER TABLE streams ADD COLUMN origin TEXT;`,
 ];
 
 interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string; since: number }
-interface RawStream { app: string; stream: string; settings: string; stream_key: string; status: StreamRow['status']; transcoder: string | null; ending_since: number | null }
+interface RawStream { app: string; stream: string; settings: string; stream_key: string; status: StreamRow['status']; transcoder: string | null; ending_since: number | null;
+  origin: string | null }
 
 const node = (r: RawNode): NodeRow => ({ id: r.id, role: r.role, state: r.state, address: r.address, capacity: r.capacity,
   lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as unknown, since: r.since });
 const stream = (r: RawStream): StreamRow => ({ app: r.app, stream: r.stream, settings: JSON.parse(r.settings) as StreamOptions,
-  streamKey: r.stream_key, status: r.status, transcoder: r.transcoder ?? undefined, endingSince: r.ending_since ?? undefined });
+  streamKey: r.stream_key, status: r.status, transcoder: r.transcoder ?? undefined, endingSince: r.ending_since ?? undefined,
+  origin: r.origin ?? undefined });
 
 export class Store {
   private readonly db: Database.Database;
@@ -157,9 +162,9 @@ export class Store {
     return (this.db.prepare('SELECT * FROM streams WHERE transcoder = ? ORDER BY app, stream').all(transcoder) as RawStream[]).map(stream);
   }
   /** Each node of a role with the streams assigned to it: the light input allocation needs. */
-  loadOf(role: string): Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'capacity'> & { used: number }> {
-    return this.db.prepare('SELECT id, role, state, capacity, assigned AS used FROM nodes WHERE role = ?').all(role) as
-      Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'capacity'> & { used: number }>;
+  loadOf(role: string): Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }> {
+    return this.db.prepare('SELECT id, role, state, address, capacity, assigned AS used FROM nodes WHERE role = ?').all(role) as
+      Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }>;
   }
 
   /** Streams assigned per transcoder, for allocation. */
@@ -170,6 +175,9 @@ export class Store {
   setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined, endingSince?: number): void {
     this.db.prepare('UPDATE streams SET status = ?, transcoder = ?, ending_since = ? WHERE app = ? AND stream = ?')
       .run(status, transcoder ?? null, endingSince ?? null, app, name);
+  }
+  setStreamOrigin(app: string, name: string, origin: string | undefined): void {
+    this.db.prepare('UPDATE streams SET origin = ? WHERE app = ? AND stream = ?').run(origin ?? null, app, name);
   }
   deleteStream(app: string, name: string): boolean {
     return this.db.prepare('DELETE FROM streams WHERE app = ? AND stream = ?').run(app, name).changes === 1;

@@ -61,6 +61,8 @@ export interface OriginModel extends Common {
   controllerUrl: string;
   /** Authenticates the callbacks to the controller. */
   hookToken: string;
+  /** The controller's name for this node: the callbacks say which origin the publisher reached. */
+  nodeId?: string;
   /** Networks allowed to publish (CIDR or 'all'). */
   publishAllow: string[];
   /** Networks allowed to pull (the transcoders'). */

@@ -242,7 +242,8 @@ function segmenter(s: OriginSegmenter | undefined, app: string): Node[] {
 }
 
 export function renderOrigin(m: OriginModel): string {
-  const hook = (name: string): string => `${m.controllerUrl.replace(/\/+$/, '')}/api/v1/hooks/${name}?token=${encodeURIComponent(m.hookToken)}`;
+  const node = m.nodeId === undefined ? '' : `&node=${encodeURIComponent(m.nodeId)}`;
+  const hook = (name: string): string => `${m.controllerUrl.replace(/\/+$/, '')}/api/v1/hooks/${name}?token=${encodeURIComponent(m.hookToken)}${node}`;
   const apps = m.apps.map((app) => b(`application ${app}`,
     'live on;',
     'record off;',

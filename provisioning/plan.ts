@@ -1,7 +1,7 @@
 // What provisioning does to each host of an inventory: an ordered list of nfs-kit steps, each a
 // script with its arguments and the files it needs uploaded. Pure: the runner carries it out over
 // SSH, the Ansible inventory writer describes the same thing to Ansible.
-import { EDGE_DEFAULTS, RTMP_MODULE_PATH, type NginxModel } from '../nginx/model.js';
+import { EDGE_DEFAULTS, RTMP_MODULE_PATH, type NginxModel, type OriginSegmenter } from '../nginx/model.js';
 import { renderConfig } from '../nginx/render.js';
 import { storageMounted, type Inventory, type InventoryHost } from './inventory.js';
 
@@ -52,6 +52,17 @@ function need<T>(value: T | undefined, what: string): T {
   return value;
 }
 
+/**
+ * A node that is origin and transcoder at once segments copy-mode streams in its origin (nginx-rtmp's
+ * HLS writer, workers as the agent's account) and its agent takes the fragments: no puller per stream.
+ */
+function originSegments(inv: Inventory, h: InventoryHost): { segmenter: OriginSegmenter; sources: string[] } | undefined {
+  if (!h.roles.includes('origin') || !h.roles.includes('transcoder')) return undefined;
+  const host = h.address.includes(':') ? `[${h.address}]` : h.address;
+  return { segmenter: { dir: `${hostDirs(h).data}/origin-fragments`, fragmentSeconds: 2, playlistSeconds: 60, workerUser: 'dvr' },
+    sources: [...new Set([`rtmp://${host}:${inv.rtmp.port}`, `rtmp://127.0.0.1:${inv.rtmp.port}`])] };
+}
+
 export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'relay' | 'origin', agentToken?: string): NginxModel {
   // The node's own agent reads the status pages from the node's address.
   const common = { prefix: `${hostDirs(h).data}/nginx`, workerProcesses: 'auto' as const, workerConnections: 4096,
@@ -63,11 +74,13 @@ export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'rel
     case 'relay':
       return { ...common, role, listen, cacheMaxSizeMb: 10_240, cacheInactiveMinutes: 120, playlistMaxAgeSeconds: 1, segmentMaxAgeSeconds: 31_536_000,
         upstreams: inv.hosts.filter((e) => e.roles.includes('edge')).map((e) => ({ host: e.address, port: inv.http.port })) };
-    case 'origin':
+    case 'origin': {
+      const segmenter = originSegments(inv, h)?.segmenter;
       return { ...common, role, rtmpListen: { host: h.address, port: inv.rtmp.port }, statusListen: { host: h.address, port: inv.http.port },
         apps: ['live'], controllerUrl: need(inv.controller, 'controller').url.replace(/\/+$/, ''), hookToken: need(agentToken, 'the agent token'),
         publishAllow: inv.networks.publishers ?? ['all'], playAllow: inv.networks.writers,
-        rtmpModulePath: RTMP_MODULE_PATH };
+        rtmpModulePath: RTMP_MODULE_PATH, nodeId: h.name, ...(segmenter ? { segmenter } : {}) };
+    }
   }
 }
 
@@ -79,10 +92,13 @@ export function agentRole(h: InventoryHost): 'transcoder' | 'origin' | 'edge' | 
 export function agentConfig(inv: Inventory, h: InventoryHost, agentToken: string): object {
   const data = hostDirs(h).data;
   const role = agentRole(h);
+  const fragments = role === 'transcoder' ? originSegments(inv, h) : undefined;
   return {
     nodeId: h.name, role, storageRoot: storageOn(inv, h).root, spoolRoot: `${data}/spool`, stateDir: `${data}/state`,
     controller: { url: need(inv.controller, 'controller').url.replace(/\/+$/, ''), agentToken },
     storage: { mount: storageOn(inv, h).mounted || h.roles.includes('storage') },
+    ...(fragments ? { originSegments: { dir: fragments.segmenter.dir, fragmentSeconds: fragments.segmenter.fragmentSeconds,
+      sources: fragments.sources } } : {}),
     ...(role === 'transcoder' ? {} : { nginxStatusUrl: `http://${h.address.includes(':') ? `[${h.address}]` : h.address}:${inv.http.port}` }),
   };
 }
@@ -108,7 +124,7 @@ export function planHost(inv: Inventory, h: InventoryHost, inputs: PlanInputs): 
   for (const role of ['origin', 'edge', 'relay'] as const) {
     if (!has(role)) continue;
     const name = `nginx-${role}.conf`;
-    steps.push({ name: `nginx (${role})`, script: 'nginx.sh', args: ['--role', role, '--config', UPLOAD + name, ...prefixArgs(h)],
+    steps.push({ name: `nginx (${role})`, script: 'nginx.sh', args: ['--role', role, '--config', UPLOAD + name, ...uid, ...prefixArgs(h)],
       uploads: [{ name, content: renderConfig(nginxModel(inv, h, role, inputs.agentToken)), secret: role === 'origin' }] });
   }
   // Every node but a bare storage server runs the agent when there is a controller to report to.

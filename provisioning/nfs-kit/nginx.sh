@@ -2,16 +2,19 @@
 # Installs nginx (with the RTMP module on origins), drops the project's generated config, tests
 # it, and starts or reloads nginx. A config that fails `nginx -t` is refused and the running one
 # keeps serving.
-#   nginx.sh --role edge|relay|origin --config FILE [--prefix DIR] [--check]
+#   nginx.sh --role edge|relay|origin --config FILE [--uid 5005] [--prefix DIR] [--check]
 # The config is the one the project renders for this node (dvr-provision does it). It runs as its
-# own instance (dvr-nginx); the distribution's default site is switched off.
+# own instance (dvr-nginx); the distribution's default site is switched off. An origin that is also
+# the node's transcoder segments copy-mode streams itself (hls_path): its workers run as the
+# agent's account (--uid), which takes the fragments from those directories.
 source "$(dirname "$0")/lib.sh"
 
-ROLE="" SRC=""
+ROLE="" SRC="" UID_DVR=5005
 while [ $# -gt 0 ]; do
   case "$1" in
     --role) ROLE="$2"; shift 2 ;;
     --config) SRC="$2"; shift 2 ;;
+    --uid) UID_DVR="$2"; shift 2 ;;
     --prefix) PREFIX="$2"; shift 2 ;;
     --check) CHECK=1; shift ;;
     *) die "unknown option '$1'" ;;
@@ -19,6 +22,7 @@ while [ $# -gt 0 ]; do
 done
 case "$ROLE" in edge|relay|origin) ;; *) die "--role: '$ROLE' is not edge, relay or origin" ;; esac
 [ -f "$SRC" ] || die "--config: '$SRC' is not a file"
+[[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || die "--uid: '$UID_DVR' is not a number"
 [ -z "$PREFIX" ] || check_path "$PREFIX" "--prefix"
 need_root
 
@@ -34,6 +38,19 @@ pidfile=$(sed -n 's/^pid "\(.*\)";$/\1/p' "$SRC" | head -n1)
 ensure_dir "$(dirname "$pidfile")" 0755 root:root
 ensure_dir "$(dirname "$pidfile")/tmp" 0755 root:root
 ensure_dir "$(dirname "$conf")" 0755 root:root
+
+# The segmenter's directories (hls_path), owned by the workers' account, before nginx -t.
+workers=$(sed -n 's/^user \([a-z_][a-z0-9_-]*\);$/\1/p' "$SRC" | head -n1)
+hls_paths=$(sed -n 's/^ *hls_path "\(.*\)";$/\1/p' "$SRC" | sort -u)
+if [ -n "$hls_paths" ]; then
+  [ "$workers" = "$DVR_USER" ] || die "$SRC segments (hls_path) but its workers do not run as $DVR_USER ('user $DVR_USER;'): the agent could not take the fragments"
+  ensure_user "$UID_DVR"
+  for d in $hls_paths; do
+    check_path "$d" "hls_path in $SRC"
+    ensure_dir "$(dirname "$d")" 0750 "$DVR_USER:$DVR_USER"
+    ensure_dir "$d" 0750 "$DVR_USER:$DVR_USER"
+  done
+fi
 
 if [ -d "$(dirname "$pidfile")/tmp" ]; then
   if ! out=$(nginx -t -q -c "$SRC" 2>&1); then

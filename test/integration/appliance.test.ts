@@ -85,6 +85,33 @@ describe('the appliance command (README quick start)', function () {
       await run('pkill', ['-f', 'live/cam1\\?key=']);
       await publisher;
     }
+    // A copy-mode TS stream is packaged from the origin's own fragments: no ffmpeg pulls it.
+    const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth, body: JSON.stringify({ app: 'live', stream: 'cam2', format: 'ts', mode: 'copy' }) });
+    assert.equal(made.status, 201);
+    const publish2 = ((await (await fetch(`${api}/streams/live/cam2/publish`, { headers: auth })).json()) as { url: string }).url;
+    const publisher2 = ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-re', '-f', 'lavfi',
+      '-i', 'sine=frequency=440:sample_rate=48000', '-t', '40', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-c:a', 'aac', '-f', 'flv',
+      publish2.replace(/\/\/[^/:]+:/, '//127.0.0.1:')]);
+    try {
+      const cam2 = await until('live/cam2 to play through the edge', async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/live/cam2/source/index.m3u8`).catch(() => undefined);
+        if (!res?.ok) return undefined;
+        const p = parsePlaylist(await res.text());
+        return p.segments.length >= 2 ? p : undefined;
+      }, 40_000, 250).catch(async (err: Error) => {
+        const p = await Promise.race([publisher2, new Promise((r) => setTimeout(r, 10, 'running'))]);
+        throw new Error(`${err.message}; publisher: ${JSON.stringify(p)} ${publish2}; the appliance logged: ${stderr.slice(-3000)}`);
+      });
+      assert.ok(cam2.segments.every((s) => Math.abs(s.duration - 2) < 0.1), `2 s segments: ${cam2.segments.map((s) => s.duration).join(',')}`);
+      const pullers = (await run('pgrep', ['-af', 'ffmpeg'])).stdout.split('\n').filter((l) => l.includes('live/cam2') && !l.includes('key='));
+      assert.deepEqual(pullers, [], 'no puller for a stream the origin segments');
+      const fragments = await fs.readdir(path.join(dataDir, 'origin-fragments', 'live', 'cam2'));
+      assert.ok(fragments.filter((f) => f.endsWith('.ts')).length <= 2, `the origin's fragments are taken as they close: ${fragments.join(' ')}`);
+    } finally {
+      await run('pkill', ['-f', 'live/cam2\\?key=']);
+      await publisher2;
+    }
     const state = await fs.stat(path.join(dataDir, 'media', 'live', 'demo', 'stream.json'));
     assert.ok(state.isFile(), 'media and state live under DVR_DATA_DIR');
 

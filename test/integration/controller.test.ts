@@ -151,11 +151,18 @@ describe('controller', function () {
     assert.match(metrics, /dvr_controller_heartbeats_total \d+/);
   });
 
-  it('the RTMP origin\'s publish callback lands here: the stream key is checked for real', async () => {
+  it('the RTMP origin\'s publish callback lands here: the stream key is checked for real, and the origin that took it feeds a transcoder on its machine', async () => {
     const created = await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'studio' });
     const key = String(created.json['streamKey']);
-    // A transcoder in service for the allocation, alive through the test (nodes die after 2 s of silence here).
-    const alive = (): Promise<unknown> => call(`${c.url}/nodes/tc-live/heartbeat`, 'POST', AGENT, { nodeId: 'tc-live', role: 'transcoder' });
+    // Transcoders in service for the allocation, alive through the test (nodes die after 2 s of silence here):
+    // one elsewhere, first by name, and one on the origin's machine (the origin's node reports its address).
+    const beat = (id: string, role: string, address: string): Promise<{ status: number; json: Record<string, unknown> & unknown[] }> =>
+      call(`${c.url}/nodes/${id}/heartbeat`, 'POST', AGENT, { nodeId: id, role, address });
+    const alive = async (): Promise<void> => {
+      await beat('tc-live', 'transcoder', '127.0.0.1');
+      await beat('tc-z-beside-origin', 'transcoder', '127.0.0.3');
+      await beat('origin-x', 'origin', '127.0.0.3');
+    };
     await alive();
     const keepAlive = setInterval(() => { void alive(); }, 500);
     const prefix = await tempDir('ctl-origin');
@@ -164,7 +171,7 @@ describe('controller', function () {
     await nginx.start(renderConfig({ role: 'origin', prefix, rtmpListen: { host: '127.0.0.1', port: rtmp },
       statusListen: { host: '127.0.0.1', port: await freePort() }, apps: ['live'], controllerUrl: c.url.replace(/\/api\/v1$/, ''),
       hookToken: AGENT, publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'], rtmpModulePath: RTMP_MODULE_PATH,
-      workerProcesses: 1, workerConnections: 256, statusAllow: ['127.0.0.1'] }), { host: '127.0.0.1', port: rtmp });
+      workerProcesses: 1, workerConnections: 256, statusAllow: ['127.0.0.1'], nodeId: 'origin-x' }), { host: '127.0.0.1', port: rtmp });
     try {
       const publish = (k: string): Promise<{ code: number; stderr: string }> => ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-t', '2',
         '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'flv',
@@ -173,7 +180,9 @@ describe('controller', function () {
       const ok = await publish(key);
       assert.equal(ok.code, 0, ok.stderr);
       const s = await call(`${c.url}/streams/live/studio`, 'GET', ADMIN);
-      assert.notEqual(s.json['transcoder'], null);
+      assert.equal(s.json['transcoder'], 'tc-z-beside-origin', 'the transcoder on the origin\'s machine');
+      const jobs = (await beat('tc-z-beside-origin', 'transcoder', '127.0.0.3')).json['jobs'] as Array<{ stream: string; source: { url: string } }>;
+      assert.deepEqual(jobs.map((j) => j.source.url), ['rtmp://127.0.0.3:1935/live/studio'], 'pulled from the origin that took the publisher');
       await until('publish-done to mark the stream ending', async () =>
         ((await call(`${c.url}/streams/live/studio`, 'GET', ADMIN)).json['status'] === 'ending' ? true : undefined), 10_000, 200);
     } finally {

@@ -1,7 +1,8 @@
 // Provisioning for real: hosts are network namespaces, each with its own address and sshd. The
 // runner installs nfs-ganesha on one (checked over the NFS protocol with libnfs' nfs-ls / nfs-cp),
-// nginx on another (a file served on the host's address), the agent on a third (pm2 runs it and it
-// registers with a controller on this machine); Ansible provisions a fourth with the same scripts.
+// nginx on another (a file served on the host's address), an origin and the agent on a third (pm2
+// runs it, it registers with a controller on this machine, and a publisher's stream ends up played
+// through the edge); Ansible provisions a fourth with the same scripts.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import { connect as netConnect } from 'node:net';
@@ -15,7 +16,9 @@ import { parseInventory, PROVISIONING_DIR, type Inventory } from '../../provisio
 import { KnownHosts } from '../../provisioning/known-hosts.js';
 import { provision, type HostResult, type RunOptions } from '../../provisioning/runner.js';
 import { startTestController } from '../support/controller.js';
+import { parsePlaylist } from '../support/m3u8.js';
 import { canMakeHosts, createTestNet, type TestNet } from '../support/netns.js';
+import { kill, publish } from '../support/origin.js';
 import { freePort, run, until } from '../support/run.js';
 
 const ADMIN = 'provisioning-test-admin-token';
@@ -50,7 +53,7 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
       storage: { server: 'nfs1', backend: 'ganesha', export: path.join(net.dir, 'export'), root: path.join(net.dir, 'storage'), mount: false },
       controller: { url: `http://${net.gateway}:${port}`, agentTokenFile: path.join(net.dir, 'agent-token') },
       http: { port: 8080 },
-      hosts: [host('nfs1', ['storage']), host('edge1', ['edge']), host('tx1', ['transcoder'])],
+      hosts: [host('nfs1', ['storage']), host('edge1', ['edge']), host('tx1', ['origin', 'transcoder'])],
     } };
     inv = parseInventory(inventoryJson);
     knownHosts = await KnownHosts.open(path.join(net.dir, 'known_hosts'));
@@ -70,7 +73,7 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     Object.fromEntries(results.map((r) => [r.host, r.outcome + (r.error ? `: ${r.error}` : '')]));
   const nfs = (url: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> => run(url, args);
 
-  it('provisions the storage server (ganesha), an edge (nginx) and a transcoder (agent under pm2), pinning host keys', async () => {
+  it('provisions the storage server (ganesha), an edge (nginx) and an origin-transcoder (nginx-rtmp + agent under pm2) whose publisher plays through the edge, pinning host keys', async () => {
     const results = await provision(options({ acceptNewHostKeys: true }));
     assert.deepEqual(byHost(results), { nfs1: 'changed', edge1: 'changed', tx1: 'changed' }, progress.join('\n'));
     const pinned = (await fs.readFile(knownHosts.file, 'utf8')).trim().split('\n');
@@ -136,6 +139,40 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
       assert.equal(edgeNode.id, 'edge1');
     } finally {
       viewer.destroy();
+    }
+    // tx1 is origin and transcoder at once: a publisher's copy-mode TS stream is segmented by its
+    // nginx (workers as 'dvr'), packaged by its agent onto the storage and played through the edge.
+    const fragments = path.join(net.dir, 'hosts', 'tx1', 'var', 'lib', 'dvr', 'origin-fragments', 'live');
+    const fst = await fs.stat(fragments);
+    assert.deepEqual([fst.uid, fst.mode & 0o777], [5005, 0o750], 'the fragments are the agent account\'s, and private');
+    // The storage stands in for the NFS mount, which the export gives to the agent's account.
+    assert.equal((await run('chown', ['-R', '5005:5005', path.join(net.dir, 'storage')])).code, 0);
+    const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
+    const made = await fetch(`${apiUrl}/streams`, { method: 'POST', headers: admin, body: JSON.stringify({ app: 'live', stream: 'cam', format: 'ts', mode: 'copy' }) });
+    assert.equal(made.status, 201, await made.text());
+    const key = new URL(((await (await fetch(`${apiUrl}/streams/live/cam/publish`, { headers: admin })).json()) as { url: string }).url).searchParams.get('key');
+    const publisher = publish(`rtmp://${tx.address}:1935/live/cam?key=${key ?? ''}`, 60);
+    try {
+      const played = await until('live/cam to play through edge1', async () => {
+        const r = await fetch(`http://${edge.address}:8080/live/cam/source/index.m3u8`).catch(() => undefined);
+        const p = r?.ok ? parsePlaylist(await r.text()) : undefined;
+        return p && p.segments.length >= 2 ? p : undefined;
+      }, 60_000, 250).catch(async (err: Error) => {
+        const stream = await (await fetch(`${apiUrl}/streams/live/cam`, { headers: admin })).text();
+        const left = await fs.readdir(path.join(fragments, 'cam')).catch((e: Error) => e.message);
+        const nginxLog = await fs.readFile(path.join(net.dir, 'hosts', 'tx1', 'var', 'lib', 'dvr', 'nginx', 'error.log'), 'utf8').catch((e: Error) => e.message);
+        const logs = path.join(home, 'pm2', 'logs');
+        const agentLog = (await Promise.all((await fs.readdir(logs).catch(() => [] as string[])).map(async (f) => `${f}: ${(await fs.readFile(path.join(logs, f), 'utf8')).slice(-3000)}`))).join('\n');
+        throw new Error(`${err.message}; the stream: ${stream}; fragments: ${String(left)}; tx1's nginx logged: ${nginxLog.slice(-2000)}; its agent logged: ${agentLog}`);
+      });
+      assert.ok(played.segments.every((seg) => Math.abs(seg.duration - 2) < 0.1), `2 s segments: ${played.segments.map((seg) => seg.duration).join(',')}`);
+      const seg = await fetch(`http://${edge.address}:8080/live/cam/source/${played.segments[0]?.uri ?? ''}`);
+      assert.equal(seg.headers.get('content-type'), 'video/mp2t');
+      assert.ok((await seg.arrayBuffer()).byteLength > 1000);
+      const pullers = (await run('pgrep', ['-af', 'ffmpeg'])).stdout.split('\n').filter((l) => l.includes('live/cam') && !l.includes('key='));
+      assert.deepEqual(pullers, [], 'no puller: the agent takes the origin\'s fragments');
+    } finally {
+      await kill(publisher);
     }
     const agentConf = await fs.stat(path.join(net.dir, 'hosts', 'tx1', 'etc', 'dvr', 'agent.json'));
     assert.equal(agentConf.mode & 0o777, 0o640, 'the agent config (it holds the token) is not world-readable');

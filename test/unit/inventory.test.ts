@@ -65,6 +65,29 @@ describe('inventory', () => {
     assert.match(conf, /aio threads/, 'an NFS-backed edge reads in a thread pool');
   });
 
+
+  it('an origin that is also the transcoder segments copy-mode streams for its agent; an origin alone does not', () => {
+    const given = base();
+    given.inventory.hosts.push({ name: 'ox1', address: '10.0.0.4', roles: ['origin', 'transcoder'] }, { name: 'o2', address: '10.0.0.5', roles: ['origin'] });
+    const inv = parseInventory(given);
+    const plan = (name: string) => planHost(inv, inv.hosts.find((h) => h.name === name)!, { agentToken: 'a'.repeat(32), agentBundle: '/tmp/b.tgz' });
+    const both = plan('ox1');
+    const nginx = both.find((s) => s.name === 'nginx (origin)');
+    assert.deepEqual(nginx?.args.slice(0, 6), ['--role', 'origin', '--config', nginx?.args[3], '--uid', '5005']);
+    const conf = nginx?.uploads[0]?.content ?? '';
+    assert.match(conf, /^user dvr;$/m, 'the workers write fragments the agent may take');
+    assert.match(conf, /hls_path "\/var\/lib\/dvr\/origin-fragments\/live";/);
+    assert.match(conf, /hls_fragment 2000ms;/);
+    assert.match(conf, /[?&]node=ox1/, 'the publish hook names the origin that took the stream');
+    const agent = JSON.parse(both.find((s) => s.name === 'agent')?.uploads.find((u) => u.name === 'agent.json')?.content ?? '{}') as
+      { originSegments?: { dir: string; fragmentSeconds: number; sources: string[] } };
+    assert.deepEqual(agent.originSegments, { dir: '/var/lib/dvr/origin-fragments', fragmentSeconds: 2,
+      sources: ['rtmp://10.0.0.4:1935', 'rtmp://127.0.0.1:1935'] });
+    const alone = plan('o2');
+    const aloneConf = alone.find((s) => s.name === 'nginx (origin)')?.uploads[0]?.content ?? '';
+    assert.doesNotMatch(aloneConf, /hls_path/, 'an origin without a transcoder beside it only relays');
+    assert.match(aloneConf, /[?&]node=o2/);
+  });
   it('quotes words for the remote shell', () => {
     assert.equal(shellQuote('/srv/dvr'), '/srv/dvr');
     assert.equal(shellQuote("it's; rm -rf /"), `'it'\\''s; rm -rf /'`);
