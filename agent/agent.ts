@@ -65,6 +65,7 @@ export class Agent {
     return {
       nodeId: this.config.nodeId, role: this.config.role, sentAt: new Date().toISOString(),
       storage: { available: st.available, reason: st.reason }, system: await systemFigures(st), streams: this.transcoder.figures(),
+      ...(this.transcoder.failures().length > 0 ? { failedJobs: this.transcoder.failures() } : {}),
     };
   }
 

@@ -34,6 +34,8 @@ export interface Heartbeat {
   streams: StreamFigures[];
   /** Serving nodes: viewers (edge, relay) or publishers (origin) connected now, read from nginx. */
   connections?: number;
+  /** Transcoders: streams the controller assigned that could not start, and why. */
+  failedJobs?: Array<{ stream: string; error: string }>;
 }
 
 /** What the controller answers: the jobs this node should run (absent: keep the current ones). */

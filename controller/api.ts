@@ -156,6 +156,7 @@ export function createApi(o: ApiOptions): express.Express {
     const row: NodeRow = { id, role, state, address: body.address ?? known?.address ?? (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
       capacity: known && known.capacity > 0 ? known.capacity : capacityFor(role), lastHeartbeat: o.now(),
       metrics: { system: body.system, streams: body.streams, storage: body.storage,
+        ...(Array.isArray(body.failedJobs) && body.failedJobs.length > 0 ? { failedJobs: body.failedJobs.slice(0, 100) } : {}),
         ...(typeof body.connections === 'number' && body.connections >= 0 ? { connections: Math.floor(body.connections) } : {}) },
       since: known?.state === state && known.since > 0 ? known.since : o.now() };
     store.upsertNode(row);

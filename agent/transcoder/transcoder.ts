@@ -58,6 +58,7 @@ const key = (app: string, stream: string): string => `${app}/${stream}`;
 
 export class Transcoder {
   private readonly jobs = new Map<string, Running>();
+  private readonly startFailures = new Map<string, string>();
   private closing: Promise<void> | undefined;
 
   constructor(private readonly o: TranscoderOptions) {
@@ -148,7 +149,24 @@ export class Transcoder {
     for (const [k, r] of this.jobs) {
       if (!want.has(k)) await this.stopJob(r.job.app, r.job.stream, { end: true });
     }
-    for (const j of want.values()) await this.startJob(j);
+    // A stream that cannot start (its directory unwritable, say) is reported and retried with the
+    // next reconcile; the others start regardless.
+    for (const [k, j] of want) {
+      try {
+        await this.startJob(j);
+        this.startFailures.delete(k);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        if (this.startFailures.get(k) !== message) this.o.log.error({ stream: k, err: message }, 'job cannot start; retrying with the next update');
+        this.startFailures.set(k, message);
+      }
+    }
+    for (const k of this.startFailures.keys()) if (!want.has(k)) this.startFailures.delete(k);
+  }
+
+  /** Streams that were asked for but could not start, with why. */
+  failures(): Array<{ stream: string; error: string }> {
+    return [...this.startFailures].map(([stream, error]) => ({ stream, error }));
   }
 
   figures(): StreamFigures[] {

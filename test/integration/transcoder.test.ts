@@ -196,10 +196,12 @@ describe('transcoder agent', function () {
     }
   });
 
-  it('runs the jobs the controller names in its heartbeat reply, and stops (ends) the ones it drops', async () => {
+  it('runs the jobs the controller names in its heartbeat reply, one that cannot start does not hold up the others, and stops (ends) the ones it drops', async () => {
     const root = await tempDir('tc-jobs');
-    const job = patternJob('ctl');
-    let jobs: unknown[] = [job];
+    // live/blocked cannot get its directory: a file is in the way.
+    await fs.mkdir(path.join(root, 'live'), { recursive: true });
+    await fs.writeFile(path.join(root, 'live', 'blocked'), '');
+    let jobs: unknown[] = [patternJob('blocked'), patternJob('ctl')];
     const controller = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end(JSON.stringify({ jobs }))); });
     controller.listen(0, '127.0.0.1');
     await once(controller, 'listening');
@@ -207,6 +209,12 @@ describe('transcoder agent', function () {
       controller: { url: `http://127.0.0.1:${(controller.address() as { port: number }).port}`, agentToken: 'agent-token-0123456789' } }), silentLogger());
     try {
       await segmentsListed(root, 'ctl', 2);
+      const failed = (await agent.heartbeatBody()).failedJobs ?? [];
+      assert.deepEqual(failed.map((f) => f.stream), ['live/blocked']);
+      assert.match(failed[0]?.error ?? '', /live\/blocked/, 'the error names the stream and its path');
+      await fs.rm(path.join(root, 'live', 'blocked'));
+      await segmentsListed(root, 'blocked', 2);
+      assert.equal((await agent.heartbeatBody()).failedJobs, undefined, 'retried with the next reply, and no longer reported');
       jobs = [];
       await until('the job to stop', () => (agent.transcoder.has('live', 'ctl') ? undefined : true), 15_000, 100);
       await until('the dropped job\'s event to end (ENDLIST)', async () => ((await playlist(root, 'ctl'))?.endList ? true : undefined), 10_000, 100);

@@ -111,8 +111,13 @@ async function refresh() {
       return [cell(role), cell(String(serving.length), 'num'), cell(String(of.length - serving.length), 'num'),
         cell(cap ? `${Math.round((conns / cap) * 100)} %` : '', 'num'), cell(t ? String(t.connectionCapacity) : '', 'num'), scaleCell];
     }));
+    // A transcoder reports the streams it was given but could not start (an unwritable directory, say).
+    const failed = new Map(live.flatMap((n) => (n.metrics?.failedJobs ?? []).map((f) => [`${n.id} ${f.stream}`, f.error])));
     fill('streams', streams.map((s) => [
-      cell(`${s.app}/${s.stream}`), cell(s.status), cell(s.transcoder ?? ''), cell(duration(s.windowSeconds)),
+      cell(`${s.app}/${s.stream}`),
+      cell(failed.has(`${s.transcoder} ${s.app}/${s.stream}`) ? `${s.status}: not started: ${failed.get(`${s.transcoder} ${s.app}/${s.stream}`)}` : s.status,
+        failed.has(`${s.transcoder} ${s.app}/${s.stream}`) ? 'state-failed' : undefined),
+      cell(s.transcoder ?? ''), cell(duration(s.windowSeconds)),
       cell(s.recording ? 'yes' : 'no'), cell(`${s.format} ${s.mode}`), cell(s.signedPlayback ? 'yes' : 'no'),
       button('Playback URL', async () => {
         const p = await api('GET', `streams/${encodeURIComponent(s.app)}/${encodeURIComponent(s.stream)}/playback`);
