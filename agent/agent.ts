@@ -11,7 +11,7 @@ import { createRegistry, serveMetrics } from './metrics/prometheus.js';
 import { systemFigures } from './metrics/system.js';
 import { Packager } from './packager/packager.js';
 import { MOUNT_MARKER, StorageMonitor } from './storage/monitor.js';
-import { parseTranscodeJob } from './transcoder/job.js';
+import { parseTranscodeJob, type TranscodeJob } from './transcoder/job.js';
 import { Transcoder } from './transcoder/transcoder.js';
 
 export class Agent {
@@ -47,9 +47,20 @@ export class Agent {
     agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), async (reply) => {
       // The controller's jobs come on top of the local config's (single-machine mode keeps its own).
       if (!reply.jobs) return;
-      const assigned = reply.jobs.map((j, i) => parseTranscodeJob(j, `controller job [${i}]`));
+      // An invalid job is refused alone; the reply's other jobs are applied.
+      const assigned: Array<Readonly<TranscodeJob>> = [];
+      const refused: Array<{ stream: string; error: string }> = [];
+      reply.jobs.forEach((j, i) => {
+        try {
+          assigned.push(parseTranscodeJob(j, `controller job [${i}]`));
+        } catch (err) {
+          const { app, stream } = (j ?? {}) as { app?: unknown; stream?: unknown };
+          refused.push({ stream: typeof app === 'string' && typeof stream === 'string' ? `${app}/${stream}` : `controller job [${i}]`,
+            error: err instanceof Error ? err.message : String(err) });
+        }
+      });
       const local = new Set(config.jobs.map((j) => `${j.app}/${j.stream}`));
-      await transcoder.reconcile([...config.jobs, ...assigned.filter((j) => !local.has(`${j.app}/${j.stream}`))]);
+      await transcoder.reconcile([...config.jobs, ...assigned.filter((j) => !local.has(`${j.app}/${j.stream}`))], refused);
     });
     log.info({ node: config.nodeId, jobs: config.jobs.length }, 'agent started');
     return agent;

@@ -143,9 +143,17 @@ export class Transcoder {
     this.o.log.info({ stream: k, ended: options.end }, 'job stopped');
   }
 
-  /** Makes the running jobs match `desired` (from the controller or the local config). */
-  async reconcile(desired: Array<Readonly<TranscodeJob>>): Promise<void> {
+  /**
+   * Makes the running jobs match `desired` (from the controller or the local config). `refused` are
+   * streams whose job was asked for but is invalid: a running one keeps its current job (a bad update
+   * never ends a live event), and each is reported with the streams that cannot start.
+   */
+  async reconcile(desired: Array<Readonly<TranscodeJob>>, refused: Array<{ stream: string; error: string }> = []): Promise<void> {
     const want = new Map(desired.map((j) => [key(j.app, j.stream), j]));
+    for (const r of refused) {
+      const running = this.jobs.get(r.stream);
+      if (running && !want.has(r.stream)) want.set(r.stream, running.job);
+    }
     for (const [k, r] of this.jobs) {
       if (!want.has(k)) await this.stopJob(r.job.app, r.job.stream, { end: true });
     }
@@ -162,6 +170,10 @@ export class Transcoder {
       }
     }
     for (const k of this.startFailures.keys()) if (!want.has(k)) this.startFailures.delete(k);
+    for (const r of refused) {
+      if (this.startFailures.get(r.stream) !== r.error) this.o.log.error({ stream: r.stream, err: r.error }, 'job refused; keeping what runs');
+      this.startFailures.set(r.stream, r.error);
+    }
   }
 
   /** Streams that were asked for but could not start, with why. */

@@ -196,7 +196,7 @@ describe('transcoder agent', function () {
     }
   });
 
-  it('runs the jobs the controller names in its heartbeat reply, one that cannot start does not hold up the others, and stops (ends) the ones it drops', async () => {
+  it('runs the jobs the controller names in its heartbeat reply; one that cannot start or is invalid does not hold up the others; stops (ends) the ones it drops', async () => {
     const root = await tempDir('tc-jobs');
     // live/blocked cannot get its directory: a file is in the way.
     await fs.mkdir(path.join(root, 'live'), { recursive: true });
@@ -215,6 +215,18 @@ describe('transcoder agent', function () {
       await fs.rm(path.join(root, 'live', 'blocked'));
       await segmentsListed(root, 'blocked', 2);
       assert.equal((await agent.heartbeatBody()).failedJobs, undefined, 'retried with the next reply, and no longer reported');
+      // An invalid job for a running stream is refused alone: the stream keeps its job, the others theirs.
+      jobs = [patternJob('blocked'), { ...patternJob('ctl'), mode: 'copy', ladder: [{ name: 'a' }, { name: 'b' }] }];
+      const refused = await until('the invalid job to be reported', async () => {
+        const f = (await agent.heartbeatBody()).failedJobs ?? [];
+        return f.length > 0 ? f : undefined;
+      }, 10_000, 100);
+      assert.deepEqual(refused.map((f) => f.stream), ['live/ctl']);
+      assert.match(refused[0]?.error ?? '', /controller job \[1\]: \$\.ladder: copy mode takes exactly one rendition/);
+      const listed = (await playlist(root, 'ctl'))?.segments.length ?? 0;
+      await segmentsListed(root, 'ctl', listed + 2);
+      assert.ok(agent.transcoder.has('live', 'ctl') && agent.transcoder.has('live', 'blocked'));
+      assert.equal((await playlist(root, 'ctl'))?.endList, false, 'the live event goes on');
       jobs = [];
       await until('the job to stop', () => (agent.transcoder.has('live', 'ctl') ? undefined : true), 15_000, 100);
       await until('the dropped job\'s event to end (ENDLIST)', async () => ((await playlist(root, 'ctl'))?.endList ? true : undefined), 10_000, 100);
