@@ -116,6 +116,7 @@ export function createApi(o: ApiOptions): express.Express {
     if (!store.putLaunchConfig(config.launchconfig.name, config)) {
       throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid launch config: $.launchconfig.name: '${config.launchconfig.name}' is taken; delete it first or use another name`);
     }
+    targets = targetsByRole(store.launchConfigs());
     res.status(201).json(config);
   });
   app.get('/api/v1/launch-configs/:name', admin, (req, res) => {
@@ -125,11 +126,16 @@ export function createApi(o: ApiOptions): express.Express {
   });
   app.delete('/api/v1/launch-configs/:name', admin, (req, res) => {
     if (!store.deleteLaunchConfig(param(req, 'name'))) throw new DvrError('DVR_ERR_NOT_FOUND', `no launch config '${param(req, 'name')}'`);
+    targets = targetsByRole(store.launchConfigs());
     res.status(204).end();
   });
 
   // Nodes
-  const capacityFor = (role: Role): number => targetsByRole(store.launchConfigs()).get(role)?.connectionCapacity ?? 1;
+  // A node's capacity is its role's in the stored launch configs, read again when they change and
+  // applied with each heartbeat; without one, a node keeps what it had (1 at first).
+  let targets = targetsByRole(store.launchConfigs());
+  const capacityFor = (role: Role, known: number | undefined): number =>
+    targets.get(role)?.connectionCapacity ?? (known !== undefined && known > 0 ? known : 1);
   app.get('/api/v1/nodes', admin, (req, res) => {
     const role = typeof req.query['role'] === 'string' ? req.query['role'] : undefined;
     const state = typeof req.query['state'] === 'string' ? req.query['state'] : undefined;
@@ -154,7 +160,7 @@ export function createApi(o: ApiOptions): express.Express {
     const state = !known || known.state === 'registering' || known.state === 'provisioning' || known.state === 'failed'
       ? 'inservice' : known.state;
     const row: NodeRow = { id, role, state, address: body.address ?? known?.address ?? (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
-      capacity: known && known.capacity > 0 ? known.capacity : capacityFor(role), lastHeartbeat: o.now(),
+      capacity: capacityFor(role, known?.capacity), lastHeartbeat: o.now(),
       metrics: { system: body.system, streams: body.streams, storage: body.storage,
         ...(Array.isArray(body.failedJobs) && body.failedJobs.length > 0 ? { failedJobs: body.failedJobs.slice(0, 100) } : {}),
         ...(typeof body.connections === 'number' && body.connections >= 0 ? { connections: Math.floor(body.connections) } : {}) },

@@ -251,4 +251,18 @@ describe('controller scaling with the exec provider', function () {
     assert.equal((await call(`${c.url}/scale`, 'POST', ADMIN, { role: 'edge', count: 0 })).status, 400);
     assert.equal((await call(`${c.url}/scale`, 'POST', ADMIN, { role: 'mixer', count: 1 })).status, 400);
   });
+
+  it('a node\'s capacity follows the stored launch configs: a new one applies with its next heartbeat', async () => {
+    const capacity = async (): Promise<number> => {
+      assert.equal((await call(`${c.url}/nodes/relay-cap/heartbeat`, 'POST', AGENT, { nodeId: 'relay-cap', role: 'relay', address: '127.0.0.7' })).status, 200);
+      const nodes = (await call(`${c.url}/nodes?role=relay`, 'GET', ADMIN)).json as unknown as Array<{ id: string; capacity: number }>;
+      return nodes.find((n) => n.id === 'relay-cap')?.capacity ?? -1;
+    };
+    assert.equal(await capacity(), 1, 'no stored config declares the relay role');
+    const first = { launchconfig: { name: 'aaa-relays', version: '1', targets: { target: [{ role: 'relay', connectionCapacity: 7, instanceType: 's-1' }] } } };
+    assert.equal((await call(`${c.url}/launch-configs`, 'POST', ADMIN, first)).status, 201);
+    assert.equal(await capacity(), 7, 'the stored config that declares the role');
+    assert.equal((await call(`${c.url}/launch-configs/aaa-relays`, 'DELETE', ADMIN)).status, 204);
+    assert.equal(await capacity(), 7, 'with no config for the role, the node keeps what it had');
+  });
 });
