@@ -60,6 +60,10 @@ export function parseInventory(input: unknown, where = 'inventory'): Readonly<In
     if ((has('transcoder') || has('origin')) && !inv.controller?.agentTokenFile) {
       bad('controller.agentTokenFile', `required: hosts[${i}] (${h.name}) is a ${has('origin') ? 'origin' : 'transcoder'} and talks to the controller`);
     }
+    const served = (['origin', 'edge', 'relay'] as const).filter(has);
+    if (served.length > 1) {
+      bad(`hosts[${i}].roles`, `${h.name} has ${served.join(' and ')}: a host runs one nginx (on http.port, with one config), so at most one of origin, edge, relay`);
+    }
     if (has('storage') && inv.storage.server !== h.name) {
       bad(`hosts[${i}].roles`, `${h.name} has the storage role but storage.server is ${inv.storage.server ? `'${inv.storage.server}'` : 'not set'}`);
     }

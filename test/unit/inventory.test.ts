@@ -41,6 +41,7 @@ describe('inventory', () => {
     rejects((i) => { i.storage.server = 'nfs9'; }, /hosts\[0\]\.roles: nfs1 has the storage role but storage\.server is 'nfs9'/);
     rejects((i) => { delete (i.controller as { agentTokenFile?: string }).agentTokenFile; }, /controller\.agentTokenFile: required: hosts\[1\] \(tx1\) is a transcoder/);
     rejects((i) => { i.storage.export = '/srv/../etc'; }, /\$\.inventory\.storage\.export/);
+    rejects((i) => { (i.hosts[2] as { roles: string[] }).roles = ['edge', 'origin']; }, /hosts\[2\]\.roles: edge1 has origin and edge: a host runs one nginx/);
     rejects((i) => { (i as Record<string, unknown>)['extra'] = 1; }, /\$\.inventory: unknown field 'extra'/);
   });
 
