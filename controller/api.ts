@@ -116,7 +116,7 @@ export function createApi(o: ApiOptions): express.Express {
     if (!store.putLaunchConfig(config.launchconfig.name, config)) {
       throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid launch config: $.launchconfig.name: '${config.launchconfig.name}' is taken; delete it first or use another name`);
     }
-    targets = targetsByRole(store.launchConfigs());
+    targets = undefined;
     res.status(201).json(config);
   });
   app.get('/api/v1/launch-configs/:name', admin, (req, res) => {
@@ -126,16 +126,16 @@ export function createApi(o: ApiOptions): express.Express {
   });
   app.delete('/api/v1/launch-configs/:name', admin, (req, res) => {
     if (!store.deleteLaunchConfig(param(req, 'name'))) throw new DvrError('DVR_ERR_NOT_FOUND', `no launch config '${param(req, 'name')}'`);
-    targets = targetsByRole(store.launchConfigs());
+    targets = undefined;
     res.status(204).end();
   });
 
   // Nodes
   // A node's capacity is its role's in the stored launch configs, read again when they change and
   // applied with each heartbeat; without one, a node keeps what it had (1 at first).
-  let targets = targetsByRole(store.launchConfigs());
+  let targets: ReturnType<typeof targetsByRole> | undefined;
   const capacityFor = (role: Role, known: number | undefined): number =>
-    targets.get(role)?.connectionCapacity ?? (known !== undefined && known > 0 ? known : 1);
+    (targets ??= targetsByRole(store.launchConfigs())).get(role)?.connectionCapacity ?? (known !== undefined && known > 0 ? known : 1);
   app.get('/api/v1/nodes', admin, (req, res) => {
     const role = typeof req.query['role'] === 'string' ? req.query['role'] : undefined;
     const state = typeof req.query['state'] === 'string' ? req.query['state'] : undefined;
