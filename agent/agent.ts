@@ -73,10 +73,11 @@ export class Agent {
 
   async heartbeatBody(): Promise<Heartbeat> {
     const st = this.storage.snapshot();
+    const failedJobs = this.transcoder.failures();
     return {
       nodeId: this.config.nodeId, role: this.config.role, sentAt: new Date().toISOString(),
       storage: { available: st.available, reason: st.reason }, system: await systemFigures(st), streams: this.transcoder.figures(),
-      ...(this.transcoder.failures().length > 0 ? { failedJobs: this.transcoder.failures() } : {}),
+      ...(failedJobs.length > 0 ? { failedJobs } : {}),
     };
   }
 

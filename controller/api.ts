@@ -5,6 +5,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { urlHost } from '../common/address.js';
 import { DvrError, isDvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Heartbeat } from '../common/protocol.js';
@@ -171,13 +172,18 @@ export function createApi(o: ApiOptions): express.Express {
     res.json({ jobs: role === 'transcoder' ? jobsFor(id) : undefined });
   });
 
-  const rtmpBase = (address: string): string => `rtmp://${address.includes(':') ? `[${address}]` : address}:${o.originRtmpPort}`;
+  /** A node the controller still knows (not handed back). */
+  const present = (id: string): NodeRow | undefined => {
+    const n = store.node(id);
+    return n && n.state !== 'gone' ? n : undefined;
+  };
+  const rtmpBase = (address: string): string => `rtmp://${urlHost(address)}:${o.originRtmpPort}`;
   /** Where publishers go: an origin in service. */
   const originUrl = (): string => rtmpBase(leastLoaded(store.nodes({ role: 'origin' }), 'origin', new Map())?.node.address ?? '127.0.0.1');
   /** Where a transcoder pulls from: the origin that took the publisher (any, for an origin that does not name itself). */
   const sourceUrl = (s: StreamRow): string => {
-    const named = s.origin ? store.node(s.origin) : undefined;
-    return named && named.state !== 'gone' ? rtmpBase(named.address) : originUrl();
+    const named = s.origin ? present(s.origin) : undefined;
+    return named ? rtmpBase(named.address) : originUrl();
   };
   const jobsFor = (nodeId: string): unknown[] => {
     const now = o.now();
@@ -251,8 +257,7 @@ export function createApi(o: ApiOptions): express.Express {
       throw new DvrError('DVR_ERR_FORBIDDEN', 'unknown stream or wrong stream key');
     }
     // The origin that took the publisher names itself (its hook URL's node=); its transcoder pulls there.
-    const named = typeof req.query['node'] === 'string' ? store.node(req.query['node']) : undefined;
-    const origin = named && named.state !== 'gone' ? named : undefined;
+    const origin = typeof req.query['node'] === 'string' ? present(req.query['node']) : undefined;
     const timer = metrics.allocation.startTimer();
     const transcoder = store.transaction(() => {
       const keep = s.transcoder ? store.node(s.transcoder) : undefined;

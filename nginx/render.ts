@@ -1,5 +1,6 @@
 // nginx configuration rendered from a typed model (edge, relay, origin). Pure: the same model
 // always gives the same text, which golden-file tests pin and `nginx -t` validates.
+import { urlHost } from '../common/address.js';
 import { checkSecret } from './signing.js';
 import type { EdgeModel, Listen, NginxModel, OriginModel, OriginSegmenter, RelayModel, Signing, StreamKey } from './model.js';
 
@@ -34,7 +35,7 @@ function print(nodes: Node[], depth = 0): string {
 }
 
 const q = (s: string): string => JSON.stringify(s);
-const listen = (l: Listen): string => `listen ${l.host.includes(':') ? `[${l.host}]` : l.host}:${l.port};`;
+const listen = (l: Listen): string => `listen ${urlHost(l.host)}:${l.port};`;
 
 function escapeRegex(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -213,7 +214,7 @@ export function renderRelay(m: RelayModel): string {
   );
   return print([...main(m), b('http', ...httpCommon(m),
     `proxy_cache_path ${q(`${m.prefix}/cache`)} levels=1:2 keys_zone=dvr_relay:64m max_size=${m.cacheMaxSizeMb}m inactive=${m.cacheInactiveMinutes}m use_temp_path=off;`,
-    b('upstream dvr_storage', ...m.upstreams.map((u) => `server ${u.host.includes(':') ? `[${u.host}]` : u.host}:${u.port};`), 'keepalive 32;'),
+    b('upstream dvr_storage', ...m.upstreams.map((u) => `server ${urlHost(u.host)}:${u.port};`), 'keepalive 32;'),
     ...signingMaps(m.signing), '', server)]);
 }
 

@@ -1,6 +1,7 @@
 // What provisioning does to each host of an inventory: an ordered list of nfs-kit steps, each a
 // script with its arguments and the files it needs uploaded. Pure: the runner carries it out over
 // SSH, the Ansible inventory writer describes the same thing to Ansible.
+import { urlHost } from '../common/address.js';
 import { EDGE_DEFAULTS, RTMP_MODULE_PATH, type NginxModel, type OriginSegmenter } from '../nginx/model.js';
 import { renderConfig } from '../nginx/render.js';
 import { storageMounted, type Inventory, type InventoryHost } from './inventory.js';
@@ -58,9 +59,8 @@ function need<T>(value: T | undefined, what: string): T {
  */
 function originSegments(inv: Inventory, h: InventoryHost): { segmenter: OriginSegmenter; sources: string[] } | undefined {
   if (!h.roles.includes('origin') || !h.roles.includes('transcoder')) return undefined;
-  const host = h.address.includes(':') ? `[${h.address}]` : h.address;
   return { segmenter: { dir: `${hostDirs(h).data}/origin-fragments`, fragmentSeconds: 2, playlistSeconds: 60, workerUser: 'dvr' },
-    sources: [...new Set([`rtmp://${host}:${inv.rtmp.port}`, `rtmp://127.0.0.1:${inv.rtmp.port}`])] };
+    sources: [...new Set([`rtmp://${urlHost(h.address)}:${inv.rtmp.port}`, `rtmp://127.0.0.1:${inv.rtmp.port}`])] };
 }
 
 export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'relay' | 'origin', agentToken?: string): NginxModel {
@@ -99,7 +99,7 @@ export function agentConfig(inv: Inventory, h: InventoryHost, agentToken: string
     storage: { mount: storageOn(inv, h).mounted || h.roles.includes('storage') },
     ...(fragments ? { originSegments: { dir: fragments.segmenter.dir, fragmentSeconds: fragments.segmenter.fragmentSeconds,
       sources: fragments.sources } } : {}),
-    ...(role === 'transcoder' ? {} : { nginxStatusUrl: `http://${h.address.includes(':') ? `[${h.address}]` : h.address}:${inv.http.port}` }),
+    ...(role === 'transcoder' ? {} : { nginxStatusUrl: `http://${urlHost(h.address)}:${inv.http.port}` }),
   };
 }
 

@@ -164,16 +164,17 @@ export class Transcoder {
         await this.startJob(j);
         this.startFailures.delete(k);
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
-        if (this.startFailures.get(k) !== message) this.o.log.error({ stream: k, err: message }, 'job cannot start; retrying with the next update');
-        this.startFailures.set(k, message);
+        this.noteFailure(k, err instanceof Error ? err.message : String(err), 'job cannot start; retrying with the next update');
       }
     }
     for (const k of this.startFailures.keys()) if (!want.has(k)) this.startFailures.delete(k);
-    for (const r of refused) {
-      if (this.startFailures.get(r.stream) !== r.error) this.o.log.error({ stream: r.stream, err: r.error }, 'job refused; keeping what runs');
-      this.startFailures.set(r.stream, r.error);
-    }
+    for (const r of refused) this.noteFailure(r.stream, r.error, 'job refused; keeping what runs');
+  }
+
+  /** Remembers why a stream is not running as asked; logs only when the reason changes. */
+  private noteFailure(stream: string, error: string, what: string): void {
+    if (this.startFailures.get(stream) !== error) this.o.log.error({ stream, err: error }, what);
+    this.startFailures.set(stream, error);
   }
 
   /** Streams that were asked for but could not start, with why. */

@@ -65,15 +65,19 @@ describe('the appliance command (README quick start)', function () {
     // A publisher on the printed publish: URL is authorised, pulled, packaged and served.
     const publish = lines.map((l) => /^publish: (\S+)$/.exec(l)?.[1]).find((u) => u !== undefined) ?? '';
     assert.match(publish, new RegExp(`^rtmp://127\\.0\\.0\\.1:${rtmpPort}/live/cam1\\?key=[A-Za-z0-9_-]{20,}$`));
-    const publisher = ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-re', '-f', 'lavfi',
-      '-i', 'sine=frequency=440:sample_rate=48000', '-t', '40', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-c:a', 'aac', '-f', 'flv', publish]);
+    // A 40 s test pattern in real time, and a stream's playlist once the edge lists two segments.
+    const publishPattern = (url: string): ReturnType<typeof ffmpeg> => ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi',
+      '-i', 'testsrc2=size=320x180:rate=25', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '40',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-c:a', 'aac', '-f', 'flv', url]);
+    const playing = (stream: string): Promise<ReturnType<typeof parsePlaylist>> => until(`live/${stream} to play through the edge`, async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/live/${stream}/source/index.m3u8`).catch(() => undefined);
+      if (!res?.ok) return undefined;
+      const p = parsePlaylist(await res.text());
+      return p.segments.length >= 2 ? p : undefined;
+    }, 40_000, 250);
+    const publisher = publishPattern(publish);
     try {
-      const cam = await until('live/cam1 to play through the edge', async () => {
-        const res = await fetch(`http://127.0.0.1:${port}/live/cam1/source/index.m3u8`).catch(() => undefined);
-        if (!res?.ok) return undefined;
-        const p = parsePlaylist(await res.text());
-        return p.segments.length >= 2 ? p : undefined;
-      }, 40_000, 250);
+      const cam = await playing('cam1');
       assert.equal(cam.endList, false, 'live');
       const streams = await (await fetch(`${api}/streams`, { headers: { Authorization: `Bearer ${token}` } })).json() as
         Array<{ stream: string; status: string; transcoder: string | null }>;
@@ -90,16 +94,9 @@ describe('the appliance command (README quick start)', function () {
     const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth, body: JSON.stringify({ app: 'live', stream: 'cam2', format: 'ts', mode: 'copy' }) });
     assert.equal(made.status, 201);
     const publish2 = ((await (await fetch(`${api}/streams/live/cam2/publish`, { headers: auth })).json()) as { url: string }).url;
-    const publisher2 = ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-re', '-f', 'lavfi',
-      '-i', 'sine=frequency=440:sample_rate=48000', '-t', '40', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-c:a', 'aac', '-f', 'flv',
-      publish2.replace(/\/\/[^/:]+:/, '//127.0.0.1:')]);
+    const publisher2 = publishPattern(publish2.replace(/\/\/[^/:]+:/, '//127.0.0.1:'));
     try {
-      const cam2 = await until('live/cam2 to play through the edge', async () => {
-        const res = await fetch(`http://127.0.0.1:${port}/live/cam2/source/index.m3u8`).catch(() => undefined);
-        if (!res?.ok) return undefined;
-        const p = parsePlaylist(await res.text());
-        return p.segments.length >= 2 ? p : undefined;
-      }, 40_000, 250).catch(async (err: Error) => {
+      const cam2 = await playing('cam2').catch(async (err: Error) => {
         const p = await Promise.race([publisher2, new Promise((r) => setTimeout(r, 10, 'running'))]);
         throw new Error(`${err.message}; publisher: ${JSON.stringify(p)} ${publish2}; the appliance logged: ${stderr.slice(-3000)}`);
       });

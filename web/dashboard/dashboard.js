@@ -31,6 +31,11 @@ async function api(method, path, body) {
   return json;
 }
 
+/** A stream's status; with the reason its transcoder could not start it, if it reported one. */
+function statusCell(s, whyNot) {
+  return whyNot === undefined ? cell(s.status) : cell(`${s.status}: not started: ${whyNot}`, 'state-failed');
+}
+
 function cell(text, cls) {
   const td = document.createElement('td');
   td.textContent = text ?? '';
@@ -114,10 +119,7 @@ async function refresh() {
     // A transcoder reports the streams it was given but could not start (an unwritable directory, say).
     const failed = new Map(live.flatMap((n) => (n.metrics?.failedJobs ?? []).map((f) => [`${n.id} ${f.stream}`, f.error])));
     fill('streams', streams.map((s) => [
-      cell(`${s.app}/${s.stream}`),
-      cell(failed.has(`${s.transcoder} ${s.app}/${s.stream}`) ? `${s.status}: not started: ${failed.get(`${s.transcoder} ${s.app}/${s.stream}`)}` : s.status,
-        failed.has(`${s.transcoder} ${s.app}/${s.stream}`) ? 'state-failed' : undefined),
-      cell(s.transcoder ?? ''), cell(duration(s.windowSeconds)),
+      cell(`${s.app}/${s.stream}`), statusCell(s, failed.get(`${s.transcoder} ${s.app}/${s.stream}`)), cell(s.transcoder ?? ''), cell(duration(s.windowSeconds)),
       cell(s.recording ? 'yes' : 'no'), cell(`${s.format} ${s.mode}`), cell(s.signedPlayback ? 'yes' : 'no'),
       button('Playback URL', async () => {
         const p = await api('GET', `streams/${encodeURIComponent(s.app)}/${encodeURIComponent(s.stream)}/playback`);
