@@ -127,9 +127,7 @@ export class OriginFeed extends EventEmitter<MediaSourceEvents> implements Media
   private async watchForPlaylist(): Promise<void> {
     await this.closeWatcher();
     if (this.stopped) return;
-    const exists = await fs.stat(this.playlist).then(() => true, () => false);
-    if (this.stopped) return;
-    if (exists && this.armPlaylistWatch()) {
+    if (this.armPlaylistWatch()) {
       this.watching = 'playlist';
       await this.read();
       return;
