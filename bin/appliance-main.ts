@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { envNumber } from '../common/env.js';
 import { isDvrError } from '../common/errors.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { Agent } from '../agent/agent.js';
@@ -35,6 +36,7 @@ environment:
   DVR_PUBLIC_URL   base URL printed for players (default http://127.0.0.1:<port>)
   DVR_DEMO_WINDOW  DVR window of the demo stream in seconds (default 3600; 0 = whole event)
   DVR_API_PORT     port of the controller's REST API (default 8000, on DVR_API_HOST, default 127.0.0.1)
+  DVR_RECONNECT_GRACE_SECONDS  how long a publisher may be away before its event ends (default 30)
   DVR_ADMIN_TOKEN  the API's admin token (default: generated once, kept in DVR_DATA_DIR/controller/admin-token)
   DVR_LOG_LEVEL    log level (default info); logs go to stderr
 `;
@@ -42,6 +44,7 @@ environment:
 interface StartOptions {
   port: number; apiPort: number; rtmpPort: number; rtmpStatusPort: number; host: string; demo: boolean; dataDir: string; publicUrl: string;
   demoWindow: number;
+  reconnectGraceSeconds: number;
 }
 
 /** A port from the command line (given), else the environment variable, else the default. */
@@ -69,7 +72,7 @@ function options(argv: string[]): { command: string | undefined; start: StartOpt
       port, apiPort: portOf('DVR_API_PORT', 8000), rtmpPort: portOf('DVR_RTMP_PORT', 1935), rtmpStatusPort: portOf('DVR_RTMP_STATUS_PORT', 8081), host: values.host ?? process.env['DVR_HTTP_HOST'] ?? '0.0.0.0', demo: values['no-demo'] !== true,
       dataDir: path.resolve(process.env['DVR_DATA_DIR'] ?? './data'),
       publicUrl: (process.env['DVR_PUBLIC_URL'] ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
-      demoWindow,
+      demoWindow, reconnectGraceSeconds: envNumber('DVR_RECONNECT_GRACE_SECONDS', 30, { min: 0, max: 3600 }),
     },
   };
 }
@@ -141,7 +144,7 @@ async function start(o: StartOptions, log: Logger): Promise<void> {
   controller = await Controller.start({
     dataDir: path.join(o.dataDir, 'controller'), host: process.env['DVR_API_HOST'] ?? '127.0.0.1', port: o.apiPort, log,
     ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
-    provisioningTimeoutMs: 600_000, deadAfterMs: 18_000, sweepIntervalMs: 1000, originRtmpPort: o.rtmpPort, edgeHttpPort: o.port, endGraceSeconds: 30, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: 5000,
+    provisioningTimeoutMs: 600_000, deadAfterMs: 18_000, sweepIntervalMs: 1000, originRtmpPort: o.rtmpPort, edgeHttpPort: o.port, endGraceSeconds: o.reconnectGraceSeconds, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: 5000,
     // Its roles' capacities (the transcoder takes four publishers) until an admin stores another.
     initialLaunchConfig: path.join(LAUNCH_CONFIG_DIR, 'single-machine.json'),
   });

@@ -5,6 +5,7 @@
 // DVR_PROVIDER_CREATE / DVR_PROVIDER_DESTROY run the sysadmin's own scripts (exec).
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { envNumber } from '../common/env.js';
 import { createLogger } from '../common/log.js';
 import { Controller } from '../controller/controller.js';
 import { ExecProvider, StaticProvider, type Provider } from '../controller/providers.js';
@@ -28,7 +29,7 @@ async function main(): Promise<void> {
     port, log, ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
     ...(process.env['DVR_AGENT_TOKEN'] ? { agentToken: process.env['DVR_AGENT_TOKEN'] } : {}),
     provisioningTimeoutMs: 600_000, deadAfterMs: Number(process.env['DVR_DEAD_AFTER_MS'] ?? 18_000), sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
-    endGraceSeconds: 30, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: Number(process.env['DVR_SCALE_INTERVAL_MS'] ?? 5000),
+    endGraceSeconds: envNumber('DVR_RECONNECT_GRACE_SECONDS', 30, { min: 0, max: 3600 }), playbackTtlSeconds: 6 * 3600, scaleIntervalMs: Number(process.env['DVR_SCALE_INTERVAL_MS'] ?? 5000),
     ...(provider ? { provider } : {}),
   });
   console.log(`api: ${controller.url}/api/v1`);

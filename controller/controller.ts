@@ -13,7 +13,7 @@ import { createApi } from './api.js';
 import { parseLaunchConfig } from './launch-config.js';
 import type { Provider } from './providers.js';
 import { Scaler } from './scaler.js';
-import { Store } from './store.js';
+import { RUNNING_STATUSES, Store } from './store.js';
 
 export interface ControllerOptions {
   dataDir: string;
@@ -93,8 +93,14 @@ export class Controller {
     return `http://${this.o.host === '0.0.0.0' ? '127.0.0.1' : this.o.host}:${port}`;
   }
 
-  /** Fails silent nodes and moves their live streams to the least-loaded transcoder. */
+  /**
+   * Ends streams whose publisher stayed away past the reconnect grace (their transcoder slot is
+   * freed), fails silent nodes and moves their streams to the least-loaded transcoder.
+   */
   sweep(now = Date.now()): void {
+    for (const s of this.store.endStreams(now - this.o.endGraceSeconds * 1000)) {
+      this.o.log.info({ stream: `${s.app}/${s.stream}`, transcoder: s.transcoder ?? null }, 'event ended: the publisher did not come back within the reconnect grace');
+    }
     for (const stuck of stuckProvisioning(this.store.nodes({ state: 'provisioning' }), now, this.o.provisioningTimeoutMs)) {
       this.store.setNodeState(stuck.id, 'failed');
       this.o.log.error({ node: stuck.id, afterMs: now - stuck.lastHeartbeat }, 'node never joined after provisioning: failed');
@@ -103,7 +109,7 @@ export class Controller {
       this.store.transaction(() => {
         this.store.setNodeState(dead.id, 'failed');
         for (const s of this.store.streamsOn(dead.id)) {
-          if (s.status === 'idle') continue;
+          if (!RUNNING_STATUSES.includes(s.status)) continue;
           const loads = this.store.loadOf('transcoder');
           const next = leastLoaded(loads, 'transcoder', new Map(loads.map((l) => [l.id, l.used])), new Set([dead.id]));
           this.store.setStreamStatus(s.app, s.stream, next ? s.status : 'idle', next?.node.id, s.endingSince);

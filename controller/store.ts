@@ -16,16 +16,28 @@ export interface NodeRow {
   metrics: unknown;
   /** When the node came into service (warm-up is counted from here). */
   since: number;
+  /** Transcoders: streams that run on it now (live, or within their reconnect grace). Kept by the store. */
+  assigned?: number;
 }
 
 export interface ScaleEvent { role: string; at: number; action: 'out' | 'in'; count: number; reason: string; nodes: string[] }
+
+export type StreamStatus = 'idle' | 'live' | 'ending' | 'ended';
+
+/** The statuses that hold a transcoder slot: a job runs for them. */
+export const RUNNING_STATUSES: readonly StreamStatus[] = ['live', 'ending'];
 
 export interface StreamRow {
   app: string;
   stream: string;
   settings: StreamOptions;
   streamKey: string;
-  status: 'idle' | 'live' | 'ending';
+  /**
+   * idle: never published (or nowhere to run); live: a publisher is on; ending: it left, and the job
+   * stays with its transcoder for the reconnect grace; ended: the grace passed, the event is over
+   * (ENDLIST, the recording is VOD) and its transcoder slot is free.
+   */
+  status: StreamStatus;
   transcoder: string | undefined;
   endingSince: number | undefined;
   /** The node whose origin accepted the current (or last) publish: its transcoder pulls from there. */
@@ -66,14 +78,27 @@ const MIGRATIONS = [
      UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder AND NEW.status != 'idle';
    END;`,
   `ALTER TABLE streams ADD COLUMN origin TEXT;`,
+  // Only streams that run hold a slot: an ended event keeps its row (and its recording) but not its
+  // transcoder's capacity.
+  `DROP TRIGGER streams_assigned_insert; DROP TRIGGER streams_assigned_delete; DROP TRIGGER streams_assigned_update;
+   UPDATE nodes SET assigned = (SELECT COUNT(*) FROM streams s WHERE s.transcoder = nodes.id AND s.status IN ('live', 'ending'));
+   CREATE TRIGGER streams_assigned_insert AFTER INSERT ON streams WHEN NEW.transcoder IS NOT NULL AND NEW.status IN ('live', 'ending')
+     BEGIN UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder; END;
+   CREATE TRIGGER streams_assigned_delete AFTER DELETE ON streams WHEN OLD.transcoder IS NOT NULL AND OLD.status IN ('live', 'ending')
+     BEGIN UPDATE nodes SET assigned = assigned - 1 WHERE id = OLD.transcoder; END;
+   CREATE TRIGGER streams_assigned_update AFTER UPDATE OF transcoder, status ON streams BEGIN
+     UPDATE nodes SET assigned = assigned - 1 WHERE id = OLD.transcoder AND OLD.status IN ('live', 'ending');
+     UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder AND NEW.status IN ('live', 'ending');
+   END;`,
 ];
 
-interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string; since: number }
+interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string; since: number;
+  assigned: number }
 interface RawStream { app: string; stream: string; settings: string; stream_key: string; status: StreamRow['status']; transcoder: string | null; ending_since: number | null;
   origin: string | null }
 
 const node = (r: RawNode): NodeRow => ({ id: r.id, role: r.role, state: r.state, address: r.address, capacity: r.capacity,
-  lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as unknown, since: r.since });
+  lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as unknown, since: r.since, assigned: r.assigned });
 const stream = (r: RawStream): StreamRow => ({ app: r.app, stream: r.stream, settings: JSON.parse(r.settings) as StreamOptions,
   streamKey: r.stream_key, status: r.status, transcoder: r.transcoder ?? undefined, endingSince: r.ending_since ?? undefined,
   origin: r.origin ?? undefined });
@@ -178,6 +203,15 @@ export class Store {
   }
   setStreamOrigin(app: string, name: string, origin: string | undefined): void {
     this.db.prepare('UPDATE streams SET origin = ? WHERE app = ? AND stream = ?').run(origin ?? null, app, name);
+  }
+  /** Ends every stream whose publisher left before `before` (ms): its slot is freed. Returns them. */
+  endStreams(before: number): StreamRow[] {
+    return this.transaction(() => {
+      const rows = (this.db.prepare(`SELECT * FROM streams WHERE status = 'ending' AND ending_since < ?`).all(before) as RawStream[]).map(stream);
+      const end = this.db.prepare(`UPDATE streams SET status = 'ended', transcoder = NULL, ending_since = NULL WHERE app = ? AND stream = ?`);
+      for (const r of rows) end.run(r.app, r.stream);
+      return rows;
+    });
   }
   deleteStream(app: string, name: string): boolean {
     return this.db.prepare('DELETE FROM streams WHERE app = ? AND stream = ?').run(app, name).changes === 1;

@@ -10,32 +10,47 @@ import { ffmpeg, freePort, run, tempDir, until } from '../support/run.js';
 
 const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.cjs');
 
+interface Appliance {
+  dataDir: string;
+  port: number;
+  apiPort: number;
+  rtmpPort: number;
+  proc: ReturnType<typeof spawn>;
+  lines: string[];
+  stderr: () => string;
+  exited: Promise<number | null>;
+  /** The URL of a `name: <url>` line once it is printed. */
+  line: (name: string, deadlineMs?: number) => Promise<string>;
+}
+
+/** `dvr start` as the README runs it, on free ports, in a data directory of its own. */
+async function startAppliance(args: string[] = [], env: Record<string, string> = {}): Promise<Appliance> {
+  const dataDir = await tempDir('appliance');
+  const [port, apiPort, rtmpPort, statusPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const proc = spawn(process.execPath, [cli, 'start', ...args], {
+    env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_API_PORT: String(apiPort),
+      DVR_RTMP_PORT: String(rtmpPort), DVR_RTMP_STATUS_PORT: String(statusPort), DVR_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  const lines: string[] = [];
+  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => lines.push(l));
+  const line = (name: string, deadlineMs = 60_000): Promise<string> => Promise.race([
+    until(`the ${name}: line`, () => lines.map((l) => new RegExp(`^${name}: (\\S+)$`).exec(l)?.[1]).find((u) => u !== undefined), deadlineMs, 100),
+    exited.then((code) => { throw new Error(`dvr start exited (${String(code)}) before printing ${name}:; stderr: ${stderr}`); }),
+  ]).catch((err: Error) => { throw new Error(`${err.message}; stderr: ${stderr.slice(-3000)}`); });
+  return { dataDir, port, apiPort, rtmpPort, proc, lines, stderr: () => stderr, exited, line };
+}
+
 describe('the appliance command (README quick start)', function () {
   this.timeout(120_000);
 
   it('prints playback: <url> once the demo stream plays over HTTP, and Ctrl-C stops everything it started', async () => {
-    const dataDir = await tempDir('appliance');
-    const port = await freePort();
-    const apiPort = await freePort();
-    const rtmpPort = await freePort();
-    const proc = spawn(process.execPath, [cli, 'start'], {
-      env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_API_PORT: String(apiPort),
-        DVR_RTMP_PORT: String(rtmpPort), DVR_RTMP_STATUS_PORT: String(await freePort()), DVR_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stderr = '';
-    proc.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-    const lines: string[] = [];
-    const playback = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no playback line within 60 s; stderr: ${stderr}`)), 60_000);
-      createInterface({ input: proc.stdout }).on('line', (l) => {
-        lines.push(l);
-        const m = /^playback: (\S+)$/.exec(l);
-        if (m?.[1]) { clearTimeout(timer); resolve(m[1]); }
-      });
-      void exited.then((code) => reject(new Error(`dvr start exited (${String(code)}): ${stderr}`)));
-    });
+    const a = await startAppliance();
+    const { dataDir, port, apiPort, rtmpPort, proc, lines, exited } = a;
+    const playback = await a.line('playback');
     assert.equal(playback, `http://127.0.0.1:${port}/live/demo/master.m3u8`);
     const master = parsePlaylist(await (await fetch(playback)).text());
     assert.ok(master.variants.length >= 2, 'an ABR ladder');
@@ -45,14 +60,14 @@ describe('the appliance command (README quick start)', function () {
     const seg = await fetch(new URL(media.segments[0]?.uri ?? '', new URL(master.variants[0]?.uri ?? '', playback)));
     assert.equal(seg.status, 200);
     assert.ok(lines.some((l) => /^dash: http:\/\/127\.0\.0\.1:\d+\/live\/demo\/manifest\.mpd$/.test(l)));
-    const api = await until('the api: line', () => lines.map((l) => /^api: (\S+)$/.exec(l)?.[1]).find((u) => u !== undefined), 5000);
+    const api = await a.line('api', 5000);
     assert.equal(api, `http://127.0.0.1:${apiPort}/api/v1`);
     assert.equal((await fetch(`${api}/health`)).status, 200);
     assert.equal((await fetch(`${api}/streams`)).status, 401, 'the API is authenticated');
     const token = (await fs.readFile(path.join(dataDir, 'controller', 'admin-token'), 'utf8')).trim();
     assert.equal((await fetch(`${api}/streams`, { headers: { Authorization: `Bearer ${token}` } })).status, 200);
     assert.equal((await fs.stat(path.join(dataDir, 'controller', 'admin-token'))).mode & 0o777, 0o600);
-    const dashboard = await until('the dashboard: line', () => lines.map((l) => /^dashboard: (\S+)$/.exec(l)?.[1]).find((u) => u !== undefined), 5000);
+    const dashboard = await a.line('dashboard', 5000);
     assert.equal(dashboard, `http://127.0.0.1:${apiPort}/dashboard/`);
     assert.match(await (await fetch(dashboard)).text(), /<title>DVR controller<\/title>/);
     // The appliance's own agent reports to its controller, so the dashboard shows the machine and the demo.
@@ -98,7 +113,7 @@ describe('the appliance command (README quick start)', function () {
     try {
       const cam2 = await playing('cam2').catch(async (err: Error) => {
         const p = await Promise.race([publisher2, new Promise((r) => setTimeout(r, 10, 'running'))]);
-        throw new Error(`${err.message}; publisher: ${JSON.stringify(p)} ${publish2}; the appliance logged: ${stderr.slice(-3000)}`);
+        throw new Error(`${err.message}; publisher: ${JSON.stringify(p)} ${publish2}; the appliance logged: ${a.stderr().slice(-3000)}`);
       });
       assert.ok(cam2.segments.every((s) => Math.abs(s.duration - 2) < 0.1), `2 s segments: ${cam2.segments.map((s) => s.duration).join(',')}`);
       const pullers = (await run('pgrep', ['-af', 'ffmpeg'])).stdout.split('\n').filter((l) => l.includes('live/cam2') && !l.includes('key='));
@@ -118,5 +133,55 @@ describe('the appliance command (README quick start)', function () {
     const left = await run('pgrep', ['-f', dataDir]);
     assert.equal(left.stdout.trim(), '', 'no ffmpeg or nginx left behind');
     await fs.rm(dataDir, { recursive: true, force: true });
+  });
+  it('frees a transcoder slot when an event ends: more publishers than the capacity, one after another, then one more', async function () {
+    this.timeout(180_000);
+    // The appliance's transcoder takes four publishers at once; the reconnect grace is 2 s here.
+    const a = await startAppliance(['--no-demo'], { DVR_RECONNECT_GRACE_SECONDS: '2' });
+    try {
+      const api = await a.line('api');
+      const token = (await fs.readFile(path.join(a.dataDir, 'controller', 'admin-token'), 'utf8')).trim();
+      const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+      const get = async <T>(p: string): Promise<T> => (await (await fetch(`${api}${p}`, { headers: auth })).json()) as T;
+      const status = async (stream: string): Promise<string> => (await get<{ status: string }>(`/streams/live/${stream}`)).status;
+      const publishFor = async (stream: string, seconds: number): Promise<{ done: ReturnType<typeof ffmpeg> }> => {
+        const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth,
+          body: JSON.stringify({ app: 'live', stream, format: 'ts', mode: 'copy', recording: true }) });
+        assert.equal(made.status, 201, await made.text());
+        const url = (await get<{ url: string }>(`/streams/live/${stream}/publish`)).url.replace(/\/\/[^/:]+:/, '//127.0.0.1:');
+        return { done: ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-t', String(seconds),
+          '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-f', 'flv', url]) };
+      };
+      for (const n of [1, 2, 3, 4, 5]) {
+        const stream = `seq${n}`;
+        const publisher = await (await publishFor(stream, 5)).done;
+        assert.equal(publisher.code, 0, `publisher ${n} of 5 (capacity 4) was refused: ${publisher.stderr}; the appliance logged: ${a.stderr().slice(-2000)}`);
+        await until(`${stream} to end after the reconnect grace`, async () => ((await status(stream)) === 'ended' ? true : undefined), 30_000, 200);
+        // The event is finished: its recording is a VOD playlist.
+        const vod = await until(`${stream}'s playlist to end`, async () => {
+          const res = await fetch(`http://127.0.0.1:${a.port}/live/${stream}/source/index.m3u8`).catch(() => undefined);
+          const p = res?.ok ? parsePlaylist(await res.text()) : undefined;
+          return p?.endList ? p : undefined;
+        }, 15_000, 200);
+        assert.ok(vod.segments.length >= 1, `${stream} was recorded`);
+      }
+      const nodes = await get<Array<{ id: string; assigned: number; capacity: number }>>('/nodes?role=transcoder');
+      assert.deepEqual(nodes.map((n) => [n.id, n.assigned, n.capacity]), [['appliance', 0, 4]], 'nothing runs, nothing is counted');
+      // One more, after five have come and gone: accepted, and it plays.
+      const sixth = await publishFor('seq6', 30);
+      const live = await until('seq6 to play', async () => {
+        const res = await fetch(`http://127.0.0.1:${a.port}/live/seq6/source/index.m3u8`).catch(() => undefined);
+        const p = res?.ok ? parsePlaylist(await res.text()) : undefined;
+        return p && p.segments.length >= 2 ? p : undefined;
+      }, 40_000, 250).catch((err: Error) => { throw new Error(`${err.message}; the appliance logged: ${a.stderr().slice(-2000)}`); });
+      assert.equal(live.endList, false);
+      assert.equal(await status('seq6'), 'live');
+      await run('pkill', ['-f', 'live/seq6\\?key=']);
+      await sixth.done;
+    } finally {
+      a.proc.kill('SIGINT');
+      await a.exited;
+      await fs.rm(a.dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -49,6 +49,19 @@ describe('dashboard (headless Chromium against the controller)', function () {
       assert.equal(await call('POST', `/nodes/${id}/heartbeat`, c.agentToken, { nodeId: id, role, address: '127.0.0.1', sentAt: new Date().toISOString(),
         storage: { available: true }, system, streams: [], ...extra }), 200);
     }
+    // cam2 is live on tc-a; cam3 was published, its publisher left and the reconnect grace passed:
+    // only cam2 counts against tc-a's capacity.
+    const hook = async (name: string, stream: string): Promise<number> => {
+      const key = c.store.stream('live', stream)?.streamKey ?? '';
+      return (await fetch(`${base}/api/v1/hooks/${name}`, { method: 'POST', headers: { authorization: `Bearer ${c.agentToken}` },
+        body: new URLSearchParams({ app: 'live', name: stream, key }) })).status;
+    };
+    for (const stream of ['cam2', 'cam3']) {
+      assert.equal(await call('POST', '/streams', ADMIN, { app: 'live', stream }), 201);
+      assert.equal(await hook('publish', stream), 200);
+    }
+    assert.equal(await hook('publish-done', 'cam3'), 200);
+    c.sweep(Date.now() + 31_000);
   });
 
   after(async () => {
@@ -78,15 +91,17 @@ describe('dashboard (headless Chromium against the controller)', function () {
     assert.match(signedOut, /<main id="main" hidden="">/);
 
     const dom = await renderedDom(`${base}/dashboard/#token=${ADMIN}`, path.join(dir, 'profile-2'));
-    assert.match(dom, /<span id="status" role="status" class="">2 nodes, 1 streams · updated/);
+    assert.match(dom, /<span id="status" role="status" class="">2 nodes, 3 streams · updated/);
     const nodes = rows(dom, 'nodes');
     assert.deepEqual(nodes.map((r) => r.split('|').slice(0, 5).join('|')).sort(),
-      ['edge-a|edge|inservice|127.0.0.1|7 / 500', 'tc-a|transcoder|inservice|127.0.0.1|0 streams']);
+      ['edge-a|edge|inservice|127.0.0.1|7 / 500', 'tc-a|transcoder|inservice|127.0.0.1|1 / 4 streams']);
     assert.ok(nodes.every((r) => r.includes('|37 %|3.0 GiB|500 MiB|')), nodes.join('\n'));
     const roles = rows(dom, 'roles');
     assert.ok(roles.includes('edge|1|0|1 %|500|+1 −1'), roles.join('\n'));
     assert.ok(roles.some((r) => r.startsWith('origin|0|0|')), roles.join('\n'));
-    assert.deepEqual(rows(dom, 'streams').map((r) => r.split('|').slice(0, 7).join('|')), ['live/cam1|idle||2 h|yes|fmp4 copy|no']);
+    assert.ok(roles.includes('transcoder|1|0|25 %|4|+1 −1'), `the ended stream does not count: ${roles.join('\n')}`);
+    assert.deepEqual(rows(dom, 'streams').map((r) => r.split('|').slice(0, 7).join('|')),
+      ['live/cam1|idle||2 h|yes|fmp4 copy|no', 'live/cam2|live|tc-a|1 h|no|fmp4 copy|no', 'live/cam3|ended||1 h|no|fmp4 copy|no']);
   });
 
   it('a wrong token shows the API\'s message and the token form again', async () => {

@@ -64,7 +64,7 @@ const duration = (s) => (s === 0 ? 'whole event' : s >= 3600 ? `${+(s / 3600).to
 
 function load(n) {
   const m = n.metrics ?? {};
-  if (n.role === 'transcoder') return `${(m.streams ?? []).filter((s) => !s.ended).length} streams`;
+  if (n.role === 'transcoder') return `${n.assigned ?? 0} / ${n.capacity} streams`;
   return typeof m.connections === 'number' ? `${m.connections} / ${n.capacity}` : '';
 }
 
@@ -103,7 +103,9 @@ async function refresh() {
       const of = live.filter((n) => n.role === role);
       const serving = of.filter((n) => n.state === 'inservice');
       const t = targets.find((x) => x.role === role);
-      const conns = role === 'transcoder' ? streams.filter((s) => s.transcoder && serving.some((n) => n.id === s.transcoder)).length
+      // A transcoder's load is the streams that run on it (live, or within their reconnect grace).
+      const conns = role === 'transcoder' ? streams.filter((s) => (s.status === 'live' || s.status === 'ending')
+        && serving.some((n) => n.id === s.transcoder)).length
         : serving.reduce((a, n) => a + (n.metrics?.connections ?? 0), 0);
       const cap = t ? t.connectionCapacity * Math.max(1, serving.length) : 0;
       const scaleCell = document.createElement('td');
