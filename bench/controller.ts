@@ -9,7 +9,7 @@ import express from 'express';
 import { silentLogger } from '../common/log.js';
 import { Controller } from '../controller/controller.js';
 import { parseLaunchConfig } from '../controller/launch-config.js';
-import { percentile, tempDir } from './util.js';
+import { percentile, runBench, tempDir, type Started } from './util.js';
 
 const quick = process.argv.includes('--quick');
 const NODES = 1000;
@@ -37,10 +37,12 @@ function heartbeat(id: string): string {
       storageFreeBytes: 1e11, storageTotalBytes: 2e11 }, streams: [] });
 }
 
-async function main(): Promise<void> {
+async function main(started: Started): Promise<void> {
   const dataDir = await tempDir('bench-ctl');
+  started.add('the data directory', () => fs.rm(dataDir, { recursive: true, force: true }));
   const c = await Controller.start({ dataDir, host: '127.0.0.1', port: 0, log: silentLogger(), agentToken: AGENT, provisioningTimeoutMs: 600_000, deadAfterMs: 3_600_000,
     sweepIntervalMs: 60_000, originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30, playbackTtlSeconds: 60, scaleIntervalMs: 60_000 });
+  started.add('the controller', () => c.close());
   const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${AGENT}` };
   c.store.putLaunchConfig('bench', parseLaunchConfig({ launchconfig: { name: 'bench', version: '1', targets: { target: [
     { role: 'transcoder', connectionCapacity: 20, instanceType: 'c-4' }] } } }));
@@ -62,6 +64,7 @@ async function main(): Promise<void> {
   bare.use(express.json());
   bare.post('/hb/:id', (_req, res) => { res.json({}); });
   const bareServer: http.Server = bare.listen(0, '127.0.0.1');
+  started.add('the bare express server', () => bareServer.close());
   await once(bareServer, 'listening');
   const barePort = (bareServer.address() as { port: number }).port;
 
@@ -84,9 +87,6 @@ async function main(): Promise<void> {
   console.log(`allocation (publish callback one at a time, ${alloc.latencies.length} streams): p50 ${percentile(alloc.latencies, 50).toFixed(2)} ms, `
     + `p99 ${percentile(alloc.latencies, 99).toFixed(2)} ms (target < 20 ms); bare express p50 ${percentile(bareAlloc.latencies, 50).toFixed(2)} ms, `
     + `p99 ${percentile(bareAlloc.latencies, 99).toFixed(2)} ms`);
-  bareServer.close();
-  await c.close();
-  await fs.rm(dataDir, { recursive: true, force: true });
 }
 
-await main();
+await runBench('bench:controller', main);

@@ -17,7 +17,7 @@ import { RTMP_MODULE_PATH } from '../nginx/model.js';
 import { NginxProcess } from '../nginx/process.js';
 import { renderConfig } from '../nginx/render.js';
 import { prepareSegmenterDirs } from '../nginx/segmenter.js';
-import { ffmpeg, tempDir } from './util.js';
+import { ffmpeg, runBench, tempDir, type Started } from './util.js';
 
 const quick = process.argv.includes('--quick');
 const pull = process.argv.includes('--pull');
@@ -46,44 +46,53 @@ function publishers(file: string, port: number, n: number): ChildProcess[] {
     '-i', file, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${port}/live/s${i}`], { stdio: 'ignore' }));
 }
 
-async function startRtmp(port: number): Promise<{ nginx: NginxProcess; prefix: string; hls: string }> {
+async function startRtmp(started: Started, port: number): Promise<{ stop: () => Promise<void>; hls: string }> {
   const prefix = await tempDir('ingest-hls');
   const hls = path.join(prefix, 'hls');
   await fs.mkdir(hls);
   await fs.chown(hls, 65534, 65534).catch(() => undefined);
   const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5000 });
+  const stop = started.add('nginx-rtmp (hls)', async () => { await nginx.stop(); await fs.rm(prefix, { recursive: true, force: true }); });
   await nginx.start(rtmpConfig(prefix, port, hls), { host: '127.0.0.1', port });
-  return { nginx, prefix, hls };
+  return { stop, hls };
 }
 
 /** The project's origin (publish hooks answered here), segmenting when the agent takes its fragments. */
-async function startOrigin(port: number, fragments: string | undefined): Promise<{ nginx: NginxProcess; prefix: string; close: () => void }> {
+async function startOrigin(started: Started, port: number, fragments: string | undefined): Promise<{ stop: () => Promise<void> }> {
   const hooks = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end()); });
   hooks.listen(0, '127.0.0.1');
   await once(hooks, 'listening');
   const prefix = await tempDir('ingest-origin');
+  const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5000 });
+  const stop = started.add('the origin', async () => {
+    await nginx.stop();
+    hooks.close();
+    await fs.rm(prefix, { recursive: true, force: true });
+  });
   const segmenter = fragments ? { dir: fragments, fragmentSeconds: SEG, playlistSeconds: 60 } : undefined;
   if (segmenter) await prepareSegmenterDirs(segmenter, ['live']);
-  const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5000 });
   await nginx.start(renderConfig({ role: 'origin', prefix, rtmpListen: { host: '127.0.0.1', port }, statusListen: { host: '127.0.0.1', port: port + 1 },
     apps: ['live'], controllerUrl: `http://127.0.0.1:${(hooks.address() as { port: number }).port}`, hookToken: 'bench-hook-token',
     publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'], rtmpModulePath: RTMP_MODULE_PATH, workerProcesses: 1, workerConnections: 4096,
     statusAllow: ['127.0.0.1'], ...(segmenter ? { segmenter } : {}) }), { host: '127.0.0.1', port });
-  return { nginx, prefix, close: () => hooks.close() };
+  return { stop };
 }
 
 /** The agent packaging N copy-mode streams: from the origin's fragments, or pulling (--pull). */
-async function agentRun(file: string, n: number): Promise<{ late: number; cpuPerStreamPct: number; listed: number; slow: number; gaps: number; p99Ms: number }> {
+async function agentRun(started: Started, file: string, n: number): Promise<{ late: number; cpuPerStreamPct: number; listed: number; slow: number; gaps: number; p99Ms: number }> {
   const port = 19_500;
   const root = await tempDir('ingest-agent');
+  const removeRoot = started.add('the agent\'s directories', () => fs.rm(root, { recursive: true, force: true }));
   const fragments = pull ? undefined : path.join(root, 'fragments');
-  const origin = await startOrigin(port, fragments);
+  const origin = await startOrigin(started, port, fragments);
   const pubs = publishers(file, port, n);
+  const stopPubs = started.add('the publishers', () => { for (const p of pubs) p.kill('SIGKILL'); });
   const agent = await Agent.start(parseAgentConfig({ nodeId: 'bench', storageRoot: path.join(root, 'media'), spoolRoot: path.join(root, 'spool'),
     ...(fragments ? { originSegments: { dir: fragments, fragmentSeconds: SEG, sources: [`rtmp://127.0.0.1:${port}`] } } : {}),
     jobs: Array.from({ length: n }, (_v, i) => ({
       app: 'live', stream: `s${i}`, source: { url: `rtmp://127.0.0.1:${port}/live/s${i}` }, mode: 'copy', segmentSeconds: SEG,
       dvr: { windowSeconds: 60 } })) }), silentLogger());
+  const stopAgent = started.add('the agent', () => agent.close());
   // Late: listed more than 1 s after the segment's last write, or written more than SEG + 1 s after
   // the one before it (the origin fell behind). The second is what the nginx-rtmp side counts, from
   // the same moment: when nginx finished the fragment.
@@ -120,20 +129,19 @@ async function agentRun(file: string, n: number): Promise<{ late: number; cpuPer
   const late = slow + gaps;
   latencies.sort((a, b) => a - b);
   const p99Ms = latencies[Math.floor(latencies.length * 0.99)] ?? 0;
-  await agent.close();
-  for (const p of pubs) p.kill('SIGKILL');
-  await origin.nginx.stop();
-  origin.close();
-  await fs.rm(root, { recursive: true, force: true });
-  await fs.rm(origin.prefix, { recursive: true, force: true });
+  await stopAgent();
+  await stopPubs();
+  await origin.stop();
+  await removeRoot();
   return { late, listed, slow, gaps, p99Ms, cpuPerStreamPct: ((cpu.user + cpu.system) / 1000 / wall) * 100 / n };
 }
 
 /** nginx-rtmp-module writing HLS itself for the same N streams: late = playlist updates more than 1 s late. */
-async function nginxRun(file: string, n: number): Promise<{ late: number; listed: number }> {
+async function nginxRun(started: Started, file: string, n: number): Promise<{ late: number; listed: number }> {
   const port = 19_600;
-  const rtmp = await startRtmp(port);
+  const rtmp = await startRtmp(started, port);
   const pubs = publishers(file, port, n);
+  const stopPubs = started.add('the publishers', () => { for (const p of pubs) p.kill('SIGKILL'); });
   // Warm-up as for the agent: every stream has a playlist, then the measured run.
   const warm = Date.now();
   const present = async (): Promise<number> => (await fs.readdir(rtmp.hls)).filter((f) => f.endsWith('.m3u8')).length;
@@ -158,14 +166,14 @@ async function nginxRun(file: string, n: number): Promise<{ late: number; listed
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  for (const p of pubs) p.kill('SIGKILL');
-  await rtmp.nginx.stop();
-  await fs.rm(rtmp.prefix, { recursive: true, force: true });
+  await stopPubs();
+  await rtmp.stop();
   return { late, listed };
 }
 
-async function main(): Promise<void> {
+async function main(started: Started): Promise<void> {
   const src = await tempDir('ingest-src');
+  started.add('the source file', () => fs.rm(src, { recursive: true, force: true }));
   const file = path.join(src, 'in720.flv');
   const made = await ffmpeg(['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25', '-f', 'lavfi',
     '-i', 'sine=frequency=440:sample_rate=48000', '-t', '20', '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '2500k',
@@ -178,8 +186,8 @@ async function main(): Promise<void> {
   let bestNginx = 0;
   for (const n of COUNTS) {
     // Once a side has fallen behind, larger counts are only run for the other one.
-    const a = bestAgent === COUNTS[COUNTS.indexOf(n) - 1] || n === COUNTS[0] ? await agentRun(file, n) : undefined;
-    const g = !agentOnly && (bestNginx === COUNTS[COUNTS.indexOf(n) - 1] || n === COUNTS[0]) ? await nginxRun(file, n) : undefined;
+    const a = bestAgent === COUNTS[COUNTS.indexOf(n) - 1] || n === COUNTS[0] ? await agentRun(started, file, n) : undefined;
+    const g = !agentOnly && (bestNginx === COUNTS[COUNTS.indexOf(n) - 1] || n === COUNTS[0]) ? await nginxRun(started, file, n) : undefined;
     if (a && a.late === 0 && a.listed > 0) bestAgent = n;
     if (g && g.late === 0 && g.listed > 0) bestNginx = n;
     if (a && verbose) console.log(`         agent: ${a.slow} listed > 1 s after their last write, ${a.gaps} written > ${SEG + 1} s after the one before; listing p99 ${a.p99Ms.toFixed(0)} ms`);
@@ -188,7 +196,6 @@ async function main(): Promise<void> {
     if (bestAgent < n && (bestNginx < n || agentOnly)) break; // both past their limit
   }
   console.log(`most streams in real time: agent ${bestAgent}, nginx-rtmp ${bestNginx} (ratio ${bestNginx > 0 ? (bestAgent / bestNginx).toFixed(2) : 'n/a'}x; target >= 0.8x)`);
-  await fs.rm(src, { recursive: true, force: true });
 }
 
-await main();
+await runBench('bench:ingest', main);

@@ -91,13 +91,16 @@ rtmp {
 }
 `;
   const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
-  await nginx.start(conf, { host: '127.0.0.1', port });
-  const o = observe(hls, 'bench.m3u8');
-  await ffmpeg(['-hide_banner', '-loglevel', 'error', ...SOURCE(seconds), ...X264, '-f', 'flv', `rtmp://127.0.0.1:${port}/live/bench`]);
-  o.close();
-  await nginx.stop();
-  await fs.rm(prefix, { recursive: true, force: true });
-  return o.latencies;
+  try {
+    await nginx.start(conf, { host: '127.0.0.1', port });
+    const o = observe(hls, 'bench.m3u8');
+    await ffmpeg(['-hide_banner', '-loglevel', 'error', ...SOURCE(seconds), ...X264, '-f', 'flv', `rtmp://127.0.0.1:${port}/live/bench`]);
+    o.close();
+    return o.latencies;
+  } finally {
+    await nginx.stop();
+    await fs.rm(prefix, { recursive: true, force: true });
+  }
 }
 
 export async function latencyBench(seconds: number): Promise<void> {

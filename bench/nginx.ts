@@ -12,7 +12,7 @@ import { EDGE_DEFAULTS } from '../nginx/model.js';
 import { NginxProcess } from '../nginx/process.js';
 import { MEDIA_TYPES, renderConfig } from '../nginx/render.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
-import { percentile, tempDir } from './util.js';
+import { percentile, runBench, tempDir, type Started } from './util.js';
 
 const quick = process.argv.includes('--quick');
 const DURATION = quick ? '3s' : '10s';
@@ -44,8 +44,9 @@ http {
 `;
 }
 
-async function main(): Promise<void> {
+async function main(started: Started): Promise<void> {
   const root = await tempDir('bench-nginx');
+  started.add('the media directory', () => fs.rm(root, { recursive: true, force: true }));
   const dir = path.join(root, 'live', 'bench', 'r');
   await fs.mkdir(dir, { recursive: true });
   let playlist = '#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n';
@@ -53,12 +54,13 @@ async function main(): Promise<void> {
   await fs.writeFile(path.join(dir, 'index.m3u8'), playlist);
   await fs.writeFile(path.join(dir, 'seg.ts'), Buffer.alloc(2 * 1024 * 1024, 7));
 
-  const servers: Array<{ name: string; url: string; stop: () => Promise<void> }> = [];
+  const servers: Array<{ name: string; url: string }> = [];
   const startNginx = async (name: string, config: (prefix: string, port: number) => string, port: number): Promise<void> => {
     const prefix = await tempDir(`bench-${name}`);
     const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5000 });
+    started.add(`nginx (${name})`, async () => { await nginx.stop(); await fs.rm(prefix, { recursive: true, force: true }); });
     await nginx.start(config(prefix, port), { host: '127.0.0.1', port });
-    servers.push({ name, url: `http://127.0.0.1:${port}`, stop: async () => { await nginx.stop(); await fs.rm(prefix, { recursive: true, force: true }); } });
+    servers.push({ name, url: `http://127.0.0.1:${port}` });
   };
   await startNginx('baseline', (prefix, port) => baselineConfig(root, prefix, port), 18_301);
   await startNginx('edge', (prefix, port) => renderConfig({ ...EDGE_DEFAULTS, role: 'edge', prefix, storageRoot: root, workerProcesses: 1,
@@ -67,8 +69,9 @@ async function main(): Promise<void> {
     listen: [{ host: '127.0.0.1', port }], networkStorage: true }), 18_304);
   const here = path.dirname(fileURLToPath(import.meta.url));
   const node = spawn(process.execPath, [path.join(here, 'static-server.js'), root, '18303'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  started.add('express.static', () => node.kill());
   await new Promise<void>((resolve) => createInterface({ input: node.stdout }).once('line', () => resolve()));
-  servers.push({ name: 'express.static', url: 'http://127.0.0.1:18303', stop: async () => { node.kill(); } });
+  servers.push({ name: 'express.static', url: 'http://127.0.0.1:18303' });
 
   const exp = Math.floor(Date.now() / 1000) + 86_400;
   const cases: Array<[string, string, number]> = [['playlist', '/live/bench/r/index.m3u8', 64], ['2 MB segment', '/live/bench/r/seg.ts', 16]];
@@ -87,8 +90,6 @@ async function main(): Promise<void> {
     console.log(`${label.padEnd(13)} ` + targets.map(([name]) => `${name} ${med(name).toFixed(0)}`
       + (name === 'baseline' ? '' : ` (${(med(name) / base).toFixed(2)}x)`)).join('   '));
   }
-  for (const s of servers) await s.stop();
-  await fs.rm(root, { recursive: true, force: true });
 }
 
-await main();
+await runBench('bench:nginx', main);

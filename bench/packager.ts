@@ -13,7 +13,7 @@ import { segmentName } from '../agent/packager/layout.js';
 import { Packager } from '../agent/packager/packager.js';
 import { renderDeltaPlaylist, renderMediaPlaylist } from '../agent/packager/render/hls.js';
 import { latencyBench } from './latency.js';
-import { ffmpeg, percentile, tempDir } from './util.js';
+import { ffmpeg, percentile, runBench, tempDir, type Started } from './util.js';
 
 const quick = process.argv.includes('--quick');
 const SEG = 2;
@@ -93,8 +93,9 @@ async function windowBench(label: string, seconds: number, sources: string[]): P
 const kb = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
 const ms = (n: number): string => `${n.toFixed(2)} ms`;
 
-async function main(): Promise<void> {
+async function main(started: Started): Promise<void> {
   const scratch = await tempDir('bench-src');
+  started.add('the source segments', () => fs.rm(scratch, { recursive: true, force: true }));
   const sources = await makeSegments(scratch, ADDED);
   const windows: Array<[string, number]> = [['1 h', 3600], ['24 h', 86_400], ['7 d', 7 * 86_400]];
   const results: WindowResult[] = [];
@@ -122,4 +123,4 @@ async function main(): Promise<void> {
   await latencyBench(quick ? 12 : 40);
 }
 
-await main();
+await runBench('bench:packager', main);

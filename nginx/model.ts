@@ -18,6 +18,11 @@ interface Common {
   workerConnections: number;
   /** Addresses allowed to read /nginx_status (stub_status). */
   statusAllow: string[];
+  /**
+   * The account the workers run as when the master runs as root (nginx's default is nobody): one
+   * that can read the media, or (a segmenting origin) the agent's, which takes the fragments.
+   */
+  workerUser?: string;
 }
 
 export interface EdgeModel extends Common {
@@ -83,8 +88,6 @@ export interface OriginSegmenter {
   fragmentSeconds: number;
   /** nginx-rtmp's playlist length: fragments nobody took are deleted a few of these later. */
   playlistSeconds: number;
-  /** Workers run as this user (the agent's) so that the agent may move fragments out. */
-  workerUser?: string;
 }
 
 export type NginxModel = EdgeModel | RelayModel | OriginModel;

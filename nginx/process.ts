@@ -68,22 +68,42 @@ export class NginxProcess {
     this.o.log.info({ config: this.configPath }, 'nginx reloading');
   }
 
-  /** Tests the config, starts nginx in the foreground and waits until `waitFor` accepts connections. */
-  async start(config: string, waitFor: { host: string; port: number }): Promise<void> {
+  /**
+   * Tests the config, starts nginx in the foreground and waits until it has bound every listener
+   * (it writes its pid file only then; one address answering proves nothing about the others, and
+   * a port held by another program answers too) and every address in `waitFor` accepts connections.
+   * A master that exits (a port taken) fails the start with nginx's own message. nginx runs in its
+   * own process group: a terminal's Ctrl-C reaches only its owner, which stops it in order.
+   */
+  async start(config: string, waitFor: { host: string; port: number } | Array<{ host: string; port: number }>): Promise<void> {
     await this.test(config);
     await fs.mkdir(path.join(this.o.prefix, 'tmp'), { recursive: true });
+    const pidFile = /^pid "(.+)";$/m.exec(config)?.[1];
+    if (pidFile !== undefined) await fs.rm(pidFile, { force: true });
     const child = spawn(this.o.binary, ['-p', this.o.prefix, '-c', this.configPath, '-e', path.join(this.o.prefix, 'error.log'),
-      '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
     const deadline = Date.now() + this.o.startTimeoutMs;
-    while (!(await canConnect(waitFor.host, waitFor.port))) {
-      if (child.exitCode !== null) throw new DvrError('DVR_ERR_NGINX', `nginx exited at start: ${stderr.trim()}`);
-      if (Date.now() > deadline) throw new DvrError('DVR_ERR_NGINX', `nginx did not listen on ${waitFor.host}:${waitFor.port}`);
-      await new Promise((r) => setTimeout(r, 50));
+    const wait = async (what: string, ready: () => Promise<boolean>): Promise<void> => {
+      while (!(await ready())) {
+        if (child.exitCode !== null) {
+          const said = [...new Set(stderr.trim().split('\n').filter((l) => l !== ''))].join('; ');
+          throw new DvrError('DVR_ERR_NGINX', `nginx exited at start: ${said || `see ${path.join(this.o.prefix, 'error.log')}`}`);
+        }
+        if (Date.now() > deadline) throw new DvrError('DVR_ERR_NGINX', `nginx did not ${what} within ${this.o.startTimeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    if (pidFile !== undefined) {
+      await wait('bind its listeners', async () => (await fs.readFile(pidFile, 'utf8').catch(() => '')).trim() === String(child.pid));
     }
+    for (const l of Array.isArray(waitFor) ? waitFor : [waitFor]) await wait(`listen on ${l.host}:${l.port}`, () => canConnect(l.host, l.port));
+    child.once('exit', (code, signal) => {
+      if (this.stopping === undefined) this.o.log.error({ pid: child.pid, code, signal, log: path.join(this.o.prefix, 'error.log') }, 'nginx exited unexpectedly');
+    });
     this.o.log.info({ pid: child.pid, config: this.configPath }, 'nginx started');
   }
 

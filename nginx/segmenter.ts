@@ -16,8 +16,8 @@ async function workerIds(user: string): Promise<{ uid: number; gid: number }> {
   return { uid: await id('-u'), gid: await id('-g') };
 }
 
-export async function prepareSegmenterDirs(s: OriginSegmenter, apps: readonly string[]): Promise<void> {
-  const owner = process.getuid?.() === 0 ? await workerIds(s.workerUser ?? 'nobody') : undefined;
+export async function prepareSegmenterDirs(s: OriginSegmenter, apps: readonly string[], workerUser?: string): Promise<void> {
+  const owner = process.getuid?.() === 0 ? await workerIds(workerUser ?? 'nobody') : undefined;
   for (const app of apps) {
     const dir = path.join(s.dir, checkName('app', app));
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });

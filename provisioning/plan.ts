@@ -59,7 +59,7 @@ function need<T>(value: T | undefined, what: string): T {
  */
 function originSegments(inv: Inventory, h: InventoryHost): { segmenter: OriginSegmenter; sources: string[] } | undefined {
   if (!h.roles.includes('origin') || !h.roles.includes('transcoder')) return undefined;
-  return { segmenter: { dir: `${hostDirs(h).data}/origin-fragments`, fragmentSeconds: 2, playlistSeconds: 60, workerUser: 'dvr' },
+  return { segmenter: { dir: `${hostDirs(h).data}/origin-fragments`, fragmentSeconds: 2, playlistSeconds: 60 },
     sources: [...new Set([`rtmp://${urlHost(h.address)}:${inv.rtmp.port}`, `rtmp://127.0.0.1:${inv.rtmp.port}`])] };
 }
 
@@ -79,7 +79,7 @@ export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'rel
       return { ...common, role, rtmpListen: { host: h.address, port: inv.rtmp.port }, statusListen: { host: h.address, port: inv.http.port },
         apps: ['live'], controllerUrl: need(inv.controller, 'controller').url.replace(/\/+$/, ''), hookToken: need(agentToken, 'the agent token'),
         publishAllow: inv.networks.publishers ?? ['all'], playAllow: inv.networks.writers,
-        rtmpModulePath: RTMP_MODULE_PATH, nodeId: h.name, ...(segmenter ? { segmenter } : {}) };
+        rtmpModulePath: RTMP_MODULE_PATH, nodeId: h.name, ...(segmenter ? { segmenter, workerUser: 'dvr' } : {}) };
     }
   }
 }

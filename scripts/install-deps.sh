@@ -2,12 +2,23 @@
 # Installs what the appliance runs: npm packages, and ffmpeg + nginx with the RTMP module from
 # Debian. With --test, also what the tests drive: sshd, nfs-ganesha with rpcbind, libnfs' nfs-ls,
 # Ansible, iproute2 (test hosts are network namespaces), sshfs (a real network mount for the
-# storage outage tests) and Chromium (the dashboard). Safe to run again: it only installs
-# what is missing.
+# storage tests) and Chromium (the dashboard). With --bench, what the benchmarks drive (wrk).
+# Safe to run again: it installs only what is missing, and touches only what it installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TEST=0
-[ "${1:-}" = "--test" ] && TEST=1
+TEST=0 BENCH=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) TEST=1 ;;
+    --bench) BENCH=1 ;;
+    -h|--help)
+      echo "usage: scripts/install-deps.sh [--test] [--bench]"
+      echo "Installs the Debian packages and npm packages the appliance needs (--test: and the tests; --bench: and the benchmarks)."
+      exit 0 ;;
+    *) echo "install-deps: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
+say() { echo "install-deps: $*"; }
 
 need=()
 command -v ffmpeg >/dev/null 2>&1 || need+=(ffmpeg)
@@ -29,14 +40,23 @@ if [ "$TEST" -eq 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v sshfs >/dev/null 2>&1 || need+=(sshfs)
 fi
+if [ "$BENCH" -eq 1 ]; then
+  command -v wrk >/dev/null 2>&1 || need+=(wrk)
+fi
+# Duplicates (ffmpeg for ffmpeg and ffprobe) once.
+mapfile -t need < <(printf '%s\n' "${need[@]}" | awk 'NF && !seen[$0]++')
 
-if [ "${#need[@]}" -gt 0 ]; then
+if [ "${#need[@]}" -eq 0 ]; then
+  say "Debian packages: everything needed is installed"
+else
   if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: missing Debian packages: ${need[*]}" >&2
     echo "install-deps: run as root, or: sudo apt-get install -y ${need[*]}" >&2
     exit 1
   fi
-  echo "install-deps: installing ${need[*]} from Debian" >&2
+  nginx_was_installed=0
+  dpkg-query -W -f='${Status}' nginx-light nginx-core nginx 2>/dev/null | grep -q 'install ok installed' && nginx_was_installed=1
+  say "installing ${need[*]} from Debian (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
   # The packages' own services (sshd on :22, a system nginx, ganesha) are not wanted: the appliance
   # and the tests start their own instances. policy-rc.d stops the install from starting them.
@@ -46,13 +66,19 @@ if [ "${#need[@]}" -gt 0 ]; then
   fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-
-# The Debian package starts a system nginx on port 80; the appliance runs its own instance.
-if [ "$(id -u)" -eq 0 ] && command -v systemctl >/dev/null 2>&1; then
-  systemctl disable --now nginx >/dev/null 2>&1 || true
+  # nginx installed just now comes with Debian's default site on port 80, enabled at boot. It is not
+  # the appliance's (which runs its own instances), so it is switched off; an nginx that was here
+  # before is the machine owner's and is left alone.
+  if [ "$nginx_was_installed" -eq 0 ] && printf '%s\n' "${need[@]}" | grep -qx nginx-light \
+    && command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ] && systemctl is-enabled --quiet nginx 2>/dev/null; then
+    systemctl disable --now nginx >/dev/null 2>&1 || true
+    say "disabled the nginx service that came with the package just installed (Debian's default site); the appliance runs its own nginx"
+  fi
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "npm packages: installing (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
+else
+  say "npm packages: up to date"
 fi

@@ -118,7 +118,8 @@ export class EncoderSupervisor extends EventEmitter<SupervisorEvents> {
     const session = newSession();
     const args = ffmpegArgs({ ...this.job, session });
     const logFd = openSync(this.logFile, 'a', 0o640);
-    const child = spawn(this.binary, args, { stdio: ['ignore', 'ignore', logFd] });
+    // Its own process group: a terminal's Ctrl-C reaches the agent, which stops it after its segment.
+    const child = spawn(this.binary, args, { stdio: ['ignore', 'ignore', logFd], detached: true });
     closeSync(logFd);
     this.child = child;
     this.session = session;

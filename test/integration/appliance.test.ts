@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -23,9 +26,9 @@ interface Appliance {
   line: (name: string, deadlineMs?: number) => Promise<string>;
 }
 
-/** `dvr start` as the README runs it, on free ports, in a data directory of its own. */
-async function startAppliance(args: string[] = [], env: Record<string, string> = {}): Promise<Appliance> {
-  const dataDir = await tempDir('appliance');
+/** `dvr start` as the README runs it, on free ports, in a data directory of its own (`dataDir`, if given). */
+async function startAppliance(args: string[] = [], env: Record<string, string> = {}, given?: string): Promise<Appliance> {
+  const dataDir = given ?? await tempDir('appliance');
   const [port, apiPort, rtmpPort, statusPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const proc = spawn(process.execPath, [cli, 'start', ...args], {
     env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_API_PORT: String(apiPort),
@@ -136,8 +139,9 @@ describe('the appliance command (README quick start)', function () {
   });
   it('frees a transcoder slot when an event ends: more publishers than the capacity, one after another, then one more', async function () {
     this.timeout(180_000);
-    // The appliance's transcoder takes four publishers at once; the reconnect grace is 2 s here.
-    const a = await startAppliance(['--no-demo'], { DVR_RECONNECT_GRACE_SECONDS: '2' });
+    // The appliance's transcoder takes four publishers at once; the reconnect grace is 2 s here. Its
+    // data directory is private (0700, as mktemp -d makes it): nginx's workers must still read it.
+    const a = await startAppliance(['--no-demo'], { DVR_RECONNECT_GRACE_SECONDS: '2' }, await fs.mkdtemp(path.join(os.tmpdir(), 'dvr-private-')));
     try {
       const api = await a.line('api');
       const token = (await fs.readFile(path.join(a.dataDir, 'controller', 'admin-token'), 'utf8')).trim();
@@ -176,11 +180,52 @@ describe('the appliance command (README quick start)', function () {
       }, 40_000, 250).catch((err: Error) => { throw new Error(`${err.message}; the appliance logged: ${a.stderr().slice(-2000)}`); });
       assert.equal(live.endList, false);
       assert.equal(await status('seq6'), 'live');
+      if (process.getuid?.() === 0) {
+        // As root, nginx's workers run as the 'dvr' account, which the private data directory now lets in.
+        const workers = (await run('ps', ['-o', 'user=', '--ppid', (await fs.readFile(path.join(a.dataDir, 'nginx', 'nginx.pid'), 'utf8')).trim()])).stdout;
+        assert.deepEqual([...new Set(workers.trim().split(/\s+/))], ['dvr'], 'the edge\'s workers are not root');
+        const st = await fs.stat(a.dataDir);
+        assert.equal((st.mode & 0o777).toString(8), '750');
+      }
       await run('pkill', ['-f', 'live/seq6\\?key=']);
       await sixth.done;
     } finally {
       a.proc.kill('SIGINT');
       await a.exited;
+      await fs.rm(a.dataDir, { recursive: true, force: true });
+    }
+  });
+  it('a data directory nginx\'s workers cannot reach is refused at once, naming the directory, the account and the fix', async function () {
+    if (process.getuid?.() !== 0) this.skip();
+    const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'dvr-home-'));
+    try {
+      const started = Date.now();
+      const a = await startAppliance([], {}, path.join(parent, 'clone', 'data'));
+      const code = await a.exited;
+      assert.equal(code, 1);
+      assert.ok(Date.now() - started < 15_000, 'refused at once, not after the 60 s playback wait');
+      assert.match(a.stderr(), new RegExp(`inside ${parent} \\(0700 root:root\\), which nginx's workers \\(account 'dvr'\\) cannot enter`));
+      assert.match(a.stderr(), /DVR_DATA_DIR=\/var\/lib\/dvr/);
+      assert.equal((await run('pgrep', ['-f', parent])).stdout.trim(), '', 'nothing left running');
+    } finally {
+      await fs.rm(parent, { recursive: true, force: true });
+    }
+  });
+
+  it('a part that fails at start is named with the last lines of its log, and everything started before it stops', async () => {
+    // Another program holds the origin's status port.
+    const squatter = net.createServer().listen(0, '127.0.0.1');
+    await once(squatter, 'listening');
+    const port = (squatter.address() as net.AddressInfo).port;
+    const a = await startAppliance([], { DVR_RTMP_STATUS_PORT: String(port) });
+    try {
+      assert.equal(await a.exited, 1);
+      assert.match(a.stderr(), /dvr: nginx \(origin\) failed: DVR_ERR_NGINX: nginx exited at start: .*Address already in use/);
+      assert.match(a.stderr(), new RegExp(`last lines of ${a.dataDir}/nginx-origin/error.log:\\n.*bind\\(\\) to 127\\.0\\.0\\.1:${port} failed`));
+      assert.equal(await canConnect('127.0.0.1', a.port), false, 'the edge nginx it had started is stopped');
+      assert.equal((await run('pgrep', ['-f', a.dataDir])).stdout.trim(), '', 'nothing left running');
+    } finally {
+      squatter.close();
       await fs.rm(a.dataDir, { recursive: true, force: true });
     }
   });
