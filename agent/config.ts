@@ -11,6 +11,11 @@ export interface AgentConfig {
   role: Role;
   /** Serving roles: the base URL of this node's nginx status locations (/nginx_status, /rtmp_stat). */
   nginxStatusUrl?: string;
+  /**
+   * Edges and relays: the stream maps include of this node's nginx (which streams need a token,
+   * which events ended), rewritten from the controller's replies; `config` is nginx's main config.
+   */
+  nginx?: { config: string; streamsInclude: string; binary: string };
   /** The shared storage (NFS mount on a cluster): <root>/<app>/<stream>/... */
   storageRoot: string;
   /** Local disk the encoders write to; segments wait here while the storage is down. */
@@ -49,6 +54,9 @@ const schema = {
     nodeId: { type: 'string', pattern: '^[a-z0-9_-]{1,64}$' },
     role: { enum: ['transcoder', 'edge', 'relay', 'origin'], default: 'transcoder' },
     nginxStatusUrl: { type: 'string', pattern: '^https?://[A-Za-z0-9.:\\[\\]-]+(/[A-Za-z0-9._/-]*)?$' },
+    nginx: { type: 'object', additionalProperties: false, required: ['config', 'streamsInclude'], properties: {
+      config: { type: 'string', pattern: '^/' }, streamsInclude: { type: 'string', pattern: '^/' },
+      binary: { type: 'string', pattern: '^[A-Za-z0-9_./-]+$', default: 'nginx' } } },
     storageRoot: { type: 'string', pattern: '^/' },
     spoolRoot: { type: 'string', pattern: '^/' },
     stateDir: { type: 'string', pattern: '^/' },
@@ -83,6 +91,9 @@ const validate = compile<AgentConfig>(schema);
 export function parseAgentConfig(input: unknown, where = 'agent config'): Readonly<AgentConfig> {
   const base = validateOrThrow(validate, input, where);
   const jobs = base.jobs.map((j, i) => parseTranscodeJob(j, `${where} $.jobs[${i}]`));
+  if (base.nginx && base.role !== 'edge' && base.role !== 'relay') {
+    throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.nginx: only edges and relays keep stream maps, this node is ${base.role === 'origin' ? 'an' : 'a'} ${base.role}`);
+  }
   if (base.role !== 'transcoder') {
     if (jobs.length) throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.jobs: only a transcoder runs jobs, this node is ${base.role === 'edge' ? 'an' : 'a'} ${base.role}`);
     if (!base.nginxStatusUrl) {

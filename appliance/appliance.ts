@@ -9,13 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { DvrError, isDvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { Agent } from '../agent/agent.js';
+import { writeAtomic } from '../agent/packager/files.js';
 import { parseAgentConfig } from '../agent/config.js';
 import { ServingAgent } from '../agent/roles/serving-agent.js';
 import { Controller } from '../controller/controller.js';
 import { LAUNCH_CONFIG_DIR } from '../controller/launch-config.js';
 import { NginxProcess } from '../nginx/process.js';
 import { EDGE_DEFAULTS, RTMP_MODULE_PATH } from '../nginx/model.js';
-import { renderConfig } from '../nginx/render.js';
+import { renderConfig, renderSecretInclude, renderStreamMaps } from '../nginx/render.js';
+import { streamMapsOf } from '../controller/api.js';
 import { prepareSegmenterDirs } from '../nginx/segmenter.js';
 import { ensureWorkerAccount, shareWithWorkers, type Account } from './data-dir.js';
 
@@ -82,16 +84,6 @@ export class Appliance {
     const local = o.host === '0.0.0.0' ? '127.0.0.1' : o.host;
     const user = workers ? { workerUser: workers.name } : {};
 
-    const edgePrefix = path.join(o.dataDir, 'nginx');
-    const edge = new NginxProcess({ binary: 'nginx', prefix: edgePrefix, log: this.log, startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
-    this.say(`starting nginx (edge) on ${o.host}:${o.port}`);
-    await this.step('nginx (edge)', [path.join(edgePrefix, 'error.log')], async () => {
-      await fs.mkdir(edgePrefix, { recursive: true });
-      this.parts.push({ name: 'nginx (edge)', stop: () => edge.stop() });
-      await edge.start(renderConfig({ ...EDGE_DEFAULTS, ...user, role: 'edge', storageRoot: mediaRoot, prefix: edgePrefix,
-        listen: [{ host: o.host, port: o.port }], webRoot: WEB_ROOT }), { host: local, port: o.port });
-    });
-
     this.say(`starting the controller on ${o.apiHost}:${o.apiPort}`);
     const controller = await this.step('controller', [], () => Controller.start({
       dataDir: path.join(o.dataDir, 'controller'), host: o.apiHost, port: o.apiPort, log: this.log,
@@ -103,6 +95,24 @@ export class Appliance {
     }));
     this.controller = controller;
     this.parts.push({ name: 'controller', stop: () => controller.close() });
+
+    // The edge checks signed playback with the controller's secret (its own 0600 file) and takes the
+    // stream maps (signed streams, ended events) from the controller through its agent, as a
+    // cluster's edges do; the first maps are written before it starts.
+    const edgePrefix = path.join(o.dataDir, 'nginx');
+    const edge = new NginxProcess({ binary: 'nginx', prefix: edgePrefix, log: this.log, startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
+    const secretFile = path.join(edgePrefix, 'signing.conf');
+    const streamsInclude = path.join(edgePrefix, 'streams.conf');
+    this.say(`starting nginx (edge) on ${o.host}:${o.port}`);
+    await this.step('nginx (edge)', [path.join(edgePrefix, 'error.log')], async () => {
+      await fs.mkdir(edgePrefix, { recursive: true });
+      await writeAtomic(secretFile, renderSecretInclude(controller.signingSecret), 0o600);
+      await writeAtomic(streamsInclude, renderStreamMaps(streamMapsOf(controller.store.streams())), 0o644);
+      this.parts.push({ name: 'nginx (edge)', stop: () => edge.stop() });
+      await edge.start(renderConfig({ ...EDGE_DEFAULTS, ...user, role: 'edge', storageRoot: mediaRoot, prefix: edgePrefix,
+        listen: [{ host: o.host, port: o.port }], webRoot: WEB_ROOT, signing: { secret: { file: secretFile }, streams: [] }, streamsInclude }),
+      { host: local, port: o.port });
+    });
 
     // The origin segments copy-mode streams itself (nginx-rtmp's HLS writer) and the agent takes the
     // fragments from the same disk, so no puller runs per stream.
@@ -125,7 +135,8 @@ export class Appliance {
     // The machine's origin and edge report their publishers and viewers, as a cluster's nodes do.
     const report = { storageRoot: mediaRoot, heartbeatSeconds: 2, controller: { url: controller.url, agentToken: controller.agentToken } };
     for (const [nodeId, role, status] of [['appliance-origin', 'origin', o.rtmpStatusPort], ['appliance-edge', 'edge', o.port]] as const) {
-      const a = ServingAgent.start(parseAgentConfig({ ...report, nodeId, role, nginxStatusUrl: `http://127.0.0.1:${status}` }), this.log);
+      const a = ServingAgent.start(parseAgentConfig({ ...report, nodeId, role, nginxStatusUrl: `http://127.0.0.1:${status}`,
+        ...(role === 'edge' ? { nginx: { config: edge.configPath, streamsInclude } } : {}) }), this.log);
       this.parts.push({ name: `agent (${role})`, stop: () => a.close() });
     }
 

@@ -34,11 +34,17 @@ export interface Heartbeat {
   streams: StreamFigures[];
   /** Serving nodes: viewers (edge, relay) or publishers (origin) connected now, read from nginx. */
   connections?: number;
+  /** Serving nodes: whether the node's nginx answers its status page (a node whose nginx is down gets no viewers). */
+  nginx?: 'up' | 'down';
   /** Transcoders: streams the controller assigned that could not start, and why. */
   failedJobs?: Array<{ stream: string; error: string }>;
 }
 
+export interface StreamRef { app: string; stream: string }
+
 /** What the controller answers: the jobs this node should run (absent: keep the current ones). */
 export interface HeartbeatReply {
   jobs?: unknown[];
+  /** Edges and relays: the streams that need a token and the events that ended, for nginx's stream maps. */
+  streamMaps?: { signed: StreamRef[]; ended: StreamRef[] };
 }

@@ -8,7 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { urlHost } from '../common/address.js';
 import { DvrError, isDvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import type { Heartbeat } from '../common/protocol.js';
+import type { Heartbeat, HeartbeatReply } from '../common/protocol.js';
 import { compile, validateOrThrow } from '../common/schema.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
 import { leastLoaded } from './allocation.js';
@@ -17,6 +17,12 @@ import { controllerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import type { Scaler } from './scaler.js';
 import type { NodeRow, Store, StreamOptions, StreamRow } from './store.js';
+
+/** What edges and relays must know of the streams: which need a token, which events ended. Pure. */
+export function streamMapsOf(streams: readonly StreamRow[]): NonNullable<HeartbeatReply['streamMaps']> {
+  const ref = (s: StreamRow): { app: string; stream: string } => ({ app: s.app, stream: s.stream });
+  return { signed: streams.filter((s) => s.settings.signedPlayback).map(ref), ended: streams.filter((s) => s.status === 'ended').map(ref) };
+}
 
 export interface ApiOptions {
   store: Store;
@@ -164,13 +170,22 @@ export function createApi(o: ApiOptions): express.Express {
       capacity: capacityFor(role, known?.capacity), lastHeartbeat: o.now(),
       metrics: { system: body.system, streams: body.streams, storage: body.storage,
         ...(Array.isArray(body.failedJobs) && body.failedJobs.length > 0 ? { failedJobs: body.failedJobs.slice(0, 100) } : {}),
-        ...(typeof body.connections === 'number' && body.connections >= 0 ? { connections: Math.floor(body.connections) } : {}) },
+        ...(typeof body.connections === 'number' && body.connections >= 0 ? { connections: Math.floor(body.connections) } : {}),
+        ...(body.nginx === 'up' || body.nginx === 'down' ? { nginx: body.nginx } : {}) },
       since: known?.state === state && known.since > 0 ? known.since : o.now() };
     store.upsertNode(row);
     metrics.heartbeats.inc();
     if (!known || known.state !== state) log.info({ node: id, role, state }, 'node in service');
-    res.json({ jobs: role === 'transcoder' ? jobsFor(id) : undefined });
+    const reply: HeartbeatReply = role === 'transcoder' ? { jobs: jobsFor(id) } : role === 'origin' ? {} : { streamMaps: streamMaps() };
+    res.json(reply);
   });
+
+  // What edges and relays need to know of the streams (nginx's stream maps), rebuilt when streams change.
+  let maps: { version: number; value: NonNullable<HeartbeatReply['streamMaps']> } | undefined;
+  const streamMaps = (): NonNullable<HeartbeatReply['streamMaps']> => {
+    if (maps?.version !== store.streamsVersion) maps = { version: store.streamsVersion, value: streamMapsOf(store.streams()) };
+    return maps.value;
+  };
 
   /** A node the controller still knows (not handed back). */
   const present = (id: string): NodeRow | undefined => {
@@ -225,11 +240,12 @@ export function createApi(o: ApiOptions): express.Express {
   });
   app.get('/api/v1/streams/:app/:stream/playback', admin, (req, res) => {
     const s = findStream(req);
-    const edges = store.nodes({ role: 'edge' });
+    // An edge whose agent says its nginx does not answer gets no viewers.
+    const edges = store.nodes({ role: 'edge' }).filter((e) => (e.metrics as { nginx?: string } | null)?.nginx !== 'down');
     const viewers = new Map(edges.map((e) => [e.id, Number((e.metrics as { connections?: number } | null)?.connections ?? 0)]));
     const edge = leastLoaded(edges, 'edge', viewers);
     if (!edge) throw new DvrError('DVR_ERR_NO_CAPACITY', 'no edge in service has room for another viewer; scale out the edge role');
-    const base = `http://${edge.node.address}:${o.edgeHttpPort}`;
+    const base = `http://${urlHost(edge.node.address)}:${o.edgeHttpPort}`;
     const expires = Math.floor(o.now() / 1000) + o.playbackTtlSeconds;
     const p = s.settings.signedPlayback ? signedPlaybackPath(o.signingSecret, s.app, s.stream, 'master.m3u8', expires)
       : `/${s.app}/${s.stream}/master.m3u8`;

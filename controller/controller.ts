@@ -60,7 +60,8 @@ export class Controller {
   private closing: Promise<void> | undefined;
 
   private constructor(readonly store: Store, readonly adminToken: string, readonly agentToken: string,
-    private readonly o: ControllerOptions) {}
+    /** Signs playback URLs; edges and relays check them with the same secret. */
+    readonly signingSecret: string, private readonly o: ControllerOptions) {}
 
   static async start(o: ControllerOptions): Promise<Controller> {
     await fs.mkdir(o.dataDir, { recursive: true, mode: 0o750 });
@@ -73,7 +74,7 @@ export class Controller {
       store.putLaunchConfig(config.launchconfig.name, config);
       o.log.info({ launchConfig: config.launchconfig.name, file: o.initialLaunchConfig }, 'launch config stored');
     }
-    const c = new Controller(store, adminToken, agentToken, o);
+    const c = new Controller(store, adminToken, agentToken, signingSecret, o);
     const scaler = new Scaler(store, o.provider, o.log.child({ part: 'scaler' }));
     const app = createApi({ store, scaler, log: o.log, adminToken, agentToken, signingSecret, originRtmpPort: o.originRtmpPort,
       edgeHttpPort: o.edgeHttpPort, endGraceSeconds: o.endGraceSeconds, playbackTtlSeconds: o.playbackTtlSeconds, now: Date.now });

@@ -106,6 +106,8 @@ const stream = (r: RawStream): StreamRow => ({ app: r.app, stream: r.stream, set
 export class Store {
   private readonly db: Database.Database;
   private closed = false;
+  /** Bumped by every change to the streams table, so views of it can be cached. */
+  streamsVersion = 0;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -172,6 +174,7 @@ export class Store {
 
   // Streams
   insertStream(s: StreamRow): boolean {
+    this.streamsVersion++;
     return this.db.prepare(`INSERT OR IGNORE INTO streams (app, stream, settings, stream_key, status, transcoder, ending_since)
       VALUES (?, ?, ?, ?, ?, ?, ?)`).run(s.app, s.stream, JSON.stringify(s.settings), s.streamKey, s.status, s.transcoder ?? null,
       s.endingSince ?? null).changes === 1;
@@ -198,10 +201,12 @@ export class Store {
     return new Map(rows.map((r) => [r.id, r.assigned]));
   }
   setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined, endingSince?: number): void {
+    this.streamsVersion++;
     this.db.prepare('UPDATE streams SET status = ?, transcoder = ?, ending_since = ? WHERE app = ? AND stream = ?')
       .run(status, transcoder ?? null, endingSince ?? null, app, name);
   }
   setStreamOrigin(app: string, name: string, origin: string | undefined): void {
+    this.streamsVersion++;
     this.db.prepare('UPDATE streams SET origin = ? WHERE app = ? AND stream = ?').run(origin ?? null, app, name);
   }
   /** Ends every stream whose publisher left before `before` (ms): its slot is freed. Returns them. */
@@ -210,10 +215,12 @@ export class Store {
       const rows = (this.db.prepare(`SELECT * FROM streams WHERE status = 'ending' AND ending_since < ?`).all(before) as RawStream[]).map(stream);
       const end = this.db.prepare(`UPDATE streams SET status = 'ended', transcoder = NULL, ending_since = NULL WHERE app = ? AND stream = ?`);
       for (const r of rows) end.run(r.app, r.stream);
+      if (rows.length > 0) this.streamsVersion++;
       return rows;
     });
   }
   deleteStream(app: string, name: string): boolean {
+    this.streamsVersion++;
     return this.db.prepare('DELETE FROM streams WHERE app = ? AND stream = ?').run(app, name).changes === 1;
   }
 

@@ -5,9 +5,12 @@ export interface Listen { host: string; port: number }
 export interface StreamKey { app: string; stream: string }
 
 export interface Signing {
-  /** Shared with the controller, which mints playback URLs. [A-Za-z0-9_-]{16,128}. */
-  secret: string;
-  /** Streams whose playback needs a token; others stay open. */
+  /**
+   * Shared with the controller, which mints playback URLs: the secret itself ([A-Za-z0-9_-]{16,128}),
+   * or a file (0640, see renderSecretInclude) the config includes, so the config holds no secret.
+   */
+  secret: string | { file: string };
+  /** Streams whose playback needs a token; others stay open. Ignored when the model has a streamsInclude. */
   streams: StreamKey[];
 }
 
@@ -38,8 +41,15 @@ export interface EdgeModel extends Common {
   /** Playlists of ended events (and versioned recordings) change no more. */
   endedPlaylistMaxAgeSeconds: number;
   segmentMaxAgeSeconds: number;
+  /** Ignored when the model has a streamsInclude. */
   endedStreams: StreamKey[];
   signing?: Signing;
+  /**
+   * A file with the stream maps (which streams need a token, which events ended; see
+   * renderStreamMaps) that the node's agent rewrites as the controller's stream list changes.
+   * With it, every stream the file marks is refused without a token, secret or not.
+   */
+  streamsInclude?: string;
 }
 
 export interface RelayModel extends Common {
@@ -53,6 +63,14 @@ export interface RelayModel extends Common {
   playlistMaxAgeSeconds: number;
   segmentMaxAgeSeconds: number;
   signing?: Signing;
+  /** As for edges: the stream maps, kept by the node's agent. */
+  streamsInclude?: string;
+}
+
+/** What the stream maps say: the streams that need a token and the events that ended. */
+export interface StreamMaps {
+  signed: StreamKey[];
+  ended: StreamKey[];
 }
 
 export interface OriginModel extends Common {

@@ -10,10 +10,12 @@ export function tempName(file: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
 }
 
-export async function writeAtomic(file: string, data: string | Uint8Array): Promise<void> {
+export async function writeAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const tmp = tempName(file);
   try {
-    await fs.writeFile(tmp, data, { mode: 0o644 });
+    await fs.writeFile(tmp, data, { mode });
+    // The umask may have narrowed it; a secret's file must be exactly this.
+    if (mode !== 0o644) await fs.chmod(tmp, mode);
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => undefined);

@@ -1,7 +1,11 @@
 // The agent on a serving node (edge, relay, origin): nginx does the work; the agent reports the
-// node's figures and its connections to the controller with each heartbeat.
+// node's figures, its connections and whether its nginx answers with each heartbeat. On edges and
+// relays it also keeps nginx's stream maps (signed streams, ended events) in step with the
+// controller's replies: tested, swapped, reloaded only when they change.
 import type { Logger } from '../../common/log.js';
-import type { Heartbeat, Role } from '../../common/protocol.js';
+import type { Heartbeat, HeartbeatReply, Role } from '../../common/protocol.js';
+import { IncludeFile } from '../../nginx/include.js';
+import { renderStreamMaps } from '../../nginx/render.js';
 import type { AgentConfig } from '../config.js';
 import { startAgentHeartbeat, type HeartbeatSender } from '../metrics/heartbeat.js';
 import { systemFigures } from '../metrics/system.js';
@@ -10,16 +14,39 @@ import { nginxConnections } from './nginx-status.js';
 export class ServingAgent {
   private heartbeat: HeartbeatSender | undefined;
   private statusFailures = 0;
+  private readonly maps: IncludeFile | undefined;
+  /** The last stream-maps failure, logged once until it changes. */
+  private mapsError: string | undefined;
   readonly metricsPort = undefined;
 
-  private constructor(readonly config: Readonly<AgentConfig>, private readonly role: Exclude<Role, 'transcoder'>, private readonly log: Logger) {}
+  private constructor(readonly config: Readonly<AgentConfig>, private readonly role: Exclude<Role, 'transcoder'>, private readonly log: Logger) {
+    const n = config.nginx;
+    this.maps = n ? new IncludeFile({ config: n.config, file: n.streamsInclude, binary: n.binary }) : undefined;
+  }
 
   static start(config: Readonly<AgentConfig>, log: Logger): ServingAgent {
     if (config.role === 'transcoder') throw new Error('ServingAgent serves edge, relay and origin nodes');
     const agent = new ServingAgent(config, config.role, log);
-    agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), async () => undefined);
+    agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), (reply) => agent.onReply(reply));
     log.info({ node: config.nodeId, role: config.role }, 'agent started');
     return agent;
+  }
+
+  /** The controller's view of the streams becomes nginx's stream maps. */
+  async onReply(reply: HeartbeatReply): Promise<void> {
+    if (!this.maps || !reply.streamMaps) return;
+    try {
+      const result = await this.maps.apply(renderStreamMaps(reply.streamMaps));
+      if (result === 'reloaded') {
+        this.log.info({ signed: reply.streamMaps.signed.length, ended: reply.streamMaps.ended.length }, 'nginx stream maps updated');
+      }
+      if (this.mapsError !== undefined) this.log.info('nginx stream maps apply again');
+      this.mapsError = undefined;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (message !== this.mapsError) this.log.error({ err: message }, 'cannot update nginx\'s stream maps; it keeps the ones it has');
+      this.mapsError = message;
+    }
   }
 
   /** Connections now, or undefined when nginx cannot be asked (reported once, then every tenth time). */
@@ -44,6 +71,7 @@ export class ServingAgent {
     return {
       nodeId: this.config.nodeId, role: this.role, sentAt: new Date().toISOString(), storage: { available: true, reason: undefined },
       system, streams: [], ...(connections === undefined ? {} : { connections }),
+      ...(this.config.nginxStatusUrl ? { nginx: connections === undefined ? 'down' : 'up' } : {}),
     };
   }
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { canConnect } from '../../nginx/process.js';
+import { signedPlaybackPath } from '../../nginx/signing.js';
 import { parsePlaylist } from '../support/m3u8.js';
 import { ffmpeg, freePort, run, tempDir, until } from '../support/run.js';
 
@@ -137,7 +138,7 @@ describe('the appliance command (README quick start)', function () {
     assert.equal(left.stdout.trim(), '', 'no ffmpeg or nginx left behind');
     await fs.rm(dataDir, { recursive: true, force: true });
   });
-  it('frees a transcoder slot when an event ends: more publishers than the capacity, one after another, then one more', async function () {
+  it('frees a transcoder slot when an event ends: more publishers than the capacity, one after another, then one more (signed); the edge follows the streams', async function () {
     this.timeout(180_000);
     // The appliance's transcoder takes four publishers at once; the reconnect grace is 2 s here. Its
     // data directory is private (0700, as mktemp -d makes it): nginx's workers must still read it.
@@ -148,9 +149,9 @@ describe('the appliance command (README quick start)', function () {
       const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
       const get = async <T>(p: string): Promise<T> => (await (await fetch(`${api}${p}`, { headers: auth })).json()) as T;
       const status = async (stream: string): Promise<string> => (await get<{ status: string }>(`/streams/live/${stream}`)).status;
-      const publishFor = async (stream: string, seconds: number): Promise<{ done: ReturnType<typeof ffmpeg> }> => {
+      const publishFor = async (stream: string, seconds: number, extra: object = {}): Promise<{ done: ReturnType<typeof ffmpeg> }> => {
         const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth,
-          body: JSON.stringify({ app: 'live', stream, format: 'ts', mode: 'copy', recording: true }) });
+          body: JSON.stringify({ app: 'live', stream, format: 'ts', mode: 'copy', recording: true, ...extra }) });
         assert.equal(made.status, 201, await made.text());
         const url = (await get<{ url: string }>(`/streams/live/${stream}/publish`)).url.replace(/\/\/[^/:]+:/, '//127.0.0.1:');
         return { done: ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-t', String(seconds),
@@ -169,17 +170,33 @@ describe('the appliance command (README quick start)', function () {
         }, 15_000, 200);
         assert.ok(vod.segments.length >= 1, `${stream} was recorded`);
       }
+      // The edge learns from the controller (through its agent) that these events ended: long cache.
+      await until('the edge to cache an ended event\'s playlist long', async () => ((await fetch(`http://127.0.0.1:${a.port}/live/seq1/source/index.m3u8`))
+        .headers.get('cache-control') === 'public, max-age=3600' ? true : undefined), 10_000, 200);
       const nodes = await get<Array<{ id: string; assigned: number; capacity: number }>>('/nodes?role=transcoder');
       assert.deepEqual(nodes.map((n) => [n.id, n.assigned, n.capacity]), [['appliance', 0, 4]], 'nothing runs, nothing is counted');
-      // One more, after five have come and gone: accepted, and it plays.
-      const sixth = await publishFor('seq6', 30);
-      const live = await until('seq6 to play', async () => {
-        const res = await fetch(`http://127.0.0.1:${a.port}/live/seq6/source/index.m3u8`).catch(() => undefined);
+      // One more, after five have come and gone: accepted, and it plays, signed: the edge refuses the
+      // bare URL (403), plays the one the API hands out, and refuses it once expired (410).
+      const sixth = await publishFor('seq6', 30, { signedPlayback: true });
+      const { url: signed } = await get<{ url: string }>('/streams/live/seq6/playback');
+      assert.match(signed, new RegExp(`^http://127\\.0\\.0\\.1:${a.port}/s/\\d+/[A-Za-z0-9_-]{22}/live/seq6/master\\.m3u8$`));
+      const media = new URL('source/index.m3u8', signed);
+      const live = await until('seq6 to play through its signed URL', async () => {
+        const res = await fetch(media).catch(() => undefined);
         const p = res?.ok ? parsePlaylist(await res.text()) : undefined;
         return p && p.segments.length >= 2 ? p : undefined;
       }, 40_000, 250).catch((err: Error) => { throw new Error(`${err.message}; the appliance logged: ${a.stderr().slice(-2000)}`); });
       assert.equal(live.endList, false);
       assert.equal(await status('seq6'), 'live');
+      assert.equal((await fetch(new URL(live.segments[0]?.uri ?? '', media))).status, 200, 'its segments play with the same token');
+      assert.equal((await fetch(`http://127.0.0.1:${a.port}/live/seq6/source/index.m3u8`)).status, 403, 'the bare URL is refused');
+      assert.equal((await fetch(`http://127.0.0.1:${a.port}/live/seq6/master.m3u8`)).status, 403);
+      const expired = signed.replace(/\/s\/\d+\//, `/s/${Math.floor(Date.now() / 1000) - 10}/`);
+      assert.equal((await fetch(expired)).status, 403, 'a changed expiry no longer matches its token');
+      const secret = (await fs.readFile(path.join(a.dataDir, 'controller', 'signing-secret'), 'utf8')).trim();
+      const past = Math.floor(Date.now() / 1000) - 10;
+      assert.equal((await fetch(`http://127.0.0.1:${a.port}${signedPlaybackPath(secret, 'live', 'seq6', 'master.m3u8', past)}`)).status, 410, 'expired');
+      assert.equal((await fs.stat(path.join(a.dataDir, 'nginx', 'signing.conf'))).mode & 0o777, 0o600, 'the edge\'s copy of the secret is private');
       if (process.getuid?.() === 0) {
         // As root, nginx's workers run as the 'dvr' account, which the private data directory now lets in.
         const workers = (await run('ps', ['-o', 'user=', '--ppid', (await fs.readFile(path.join(a.dataDir, 'nginx', 'nginx.pid'), 'utf8')).trim()])).stdout;

@@ -8,7 +8,8 @@ import { silentLogger } from '../../common/log.js';
 import { ffmpegArgs } from '../../agent/encoder/args.js';
 import { NginxProcess } from '../../nginx/process.js';
 import { nginxConnections } from '../../agent/roles/nginx-status.js';
-import { renderConfig, type OriginModel, type RelayModel } from '../../nginx/render.js';
+import { IncludeFile } from '../../nginx/include.js';
+import { renderConfig, renderSecretInclude, renderStreamMaps, type OriginModel, type RelayModel } from '../../nginx/render.js';
 import { RTMP_MODULE_PATH } from '../../nginx/model.js';
 import { signedPlaybackPath } from '../../nginx/signing.js';
 import { edgeModel, startEdge, type Edge } from '../support/edge.js';
@@ -119,6 +120,34 @@ describe('nginx roles', function () {
       assert.equal((await fetch(`${edge.url}/live/old/master.m3u8`)).headers.get('cache-control'), 'public, max-age=3600');
       assert.equal((await fetch(`${edge.url}/live/old.0/r/index.m3u8`)).headers.get('cache-control'), 'public, max-age=3600');
     });
+  });
+
+  it('an edge\'s stream maps follow its agent: a new include is tested, swapped and reloaded; a bad one is refused and the running maps kept', async () => {
+    const prefix = await tempDir('maps');
+    const include = path.join(prefix, 'streams.conf');
+    const secretFile = path.join(prefix, 'signing.conf');
+    await fs.writeFile(include, renderStreamMaps({ signed: [], ended: [] }));
+    await fs.writeFile(secretFile, renderSecretInclude(SECRET), { mode: 0o600 });
+    const edge = await startEdge(root, { signing: { secret: { file: secretFile }, streams: [] }, streamsInclude: include });
+    try {
+      const maps = new IncludeFile({ config: edge.nginx.configPath, file: include });
+      assert.equal((await fetch(`${edge.url}/live/open/master.m3u8`)).status, 200);
+      assert.equal(await maps.apply(renderStreamMaps({ signed: [{ app: 'live', stream: 'open' }], ended: [{ app: 'live', stream: 'old' }] })), 'reloaded');
+      await until('the reloaded workers to refuse the now signed stream', async () =>
+        ((await fetch(`${edge.url}/live/open/master.m3u8`)).status === 403 ? true : undefined), 5000);
+      const token = signedPlaybackPath(SECRET, 'live', 'open', 'master.m3u8', Math.floor(Date.now() / 1000) + 60);
+      assert.equal((await fetch(edge.url + token)).status, 200, 'the secret comes from its own file');
+      assert.equal((await fetch(`${edge.url}/live/old/master.m3u8`)).headers.get('cache-control'), 'public, max-age=3600');
+      assert.equal(await maps.apply(renderStreamMaps({ signed: [{ app: 'live', stream: 'open' }], ended: [{ app: 'live', stream: 'old' }] })), 'unchanged');
+      await assert.rejects(maps.apply('map $uri $dvr_sig_required { default 0; '), /nginx refused the new streams\.conf: [\s\S]*unexpected end of file[\s\S]*the running one is kept/);
+      assert.match(await fs.readFile(include, 'utf8'), /live\/open/, 'the file in place is the good one');
+      assert.equal((await fetch(`${edge.url}/live/open/master.m3u8`)).status, 403, 'nginx still runs with the good maps');
+      assert.deepEqual((await fs.readdir(prefix)).filter((f) => f.endsWith('.tmp')), [], 'no candidate left behind');
+      assert.throws(() => renderStreamMaps({ signed: [{ app: 'live', stream: 'a/../b' }], ended: [] }), /DVR_ERR_NAME|stream name/);
+    } finally {
+      await edge.stop();
+      await fs.rm(prefix, { recursive: true, force: true });
+    }
   });
 
   describe('relay in front of a storage edge', () => {
