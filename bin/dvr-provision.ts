@@ -10,7 +10,8 @@ import { writeAnsibleInventory } from '../provisioning/ansible.js';
 import { buildAgentBundle } from '../provisioning/bundle.js';
 import { loadInventory, PROVISIONING_DIR, type Inventory } from '../provisioning/inventory.js';
 import { KnownHosts } from '../provisioning/known-hosts.js';
-import { agentRole } from '../provisioning/plan.js';
+import { SECRET_RE } from '../nginx/signing.js';
+import { agentRole, type PlanInputs } from '../provisioning/plan.js';
 import { provision } from '../provisioning/runner.js';
 
 const USAGE = `usage:
@@ -23,11 +24,15 @@ const USAGE = `usage:
   --known-hosts FILE       pinned host keys (default: $DVR_DATA_DIR/provision/known_hosts)
 Exit status: 0 every host done, 1 a host failed, 2 bad usage or inventory.`;
 
-async function inputsFor(inv: Inventory, workDir: string): Promise<{ agentToken?: string; agentBundle?: string }> {
-  const out: { agentToken?: string; agentBundle?: string } = {};
+async function inputsFor(inv: Inventory, workDir: string): Promise<PlanInputs> {
+  const out: PlanInputs = {};
   if (inv.controller?.agentTokenFile) {
     out.agentToken = (await fs.readFile(inv.controller.agentTokenFile, 'utf8')).trim();
     if (!/^[A-Za-z0-9_-]{16,256}$/.test(out.agentToken)) throw new Error(`${inv.controller.agentTokenFile}: not an agent token (16+ letters, digits, _ or -)`);
+  }
+  if (inv.controller?.signingSecretFile) {
+    out.signingSecret = (await fs.readFile(inv.controller.signingSecretFile, 'utf8')).trim();
+    if (!SECRET_RE.test(out.signingSecret)) throw new Error(`${inv.controller.signingSecretFile}: not a signing secret (16-128 letters, digits, _ or -)`);
   }
   if (inv.controller && inv.hosts.some((h) => agentRole(h))) {
     out.agentBundle = await buildAgentBundle(path.dirname(PROVISIONING_DIR), path.join(workDir, 'dvr-agent.tgz'));

@@ -3,14 +3,15 @@
 // SSH runner does. The steps come from the same plan, so both ways configure a host identically.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { hostId, type KnownHosts } from './known-hosts.js';
+import { hostId, storageKnownHosts, type KnownHosts } from './known-hosts.js';
 import type { Inventory } from './inventory.js';
 import { hostDirs, planHost, UPLOAD, type PlanInputs } from './plan.js';
 
 export interface AnsibleOutput { inventoryFile: string; filesDir: string }
 
 
-export async function writeAnsibleInventory(inv: Inventory, inputs: PlanInputs, knownHosts: KnownHosts, outDir: string): Promise<AnsibleOutput> {
+export async function writeAnsibleInventory(inv: Inventory, given: PlanInputs, knownHosts: KnownHosts, outDir: string): Promise<AnsibleOutput> {
+  const inputs = { ...given, ...storageKnownHosts(inv, knownHosts, given.storageKnownHosts) };
   const filesDir = path.join(outDir, 'files');
   await fs.mkdir(filesDir, { recursive: true, mode: 0o700 });
   // Ansible's ssh verifies against exactly the keys dvr-provision pinned.

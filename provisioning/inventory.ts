@@ -15,8 +15,9 @@ export interface Inventory {
   ssh: { user: string; port: number; privateKey?: string; timeoutSeconds: number };
   uid: number;
   networks: { writers: string[]; readers?: string[]; publishers?: string[] };
-  storage: { server?: string; backend: 'kernel' | 'ganesha'; export: string; root: string; mount: boolean };
-  controller?: { url: string; agentTokenFile?: string };
+  storage: { server?: string; backend: 'kernel' | 'ganesha'; export: string; root: string; mount: boolean;
+    transport: 'nfs' | 'sshfs'; sshfs?: { identityFile: string; user: string } };
+  controller?: { url: string; agentTokenFile?: string; signingSecretFile?: string };
   http: { port: number };
   rtmp: { port: number };
   hosts: InventoryHost[];
@@ -48,7 +49,32 @@ export function inNetworks(address: string, cidrs: readonly string[]): boolean |
   });
 }
 
+/**
+ * Why a network cannot go into an export or an allow list (not CIDR, a byte or prefix out of range,
+ * or a catch-all: any /0, however written), or undefined when it can.
+ */
+export function cidrProblem(c: string): string | undefined {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,3})$/.exec(c);
+  const v6 = /^[0-9A-Fa-f:]*:[0-9A-Fa-f:]*\/(\d{1,3})$/.exec(c);
+  if (!v4 && !v6) return `'${c}' is not a network in CIDR form (e.g. 10.0.0.0/24)`;
+  const bad = v4?.slice(1, 5).find((o) => Number(o) > 255);
+  if (bad !== undefined) return `'${c}': ${bad} is not an address byte (0-255)`;
+  const bits = Number(v4 ? v4[5] : v6?.[1]);
+  const max = v4 ? 32 : 128;
+  if (bits > max) return `'${c}': prefix length ${bits} is out of range (0-${max})`;
+  if (bits === 0) return `'${c}' would open it to every address (a /0 network); name the cluster's networks`;
+  return undefined;
+}
+
 export function parseInventory(input: unknown, where = 'inventory'): Readonly<Inventory> {
+  // Networks first, with a message that says what is wrong (the schema would only name its pattern).
+  const nets = (input as { inventory?: { networks?: Record<string, unknown> } } | null)?.inventory?.networks;
+  for (const [kind, list] of Object.entries(nets && typeof nets === 'object' ? nets : {})) {
+    (Array.isArray(list) ? list : []).forEach((c: unknown, i) => {
+      const why = typeof c === 'string' ? cidrProblem(c) : undefined;
+      if (why) throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.inventory.networks.${kind}[${i}]: ${why}`);
+    });
+  }
   const inv = validateOrThrow(validate, input, where).inventory;
   const bad = (at: string, why: string): never => { throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.inventory.${at}: ${why}`); };
   const names = new Map<string, number>(), addresses = new Map<string, number>();
@@ -78,6 +104,9 @@ export function parseInventory(input: unknown, where = 'inventory'): Readonly<In
     const i = names.get(inv.storage.server);
     if (i === undefined) bad('storage.server', `no host is named '${inv.storage.server}'`);
     else if (!inv.hosts[i]?.roles.includes('storage')) bad('storage.server', `hosts[${i}] (${inv.storage.server}) does not have the storage role`);
+  }
+  if (inv.storage.transport === 'sshfs' && storageMounted(inv) && !inv.storage.sshfs) {
+    bad('storage.sshfs', 'required with transport sshfs: the key the nodes log into the storage host with (identityFile)');
   }
   if (inv.hosts.some((h) => h.roles.includes('relay')) && !inv.hosts.some((h) => h.roles.includes('edge'))) {
     bad('hosts', 'a relay needs at least one edge to fetch from');

@@ -6,6 +6,19 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DvrError } from '../common/errors.js';
+import type { Inventory } from './inventory.js';
+
+/**
+ * The storage host's pinned key lines, for nodes that mount it with sshfs (they check its key as
+ * provisioning does): `given` when set, else from the pinned file, else nothing.
+ */
+export function storageKnownHosts(inv: Inventory, known: KnownHosts, given?: string): { storageKnownHosts?: string } {
+  const server = inv.hosts.find((h) => h.name === inv.storage.server);
+  if (given !== undefined) return { storageKnownHosts: given };
+  if (inv.storage.transport !== 'sshfs' || !server) return {};
+  const lines = known.linesFor([hostId(server.address, server.sshPort ?? inv.ssh.port)]);
+  return lines.length > 0 ? { storageKnownHosts: `${lines.join('\n')}\n` } : {};
+}
 
 export function hostId(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`;

@@ -3,7 +3,7 @@
 // SSH, the Ansible inventory writer describes the same thing to Ansible.
 import { urlHost } from '../common/address.js';
 import { EDGE_DEFAULTS, RTMP_MODULE_PATH, type NginxModel, type OriginSegmenter } from '../nginx/model.js';
-import { renderConfig } from '../nginx/render.js';
+import { renderConfig, renderSecretInclude } from '../nginx/render.js';
 import { storageMounted, type Inventory, type InventoryHost } from './inventory.js';
 
 export interface Upload {
@@ -29,6 +29,10 @@ export interface PlanInputs {
   agentToken?: string;
   /** The agent bundle (see bundle.ts); needed when a host is a transcoder. */
   agentBundle?: string;
+  /** The controller's playback signing secret: edges and relays check signed URLs with it. */
+  signingSecret?: string;
+  /** known_hosts lines pinning the storage host's key, for nodes that mount it with sshfs. */
+  storageKnownHosts?: string;
 }
 
 export const UPLOAD = '@upload/';
@@ -37,6 +41,12 @@ export const UPLOAD = '@upload/';
 export function hostDirs(h: InventoryHost): { uploads: string; data: string } {
   const prefix = h.prefix ?? '';
   return { uploads: `${prefix}/var/lib/dvr-provision`, data: `${prefix}/var/lib/dvr` };
+}
+
+/** A host's nginx files: its main config, the secret's include, and the stream maps its agent keeps. */
+export function nginxFiles(h: InventoryHost): { config: string; secret: string; streams: string } {
+  const prefix = h.prefix ?? '';
+  return { config: `${prefix}/etc/dvr/nginx/nginx.conf`, secret: `${prefix}/etc/dvr/nginx/signing.conf`, streams: `${hostDirs(h).data}/nginx/streams.conf` };
 }
 
 /** Where a host sees the storage: the export itself on the storage server, the mountpoint elsewhere. */
@@ -63,25 +73,35 @@ function originSegments(inv: Inventory, h: InventoryHost): { segmenter: OriginSe
     sources: [...new Set([`rtmp://${urlHost(h.address)}:${inv.rtmp.port}`, `rtmp://127.0.0.1:${inv.rtmp.port}`])] };
 }
 
-export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'relay' | 'origin', agentToken?: string): NginxModel {
+export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'relay' | 'origin', inputs: PlanInputs = {}): NginxModel {
   // The node's own agent reads the status pages from the node's address.
   const common = { prefix: `${hostDirs(h).data}/nginx`, workerProcesses: 'auto' as const, workerConnections: 4096,
     statusAllow: ['127.0.0.1', h.address, ...inv.networks.writers] };
   const listen = [{ host: h.address, port: inv.http.port }];
+  // Edges and relays with an agent take their stream maps from it, and check tokens with the
+  // controller's secret when the inventory names it (without it, a signed stream is refused).
+  const files = nginxFiles(h);
+  const maps = runsAgent(inv, h, inputs) ? { streamsInclude: files.streams,
+    ...(inputs.signingSecret !== undefined ? { signing: { secret: { file: files.secret }, streams: [] } } : {}) } : {};
   switch (role) {
     case 'edge':
-      return { ...EDGE_DEFAULTS, ...common, role, listen, storageRoot: storageOn(inv, h).root, networkStorage: storageOn(inv, h).mounted };
+      return { ...EDGE_DEFAULTS, ...common, ...maps, role, listen, storageRoot: storageOn(inv, h).root, networkStorage: storageOn(inv, h).mounted };
     case 'relay':
-      return { ...common, role, listen, cacheMaxSizeMb: 10_240, cacheInactiveMinutes: 120, playlistMaxAgeSeconds: 1, segmentMaxAgeSeconds: 31_536_000,
+      return { ...common, ...maps, role, listen, cacheMaxSizeMb: 10_240, cacheInactiveMinutes: 120, playlistMaxAgeSeconds: 1, segmentMaxAgeSeconds: 31_536_000,
         upstreams: inv.hosts.filter((e) => e.roles.includes('edge')).map((e) => ({ host: e.address, port: inv.http.port })) };
     case 'origin': {
       const segmenter = originSegments(inv, h)?.segmenter;
       return { ...common, role, rtmpListen: { host: h.address, port: inv.rtmp.port }, statusListen: { host: h.address, port: inv.http.port },
-        apps: ['live'], controllerUrl: need(inv.controller, 'controller').url.replace(/\/+$/, ''), hookToken: need(agentToken, 'the agent token'),
+        apps: ['live'], controllerUrl: need(inv.controller, 'controller').url.replace(/\/+$/, ''), hookToken: need(inputs.agentToken, 'the agent token'),
         publishAllow: inv.networks.publishers ?? ['all'], playAllow: inv.networks.writers,
         rtmpModulePath: RTMP_MODULE_PATH, nodeId: h.name, ...(segmenter ? { segmenter, workerUser: 'dvr' } : {}) };
     }
   }
+}
+
+/** Every node but a bare storage server runs the agent when there is a controller to report to. */
+export function runsAgent(inv: Inventory, h: InventoryHost, inputs: PlanInputs): boolean {
+  return agentRole(h) !== undefined && inv.controller !== undefined && (h.roles.includes('transcoder') || inputs.agentToken !== undefined);
 }
 
 /** The role a host's agent runs: one per host; a transcoder's work wins over reporting. */
@@ -100,6 +120,7 @@ export function agentConfig(inv: Inventory, h: InventoryHost, agentToken: string
     ...(fragments ? { originSegments: { dir: fragments.segmenter.dir, fragmentSeconds: fragments.segmenter.fragmentSeconds,
       sources: fragments.sources } } : {}),
     ...(role === 'transcoder' ? {} : { nginxStatusUrl: `http://${urlHost(h.address)}:${inv.http.port}` }),
+    ...(role === 'edge' || role === 'relay' ? { nginx: { config: nginxFiles(h).config, streamsInclude: nginxFiles(h).streams } } : {}),
   };
 }
 
@@ -110,25 +131,33 @@ export function planHost(inv: Inventory, h: InventoryHost, inputs: PlanInputs): 
   if (has('storage')) {
     steps.push({ name: 'nfs-server', script: 'nfs-server.sh', uploads: [], args: [
       '--backend', inv.storage.backend, '--export', inv.storage.export, '--bind', h.address, ...uid,
-      ...inv.networks.writers.flatMap((c) => ['--rw', c]), ...(inv.networks.readers ?? []).flatMap((c) => ['--ro', c]), ...prefixArgs(h)] });
+      ...inv.networks.writers.flatMap((c) => ['--rw', c]), ...(inv.networks.readers ?? []).flatMap((c) => ['--ro', c]), ...prefixArgs(h),
+      ...(storageMounted(inv) && inv.storage.transport === 'sshfs' ? ['--sftp'] : [])] });
   }
   const mount = (profile: 'writer' | 'reader'): void => {
     if (!storageMounted(inv) || has('storage')) return;
     const server = inv.hosts.find((s) => s.name === inv.storage.server);
-    steps.push({ name: `nfs-client (${profile})`, script: 'nfs-client.sh', uploads: [], args: [
+    const sshfs = inv.storage.transport === 'sshfs' ? need(inv.storage.sshfs, 'storage.sshfs') : undefined;
+    steps.push({ name: `${sshfs ? 'sshfs' : 'nfs'}-client (${profile})`, script: 'nfs-client.sh', args: [
       '--server', need(server, 'the storage server').address, '--export', inv.storage.export, '--mountpoint', inv.storage.root,
-      '--profile', profile, ...uid] });
+      '--profile', profile, ...uid, ...prefixArgs(h),
+      ...(sshfs ? ['--transport', 'sshfs', '--user', sshfs.user, '--port', String(server?.sshPort ?? inv.ssh.port),
+        '--identity', `${UPLOAD}storage-key`, '--known-hosts', `${UPLOAD}storage-known-hosts`] : [])],
+    uploads: sshfs ? [{ name: 'storage-key', localPath: sshfs.identityFile, secret: true },
+      { name: 'storage-known-hosts', content: need(inputs.storageKnownHosts, 'the storage host\'s pinned key (provision it first)') }] : [] });
   };
   if (has('transcoder')) mount('writer');
   else if (has('edge')) mount('reader');
   for (const role of ['origin', 'edge', 'relay'] as const) {
     if (!has(role)) continue;
     const name = `nginx-${role}.conf`;
-    steps.push({ name: `nginx (${role})`, script: 'nginx.sh', args: ['--role', role, '--config', UPLOAD + name, ...uid, ...prefixArgs(h)],
-      uploads: [{ name, content: renderConfig(nginxModel(inv, h, role, inputs.agentToken)), secret: role === 'origin' }] });
+    const secret = role !== 'origin' && inputs.signingSecret !== undefined && runsAgent(inv, h, inputs)
+      ? [{ name: 'signing.conf', content: renderSecretInclude(inputs.signingSecret), secret: true }] : [];
+    steps.push({ name: `nginx (${role})`, script: 'nginx.sh', args: ['--role', role, '--config', UPLOAD + name, ...uid, ...prefixArgs(h),
+      ...(secret.length ? ['--secret-include', `${UPLOAD}signing.conf`] : [])],
+    uploads: [{ name, content: renderConfig(nginxModel(inv, h, role, inputs)), secret: role === 'origin' }, ...secret] });
   }
-  // Every node but a bare storage server runs the agent when there is a controller to report to.
-  if (agentRole(h) && inv.controller && (has('transcoder') || inputs.agentToken !== undefined)) {
+  if (runsAgent(inv, h, inputs)) {
     const token = need(inputs.agentToken, 'the agent token');
     steps.push({ name: 'agent', script: 'agent.sh', args: ['--bundle', `${UPLOAD}dvr-agent.tgz`, '--config', `${UPLOAD}agent.json`, ...uid, ...prefixArgs(h)],
       uploads: [{ name: 'dvr-agent.tgz', localPath: need(inputs.agentBundle, 'the agent bundle') },

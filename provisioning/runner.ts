@@ -6,7 +6,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NodeSSH } from 'node-ssh';
-import { hostId, type KnownHosts } from './known-hosts.js';
+import { hostId, storageKnownHosts, type KnownHosts } from './known-hosts.js';
 import { PROVISIONING_DIR, type Inventory, type InventoryHost } from './inventory.js';
 import { planHost, planStopAgent, UPLOAD, type PlanInputs, type Step } from './plan.js';
 
@@ -153,12 +153,23 @@ export async function provision(o: RunOptions): Promise<HostResult[]> {
   hosts.sort((a, b) => Number(b.roles.includes('storage')) - Number(a.roles.includes('storage')));
   const results: HostResult[] = [];
   const first = hosts[0]?.roles.includes('storage') ? hosts.shift() : undefined;
-  if (first) results.push(await runSteps(o, first, planHost(o.inventory, first, o)));
+  const run = async (h: InventoryHost, inputs: RunOptions): Promise<HostResult> => {
+    let steps: Step[];
+    try {
+      steps = planHost(o.inventory, h, inputs);
+    } catch (e) {
+      return { host: h.name, address: h.address, outcome: 'failed', steps: [], error: (e as Error).message };
+    }
+    return runSteps(o, h, steps);
+  };
+  if (first) results.push(await run(first, o));
+  // Nodes that mount the storage with sshfs pin its host key, as this run did (or an earlier one).
+  const inputs = { ...o, ...storageKnownHosts(o.inventory, o.knownHosts, o.storageKnownHosts) };
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < hosts.length) {
       const h = hosts[next++];
-      if (h) results.push(await runSteps(o, h, planHost(o.inventory, h, o)));
+      if (h) results.push(await run(h, inputs));
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency ?? 10, hosts.length) }, worker));

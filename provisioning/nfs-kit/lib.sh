@@ -93,12 +93,21 @@ ensure_user() {
 }
 
 # A CIDR the scripts will put into an export or an allow list: IPv4 a.b.c.d/n or IPv6 x::/n, never
-# '*' or a catch-all network.
+# '*' or a catch-all network (any /0, however written), never a prefix length out of range.
 check_cidr() {
-  local c="$1" where="$2"
-  [[ "$c" =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$ || "$c" =~ ^[0-9a-fA-F:]+/([0-9]{1,3})$ ]] \
-    || die "$where: '$c' is not a network in CIDR form (e.g. 10.0.0.0/24)"
-  case "$c" in 0.0.0.0/0|::/0) die "$where: '$c' would open it to every address; name the cluster's networks" ;; esac
+  local c="$1" where="$2" max bits i
+  if [[ "$c" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,3})$ ]]; then
+    for i in 1 2 3 4; do
+      [ "$((10#${BASH_REMATCH[$i]}))" -le 255 ] || die "$where: '$c': ${BASH_REMATCH[$i]} is not an address byte (0-255)"
+    done
+    bits=$((10#${BASH_REMATCH[5]})) max=32
+  elif [[ "$c" =~ ^[0-9a-fA-F:]*:[0-9a-fA-F:]*/([0-9]{1,3})$ ]]; then
+    bits=$((10#${BASH_REMATCH[1]})) max=128
+  else
+    die "$where: '$c' is not a network in CIDR form (e.g. 10.0.0.0/24)"
+  fi
+  [ "$bits" -le "$max" ] || die "$where: '$c': prefix length $bits is out of range (0-$max)"
+  [ "$bits" -gt 0 ] || die "$where: '$c' would open it to every address (a /0 network); name the cluster's networks"
 }
 
 # An absolute path without '..', quotes or spaces: it ends up in config files.

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Makes this host the cluster's NFS server for the shared DVR storage.
 #   nfs-server.sh --export /srv/dvr --rw 10.0.0.0/24 [--rw ...] [--ro 10.0.1.0/24 ...]
-#                 [--backend kernel|ganesha] [--bind ADDR] [--uid 5005] [--prefix DIR] [--check]
+#                 [--backend kernel|ganesha] [--bind ADDR] [--uid 5005] [--prefix DIR] [--sftp] [--check]
 # Writers (transcoders) get rw, edges ro; both root_squash, sync, no_subtree_check. The export
 # belongs to the 'dvr' service account (the same uid on every node). kernel: nfs-kernel-server with
 # /etc/exports.d/dvr.exports; ganesha: nfs-ganesha in user space (hosts without the kernel server).
+# --sftp: nodes whose kernel has no NFS client mount the export with sshfs as the 'dvr' account
+# (the stand-in): the account may then log in with a key (its password stays unusable, its shell
+# nologin); the key itself is authorized by the sysadmin.
 source "$(dirname "$0")/lib.sh"
+SFTP=0
+usage() { sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; }
 
 BACKEND=kernel EXPORT="" BIND="" UID_DVR=5005 RW=() RO=()
 while [ $# -gt 0 ]; do
@@ -15,6 +20,8 @@ while [ $# -gt 0 ]; do
     --rw) IFS=, read -ra a <<<"$2"; RW+=("${a[@]}"); shift 2 ;;
     --ro) IFS=, read -ra a <<<"$2"; RO+=("${a[@]}"); shift 2 ;;
     --bind) BIND="$2"; shift 2 ;;
+    --sftp) SFTP=1; shift ;;
+    -h|--help) usage; exit 0 ;;
     --uid) UID_DVR="$2"; shift 2 ;;
     --prefix) PREFIX="$2"; shift 2 ;;
     --check) CHECK=1; shift ;;
@@ -33,6 +40,13 @@ for c in "${RO[@]}"; do check_cidr "$c" "--ro"; done
 need_root
 
 ensure_user "$UID_DVR"
+if [ "$SFTP" -eq 1 ]; then
+  command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || ensure_packages openssh-server
+  # A locked account ('!') cannot log in at all, even by key; '*' refuses every password but not keys.
+  case "$(getent shadow "$DVR_USER" | cut -d: -f2)" in
+    '!'|'!!'|'!*') change "let $DVR_USER log in by key only (password '*': none accepted) for sshfs mounts" usermod -p '*' "$DVR_USER" ;;
+  esac
+fi
 ensure_dir "$EXPORT" 0755 "$DVR_USER:$DVR_USER"
 # Writers check this marker to tell the mount from an empty mountpoint.
 marker=$(mktemp); trap 'rm -f "$marker" "${conf:-}"' EXIT

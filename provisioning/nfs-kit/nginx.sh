@@ -2,29 +2,49 @@
 # Installs nginx (with the RTMP module on origins), drops the project's generated config, tests
 # it, and starts or reloads nginx. A config that fails `nginx -t` is refused and the running one
 # keeps serving.
-#   nginx.sh --role edge|relay|origin --config FILE [--uid 5005] [--prefix DIR] [--check]
+#   nginx.sh --role edge|relay|origin --config FILE [--secret-include FILE] [--uid 5005]
+#            [--prefix DIR] [--check]
 # The config is the one the project renders for this node (dvr-provision does it). It runs as its
 # own instance (dvr-nginx); the distribution's default site is switched off. An origin that is also
 # the node's transcoder segments copy-mode streams itself (hls_path): its workers run as the
 # agent's account (--uid), which takes the fragments from those directories.
+# Edges and relays run nginx as the agent's account, whose one privilege is binding ports below
+# 1024 (CAP_NET_BIND_SERVICE): the agent rewrites their stream maps (which streams need a token,
+# which events ended) and reloads them. The signing secret's include (--secret-include) is
+# installed 0640 root:<account>; the config itself 0640, readable by root and that account only.
 source "$(dirname "$0")/lib.sh"
 
-ROLE="" SRC="" UID_DVR=5005
+ROLE="" SRC="" UID_DVR=5005 SECRET_SRC="" secret_changed=0
+usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --role) ROLE="$2"; shift 2 ;;
     --config) SRC="$2"; shift 2 ;;
+    --secret-include) SECRET_SRC="$2"; shift 2 ;;
     --uid) UID_DVR="$2"; shift 2 ;;
     --prefix) PREFIX="$2"; shift 2 ;;
     --check) CHECK=1; shift ;;
+    -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1'" ;;
   esac
 done
 case "$ROLE" in edge|relay|origin) ;; *) die "--role: '$ROLE' is not edge, relay or origin" ;; esac
 [ -f "$SRC" ] || die "--config: '$SRC' is not a file"
+[ -z "$SECRET_SRC" ] || [ -f "$SECRET_SRC" ] || die "--secret-include: '$SECRET_SRC' is not a file"
 [[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || die "--uid: '$UID_DVR' is not a number"
 [ -z "$PREFIX" ] || check_path "$PREFIX" "--prefix"
 need_root
+
+AS_DVR=0
+case "$ROLE" in edge|relay) AS_DVR=1 ;; esac
+# nginx as this node runs it: edges and relays as the agent's account, with only CAP_NET_BIND_SERVICE.
+run_nginx() {
+  if [ "$AS_DVR" -eq 1 ]; then
+    setpriv --reuid="$DVR_USER" --regid="$DVR_USER" --init-groups --inh-caps=+net_bind_service --ambient-caps=+net_bind_service -- nginx "$@"
+  else
+    nginx "$@"
+  fi
+}
 
 ensure_command nginx nginx-light
 if [ "$ROLE" = origin ] && [ ! -e /usr/lib/nginx/modules/ngx_rtmp_module.so ]; then ensure_packages libnginx-mod-rtmp; fi
@@ -35,9 +55,47 @@ fi
 conf="$PREFIX/etc/dvr/nginx/nginx.conf"
 pidfile=$(sed -n 's/^pid "\(.*\)";$/\1/p' "$SRC" | head -n1)
 [ -n "$pidfile" ] || die "$SRC has no 'pid \"...\";' line: is it a config the project generated?"
-ensure_dir "$(dirname "$pidfile")" 0755 root:root
-ensure_dir "$(dirname "$pidfile")/tmp" 0755 root:root
+runtime=$(dirname "$pidfile")
+check_path "$runtime" "the pid file's directory in $SRC"
+if [ "$AS_DVR" -eq 1 ]; then
+  ensure_user "$UID_DVR"
+  command -v setpriv >/dev/null 2>&1 || ensure_packages util-linux
+  ensure_dir "$runtime" 0750 "$DVR_USER:$DVR_USER"
+  ensure_dir "$runtime/tmp" 0750 "$DVR_USER:$DVR_USER"
+  [ "$CHECK" -eq 1 ] || runuser -u "$DVR_USER" -- test -w "$runtime/tmp" \
+    || die "nginx's account '$DVR_USER' cannot reach $runtime: a parent directory shuts it out (ls -ld each parent)"
+  # Logs written by an nginx that ran as root before: the account's now.
+  for f in "$runtime"/*.log; do
+    [ ! -e "$f" ] || [ "$(stat -c %U "$f")" = "$DVR_USER" ] || change "give $f to $DVR_USER" chown "$DVR_USER:$DVR_USER" "$f"
+  done
+  conf_owner="root:$DVR_USER"
+else
+  ensure_dir "$runtime" 0755 root:root
+  ensure_dir "$runtime/tmp" 0755 root:root
+  conf_owner="root:root"
+fi
 ensure_dir "$(dirname "$conf")" 0755 root:root
+
+# The secret's include, where the config names it.
+secret_path=$(sed -n 's/^ *include "\(.*\/signing\.conf\)";$/\1/p' "$SRC" | head -n1)
+if [ -n "$secret_path" ]; then
+  [ -n "$SECRET_SRC" ] || [ -f "$secret_path" ] || die "$SRC includes $secret_path, the signing secret: pass it with --secret-include"
+  check_path "$secret_path" "the secret include in $SRC"
+  before=$CHANGED; CHANGED=0
+  [ -z "$SECRET_SRC" ] || ensure_file "$secret_path" 0640 "$conf_owner" "$SECRET_SRC"
+  secret_changed=$CHANGED; CHANGED=$((before | CHANGED))
+fi
+# The stream maps the agent keeps: until it has written them (within a heartbeat of starting),
+# every stream needs a token, so a signed stream is never served open.
+maps_path=$(sed -n 's/^ *include "\(.*\/streams\.conf\)";$/\1/p' "$SRC" | head -n1)
+if [ -n "$maps_path" ] && [ ! -f "$maps_path" ]; then
+  check_path "$maps_path" "the stream maps include in $SRC"
+  closed=$(mktemp)
+  printf '%s\n' "# Until the agent writes the controller's stream maps: every stream needs a token." \
+    'map $uri $dvr_sig_required {' '    default 1;' '}' 'map $uri $dvr_stream_ended {' '    default 0;' '}' >"$closed"
+  ensure_file "$maps_path" 0640 "$DVR_USER:$DVR_USER" "$closed"
+  rm -f "$closed"
+fi
 
 # The segmenter's directories (hls_path), owned by the workers' account, before nginx -t.
 workers=$(sed -n 's/^user \([a-z_][a-z0-9_-]*\);$/\1/p' "$SRC" | head -n1)
@@ -52,16 +110,22 @@ if [ -n "$hls_paths" ]; then
   done
 fi
 
-if [ -d "$(dirname "$pidfile")/tmp" ]; then
-  if ! out=$(nginx -t -q -c "$SRC" 2>&1); then
+# Tested as nginx will run it, from a copy the account can read, before it replaces the running one.
+if [ -d "$runtime/tmp" ]; then
+  candidate="$(dirname "$conf")/.nginx.conf.next.$$"
+  install -m 0640 -o "${conf_owner%%:*}" -g "${conf_owner##*:}" "$SRC" "$candidate"
+  if ! out=$(run_nginx -t -q -c "$candidate" 2>&1); then
+    rm -f "$candidate"
     printf '%s\n' "$out" >&2
     die "nginx -t refused the new config; the running config is kept"
   fi
+  rm -f "$candidate"
 fi
 
 before=$CHANGED; CHANGED=0
-ensure_file "$conf" 0644 root:root "$SRC"
-conf_changed=$CHANGED; CHANGED=$((before | CHANGED))
+# It may hold secrets (the origin's hook token): readable by root and nginx's account only.
+ensure_file "$conf" 0640 "$conf_owner" "$SRC"
+conf_changed=$((CHANGED | secret_changed)); CHANGED=$((before | CHANGED))
 
 if [ -z "$PREFIX" ] && has_systemd; then
   unit=$(mktemp); trap 'rm -f "$unit"' EXIT
@@ -73,6 +137,7 @@ Wants=network-online.target
 
 [Service]
 Type=forking
+$([ "$AS_DVR" -eq 1 ] && printf 'User=%s\nGroup=%s\nAmbientCapabilities=CAP_NET_BIND_SERVICE\nCapabilityBoundingSet=CAP_NET_BIND_SERVICE\n' "$DVR_USER" "$DVR_USER")
 PIDFile=$pidfile
 ExecStartPre=/usr/sbin/nginx -t -q -c $conf
 ExecStart=/usr/sbin/nginx -c $conf
@@ -90,8 +155,8 @@ UNIT
   if ! systemctl is-active --quiet dvr-nginx; then change "start dvr-nginx" systemctl enable --now dvr-nginx
   elif [ "$conf_changed" -eq 1 ]; then change "reload dvr-nginx" systemctl reload dvr-nginx; fi
 else
-  if ! alive "$pidfile"; then change "start nginx -c $conf" nginx -c "$conf"
-  elif [ "$conf_changed" -eq 1 ]; then change "reload nginx -c $conf" nginx -c "$conf" -s reload; fi
+  if ! alive "$pidfile"; then change "start nginx -c $conf" run_nginx -c "$conf"
+  elif [ "$conf_changed" -eq 1 ]; then change "reload nginx -c $conf" run_nginx -c "$conf" -s reload; fi
 fi
 
 if [ "$CHECK" -eq 0 ]; then

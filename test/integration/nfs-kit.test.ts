@@ -35,7 +35,7 @@ describe('nfs-kit --check on this machine (kernel NFS server, NFS client)', func
       '--profile', 'writer', '--check']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /would: write \/etc\/fstab/);
-    assert.match(r.stdout, /would: mount 10\.9\.0\.2:\/srv\/dvr on .* \(writer\)/);
+    assert.match(r.stdout, /would: mount 10\.9\.0\.2:\/srv\/dvr on .* \(nfs, writer\)/);
     assert.equal(await fs.readFile('/etc/fstab', 'utf8').catch(() => ''), before);
   });
 
@@ -43,6 +43,13 @@ describe('nfs-kit --check on this machine (kernel NFS server, NFS client)', func
     const cases: Array<[string, string[], RegExp]> = [
       ['nfs-server.sh', ['--export', '/srv/dvr', '--rw', '*'], /--rw: '\*' is not a network in CIDR form/],
       ['nfs-server.sh', ['--export', '/srv/dvr', '--rw', '0.0.0.0/0'], /--rw: '0\.0\.0\.0\/0' would open it to every address/],
+      ['nfs-server.sh', ['--export', '/srv/dvr', '--rw', '10.0.0.0/0'], /--rw: '10\.0\.0\.0\/0' would open it to every address/],
+      ['nfs-server.sh', ['--export', '/srv/dvr', '--rw', '10.0.0.0/24', '--ro', '0::/0'], /--ro: '0::\/0' would open it to every address/],
+      ['nfs-server.sh', ['--export', '/srv/dvr', '--rw', '10.0.0.0/33'], /--rw: '10\.0\.0\.0\/33': prefix length 33 is out of range/],
+      ['nfs-server.sh', ['--export', '/srv/dvr', '--rw', 'fd00::/200'], /--rw: 'fd00::\/200': prefix length 200 is out of range/],
+      ['nfs-server.sh', ['--export', '/srv/dvr', '--rw', '10.0.256.0/24'], /--rw: '10\.0\.256\.0\/24': 256 is not an address byte/],
+      ['nfs-client.sh', ['--server', '10.0.0.2', '--export', '/srv/dvr', '--mountpoint', '/mnt/x', '--profile', 'writer', '--transport', 'sshfs'],
+        /--identity: '' is not a file/],
       ['nfs-server.sh', ['--export', '/srv/../etc', '--rw', '10.0.0.0/24'], /--export: '\/srv\/\.\.\/etc' must be an absolute path/],
       ['nfs-client.sh', ['--server', '10.0.0.2', '--export', '/srv/dvr', '--mountpoint', '/mnt/x', '--profile', 'soft'], /--profile: 'soft' is not writer or reader/],
       ['nginx.sh', ['--role', 'cache', '--config', '/dev/null'], /--role: 'cache' is not edge, relay or origin/],

@@ -48,13 +48,16 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
         writers: [`${net.gateway}/32`, `${net.host('tx1').address}/32`],
         readers: [`${net.host('edge1').address}/32`, `${net.host('ans1').address}/32`],
       },
-      // This kernel has no NFS client: nodes use the root as a directory of this shared filesystem,
-      // and the export is checked over the protocol instead.
-      storage: { server: 'nfs1', backend: 'ganesha', export: path.join(net.dir, 'export'), root: path.join(net.dir, 'storage'), mount: false },
-      controller: { url: `http://${net.gateway}:${port}`, agentTokenFile: path.join(net.dir, 'agent-token') },
+      // This kernel has no NFS client: the nodes mount the storage host's export over the network with
+      // the sshfs stand-in (each host in its own mount namespace); the NFS export is checked over the protocol.
+      storage: { server: 'nfs1', backend: 'ganesha', export: path.join(net.dir, 'export'), root: path.join(net.dir, 'storage'), mount: true,
+        transport: 'sshfs', sshfs: { identityFile: net.clientKey } },
+      controller: { url: `http://${net.gateway}:${port}`, agentTokenFile: path.join(net.dir, 'agent-token'),
+        signingSecretFile: path.join(net.dir, 'signing-secret') },
       http: { port: 8080 },
       hosts: [host('nfs1', ['storage']), host('edge1', ['edge']), host('tx1', ['origin', 'transcoder'])],
     } };
+    await fs.writeFile(path.join(net.dir, 'signing-secret'), `${controller.signingSecret}\n`, { mode: 0o600 });
     inv = parseInventory(inventoryJson);
     knownHosts = await KnownHosts.open(path.join(net.dir, 'known_hosts'));
     bundle = await buildAgentBundle(path.dirname(PROVISIONING_DIR), path.join(net.dir, 'dvr-agent.tgz'));
@@ -67,13 +70,17 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
 
   const options = (over: Partial<RunOptions> = {}): RunOptions => ({
     inventory: inv, knownHosts, acceptNewHostKeys: false, check: false, agentBundle: bundle,
-    agentToken: controller.agentToken, onProgress: (h, l) => progress.push(`${h} | ${l}`), ...over,
+    agentToken: controller.agentToken, signingSecret: controller.signingSecret, onProgress: (h, l) => progress.push(`${h} | ${l}`), ...over,
   });
   const byHost = (results: HostResult[]): Record<string, string> =>
     Object.fromEntries(results.map((r) => [r.host, r.outcome + (r.error ? `: ${r.error}` : '')]));
   const nfs = (url: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> => run(url, args);
 
   it('provisions the storage server (ganesha), an edge (nginx) and an origin-transcoder (nginx-rtmp + agent under pm2) whose publisher plays through the edge, pinning host keys', async () => {
+    // The roles' capacities (an edge takes 500 viewers), as a sysadmin stores them.
+    const lc = await fs.readFile(path.join(PROVISIONING_DIR, '..', 'launch-configs', 'single-machine.json'), 'utf8');
+    const lcStored = await fetch(`${apiUrl}/launch-configs`, { method: 'POST', body: lc, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' } });
+    assert.equal(lcStored.status, 201);
     const results = await provision(options({ acceptNewHostKeys: true }));
     assert.deepEqual(byHost(results), { nfs1: 'changed', edge1: 'changed', tx1: 'changed' }, progress.join('\n'));
     const pinned = (await fs.readFile(knownHosts.file, 'utf8')).trim().split('\n');
@@ -107,11 +114,17 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     assert.doesNotMatch(exportsConf, /Clients = \*/);
     assert.equal((await fs.stat(path.join(net.dir, 'export'))).mode & 0o777, 0o755);
 
-    // The edge's nginx serves the storage on the host's own address.
-    await fs.mkdir(path.join(net.dir, 'storage', 'live', 'demo'), { recursive: true });
-    await fs.writeFile(path.join(net.dir, 'storage', 'live', 'demo', 'index.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n');
-    const res = await fetch(`http://${edge.address}:8080/live/demo/index.m3u8`);
-    assert.equal(res.status, 200);
+    // The edge's nginx serves the storage, through its own mount of the storage host's export, on the
+    // host's own address, once its agent has the controller's stream maps (until then it refuses).
+    await fs.mkdir(path.join(net.dir, 'export', 'live', 'demo'), { recursive: true });
+    await fs.writeFile(path.join(net.dir, 'export', 'live', 'demo', 'index.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n');
+    // The export belongs to the agents' account, as what their packagers write would.
+    assert.equal((await run('chown', ['-R', '5005:5005', path.join(net.dir, 'export', 'live')])).code, 0);
+    const res = await until('edge1 to serve the export through its mount', async () => {
+      const r = await fetch(`http://${edge.address}:8080/live/demo/index.m3u8`);
+      return r.status === 200 ? r : undefined;
+    }, 20_000, 200);
+    assert.deepEqual(await fs.readdir(path.join(net.dir, 'storage')), [], 'this machine\'s own mountpoint is empty: the edge read through its mount');
     assert.equal(res.headers.get('content-type'), 'application/vnd.apple.mpegurl');
     assert.equal(await res.text(), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n');
 
@@ -145,16 +158,22 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     const fragments = path.join(net.dir, 'hosts', 'tx1', 'var', 'lib', 'dvr', 'origin-fragments', 'live');
     const fst = await fs.stat(fragments);
     assert.deepEqual([fst.uid, fst.mode & 0o777], [5005, 0o750], 'the fragments are the agent account\'s, and private');
-    // The storage stands in for the NFS mount, which the export gives to the agent's account.
-    assert.equal((await run('chown', ['-R', '5005:5005', path.join(net.dir, 'storage')])).code, 0);
     const admin = { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' };
-    const made = await fetch(`${apiUrl}/streams`, { method: 'POST', headers: admin, body: JSON.stringify({ app: 'live', stream: 'cam', format: 'ts', mode: 'copy' }) });
+    const made = await fetch(`${apiUrl}/streams`, { method: 'POST', headers: admin,
+      body: JSON.stringify({ app: 'live', stream: 'cam', format: 'ts', mode: 'copy', signedPlayback: true }) });
     assert.equal(made.status, 201, await made.text());
     const key = new URL(((await (await fetch(`${apiUrl}/streams/live/cam/publish`, { headers: admin })).json()) as { url: string }).url).searchParams.get('key');
     const publisher = publish(`rtmp://${tx.address}:1935/live/cam?key=${key ?? ''}`, 60);
     try {
+      // Signed: the URL the API hands out plays through the edge, which checks it with the secret
+      // provisioning gave it; the bare URL is refused.
+      const playback = await fetch(`${apiUrl}/streams/live/cam/playback`, { headers: admin });
+      const { url: signed } = await playback.json() as { url: string };
+      assert.equal(playback.status, 200, JSON.stringify(signed));
+      assert.match(signed, new RegExp(`^http://${edge.address.replace(/\./g, '\\.')}:8080/s/\\d+/[A-Za-z0-9_-]{22}/live/cam/master\\.m3u8$`));
+      const media = new URL('source/index.m3u8', signed);
       const played = await until('live/cam to play through edge1', async () => {
-        const r = await fetch(`http://${edge.address}:8080/live/cam/source/index.m3u8`).catch(() => undefined);
+        const r = await fetch(media).catch(() => undefined);
         const p = r?.ok ? parsePlaylist(await r.text()) : undefined;
         return p && p.segments.length >= 2 ? p : undefined;
       }, 60_000, 250).catch(async (err: Error) => {
@@ -166,7 +185,8 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
         throw new Error(`${err.message}; the stream: ${stream}; fragments: ${String(left)}; tx1's nginx logged: ${nginxLog.slice(-2000)}; its agent logged: ${agentLog}`);
       });
       assert.ok(played.segments.every((seg) => Math.abs(seg.duration - 2) < 0.1), `2 s segments: ${played.segments.map((seg) => seg.duration).join(',')}`);
-      const seg = await fetch(`http://${edge.address}:8080/live/cam/source/${played.segments[0]?.uri ?? ''}`);
+      assert.equal((await fetch(`http://${edge.address}:8080/live/cam/source/index.m3u8`)).status, 403, 'the bare URL is refused');
+      const seg = await fetch(new URL(played.segments[0]?.uri ?? '', media));
       assert.equal(seg.headers.get('content-type'), 'video/mp2t');
       assert.ok((await seg.arrayBuffer()).byteLength > 1000);
       const pullers = (await run('pgrep', ['-af', 'ffmpeg'])).stdout.split('\n').filter((l) => l.includes('live/cam') && !l.includes('key='));
@@ -174,8 +194,19 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     } finally {
       await kill(publisher);
     }
+    // The segments went to the storage host through tx1's mount (this machine's mountpoint stays empty).
+    const stored = await fs.readdir(path.join(net.dir, 'export', 'live', 'cam', 'source'));
+    assert.ok(stored.filter((f) => f.endsWith('.ts')).length >= 2, `segments on the storage host: ${stored.join(' ')}`);
+    assert.equal((await fs.stat(path.join(net.dir, 'export', 'live', 'cam', 'source', stored.find((f) => f.endsWith('.ts')) ?? ''))).uid, 5005);
     const agentConf = await fs.stat(path.join(net.dir, 'hosts', 'tx1', 'etc', 'dvr', 'agent.json'));
     assert.equal(agentConf.mode & 0o777, 0o640, 'the agent config (it holds the token) is not world-readable');
+    const originConf = await fs.stat(path.join(net.dir, 'hosts', 'tx1', 'etc', 'dvr', 'nginx', 'nginx.conf'));
+    assert.equal(originConf.mode & 0o777, 0o640, 'the origin\'s config (it holds the hook token) is not world-readable');
+    const secretConf = await fs.stat(path.join(net.dir, 'hosts', 'edge1', 'etc', 'dvr', 'nginx', 'signing.conf'));
+    assert.deepEqual([secretConf.mode & 0o777, secretConf.uid, secretConf.gid], [0o640, 0, 5005], 'the edge\'s secret: root and nginx\'s account');
+    assert.ok(!progress.join('\n').includes(controller.signingSecret), 'the signing secret never appears in the progress output');
+    const edgeMaster = (await fs.readFile(path.join(net.dir, 'hosts', 'edge1', 'var', 'lib', 'dvr', 'nginx', 'nginx.pid'), 'utf8')).trim();
+    assert.equal((await run('ps', ['-o', 'user=', '-p', edgeMaster])).stdout.trim(), 'dvr', 'the edge\'s nginx runs as the agent\'s account');
     assert.ok(!progress.join('\n').includes(controller.agentToken), 'the agent token never appears in the progress output');
   });
 
@@ -216,7 +247,7 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     const results = await provision(options({ inventory: broken }));
     const edge = results.find((r) => r.host === 'edge1');
     assert.equal(edge?.outcome, 'failed');
-    assert.match(edge?.error ?? '', /step nginx \(edge\) failed \(exit 1\)/);
+    assert.match(edge?.error ?? '', /step sshfs-client \(reader\) failed \(exit 1\)/);
     assert.match(edge?.error ?? '', /Not a directory/);
     assert.deepEqual(byHost(results.filter((r) => r.host !== 'edge1')), { nfs1: 'unchanged', tx1: 'unchanged' });
   });
@@ -231,7 +262,9 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     assert.deepEqual(byHost(results.filter((r) => r.host !== 'tx1')), { nfs1: 'unchanged', edge1: 'unchanged' });
 
     const fresh = await KnownHosts.open(path.join(net.dir, 'known_hosts.fresh'));
-    const unknown = await provision(options({ knownHosts: fresh, only: ['edge1'] }));
+    // (The storage host's key, which edge1's mount checks, is the one pinned before.)
+    const storageKey = knownHosts.linesFor([net.host('nfs1').address]).join('\n');
+    const unknown = await provision(options({ knownHosts: fresh, only: ['edge1'], storageKnownHosts: `${storageKey}\n` }));
     assert.equal(unknown[0]?.outcome, 'failed');
     assert.match(unknown[0]?.error ?? '', /is not in .*known_hosts\.fresh .*--accept-new-host-keys/);
   });
@@ -243,6 +276,8 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     const pinned = await KnownHosts.open(knownHosts.file);
     const one = parseInventory({ inventory: { ...inventoryJson.inventory, storage: { root: path.join(net.dir, 'storage'), mount: false },
       hosts: [{ name: 'ans1', address: ans.address, roles: ['edge'], prefix: path.join(net.dir, 'hosts', 'ans1') }] } });
+    await fs.mkdir(path.join(net.dir, 'storage', 'live', 'demo'), { recursive: true });
+    await fs.writeFile(path.join(net.dir, 'storage', 'live', 'demo', 'index.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n');
     const out = await writeAnsibleInventory(one, {}, pinned, path.join(net.dir, 'ansible'));
     const playbook = path.join(PROVISIONING_DIR, 'ansible', 'site.yml');
     const env = ['env', 'ANSIBLE_NOCOLOR=1', 'ANSIBLE_RETRY_FILES_ENABLED=0', `ANSIBLE_LOCAL_TEMP=${net.dir}/ansible-tmp`, 'ansible-playbook'];

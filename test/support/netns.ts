@@ -95,7 +95,8 @@ export async function createTestNet(names: string[], clientKey?: string): Promis
       const veth = `dvrt${n}v${i}`;
       const h: TestHost = { name, ns, address: `10.213.${n}.${i + 2}`, dir: path.join(dir, name), hostKeyPub: '' };
       hosts.push(h);
-      await fs.mkdir(h.dir, { mode: 0o700 });
+      // sshd reads a user's authorized keys as that user: the 'dvr' account logs in too (sshfs mounts).
+      await fs.mkdir(h.dir, { mode: 0o755 });
       await run('ip', ['netns', 'del', ns]);
       await must('ip', ['netns', 'add', ns]);
       await must('ip', ['link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
@@ -105,7 +106,7 @@ export async function createTestNet(names: string[], clientKey?: string): Promis
       await must('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
       await must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(h.dir, 'hostkey')]);
       h.hostKeyPub = (await fs.readFile(path.join(h.dir, 'hostkey.pub'), 'utf8')).trim();
-      await fs.writeFile(path.join(h.dir, 'authorized_keys'), clientPub, { mode: 0o600 });
+      await fs.writeFile(path.join(h.dir, 'authorized_keys'), clientPub, { mode: 0o644 });
       await fs.writeFile(path.join(h.dir, 'sshd_config'), [
         `ListenAddress ${h.address}:22`, `HostKey ${h.dir}/hostkey`, `PidFile ${h.dir}/sshd.pid`,
         `AuthorizedKeysFile ${h.dir}/authorized_keys`, 'PermitRootLogin prohibit-password', 'PasswordAuthentication no',

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseInventory } from '../../provisioning/inventory.js';
+import { cidrProblem, parseInventory } from '../../provisioning/inventory.js';
 import { KnownHosts, keyType } from '../../provisioning/known-hosts.js';
 import { planHost } from '../../provisioning/plan.js';
 import { shellQuote } from '../../provisioning/runner.js';
@@ -33,8 +33,7 @@ describe('inventory', () => {
   });
 
   it('names the JSON path of what is wrong', () => {
-    rejects((i) => { i.networks.writers = ['0.0.0.0/0']; }, /\$\.inventory\.networks\.writers\[0\]/);
-    rejects((i) => { i.networks.writers = ['*']; }, /\$\.inventory\.networks\.writers\[0\]: must match pattern/);
+    rejects((i) => { i.networks.writers = ['*']; }, /\$\.inventory\.networks\.writers\[0\]: '\*' is not a network in CIDR form/);
     rejects((i) => { (i.hosts[1] as { roles: string[] }).roles = ['encoder']; }, /\$\.inventory\.hosts\[1\]\.roles\[0\]: must be equal to one of the allowed values/);
     rejects((i) => { (i.hosts[2] as { name: string }).name = 'tx1'; }, /\$\.inventory\.hosts\[2\]\.name: 'tx1' is already the name of hosts\[1\]/);
     rejects((i) => { (i.hosts[1] as { address: string }).address = '10.0.5.3'; }, /hosts\[1\]\.address: 10\.0\.5\.3 \(tx1, transcoder\) is not in networks\.writers/);
@@ -43,6 +42,17 @@ describe('inventory', () => {
     rejects((i) => { i.storage.export = '/srv/../etc'; }, /\$\.inventory\.storage\.export/);
     rejects((i) => { (i.hosts[2] as { roles: string[] }).roles = ['edge', 'origin']; }, /hosts\[2\]\.roles: edge1 has origin and edge: a host runs one nginx/);
     rejects((i) => { (i as Record<string, unknown>)['extra'] = 1; }, /\$\.inventory: unknown field 'extra'/);
+  });
+
+  it('refuses catch-all networks in every form, and bytes or prefix lengths out of range', () => {
+    for (const c of ['0.0.0.0/0', '10.0.0.0/0', '::/0', '0::/0', 'fd00::/0']) {
+      rejects((i) => { i.networks.writers = ['10.0.0.0/24', c]; }, new RegExp(`networks\\.writers\\[1\\]: '${c.replace(/\./g, '\\.')}' would open it to every address`));
+    }
+    rejects((i) => { i.networks.readers = ['10.0.0.0/33']; }, /networks\.readers\[0\]: '10\.0\.0\.0\/33': prefix length 33 is out of range \(0-32\)/);
+    rejects((i) => { i.networks.readers = ['fd00::/129']; }, /prefix length 129 is out of range \(0-128\)/);
+    rejects((i) => { i.networks.readers = ['10.0.300.0/24']; }, /300 is not an address byte/);
+    assert.equal(cidrProblem('10.0.0.0/8'), undefined);
+    assert.equal(cidrProblem('fd00:1::/64'), undefined);
   });
 
   it('plans nfs-server for storage, a writer mount + agent for transcoders, a reader mount + nginx + a reporting agent for edges', () => {
@@ -64,6 +74,34 @@ describe('inventory', () => {
     const conf = edge[1]?.uploads[0]?.content ?? '';
     assert.match(conf, /listen 10\.0\.1\.2:80;/);
     assert.match(conf, /aio threads/, 'an NFS-backed edge reads in a thread pool');
+  });
+
+  it('edges with an agent take their stream maps from it and the signing secret from its own file; sshfs mounts pin the storage host', () => {
+    const given = base();
+    Object.assign(given.inventory.storage, { transport: 'sshfs', sshfs: { identityFile: '/root/.ssh/storage' } });
+    const inv = parseInventory(given);
+    const secret = 's'.repeat(32);
+    const inputs = { agentToken: 'a'.repeat(32), agentBundle: '/tmp/b.tgz', signingSecret: secret, storageKnownHosts: '10.0.0.2 ssh-ed25519 AAAA\n' };
+    const edge = planHost(inv, inv.hosts.find((h) => h.name === 'edge1')!, inputs);
+    const nginx = edge.find((s) => s.name === 'nginx (edge)');
+    assert.ok(nginx?.args.includes('--secret-include'));
+    const conf = nginx?.uploads.find((u) => u.name === 'nginx-edge.conf')?.content ?? '';
+    assert.ok(!conf.includes(secret), 'the config holds no secret');
+    assert.match(conf, /include "\/etc\/dvr\/nginx\/signing\.conf";/);
+    assert.match(conf, /include "\/var\/lib\/dvr\/nginx\/streams\.conf";/);
+    const secretUpload = nginx?.uploads.find((u) => u.name === 'signing.conf');
+    assert.equal(secretUpload?.secret, true);
+    assert.ok(secretUpload?.content?.includes(secret));
+    const agent = JSON.parse(edge.find((s) => s.name === 'agent')?.uploads.find((u) => u.name === 'agent.json')?.content ?? '{}') as { nginx: object };
+    assert.deepEqual(agent.nginx, { config: '/etc/dvr/nginx/nginx.conf', streamsInclude: '/var/lib/dvr/nginx/streams.conf' });
+    const mount = edge.find((s) => s.name === 'sshfs-client (reader)');
+    assert.deepEqual(mount?.args.slice(-10), ['--transport', 'sshfs', '--user', 'dvr', '--port', '22', '--identity', '@upload/storage-key',
+      '--known-hosts', '@upload/storage-known-hosts']);
+    assert.deepEqual(mount?.uploads.map((u) => [u.name, u.secret ?? false]), [['storage-key', true], ['storage-known-hosts', false]]);
+    assert.throws(() => planHost(inv, inv.hosts.find((h) => h.name === 'edge1')!, { ...inputs, storageKnownHosts: undefined }),
+      /the storage host's pinned key/);
+    delete (given.inventory.storage as { sshfs?: object }).sshfs;
+    assert.throws(() => parseInventory(given), /storage\.sshfs: required with transport sshfs/);
   });
 
 
