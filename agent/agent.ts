@@ -35,8 +35,8 @@ export class Agent {
     const packager = new Packager({ root: config.storageRoot, spoolRoot: config.spoolRoot, log,
       spoolIsLocal: !config.storage.mount || config.spoolRoot !== config.storageRoot,
       storageAvailable: () => storage.available, retryDelayMs: config.storage.probeIntervalMs,
-      concurrentStreamTasks: config.storage.concurrentStreamTasks });
-    const transcoder = new Transcoder({ packager, log, stateDir: config.stateDir, policy: config.encoder,
+      concurrentStreamTasks: config.storage.concurrentStreamTasks, takeoverDelayMs: config.storage.takeoverDelayMs });
+    const transcoder = new Transcoder({ packager, node: config.nodeId, log, stateDir: config.stateDir, policy: config.encoder,
       ...(config.originSegments ? { originSegments: config.originSegments } : {}) });
     const agent = new Agent(config, storage, packager, transcoder, log);
     if (config.metrics) {

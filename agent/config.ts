@@ -33,6 +33,8 @@ export interface AgentConfig {
     minFreeBytes: number;
     /** Streams whose packaging work (writes to the storage) may run at once. */
     concurrentStreamTasks: number;
+    /** A stream moved here waits this long after claiming it before its first write (the old writer stops first). */
+    takeoverDelayMs: number;
   };
   encoder: { initialDelayMs: number; maxDelayMs: number; firstSegmentMs: number; stopTimeoutMs: number };
   /**
@@ -62,7 +64,7 @@ const schema = {
     stateDir: { type: 'string', pattern: '^/' },
     controller: { type: 'object', additionalProperties: false, required: ['url'], properties: {
       url: { type: 'string', pattern: '^https?://' }, agentToken: { type: 'string', minLength: 16 } } },
-    heartbeatSeconds: { type: 'number', minimum: 1, maximum: 60, default: 5 },
+    heartbeatSeconds: { type: 'number', minimum: 1, maximum: 60, default: 2 },
     metrics: { type: 'object', additionalProperties: false, required: ['port'], properties: {
       host: { type: 'string', default: '127.0.0.1' }, port: { type: 'integer', minimum: 0, maximum: 65535 },
       token: { type: 'string', minLength: 16 } } },
@@ -71,7 +73,8 @@ const schema = {
       probeIntervalMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 1000 },
       probeTimeoutMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 3000 },
       minFreeBytes: { type: 'number', minimum: 0, default: 512 * 1024 * 1024 },
-      concurrentStreamTasks: { type: 'integer', minimum: 1, maximum: 256, default: 16 } } },
+      concurrentStreamTasks: { type: 'integer', minimum: 1, maximum: 256, default: 16 },
+      takeoverDelayMs: { type: 'integer', minimum: 0, maximum: 60_000, default: 2000 } } },
     encoder: { type: 'object', additionalProperties: false, default: {}, properties: {
       initialDelayMs: { type: 'integer', minimum: 0, default: 500 },
       maxDelayMs: { type: 'integer', minimum: 0, default: 10_000 },

@@ -14,7 +14,8 @@ export type ErrorCode =
   | 'DVR_ERR_FORBIDDEN'
   | 'DVR_ERR_NOT_FOUND'
   | 'DVR_ERR_CONFLICT'
-  | 'DVR_ERR_NO_CAPACITY';
+  | 'DVR_ERR_NO_CAPACITY'
+  | 'DVR_ERR_FENCED';
 
 const STATUS: Record<ErrorCode, number> = {
   DVR_ERR_NAME: 400,
@@ -31,6 +32,7 @@ const STATUS: Record<ErrorCode, number> = {
   DVR_ERR_NOT_FOUND: 404,
   DVR_ERR_CONFLICT: 409,
   DVR_ERR_NO_CAPACITY: 503,
+  DVR_ERR_FENCED: 409,
 };
 
 export class DvrError extends Error {

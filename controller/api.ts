@@ -36,6 +36,8 @@ export interface ApiOptions {
   edgeHttpPort: number;
   /** Seconds a job stays with its transcoder after the publisher left (the agent's reconnect grace). */
   endGraceSeconds: number;
+  /** A transcoder silent this long gets no publisher back (it may be dying; the sweep decides). */
+  quietAfterMs: number;
   playbackTtlSeconds: number;
   now: () => number;
 }
@@ -206,7 +208,7 @@ export function createApi(o: ApiOptions): express.Express {
       && now - (s.endingSince ?? now) < o.endGraceSeconds * 1000)).map((s) => ({
       app: s.app, stream: s.stream, source: { url: `${sourceUrl(s)}/${s.app}/${s.stream}` }, mode: s.settings.mode,
       ladder: s.settings.ladder, format: s.settings.format, segmentSeconds: s.settings.segmentSeconds,
-      reconnectGraceSeconds: o.endGraceSeconds,
+      reconnectGraceSeconds: o.endGraceSeconds, epoch: s.epoch ?? 0,
       dvr: { windowSeconds: s.settings.windowSeconds, recording: s.settings.recording, archiveStrategy: s.settings.archiveStrategy },
     }));
   };
@@ -276,8 +278,11 @@ export function createApi(o: ApiOptions): express.Express {
     const origin = typeof req.query['node'] === 'string' ? present(req.query['node']) : undefined;
     const timer = metrics.allocation.startTimer();
     const transcoder = store.transaction(() => {
+      // The stream stays with its transcoder (a publisher reconnecting continues the same writer)
+      // unless that one has gone quiet: then it is not waited for until it is declared dead.
       const keep = s.transcoder ? store.node(s.transcoder) : undefined;
-      let chosen: { id: string } | undefined = keep?.state === 'inservice' ? keep : undefined;
+      const fresh = keep !== undefined && o.now() - keep.lastHeartbeat < o.quietAfterMs;
+      let chosen: { id: string } | undefined = keep?.state === 'inservice' && fresh ? keep : undefined;
       if (!chosen) {
         const loads = store.loadOf('transcoder');
         const used = new Map(loads.map((l) => [l.id, l.used]));

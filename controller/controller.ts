@@ -77,7 +77,8 @@ export class Controller {
     const c = new Controller(store, adminToken, agentToken, signingSecret, o);
     const scaler = new Scaler(store, o.provider, o.log.child({ part: 'scaler' }));
     const app = createApi({ store, scaler, log: o.log, adminToken, agentToken, signingSecret, originRtmpPort: o.originRtmpPort,
-      edgeHttpPort: o.edgeHttpPort, endGraceSeconds: o.endGraceSeconds, playbackTtlSeconds: o.playbackTtlSeconds, now: Date.now });
+      edgeHttpPort: o.edgeHttpPort, endGraceSeconds: o.endGraceSeconds, playbackTtlSeconds: o.playbackTtlSeconds, now: Date.now,
+      quietAfterMs: Math.max(1000, o.deadAfterMs / 2) });
     c.server = app.listen(o.port, o.host);
     await once(c.server, 'listening');
     c.sweeper = setInterval(() => c.sweep(), o.sweepIntervalMs);

@@ -42,6 +42,11 @@ export interface StreamRow {
   endingSince: number | undefined;
   /** The node whose origin accepted the current (or last) publish: its transcoder pulls from there. */
   origin?: string | undefined;
+  /**
+   * The assignment's epoch: raised each time the stream goes to another transcoder. Its job carries it
+   * and its directory records it, so an older writer stops (fencing).
+   */
+  epoch?: number;
 }
 
 export interface StreamOptions {
@@ -90,18 +95,19 @@ const MIGRATIONS = [
      UPDATE nodes SET assigned = assigned - 1 WHERE id = OLD.transcoder AND OLD.status IN ('live', 'ending');
      UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder AND NEW.status IN ('live', 'ending');
    END;`,
+  `ALTER TABLE streams ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string; since: number;
   assigned: number }
 interface RawStream { app: string; stream: string; settings: string; stream_key: string; status: StreamRow['status']; transcoder: string | null; ending_since: number | null;
-  origin: string | null }
+  origin: string | null; epoch: number }
 
 const node = (r: RawNode): NodeRow => ({ id: r.id, role: r.role, state: r.state, address: r.address, capacity: r.capacity,
   lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as unknown, since: r.since, assigned: r.assigned });
 const stream = (r: RawStream): StreamRow => ({ app: r.app, stream: r.stream, settings: JSON.parse(r.settings) as StreamOptions,
   streamKey: r.stream_key, status: r.status, transcoder: r.transcoder ?? undefined, endingSince: r.ending_since ?? undefined,
-  origin: r.origin ?? undefined });
+  origin: r.origin ?? undefined, epoch: r.epoch });
 
 export class Store {
   private readonly db: Database.Database;
@@ -200,10 +206,12 @@ export class Store {
     const rows = this.db.prepare('SELECT id, assigned FROM nodes WHERE assigned > 0').all() as Array<{ id: string; assigned: number }>;
     return new Map(rows.map((r) => [r.id, r.assigned]));
   }
+  /** Sets a stream's status and transcoder; a different transcoder is a new assignment (its epoch goes up). */
   setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined, endingSince?: number): void {
     this.streamsVersion++;
-    this.db.prepare('UPDATE streams SET status = ?, transcoder = ?, ending_since = ? WHERE app = ? AND stream = ?')
-      .run(status, transcoder ?? null, endingSince ?? null, app, name);
+    this.db.prepare(`UPDATE streams SET epoch = CASE WHEN @t IS NOT NULL AND (transcoder IS NULL OR transcoder != @t) THEN epoch + 1 ELSE epoch END,
+      status = @status, transcoder = @t, ending_since = @since WHERE app = @app AND stream = @stream`)
+      .run({ t: transcoder ?? null, status, since: endingSince ?? null, app, stream: name });
   }
   setStreamOrigin(app: string, name: string, origin: string | undefined): void {
     this.streamsVersion++;

@@ -15,6 +15,8 @@ export interface PackagerEvents {
   ended: [StreamRef];
   /** The event started again on an ended stream; the archive strategy was applied. */
   republished: [StreamRef & { strategy: string; version?: number }];
+  /** Another writer holds a newer assignment of the stream (it moved): this one stopped writing it. */
+  fenced: [StreamRef & { by: string; epoch: number; mine: number }];
   /** Something the sysadmin must fix (output directory, disk); the packager keeps running. */
   problem: [StreamRef & { code: string; message: string }];
 }

@@ -6,6 +6,7 @@ import { PackagerEmitter } from './events.js';
 import { Gate } from './gate.js';
 import { ffprobeVideoSize } from './probe.js';
 import { parseStreamSettings, settingsWarnings, type StreamSettings } from './settings.js';
+import type { Lease } from './lease.js';
 import { StreamPackager, type VideoProbe } from './stream.js';
 import { watchIncoming, type IncomingWatcher } from './watch.js';
 
@@ -23,6 +24,8 @@ export interface PackagerOptions {
   storageAvailable?: () => boolean;
   /** Streams whose work may run at once (default 16): bounds the threads a hung mount can hold. */
   concurrentStreamTasks?: number;
+  /** A new owner of a stream waits this long after claiming it before its first write (default 2000). */
+  takeoverDelayMs?: number;
 }
 
 export class Packager {
@@ -44,7 +47,8 @@ export class Packager {
    * Adds (or reopens after a restart) a stream: validates its settings, rebuilds its index, lists any
    * backlog. Its incoming/ directories are watched unless `fed`: a feed then offers each file itself.
    */
-  async addStream(input: Partial<StreamSettings> & { app: string; stream: string }, options: { fed?: boolean } = {}): Promise<StreamPackager> {
+  async addStream(input: Partial<StreamSettings> & { app: string; stream: string },
+    options: { fed?: boolean; lease?: Lease } = {}): Promise<StreamPackager> {
     const settings = parseStreamSettings(input);
     const key = `${settings.app}/${settings.stream}`;
     if (this.streams.has(key)) throw new DvrError('DVR_ERR_STREAM_EXISTS', `stream ${key} is already packaged here`);
@@ -56,7 +60,7 @@ export class Packager {
       spoolRoot: path.resolve(this.options.spoolRoot ?? this.root),
       spoolIsLocal: this.options.spoolIsLocal ?? path.resolve(this.options.spoolRoot ?? this.root) !== this.root,
       storageAvailable: this.options.storageAvailable ?? (() => true),
-      gate: this.gate,
+      gate: this.gate, takeoverDelayMs: this.options.takeoverDelayMs ?? 2000, ...(options.lease ? { lease: options.lease } : {}),
     });
     await sp.open();
     this.streams.set(key, sp);

@@ -14,6 +14,7 @@ import {
   type SegmentExt, type StreamPaths,
 } from './layout.js';
 import { inspectInit, inspectSegment, SegmentRejected, type InitMedia, type SegmentMedia } from './media/inspect.js';
+import { readLease, supersedes, writeLease, type HeldLease, type Lease } from './lease.js';
 import { newCounters, type RenditionCounters } from './metrics.js';
 import { renderMpd } from './render/dash.js';
 import {
@@ -44,6 +45,10 @@ export interface StreamDeps {
   storageAvailable: () => boolean;
   /** Shared by the agent's streams: how many of them may be working at once. */
   gate?: Gate;
+  /** The assignment this packager writes under; without one, no writer record is kept (tests, tools). */
+  lease?: Lease;
+  /** How long a new owner waits after claiming a stream before its first write; checks run twice as often. */
+  takeoverDelayMs: number;
 }
 
 interface StreamStateFile {
@@ -77,6 +82,9 @@ export class StreamPackager {
   private readonly backlog = new Set<string>();
   private readonly log: Logger;
   private readonly ref: StreamRef;
+  /** The newer assignment that stopped this writer, once it found one. */
+  private fencedBy: HeldLease | undefined;
+  private leaseCheckedAt = Number.NEGATIVE_INFINITY;
 
   constructor(root: string, readonly settings: Readonly<StreamSettings>, private readonly deps: StreamDeps) {
     this.paths = streamPaths(root, settings.app, settings.stream);
@@ -97,7 +105,12 @@ export class StreamPackager {
     return Object.fromEntries([...this.stats].map(([k, v]) => [k, { ...v.counters }]));
   }
 
-  /** Creates the directories and rebuilds the index from what is on disk. */
+  /**
+   * Creates the directories, records this writer's assignment and rebuilds the index from what is
+   * on disk. Taking a stream over from another writer, the rebuild (and every write) waits the
+   * takeover delay, so that the old writer, should it still run, has stopped; the encoder starts
+   * meanwhile and its segments wait in the spool.
+   */
   async open(): Promise<void> {
     try {
       for (const r of this.renditions.values()) {
@@ -109,6 +122,56 @@ export class StreamPackager {
         `stream ${this.ref.app}/${this.ref.stream}: cannot create ${this.paths.dir}: ${errnoCode(err) ?? String(err)}; `
         + 'check that the data directory exists and is writable by the agent');
     }
+    if (this.deps.lease && await this.claim(this.deps.lease)) {
+      const wait = this.deps.takeoverDelayMs;
+      this.queue = this.queue.then(() => new Promise((resolve) => setTimeout(resolve, wait)));
+      void this.enqueue(() => this.recoverIndex());
+      return;
+    }
+    await this.recoverIndex();
+  }
+
+  /** Records `mine` as the stream's writer; true when it takes the stream over from another assignment. */
+  private async claim(mine: Lease): Promise<boolean> {
+    const held = await readLease(this.paths.dir);
+    if (supersedes(held, mine)) {
+      throw new DvrError('DVR_ERR_FENCED', `stream ${this.ref.app}/${this.ref.stream} is written by ${held?.node ?? '?'} `
+        + `under a newer assignment (epoch ${held?.epoch ?? '?'} > ${mine.epoch}): this job is stale and does not start`);
+    }
+    await writeLease(this.paths.dir, mine, this.deps.now());
+    this.leaseCheckedAt = this.deps.now();
+    const takeover = held !== undefined && (held.epoch !== mine.epoch || held.node !== mine.node);
+    if (takeover) {
+      this.log.info({ from: held.node, fromEpoch: held.epoch, epoch: mine.epoch, waitMs: this.deps.takeoverDelayMs },
+        'taking the stream over: the index is rebuilt from the directory after the takeover delay');
+    }
+    return takeover;
+  }
+
+  /**
+   * Whether this writer must stop: a newer assignment is recorded in the stream's directory. Read
+   * at most every half takeover delay (a new owner waits a whole one before writing), or now when
+   * `force` is set.
+   */
+  private async fenced(force = false): Promise<boolean> {
+    const mine = this.deps.lease;
+    if (!mine) return false;
+    if (this.fencedBy) return true;
+    const now = this.deps.now();
+    if (!force && now - this.leaseCheckedAt < this.deps.takeoverDelayMs / 2) return false;
+    // An unreadable record (storage down) stops nothing: the write that follows fails on its own.
+    const held = await readLease(this.paths.dir).catch(() => undefined);
+    this.leaseCheckedAt = now;
+    if (!held || !supersedes(held, mine)) return false;
+    this.fencedBy = held;
+    this.log.error({ by: held.node, epoch: held.epoch, mine: mine.epoch },
+      'the stream moved to another writer (newer assignment): this one stops writing it');
+    this.deps.events.emit('fenced', { ...this.ref, by: held.node, epoch: held.epoch, mine: mine.epoch });
+    return true;
+  }
+
+  /** Rebuilds the index of every rendition from its directory and writes the playlists. */
+  private async recoverIndex(): Promise<void> {
     const saved = (await readJson(path.join(this.paths.dir, STREAM_STATE))) as Partial<StreamStateFile> | undefined;
     if (saved) {
       this.status = saved.status === 'ended' ? 'ended' : 'live';
@@ -238,7 +301,9 @@ export class StreamPackager {
 
   private enqueue(task: () => Promise<void>): Promise<void> {
     if (this.closed) return Promise.resolve();
-    const gated = (): Promise<void> => (this.deps.gate ? this.deps.gate.run(task) : task());
+    // Every task writes: none runs once a newer writer holds the stream.
+    const guarded = async (): Promise<void> => { if (!(await this.fenced())) await task(); };
+    const gated = (): Promise<void> => (this.deps.gate ? this.deps.gate.run(guarded) : guarded());
     const run = this.queue.then(gated, gated);
     this.queue = run.catch((err: unknown) => {
       this.log.error({ err }, 'packager task failed');
@@ -355,6 +420,7 @@ export class StreamPackager {
     const record = { seq, startMs, durationUs, disc, mediaStartUs, bytes };
     const dest = path.join(r.dir, segmentName(record, r.ext));
 
+    if (await this.fenced()) return;
     if (this.ext === 'm4s' && initFrom === 'incoming') {
       await moveInto(path.join(r.incomingDir, `${session}-init.mp4`), path.join(r.dir, initName(disc)));
     } else if (this.ext === 'm4s' && initFrom === 'link') {
@@ -366,6 +432,12 @@ export class StreamPackager {
       if (newSession) await this.removeEncoderPlaylists(r, session);
     }
     await moveInto(src, dest);
+    // A move held up by the storage may complete after a new owner claimed the stream: look again
+    // before any playlist names it, and take it back out if so (the new owner's index never had it).
+    if (await this.fenced(true)) {
+      await unlinkIfPresent(dest).catch(() => undefined);
+      return;
+    }
     if (this.ext === 'm4s' && this.settings.dash) {
       await fs.mkdir(path.join(r.dir, DASH_DIR), { recursive: true });
       await fs.link(dest, path.join(r.dir, DASH_DIR, dashSegmentName(seq))).catch(ignoreExists);

@@ -19,6 +19,12 @@ export interface TranscodeJob {
   segmentSeconds: number;
   /** Seconds without media before the event ends (ENDLIST); default 30. */
   reconnectGraceSeconds: number;
+  /**
+   * The assignment's epoch: the controller raises it each time the stream moves to another
+   * transcoder. The stream's directory records it, and an older assignment stops writing (0 for
+   * jobs no controller assigns).
+   */
+  epoch: number;
   dvr: Omit<StreamSettings, 'app' | 'stream' | 'renditions' | 'format' | 'segmentSeconds'>;
 }
 
@@ -54,6 +60,7 @@ export const transcodeJobSchema = {
     format: { enum: ['ts', 'fmp4'], default: 'ts' },
     segmentSeconds: { type: 'number', minimum: 0.5, maximum: 30, default: 2 },
     reconnectGraceSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 30 },
+    epoch: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 },
     dvr: { type: 'object', additionalProperties: false, default: {}, properties: dvrProperties },
   },
 } as const;

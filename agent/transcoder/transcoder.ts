@@ -14,6 +14,8 @@ import type { TranscodeJob } from './job.js';
 
 export interface TranscoderOptions {
   packager: Packager;
+  /** This node's id: the writer named in each stream's directory. */
+  node: string;
   log: Logger;
   /** pid files and encoder logs. */
   stateDir: string;
@@ -65,6 +67,15 @@ export class Transcoder {
     // One subscription for all jobs; events are routed by stream.
     o.packager.events.on('arrived', (e) => this.onArrived(e));
     o.packager.events.on('listed', (e) => this.onListed(e));
+    o.packager.events.on('fenced', (e) => this.onFenced(e));
+  }
+
+  /** The stream moved to a newer assignment while this node still ran it: its job stops here (no ENDLIST). */
+  private onFenced(e: { app: string; stream: string; by: string; epoch: number }): void {
+    const k = key(e.app, e.stream);
+    this.noteFailure(k, `moved to ${e.by} (assignment epoch ${e.epoch}): this node stopped writing it`, 'job stopped: the stream moved');
+    void this.stopJob(e.app, e.stream, { end: false }).catch((err: unknown) =>
+      this.o.log.error({ stream: k, err: String(err) }, 'could not stop a moved stream\'s job'));
   }
 
   /** The encoder wrote a segment (first rendition): it is alive; count late arrivals. */
@@ -100,7 +111,8 @@ export class Transcoder {
     const { packager } = this.o;
     const fragments = originFragmentsDir(job, this.o.originSegments);
     const sp = await packager.addStream({ ...job.dvr, app: job.app, stream: job.stream, format: job.format,
-      segmentSeconds: job.segmentSeconds, renditions: job.ladder.map((r) => r.name) }, { fed: fragments !== undefined });
+      segmentSeconds: job.segmentSeconds, renditions: job.ladder.map((r) => r.name) },
+    { fed: fragments !== undefined, lease: { epoch: job.epoch, node: this.o.node } });
     const graceMs = job.reconnectGraceSeconds * 1000;
     let source: MediaSource;
     if (fragments !== undefined) {
@@ -155,7 +167,11 @@ export class Transcoder {
       if (running && !want.has(r.stream)) want.set(r.stream, running.job);
     }
     for (const [k, r] of this.jobs) {
-      if (!want.has(k)) await this.stopJob(r.job.app, r.job.stream, { end: true });
+      const next = want.get(k);
+      if (!next) await this.stopJob(r.job.app, r.job.stream, { end: true });
+      // A changed job (another origin to pull from after the publisher moved, a new assignment epoch,
+      // new settings) restarts its source; the DVR continues from the directory after a discontinuity.
+      else if (JSON.stringify(next) !== JSON.stringify(r.job)) await this.stopJob(r.job.app, r.job.stream, { end: false });
     }
     // A stream that cannot start (its directory unwritable, say) is reported and retried with the
     // next reconcile; the others start regardless.

@@ -116,9 +116,10 @@ describe('controller', function () {
     const assigned = String((await call(`${c.url}/streams/live/cam`, 'GET', ADMIN)).json['transcoder']);
     assert.match(assigned, /^tc-[ab]$/);
     const reply = await beat(assigned, 'transcoder');
-    const jobs = reply.json['jobs'] as Array<{ stream: string; source: { url: string } }>;
+    const jobs = reply.json['jobs'] as Array<{ stream: string; source: { url: string }; epoch: number }>;
     assert.equal(jobs.length, 1);
     assert.equal(jobs[0]?.source.url, 'rtmp://127.0.0.1:1935/live/cam');
+    assert.equal(jobs[0]?.epoch, 1, 'the first assignment');
     const publishUrl = (await call(`${c.url}/streams/live/cam/publish`, 'GET', ADMIN)).json['url'];
     assert.equal(publishUrl, `rtmp://127.0.0.1:1935/live/cam?key=${key}`);
     const playback = (await call(`${c.url}/streams/live/cam/playback`, 'GET', ADMIN)).json['url'];
@@ -143,7 +144,13 @@ describe('controller', function () {
     assert.equal(moved.json['status'], 'live');
     const nodes = await call(`${c.url}/nodes?state=failed`, 'GET', ADMIN);
     assert.deepEqual((nodes.json as Array<{ id: string }>).map((n) => n.id), [assigned]);
-    assert.equal(((await beat(other, 'transcoder')).json['jobs'] as unknown[]).length, 1, 'the new transcoder gets the job');
+    const movedJobs = (await beat(other, 'transcoder')).json['jobs'] as Array<{ epoch: number }>;
+    assert.equal(movedJobs.length, 1, 'the new transcoder gets the job');
+    assert.equal(movedJobs[0]?.epoch, 2, 'under a new assignment: the old writer, should it still run, is fenced');
+    // The same transcoder keeps the stream when its publisher comes back: no new assignment.
+    assert.equal((await hook(key)).status, 200);
+    const kept = (await beat(other, 'transcoder')).json['jobs'] as Array<{ epoch: number }>;
+    assert.equal(kept[0]?.epoch, 2);
     const root = c.url.replace(/\/api\/v1$/, '');
     assert.equal((await fetch(`${root}/metrics`)).status, 401);
     const metrics = await (await fetch(`${root}/metrics`, { headers: { Authorization: `Bearer ${ADMIN}` } })).text();

@@ -6,7 +6,7 @@ import { silentLogger } from '../../common/log.js';
 describe('OpenAPI document', () => {
   it('describes exactly the routes the API serves', () => {
     const app = createApi({ store: {} as never, scaler: {} as never, log: silentLogger(), adminToken: 'a', agentToken: 'b',
-      signingSecret: 'c'.repeat(16), originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30, playbackTtlSeconds: 60, now: Date.now });
+      signingSecret: 'c'.repeat(16), originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30, playbackTtlSeconds: 60, quietAfterMs: 5000, now: Date.now });
     const served = new Set<string>();
     for (const layer of (app as unknown as { _router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } })._router.stack) {
       if (!layer.route) continue;
