@@ -7,8 +7,10 @@ import { defaultDataDir } from '../appliance/data-dir.js';
 import { envNumber } from '../common/env.js';
 import { isDvrError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
+import { labMain } from './lab-cli.js';
 
 const HELP = `usage: dvr start [--port N] [--host ADDR] [--no-demo]
+       dvr lab up | status | fault <kind> [host] | down     (a cluster on this machine: dvr lab --help)
 
 Runs the DVR appliance on this machine and prints, each on its own line:
   playback: <HLS master playlist URL of the demo stream>
@@ -67,6 +69,10 @@ function options(argv: string[]): { command: string | undefined; start: Applianc
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'lab') {
+    process.exitCode = await labMain(process.argv.slice(3));
+    return;
+  }
   let parsed: ReturnType<typeof options>;
   try {
     parsed = options(process.argv.slice(2));

@@ -10,6 +10,12 @@ import { createLogger } from '../common/log.js';
 import { Controller } from '../controller/controller.js';
 import { ExecProvider, StaticProvider, type Provider } from '../controller/providers.js';
 
+/** DVR_PUBLISH_HOST: a host name or address, nothing else (it goes into URLs). */
+function publishHost(v: string): string {
+  if (!/^([A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}$|^[0-9A-Fa-f:.]{2,45}$/.test(v)) throw new Error(`DVR_PUBLISH_HOST: '${v}' is not a host name or address`);
+  return v;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' } } });
   const log = createLogger({ name: 'dvr-controller' });
@@ -31,6 +37,7 @@ async function main(): Promise<void> {
     provisioningTimeoutMs: 600_000, deadAfterMs: envNumber('DVR_DEAD_AFTER_MS', 10_000, { min: 1000, max: 3_600_000, integer: true }), sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
     endGraceSeconds: envNumber('DVR_RECONNECT_GRACE_SECONDS', 30, { min: 0, max: 3600 }), playbackTtlSeconds: 6 * 3600, scaleIntervalMs: Number(process.env['DVR_SCALE_INTERVAL_MS'] ?? 5000),
     ...(provider ? { provider } : {}),
+    ...(env['DVR_PUBLISH_HOST'] ? { publishHost: publishHost(env['DVR_PUBLISH_HOST']) } : {}),
   });
   console.log(`api: ${controller.url}/api/v1`);
   const stop = (): void => { void controller.close().then(() => process.exit(0)); };

@@ -17,10 +17,14 @@ export function leastLoaded<N extends NodeLoad>(nodes: N[], role: NodeRow['role'
   return best;
 }
 
-/** Nodes whose last heartbeat is older than `deadAfterMs`: to be marked failed. */
-export function deadNodes(nodes: NodeRow[], now: number, deadAfterMs: number): NodeRow[] {
+/**
+ * Nodes silent for longer than `deadAfterMs`: to be marked failed. Silence is counted from `since`
+ * at the earliest (the controller's start: a controller that was down heard nobody, which proves
+ * nothing about the nodes).
+ */
+export function deadNodes(nodes: NodeRow[], now: number, deadAfterMs: number, since = 0): NodeRow[] {
   return nodes.filter((n) => (n.state === 'inservice' || n.state === 'registering' || n.state === 'draining')
-    && now - n.lastHeartbeat > deadAfterMs);
+    && now - Math.max(n.lastHeartbeat, since) > deadAfterMs);
 }
 
 /** Nodes created by a provider that never sent a heartbeat within `timeoutMs`: to be marked failed. */

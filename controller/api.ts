@@ -36,6 +36,8 @@ export interface ApiOptions {
   edgeHttpPort: number;
   /** Seconds a job stays with its transcoder after the publisher left (the agent's reconnect grace). */
   endGraceSeconds: number;
+  /** The name publishers use for the origins (DNS with every origin's address, or a load balancer). */
+  publishHost?: string;
   /** A transcoder silent this long gets no publisher back (it may be dying; the sweep decides). */
   quietAfterMs: number;
   playbackTtlSeconds: number;
@@ -238,7 +240,10 @@ export function createApi(o: ApiOptions): express.Express {
   });
   app.get('/api/v1/streams/:app/:stream/publish', admin, (req, res) => {
     const s = findStream(req);
-    res.json({ url: `${originUrl()}/${s.app}/${s.stream}?key=${s.streamKey}` });
+    // With a publish host (a DNS name for every origin, or a load balancer in front of them), a
+    // publisher that reconnects after its origin died lands on a live one.
+    const base = o.publishHost !== undefined ? `rtmp://${urlHost(o.publishHost)}:${o.originRtmpPort}` : originUrl();
+    res.json({ url: `${base}/${s.app}/${s.stream}?key=${s.streamKey}` });
   });
   app.get('/api/v1/streams/:app/:stream/playback', admin, (req, res) => {
     const s = findStream(req);

@@ -37,6 +37,8 @@ export interface ControllerOptions {
   scaleIntervalMs: number;
   /** A launch-config file stored when the controller starts with none stored (the appliance's own). */
   initialLaunchConfig?: string;
+  /** The host name publish URLs give out (one name for every origin); otherwise an origin's address. */
+  publishHost?: string;
 }
 
 /** A secret from the environment, or one generated once and kept (0600) in the data directory. */
@@ -58,6 +60,7 @@ export class Controller {
   private sweeper: NodeJS.Timeout | undefined;
   private scaleTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
+  private readonly startedAt = Date.now();
 
   private constructor(readonly store: Store, readonly adminToken: string, readonly agentToken: string,
     /** Signs playback URLs; edges and relays check them with the same secret. */
@@ -78,7 +81,7 @@ export class Controller {
     const scaler = new Scaler(store, o.provider, o.log.child({ part: 'scaler' }));
     const app = createApi({ store, scaler, log: o.log, adminToken, agentToken, signingSecret, originRtmpPort: o.originRtmpPort,
       edgeHttpPort: o.edgeHttpPort, endGraceSeconds: o.endGraceSeconds, playbackTtlSeconds: o.playbackTtlSeconds, now: Date.now,
-      quietAfterMs: Math.max(1000, o.deadAfterMs / 2) });
+      quietAfterMs: Math.max(1000, o.deadAfterMs / 2), ...(o.publishHost !== undefined ? { publishHost: o.publishHost } : {}) });
     c.server = app.listen(o.port, o.host);
     await once(c.server, 'listening');
     c.sweeper = setInterval(() => c.sweep(), o.sweepIntervalMs);
@@ -107,7 +110,7 @@ export class Controller {
       this.store.setNodeState(stuck.id, 'failed');
       this.o.log.error({ node: stuck.id, afterMs: now - stuck.lastHeartbeat }, 'node never joined after provisioning: failed');
     }
-    for (const dead of deadNodes(this.store.nodes(), now, this.o.deadAfterMs)) {
+    for (const dead of deadNodes(this.store.nodes(), now, this.o.deadAfterMs, this.startedAt)) {
       this.store.transaction(() => {
         this.store.setNodeState(dead.id, 'failed');
         for (const s of this.store.streamsOn(dead.id)) {

@@ -91,7 +91,9 @@ export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'rel
         upstreams: inv.hosts.filter((e) => e.roles.includes('edge')).map((e) => ({ host: e.address, port: inv.http.port })) };
     case 'origin': {
       const segmenter = originSegments(inv, h)?.segmenter;
-      return { ...common, role, rtmpListen: { host: h.address, port: inv.rtmp.port }, statusListen: { host: h.address, port: inv.http.port },
+      // nginx-rtmp keeps each stream in the worker its publisher reached: with more than one worker a
+      // transcoder pulling the stream lands on another worker half the time ("stream not found").
+      return { ...common, workerProcesses: 1, role, rtmpListen: { host: h.address, port: inv.rtmp.port }, statusListen: { host: h.address, port: inv.http.port },
         apps: ['live'], controllerUrl: need(inv.controller, 'controller').url.replace(/\/+$/, ''), hookToken: need(inputs.agentToken, 'the agent token'),
         publishAllow: inv.networks.publishers ?? ['all'], playAllow: inv.networks.writers,
         rtmpModulePath: RTMP_MODULE_PATH, nodeId: h.name, ...(segmenter ? { segmenter, workerUser: 'dvr' } : {}) };

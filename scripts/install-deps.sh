@@ -2,18 +2,21 @@
 # Installs what the appliance runs: npm packages, and ffmpeg + nginx with the RTMP module from
 # Debian. With --test, also what the tests drive: sshd, nfs-ganesha with rpcbind, libnfs' nfs-ls,
 # Ansible, iproute2 (test hosts are network namespaces), sshfs (a real network mount for the
-# storage tests) and Chromium (the dashboard). With --bench, what the benchmarks drive (wrk).
+# storage tests) and Chromium (the dashboard). With --lab, what `dvr lab` needs (iproute2, sshd,
+# nfs-ganesha, sshfs, fonts for the publisher's clock); --test includes it. With --bench, what the
+# benchmarks drive (wrk).
 # Safe to run again: it installs only what is missing, and touches only what it installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-TEST=0 BENCH=0
+TEST=0 BENCH=0 LAB=0
 for arg in "$@"; do
   case "$arg" in
-    --test) TEST=1 ;;
+    --test) TEST=1 LAB=1 ;;
+    --lab) LAB=1 ;;
     --bench) BENCH=1 ;;
     -h|--help)
-      echo "usage: scripts/install-deps.sh [--test] [--bench]"
-      echo "Installs the Debian packages and npm packages the appliance needs (--test: and the tests; --bench: and the benchmarks)."
+      echo "usage: scripts/install-deps.sh [--test] [--lab] [--bench]"
+      echo "Installs the Debian packages and npm packages the appliance needs (--test: and the tests; --lab: and dvr lab; --bench: and the benchmarks)."
       exit 0 ;;
     *) echo "install-deps: unknown option '$arg' (see --help)" >&2; exit 2 ;;
   esac
@@ -28,17 +31,23 @@ command -v nginx >/dev/null 2>&1 || need+=(nginx-light)
 # The tests also use pgrep/pkill and chattr.
 command -v pgrep >/dev/null 2>&1 || need+=(procps)
 command -v chattr >/dev/null 2>&1 || need+=(e2fsprogs)
-if [ "$TEST" -eq 1 ]; then
+if [ "$LAB" -eq 1 ]; then
   command -v ip >/dev/null 2>&1 || need+=(iproute2)
   [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
   command -v ganesha.nfsd >/dev/null 2>&1 || need+=(nfs-ganesha)
   [ -e /usr/lib/x86_64-linux-gnu/ganesha/libfsalvfs.so ] || dpkg-query -W nfs-ganesha-vfs >/dev/null 2>&1 || need+=(nfs-ganesha-vfs)
   command -v rpcbind >/dev/null 2>&1 || [ -x /usr/sbin/rpcbind ] || need+=(rpcbind)
+  command -v sshfs >/dev/null 2>&1 || need+=(sshfs)
+  command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+  command -v fallocate >/dev/null 2>&1 || need+=(util-linux)
+  # The publisher's burnt-in clock (ffmpeg's drawtext finds a font through fontconfig).
+  fc-list 2>/dev/null | grep -q . || need+=(fonts-dejavu-core fontconfig)
+fi
+if [ "$TEST" -eq 1 ]; then
   command -v nfs-ls >/dev/null 2>&1 || need+=(libnfs-utils)
   command -v ansible-playbook >/dev/null 2>&1 || need+=(ansible-core)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
-  command -v sshfs >/dev/null 2>&1 || need+=(sshfs)
 fi
 if [ "$BENCH" -eq 1 ]; then
   command -v wrk >/dev/null 2>&1 || need+=(wrk)

@@ -12,6 +12,7 @@ export interface MetricsSources { packager: Packager; transcoder: Transcoder; st
 const RENDITION_COUNTERS = [
   ['segmentsListed', 'dvr_segments_listed_total', 'Segments listed in a playlist'],
   ['segmentsRejected', 'dvr_segments_rejected_total', 'Segments that failed the integrity check'],
+  ['segmentsSuperseded', 'dvr_segments_superseded_total', 'Segments of time already listed (after a takeover), not listed again'],
   ['segmentsPurged', 'dvr_segments_purged_total', 'Segments deleted after leaving the window'],
   ['bytesPurged', 'dvr_bytes_purged_total', 'Bytes deleted by purge'],
   ['capTrims', 'dvr_storage_cap_trims_total', 'Times the storage cap deleted media early'],

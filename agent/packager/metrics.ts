@@ -3,6 +3,8 @@
 export interface RenditionCounters {
   segmentsListed: number;
   segmentsRejected: number;
+  /** Segments of time already listed (a backlog after a takeover): dropped, not listed again. */
+  segmentsSuperseded: number;
   segmentsPurged: number;
   bytesPurged: number;
   capTrims: number;
@@ -12,6 +14,6 @@ export interface RenditionCounters {
 }
 
 export function newCounters(): RenditionCounters {
-  return { segmentsListed: 0, segmentsRejected: 0, segmentsPurged: 0, bytesPurged: 0, capTrims: 0,
+  return { segmentsListed: 0, segmentsRejected: 0, segmentsSuperseded: 0, segmentsPurged: 0, bytesPurged: 0, capTrims: 0,
     outputErrors: 0, discontinuities: 0, lastLatencyMs: 0 };
 }

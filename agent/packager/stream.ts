@@ -390,6 +390,15 @@ export class StreamPackager {
     const mediaStartUs = Math.max(0, Math.round(media.startTime * 1e6));
     const last = r.index.length > 0 ? r.index.length - 1 : -1;
     const prevEnd = last >= 0 ? r.index.endMsAt(last) : 0;
+    // A new session whose first segment was finished well before the end of what is listed (a
+    // backlog of an origin's fragments, taken by a node that takes the stream over from the writer
+    // that listed that time already) would replay that time: it is dropped, not listed as new.
+    if ((newSession || !r.session) && last >= 0 && arrivedMs < prevEnd - r.target * 1000) {
+      await unlinkIfPresent(src);
+      this.statsOf(r).counters.segmentsSuperseded++;
+      this.log.debug({ rendition: r.name, session, n, arrivedMs, listedUntil: prevEnd }, 'segment of time already listed: dropped');
+      return;
+    }
 
     let state = r.session;
     let hole = r.holePending || (!newSession && r.lastN !== undefined && n !== r.lastN + 1);

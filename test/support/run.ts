@@ -1,19 +1,11 @@
 // Helpers for tests that drive real programs: run to completion, wait for events with deadlines.
-import { execFile } from 'node:child_process';
 import { once, type EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export function run(cmd: string, args: string[], timeoutMs = 120_000): Promise<{ stdout: string; stderr: string; code: number }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ stdout, stderr, code });
-    });
-  });
-}
+export { run } from '../../lab/hosts.js';
 
 /** A fresh directory that nginx's unprivileged workers can read (mkdtemp makes it 0700). */
 export async function tempDir(prefix: string): Promise<string> {

@@ -115,6 +115,7 @@ describe('inventory', () => {
     assert.deepEqual(nginx?.args.slice(0, 6), ['--role', 'origin', '--config', nginx?.args[3], '--uid', '5005']);
     const conf = nginx?.uploads[0]?.content ?? '';
     assert.match(conf, /^user dvr;$/m, 'the workers write fragments the agent may take');
+    assert.match(conf, /^worker_processes 1;$/m, 'one worker: nginx-rtmp serves a stream only from the worker its publisher reached');
     assert.match(conf, /hls_path "\/var\/lib\/dvr\/origin-fragments\/live";/);
     assert.match(conf, /hls_fragment 2000ms;/);
     assert.match(conf, /[?&]node=ox1/, 'the publish hook names the origin that took the stream');
