@@ -88,7 +88,7 @@ export class Appliance {
     const controller = await this.step('controller', [], () => Controller.start({
       dataDir: path.join(o.dataDir, 'controller'), host: o.apiHost, port: o.apiPort, log: this.log,
       ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}),
-      provisioningTimeoutMs: 600_000, deadAfterMs: 10_000, sweepIntervalMs: 1000, originRtmpPort: o.rtmpPort, edgeHttpPort: o.port,
+      provisioningTimeoutMs: 600_000, deadAfterMs: 8_000, sweepIntervalMs: 1000, originRtmpPort: o.rtmpPort, edgeHttpPort: o.port,
       endGraceSeconds: o.reconnectGraceSeconds, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: 5000,
       // Its roles' capacities (the transcoder takes four publishers) until an admin stores another.
       initialLaunchConfig: path.join(LAUNCH_CONFIG_DIR, 'single-machine.json'),

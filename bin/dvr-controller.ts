@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     dataDir: path.join(dataDir, 'controller'), host: values.host ?? process.env['DVR_CONTROLLER_HOST'] ?? '0.0.0.0',
     port, log, ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
     ...(process.env['DVR_AGENT_TOKEN'] ? { agentToken: process.env['DVR_AGENT_TOKEN'] } : {}),
-    provisioningTimeoutMs: 600_000, deadAfterMs: envNumber('DVR_DEAD_AFTER_MS', 10_000, { min: 1000, max: 3_600_000, integer: true }), sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
+    provisioningTimeoutMs: 600_000, deadAfterMs: envNumber('DVR_DEAD_AFTER_MS', 8_000, { min: 1000, max: 3_600_000, integer: true }), sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
     endGraceSeconds: envNumber('DVR_RECONNECT_GRACE_SECONDS', 30, { min: 0, max: 3600 }), playbackTtlSeconds: 6 * 3600, scaleIntervalMs: Number(process.env['DVR_SCALE_INTERVAL_MS'] ?? 5000),
     ...(provider ? { provider } : {}),
     ...(env['DVR_PUBLISH_HOST'] ? { publishHost: publishHost(env['DVR_PUBLISH_HOST']) } : {}),

@@ -221,7 +221,8 @@ export function createApi(o: ApiOptions): express.Express {
     if (!s) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${param(req, 'app')}/${param(req, 'stream')}`);
     return s;
   };
-  const publicStream = (s: StreamRow): object => ({ app: s.app, stream: s.stream, ...s.settings, status: s.status, transcoder: s.transcoder ?? null });
+  const publicStream = (s: StreamRow): object => ({ app: s.app, stream: s.stream, ...s.settings, status: s.status, transcoder: s.transcoder ?? null,
+    origin: s.origin ?? null, epoch: s.epoch ?? 0 });
   app.post('/api/v1/streams', admin, (req, res) => {
     const v = validateOrThrow(validateStream, req.body, 'stream');
     const { app: a, stream: name, ...settings } = v;

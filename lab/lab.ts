@@ -93,8 +93,9 @@ export function startPublisher(s: Pick<LabState, 'net' | 'options'>, url: string
   const ffmpeg = ['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=25,${clock}`,
     '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-preset', 'ultrafast',
     '-tune', 'zerolatency', '-b:v', '800k', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-c:a', 'aac', '-b:a', '64k',
-    // A dead origin is noticed within seconds, as OBS notices it.
-    '-rw_timeout', '5000000', '-f', 'flv', url];
+    // A dead origin is noticed within seconds, as OBS notices it: a small socket buffer fills soon,
+    // and a write that cannot go on for 3 s fails.
+    '-send_buffer_size', '65536', '-rw_timeout', '3000000', '-f', 'flv', url];
   const loop = `while :; do ${ffmpeg.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}; echo "publisher: ffmpeg exited ($?); reconnecting in 2 s"; sleep 2; done`;
   return startIn(host(s, PUBLISHER_HOST), ['bash', '-c', loop], path.join(s.options.dir, 'publisher.log'));
 }

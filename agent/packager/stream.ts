@@ -125,10 +125,10 @@ export class StreamPackager {
     if (this.deps.lease && await this.claim(this.deps.lease)) {
       const wait = this.deps.takeoverDelayMs;
       this.queue = this.queue.then(() => new Promise((resolve) => setTimeout(resolve, wait)));
-      void this.enqueue(() => this.recoverIndex());
+      void this.enqueue(() => this.recoverIndex(true));
       return;
     }
-    await this.recoverIndex();
+    await this.recoverIndex(false);
   }
 
   /** Records `mine` as the stream's writer; true when it takes the stream over from another assignment. */
@@ -170,8 +170,12 @@ export class StreamPackager {
     return true;
   }
 
-  /** Rebuilds the index of every rendition from its directory and writes the playlists. */
-  private async recoverIndex(): Promise<void> {
+  /**
+   * Rebuilds the index of every rendition from its directory and writes the playlists. Taken over
+   * from another writer, the encoder sessions it recorded are not continued: whatever this node
+   * ingests starts a new session (a discontinuity), even an origin's fragments that carry none.
+   */
+  private async recoverIndex(takeover: boolean): Promise<void> {
     const saved = (await readJson(path.join(this.paths.dir, STREAM_STATE))) as Partial<StreamStateFile> | undefined;
     if (saved) {
       this.status = saved.status === 'ended' ? 'ended' : 'live';
@@ -180,7 +184,7 @@ export class StreamPackager {
     for (const r of this.renditions.values()) {
       const { segments, ignored } = await r.recover();
       if (ignored.length > 0) this.log.warn({ rendition: r.name, ignored: ignored.length }, 'segments before a hole in the sequence are not listed');
-      const session = saved?.sessions?.[r.name];
+      const session = takeover ? undefined : saved?.sessions?.[r.name];
       if (session && this.ext === 'm4s') r.init = await this.loadInit(path.join(r.dir, initName(session.disc))).catch(() => undefined);
       r.session = session;
       this.restoreStats(r);
@@ -393,7 +397,7 @@ export class StreamPackager {
     // A new session whose first segment was finished well before the end of what is listed (a
     // backlog of an origin's fragments, taken by a node that takes the stream over from the writer
     // that listed that time already) would replay that time: it is dropped, not listed as new.
-    if ((newSession || !r.session) && last >= 0 && arrivedMs < prevEnd - r.target * 1000) {
+    if ((newSession || !r.session) && last >= 0 && arrivedMs < prevEnd - r.target * 500) {
       await unlinkIfPresent(src);
       this.statsOf(r).counters.segmentsSuperseded++;
       this.log.debug({ rendition: r.name, session, n, arrivedMs, listedUntil: prevEnd }, 'segment of time already listed: dropped');

@@ -1,0 +1,115 @@
+// The cluster as users deploy it, on one machine: `dvr lab up` (network namespaces, real sshd, the
+// project's provisioning, nfs-ganesha and network mounts of the storage, real agents, nginx, a
+// publisher), then every fault of the suite through `dvr lab fault`, with a player and a bounded
+// load on both edges. After each: every edge's playlist parses with an independent parser, every
+// segment that reached the storage is listed once, and the only holes are marked ones within the
+// outage. Transcoder failures are detected within 15 s and the playlist advances again within 20 s.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { resultTable, type DrillResult } from '../../lab/drill.js';
+import { whyNoLab } from '../../lab/lab.js';
+import { readState, type LabState } from '../../lab/state.js';
+import { faultSuite } from '../../lab/suite.js';
+import { parsePlaylist } from '../support/m3u8.js';
+import { run, tempDir } from '../support/run.js';
+
+const dvr = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.cjs');
+
+describe('dvr lab: a cluster on one machine, and the fault suite', function () {
+  this.timeout(600_000);
+  const n = process.pid % 100;
+  let dir: string;
+  let state: LabState | undefined;
+  const env = (): NodeJS.ProcessEnv => ({ ...process.env, DVR_LAB_DIR: dir, DVR_LAB_NAME: `dvrl${n}`, DVR_LAB_SUBNET: `10.209.${120 + n}.0/24`,
+    DVR_ADMIN_TOKEN: 'lab-test-admin-token-0123456789' });
+  /** `dvr lab ...` in the test's own environment (its directory, names and network). */
+  const lab = (...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> => new Promise((resolve) => {
+    execFile(process.execPath, [dvr, 'lab', ...args], { env: env(), timeout: 600_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      resolve({ stdout, stderr, code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0 });
+    });
+  });
+  const line = (out: string, name: string): string => /^(\S+): (\S+)$/m.exec(out.split('\n').find((l) => l.startsWith(`${name}: `)) ?? '')?.[2] ?? '';
+
+  before(async function () {
+    const why = await whyNoLab();
+    if (why) { console.log(`      skipped: ${why}`); this.skip(); }
+    dir = path.join(await tempDir('lab'), 'lab');
+  });
+
+  after(async () => {
+    if (!dir) return;
+    await lab('down');
+    await fs.rm(path.dirname(dir), { recursive: true, force: true });
+  });
+
+  it('dvr lab up provisions the cluster and prints the lines dvr start prints; the stream plays through both edges and the relay', async () => {
+    const up = await lab('up');
+    assert.equal(up.code, 0, `dvr lab up failed:\n${up.stdout}\n${up.stderr}\n${await fs.readFile(path.join(dir, 'provision.log'), 'utf8').catch(() => '')}`);
+    for (const name of ['playback', 'publish', 'api', 'dashboard']) assert.match(line(up.stdout, name), /^(https?|rtmp):\/\/10\.209\./, `${name}: line`);
+    assert.match(up.stdout, /^- storage: (sshfs from the storage host|NFS)/m, 'it says how the storage is mounted');
+    state = await readState(dir);
+    assert.ok(state);
+    const playback = line(up.stdout, 'playback');
+    const master = parsePlaylist(await (await fetch(playback)).text());
+    assert.ok(master.variants.length >= 1);
+    for (const h of ['edge-2', 'relay-1']) {
+      const address = state.net.hosts.find((x) => x.name === h)?.address ?? '';
+      const p = parsePlaylist(await (await fetch(`http://${address}:8080/live/lab/source/index.m3u8`)).text());
+      assert.ok(p.segments.length >= 2, `${h} serves the playlist`);
+    }
+    // The API names the nodes as the lab names its hosts; the admin token is the one given.
+    const nodes = await (await fetch(`${line(up.stdout, 'api')}/nodes`, { headers: { Authorization: `Bearer ${env()['DVR_ADMIN_TOKEN'] ?? ''}` } })).json() as
+      Array<{ id: string; state: string }>;
+    assert.deepEqual(nodes.map((x) => x.id).sort(), ['edge-1', 'edge-2', 'ot-1', 'ot-2', 'relay-1', 'tc-1']);
+    assert.ok(nodes.every((x) => x.state === 'inservice'));
+    const status = await lab('status');
+    assert.equal(status.code, 0);
+    assert.match(status.stdout, /^ot-1 +10\.209\.\d+\.\d+ +origin\+transcoder +inservice/m);
+    assert.match(status.stdout, /^faults in effect: none$/m);
+  });
+
+  it('refuses unknown faults and hosts with exit 2, naming the choices', async () => {
+    const kind = await lab('fault', 'flood');
+    assert.deepEqual([kind.code, /unknown fault 'flood'; faults: kill-agent, cut, heal/.test(kind.stderr)], [2, true], kind.stderr);
+    const host = await lab('fault', 'cut', 'ot-9');
+    assert.deepEqual([host.code, /the lab has no host 'ot-9'; hosts: /.test(host.stderr)], [2, true], host.stderr);
+    const wrong = await lab('fault', 'kill-edge', 'ot-1');
+    assert.deepEqual([wrong.code, /fault 'kill-edge' does not apply to 'ot-1'; hosts: edge-1, edge-2, relay-1/.test(wrong.stderr)], [2, true], wrong.stderr);
+    assert.equal((await lab('fault', 'stop-storage', 'storage')).code, 2, 'a fault that takes no host');
+  });
+
+  it('survives every fault: detected and moved on within the targets, playlists valid, nothing lost or listed twice, holes marked', async () => {
+    assert.ok(state, 'the lab is up');
+    const results: DrillResult[] = await faultSuite(state, async (kind, host) => {
+      const r = await lab('fault', kind, ...(host ? [host] : []));
+      if (r.code !== 0) throw new Error(`dvr lab fault ${kind} ${host ?? ''} failed (${r.code}): ${r.stderr}`);
+    });
+    const table = resultTable(results);
+    console.log(table.split('\n').map((l) => `      ${l}`).join('\n'));
+    const problems = results.flatMap((r) => r.problems.map((p) => `${r.label}: ${p}`));
+    assert.deepEqual(problems, [], `${table}\n${problems.join('\n')}`);
+    for (const r of results.filter((x) => /^(kill-agent|cut|cut-controller) .*\(its transcoder\)$/.test(x.label))) {
+      assert.ok((r.detectS ?? Infinity) <= 15, `${r.label}: detected after ${String(r.detectS)} s (target 15 s)\n${table}`);
+      assert.ok((r.advanceS ?? Infinity) <= 20, `${r.label}: the playlist advanced after ${String(r.advanceS)} s (target 20 s)\n${table}`);
+    }
+    const kill = results.find((r) => r.label.startsWith('kill-controller'));
+    assert.ok((kill?.advanceS ?? Infinity) <= 6 && kill?.stallS === 0, `streams go on while the controller is down\n${table}`);
+  });
+
+  it('a second up over a lab left behind removes it first; down removes every namespace, mount and process', async () => {
+    const again = await lab('up');
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /^- removing the lab that was here$/m);
+    const down = await lab('down');
+    assert.equal(down.code, 0, down.stderr);
+    const prefix = `dvrl${n}-`;
+    assert.equal((await run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(prefix)).length, 0, 'no namespace left');
+    assert.notEqual((await run('ip', ['link', 'show', `dvrl${n}br`])).code, 0, 'no bridge left');
+    assert.doesNotMatch((await run('findmnt', ['-rn', '-o', 'TARGET'])).stdout, new RegExp(dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')), 'no mount left');
+    assert.equal((await run('pgrep', ['-f', dir])).stdout.trim(), '', 'no process left');
+    await assert.rejects(fs.access(dir), 'the lab directory is gone');
+  });
+});
