@@ -41,6 +41,8 @@ export class Rendition {
   lastN: number | undefined;
   /** A hole is known before the next segment (rejected segment, missing file). */
   holePending = false;
+  /** Taken over from another writer and nothing listed since: a backlog of time it listed is dropped. */
+  takenOver = false;
   facts: MediaFacts = { codecs: [], width: undefined, height: undefined, frameRate: undefined };
   /** Highest discontinuity number ever used (also of purged segments). */
   lastDisc = -1;

@@ -185,6 +185,7 @@ export class StreamPackager {
       const { segments, ignored } = await r.recover();
       if (ignored.length > 0) this.log.warn({ rendition: r.name, ignored: ignored.length }, 'segments before a hole in the sequence are not listed');
       const session = takeover ? undefined : saved?.sessions?.[r.name];
+      r.takenOver = takeover;
       if (session && this.ext === 'm4s') r.init = await this.loadInit(path.join(r.dir, initName(session.disc))).catch(() => undefined);
       r.session = session;
       this.restoreStats(r);
@@ -394,10 +395,10 @@ export class StreamPackager {
     const mediaStartUs = Math.max(0, Math.round(media.startTime * 1e6));
     const last = r.index.length > 0 ? r.index.length - 1 : -1;
     const prevEnd = last >= 0 ? r.index.endMsAt(last) : 0;
-    // A new session whose first segment was finished well before the end of what is listed (a
-    // backlog of an origin's fragments, taken by a node that takes the stream over from the writer
-    // that listed that time already) would replay that time: it is dropped, not listed as new.
-    if ((newSession || !r.session) && last >= 0 && arrivedMs < prevEnd - r.target * 500) {
+    // Taking a stream over, a segment finished well before the end of what the previous writer
+    // listed (a backlog of an origin's fragments it had pulled already) would replay that time: it
+    // is dropped, not listed again.
+    if (r.takenOver && last >= 0 && arrivedMs < prevEnd - r.target * 500) {
       await unlinkIfPresent(src);
       this.statsOf(r).counters.segmentsSuperseded++;
       this.log.debug({ rendition: r.name, session, n, arrivedMs, listedUntil: prevEnd }, 'segment of time already listed: dropped');
@@ -462,6 +463,7 @@ export class StreamPackager {
     r.init = init;
     r.lastN = n;
     r.holePending = false;
+    r.takenOver = false;
     r.lastDisc = disc;
     r.index.push(record);
     if (this.eventStartMs === undefined) {
