@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DvrError } from '../common/errors.js';
-import { pidsIn, run, type Host } from './hosts.js';
+import { killIn, pidsIn, run, type Host } from './hosts.js';
 import { host, provisionLab, startController, type Say } from './lab.js';
 import { writeState, type LabState } from './state.js';
 import { CONTROLLER_HOST, LAB_HOSTS, PUBLISHER_HOST, labPaths } from './topology.js';
@@ -89,13 +89,13 @@ export async function applyFault(s: LabState, kind: FaultKind, h: Host | undefin
   let done: string;
   switch (kind) {
     case 'kill-agent': {
-      const n = await signalIn(need(), /dvr-agent|PM2 v\d|God Daemon|(^|\/)ffmpeg /, 'SIGKILL');
+      const n = await killIn(need(), /dvr-agent|PM2 v\d|God Daemon|(^|\/)ffmpeg /);
       f.killed = addUnique(f.killed, need().name);
       done = `killed ${n} processes on ${need().name} (its agent, pm2 and encoders)`;
       break;
     }
     case 'kill-edge': {
-      const n = await signalIn(need(), /^nginx: /, 'SIGKILL');
+      const n = await killIn(need(), /^nginx: /);
       f.killed = addUnique(f.killed, need().name);
       done = `killed ${n} nginx processes on ${need().name}`;
       break;
@@ -144,7 +144,7 @@ export async function applyFault(s: LabState, kind: FaultKind, h: Host | undefin
       break;
     }
     case 'kill-controller': {
-      const n = await signalIn(controller, /dvr-controller/, 'SIGKILL');
+      const n = await killIn(controller, /dvr-controller/);
       f.controllerKilled = true;
       done = `killed dvr-controller (${n} process)`;
       break;
@@ -177,7 +177,7 @@ export async function applyFault(s: LabState, kind: FaultKind, h: Host | undefin
       break;
     }
     case 'drop-publisher': {
-      const n = await signalIn(host(s, PUBLISHER_HOST), /(^|\/)ffmpeg /, 'SIGKILL');
+      const n = await killIn(host(s, PUBLISHER_HOST), /(^|\/)ffmpeg /, 0);
       done = `dropped the publisher's connection (${n} process); it reconnects in 2 s`;
       break;
     }

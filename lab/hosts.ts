@@ -170,14 +170,32 @@ export async function pidsIn(h: Pick<Host, 'ns'>): Promise<number[]> {
   return (await run('ip', ['netns', 'pids', h.ns])).stdout.split('\n').filter(Boolean).map(Number);
 }
 
+/**
+ * SIGKILLs the processes in a host whose command line matches (all of them without `match`), again
+ * and again until none is left: a parent killed after its child may have started another (nginx's
+ * master replaces a worker), which would outlive it. Returns how many were killed.
+ */
+export async function killIn(h: Pick<Host, 'ns'>, match?: RegExp, deadlineMs = 5000): Promise<number> {
+  const end = Date.now() + deadlineMs;
+  let killed = 0;
+  for (;;) {
+    const pids: number[] = [];
+    for (const pid of await pidsIn(h)) {
+      const cmd = match ? (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).replace(/\0/g, ' ') : '';
+      if (!match || match.test(cmd)) pids.push(pid);
+    }
+    if (pids.length === 0 || Date.now() > end) return killed;
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL'); killed++; } catch { /* gone */ }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Kills every process in the hosts' namespaces and removes them, their links and the bridge. Idempotent. */
 export async function destroyHosts(rec: Pick<HostNetRecord, 'bridge' | 'hosts'>): Promise<void> {
+  for (const h of rec.hosts) await killIn(h);
   for (const h of rec.hosts) {
-    for (const p of await pidsIn(h)) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
-  }
-  for (const h of rec.hosts) {
-    // Processes take a moment to go; a namespace with none left is removed at once.
-    for (let i = 0; i < 50 && (await pidsIn(h)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
     await run('ip', ['netns', 'del', h.ns]);
     await run('ip', ['link', 'del', h.link]);
     await fs.rm(path.join('/etc/netns', h.ns), { recursive: true, force: true });
