@@ -5,6 +5,8 @@ import path from 'node:path';
 import { CHUNK_DIR, chunkName, parseInitName, parseSegmentName, segmentName, type SegmentExt } from './layout.js';
 import { listDir } from './files.js';
 import type { InitMedia } from './media/inspect.js';
+import { newCounters, type RenditionCounters } from './metrics.js';
+import type { RenditionTail } from './placement.js';
 import { CHUNK_SIZE } from './render/hls.js';
 import { SegmentIndex } from './segment-index.js';
 
@@ -47,6 +49,15 @@ export class Rendition {
   /** Highest discontinuity number ever used (also of purged segments). */
   lastDisc = -1;
   target: number;
+  readonly counters: RenditionCounters = newCounters();
+  /** Bit rate figures over what is listed: the master playlist's BANDWIDTH and AVERAGE-BANDWIDTH. */
+  peakBps = 0;
+  totalBytes = 0;
+  totalSeconds = 0;
+  /** BANDWIDTH as advertised; it moves only when the measured peak leaves it by more than 10 %. */
+  advertisedBps = 0;
+  /** The storage cap deleted media early: the playlist is no longer a whole event. */
+  capTrimmed = false;
 
   /** `dir` is on the shared storage; `spoolDir` (local disk) holds the encoder's incoming/. */
   constructor(readonly name: string, readonly dir: string, readonly spoolDir: string, readonly ext: SegmentExt,
@@ -55,6 +66,37 @@ export class Rendition {
   }
 
   get incomingDir(): string { return path.join(this.spoolDir, 'incoming'); }
+
+  /** What placing the next segment needs to know (placement.ts). */
+  tail(): RenditionTail {
+    const n = this.index.length;
+    return {
+      last: n > 0 ? { endMs: this.index.endMsAt(n - 1), disc: this.index.discAt(n - 1), mediaStartUs: this.index.mediaStartUsAt(n - 1),
+        durationUs: this.index.durationUsAt(n - 1) } : undefined,
+      nextSeq: this.index.nextSequence, lastDisc: this.lastDisc, session: this.session, lastN: this.lastN,
+      holePending: this.holePending, takenOver: this.takenOver, target: this.target,
+    };
+  }
+
+  /** Counts a listed segment into the bit rate figures. */
+  account(bytes: number, seconds: number): void {
+    if (seconds <= 0) return;
+    // A short last segment (encoder flush) says little about the peak rate.
+    if (seconds >= this.target / 2) this.peakBps = Math.max(this.peakBps, (bytes * 8) / seconds);
+    this.totalBytes += bytes;
+    this.totalSeconds += seconds;
+  }
+
+  /** Bytes per second over what was listed; 0 before anything was. */
+  get byteRate(): number {
+    return this.totalSeconds > 0 ? this.totalBytes / this.totalSeconds : 0;
+  }
+
+  /** BANDWIDTH to advertise: steady, moved only when the measured peak leaves it by more than 10 %. */
+  bandwidth(): number {
+    if (Math.abs(this.peakBps - this.advertisedBps) > 0.1 * this.advertisedBps) this.advertisedBps = this.peakBps;
+    return this.advertisedBps;
+  }
 
   /** Scans the directory: segments by their names, chunk files, init segments. */
   async recover(): Promise<{ segments: number; ignored: string[] }> {
@@ -84,6 +126,7 @@ export class Rendition {
       this.lastDisc = Math.max(this.lastDisc, s.disc);
       this.target = Math.max(this.target, Math.round(s.durationUs / 1e6));
     });
+    for (let p = 0; p < this.index.length; p++) this.account(this.index.bytesAt(p), this.index.durationUsAt(p) / 1e6);
     const chunks = new Set(await listDir(path.join(this.dir, CHUNK_DIR)));
     let below = this.index.firstSequence - (this.index.firstSequence % CHUNK_SIZE);
     while (chunks.has(chunkName(below))) below += CHUNK_SIZE;

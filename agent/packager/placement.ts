@@ -1,0 +1,79 @@
+// Where a checked segment goes in a rendition's timeline: its sequence number, its wall-clock
+// start, its discontinuity number, and whether it starts a new encoder session. Pure: a function of
+// the rendition's tail, the file's name and what the media says, unit-tested like window.ts.
+import type { SessionState } from './rendition.js';
+
+/** What placement needs to know of a rendition: its last listed segment and the session it follows. */
+export interface RenditionTail {
+  last: { endMs: number; disc: number; mediaStartUs: number; durationUs: number } | undefined;
+  nextSeq: number;
+  /** Highest discontinuity number ever used (also of purged segments); -1 for none. */
+  lastDisc: number;
+  session: SessionState | undefined;
+  /** The encoder's file number of the last segment of the session. */
+  lastN: number | undefined;
+  /** A hole is known before this segment (one was rejected, or a file went missing). */
+  holePending: boolean;
+  /** The stream was just taken over from another writer: nothing listed by this one yet. */
+  takenOver: boolean;
+  /** The playlist's target duration, seconds. */
+  target: number;
+}
+
+/** The segment as it arrived: the encoder session and file number from its name, its last write, its media. */
+export interface Arrival {
+  session: string;
+  n: number;
+  arrivedMs: number;
+  durationUs: number;
+  mediaStartUs: number;
+}
+
+export type Placement =
+  /** Time the previous writer listed already (a backlog after a takeover): not listed again. */
+  | { kind: 'superseded' }
+  | {
+    kind: 'list';
+    record: { seq: number; startMs: number; durationUs: number; disc: number; mediaStartUs: number };
+    /** The session the segment belongs to now: a new one, the same, or the same re-anchored. */
+    session: SessionState;
+    newSession: boolean;
+    /** fMP4: the init segment of the new discontinuity comes from incoming/, or is the previous one linked. */
+    initFrom: 'incoming' | 'link' | undefined;
+  };
+
+/**
+ * Places a segment. A new session (the encoder reconnected) or a hole (a missing file number, media
+ * timestamps that jump) gets a new discontinuity number. Wall-clock time follows the session's
+ * anchor (its first segment's arrival) by the media timestamps, and never goes back.
+ */
+export function placeSegment(t: RenditionTail, a: Arrival): Placement {
+  const prevEnd = t.last?.endMs ?? 0;
+  if (t.takenOver && t.last !== undefined && a.arrivedMs < prevEnd - t.target * 500) return { kind: 'superseded' };
+  const newSession = t.session?.session !== a.session;
+  let state = t.session;
+  let hole = t.holePending || (!newSession && t.lastN !== undefined && a.n !== t.lastN + 1);
+  if (!newSession && state && t.last !== undefined && t.last.disc >= state.disc) {
+    const expected = t.last.mediaStartUs + t.last.durationUs;
+    if (Math.abs(a.mediaStartUs - expected) > 500_000 * t.target) hole = true;
+    // Timestamps went back without a reconnect: re-anchored at the live edge.
+    if (a.mediaStartUs < expected - 500_000 * t.target) state = { ...state, anchorWallMs: prevEnd, anchorMediaUs: a.mediaStartUs };
+  }
+  let disc: number;
+  let initFrom: 'incoming' | 'link' | undefined;
+  if (newSession || !state) {
+    disc = t.lastDisc + 1;
+    initFrom = 'incoming';
+    state = { session: a.session, disc, anchorWallMs: Math.max(prevEnd, a.arrivedMs - a.durationUs / 1000), anchorMediaUs: a.mediaStartUs };
+  } else if (state.disc > t.lastDisc) {
+    disc = state.disc; // the session was registered before a failure; its init is in place
+  } else if (hole) {
+    disc = t.lastDisc + 1;
+    initFrom = 'link';
+  } else {
+    disc = t.lastDisc;
+  }
+  const startMs = Math.max(prevEnd, Math.round(state.anchorWallMs + (a.mediaStartUs - state.anchorMediaUs) / 1000));
+  return { kind: 'list', record: { seq: t.nextSeq, startMs, durationUs: a.durationUs, disc, mediaStartUs: a.mediaStartUs },
+    session: state, newSession, initFrom };
+}

@@ -1,0 +1,163 @@
+// Publishing a rendition after a change: the window and the storage cap decide what is listed and
+// what may go, then the immutable chunks, the playlists (full and delta), the stream's master
+// playlist and MPD are written (each atomically), and what left the window is deleted, late
+// (RFC 8216 6.2.2). Takes the state it needs as arguments; the stream packager owns that state.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../../common/log.js';
+import type { PackagerEmitter, StreamRef } from './events.js';
+import { unlinkIfPresent, writeAtomic } from './files.js';
+import {
+  CHUNK_DIR, CHUNKED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, PLAYLIST,
+  chunkName, dashSegmentName, initName, segmentName, type SegmentExt, type StreamPaths,
+} from './layout.js';
+import { renderMpd } from './render/dash.js';
+import { CHUNK_SIZE, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, type MediaPlaylistInput, type PlaylistKind } from './render/hls.js';
+import { renderMaster, type VariantInfo } from './render/master.js';
+import type { Rendition } from './rendition.js';
+import type { StreamSettings } from './settings.js';
+import { capTrim, purgeUpTo, windowHead } from './window.js';
+
+export interface PublishContext {
+  paths: StreamPaths;
+  settings: Readonly<StreamSettings>;
+  ext: SegmentExt;
+  /** The event is over (ENDLIST); with recording, its playlists list all of it. */
+  ended: boolean;
+  eventStartMs: number | undefined;
+  now: () => number;
+  log: Logger;
+  events: PackagerEmitter;
+  ref: StreamRef;
+}
+
+/** Window, cap, chunks, playlists, the stream's manifests, then the purge. */
+export async function publish(ctx: PublishContext, r: Rendition, all: readonly Rendition[], manifests: Manifests): Promise<void> {
+  const s = ctx.settings;
+  r.listedFrom = !ctx.ended || !s.recording ? windowHead(r.index, r.listedFrom, s, r.target) : 0;
+  let upTo = purgeUpTo(r.index, 0, r.listedFrom, s, r.target);
+  const capTo = s.recording ? 0 : capTrim(r.index, 0, { ...s, storageCapBytes: capShare(s.storageCapBytes, r, all) }, r.target);
+  if (capTo > upTo) {
+    r.counters.capTrims++;
+    r.capTrimmed = true;
+    ctx.log.warn({ rendition: r.name, segments: capTo - upTo, capBytes: s.storageCapBytes }, 'storage cap reached: deleting the oldest media early');
+    upTo = capTo;
+    r.listedFrom = Math.max(r.listedFrom, upTo);
+  }
+  const input = playlistInput(ctx, r);
+  await writeChunks(r, input);
+  await writeFullPlaylist(r, renderMediaPlaylist(input));
+  if (input.canSkipUntil > 0) await writeAtomic(path.join(r.dir, DELTA_PLAYLIST), renderDeltaPlaylist(input));
+  await manifests.write(ctx, all, false);
+  if (upTo > 0) await purge(ctx, r, upTo, capTo === upTo && capTo > 0 ? 'cap' : 'window');
+}
+
+/** The stream's storage cap, shared by its renditions in proportion to their bit rates. */
+function capShare(capBytes: number, r: Rendition, all: readonly Rendition[]): number {
+  if (capBytes <= 0) return 0;
+  const total = all.reduce((a, x) => a + x.byteRate, 0);
+  return total > 0 && r.byteRate > 0 ? Math.floor((capBytes * r.byteRate) / total) : capBytes;
+}
+
+function playlistKind(ctx: PublishContext, r: Rendition): PlaylistKind {
+  if (ctx.ended && ctx.settings.recording) return 'vod';
+  return ctx.settings.windowSeconds === 0 && !r.capTrimmed ? 'event' : 'live';
+}
+
+/** What the HLS renderers need of a rendition now. */
+function playlistInput(ctx: PublishContext, r: Rendition): MediaPlaylistInput {
+  const kind = playlistKind(ctx, r);
+  const s = ctx.settings;
+  const wantsDelta = s.deltaUpdates && kind !== 'vod' && (s.windowSeconds === 0 || s.windowSeconds > 6 * r.target);
+  const input: MediaPlaylistInput = {
+    index: r.index, from: kind === 'vod' ? 0 : r.listedFrom, ext: r.ext, target: r.target, kind,
+    ended: ctx.ended, canSkipUntil: wantsDelta ? 6 * r.target : 0, chunkedBelow: r.chunkedBelow,
+  };
+  if (r.ext === 'm4s') input.initUri = (disc) => initName(disc);
+  return input;
+}
+
+/** Writes each newly completed chunk of CHUNK_SIZE segments once; they never change after. */
+async function writeChunks(r: Rendition, input: MediaPlaylistInput): Promise<void> {
+  if (r.chunkedBelow < r.index.firstSequence) r.chunkedBelow = r.index.firstSequence - (r.index.firstSequence % CHUNK_SIZE);
+  while (r.chunkedBelow + CHUNK_SIZE <= r.index.nextSequence) {
+    if (r.index.posOf(r.chunkedBelow) >= 0) {
+      await fs.mkdir(path.join(r.dir, CHUNK_DIR), { recursive: true });
+      await writeAtomic(path.join(r.dir, CHUNK_DIR, chunkName(r.chunkedBelow)), renderChunk(input, r.chunkedBelow));
+    }
+    r.chunkedBelow += CHUNK_SIZE;
+  }
+}
+
+/**
+ * A playlist that includes chunks goes to index.m3u8.ssi, which nginx assembles; a plain one
+ * to index.m3u8, served as a file. Only one of the two exists once the switch is done, and
+ * the new one is in place before the old one goes, so a reader always finds one.
+ */
+async function writeFullPlaylist(r: Rendition, text: string): Promise<void> {
+  const chunked = text.includes('<!--# include');
+  await writeAtomic(path.join(r.dir, chunked ? CHUNKED_PLAYLIST : PLAYLIST), text);
+  if (chunked !== r.chunkedForm) {
+    await unlinkIfPresent(path.join(r.dir, chunked ? PLAYLIST : CHUNKED_PLAYLIST));
+    r.chunkedForm = chunked;
+  }
+}
+
+/** The stream's master playlist and MPD; the master is rewritten only when it changes. */
+export class Manifests {
+  private lastMaster = '';
+
+  /** A new event (archive strategy version or delete) starts from nothing. */
+  reset(): void {
+    this.lastMaster = '';
+  }
+
+  async write(ctx: PublishContext, all: readonly Rendition[], force: boolean): Promise<void> {
+    const variants = all.filter((r) => r.index.length > 0 && r.totalSeconds > 0).map((r) => {
+      const bandwidth = r.bandwidth();
+      const info: VariantInfo = { rendition: r.name, bandwidth, averageBandwidth: Math.min(bandwidth, (r.totalBytes * 8) / r.totalSeconds),
+        codecs: r.facts.codecs, width: r.facts.width, height: r.facts.height, frameRate: r.facts.frameRate };
+      return { r, info };
+    });
+    if (variants.length === 0) return;
+    const master = renderMaster(variants.map((v) => v.info), ctx.ext === 'm4s');
+    if (force || master !== this.lastMaster) {
+      await writeAtomic(path.join(ctx.paths.dir, MASTER), master);
+      this.lastMaster = master;
+    }
+    if (ctx.ext !== 'm4s' || !ctx.settings.dash) return;
+    const mpd = renderMpd({
+      renditions: variants.map((v) => ({ info: v.info, index: v.r.index, from: ctx.ended && ctx.settings.recording ? 0 : v.r.listedFrom })),
+      availabilityStartMs: ctx.eventStartMs ?? 0, windowSeconds: ctx.settings.windowSeconds,
+      target: Math.max(...variants.map((v) => v.r.target)), ended: ctx.ended, publishMs: ctx.now(),
+    });
+    await writeAtomic(path.join(ctx.paths.dir, DASH_MANIFEST), mpd);
+  }
+}
+
+/** Deletes the first `upTo` segments (and chunks and init segments no segment needs any more). */
+async function purge(ctx: PublishContext, r: Rendition, upTo: number, reason: 'window' | 'cap'): Promise<void> {
+  let bytes = 0;
+  let count = 0;
+  for (let i = 0; i < upTo; i++) {
+    const rec = r.index.at(0);
+    await unlinkIfPresent(path.join(r.dir, segmentName(rec, r.ext)));
+    if (r.ext === 'm4s') await unlinkIfPresent(path.join(r.dir, DASH_DIR, dashSegmentName(rec.seq)));
+    if ((rec.seq + 1) % CHUNK_SIZE === 0) await unlinkIfPresent(path.join(r.dir, CHUNK_DIR, chunkName(rec.seq + 1 - CHUNK_SIZE)));
+    bytes += rec.bytes;
+    count++;
+    r.index.shift();
+    r.listedFrom = Math.max(0, r.listedFrom - 1);
+  }
+  const minDisc = r.index.length > 0 ? r.index.discAt(0) : r.lastDisc;
+  for (const d of [...r.inits]) {
+    if (d < minDisc) {
+      await unlinkIfPresent(path.join(r.dir, initName(d)));
+      r.inits.delete(d);
+    }
+  }
+  r.counters.segmentsPurged += count;
+  r.counters.bytesPurged += bytes;
+  ctx.log.debug({ rendition: r.name, count, bytes, reason }, 'purged');
+  ctx.events.emit('purged', { ...ctx.ref, rendition: r.name, count, bytes, reason });
+}
