@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { parse, type MpdPlaylist, type ParsedMpd } from 'mpd-parser';
+import { dashSegmentName, DASH_DIR, initName } from '../../agent/packager/layout.js';
+import { renderMpd, type DashInput, type DashRendition } from '../../agent/packager/render/dash.js';
+import type { VariantInfo } from '../../agent/packager/render/master.js';
+import { SegmentIndex } from '../../agent/packager/segment-index.js';
+import { windowHead } from '../../agent/packager/window.js';
+
+// The MPD is read back by an independent DASH parser (mpd-parser, the one video.js plays DASH
+// with): what it lists must be what the index holds, at the wall-clock times the index says.
+
+const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
+const TARGET = 2;
+/** The event spans 60.5 s: a 50 s window starts inside its first session. */
+const WINDOW = 50;
+
+/** One encoder session as the packager lists it (stream.ts place()): wall-clock time follows media time from an anchor. */
+interface Session { disc: number; wallMs: number; mediaUs: number; durationsUs: number[] }
+
+function listSessions(sessions: Session[]): SegmentIndex {
+  const index = new SegmentIndex();
+  for (const s of sessions) {
+    let media = s.mediaUs;
+    for (const d of s.durationsUs) {
+      const prevEnd = index.length > 0 ? index.endMsAt(index.length - 1) : 0;
+      const startMs = Math.max(prevEnd, Math.round(s.wallMs + (media - s.mediaUs) / 1000));
+      index.push({ seq: index.nextSequence, startMs, durationUs: d, disc: s.disc, mediaStartUs: media, bytes: Math.round(d / 8) });
+      media += d;
+    }
+  }
+  return index;
+}
+
+const times = <T>(n: number, v: T): T[] => Array.from({ length: n }, () => v);
+/** AAC segments: whole 1024-sample frames at 48 kHz, so they alternate around 2 s. */
+const aac = (n: number): number[] => Array.from({ length: n }, (_v, i) => (i % 2 === 0 ? 2_005_333 : 1_994_667));
+
+/**
+ * An event as a demuxed CMAF ladder writes it: 12 segments, the encoder reconnects after 6.5 s
+ * away (media time starts over), 6 segments, one segment lost (a hole: the same session goes on
+ * 2 s later in a new discontinuity), 8 more.
+ */
+function event(durations: (n: number) => number[]): SegmentIndex {
+  const first = durations(12);
+  const firstEnd = T0 + first.reduce((a, d) => a + d, 0) / 1000;
+  const second = durations(6);
+  const secondMediaEnd = 1_400_000 + second.reduce((a, d) => a + d, 0);
+  const lost = 2_000_000;
+  const secondWall = firstEnd + 6_500;
+  return listSessions([
+    { disc: 0, wallMs: T0, mediaUs: 0, durationsUs: first },
+    { disc: 1, wallMs: secondWall, mediaUs: 1_400_000, durationsUs: second },
+    { disc: 2, wallMs: secondWall + (secondMediaEnd + lost - 1_400_000) / 1000, mediaUs: secondMediaEnd + lost, durationsUs: durations(8) },
+  ]);
+}
+
+const VIDEO: VariantInfo = { rendition: '720p', bandwidth: 2_500_000.2, averageBandwidth: 2_000_000, codecs: ['avc1.64001f'],
+  width: 1280, height: 720, frameRate: 25 };
+const AUDIO: VariantInfo = { rendition: 'audio', bandwidth: 128_000, averageBandwidth: 126_000, codecs: ['mp4a.40.2'],
+  width: undefined, height: undefined, frameRate: undefined };
+
+/** As writeStreamManifests builds it: each rendition from its own window head. */
+function input(renditions: DashRendition[], over: Partial<DashInput> = {}): DashInput {
+  return { renditions, availabilityStartMs: T0, windowSeconds: WINDOW, target: TARGET, ended: false, publishMs: T0 + 60_000, ...over };
+}
+
+function live(index: SegmentIndex, info: VariantInfo, windowSeconds: number): DashRendition {
+  return { info, index, from: windowHead(index, 0, { windowSeconds, recording: false, storageCapBytes: 0 }, TARGET) };
+}
+
+/** Position of the first segment of discontinuity `disc`. */
+function firstOfDisc(index: SegmentIndex, disc: number): number {
+  for (let p = 0; p < index.length; p++) if (index.discAt(p) === disc) return p;
+  throw new Error(`no segment of discontinuity ${disc}`);
+}
+
+function read(mpd: string): ParsedMpd {
+  return parse(mpd, { manifestUri: 'https://edge.example/live/show/manifest.mpd', NOW: T0 + 60_000, clientOffset: 0 });
+}
+
+function rootAttr(mpd: string, name: string): string | undefined {
+  const root = /<MPD [^>]*>/.exec(mpd)?.[0] ?? '';
+  return new RegExp(` ${name}="([^"]*)"`).exec(root)?.[1];
+}
+
+/** Every segment the parser lists against the index, from `from` on: name, duration, time, init. */
+function assertListsIndex(p: MpdPlaylist, r: DashRendition, zeroMs: number): void {
+  const { index, from, info } = r;
+  assert.equal(p.segments.length, index.length - from, `${info.rendition}: segments a DASH player sees`);
+  const discStarts: number[] = [];
+  p.segments.forEach((s, k) => {
+    const pos = from + k;
+    const what = `${info.rendition} segment ${index.seqAt(pos)}`;
+    assert.equal(s.uri, `${info.rendition}/${DASH_DIR}/${dashSegmentName(index.seqAt(pos))}`, `${what}: URL`);
+    assert.ok(Math.abs(s.duration - index.durationUsAt(pos) / 1e6) < 1e-9, `${what}: ${s.duration} s, index says ${index.durationUsAt(pos) / 1e6} s`);
+    const wall = (index.startMsAt(pos) - zeroMs) / 1000;
+    assert.ok(Math.abs(s.presentationTime - wall) <= 0.001,
+      `${what}: a player puts it at ${s.presentationTime} s, the index at ${wall} s`);
+    assert.equal(s.map?.uri, `${info.rendition}/${initName(index.discAt(pos))}`, `${what}: init segment`);
+    if (k > 0 && index.discAt(pos) !== index.discAt(pos - 1)) discStarts.push(k);
+  });
+  assert.deepEqual(p.discontinuityStarts, discStarts, `${info.rendition}: a new Period at every discontinuity`);
+}
+
+/** The <S> elements of each SegmentTemplate, with its presentationTimeOffset and startNumber. */
+function templates(mpd: string): Array<{ rep: string; pto: number; startNumber: number; init: string; s: Array<{ t?: number; d: number; r: number }> }> {
+  const out = [];
+  const re = /<Representation id="([^"]+)"[^>]*>\s*<SegmentTemplate ([^>]*)>\s*<SegmentTimeline>(.*?)<\/SegmentTimeline>/gs;
+  for (const m of mpd.matchAll(re)) {
+    const attrs = m[2] ?? '';
+    const num = (name: string): number => Number(new RegExp(`${name}="(\\d+)"`).exec(attrs)?.[1]);
+    const s = [...(m[3] ?? '').matchAll(/<S( t="(\d+)")? d="(\d+)"( r="(\d+)")?\/>/g)]
+      .map((x) => ({ ...(x[2] !== undefined ? { t: Number(x[2]) } : {}), d: Number(x[3]), r: Number(x[5] ?? 0) }));
+    out.push({ rep: m[1] ?? '', pto: num('presentationTimeOffset'), startNumber: num('startNumber'),
+      init: /initialization="([^"]+)"/.exec(attrs)?.[1] ?? '', s });
+  }
+  return out;
+}
+
+describe('DASH MPD rendering', () => {
+  const video = event((n) => times(n, 2_000_000));
+  const audio = event(aac);
+
+  it('a live window is a dynamic MPD: availabilityStartTime at the event start, timeShiftBufferDepth = the window', () => {
+    const mpd = renderMpd(input([live(video, VIDEO, WINDOW), live(audio, AUDIO, WINDOW)]));
+    assert.equal(rootAttr(mpd, 'type'), 'dynamic');
+    assert.equal(rootAttr(mpd, 'availabilityStartTime'), '2026-11-23T12:00:00.000Z');
+    assert.equal(rootAttr(mpd, 'publishTime'), '2026-11-23T12:01:00.000Z');
+    assert.equal(rootAttr(mpd, 'timeShiftBufferDepth'), 'PT50.000S', 'a player may seek back as far as the window');
+    assert.equal(rootAttr(mpd, 'minimumUpdatePeriod'), 'PT2.000S');
+    assert.equal(rootAttr(mpd, 'mediaPresentationDuration'), undefined, 'a live event has no duration yet');
+    const p = read(mpd);
+    assert.equal(p.minimumUpdatePeriod, 2000, 'the player reloads it every target duration');
+    assert.equal(p.suggestedPresentationDelay, 6);
+  });
+
+  it('lists exactly the window\'s segments, at their wall-clock times, across a reconnect and a hole', () => {
+    const rv = live(video, VIDEO, WINDOW);
+    const ra = live(audio, AUDIO, WINDOW);
+    assert.ok(rv.from > 0 && rv.from < 12, 'the window starts inside the first session');
+    const p = read(renderMpd(input([rv, ra])));
+    assert.equal(p.playlists.length, 1, 'one video representation');
+    const list = p.playlists[0] as MpdPlaylist;
+    assertListsIndex(list, rv, T0);
+    const gapBefore = (k: number): number => {
+      const prev = list.segments[k - 1];
+      return (list.segments[k]?.presentationTime ?? NaN) - ((prev?.presentationTime ?? NaN) + (prev?.duration ?? NaN));
+    };
+    const [reconnect, hole] = list.discontinuityStarts;
+    assert.ok(reconnect !== undefined && Math.abs(gapBefore(reconnect) - 6.5) < 0.001, 'the 6.5 s the encoder was away stays a gap');
+    assert.ok(hole !== undefined && Math.abs(gapBefore(hole) - 2) < 0.001, 'the lost segment stays a 2 s gap');
+    const group = Object.values(p.mediaGroups.AUDIO)[0];
+    const audioList = group && Object.values(group)[0]?.playlists[0];
+    assert.ok(audioList, 'the audio representation is an audio group');
+    assertListsIndex(audioList, ra, T0);
+    assert.deepEqual(p.timelineStarts.map((t) => t.start),
+      [0, 1, 2].map((d) => (video.startMsAt(d === 0 ? rv.from : firstOfDisc(video, d)) - T0) / 1000), 'Period starts');
+  });
+
+  it('an unbounded DVR (no window) lists everything and sets no timeShiftBufferDepth', () => {
+    const r: DashRendition = { info: VIDEO, index: video, from: 0 };
+    const mpd = renderMpd(input([r], { windowSeconds: 0 }));
+    assert.equal(rootAttr(mpd, 'type'), 'dynamic');
+    assert.equal(rootAttr(mpd, 'timeShiftBufferDepth'), undefined, 'absent means the whole event can be seeked');
+    assertListsIndex(read(mpd).playlists[0] as MpdPlaylist, r, T0);
+  });
+
+  it('presentationTimeOffset and the first S@t are the media time of each Period\'s first listed segment', () => {
+    const rv = live(video, VIDEO, WINDOW);
+    const ra = live(audio, AUDIO, WINDOW);
+    const mpd = renderMpd(input([rv, ra]));
+    const found = templates(mpd);
+    assert.equal(found.length, 6, 'two representations in each of three Periods');
+    for (const r of [rv, ra]) {
+      const mine = found.filter((t) => t.rep === r.info.rendition);
+      const firsts = [r.from, ...[1, 2].map((d) => firstOfDisc(r.index, d))];
+      assert.deepEqual(mine.map((t) => t.pto), firsts.map((pos) => r.index.mediaStartUsAt(pos)), `${r.info.rendition}: presentationTimeOffset`);
+      assert.deepEqual(mine.map((t) => t.s[0]?.t), mine.map((t) => t.pto), `${r.info.rendition}: S@t of the first segment`);
+      assert.deepEqual(mine.map((t) => t.startNumber), firsts.map((pos) => r.index.seqAt(pos)), `${r.info.rendition}: startNumber`);
+      assert.deepEqual(mine.map((t) => t.init), [0, 1, 2].map((d) => `${r.info.rendition}/${initName(d)}`));
+      assert.ok(mine[1] && mine[1].pto === 1_400_000, 'the reconnected encoder\'s media time, not the first one\'s');
+    }
+  });
+
+  it('folds runs of equal durations into one S with a repeat count, and a player expands them back', () => {
+    const index = listSessions([{ disc: 0, wallMs: T0, mediaUs: 0,
+      durationsUs: [...times(10, 2_000_000), 2_040_000, 1_960_000, ...times(5, 2_000_000)] }]);
+    const r: DashRendition = { info: VIDEO, index, from: 0 };
+    const mpd = renderMpd(input([r], { windowSeconds: 0 }));
+    assert.deepEqual(templates(mpd)[0]?.s, [
+      { t: 0, d: 2_000_000, r: 9 }, { d: 2_040_000, r: 0 }, { d: 1_960_000, r: 0 }, { d: 2_000_000, r: 4 }]);
+    assertListsIndex(read(mpd).playlists[0] as MpdPlaylist, r, T0);
+  });
+
+  it('an ended recording is a static MPD of the whole event, from 0, its duration to the last segment\'s end', () => {
+    const rv: DashRendition = { info: VIDEO, index: video, from: 0 };
+    const ra: DashRendition = { info: AUDIO, index: audio, from: 0 };
+    const mpd = renderMpd(input([rv, ra], { ended: true }));
+    assert.equal(rootAttr(mpd, 'type'), 'static');
+    for (const live of ['availabilityStartTime', 'publishTime', 'minimumUpdatePeriod', 'timeShiftBufferDepth']) {
+      assert.equal(rootAttr(mpd, live), undefined, `a VOD MPD has no ${live}`);
+    }
+    const endSec = (video.endMsAt(video.length - 1) - T0) / 1000;
+    assert.equal(rootAttr(mpd, 'mediaPresentationDuration'), `PT${endSec.toFixed(3)}S`);
+    const p = read(mpd);
+    assert.ok(p.endList, 'the player treats it as VOD');
+    assert.ok(Math.abs(p.duration - endSec) < 0.001, `the seek bar spans ${p.duration} s, the event ${endSec} s`);
+    const list = p.playlists[0] as MpdPlaylist;
+    assertListsIndex(list, rv, T0);
+    const last = list.segments[list.segments.length - 1];
+    assert.ok(last && Math.abs(last.presentationTime + last.duration - p.duration) < 0.001, 'the last segment ends the presentation');
+    assert.equal(p.timelineStarts[0]?.start, 0);
+  });
+
+  it('an audio-only stream has one audio AdaptationSet and nothing for video', () => {
+    const r: DashRendition = { info: AUDIO, index: audio, from: 0 };
+    const mpd = renderMpd(input([r], { windowSeconds: 0 }));
+    assert.doesNotMatch(mpd, /contentType="video"| width=| height=| frameRate=/);
+    assert.equal(mpd.match(/<AdaptationSet contentType="audio" [^>]*mimeType="audio\/mp4"/g)?.length, 3, 'one per Period');
+    const p = read(mpd);
+    assert.equal(p.playlists.length, 0, 'no video representation');
+    const group = Object.values(p.mediaGroups.AUDIO)[0];
+    const list = group && Object.values(group)[0]?.playlists[0];
+    assert.ok(list, 'the player finds the audio');
+    assert.equal(list.attributes.CODECS, 'mp4a.40.2');
+    assert.equal(list.attributes.BANDWIDTH, 128_000);
+    assertListsIndex(list, r, T0);
+  });
+
+  it('describes each video representation as the master playlist does', () => {
+    const low: VariantInfo = { ...VIDEO, rendition: '360p', bandwidth: 800_000, width: 640, height: 360, frameRate: 25 };
+    const mpd = renderMpd(input([{ info: VIDEO, index: video, from: 0 }, { info: low, index: video, from: 0 }], { windowSeconds: 0 }));
+    const p = read(mpd);
+    const byName = new Map(p.playlists.map((x) => [x.attributes.NAME, x.attributes]));
+    assert.deepEqual(byName.get('720p')?.RESOLUTION, { width: 1280, height: 720 });
+    assert.equal(byName.get('720p')?.BANDWIDTH, 2_500_001, 'bandwidth rounded up, as BANDWIDTH is');
+    assert.equal(byName.get('720p')?.CODECS, 'avc1.64001f');
+    assert.equal(byName.get('720p')?.['FRAME-RATE'], 25);
+    assert.deepEqual(byName.get('360p')?.RESOLUTION, { width: 640, height: 360 });
+    assert.equal(mpd.match(/<AdaptationSet contentType="video"/g)?.length, 3, 'both in one AdaptationSet per Period');
+  });
+});
