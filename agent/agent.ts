@@ -11,7 +11,7 @@ import { createRegistry, serveMetrics } from './metrics/prometheus.js';
 import { systemFigures } from './metrics/system.js';
 import { Packager } from './packager/packager.js';
 import { MOUNT_MARKER, StorageMonitor } from './storage/monitor.js';
-import { parseTranscodeJob, type TranscodeJob } from './transcoder/job.js';
+import { parseTranscodeJob, type TranscodeJob } from '../common/job.js';
 import { Transcoder } from './transcoder/transcoder.js';
 
 export class Agent {

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import { DvrError } from '../common/errors.js';
 import { compile, validateOrThrow } from '../common/schema.js';
 import type { Role } from '../common/protocol.js';
-import { parseTranscodeJob, type TranscodeJob } from './transcoder/job.js';
+import { parseTranscodeJob, type TranscodeJob } from '../common/job.js';
 
 export interface AgentConfig {
   nodeId: string;

@@ -90,7 +90,7 @@ async function agentRun(started: Started, file: string, n: number): Promise<{ la
   const agent = await Agent.start(parseAgentConfig({ nodeId: 'bench', storageRoot: path.join(root, 'media'), spoolRoot: path.join(root, 'spool'),
     ...(fragments ? { originSegments: { dir: fragments, fragmentSeconds: SEG, sources: [`rtmp://127.0.0.1:${port}`] } } : {}),
     jobs: Array.from({ length: n }, (_v, i) => ({
-      app: 'live', stream: `s${i}`, source: { url: `rtmp://127.0.0.1:${port}/live/s${i}` }, mode: 'copy', segmentSeconds: SEG,
+      app: 'live', stream: `s${i}`, source: { url: `rtmp://127.0.0.1:${port}/live/s${i}` }, mode: 'copy', format: 'ts', segmentSeconds: SEG,
       dvr: { windowSeconds: 60 } })) }), silentLogger());
   const stopAgent = started.add('the agent', () => agent.close());
   // Late: listed more than 1 s after the segment's last write, or written more than SEG + 1 s after

@@ -1,4 +1,5 @@
 // The wire protocol between agents and the controller. Leaf module: types only.
+import type { TranscodeJob } from './job.js';
 
 export interface SystemFigures {
   cpuLoadPercent: number;
@@ -44,7 +45,8 @@ export interface StreamRef { app: string; stream: string }
 
 /** What the controller answers: the jobs this node should run (absent: keep the current ones). */
 export interface HeartbeatReply {
-  jobs?: unknown[];
+  /** Transcoders: the streams to run (each validated by the agent with common/job.ts's schema). */
+  jobs?: TranscodeJob[];
   /** Edges and relays: the streams that need a token and the events that ended, for nginx's stream maps. */
   streamMaps?: { signed: StreamRef[]; ended: StreamRef[] };
 }

@@ -9,9 +9,13 @@ import { urlHost } from '../common/address.js';
 import { DvrError, isDvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Heartbeat, HeartbeatReply } from '../common/protocol.js';
+import type { TranscodeJob } from '../common/job.js';
 import { compile, validateOrThrow } from '../common/schema.js';
+import { DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, NAME_PATTERN, encodingProblem } from '../common/stream-settings.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
-import { leastLoaded } from './allocation.js';
+import { leastLoaded, transcoderFor } from './allocation.js';
+import { jobsFor } from './jobs.js';
+import { nextState } from './node-states.js';
 import { isRole, parseLaunchConfig, ROLES, targetsByRole, type Role } from './launch-config.js';
 import { controllerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
@@ -62,20 +66,10 @@ function tokenOf(req: Request): string | undefined {
 /** The dashboard's static files (web/dashboard in the source tree; not compiled). */
 const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dashboard');
 
-const NAME = { type: 'string', pattern: '^[a-z0-9_-]{1,64}$' };
-const streamSchema = {
+export const streamSchema = {
   $id: 'stream-create', type: 'object', additionalProperties: false, required: ['app', 'stream'],
   properties: {
-    app: NAME, stream: NAME,
-    windowSeconds: { type: 'number', minimum: 0, maximum: 31 * 86400, default: 3600 },
-    recording: { type: 'boolean', default: false },
-    archiveStrategy: { enum: ['append', 'version', 'delete'], default: 'append' },
-    format: { enum: ['ts', 'fmp4'], default: 'fmp4' },
-    mode: { enum: ['copy', 'transcode'], default: 'copy' },
-    ladder: { type: 'array', minItems: 1, maxItems: 8, default: [{ name: 'source' }], items: { type: 'object', additionalProperties: false,
-      required: ['name'], properties: { name: NAME, height: { type: 'integer', minimum: 16, maximum: 2160 },
-        videoKbps: { type: 'integer', minimum: 16, maximum: 100000 }, audioKbps: { type: 'integer', minimum: 8, maximum: 512 } } } },
-    segmentSeconds: { type: 'number', minimum: 0.5, maximum: 30, default: 2 },
+    app: NAME_SCHEMA, stream: NAME_SCHEMA, ...ENCODING_PROPERTIES, ...DVR_PROPERTIES,
     signedPlayback: { type: 'boolean', default: false },
   },
 } as const;
@@ -155,21 +149,22 @@ export function createApi(o: ApiOptions): express.Express {
   app.post('/api/v1/nodes/:id/drain', admin, (req, res) => {
     const n = store.node(param(req, 'id'));
     if (!n) throw new DvrError('DVR_ERR_NOT_FOUND', `no node '${param(req, 'id')}'`);
-    store.setNodeState(n.id, 'draining');
+    const state = nextState(n.state, 'drain');
+    if (!state) throw new DvrError('DVR_ERR_CONFLICT', `node '${n.id}' is ${n.state}: it cannot drain`);
+    store.setNodeState(n.id, state);
     log.info({ node: n.id }, 'node draining: no new streams');
-    res.json({ ...n, state: 'draining' });
+    res.json({ ...n, state });
   });
   app.post('/api/v1/nodes/:id/heartbeat', agent, (req, res) => {
     const id = param(req, 'id');
     const body = req.body as Partial<Heartbeat> & { address?: string };
-    if (!/^[a-z0-9_-]{1,64}$/.test(id) || body.nodeId !== id) {
+    if (!new RegExp(NAME_PATTERN).test(id) || body.nodeId !== id) {
       throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.nodeId must be the node id in the path ('${id}')`);
     }
     const role = body.role ?? 'transcoder';
     if (!isRole(role)) throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.role: unknown role '${String(role)}'`);
     const known = store.node(id);
-    const state = !known || known.state === 'registering' || known.state === 'provisioning' || known.state === 'failed'
-      ? 'inservice' : known.state;
+    const state = nextState(known?.state, 'heartbeat') ?? 'inservice';
     const row: NodeRow = { id, role, state, address: body.address ?? known?.address ?? (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
       capacity: capacityFor(role, known?.capacity), lastHeartbeat: o.now(),
       metrics: { system: body.system, streams: body.streams, storage: body.storage,
@@ -180,7 +175,7 @@ export function createApi(o: ApiOptions): express.Express {
     store.upsertNode(row);
     metrics.heartbeats.inc();
     if (!known || known.state !== state) log.info({ node: id, role, state }, 'node in service');
-    const reply: HeartbeatReply = role === 'transcoder' ? { jobs: jobsFor(id) } : role === 'origin' ? {} : { streamMaps: streamMaps() };
+    const reply: HeartbeatReply = role === 'transcoder' ? { jobs: transcoderJobs(id) } : role === 'origin' ? {} : { streamMaps: streamMaps() };
     res.json(reply);
   });
 
@@ -204,16 +199,8 @@ export function createApi(o: ApiOptions): express.Express {
     const named = s.origin ? present(s.origin) : undefined;
     return named ? rtmpBase(named.address) : originUrl();
   };
-  const jobsFor = (nodeId: string): unknown[] => {
-    const now = o.now();
-    return store.streamsOn(nodeId).filter((s) => s.status === 'live' || (s.status === 'ending'
-      && now - (s.endingSince ?? now) < o.endGraceSeconds * 1000)).map((s) => ({
-      app: s.app, stream: s.stream, source: { url: `${sourceUrl(s)}/${s.app}/${s.stream}` }, mode: s.settings.mode,
-      ladder: s.settings.ladder, format: s.settings.format, segmentSeconds: s.settings.segmentSeconds,
-      reconnectGraceSeconds: o.endGraceSeconds, epoch: s.epoch ?? 0,
-      dvr: { windowSeconds: s.settings.windowSeconds, recording: s.settings.recording, archiveStrategy: s.settings.archiveStrategy },
-    }));
-  };
+  const transcoderJobs = (nodeId: string): TranscodeJob[] =>
+    jobsFor(store.streamsOn(nodeId), { now: o.now(), graceSeconds: o.endGraceSeconds, sourceOf: sourceUrl });
 
   // Streams
   const findStream = (req: Request): StreamRow => {
@@ -226,7 +213,8 @@ export function createApi(o: ApiOptions): express.Express {
   app.post('/api/v1/streams', admin, (req, res) => {
     const v = validateOrThrow(validateStream, req.body, 'stream');
     const { app: a, stream: name, ...settings } = v;
-    if (settings.mode === 'copy' && settings.ladder.length !== 1) throw new DvrError('DVR_ERR_BAD_REQUEST', 'invalid stream: $.ladder: copy mode takes exactly one rendition');
+    const problem = encodingProblem(settings);
+    if (problem) throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid stream: ${problem}`);
     const row: StreamRow = { app: a, stream: name, settings: settings as StreamOptions, streamKey: randomBytes(18).toString('base64url'),
       status: 'idle', transcoder: undefined, endingSince: undefined };
     if (!store.insertStream(row)) throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid stream: $.stream: ${a}/${name} exists`);
@@ -284,23 +272,13 @@ export function createApi(o: ApiOptions): express.Express {
     const origin = typeof req.query['node'] === 'string' ? present(req.query['node']) : undefined;
     const timer = metrics.allocation.startTimer();
     const transcoder = store.transaction(() => {
-      // The stream stays with its transcoder (a publisher reconnecting continues the same writer)
-      // unless that one has gone quiet: then it is not waited for until it is declared dead.
-      const keep = s.transcoder ? store.node(s.transcoder) : undefined;
-      const fresh = keep !== undefined && o.now() - keep.lastHeartbeat < o.quietAfterMs;
-      let chosen: { id: string } | undefined = keep?.state === 'inservice' && fresh ? keep : undefined;
-      if (!chosen) {
-        const loads = store.loadOf('transcoder');
-        const used = new Map(loads.map((l) => [l.id, l.used]));
-        // A transcoder on the origin's own machine, when it has room: no media crosses the network,
-        // and a copy-mode TS stream is packaged from the origin's fragments without a puller.
-        const local = origin ? loads.filter((l) => l.id === origin.id || l.address === origin.address) : [];
-        chosen = (leastLoaded(local, 'transcoder', used) ?? leastLoaded(loads, 'transcoder', used))?.node;
-      }
+      const loads = store.loadOf('transcoder');
+      const chosen = transcoderFor({ current: s.transcoder ? store.node(s.transcoder) : undefined, loads,
+        used: new Map(loads.map((l) => [l.id, l.used])), origin, now: o.now(), quietAfterMs: o.quietAfterMs });
       if (!chosen) return undefined;
-      store.setStreamStatus(s.app, s.stream, 'live', chosen.id);
+      store.setStreamStatus(s.app, s.stream, 'live', chosen);
       store.setStreamOrigin(s.app, s.stream, origin?.id);
-      return chosen;
+      return { id: chosen };
     });
     timer();
     if (!transcoder) {

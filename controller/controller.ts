@@ -11,6 +11,7 @@ import type { Logger } from '../common/log.js';
 import { deadNodes, leastLoaded, stuckProvisioning } from './allocation.js';
 import { createApi } from './api.js';
 import { parseLaunchConfig } from './launch-config.js';
+import { nextState } from './node-states.js';
 import type { Provider } from './providers.js';
 import { Scaler } from './scaler.js';
 import { RUNNING_STATUSES, Store } from './store.js';
@@ -107,12 +108,12 @@ export class Controller {
       this.o.log.info({ stream: `${s.app}/${s.stream}`, transcoder: s.transcoder ?? null }, 'event ended: the publisher did not come back within the reconnect grace');
     }
     for (const stuck of stuckProvisioning(this.store.nodes({ state: 'provisioning' }), now, this.o.provisioningTimeoutMs)) {
-      this.store.setNodeState(stuck.id, 'failed');
+      this.store.setNodeState(stuck.id, nextState(stuck.state, 'never-joined') ?? 'failed');
       this.o.log.error({ node: stuck.id, afterMs: now - stuck.lastHeartbeat }, 'node never joined after provisioning: failed');
     }
     for (const dead of deadNodes(this.store.nodes(), now, this.o.deadAfterMs, this.startedAt)) {
       this.store.transaction(() => {
-        this.store.setNodeState(dead.id, 'failed');
+        this.store.setNodeState(dead.id, nextState(dead.state, 'silent') ?? 'failed');
         for (const s of this.store.streamsOn(dead.id)) {
           if (!RUNNING_STATUSES.includes(s.status)) continue;
           const loads = this.store.loadOf('transcoder');

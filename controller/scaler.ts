@@ -4,6 +4,7 @@ import { DvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { targetsByRole, type Role, type Target } from './launch-config.js';
 import type { Provider } from './providers.js';
+import { nextState } from './node-states.js';
 import { decide } from './scaling.js';
 import type { NodeRow, Store } from './store.js';
 
@@ -54,7 +55,7 @@ export class Scaler {
     for (const n of this.store.nodes({ state: 'draining' })) {
       if ((counts.get(n.id) ?? 0) > 0) continue;
       await this.provider.destroy(n.id);
-      this.store.setNodeState(n.id, 'gone');
+      this.store.setNodeState(n.id, nextState(n.state, 'drained') ?? 'gone');
       this.log.info({ node: n.id }, 'drained node removed');
     }
   }
@@ -69,7 +70,8 @@ export class Scaler {
       for (let i = 0; i < delta; i++) {
         const taken = new Set(this.store.nodes().filter((n) => n.state !== 'gone').map((n) => n.id));
         const made = await this.provider.create(role, target, taken);
-        this.store.upsertNode({ id: made.id, role, state: 'provisioning', address: made.address, capacity: target.connectionCapacity,
+        const state = nextState(this.store.node(made.id)?.state, 'created') ?? 'provisioning';
+        this.store.upsertNode({ id: made.id, role, state, address: made.address, capacity: target.connectionCapacity,
           lastHeartbeat: this.now(), metrics: null, since: 0 });
         touched.push(made.id);
       }
@@ -79,10 +81,10 @@ export class Scaler {
         .sort((a, b) => (counts.get(a.id) ?? 0) - (counts.get(b.id) ?? 0) || a.id.localeCompare(b.id)).slice(0, -delta);
       for (const n of victims) {
         if ((counts.get(n.id) ?? 0) > 0) {
-          this.store.setNodeState(n.id, 'draining'); // streams finish first; removed by a later pass
+          this.store.setNodeState(n.id, nextState(n.state, 'drain') ?? n.state); // streams finish first; removed by a later pass
         } else {
           await this.provider.destroy(n.id);
-          this.store.setNodeState(n.id, 'gone');
+          this.store.setNodeState(n.id, nextState(n.state, 'removed') ?? 'gone');
         }
         touched.push(n.id);
       }

@@ -2,9 +2,11 @@
 // assignments. Every change is one transaction, so a kill -9 at any moment leaves either the
 // old row or the new one.
 import Database from 'better-sqlite3';
+import type { DvrSettings, EncodingSettings } from '../common/stream-settings.js';
 import type { Role } from './launch-config.js';
+import type { NodeState } from './node-states.js';
 
-export type NodeState = 'provisioning' | 'registering' | 'inservice' | 'draining' | 'gone' | 'failed';
+export type { NodeState };
 
 export interface NodeRow {
   id: string;
@@ -49,14 +51,8 @@ export interface StreamRow {
   epoch?: number;
 }
 
-export interface StreamOptions {
-  windowSeconds: number;
-  recording: boolean;
-  archiveStrategy: 'append' | 'version' | 'delete';
-  format: 'ts' | 'fmp4';
-  mode: 'copy' | 'transcode';
-  ladder: Array<{ name: string; height?: number; videoKbps?: number; audioKbps?: number }>;
-  segmentSeconds: number;
+/** A stream's settings as the API takes them (common/stream-settings.ts), plus signed playback. */
+export interface StreamOptions extends EncodingSettings, DvrSettings {
   signedPlayback: boolean;
 }
 

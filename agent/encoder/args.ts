@@ -2,14 +2,9 @@
 // segments go to <rendition>/incoming/<session>-<n>.<ext>, written under a temp name and
 // renamed when complete (hls muxer, temp_file), with keyframes on every segment boundary.
 import path from 'node:path';
+import type { RenditionSpec } from '../../common/stream-settings.js';
 
-export interface RenditionSpec {
-  name: string;
-  /** Output picture height; width follows the aspect ratio. Omitted: audio only. */
-  height?: number;
-  videoKbps?: number;
-  audioKbps?: number;
-}
+export type { RenditionSpec };
 
 export type EncoderInput =
   | { kind: 'test-pattern'; width: number; height: number; fps: number; durationSeconds?: number }

@@ -10,7 +10,7 @@ import type { MediaSource } from '../encoder/source.js';
 import { EncoderSupervisor, type SupervisorPolicy } from '../encoder/supervisor.js';
 import type { Packager } from '../packager/packager.js';
 import type { AgentConfig } from '../config.js';
-import type { TranscodeJob } from './job.js';
+import type { TranscodeJob } from '../../common/job.js';
 
 export interface TranscoderOptions {
   packager: Packager;

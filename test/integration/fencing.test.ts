@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { readLease } from '../../agent/packager/lease.js';
-import { parseTranscodeJob } from '../../agent/transcoder/job.js';
+import { parseTranscodeJob } from '../../common/job.js';
 import { silentLogger } from '../../common/log.js';
 import { patternJob } from '../support/jobs.js';
 import { parsePlaylist } from '../support/m3u8.js';

@@ -59,7 +59,7 @@ describe('copy mode from the origin\'s own fragments (origin and transcoder on o
   });
 
   const job = (stream: string, over: Record<string, unknown> = {}): Record<string, unknown> => ({
-    app: 'live', stream, source: { url: origin.rtmpUrl(stream) }, mode: 'copy', segmentSeconds: 1, dvr: { windowSeconds: 0 }, ...over });
+    app: 'live', stream, source: { url: origin.rtmpUrl(stream) }, mode: 'copy', format: 'ts', segmentSeconds: 1, dvr: { windowSeconds: 0 }, ...over });
   const agentConfig = (root: string, jobs: Array<Record<string, unknown>>): Record<string, unknown> => ({
     nodeId: 'feed-test', storageRoot: root, originSegments: { dir: fragments, fragmentSeconds: 1, sources: [origin.base] }, jobs });
 

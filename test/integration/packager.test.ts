@@ -27,7 +27,7 @@ describe('packager with a real encoder', function () {
   });
 
   it('TS, one rendition, unbounded window: exact durations, wall-clock time, playable end to end', async () => {
-    const sp = await packager.addStream({ app: 'live', stream: 'ts1', renditions: ['src'], windowSeconds: 0 });
+    const sp = await packager.addStream({ app: 'live', stream: 'ts1', renditions: ['src'], format: 'ts', windowSeconds: 0 });
     await encode({ streamDir: sp.paths.dir, session: 'sa', format: 'ts', renditions: [{ name: 'src', height: 360 }], seconds: 12 });
     await drained(sp);
     const p = parsePlaylist(await readText(path.join(sp.paths.dir, 'src', 'index.m3u8')));
@@ -89,7 +89,7 @@ describe('packager with a real encoder', function () {
   });
 
   it('an encoder reconnect is one DISCONTINUITY; the DVR spans both sessions and plays through', async () => {
-    const sp = await packager.addStream({ app: 'live', stream: 'rc', renditions: ['src'], windowSeconds: 0 });
+    const sp = await packager.addStream({ app: 'live', stream: 'rc', renditions: ['src'], format: 'ts', windowSeconds: 0 });
     await encode({ streamDir: sp.paths.dir, session: 'sone', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 6 });
     await drained(sp);
     await encode({ streamDir: sp.paths.dir, session: 'stwo', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 6 });
@@ -109,7 +109,7 @@ describe('packager with a real encoder', function () {
   });
 
   it('a sliding window purges late: nothing listed is missing, nothing expired stays', async () => {
-    const sp = await packager.addStream({ app: 'live', stream: 'win', renditions: ['src'], windowSeconds: 4, segmentSeconds: 1 });
+    const sp = await packager.addStream({ app: 'live', stream: 'win', renditions: ['src'], format: 'ts', windowSeconds: 4, segmentSeconds: 1 });
     let purged = 0;
     packager.events.on('purged', (e) => { purged += e.count; });
     await encode({ streamDir: sp.paths.dir, session: 'sw', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 30, segmentSeconds: 1 });
@@ -129,7 +129,7 @@ describe('packager with a real encoder', function () {
   });
 
   it('a storage cap trims the oldest media first and says so in events and counters', async () => {
-    const sp = await packager.addStream({ app: 'live', stream: 'cap', renditions: ['src'], windowSeconds: 60, segmentSeconds: 1, storageCapBytes: 150_000 });
+    const sp = await packager.addStream({ app: 'live', stream: 'cap', renditions: ['src'], format: 'ts', windowSeconds: 60, segmentSeconds: 1, storageCapBytes: 150_000 });
     const reasons = new Set<string>();
     packager.events.on('purged', (e) => reasons.add(e.reason));
     await encode({ streamDir: sp.paths.dir, session: 'sc', format: 'ts', renditions: [{ name: 'src', height: 180, videoKbps: 300 }], seconds: 20, segmentSeconds: 1 });
@@ -149,7 +149,7 @@ describe('packager with a real encoder', function () {
   });
 
   it('recording keeps the whole event and publishes it as VOD when it ends', async () => {
-    const sp = await packager.addStream({ app: 'live', stream: 'rec', renditions: ['src'], windowSeconds: 3, segmentSeconds: 1, recording: true });
+    const sp = await packager.addStream({ app: 'live', stream: 'rec', renditions: ['src'], format: 'ts', windowSeconds: 3, segmentSeconds: 1, recording: true });
     await encode({ streamDir: sp.paths.dir, session: 'sr', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 15, segmentSeconds: 1 });
     await drained(sp);
     const live = parsePlaylist(await readText(path.join(sp.paths.dir, 'src', 'index.m3u8')));
@@ -167,7 +167,7 @@ describe('packager with a real encoder', function () {
 
   for (const strategy of ['append', 'version', 'delete'] as const) {
     it(`re-publishing an ended event with archive strategy '${strategy}'`, async () => {
-      const sp = await packager.addStream({ app: 'live', stream: 'arc', renditions: ['src'], windowSeconds: 0, recording: true, archiveStrategy: strategy });
+      const sp = await packager.addStream({ app: 'live', stream: 'arc', renditions: ['src'], format: 'ts', windowSeconds: 0, recording: true, archiveStrategy: strategy });
       await encode({ streamDir: sp.paths.dir, session: 'sfirst', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 4 });
       await drained(sp);
       await sp.endEvent();
@@ -199,7 +199,7 @@ describe('packager with a real encoder', function () {
   }
 
   it('rejects truncated, empty and garbage segments, keeps the playlist valid and marks the hole', async () => {
-    const sp = await packager.addStream({ app: 'live', stream: 'bad', renditions: ['src'], windowSeconds: 0 });
+    const sp = await packager.addStream({ app: 'live', stream: 'bad', renditions: ['src'], format: 'ts', windowSeconds: 0 });
     const scratch = await tempDir('scratch');
     await fs.mkdir(path.join(scratch, 'src', 'incoming'), { recursive: true });
     await encode({ streamDir: scratch, session: 'sg', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 8 });
@@ -242,7 +242,7 @@ describe('packager with a real encoder', function () {
     await p2.close();
 
     const retrying = new Packager({ root, log: silentLogger(), retryDelayMs: 200 });
-    const sp = await retrying.addStream({ app: 'live', stream: 'ro', renditions: ['src'] });
+    const sp = await retrying.addStream({ app: 'live', stream: 'ro', renditions: ['src'], format: 'ts' });
     const dir = path.join(sp.paths.dir, 'src');
     const lock = await run('chattr', ['+i', dir]);
     if (lock.code !== 0) {

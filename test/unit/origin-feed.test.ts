@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { parseAgentConfig } from '../../agent/config.js';
 import { parseRtmpPlaylist } from '../../agent/encoder/origin-feed.js';
-import { parseTranscodeJob } from '../../agent/transcoder/job.js';
+import { parseTranscodeJob } from '../../common/job.js';
 import { originFragmentsDir } from '../../agent/transcoder/transcoder.js';
 import { renderConfig } from '../../nginx/render.js';
 
@@ -38,7 +38,7 @@ describe('origin feed: nginx-rtmp playlists', () => {
 describe('origin feed: which jobs take the origin\'s fragments', () => {
   const origin = { dir: '/var/lib/dvr/spool/.origin', fragmentSeconds: 2, sources: ['rtmp://10.0.0.5:1935', 'rtmp://127.0.0.1:1935'] };
   const job = (over: Record<string, unknown>): ReturnType<typeof parseTranscodeJob> => parseTranscodeJob({
-    app: 'live', stream: 'cam1', source: { url: 'rtmp://10.0.0.5:1935/live/cam1' }, mode: 'copy', segmentSeconds: 2, ...over });
+    app: 'live', stream: 'cam1', source: { url: 'rtmp://10.0.0.5:1935/live/cam1' }, mode: 'copy', format: 'ts', segmentSeconds: 2, ...over });
 
   it('a copy-mode TS job from this node\'s origin, with its fragment length', () => {
     assert.equal(originFragmentsDir(job({}), origin), '/var/lib/dvr/spool/.origin/live/cam1');

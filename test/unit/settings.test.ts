@@ -5,7 +5,8 @@ describe('stream settings', () => {
   it('fills defaults and freezes', () => {
     const s = parseStreamSettings({ app: 'live', stream: 'a' });
     assert.deepEqual(s.renditions, ['source']);
-    assert.equal(s.format, 'ts');
+    assert.equal(s.format, 'fmp4');
+    assert.equal(s.windowSeconds, 3600, 'the same defaults as the API\'s');
     assert.equal(s.archiveStrategy, 'append');
     assert.ok(Object.isFrozen(s) && Object.isFrozen(s.renditions));
   });

@@ -1,0 +1,84 @@
+// A stream's settings, one contract: the names, the encoding (format, mode, ladder, segment
+// length) and the DVR settings (window, recording, archive strategy, storage cap, DASH, delta
+// updates), with their defaults in one place. The API's stream schema, the job a transcoder gets
+// and the packager's settings are built from these pieces. Leaf module: schema fragments and types.
+
+/** Names that become path components (app, stream, rendition). */
+export const NAME_PATTERN = '^[a-z0-9_-]{1,64}$';
+export const NAME_SCHEMA = { type: 'string', pattern: NAME_PATTERN } as const;
+
+export type SegmentFormat = 'ts' | 'fmp4';
+export type ArchiveStrategy = 'append' | 'version' | 'delete';
+
+export interface RenditionSpec {
+  name: string;
+  /** Output picture height; width follows the aspect ratio. Omitted: audio only. */
+  height?: number;
+  videoKbps?: number;
+  audioKbps?: number;
+}
+
+/** How a stream is encoded and segmented. */
+export interface EncodingSettings {
+  /** ts (HLS) or fmp4 (HLS and DASH). */
+  format: SegmentFormat;
+  /** copy: the source passes through (one rendition); transcode: the ladder. */
+  mode: 'copy' | 'transcode';
+  ladder: RenditionSpec[];
+  /** The encoder's segment duration: the playlist's target duration. */
+  segmentSeconds: number;
+}
+
+/** How its DVR behaves. */
+export interface DvrSettings {
+  /** DVR window in seconds; 0 = unbounded (from the start of the event). */
+  windowSeconds: number;
+  /** Keep the whole event; when it ends it stays as a VOD playlist. */
+  recording: boolean;
+  /** What a new publish does to an ended event: continue it, keep it as <stream>.<N>, or delete it. */
+  archiveStrategy: ArchiveStrategy;
+  /** Bytes the stream may keep on disk, shared by its renditions by bit rate; 0 = no cap. */
+  storageCapBytes: number;
+  /** Write a DASH MPD (fMP4 only). */
+  dash: boolean;
+  /** Offer delta updates (EXT-X-SKIP) for windows longer than 6 target durations. */
+  deltaUpdates: boolean;
+}
+
+export const RENDITION_SCHEMA = {
+  type: 'object', additionalProperties: false, required: ['name'], properties: {
+    name: NAME_SCHEMA, height: { type: 'integer', minimum: 16, maximum: 2160 },
+    videoKbps: { type: 'integer', minimum: 16, maximum: 100_000 }, audioKbps: { type: 'integer', minimum: 8, maximum: 512 },
+  },
+} as const;
+
+export const ENCODING_PROPERTIES = {
+  format: { enum: ['ts', 'fmp4'], default: 'fmp4' },
+  mode: { enum: ['copy', 'transcode'], default: 'copy' },
+  ladder: { type: 'array', minItems: 1, maxItems: 8, default: [{ name: 'source' }], items: RENDITION_SCHEMA },
+  segmentSeconds: { type: 'number', minimum: 0.5, maximum: 30, default: 2 },
+} as const;
+
+export const DVR_PROPERTIES = {
+  windowSeconds: { type: 'number', minimum: 0, maximum: 31 * 86400, default: 3600 },
+  recording: { type: 'boolean', default: false },
+  archiveStrategy: { enum: ['append', 'version', 'delete'], default: 'append' },
+  storageCapBytes: { type: 'number', minimum: 0, default: 0 },
+  dash: { type: 'boolean', default: true },
+  deltaUpdates: { type: 'boolean', default: true },
+} as const;
+
+/**
+ * What a schema cannot say of an encoding: copy mode takes one rendition, and rendition names are
+ * unique (each is a directory). The message names the JSON path; undefined when it is fine.
+ */
+export function encodingProblem(e: Pick<EncodingSettings, 'mode' | 'ladder'>, at = '$'): string | undefined {
+  if (e.mode === 'copy' && e.ladder.length !== 1) return `${at}.ladder: copy mode takes exactly one rendition`;
+  const seen = new Map<string, number>();
+  for (const [i, r] of e.ladder.entries()) {
+    const first = seen.get(r.name);
+    if (first !== undefined) return `${at}.ladder[${i}].name: '${r.name}' is already the name of ladder[${first}]`;
+    seen.set(r.name, i);
+  }
+  return undefined;
+}
