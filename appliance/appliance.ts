@@ -182,10 +182,10 @@ export class Appliance {
       ...(body ? { body: JSON.stringify(body) } : {}) });
     if (!(await call('GET', '/streams/live/cam1')).ok) {
       const made = await call('POST', '/streams', { app: 'live', stream: 'cam1', windowSeconds: 7200, recording: true });
-      if (!made.ok) throw new Error(`cannot create the stream live/cam1: ${await made.text()}`);
+      if (!made.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `cannot create the stream live/cam1: ${await made.text()}`);
     }
     const res = await call('GET', '/streams/live/cam1/publish');
-    if (!res.ok) throw new Error(`cannot look up the publish URL of live/cam1: ${await res.text()}`);
+    if (!res.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `cannot look up the publish URL of live/cam1: ${await res.text()}`);
     const url = new URL(((await res.json()) as { url: string }).url);
     // Publishers reach the origin at this machine's public name, not at the loopback address it registered with.
     url.hostname = new URL(this.o.publicUrl).hostname;

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { Appliance, StartupError, tail, type ApplianceOptions } from '../appliance/appliance.js';
 import { defaultDataDir } from '../appliance/data-dir.js';
 import { envNumber } from '../common/env.js';
-import { isDvrError } from '../common/errors.js';
+import { DvrError, isDvrError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { labMain } from './lab-cli.js';
 
@@ -38,7 +38,7 @@ environment:
 function portOf(name: string, fallback: number, given?: string): number {
   const raw = given ?? process.env[name];
   const v = Number(raw ?? fallback);
-  if (!Number.isInteger(v) || v < 1 || v > 65535) throw new Error(`${given === undefined ? name : `--port / ${name}`}: '${raw ?? ''}' is not a TCP port`);
+  if (!Number.isInteger(v) || v < 1 || v > 65535) throw new DvrError('DVR_ERR_CONFIG', `${given === undefined ? name : `--port / ${name}`}: '${raw ?? ''}' is not a TCP port`);
   return v;
 }
 

@@ -9,10 +9,11 @@ import { envNumber } from '../common/env.js';
 import { createLogger } from '../common/log.js';
 import { Controller } from '../controller/controller.js';
 import { ExecProvider, StaticProvider, type Provider } from '../controller/providers.js';
+import { DvrError } from '../common/errors.js';
 
 /** DVR_PUBLISH_HOST: a host name or address, nothing else (it goes into URLs). */
 function publishHost(v: string): string {
-  if (!/^([A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}$|^[0-9A-Fa-f:.]{2,45}$/.test(v)) throw new Error(`DVR_PUBLISH_HOST: '${v}' is not a host name or address`);
+  if (!/^([A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}$|^[0-9A-Fa-f:.]{2,45}$/.test(v)) throw new DvrError('DVR_ERR_CONFIG', `DVR_PUBLISH_HOST: '${v}' is not a host name or address`);
   return v;
 }
 
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
   const port = Number(values.port ?? process.env['DVR_CONTROLLER_PORT'] ?? 8000);
   const dataDir = path.resolve(process.env['DVR_DATA_DIR'] ?? './data');
   const env = process.env;
-  if (env['DVR_INVENTORY'] && env['DVR_PROVIDER_CREATE']) throw new Error('set either DVR_INVENTORY (static provider) or DVR_PROVIDER_CREATE/DESTROY (exec provider), not both');
+  if (env['DVR_INVENTORY'] && env['DVR_PROVIDER_CREATE']) throw new DvrError('DVR_ERR_CONFIG', 'set either DVR_INVENTORY (static provider) or DVR_PROVIDER_CREATE/DESTROY (exec provider), not both');
   let provider: Provider | undefined;
   if (env['DVR_INVENTORY']) {
     provider = new StaticProvider({ inventoryFile: path.resolve(env['DVR_INVENTORY']), knownHostsFile: path.join(dataDir, 'provision', 'known_hosts'),

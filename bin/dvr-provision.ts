@@ -13,6 +13,7 @@ import { KnownHosts } from '../provisioning/known-hosts.js';
 import { SECRET_RE } from '../nginx/signing.js';
 import { agentRole, type PlanInputs } from '../provisioning/plan.js';
 import { provision } from '../provisioning/runner.js';
+import { DvrError } from '../common/errors.js';
 
 const USAGE = `usage:
   dvr-provision apply --inventory FILE [--check] [--host NAME ...] [--accept-new-host-keys]
@@ -28,11 +29,11 @@ async function inputsFor(inv: Inventory, workDir: string): Promise<PlanInputs> {
   const out: PlanInputs = {};
   if (inv.controller?.agentTokenFile) {
     out.agentToken = (await fs.readFile(inv.controller.agentTokenFile, 'utf8')).trim();
-    if (!/^[A-Za-z0-9_-]{16,256}$/.test(out.agentToken)) throw new Error(`${inv.controller.agentTokenFile}: not an agent token (16+ letters, digits, _ or -)`);
+    if (!/^[A-Za-z0-9_-]{16,256}$/.test(out.agentToken)) throw new DvrError('DVR_ERR_CONFIG', `${inv.controller.agentTokenFile}: not an agent token (16+ letters, digits, _ or -)`);
   }
   if (inv.controller?.signingSecretFile) {
     out.signingSecret = (await fs.readFile(inv.controller.signingSecretFile, 'utf8')).trim();
-    if (!SECRET_RE.test(out.signingSecret)) throw new Error(`${inv.controller.signingSecretFile}: not a signing secret (16-128 letters, digits, _ or -)`);
+    if (!SECRET_RE.test(out.signingSecret)) throw new DvrError('DVR_ERR_CONFIG', `${inv.controller.signingSecretFile}: not a signing secret (16-128 letters, digits, _ or -)`);
   }
   if (inv.controller && inv.hosts.some((h) => agentRole(h))) {
     out.agentBundle = await buildAgentBundle(path.dirname(PROVISIONING_DIR), path.join(workDir, 'dvr-agent.tgz'));

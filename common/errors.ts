@@ -15,7 +15,9 @@ export type ErrorCode =
   | 'DVR_ERR_NOT_FOUND'
   | 'DVR_ERR_CONFLICT'
   | 'DVR_ERR_NO_CAPACITY'
-  | 'DVR_ERR_FENCED';
+  | 'DVR_ERR_FENCED'
+  /** An invariant of the project's own broke: a bug to report. */
+  | 'DVR_ERR_INTERNAL';
 
 const STATUS: Record<ErrorCode, number> = {
   DVR_ERR_NAME: 400,
@@ -33,6 +35,7 @@ const STATUS: Record<ErrorCode, number> = {
   DVR_ERR_CONFLICT: 409,
   DVR_ERR_NO_CAPACITY: 503,
   DVR_ERR_FENCED: 409,
+  DVR_ERR_INTERNAL: 500,
 };
 
 export class DvrError extends Error {

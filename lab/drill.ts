@@ -6,6 +6,7 @@
 // every hole in the timeline is marked (a discontinuity) and lies within the outage.
 import { promises as fs } from 'node:fs';
 import { parse, setOptions, types } from 'hls-parser';
+import { DvrError } from '../common/errors.js';
 
 // Every rule hls-parser knows is enforced, but one: it wants CAN-BLOCK-RELOAD in every
 // EXT-X-SERVER-CONTROL, which RFC 8216bis does not (the attribute only says whether the server
@@ -61,7 +62,7 @@ interface Seg { uri: string; seq: number; duration: number; discontinuity: boole
 /** A media playlist's segments with their wall-clock starts (PROGRAM-DATE-TIME carried forward). */
 export function readSegments(text: string): Seg[] {
   const p = parse(withoutServerControl(text));
-  if (!(p instanceof types.MediaPlaylist)) throw new Error('not a media playlist');
+  if (!(p instanceof types.MediaPlaylist)) throw new DvrError('DVR_ERR_BAD_REQUEST', 'not a media playlist');
   let wall: number | undefined;
   return p.segments.map((s) => {
     if (s.programDateTime) wall = s.programDateTime.getTime();
@@ -215,7 +216,7 @@ export class Load {
 
 async function api<T>(t: DrillTarget, p: string): Promise<T> {
   const res = await fetch(`${t.api.url}${p}`, { headers: { Authorization: `Bearer ${t.api.token}` }, signal: AbortSignal.timeout(3000) });
-  if (!res.ok) throw new Error(`${p}: ${res.status}`);
+  if (!res.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `${p}: ${res.status}`);
   return (await res.json()) as T;
 }
 

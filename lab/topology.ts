@@ -2,6 +2,7 @@
 // would write for them (dvr-provision provisions the lab from exactly that). Pure.
 import type { HostRole } from '../provisioning/inventory.js';
 import type { HostSpec } from './hosts.js';
+import { DvrError } from '../common/errors.js';
 
 /** Hosts are named as the controller lists the nodes their agents run. */
 export const LAB_HOSTS: ReadonlyArray<{ name: string; roles: HostRole[] }> = [
@@ -57,7 +58,7 @@ export function publisherEtcHosts(addresses: Readonly<Record<string, string>>): 
 
 const at = (l: LabLayout, name: string): string => {
   const a = l.addresses[name];
-  if (a === undefined) throw new Error(`lab layout: no address for ${name}`);
+  if (a === undefined) throw new DvrError('DVR_ERR_INTERNAL', `lab layout: no address for ${name}`);
   return a;
 };
 

@@ -5,6 +5,7 @@ import { urlHost } from '../common/address.js';
 import { EDGE_DEFAULTS, RTMP_MODULE_PATH, type NginxModel, type OriginSegmenter } from '../nginx/model.js';
 import { renderConfig, renderSecretInclude } from '../nginx/render.js';
 import { storageMounted, type Inventory, type InventoryHost } from './inventory.js';
+import { DvrError } from '../common/errors.js';
 
 export interface Upload {
   /** File name in the host's upload directory. */
@@ -59,7 +60,7 @@ function prefixArgs(h: InventoryHost): string[] {
 }
 
 function need<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new Error(`provisioning plan: ${what} is missing`);
+  if (value === undefined) throw new DvrError('DVR_ERR_CONFIG', `provisioning plan: ${what} is missing`);
   return value;
 }
 

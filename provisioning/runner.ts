@@ -9,6 +9,7 @@ import { NodeSSH } from 'node-ssh';
 import { hostId, storageKnownHosts, type KnownHosts } from './known-hosts.js';
 import { PROVISIONING_DIR, type Inventory, type InventoryHost } from './inventory.js';
 import { planHost, planStopAgent, UPLOAD, type PlanInputs, type Step } from './plan.js';
+import { DvrError } from '../common/errors.js';
 
 export type Outcome = 'changed' | 'unchanged' | 'would change' | 'failed';
 
@@ -74,7 +75,7 @@ async function connect(o: RunOptions, h: InventoryHost, progress: (line: string)
     });
   } catch (e) {
     ssh.dispose();
-    throw new Error(refused ?? `cannot connect to ${o.inventory.ssh.user}@${id}: ${(e as Error).message}`);
+    throw new DvrError('DVR_ERR_DEPENDENCY', refused ?? `cannot connect to ${o.inventory.ssh.user}@${id}: ${(e as Error).message}`);
   }
   return ssh;
 }
@@ -103,7 +104,7 @@ async function runSteps(o: RunOptions, h: InventoryHost, steps: Step[]): Promise
     ssh = await connect(o, h, progress);
     const sudo = o.inventory.ssh.user === 'root' ? '' : 'sudo -n ';
     const made = await ssh.execCommand('umask 077 && mktemp -d /tmp/dvr-provision.XXXXXXXX');
-    if (made.code !== 0 || !made.stdout.startsWith('/tmp/dvr-provision.')) throw new Error(`cannot make an upload directory on the host: ${made.stderr}`);
+    if (made.code !== 0 || !made.stdout.startsWith('/tmp/dvr-provision.')) throw new DvrError('DVR_ERR_DEPENDENCY', `cannot make an upload directory on the host: ${made.stderr}`);
     work = made.stdout.trim();
     const kit = await fs.readdir(KIT_DIR);
     const uploads = steps.flatMap((s) => s.uploads);
@@ -148,7 +149,7 @@ async function runSteps(o: RunOptions, h: InventoryHost, steps: Step[]): Promise
 export async function provision(o: RunOptions): Promise<HostResult[]> {
   const hosts = o.only ? o.inventory.hosts.filter((h) => o.only?.includes(h.name)) : [...o.inventory.hosts];
   const unknown = o.only?.filter((n) => !o.inventory.hosts.some((h) => h.name === n)) ?? [];
-  if (unknown.length) throw new Error(`no host in the inventory is named ${unknown.join(', ')}`);
+  if (unknown.length) throw new DvrError('DVR_ERR_CONFIG', `no host in the inventory is named ${unknown.join(', ')}`);
   // The storage server goes first: the others mount it.
   hosts.sort((a, b) => Number(b.roles.includes('storage')) - Number(a.roles.includes('storage')));
   const results: HostResult[] = [];
@@ -181,7 +182,7 @@ export async function provision(o: RunOptions): Promise<HostResult[]> {
  * installed files stay, so adding the host again is quick. */
 export async function stopAgent(o: RunOptions, name: string): Promise<HostResult> {
   const h = o.inventory.hosts.find((x) => x.name === name);
-  if (!h) throw new Error(`no host in the inventory is named ${name}`);
+  if (!h) throw new DvrError('DVR_ERR_CONFIG', `no host in the inventory is named ${name}`);
   const r = await runSteps(o, h, planStopAgent(h));
   await o.knownHosts.flush();
   return r;

@@ -3,6 +3,7 @@
 import type { Logger } from '../../common/log.js';
 import type { Heartbeat, HeartbeatReply } from '../../common/protocol.js';
 import type { AgentConfig } from '../config.js';
+import { DvrError } from '../../common/errors.js';
 
 export interface HeartbeatOptions {
   controllerUrl: string;
@@ -43,7 +44,7 @@ export class HeartbeatSender {
         method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(this.o.timeoutMs),
         headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${this.o.agentToken}` },
       });
-      if (!res.ok) throw new Error(`controller answered ${res.status}`);
+      if (!res.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `controller answered ${res.status}`);
       this.sent++;
       if (this.failures > 0) this.o.log.info({ after: this.failures }, 'heartbeats reach the controller again');
       this.failures = 0;

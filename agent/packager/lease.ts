@@ -45,7 +45,7 @@ export async function readLease(streamDir: string): Promise<HeldLease | undefine
 /** Records `lease` as the stream's writer, in place, at a fixed length. */
 export async function writeLease(streamDir: string, lease: Lease, now: number): Promise<void> {
   const body = JSON.stringify({ epoch: lease.epoch, node: lease.node, since: now });
-  if (body.length >= LEASE_BYTES) throw new Error(`lease record too long (${body.length} bytes)`);
+  if (body.length >= LEASE_BYTES) throw new DvrError('DVR_ERR_INTERNAL', `writer record too long (${body.length} bytes)`);
   const bytes = Buffer.from(`${body}${' '.repeat(LEASE_BYTES - 1 - body.length)}\n`);
   const file = path.join(streamDir, LEASE_FILE);
   let fh: fs.FileHandle;

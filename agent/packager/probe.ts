@@ -1,6 +1,7 @@
 // Picture size from ffprobe, once per encoder session (not per segment: off the hot path).
 import { execFile } from 'node:child_process';
 import type { VideoProbe } from './stream.js';
+import { DvrError } from '../../common/errors.js';
 
 export interface ProbeOptions {
   ffprobe: string;
@@ -12,7 +13,7 @@ export function ffprobeVideoSize(options: ProbeOptions): VideoProbe {
     execFile(options.ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height',
       '-of', 'json', file], { timeout: options.timeoutMs }, (err, stdout) => {
       if (err) {
-        reject(new Error(`ffprobe ${file}: ${err.message}`));
+        reject(new DvrError('DVR_ERR_DEPENDENCY', `ffprobe ${file}: ${err.message}`));
         return;
       }
       try {
@@ -20,7 +21,7 @@ export function ffprobeVideoSize(options: ProbeOptions): VideoProbe {
         const s = parsed.streams?.[0];
         resolve(s?.width && s.height ? { width: s.width, height: s.height } : undefined);
       } catch (e) {
-        reject(e instanceof Error ? e : new Error(String(e)));
+        reject(new DvrError('DVR_ERR_DEPENDENCY', `ffprobe ${file}: unreadable output: ${e instanceof Error ? e.message : String(e)}`));
       }
     });
   });

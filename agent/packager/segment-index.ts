@@ -1,6 +1,7 @@
 // The DVR index of one rendition: a growable ring of fixed-width columns (about 32 bytes a
 // segment), so a week of 2 s segments costs a few MB and appending is O(1).
 import type { SegmentRecord } from './layout.js';
+import { DvrError } from '../../common/errors.js';
 
 export class SegmentIndex {
   private startMs = new Float64Array(64);
@@ -21,7 +22,7 @@ export class SegmentIndex {
   /** Appends a segment; its seq must be nextSequence (or any seq when the index is empty). */
   push(s: SegmentRecord): void {
     if (this.count === 0) this.firstSeq = s.seq;
-    else if (s.seq !== this.nextSequence) throw new Error(`segment ${s.seq} out of order, expected ${this.nextSequence}`);
+    else if (s.seq !== this.nextSequence) throw new DvrError('DVR_ERR_INTERNAL', `segment ${s.seq} out of order, expected ${this.nextSequence}`);
     if (this.count === this.startMs.length) this.grow();
     const i = (this.head + this.count) % this.startMs.length;
     this.startMs[i] = s.startMs;

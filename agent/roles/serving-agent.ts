@@ -10,6 +10,7 @@ import type { AgentConfig } from '../config.js';
 import { startAgentHeartbeat, type HeartbeatSender } from '../metrics/heartbeat.js';
 import { systemFigures } from '../metrics/system.js';
 import { nginxConnections } from './nginx-status.js';
+import { DvrError } from '../../common/errors.js';
 
 export class ServingAgent {
   private heartbeat: HeartbeatSender | undefined;
@@ -25,7 +26,7 @@ export class ServingAgent {
   }
 
   static start(config: Readonly<AgentConfig>, log: Logger): ServingAgent {
-    if (config.role === 'transcoder') throw new Error('ServingAgent serves edge, relay and origin nodes');
+    if (config.role === 'transcoder') throw new DvrError('DVR_ERR_INTERNAL', 'ServingAgent serves edge, relay and origin nodes');
     const agent = new ServingAgent(config, config.role, log);
     agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), (reply) => agent.onReply(reply));
     log.info({ node: config.nodeId, role: config.role }, 'agent started');

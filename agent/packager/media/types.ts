@@ -1,4 +1,5 @@
 // What the packager learns from one segment's bytes.
+import { DvrError } from '../../../common/errors.js';
 
 export type ContainerKind = 'ts' | 'fmp4';
 
@@ -21,10 +22,10 @@ export interface InitMedia {
     defaultSampleDuration: number; defaultSampleFlags: number }>;
 }
 
-/** Why a segment was refused; the message is what the logs and metrics carry. */
-export class SegmentRejected extends Error {
+/** Why a segment was refused (DVR_ERR_SEGMENT); the message is what the logs and metrics carry. */
+export class SegmentRejected extends DvrError {
   constructor(readonly reason: string) {
-    super(reason);
+    super('DVR_ERR_SEGMENT', reason);
     this.name = 'SegmentRejected';
   }
 }
