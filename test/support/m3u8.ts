@@ -1,4 +1,7 @@
-// An HLS playlist parser written from RFC 8216, independent of the packager's renderer.
+// An HLS playlist parser written from RFC 8216, independent of the packager's renderer, and
+// joined by a second one (hls-parser, strict): every playlist a test reads is read by both, and
+// they must agree, so that writer and checker cannot share one misreading of the spec.
+import { parse, setOptions, types } from 'hls-parser';
 
 export interface ParsedSegment {
   uri: string;
@@ -85,5 +88,34 @@ export function parsePlaylist(text: string): ParsedPlaylist {
       default: break;
     }
   }
+  if (p.ssiIncludes === 0) crossCheck(text, p);
   return p;
+}
+
+setOptions({ strictMode: true });
+
+/** hls-parser reads the same text to the same segments, sequence numbers, discontinuities and variants. */
+function crossCheck(text: string, p: ParsedPlaylist): void {
+  // hls-parser wants CAN-BLOCK-RELOAD in every EXT-X-SERVER-CONTROL; RFC 8216bis does not.
+  let other: ReturnType<typeof parse>;
+  try {
+    other = parse(text.replace(/^#EXT-X-SERVER-CONTROL:.*\n/m, ''));
+  } catch (err) {
+    throw new Error(`hls-parser refuses the playlist: ${err instanceof Error ? err.message : String(err)}\n${text.slice(0, 2000)}`);
+  }
+  const differ = (what: string, a: unknown, b: unknown): never => {
+    throw new Error(`the two playlist parsers disagree on ${what}: ${JSON.stringify(a)} vs hls-parser's ${JSON.stringify(b)}`);
+  };
+  if (other instanceof types.MasterPlaylist) {
+    const uris = other.variants.map((v) => v.uri);
+    if (JSON.stringify(uris) !== JSON.stringify(p.variants.map((v) => v.uri))) differ('the variants', p.variants.map((v) => v.uri), uris);
+    return;
+  }
+  const m = other as types.MediaPlaylist;
+  if (m.mediaSequenceBase !== undefined && m.mediaSequenceBase !== p.mediaSequence) differ('the media sequence', p.mediaSequence, m.mediaSequenceBase);
+  if (m.endlist !== p.endList) differ('ENDLIST', p.endList, m.endlist);
+  if (p.skipped > 0) return;
+  const ours = p.segments.map((x) => [x.uri, x.seq, x.discontinuity, Math.round(x.duration * 1000)]);
+  const theirs = m.segments.map((x) => [x.uri, x.mediaSequenceNumber, x.discontinuity === true, Math.round(x.duration * 1000)]);
+  if (JSON.stringify(ours) !== JSON.stringify(theirs)) differ('the segments', ours, theirs);
 }
