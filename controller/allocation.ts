@@ -42,7 +42,10 @@ export function deadNodes(nodes: NodeRow[], now: number, deadAfterMs: number, si
   return nodes.filter((n) => LIVE_STATES.includes(n.state) && now - Math.max(n.lastHeartbeat, since) > deadAfterMs);
 }
 
-/** Nodes created by a provider that never sent a heartbeat within `timeoutMs`: to be marked failed. */
-export function stuckProvisioning(nodes: NodeRow[], now: number, timeoutMs: number): NodeRow[] {
-  return nodes.filter((n) => n.state === 'provisioning' && now - n.lastHeartbeat > timeoutMs);
+/**
+ * Nodes created by a provider that never sent a heartbeat within `timeoutMs`: to be marked failed.
+ * As in deadNodes, the wait is counted from `since` at the earliest (the controller's start).
+ */
+export function stuckProvisioning(nodes: NodeRow[], now: number, timeoutMs: number, since = 0): NodeRow[] {
+  return nodes.filter((n) => n.state === 'provisioning' && now - Math.max(n.lastHeartbeat, since) > timeoutMs);
 }

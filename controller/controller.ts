@@ -107,7 +107,8 @@ export class Controller {
     for (const s of this.store.endStreams(now - this.o.endGraceSeconds * 1000)) {
       this.o.log.info({ stream: `${s.app}/${s.stream}`, transcoder: s.transcoder ?? null }, 'event ended: the publisher did not come back within the reconnect grace');
     }
-    for (const stuck of stuckProvisioning(this.store.nodes({ state: 'provisioning' }), now, this.o.provisioningTimeoutMs)) {
+    const provisioning = this.store.nodes({ state: 'provisioning' });
+    for (const stuck of stuckProvisioning(provisioning, now, this.o.provisioningTimeoutMs, this.startedAt)) {
       this.store.setNodeState(stuck.id, nextState(stuck.state, 'never-joined') ?? 'failed');
       this.o.log.error({ node: stuck.id, afterMs: now - stuck.lastHeartbeat }, 'node never joined after provisioning: failed');
     }

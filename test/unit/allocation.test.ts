@@ -121,4 +121,18 @@ describe('allocation: dead and stuck nodes', () => {
     assert.deepEqual(ids(stuckProvisioning(nodes, 100_000, timeout)), ['old']);
     assert.deepEqual(ids(stuckProvisioning([], 100_000, timeout)), []);
   });
+
+  it('counts a provisioning timeout from the controller\'s start: a restart after a long outage fails no node at once', () => {
+    const timeout = 60_000;
+    const startedAt = 1_000_000;
+    // Created (lastHeartbeat = creation) before an outage longer than the timeout.
+    const nodes = [node('before', { state: 'provisioning', lastHeartbeat: startedAt - 3_600_000 }),
+      node('after', { state: 'provisioning', lastHeartbeat: startedAt + 5_000 })];
+    assert.deepEqual(ids(stuckProvisioning(nodes, startedAt + 1_000, timeout, startedAt)), [], 'first sweep after the restart');
+    assert.deepEqual(ids(stuckProvisioning(nodes, startedAt + timeout, timeout, startedAt)), [], 'exactly the timeout after it');
+    assert.deepEqual(ids(stuckProvisioning(nodes, startedAt + timeout + 1, timeout, startedAt)), ['before'],
+      'still not joined the whole timeout after the restart');
+    assert.deepEqual(ids(stuckProvisioning(nodes, startedAt + 5_001 + timeout, timeout, startedAt)).sort(), ['after', 'before'],
+      'a node created after the restart counts from its creation');
+  });
 });
