@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { hevcCodec } from '../../agent/packager/media/codecs.js';
 import { inspectInit, inspectSegment, SegmentRejected, type InitMedia } from '../../agent/packager/media/inspect.js';
 import { run } from '../support/run.js';
 
@@ -78,6 +79,8 @@ function rejects(what: string, fn: () => unknown, reason: RegExp): void {
 // RFC 6381 from what ffprobe names: H.264 profile_idc, AAC audio object type.
 const AVC_PROFILES: Record<string, number> = { 'Constrained Baseline': 66, Baseline: 66, Main: 77, Extended: 88, High: 100 };
 const AAC_OBJECT_TYPES: Record<string, number> = { LC: 2, 'HE-AAC': 5, 'HE-AACv2': 29 };
+/** HEVC general_profile_idc by ffprobe's profile name. */
+const HEVC_PROFILES: Record<string, number> = { Main: 1, 'Main 10': 2, 'Main Still Picture': 3, Rext: 4 };
 const hex2 = (n: number): string => n.toString(16).padStart(2, '0');
 const rate = (r: string | undefined): number => {
   const [num, den] = (r ?? '0/1').split('/').map(Number);
@@ -215,15 +218,29 @@ describe('segment inspection', () => {
             assert.ok(profile !== undefined && v.level !== undefined, `ffprobe names profile ${v.profile}, level ${v.level}`);
             expected.push(new RegExp(`^avc1\\.${hex2(profile)}[0-9a-f]{2}${hex2(v.level)}$`));
           } else if (v?.codec_name === 'hevc') {
-            // Only the prefix: ts.ts reads the SPS's profile_tier_level without removing its emulation
-            // prevention bytes, and for this Main-profile file compatibility flags and level come out wrong.
-            expected.push(/^hvc1\./);
+            // ffprobe's level is general_level_idc; the compatibility flags and constraint bytes it does not name.
+            const profile = HEVC_PROFILES[v.profile ?? ''];
+            assert.ok(profile !== undefined && v.level !== undefined, `ffprobe names profile ${v.profile}, level ${v.level}`);
+            expected.push(new RegExp(`^hvc1\\.${profile}\\.[0-9a-f]{1,8}\\.L${v.level}(\\.[0-9A-Fa-f]{2}){0,6}$`));
           }
           const a = probe.probe.streams.find((s) => s.codec_type === 'audio');
           if (a) expected.push(new RegExp(`^mp4a\\.40\\.${AAC_OBJECT_TYPES[a.profile ?? ''] ?? 'unknown'}$`));
           assert.equal(m.codecs.length, expected.length, `codecs ${m.codecs.join(',')}: one per track, video first`);
           expected.forEach((re, i) => assert.match(m.codecs[i] ?? '', re, 'the CODECS a player checks before it plays'));
         });
+
+        if (c.video === 'hevc') {
+          it('reads the HEVC codec string from the SPS with its emulation prevention bytes removed', async () => {
+            // The SPS of hevc-aac.ts (x265, Main, level 1) after its NAL header (42 01) and its first byte (01):
+            //   01 | 60 00 00 [03] 00 | 90 00 00 [03] 00 00 [03] 00 | 1e
+            // without the three emulation prevention bytes [03], the general profile_tier_level is
+            //   profile_space 0, tier 0, profile_idc 1 | compatibility flags 60000000 (Main and Main 10,
+            //   reversed: 6) | constraint bytes 90 00 00 00 00 00 (progressive, frame only) | level_idc 30,
+            // the bytes ffmpeg also writes in the hvcC when it remuxes the file to MP4.
+            // ISO/IEC 14496-15 E.3: hvc1.1.6.L30.90 (trailing zero constraint bytes left out).
+            assert.deepEqual(inspectSegment(await read(c.file)).codecs, ['hvc1.1.6.L30.90', 'mp4a.40.2']);
+          });
+        }
 
         it('measures the frame rate of video, and none for audio only', async () => {
           const m = inspectSegment(await read(c.file), init);
@@ -421,5 +438,16 @@ describe('segment inspection', () => {
       rejects('an init of just its ftyp', () => inspectInit(initBytes.subarray(0, moov.start)), /^init segment: no moov box$/);
       rejects('a media segment as init', () => inspectInit(seg), /^init segment: no moov box$/);
     });
+  });
+});
+
+describe('HEVC codec strings (ISO/IEC 14496-15 Annex E)', () => {
+  it('writes the constraint indicator bytes, each as hex, leaving out the trailing zero ones', () => {
+    // The Annex's own examples (there with hev1): Main profile, level 3.1, and a range-extensions
+    // profile in profile space 1, high tier, level 4, with two constraint bytes.
+    assert.equal(hevcCodec(0, 0, 1, 0x60000000, 93, [0xb0, 0, 0, 0, 0, 0]), 'hvc1.1.6.L93.B0');
+    assert.equal(hevcCodec(1, 1, 4, 0x82000000, 120, [0xb0, 0x23, 0, 0, 0, 0]), 'hvc1.A4.41.H120.B0.23');
+    assert.equal(hevcCodec(0, 0, 2, 0x20000000, 150, [0x90, 0, 0x01, 0, 0, 0]), 'hvc1.2.4.L150.90.00.01', 'inner zero bytes stay');
+    assert.equal(hevcCodec(0, 0, 1, 0x60000000, 93, [0, 0, 0, 0, 0, 0]), 'hvc1.1.6.L93', 'no constraint flag set');
   });
 });

@@ -1,6 +1,6 @@
 // MPEG-TS segment inspection: structure (sync bytes, PAT/PMT), first frame a keyframe,
 // exact duration from PES timestamps, codec strings from the parameter sets.
-import { aacCodec, avcCodec, forEachNal, hevcCodec } from './codecs.js';
+import { aacCodec, avcCodec, forEachNal, hevcCodecFromPtl, rbspOf } from './codecs.js';
 import { SegmentRejected, type SegmentMedia } from './types.js';
 
 const PACKET = 188;
@@ -223,11 +223,9 @@ function scanFirstAccessUnit(data: Uint8Array, hevc: boolean): { keyframe: boole
   return { keyframe, codec };
 }
 
-function hevcFromSps(d: Uint8Array, at: number): string {
-  // NAL header (2 bytes), then sps_video_parameter_set_id etc. (1 byte), then profile_tier_level.
-  // Emulation prevention bytes are rare this early in the SPS; read the fixed fields directly.
-  const ptl = at + 3;
-  const b0 = d[ptl] ?? 0;
-  const compat = (((d[ptl + 1] ?? 0) << 24) | ((d[ptl + 2] ?? 0) << 16) | ((d[ptl + 3] ?? 0) << 8) | (d[ptl + 4] ?? 0)) >>> 0;
-  return hevcCodec(b0 >> 6, (b0 >> 5) & 1, b0 & 0x1f, compat, d[ptl + 11] ?? 0);
+function hevcFromSps(d: Uint8Array, at: number): string | undefined {
+  // After the NAL header (2 bytes): sps_video_parameter_set_id etc. (1 byte), then the general
+  // profile_tier_level (12 bytes), whose runs of zero bytes carry emulation prevention bytes.
+  const rbsp = rbspOf(d, at + 2, 13);
+  return rbsp.length === 13 ? hevcCodecFromPtl(rbsp.subarray(1)) : undefined;
 }
