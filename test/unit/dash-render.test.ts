@@ -117,6 +117,19 @@ function templates(mpd: string): Array<{ rep: string; pto: number; startNumber: 
   return out;
 }
 
+/** The playlist of the (one) audio representation. */
+function audioOf(p: ParsedMpd): MpdPlaylist {
+  const group = Object.values(p.mediaGroups.AUDIO)[0];
+  const list = group && Object.values(group)[0]?.playlists[0];
+  assert.ok(list, 'the audio representation is an audio group');
+  return list;
+}
+
+/** Each Period's id and start, in order. */
+function periods(mpd: string): Array<{ id: string; start: string }> {
+  return [...mpd.matchAll(/<Period id="([^"]+)" start="([^"]+)"/g)].map((m) => ({ id: m[1] ?? '', start: m[2] ?? '' }));
+}
+
 describe('DASH MPD rendering', () => {
   const video = event((n) => times(n, 2_000_000));
   const audio = event(aac);
@@ -154,7 +167,8 @@ describe('DASH MPD rendering', () => {
     assert.ok(audioList, 'the audio representation is an audio group');
     assertListsIndex(audioList, ra, T0);
     assert.deepEqual(p.timelineStarts.map((t) => t.start),
-      [0, 1, 2].map((d) => (video.startMsAt(d === 0 ? rv.from : firstOfDisc(video, d)) - T0) / 1000), 'Period starts');
+      [0, 1, 2].map((d) => (video.startMsAt(firstOfDisc(video, d)) - T0) / 1000),
+      'each Period starts with its discontinuity\'s first segment, listed or not');
   });
 
   it('an unbounded DVR (no window) lists everything and sets no timeShiftBufferDepth', () => {
@@ -165,7 +179,7 @@ describe('DASH MPD rendering', () => {
     assertListsIndex(read(mpd).playlists[0] as MpdPlaylist, r, T0);
   });
 
-  it('presentationTimeOffset and the first S@t are the media time of each Period\'s first listed segment', () => {
+  it('presentationTimeOffset is the media time where each discontinuity began, S@t and startNumber its first listed', () => {
     const rv = live(video, VIDEO, WINDOW);
     const ra = live(audio, AUDIO, WINDOW);
     const mpd = renderMpd(input([rv, ra]));
@@ -174,12 +188,76 @@ describe('DASH MPD rendering', () => {
     for (const r of [rv, ra]) {
       const mine = found.filter((t) => t.rep === r.info.rendition);
       const firsts = [r.from, ...[1, 2].map((d) => firstOfDisc(r.index, d))];
-      assert.deepEqual(mine.map((t) => t.pto), firsts.map((pos) => r.index.mediaStartUsAt(pos)), `${r.info.rendition}: presentationTimeOffset`);
-      assert.deepEqual(mine.map((t) => t.s[0]?.t), mine.map((t) => t.pto), `${r.info.rendition}: S@t of the first segment`);
+      assert.deepEqual(mine.map((t) => t.pto), [0, 1, 2].map((d) => r.index.mediaStartUsAt(firstOfDisc(r.index, d))),
+        `${r.info.rendition}: presentationTimeOffset`);
+      assert.deepEqual(mine.map((t) => t.s[0]?.t), firsts.map((pos) => r.index.mediaStartUsAt(pos)),
+        `${r.info.rendition}: S@t of the first listed segment`);
       assert.deepEqual(mine.map((t) => t.startNumber), firsts.map((pos) => r.index.seqAt(pos)), `${r.info.rendition}: startNumber`);
       assert.deepEqual(mine.map((t) => t.init), [0, 1, 2].map((d) => `${r.info.rendition}/${initName(d)}`));
       assert.ok(mine[1] && mine[1].pto === 1_400_000, 'the reconnected encoder\'s media time, not the first one\'s');
     }
+  });
+
+  it('a Period keeps its start and presentationTimeOffset as the window slides and the purge passes its first segment', () => {
+    // Indexes of their own: this test purges them as the packager does.
+    const v = event((n) => times(n, 2_000_000));
+    const a = event(aac);
+    const at = (from: number): { mpd: string; reps: DashRendition[] } => {
+      const reps: DashRendition[] = [{ info: VIDEO, index: v, from }, { info: AUDIO, index: a, from }];
+      return { mpd: renderMpd(input(reps)), reps };
+    };
+    const fixed = (mpd: string): Array<{ id: string; start: string; pto: number[] }> => {
+      const found = templates(mpd);
+      return periods(mpd).map((x, k) => ({ ...x, pto: found.slice(2 * k, 2 * k + 2).map((t) => t.pto) }));
+    };
+    const first = at(2);
+    assert.equal(periods(first.mpd)[0]?.start, 'PT0.000S', 'the first Period starts with the event, not the first listed segment');
+    const expected = fixed(first.mpd);
+    for (const from of [3, 4, 11]) {
+      const { mpd, reps } = at(from);
+      assert.deepEqual(fixed(mpd), expected, `window from position ${from}: the same Periods, at the same times`);
+      const p = read(mpd);
+      assertListsIndex(p.playlists[0] as MpdPlaylist, reps[0] as DashRendition, T0);
+      assertListsIndex(audioOf(p), reps[1] as DashRendition, T0);
+    }
+    // The purge removes the first session and the reconnected encoder's first segment.
+    const gone = firstOfDisc(v, 1) + 1;
+    for (let k = 0; k < gone; k++) {
+      v.shift();
+      a.shift();
+    }
+    for (const from of [0, 2]) {
+      const { mpd, reps } = at(from);
+      assert.deepEqual(fixed(mpd), expected.slice(1), `purged, window from position ${from}: p0 gone, p1 and p2 unchanged`);
+      const p = read(mpd);
+      assertListsIndex(p.playlists[0] as MpdPlaylist, reps[0] as DashRendition, T0);
+      assertListsIndex(audioOf(p), reps[1] as DashRendition, T0);
+    }
+  });
+
+  it('maxSegmentDuration is at least the longest listed segment, rounded up to the millisecond', () => {
+    const durationsUs = [2_000_000, 2_400_400, 1_600_000, 2_000_000];
+    const index = listSessions([{ disc: 0, wallMs: T0, mediaUs: 0, durationsUs }]);
+    const longer = renderMpd(input([{ info: VIDEO, index, from: 0 }], { windowSeconds: 0 }));
+    assert.equal(rootAttr(longer, 'maxSegmentDuration'), 'PT2.401S', 'a 2.4004 s segment with a 2 s target');
+    assert.equal(read(longer).playlists[0]?.segments.length, 4);
+    const shorter = renderMpd(input([{ info: VIDEO, index, from: 2 }], { windowSeconds: 0 }));
+    assert.equal(rootAttr(shorter, 'maxSegmentDuration'), 'PT2.000S', 'the target when no listed segment is longer');
+  });
+
+  it('an ended event without a recording lasts as long as the media it lists', () => {
+    const index = listSessions([{ disc: 0, wallMs: T0, mediaUs: 0, durationsUs: times(10, 2_000_000) }]);
+    const r: DashRendition = { info: VIDEO, index, from: 5 };
+    const mpd = renderMpd(input([r], { ended: true }));
+    assert.equal(rootAttr(mpd, 'type'), 'static');
+    assert.equal(rootAttr(mpd, 'mediaPresentationDuration'), 'PT10.000S', 'five 2 s segments are listed');
+    const p = read(mpd);
+    assert.ok(Math.abs(p.duration - 10) < 0.001, `the seek bar spans ${p.duration} s`);
+    const list = p.playlists[0] as MpdPlaylist;
+    assertListsIndex(list, r, index.startMsAt(5));
+    const last = list.segments[list.segments.length - 1];
+    assert.ok(last && Math.abs(last.presentationTime + last.duration - p.duration) < 0.001,
+      'the last segment ends the presentation');
   });
 
   it('folds runs of equal durations into one S with a repeat count, and a player expands them back', () => {
