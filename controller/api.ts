@@ -157,7 +157,7 @@ export function createApi(o: ApiOptions): express.Express {
   });
   app.post('/api/v1/nodes/:id/heartbeat', agent, (req, res) => {
     const id = param(req, 'id');
-    const body = req.body as Partial<Heartbeat> & { address?: string };
+    const body = (req.body ?? {}) as Partial<Heartbeat> & { address?: string };
     if (!new RegExp(NAME_PATTERN).test(id) || body.nodeId !== id) {
       throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.nodeId must be the node id in the path ('${id}')`);
     }
@@ -251,7 +251,7 @@ export function createApi(o: ApiOptions): express.Express {
   // Scaling: manual actions and the audit trail of every action
   app.get('/api/v1/scale', admin, (_req, res) => { res.json({ events: store.scaleEvents() }); });
   app.post('/api/v1/scale', admin, (req, res, next) => {
-    const body = req.body as { role?: unknown; count?: unknown };
+    const body = (req.body ?? {}) as { role?: unknown; count?: unknown };
     if (!isRole(body.role)) throw new DvrError('DVR_ERR_BAD_REQUEST', `scale: $.role must be one of ${ROLES.join(', ')}`);
     if (!Number.isInteger(body.count) || body.count === 0 || Math.abs(Number(body.count)) > 100) {
       throw new DvrError('DVR_ERR_BAD_REQUEST', 'scale: $.count must be a non-zero integer between -100 and 100');
@@ -261,7 +261,7 @@ export function createApi(o: ApiOptions): express.Express {
 
   // Origin callbacks (nginx-rtmp on_publish / on_publish_done, form-encoded)
   app.post('/api/v1/hooks/publish', agent, (req, res) => {
-    const form = req.body as Record<string, string | undefined>;
+    const form = (req.body ?? {}) as Record<string, string | undefined>;
     const s = store.stream(String(form['app'] ?? ''), String(form['name'] ?? ''));
     if (!s || !form['key'] || !same(form['key'], s.streamKey)) {
       log.warn({ app: form['app'], stream: form['name'], addr: form['addr'] }, 'publish refused: unknown stream or wrong key');
@@ -289,7 +289,7 @@ export function createApi(o: ApiOptions): express.Express {
     res.status(200).end();
   });
   app.post('/api/v1/hooks/publish-done', agent, (req, res) => {
-    const form = req.body as Record<string, string | undefined>;
+    const form = (req.body ?? {}) as Record<string, string | undefined>;
     const s = store.stream(String(form['app'] ?? ''), String(form['name'] ?? ''));
     if (s && s.status === 'live') store.setStreamStatus(s.app, s.stream, 'ending', s.transcoder, o.now());
     res.status(200).end();

@@ -8,7 +8,7 @@ describe('OpenAPI document', () => {
     const app = createApi({ store: {} as never, scaler: {} as never, log: silentLogger(), adminToken: 'a', agentToken: 'b',
       signingSecret: 'c'.repeat(16), originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30, playbackTtlSeconds: 60, quietAfterMs: 5000, now: Date.now });
     const served = new Set<string>();
-    for (const layer of (app as unknown as { _router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } })._router.stack) {
+    for (const layer of (app as unknown as { router: { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> } }).router.stack) {
       if (!layer.route) continue;
       for (const m of Object.keys(layer.route.methods)) served.add(`${m} ${layer.route.path.startsWith('/api/v1') ? layer.route.path.replace('/api/v1', '').replace(/:(\w+)/g, '{$1}') : `/..${layer.route.path}`}`);
     }

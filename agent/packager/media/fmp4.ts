@@ -1,6 +1,6 @@
 // Fragmented MP4 (CMAF) inspection: box structure, init segment tracks, moof/mdat pairs,
 // first sample a sync sample, exact duration from the track run.
-import { aacCodec, avcCodec, hevcCodec } from './codecs.js';
+import { aacCodec, avcCodec, hevcCodecFromPtl } from './codecs.js';
 import { SegmentRejected, type InitMedia, type SegmentMedia } from './types.js';
 
 interface Box { type: string; start: number; body: number; end: number }
@@ -96,10 +96,8 @@ function sampleEntryCodec(buf: Uint8Array, stsd: Box): string | undefined {
   }
   if (entry.type === 'hvc1' || entry.type === 'hev1') {
     const c = find('hvcC');
-    if (c < 0) return undefined;
-    const b = buf[c + 1] ?? 0;
-    const compat = (((buf[c + 2] ?? 0) << 24) | ((buf[c + 3] ?? 0) << 16) | ((buf[c + 4] ?? 0) << 8) | (buf[c + 5] ?? 0)) >>> 0;
-    return hevcCodec(b >> 6, (b >> 5) & 1, b & 0x1f, compat, buf[c + 12] ?? 0);
+    // The hvcC's 12 profile/tier/level bytes after its version byte: the same layout as in an SPS.
+    return c < 0 ? undefined : hevcCodecFromPtl(buf.subarray(c + 1, c + 13));
   }
   if (entry.type === 'mp4a') {
     const e = find('esds');
