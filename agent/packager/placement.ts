@@ -1,7 +1,15 @@
 // Where a checked segment goes in a rendition's timeline: its sequence number, its wall-clock
 // start, its discontinuity number, and whether it starts a new encoder session. Pure: a function of
 // the rendition's tail, the file's name and what the media says, unit-tested like window.ts.
-import type { SessionState } from './rendition.js';
+
+/** The encoder session a rendition follows (stream.json keeps it): its discontinuity and its clock anchor. */
+export interface SessionState {
+  session: string;
+  disc: number;
+  /** Wall-clock ms and media µs of the session's first segment: wall = anchorWall + (media - anchorMedia). */
+  anchorWallMs: number;
+  anchorMediaUs: number;
+}
 
 /** What placement needs to know of a rendition: its last listed segment and the session it follows. */
 export interface RenditionTail {

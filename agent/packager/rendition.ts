@@ -6,18 +6,11 @@ import { CHUNK_DIR, chunkName, parseInitName, parseSegmentName, segmentName, typ
 import { listDir } from './files.js';
 import type { InitMedia } from './media/inspect.js';
 import { newCounters, type RenditionCounters } from './metrics.js';
-import type { RenditionTail } from './placement.js';
+import type { RenditionTail, SessionState } from './placement.js';
+
+export type { SessionState };
 import { CHUNK_SIZE } from './render/hls.js';
 import { SegmentIndex } from './segment-index.js';
-
-/** What stream.json keeps per rendition: the encoder session that the next segment continues. */
-export interface SessionState {
-  session: string;
-  disc: number;
-  /** Wall-clock ms and media µs of the session's first segment: wall = anchorWall + (media - anchorMedia). */
-  anchorWallMs: number;
-  anchorMediaUs: number;
-}
 
 export interface MediaFacts {
   codecs: string[];
