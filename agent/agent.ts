@@ -88,7 +88,9 @@ export class Agent {
         ['transcoder', () => this.transcoder.close()],
         ['packager', () => this.packager.close()],
         ['storage', () => this.storage.close()],
-        ['metrics', () => new Promise<void>((resolve) => { if (this.metricsServer) this.metricsServer.close(() => resolve()); else resolve(); })],
+        ['metrics', () => new Promise<void>((resolve) => {
+          if (this.metricsServer) this.metricsServer.close(() => resolve()); else resolve();
+        })],
       ];
       for (const [part, step] of steps) {
         try { await step(); } catch (err) { this.log.error({ part, err: String(err) }, 'stop step failed'); }

@@ -95,17 +95,20 @@ export function parseAgentConfig(input: unknown, where = 'agent config'): Readon
   const base = validateOrThrow(validate, input, where);
   const jobs = base.jobs.map((j, i) => parseTranscodeJob(j, `${where} $.jobs[${i}]`));
   if (base.nginx && base.role !== 'edge' && base.role !== 'relay') {
-    throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.nginx: only edges and relays keep stream maps, this node is ${base.role === 'origin' ? 'an' : 'a'} ${base.role}`);
+    throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.nginx: only edges and relays keep stream maps, `
+      + `this node is ${base.role === 'origin' ? 'an' : 'a'} ${base.role}`);
   }
   if (base.role !== 'transcoder') {
-    if (jobs.length) throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.jobs: only a transcoder runs jobs, this node is ${base.role === 'edge' ? 'an' : 'a'} ${base.role}`);
+    if (jobs.length) throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.jobs: only a transcoder runs jobs, `
+      + `this node is ${base.role === 'edge' ? 'an' : 'a'} ${base.role}`);
     if (!base.nginxStatusUrl) {
-      throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.nginxStatusUrl: required for ${base.role === 'edge' ? 'an' : 'a'} ${base.role} (its connections are read there)`);
+      throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.nginxStatusUrl: `
+        + `required for ${base.role === 'edge' ? 'an' : 'a'} ${base.role} (its connections are read there)`);
     }
   }
   if (base.originSegments && base.storage.mount && (base.spoolRoot === undefined || base.spoolRoot === base.storageRoot)) {
-    throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.originSegments: needs a spoolRoot on local disk (the storage root is a network mount); `
-      + 'set $.spoolRoot to a local directory on the same file system as $.originSegments.dir');
+    throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.originSegments: needs a spoolRoot on local disk `
+      + '(the storage root is a network mount); set $.spoolRoot to a local directory on the same file system as $.originSegments.dir');
   }
   const keys = new Set<string>();
   for (const j of jobs) {

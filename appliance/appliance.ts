@@ -110,7 +110,8 @@ export class Appliance {
       await writeAtomic(streamsInclude, renderStreamMaps(streamMapsOf(controller.store.streams())), 0o644);
       this.parts.push({ name: 'nginx (edge)', stop: () => edge.stop() });
       await edge.start(renderConfig({ ...EDGE_DEFAULTS, ...user, role: 'edge', storageRoot: mediaRoot, prefix: edgePrefix,
-        listen: [{ host: o.host, port: o.port }], webRoot: WEB_ROOT, signing: { secret: { file: secretFile }, streams: [] }, streamsInclude }),
+        listen: [{ host: o.host, port: o.port }], webRoot: WEB_ROOT, signing: { secret: { file: secretFile }, streams: [] },
+        streamsInclude }),
       { host: local, port: o.port });
     });
 
@@ -125,7 +126,8 @@ export class Appliance {
       await prepareSegmenterDirs(segmenter, ['live'], workers?.name);
       this.parts.push({ name: 'nginx (origin)', stop: () => origin.stop() });
       await origin.start(renderConfig({
-        role: 'origin', prefix: originPrefix, rtmpListen: { host: o.host, port: o.rtmpPort }, statusListen: { host: '127.0.0.1', port: o.rtmpStatusPort },
+        role: 'origin', prefix: originPrefix, rtmpListen: { host: o.host, port: o.rtmpPort },
+        statusListen: { host: '127.0.0.1', port: o.rtmpStatusPort },
         apps: ['live'], controllerUrl: controller.url, hookToken: controller.agentToken, publishAllow: ['all'], playAllow: ['127.0.0.1'],
         rtmpModulePath: RTMP_MODULE_PATH, workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'],
         nodeId: 'appliance-origin', segmenter, ...user,
@@ -218,7 +220,8 @@ async function waitForHttp(url: string, deadlineMs: number): Promise<void> {
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
     }
-    if (Date.now() > until) throw new DvrError('DVR_ERR_DEPENDENCY', `${url} did not become playable within ${deadlineMs / 1000}s (last answer: ${last})`);
+    if (Date.now() > until) throw new DvrError('DVR_ERR_DEPENDENCY', `${url} did not become playable within ${deadlineMs / 1000}s `
+      + `(last answer: ${last})`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

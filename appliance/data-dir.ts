@@ -55,7 +55,8 @@ export async function ensureWorkerAccount(onCreate: (what: string) => void): Pro
       + `${(err as { stderr?: string }).stderr?.trim() || String(err)}; create it (useradd --system ${WORKER_ACCOUNT}) and start again`);
   }
   const made = await lookup(WORKER_ACCOUNT);
-  if (!made) throw new DvrError('DVR_ERR_CONFIG', `the account '${WORKER_ACCOUNT}' was created but 'id ${WORKER_ACCOUNT}' does not find it`);
+  if (!made) throw new DvrError('DVR_ERR_CONFIG', `the account '${WORKER_ACCOUNT}' was created `
+    + `but 'id ${WORKER_ACCOUNT}' does not find it`);
   onCreate(`created the system account '${WORKER_ACCOUNT}' (uid ${made.uid}) that nginx's workers run as`);
   return made;
 }
@@ -90,7 +91,8 @@ export async function shareWithWorkers(dataDir: string, account: Account, onChan
     if (!(await canAs(account, ['-x'], parent))) {
       throw new DvrError('DVR_ERR_CONFIG', `the data directory ${dataDir} is inside ${parent} (${await describe(parent)}), which nginx's `
         + `workers (account '${account.name}') cannot enter, so no stream could be served. Fix: put the data elsewhere, e.g. `
-        + `DVR_DATA_DIR=/var/lib/dvr, or let the account through with 'chmod o+x ${parent}' (or 'setfacl -m u:${account.name}:x ${parent}')`);
+        + `DVR_DATA_DIR=/var/lib/dvr, or let the account through with 'chmod o+x ${parent}' `
+        + `(or 'setfacl -m u:${account.name}:x ${parent}')`);
     }
   }
   const st = await fs.stat(dataDir);

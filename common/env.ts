@@ -7,7 +7,8 @@ export function envNumber(name: string, fallback: number, range: { min: number; 
   if (raw === undefined || raw.trim() === '') return fallback;
   const v = Number(raw);
   if (!Number.isFinite(v) || v < range.min || v > range.max || (range.integer === true && !Number.isInteger(v))) {
-    throw new DvrError('DVR_ERR_CONFIG', `${name}: '${raw}' is not ${range.integer === true ? 'an integer' : 'a number'} from ${range.min} to ${range.max}`);
+    throw new DvrError('DVR_ERR_CONFIG',
+      `${name}: '${raw}' is not ${range.integer === true ? 'an integer' : 'a number'} from ${range.min} to ${range.max}`);
   }
   return v;
 }

@@ -22,7 +22,8 @@ export function createLogger(options: { level?: string; name?: string; fd?: numb
   const fd = options.fd ?? 2;
   const opts = { name: options.name ?? 'dvr', level, base: undefined };
   if ((options.format ?? logFormat(fd)) === 'pretty') {
-    return pino(opts, pretty({ destination: fd, sync: true, colorize: isatty(fd), translateTime: 'SYS:HH:MM:ss', ignore: 'name', singleLine: true }));
+    return pino(opts, pretty({ destination: fd, sync: true, colorize: isatty(fd), translateTime: 'SYS:HH:MM:ss', ignore: 'name',
+      singleLine: true }));
   }
   return pino(opts, destination({ fd, sync: false }));
 }

@@ -42,7 +42,8 @@ export function parseRtmpPlaylist(text: string): RtmpFragment[] {
     else if (line.startsWith('#EXTINF:')) duration = Number.parseFloat(line.slice(8));
     else if (line !== '' && !line.startsWith('#')) {
       const m = FRAGMENT_RE.exec(line);
-      if (m && duration !== undefined && Number.isFinite(duration)) out.push({ n: Number(m[1]), durationSec: duration, discontinuity: disc });
+      if (m && duration !== undefined && Number.isFinite(duration)) out.push({ n: Number(m[1]), durationSec: duration,
+        discontinuity: disc });
       duration = undefined;
       disc = false;
     }
@@ -139,7 +140,8 @@ export class OriginFeed extends EventEmitter<MediaSourceEvents> implements Media
       // Tried again every second (check()); said once.
       if (!this.missingReported) {
         this.missingReported = true;
-        this.o.log.error({ dir: appDir }, `origin fragments directory ${appDir} does not exist: is this node's origin configured with a segmenter (nginx hls_path)?`);
+        this.o.log.error({ dir: appDir },
+          `origin fragments directory ${appDir} does not exist: is this node's origin configured with a segmenter (nginx hls_path)?`);
       }
       return;
     }

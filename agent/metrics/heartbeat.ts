@@ -73,7 +73,8 @@ export function startAgentHeartbeat(config: Readonly<AgentConfig>, log: Logger, 
   if (!config.controller) return undefined;
   const sender = new HeartbeatSender({
     controllerUrl: config.controller.url, agentToken: config.controller.agentToken ?? process.env['DVR_AGENT_TOKEN'] ?? '',
-    nodeId: config.nodeId, intervalMs: config.heartbeatSeconds * 1000, timeoutMs: 5000, log: log.child({ part: 'heartbeat' }), build, onReply,
+    nodeId: config.nodeId, intervalMs: config.heartbeatSeconds * 1000, timeoutMs: 5000, log: log.child({ part: 'heartbeat' }),
+    build, onReply,
   });
   sender.start();
   return sender;

@@ -35,7 +35,8 @@ export const CHUNK_DIR = 'chunks';
 export const DASH_DIR = 'dash';
 
 export function segmentName(s: Omit<SegmentRecord, 'bytes'>, ext: SegmentExt): string {
-  return `${String(s.seq).padStart(9, '0')}_${Math.round(s.startMs)}_${Math.round(s.durationUs)}_${s.disc}_${Math.max(0, Math.round(s.mediaStartUs))}.${ext}`;
+  return `${String(s.seq).padStart(9, '0')}_${Math.round(s.startMs)}_${Math.round(s.durationUs)}_${s.disc}_`
+    + `${Math.max(0, Math.round(s.mediaStartUs))}.${ext}`;
 }
 
 export function parseSegmentName(name: string): (Omit<SegmentRecord, 'bytes'> & { ext: SegmentExt }) | undefined {

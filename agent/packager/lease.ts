@@ -94,7 +94,8 @@ export class WriterLease {
   async claim(): Promise<{ takeover: boolean; from: HeldLease | undefined }> {
     const held = await readLease(this.o.streamDir);
     if (held && supersedes(held, this.o.mine)) {
-      throw new DvrError('DVR_ERR_FENCED', `stream ${path.basename(path.dirname(this.o.streamDir))}/${path.basename(this.o.streamDir)} is written by `
+      throw new DvrError('DVR_ERR_FENCED',
+        `stream ${path.basename(path.dirname(this.o.streamDir))}/${path.basename(this.o.streamDir)} is written by `
         + `${held.node} under a newer assignment (epoch ${held.epoch} > ${this.o.mine.epoch}): this job is stale and does not start`);
     }
     await writeLease(this.o.streamDir, this.o.mine, this.o.now());

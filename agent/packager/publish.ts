@@ -12,7 +12,9 @@ import {
   chunkName, dashSegmentName, initName, segmentName, type SegmentExt, type StreamPaths,
 } from './layout.js';
 import { renderMpd } from './render/dash.js';
-import { CHUNK_SIZE, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, type MediaPlaylistInput, type PlaylistKind } from './render/hls.js';
+import {
+  CHUNK_SIZE, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, type MediaPlaylistInput, type PlaylistKind,
+} from './render/hls.js';
 import { renderMaster, type VariantInfo } from './render/master.js';
 import type { Rendition } from './rendition.js';
 import type { StreamSettings } from './settings.js';
@@ -40,7 +42,8 @@ export async function publish(ctx: PublishContext, r: Rendition, all: readonly R
   if (capTo > upTo) {
     r.counters.capTrims++;
     r.capTrimmed = true;
-    ctx.log.warn({ rendition: r.name, segments: capTo - upTo, capBytes: s.storageCapBytes }, 'storage cap reached: deleting the oldest media early');
+    ctx.log.warn({ rendition: r.name, segments: capTo - upTo, capBytes: s.storageCapBytes },
+      'storage cap reached: deleting the oldest media early');
     upTo = capTo;
     r.listedFrom = Math.max(r.listedFrom, upTo);
   }

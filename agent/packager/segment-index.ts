@@ -22,7 +22,8 @@ export class SegmentIndex {
   /** Appends a segment; its seq must be nextSequence (or any seq when the index is empty). */
   push(s: SegmentRecord): void {
     if (this.count === 0) this.firstSeq = s.seq;
-    else if (s.seq !== this.nextSequence) throw new DvrError('DVR_ERR_INTERNAL', `segment ${s.seq} out of order, expected ${this.nextSequence}`);
+    else if (s.seq !== this.nextSequence) throw new DvrError('DVR_ERR_INTERNAL',
+      `segment ${s.seq} out of order, expected ${this.nextSequence}`);
     if (this.count === this.startMs.length) this.grow();
     const i = (this.head + this.count) % this.startMs.length;
     this.startMs[i] = s.startMs;

@@ -85,7 +85,8 @@ export class StreamPackager {
     const mine = deps.lease;
     this.lease = mine && new WriterLease({ streamDir: this.paths.dir, mine, now: deps.now, takeoverDelayMs: deps.takeoverDelayMs,
       onFenced: (held) => {
-        this.log.error({ by: held.node, epoch: held.epoch, mine: mine.epoch }, 'the stream moved to another writer (newer assignment): this one stops writing it');
+        this.log.error({ by: held.node, epoch: held.epoch, mine: mine.epoch },
+          'the stream moved to another writer (newer assignment): this one stops writing it');
         deps.events.emit('fenced', { ...this.ref, by: held.node, epoch: held.epoch, mine: mine.epoch });
       } });
   }
@@ -149,7 +150,8 @@ export class StreamPackager {
     }
     for (const r of this.renditions.values()) {
       const { segments, ignored } = await r.recover();
-      if (ignored.length > 0) this.log.warn({ rendition: r.name, ignored: ignored.length }, 'segments before a hole in the sequence are not listed');
+      if (ignored.length > 0) this.log.warn({ rendition: r.name, ignored: ignored.length },
+        'segments before a hole in the sequence are not listed');
       const session = takeover ? undefined : saved?.sessions?.[r.name];
       r.takenOver = takeover;
       if (session && this.ext === 'm4s') r.init = await this.loadInit(path.join(r.dir, initName(session.disc))).catch(() => undefined);
@@ -405,7 +407,8 @@ export class StreamPackager {
    * spool they are read into one buffer shared by every stream and inspected before anything else
    * runs (no await between), so segments do not churn the heap. Arrival is the last write.
    */
-  private async measure(src: string, init: InitMedia | undefined): Promise<{ media: SegmentMedia; bytes: number; arrivedMs: number } | undefined> {
+  private async measure(src: string, init: InitMedia | undefined):
+    Promise<{ media: SegmentMedia; bytes: number; arrivedMs: number } | undefined> {
     try {
       const { buf, mtimeMs } = this.deps.spoolIsLocal ? readTransientSync(src) : await readWhole(src);
       return { media: inspectSegment(buf, init), bytes: buf.length, arrivedMs: mtimeMs };

@@ -20,7 +20,8 @@ export class ServingAgent {
   private mapsError: string | undefined;
   readonly metricsPort = undefined;
 
-  private constructor(readonly config: Readonly<AgentConfig>, private readonly role: Exclude<Role, 'transcoder'>, private readonly log: Logger) {
+  private constructor(readonly config: Readonly<AgentConfig>, private readonly role: Exclude<Role, 'transcoder'>,
+    private readonly log: Logger) {
     const n = config.nginx;
     this.maps = n ? new IncludeFile({ config: n.config, file: n.streamsInclude, binary: n.binary }) : undefined;
   }
@@ -61,7 +62,8 @@ export class ServingAgent {
     } catch (err) {
       this.statusFailures++;
       if (this.statusFailures === 1 || this.statusFailures % 10 === 0) {
-        this.log.warn({ url: this.config.nginxStatusUrl, err: err instanceof Error ? err.message : String(err) }, 'cannot read nginx status');
+        this.log.warn({ url: this.config.nginxStatusUrl, err: err instanceof Error ? err.message : String(err) },
+          'cannot read nginx status');
       }
       return undefined;
     }

@@ -106,7 +106,9 @@ export class StorageMonitor extends EventEmitter<StorageEvents> {
     // The prober never keeps the agent alive on its own.
     child.unref();
     for (const pipe of [child.stdin, child.stdout]) (pipe as { unref?: () => void } | null)?.unref?.();
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => { const a = p.answer; p.answer = undefined; a?.(line); });
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      const a = p.answer; p.answer = undefined; a?.(line);
+    });
     child.stdin?.on('error', () => undefined);
     child.once('exit', () => {
       if (this.prober === p) this.prober = undefined;

@@ -117,8 +117,8 @@ export class Transcoder {
     let source: MediaSource;
     if (fragments !== undefined) {
       const rendition = job.ladder[0]?.name ?? 'source';
-      source = new OriginFeed({ dir: fragments, incomingDir: sp.rendition(rendition)?.incomingDir ?? '', fragmentSeconds: job.segmentSeconds,
-        reconnectGraceMs: graceMs, currentSession: () => sp.rendition(rendition)?.session?.session,
+      source = new OriginFeed({ dir: fragments, incomingDir: sp.rendition(rendition)?.incomingDir ?? '',
+        fragmentSeconds: job.segmentSeconds, reconnectGraceMs: graceMs, currentSession: () => sp.rendition(rendition)?.session?.session,
         offer: (file) => packager.offer(job.app, job.stream, rendition, file), log: this.o.log.child({ stream: k, part: 'origin-feed' }) });
     } else {
       const input: EncoderInput = 'url' in job.source ? { kind: 'url', url: job.source.url }

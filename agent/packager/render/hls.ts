@@ -89,7 +89,8 @@ export function renderMediaPlaylist(input: MediaPlaylistInput): string {
     let inlineEnd = Math.min(n, from + (CHUNK_SIZE - (firstSeq % CHUNK_SIZE)));
     out += renderSegments(input, from, inlineEnd, from);
     while (inlineEnd + CHUNK_SIZE <= n && index.seqAt(inlineEnd) + CHUNK_SIZE <= input.chunkedBelow) {
-      out += `<!--# include virtual="${CHUNK_DIR}/${chunkName(index.seqAt(inlineEnd))}" -->\n`; // blank line after expansion: ignored by players
+      // blank line after expansion: ignored by players
+      out += `<!--# include virtual="${CHUNK_DIR}/${chunkName(index.seqAt(inlineEnd))}" -->\n`;
       inlineEnd += CHUNK_SIZE;
     }
     out += renderSegments(input, inlineEnd, n, -1);

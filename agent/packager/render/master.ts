@@ -28,7 +28,8 @@ export function renderMaster(variants: VariantInfo[], fmp4: boolean): string {
   const audio = sorted.find(isAudioOnly);
   const demuxed = audio !== undefined && sorted.some((v) => !isAudioOnly(v) && !v.codecs.some(isAudioCodec));
   if (audio && demuxed) {
-    out += `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="${audio.rendition}",DEFAULT=YES,AUTOSELECT=YES,URI="${audio.rendition}/index.m3u8"\n`;
+    out += `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="${audio.rendition}",DEFAULT=YES,AUTOSELECT=YES,`
+      + `URI="${audio.rendition}/index.m3u8"\n`;
   }
   for (const v of sorted) {
     const joinAudio = audio && demuxed && !isAudioOnly(v) && !v.codecs.some(isAudioCodec);
