@@ -17,7 +17,8 @@ const STREAMS = 10_000;
 const AGENT = 'bench-agent-token-0123456789';
 const SECONDS = quick ? 3 : 10;
 
-async function hammer(fire: (i: number) => Promise<void>, concurrency: number, seconds: number): Promise<{ rate: number; latencies: number[] }> {
+async function hammer(fire: (i: number) => Promise<void>, concurrency: number, seconds: number):
+  Promise<{ rate: number; latencies: number[] }> {
   const until = Date.now() + seconds * 1000;
   const latencies: number[] = [];
   let i = 0;
@@ -40,8 +41,9 @@ function heartbeat(id: string): string {
 async function main(started: Started): Promise<void> {
   const dataDir = await tempDir('bench-ctl');
   started.add('the data directory', () => fs.rm(dataDir, { recursive: true, force: true }));
-  const c = await Controller.start({ dataDir, host: '127.0.0.1', port: 0, log: silentLogger(), agentToken: AGENT, provisioningTimeoutMs: 600_000, deadAfterMs: 3_600_000,
-    sweepIntervalMs: 60_000, originRtmpPort: 1935, edgeHttpPort: 8080, endGraceSeconds: 30, playbackTtlSeconds: 60, scaleIntervalMs: 60_000 });
+  const c = await Controller.start({ dataDir, host: '127.0.0.1', port: 0, log: silentLogger(), agentToken: AGENT,
+    provisioningTimeoutMs: 600_000, deadAfterMs: 3_600_000, sweepIntervalMs: 60_000, originRtmpPort: 1935, edgeHttpPort: 8080,
+    endGraceSeconds: 30, playbackTtlSeconds: 60, scaleIntervalMs: 60_000 });
   started.add('the controller', () => c.close());
   const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${AGENT}` };
   c.store.putLaunchConfig('bench', parseLaunchConfig({ launchconfig: { name: 'bench', version: '1', targets: { target: [
@@ -52,9 +54,9 @@ async function main(started: Started): Promise<void> {
   }
   c.store.transaction(() => {
     for (let i = 0; i < STREAMS; i++) {
-      c.store.insertStream({ app: 'live', stream: `s${i}`, streamKey: `k${i}`, status: 'idle', transcoder: undefined, endingSince: undefined,
-        settings: { windowSeconds: 3600, recording: false, archiveStrategy: 'append', format: 'fmp4', mode: 'copy', ladder: [{ name: 'source' }],
-          segmentSeconds: 2, signedPlayback: false, storageCapBytes: 0, dash: true, deltaUpdates: true } });
+      c.store.insertStream({ app: 'live', stream: `s${i}`, streamKey: `k${i}`, status: 'idle', transcoder: undefined,
+        endingSince: undefined, settings: { windowSeconds: 3600, recording: false, archiveStrategy: 'append', format: 'fmp4', mode: 'copy',
+          ladder: [{ name: 'source' }], segmentSeconds: 2, signedPlayback: false, storageCapBytes: 0, dash: true, deltaUpdates: true } });
     }
   });
   // Half the streams are live already, so allocation sees a loaded cluster.
@@ -68,7 +70,10 @@ async function main(started: Started): Promise<void> {
   await once(bareServer, 'listening');
   const barePort = (bareServer.address() as { port: number }).port;
 
-  const hb = await hammer(async (i) => { await (await fetch(`${c.url}/api/v1/nodes/tc-${i % NODES}/heartbeat`, { method: 'POST', headers, body: heartbeat(`tc-${i % NODES}`) })).text(); }, 32, SECONDS);
+  const hb = await hammer(async (i) => {
+    await (await fetch(`${c.url}/api/v1/nodes/tc-${i % NODES}/heartbeat`,
+      { method: 'POST', headers, body: heartbeat(`tc-${i % NODES}`) })).text();
+  }, 32, SECONDS);
   const bareHb = await hammer(async (i) => { await (await fetch(`http://127.0.0.1:${barePort}/hb/tc-${i % NODES}`, { method: 'POST', headers, body: heartbeat('x') })).text(); }, 32, SECONDS);
   let next = STREAMS / 2;
   const alloc = await hammer(async () => {
@@ -82,11 +87,12 @@ async function main(started: Started): Promise<void> {
   const bareAlloc = await hammer(async () => { await (await fetch(`http://127.0.0.1:${barePort}/hb/x`, { method: 'POST', headers, body: '{}' })).text(); }, 1, quick ? 2 : 5);
 
   console.log(`${NODES} transcoders, ${STREAMS} streams (half live); loopback, one process`);
-  console.log(`heartbeats/s: controller ${hb.rate.toFixed(0)}, bare express ${bareHb.rate.toFixed(0)} (ratio ${(hb.rate / bareHb.rate).toFixed(2)}x); `
+  console.log(`heartbeats/s: controller ${hb.rate.toFixed(0)}, bare express ${bareHb.rate.toFixed(0)} `
+    + `(ratio ${(hb.rate / bareHb.rate).toFixed(2)}x); `
     + `p99 ${percentile(hb.latencies, 99).toFixed(1)} ms vs ${percentile(bareHb.latencies, 99).toFixed(1)} ms`);
-  console.log(`allocation (publish callback one at a time, ${alloc.latencies.length} streams): p50 ${percentile(alloc.latencies, 50).toFixed(2)} ms, `
-    + `p99 ${percentile(alloc.latencies, 99).toFixed(2)} ms (target < 20 ms); bare express p50 ${percentile(bareAlloc.latencies, 50).toFixed(2)} ms, `
-    + `p99 ${percentile(bareAlloc.latencies, 99).toFixed(2)} ms`);
+  console.log(`allocation (publish callback one at a time, ${alloc.latencies.length} streams): `
+    + `p50 ${percentile(alloc.latencies, 50).toFixed(2)} ms, p99 ${percentile(alloc.latencies, 99).toFixed(2)} ms (target < 20 ms); `
+    + `bare express p50 ${percentile(bareAlloc.latencies, 50).toFixed(2)} ms, p99 ${percentile(bareAlloc.latencies, 99).toFixed(2)} ms`);
 }
 
 await runBench('bench:controller', main);

@@ -30,8 +30,8 @@ async function main(started: Started): Promise<void> {
   if (!state) throw new Error('dvr lab up left no state');
   const results = await faultSuite(state, async (kind, host) => { await lab('fault', kind, ...(host ? [host] : [])); },
     { ...(only ? { only } : {}), log: (l) => console.log(l) });
-  console.log(`\nfaults on the lab (${state.transport} storage; a player and ${20} req/s on both edges; detect: the controller marks the node failed; `
-    + 'advances: the live playlist lists media made after the fault)\n');
+  console.log(`\nfaults on the lab (${state.transport} storage; a player and ${20} req/s on both edges; `
+    + 'detect: the controller marks the node failed; advances: the live playlist lists media made after the fault)\n');
   console.log(resultTable(results));
   const problems = results.flatMap((r) => r.problems.map((p) => `${r.label}: ${p}`));
   if (problems.length > 0) console.log(`\nproblems:\n${problems.join('\n')}`);

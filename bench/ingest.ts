@@ -71,15 +71,17 @@ async function startOrigin(started: Started, port: number, fragments: string | u
   });
   const segmenter = fragments ? { dir: fragments, fragmentSeconds: SEG, playlistSeconds: 60 } : undefined;
   if (segmenter) await prepareSegmenterDirs(segmenter, ['live']);
-  await nginx.start(renderConfig({ role: 'origin', prefix, rtmpListen: { host: '127.0.0.1', port }, statusListen: { host: '127.0.0.1', port: port + 1 },
-    apps: ['live'], controllerUrl: `http://127.0.0.1:${(hooks.address() as { port: number }).port}`, hookToken: 'bench-hook-token',
+  await nginx.start(renderConfig({ role: 'origin', prefix, rtmpListen: { host: '127.0.0.1', port },
+    statusListen: { host: '127.0.0.1', port: port + 1 }, apps: ['live'],
+    controllerUrl: `http://127.0.0.1:${(hooks.address() as { port: number }).port}`, hookToken: 'bench-hook-token',
     publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'], rtmpModulePath: RTMP_MODULE_PATH, workerProcesses: 1, workerConnections: 4096,
     statusAllow: ['127.0.0.1'], ...(segmenter ? { segmenter } : {}) }), { host: '127.0.0.1', port });
   return { stop };
 }
 
 /** The agent packaging N copy-mode streams: from the origin's fragments, or pulling (--pull). */
-async function agentRun(started: Started, file: string, n: number): Promise<{ late: number; cpuPerStreamPct: number; listed: number; slow: number; gaps: number; p99Ms: number }> {
+async function agentRun(started: Started, file: string, n: number):
+  Promise<{ late: number; cpuPerStreamPct: number; listed: number; slow: number; gaps: number; p99Ms: number }> {
   const port = 19_500;
   const root = await tempDir('ingest-agent');
   const removeRoot = started.add('the agent\'s directories', () => fs.rm(root, { recursive: true, force: true }));
@@ -87,7 +89,8 @@ async function agentRun(started: Started, file: string, n: number): Promise<{ la
   const origin = await startOrigin(started, port, fragments);
   const pubs = publishers(file, port, n);
   const stopPubs = started.add('the publishers', () => { for (const p of pubs) p.kill('SIGKILL'); });
-  const agent = await Agent.start(parseAgentConfig({ nodeId: 'bench', storageRoot: path.join(root, 'media'), spoolRoot: path.join(root, 'spool'),
+  const agent = await Agent.start(parseAgentConfig({ nodeId: 'bench', storageRoot: path.join(root, 'media'),
+    spoolRoot: path.join(root, 'spool'),
     ...(fragments ? { originSegments: { dir: fragments, fragmentSeconds: SEG, sources: [`rtmp://127.0.0.1:${port}`] } } : {}),
     jobs: Array.from({ length: n }, (_v, i) => ({
       app: 'live', stream: `s${i}`, source: { url: `rtmp://127.0.0.1:${port}/live/s${i}` }, mode: 'copy', format: 'ts', segmentSeconds: SEG,
@@ -115,7 +118,8 @@ async function agentRun(started: Started, file: string, n: number): Promise<{ la
   // Warm-up: every puller connected and past its first segments (a backlog from a slow start is not
   // steady state), then the measured run.
   const warm = Date.now();
-  while ([...perStream.values()].filter((c) => c >= 2).length < n && Date.now() - warm < 60_000) await new Promise((r) => setTimeout(r, 200));
+  while ([...perStream.values()].filter((c) => c >= 2).length < n
+    && Date.now() - warm < 60_000) await new Promise((r) => setTimeout(r, 200));
   await new Promise((r) => setTimeout(r, 2000));
   const cpu0 = process.cpuUsage();
   const t0 = Date.now();
@@ -180,7 +184,8 @@ async function main(started: Started): Promise<void> {
     '-g', String(25 * SEG), '-keyint_min', String(25 * SEG), '-sc_threshold', '0', '-c:a', 'aac', '-b:a', '96k', file]);
   if (made.code !== 0) throw new Error(made.stderr);
   console.log(`copy-mode 720p (2.5 Mb/s) streams, ${RUN_MS / 1000} s each; real time = no segment more than 1 s late`);
-  console.log(`agent: ${pull ? 'an ffmpeg puller per stream from the origin (--pull)' : 'the origin\'s own fragments (origin and transcoder on one node)'}`);
+  console.log(`agent: ${pull ? 'an ffmpeg puller per stream from the origin (--pull)'
+    : 'the origin\'s own fragments (origin and transcoder on one node)'}`);
   console.log('streams  agent: late / listed, CPU per stream (agent process)   nginx-rtmp hls: late / updates');
   let bestAgent = 0;
   let bestNginx = 0;
@@ -190,12 +195,14 @@ async function main(started: Started): Promise<void> {
     const g = !agentOnly && (bestNginx === COUNTS[COUNTS.indexOf(n) - 1] || n === COUNTS[0]) ? await nginxRun(started, file, n) : undefined;
     if (a && a.late === 0 && a.listed > 0) bestAgent = n;
     if (g && g.late === 0 && g.listed > 0) bestNginx = n;
-    if (a && verbose) console.log(`         agent: ${a.slow} listed > 1 s after their last write, ${a.gaps} written > ${SEG + 1} s after the one before; listing p99 ${a.p99Ms.toFixed(0)} ms`);
+    if (a && verbose) console.log(`         agent: ${a.slow} listed > 1 s after their last write, `
+      + `${a.gaps} written > ${SEG + 1} s after the one before; listing p99 ${a.p99Ms.toFixed(0)} ms`);
     console.log(`${String(n).padStart(7)}  ${a ? `${a.late} / ${a.listed}, ${a.cpuPerStreamPct.toFixed(2)} % of a core` : '-'}`.padEnd(63)
       + (g ? `${g.late} / ${g.listed}` : '-'));
     if (bestAgent < n && (bestNginx < n || agentOnly)) break; // both past their limit
   }
-  console.log(`most streams in real time: agent ${bestAgent}, nginx-rtmp ${bestNginx} (ratio ${bestNginx > 0 ? (bestAgent / bestNginx).toFixed(2) : 'n/a'}x; target >= 0.8x)`);
+  console.log(`most streams in real time: agent ${bestAgent}, nginx-rtmp ${bestNginx} `
+    + `(ratio ${bestNginx > 0 ? (bestAgent / bestNginx).toFixed(2) : 'n/a'}x; target >= 0.8x)`);
 }
 
 await runBench('bench:ingest', main);

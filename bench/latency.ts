@@ -22,7 +22,8 @@ async function ours(seconds: number): Promise<number[]> {
   const latencies: number[] = [];
   packager.events.on('listed', (e) => latencies.push(e.latencyMs));
   const args = ffmpegArgs({ input: { kind: 'test-pattern', width: 640, height: 360, fps: 25, durationSeconds: seconds }, mode: 'transcode',
-    renditions: [{ name: 'src', height: 360 }], format: 'ts', segmentSeconds: 1, session: 'slat', streamDir: sp.paths.dir, realtime: true });
+    renditions: [{ name: 'src', height: 360 }], format: 'ts', segmentSeconds: 1, session: 'slat', streamDir: sp.paths.dir,
+    realtime: true });
   await ffmpeg(args);
   await sp.idle();
   await packager.close();
@@ -114,7 +115,9 @@ export async function latencyBench(seconds: number): Promise<void> {
   else console.log('nginx-rtmp: module not installed (apt-get install libnginx-mod-rtmp), skipped');
   const base = rows[0]?.[1] ?? [];
   for (const [name, v] of rows) {
-    console.log(`${name.padEnd(18)} n=${String(v.length).padStart(3)}  ${percentile(v, 50).toFixed(1)} / ${percentile(v, 99).toFixed(1)} / ${Math.max(...v).toFixed(1)}`
-      + (name === 'packager' ? '' : `   packager p99 minus this p99: ${(percentile(base, 99) - percentile(v, 99)).toFixed(1)} ms (target < 50 ms added)`));
+    console.log(`${name.padEnd(18)} n=${String(v.length).padStart(3)}  `
+      + `${percentile(v, 50).toFixed(1)} / ${percentile(v, 99).toFixed(1)} / ${Math.max(...v).toFixed(1)}`
+      + (name === 'packager' ? ''
+        : `   packager p99 minus this p99: ${(percentile(base, 99) - percentile(v, 99)).toFixed(1)} ms (target < 50 ms added)`));
   }
 }

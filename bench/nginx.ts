@@ -65,8 +65,8 @@ async function main(started: Started): Promise<void> {
   await startNginx('baseline', (prefix, port) => baselineConfig(root, prefix, port), 18_301);
   await startNginx('edge', (prefix, port) => renderConfig({ ...EDGE_DEFAULTS, role: 'edge', prefix, storageRoot: root, workerProcesses: 1,
     listen: [{ host: '127.0.0.1', port }], signing: { secret: SECRET, streams: [] } }), 18_302);
-  await startNginx('edge nfs-mode', (prefix, port) => renderConfig({ ...EDGE_DEFAULTS, role: 'edge', prefix, storageRoot: root, workerProcesses: 1,
-    listen: [{ host: '127.0.0.1', port }], networkStorage: true }), 18_304);
+  await startNginx('edge nfs-mode', (prefix, port) => renderConfig({ ...EDGE_DEFAULTS, role: 'edge', prefix, storageRoot: root,
+    workerProcesses: 1, listen: [{ host: '127.0.0.1', port }], networkStorage: true }), 18_304);
   const here = path.dirname(fileURLToPath(import.meta.url));
   const node = spawn(process.execPath, [path.join(here, 'static-server.js'), root, '18303'], { stdio: ['ignore', 'pipe', 'inherit'] });
   started.add('express.static', () => node.kill());
@@ -74,9 +74,11 @@ async function main(started: Started): Promise<void> {
   servers.push({ name: 'express.static', url: 'http://127.0.0.1:18303' });
 
   const exp = Math.floor(Date.now() / 1000) + 86_400;
-  const cases: Array<[string, string, number]> = [['playlist', '/live/bench/r/index.m3u8', 64], ['2 MB segment', '/live/bench/r/seg.ts', 16]];
+  const cases: Array<[string, string, number]> = [['playlist', '/live/bench/r/index.m3u8', 64],
+    ['2 MB segment', '/live/bench/r/seg.ts', 16]];
   const rounds = quick ? 1 : 3;
-  console.log(`wrk -t1, ${DURATION} per run, ${rounds} interleaved round(s), median req/s (ratio to the baseline); loopback, nginx with 1 worker`);
+  console.log(`wrk -t1, ${DURATION} per run, ${rounds} interleaved round(s), median req/s (ratio to the baseline); `
+    + 'loopback, nginx with 1 worker');
   for (const [label, p, conns] of cases) {
     const edge = servers[1]?.url ?? '';
     const targets: Array<[string, string]> = [...servers.map((s): [string, string] => [s.name, `${s.url}${p}`]),

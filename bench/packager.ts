@@ -44,7 +44,8 @@ async function windowBench(label: string, seconds: number, sources: string[]): P
   const t0 = Date.now() - entries * SEG * 1000 - 1000;
   for (let seq = 0; seq < entries; seq += 1000) {
     await Promise.all(Array.from({ length: Math.min(1000, entries - seq) }, (_v, k) => fs.writeFile(path.join(dir,
-      segmentName({ seq: seq + k, startMs: t0 + (seq + k) * SEG * 1000, durationUs: SEG * 1e6, disc: 0, mediaStartUs: (seq + k) * SEG * 1e6 }, 'ts')), '')));
+      segmentName({ seq: seq + k, startMs: t0 + (seq + k) * SEG * 1000, durationUs: SEG * 1e6, disc: 0,
+        mediaStartUs: (seq + k) * SEG * 1e6 }, 'ts')), '')));
   }
   const heapBefore = process.memoryUsage().arrayBuffers;
   const packager = new Packager({ root, log: silentLogger(), probe: async () => ({ width: 320, height: 180 }) });
@@ -103,7 +104,8 @@ async function main(started: Started): Promise<void> {
   await fs.rm(scratch, { recursive: true, force: true });
 
   console.log(`\ncost per added segment (${ADDED} segments added to a full window, 2 s segments, p50 / p99)`);
-  console.log('window  entries   packager            full rewrite (ffmpeg hls / nginx-rtmp model)   ratio p50   bytes written/segment (ours vs rewrite)');
+  console.log('window  entries   packager            full rewrite (ffmpeg hls / nginx-rtmp model)   '
+    + 'ratio p50   bytes written/segment (ours vs rewrite)');
   for (const r of results) {
     const o50 = percentile(r.oursMs, 50), w50 = percentile(r.rewriteMs, 50);
     console.log(`${r.label.padEnd(7)} ${String(r.entries).padStart(7)}   ${ms(o50)} / ${ms(percentile(r.oursMs, 99))}   `
@@ -115,7 +117,8 @@ async function main(started: Started): Promise<void> {
     + `(target <= 2x), full rewrite ${(percentile(last.rewriteMs, 50) / percentile(first.rewriteMs, 50)).toFixed(2)}x`);
   console.log('\nbytes per client refresh (raw / gzip)');
   for (const r of results) {
-    console.log(`${r.label.padEnd(7)} full ${kb(r.fullBytes)} / ${kb(r.fullGzip)}   delta (?_HLS_skip=YES) ${kb(r.deltaBytes)} / ${kb(r.deltaGzip)}   ratio ${(r.fullBytes / r.deltaBytes).toFixed(0)}x`);
+    console.log(`${r.label.padEnd(7)} full ${kb(r.fullBytes)} / ${kb(r.fullGzip)}   `
+      + `delta (?_HLS_skip=YES) ${kb(r.deltaBytes)} / ${kb(r.deltaGzip)}   ratio ${(r.fullBytes / r.deltaBytes).toFixed(0)}x`);
   }
   console.log('\nmemory per indexed segment (typed-array index; target < 200 bytes)');
   for (const r of results) console.log(`${r.label.padEnd(7)} ${r.memPerSegment.toFixed(1)} bytes`);

@@ -9,7 +9,8 @@ import { ServingAgent } from '../agent/roles/serving-agent.js';
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help || !values.config) {
-    console.log('usage: dvr-agent --config <agent.json>\n\nRuns this node\'s role: a transcoder\'s encoders and packager, or an edge\'s, relay\'s or\norigin\'s reports to the controller. Logs go to stderr.');
+    console.log('usage: dvr-agent --config <agent.json>\n\nRuns this node\'s role: a transcoder\'s encoders and packager, '
+      + 'or an edge\'s, relay\'s or\norigin\'s reports to the controller. Logs go to stderr.');
     process.exit(values.help ? 0 : 2);
   }
   const log = createLogger({ name: 'dvr-agent' });

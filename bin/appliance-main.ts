@@ -38,7 +38,8 @@ environment:
 function portOf(name: string, fallback: number, given?: string): number {
   const raw = given ?? process.env[name];
   const v = Number(raw ?? fallback);
-  if (!Number.isInteger(v) || v < 1 || v > 65535) throw new DvrError('DVR_ERR_CONFIG', `${given === undefined ? name : `--port / ${name}`}: '${raw ?? ''}' is not a TCP port`);
+  if (!Number.isInteger(v) || v < 1 || v > 65535) throw new DvrError('DVR_ERR_CONFIG',
+    `${given === undefined ? name : `--port / ${name}`}: '${raw ?? ''}' is not a TCP port`);
   return v;
 }
 
@@ -56,7 +57,8 @@ function options(argv: string[]): { command: string | undefined; start: Applianc
     help: values.help === true,
     dataDirWhy: data.why,
     start: {
-      port, apiPort: portOf('DVR_API_PORT', 8000), rtmpPort: portOf('DVR_RTMP_PORT', 1935), rtmpStatusPort: portOf('DVR_RTMP_STATUS_PORT', 8081),
+      port, apiPort: portOf('DVR_API_PORT', 8000), rtmpPort: portOf('DVR_RTMP_PORT', 1935),
+      rtmpStatusPort: portOf('DVR_RTMP_STATUS_PORT', 8081),
       host: values.host ?? process.env['DVR_HTTP_HOST'] ?? '0.0.0.0', apiHost: process.env['DVR_API_HOST'] ?? '127.0.0.1',
       demo: values['no-demo'] !== true, dataDir: data.dir,
       publicUrl: (process.env['DVR_PUBLIC_URL'] ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),

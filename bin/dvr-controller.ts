@@ -13,7 +13,8 @@ import { DvrError } from '../common/errors.js';
 
 /** DVR_PUBLISH_HOST: a host name or address, nothing else (it goes into URLs). */
 function publishHost(v: string): string {
-  if (!/^([A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}$|^[0-9A-Fa-f:.]{2,45}$/.test(v)) throw new DvrError('DVR_ERR_CONFIG', `DVR_PUBLISH_HOST: '${v}' is not a host name or address`);
+  if (!/^([A-Za-z0-9-]{1,63}\.)*[A-Za-z0-9-]{1,63}$|^[0-9A-Fa-f:.]{2,45}$/.test(v)) throw new DvrError('DVR_ERR_CONFIG',
+    `DVR_PUBLISH_HOST: '${v}' is not a host name or address`);
   return v;
 }
 
@@ -23,20 +24,25 @@ async function main(): Promise<void> {
   const port = Number(values.port ?? process.env['DVR_CONTROLLER_PORT'] ?? 8000);
   const dataDir = path.resolve(process.env['DVR_DATA_DIR'] ?? './data');
   const env = process.env;
-  if (env['DVR_INVENTORY'] && env['DVR_PROVIDER_CREATE']) throw new DvrError('DVR_ERR_CONFIG', 'set either DVR_INVENTORY (static provider) or DVR_PROVIDER_CREATE/DESTROY (exec provider), not both');
+  if (env['DVR_INVENTORY'] && env['DVR_PROVIDER_CREATE']) throw new DvrError('DVR_ERR_CONFIG',
+    'set either DVR_INVENTORY (static provider) or DVR_PROVIDER_CREATE/DESTROY (exec provider), not both');
   let provider: Provider | undefined;
   if (env['DVR_INVENTORY']) {
-    provider = new StaticProvider({ inventoryFile: path.resolve(env['DVR_INVENTORY']), knownHostsFile: path.join(dataDir, 'provision', 'known_hosts'),
-      acceptNewHostKeys: env['DVR_ACCEPT_NEW_HOST_KEYS'] === '1', workDir: path.join(dataDir, 'provision'), log: log.child({ part: 'provider' }) });
+    provider = new StaticProvider({ inventoryFile: path.resolve(env['DVR_INVENTORY']),
+      knownHostsFile: path.join(dataDir, 'provision', 'known_hosts'), acceptNewHostKeys: env['DVR_ACCEPT_NEW_HOST_KEYS'] === '1',
+      workDir: path.join(dataDir, 'provision'), log: log.child({ part: 'provider' }) });
   } else if (env['DVR_PROVIDER_CREATE'] && env['DVR_PROVIDER_DESTROY']) {
-    provider = new ExecProvider({ createScript: env['DVR_PROVIDER_CREATE'], destroyScript: env['DVR_PROVIDER_DESTROY'], timeoutMs: 600_000 });
+    provider = new ExecProvider({ createScript: env['DVR_PROVIDER_CREATE'], destroyScript: env['DVR_PROVIDER_DESTROY'],
+      timeoutMs: 600_000 });
   }
   const controller = await Controller.start({
     dataDir: path.join(dataDir, 'controller'), host: values.host ?? process.env['DVR_CONTROLLER_HOST'] ?? '0.0.0.0',
     port, log, ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
     ...(process.env['DVR_AGENT_TOKEN'] ? { agentToken: process.env['DVR_AGENT_TOKEN'] } : {}),
-    provisioningTimeoutMs: 600_000, deadAfterMs: envNumber('DVR_DEAD_AFTER_MS', 8_000, { min: 1000, max: 3_600_000, integer: true }), sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
-    endGraceSeconds: envNumber('DVR_RECONNECT_GRACE_SECONDS', 30, { min: 0, max: 3600 }), playbackTtlSeconds: 6 * 3600, scaleIntervalMs: Number(process.env['DVR_SCALE_INTERVAL_MS'] ?? 5000),
+    provisioningTimeoutMs: 600_000, deadAfterMs: envNumber('DVR_DEAD_AFTER_MS', 8_000, { min: 1000, max: 3_600_000, integer: true }),
+    sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
+    endGraceSeconds: envNumber('DVR_RECONNECT_GRACE_SECONDS', 30, { min: 0, max: 3600 }), playbackTtlSeconds: 6 * 3600,
+    scaleIntervalMs: Number(process.env['DVR_SCALE_INTERVAL_MS'] ?? 5000),
     ...(provider ? { provider } : {}),
     ...(env['DVR_PUBLISH_HOST'] ? { publishHost: publishHost(env['DVR_PUBLISH_HOST']) } : {}),
   });

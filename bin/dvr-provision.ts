@@ -29,11 +29,13 @@ async function inputsFor(inv: Inventory, workDir: string): Promise<PlanInputs> {
   const out: PlanInputs = {};
   if (inv.controller?.agentTokenFile) {
     out.agentToken = (await fs.readFile(inv.controller.agentTokenFile, 'utf8')).trim();
-    if (!/^[A-Za-z0-9_-]{16,256}$/.test(out.agentToken)) throw new DvrError('DVR_ERR_CONFIG', `${inv.controller.agentTokenFile}: not an agent token (16+ letters, digits, _ or -)`);
+    if (!/^[A-Za-z0-9_-]{16,256}$/.test(out.agentToken)) throw new DvrError('DVR_ERR_CONFIG',
+      `${inv.controller.agentTokenFile}: not an agent token (16+ letters, digits, _ or -)`);
   }
   if (inv.controller?.signingSecretFile) {
     out.signingSecret = (await fs.readFile(inv.controller.signingSecretFile, 'utf8')).trim();
-    if (!SECRET_RE.test(out.signingSecret)) throw new DvrError('DVR_ERR_CONFIG', `${inv.controller.signingSecretFile}: not a signing secret (16-128 letters, digits, _ or -)`);
+    if (!SECRET_RE.test(out.signingSecret)) throw new DvrError('DVR_ERR_CONFIG',
+      `${inv.controller.signingSecretFile}: not a signing secret (16-128 letters, digits, _ or -)`);
   }
   if (inv.controller && inv.hosts.some((h) => agentRole(h))) {
     out.agentBundle = await buildAgentBundle(path.dirname(PROVISIONING_DIR), path.join(workDir, 'dvr-agent.tgz'));
@@ -69,7 +71,10 @@ async function main(): Promise<number> {
       return 0;
     }
     const concurrency = Number(values.concurrency);
-    if (!Number.isInteger(concurrency) || concurrency < 1) { console.error(`--concurrency: '${values.concurrency}' is not a positive integer`); return 2; }
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      console.error(`--concurrency: '${values.concurrency}' is not a positive integer`);
+      return 2;
+    }
     const width = Math.max(...inv.hosts.map((h) => h.name.length));
     const results = await provision({
       inventory: inv, knownHosts, acceptNewHostKeys: values['accept-new-host-keys'], check: values.check, concurrency, ...inputs,

@@ -27,7 +27,8 @@ function labOptions(): LabOptions {
   const name = process.env['DVR_LAB_NAME'] ?? 'dvrlab';
   const subnet = process.env['DVR_LAB_SUBNET'] ?? '10.209.77.0/24';
   if (!/^[a-z][a-z0-9]{0,12}$/.test(name)) throw new FaultUsageError(`DVR_LAB_NAME: '${name}' must be 1-13 lower-case letters and digits`);
-  if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/.test(subnet)) throw new FaultUsageError(`DVR_LAB_SUBNET: '${subnet}' must be a /24 written a.b.c.0/24`);
+  if (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0\/24$/.test(subnet)) throw new FaultUsageError(
+    `DVR_LAB_SUBNET: '${subnet}' must be a /24 written a.b.c.0/24`);
   return { name, subnet, dir: path.resolve(process.env['DVR_LAB_DIR'] ?? '/var/lib/dvr-lab') };
 }
 
