@@ -16,6 +16,11 @@ export interface AgentConfig {
    * which events ended), rewritten from the controller's replies; `config` is nginx's main config.
    */
   nginx?: { config: string; streamsInclude: string; binary: string };
+  /**
+   * Edges: the time-shift service nginx passes time-shift URLs to (ranges of the DVR as playlists,
+   * MPDs and MP4 clips), on loopback, reading storageRoot.
+   */
+  timeshift?: { host: string; port: number; maxClipSeconds: number; maxRangeSeconds: number; maxClips: number };
   /** The shared storage (NFS mount on a cluster): <root>/<app>/<stream>/... */
   storageRoot: string;
   /** Local disk the encoders write to; segments wait here while the storage is down. */
@@ -59,6 +64,11 @@ const schema = {
     nginx: { type: 'object', additionalProperties: false, required: ['config', 'streamsInclude'], properties: {
       config: { type: 'string', pattern: '^/' }, streamsInclude: { type: 'string', pattern: '^/' },
       binary: { type: 'string', pattern: '^[A-Za-z0-9_./-]+$', default: 'nginx' } } },
+    timeshift: { type: 'object', additionalProperties: false, required: ['port'], properties: {
+      host: { type: 'string', default: '127.0.0.1' }, port: { type: 'integer', minimum: 0, maximum: 65535 },
+      maxClipSeconds: { type: 'integer', minimum: 1, maximum: 86_400, default: 3600 },
+      maxRangeSeconds: { type: 'integer', minimum: 60, maximum: 31 * 86_400, default: 86_400 },
+      maxClips: { type: 'integer', minimum: 1, maximum: 64, default: 2 } } },
     storageRoot: { type: 'string', pattern: '^/' },
     spoolRoot: { type: 'string', pattern: '^/' },
     stateDir: { type: 'string', pattern: '^/' },
@@ -94,6 +104,9 @@ const validate = compile<AgentConfig>(schema);
 export function parseAgentConfig(input: unknown, where = 'agent config'): Readonly<AgentConfig> {
   const base = validateOrThrow(validate, input, where);
   const jobs = base.jobs.map((j, i) => parseTranscodeJob(j, `${where} $.jobs[${i}]`));
+  if (base.timeshift && base.role !== 'edge') {
+    throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.timeshift: only edges serve time-shift URLs, this node is ${base.role === 'origin' ? 'an' : 'a'} ${base.role}`);
+  }
   if (base.nginx && base.role !== 'edge' && base.role !== 'relay') {
     throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.nginx: only edges and relays keep stream maps, `
       + `this node is ${base.role === 'origin' ? 'an' : 'a'} ${base.role}`);

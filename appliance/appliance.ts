@@ -137,7 +137,7 @@ export class Appliance {
     // The machine's origin and edge report their publishers and viewers, as a cluster's nodes do.
     const report = { storageRoot: mediaRoot, heartbeatSeconds: 2, controller: { url: controller.url, agentToken: controller.agentToken } };
     for (const [nodeId, role, status] of [['appliance-origin', 'origin', o.rtmpStatusPort], ['appliance-edge', 'edge', o.port]] as const) {
-      const a = ServingAgent.start(parseAgentConfig({ ...report, nodeId, role, nginxStatusUrl: `http://127.0.0.1:${status}`,
+      const a = await ServingAgent.start(parseAgentConfig({ ...report, nodeId, role, nginxStatusUrl: `http://127.0.0.1:${status}`,
         ...(role === 'edge' ? { nginx: { config: edge.configPath, streamsInclude } } : {}) }), this.log);
       this.parts.push({ name: `agent (${role})`, stop: () => a.close() });
     }

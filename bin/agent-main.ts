@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   let agent: Agent | ServingAgent;
   try {
     const config = await loadAgentConfig(values.config);
-    agent = config.role === 'transcoder' ? await Agent.start(config, log) : ServingAgent.start(config, log);
+    agent = config.role === 'transcoder' ? await Agent.start(config, log) : await ServingAgent.start(config, log);
   } catch (err) {
     console.error(`dvr-agent: ${isDvrError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`);
     process.exit(1);

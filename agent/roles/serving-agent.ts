@@ -9,11 +9,14 @@ import { renderStreamMaps } from '../../nginx/render.js';
 import type { AgentConfig } from '../config.js';
 import { startAgentHeartbeat, type HeartbeatSender } from '../metrics/heartbeat.js';
 import { systemFigures } from '../metrics/system.js';
+import { TimeShiftServer } from '../timeshift/server.js';
 import { nginxConnections } from './nginx-status.js';
 import { DvrError } from '../../common/errors.js';
 
 export class ServingAgent {
   private heartbeat: HeartbeatSender | undefined;
+  /** Edges: the time-shift service nginx passes time-shift URLs to. */
+  timeshift: TimeShiftServer | undefined;
   private statusFailures = 0;
   private readonly maps: IncludeFile | undefined;
   /** The last stream-maps failure, logged once until it changes. */
@@ -26,11 +29,16 @@ export class ServingAgent {
     this.maps = n ? new IncludeFile({ config: n.config, file: n.streamsInclude, binary: n.binary }) : undefined;
   }
 
-  static start(config: Readonly<AgentConfig>, log: Logger): ServingAgent {
+  static async start(config: Readonly<AgentConfig>, log: Logger): Promise<ServingAgent> {
     if (config.role === 'transcoder') throw new DvrError('DVR_ERR_INTERNAL', 'ServingAgent serves edge, relay and origin nodes');
     const agent = new ServingAgent(config, config.role, log);
+    const ts = config.timeshift;
+    if (ts) {
+      agent.timeshift = await TimeShiftServer.start({ root: config.storageRoot, host: ts.host, port: ts.port, maxClips: ts.maxClips,
+        limits: { maxClipSeconds: ts.maxClipSeconds, maxRangeSeconds: ts.maxRangeSeconds }, log: log.child({ part: 'timeshift' }) });
+    }
     agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), (reply) => agent.onReply(reply));
-    log.info({ node: config.nodeId, role: config.role }, 'agent started');
+    log.info({ node: config.nodeId, role: config.role, ...(agent.timeshift ? { timeshift: agent.timeshift.port } : {}) }, 'agent started');
     return agent;
   }
 
@@ -80,5 +88,6 @@ export class ServingAgent {
 
   async close(): Promise<void> {
     await this.heartbeat?.close();
+    await this.timeshift?.close();
   }
 }

@@ -1,0 +1,225 @@
+// The edge's time-shift service: nginx passes it the time-shift URLs (request.ts) on loopback and
+// caches what it answers. It reads the storage as the packager left it (catalog.ts) and answers with
+// playlists, MPDs and clips cut from the same segments (render.ts, clip.ts). A finished range is
+// cached as long as its segments stay listed; an open one for a second, as live playlists are.
+import { once } from 'node:events';
+import { promises as fs } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { errnoCode } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { DASH_MANIFEST, MASTER, type SegmentRecord } from '../packager/layout.js';
+import { Catalog, listedSpan, segmentsIn, type RenditionView } from './catalog.js';
+import { startClip } from './clip.js';
+import { availabilityStartOf, rangeMaster, rangeMpd, rangePlaylist, representationsOf } from './render.js';
+import { parseTimeShift, type RequestLimits, type TimeShiftRequest } from './request.js';
+
+export interface TimeShiftOptions {
+  /** The storage root as this node sees it: <root>/<app>/<stream>/<rendition>/. */
+  root: string;
+  host: string;
+  port: number;
+  limits: RequestLimits;
+  /** Clips made at once; more are refused (503) rather than queued. */
+  maxClips: number;
+  log: Logger;
+  now?: () => number;
+}
+
+/** Requests nginx hands over for the query forms carry this prefix (an internal location). */
+export const INTERNAL_PREFIX = '/_timeshift';
+
+class Answer {
+  constructor(readonly status: number, readonly body: string, readonly type = 'text/plain; charset=utf-8', readonly maxAge = 0) {}
+}
+
+const notFound = (reason: string): Answer => new Answer(404, `${reason}\n`);
+const when = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
+
+export class TimeShiftServer {
+  private readonly catalog: Catalog;
+  private readonly server: http.Server;
+  private clips = 0;
+  private closing: Promise<void> | undefined;
+
+  private constructor(private readonly o: TimeShiftOptions) {
+    this.catalog = new Catalog(o.root);
+    this.server = http.createServer((req, res) => { void this.handle(req, res); });
+  }
+
+  static async start(o: TimeShiftOptions): Promise<TimeShiftServer> {
+    const s = new TimeShiftServer(o);
+    s.server.listen(o.port, o.host);
+    await once(s.server, 'listening');
+    return s;
+  }
+
+  get port(): number {
+    const a = this.server.address();
+    return a && typeof a === 'object' ? a.port : this.o.port;
+  }
+
+  private now(): number { return (this.o.now ?? Date.now)(); }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://edge');
+    const pathname = url.pathname.startsWith(`${INTERNAL_PREFIX}/`) ? url.pathname.slice(INTERNAL_PREFIX.length) : url.pathname;
+    try {
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        this.send(res, new Answer(405, 'GET or HEAD\n'));
+        return;
+      }
+      const parsed = parseTimeShift(pathname, url.searchParams, this.now(), this.o.limits);
+      if (!parsed.ok) {
+        this.send(res, new Answer(400, `${parsed.reason}\n`));
+        return;
+      }
+      const r = parsed.request;
+      if (r.kind === 'clip') {
+        await this.clip(r, res);
+        return;
+      }
+      const answer = r.kind === 'media' ? await this.media(r) : r.kind === 'master' ? await this.master(r, pathname, url.search)
+        : await this.mpd(r);
+      this.send(res, answer, req.method === 'HEAD');
+    } catch (err) {
+      this.o.log.error({ path: pathname, err: err instanceof Error ? err.message : String(err) }, 'time-shift request failed');
+      if (!res.headersSent) this.send(res, new Answer(500, 'the time-shift service failed; see the edge agent\'s log\n'));
+      else res.destroy();
+    }
+  }
+
+  private send(res: http.ServerResponse, a: Answer, head = false): void {
+    res.writeHead(a.status, { 'Content-Type': a.type, 'Content-Length': Buffer.byteLength(a.body),
+      'Cache-Control': a.status === 200 ? `public, max-age=${a.maxAge}` : 'no-store' });
+    res.end(head ? undefined : a.body);
+  }
+
+  /** A range's segments of one rendition, or why there are none. */
+  private async slice(r: TimeShiftRequest, rendition: string): Promise<{ view: RenditionView; segments: SegmentRecord[] } | Answer> {
+    const view = await this.catalog.rendition(r.app, r.stream, rendition);
+    if (!view) return notFound(`no stream ${r.app}/${r.stream} with a rendition ${rendition} here`);
+    const segments = segmentsIn(view, r.fromMs, r.toMs);
+    if (segments.length === 0) {
+      const span = listedSpan(view);
+      return notFound(`nothing stored for ${r.app}/${r.stream} from ${when(r.fromMs)}${r.toMs !== undefined ? ` to ${when(r.toMs)}` : ''}`
+        + (span ? ` (it holds ${when(span.fromMs)} to ${when(span.toMs)})` : ' (it holds nothing yet)'));
+    }
+    return { view, segments };
+  }
+
+  /**
+   * How long a finished range may be cached: while its first segment stays listed (a sliding window
+   * drops the oldest first; an EVENT or ended playlist keeps everything), a day at most.
+   */
+  private maxAge(view: RenditionView, segments: readonly SegmentRecord[], finished: boolean): number {
+    if (!finished) return 1;
+    if (view.event || view.ended) return 86_400;
+    const span = listedSpan(view);
+    const first = segments[0];
+    if (!span || !first) return 1;
+    return Math.max(1, Math.min(86_400, Math.floor((first.startMs - span.fromMs) / 1000) - 2 * view.target));
+  }
+
+  private async media(r: TimeShiftRequest): Promise<Answer> {
+    const got = await this.slice(r, r.rendition ?? '');
+    if (got instanceof Answer) return got;
+    const finished = !r.live && (r.toMs !== undefined || got.view.ended);
+    const state = r.live && !got.view.ended ? 'live' : finished ? 'finished' : 'open';
+    return new Answer(200, rangePlaylist(got.segments, { ext: got.view.ext, target: got.view.target, state }), 'application/vnd.apple.mpegurl',
+      this.maxAge(got.view, got.segments, finished));
+  }
+
+  private async read(file: string): Promise<string | undefined> {
+    return fs.readFile(file, 'utf8').catch((err: unknown) => {
+      if (errnoCode(err) === 'ENOENT') return undefined;
+      throw err;
+    });
+  }
+
+  private async master(r: TimeShiftRequest, pathname: string, search: string): Promise<Answer> {
+    const dir = path.dirname(this.catalog.dir(r.app, r.stream, 'x'));
+    const master = await this.read(path.join(dir, MASTER));
+    if (master === undefined) return notFound(`no stream ${r.app}/${r.stream} here`);
+    const renditions = [...master.matchAll(/^([a-z0-9_-]+)\/index\.m3u8$/gm), ...master.matchAll(/URI="([a-z0-9_-]+)\/index\.m3u8"/g)]
+      .map((m) => m[1] ?? '');
+    let missing: Answer | undefined;
+    let found = false;
+    let maxAge = 86_400;
+    for (const rendition of renditions) {
+      const got = await this.slice(r, rendition);
+      if (got instanceof Answer) {
+        missing ??= got;
+        continue;
+      }
+      found = true;
+      maxAge = Math.min(maxAge, this.maxAge(got.view, got.segments, !r.live && (r.toMs !== undefined || got.view.ended)));
+    }
+    if (!found) return missing ?? notFound(`stream ${r.app}/${r.stream} has no rendition here`);
+    const name = path.basename(pathname) === 'index.m3u8' ? 'index.m3u8' : path.basename(pathname);
+    return new Answer(200, rangeMaster(master, name, name === 'index.m3u8' ? search : ''), 'application/vnd.apple.mpegurl', maxAge);
+  }
+
+  private async mpd(r: TimeShiftRequest): Promise<Answer> {
+    const dir = path.dirname(this.catalog.dir(r.app, r.stream, 'x'));
+    const live = await this.read(path.join(dir, DASH_MANIFEST));
+    if (live === undefined) return notFound(`no DASH manifest for ${r.app}/${r.stream} here (DASH needs fMP4 segments)`);
+    const renditions = [];
+    let finished = r.toMs !== undefined;
+    let target = 1;
+    let maxAge = 86_400;
+    for (const [name, info] of representationsOf(live)) {
+      const got = await this.slice(r, name);
+      if (got instanceof Answer) return got;
+      finished ||= got.view.ended;
+      target = Math.max(target, got.view.target);
+      maxAge = Math.min(maxAge, this.maxAge(got.view, got.segments, finished));
+      renditions.push({ info, segments: got.segments });
+    }
+    if (renditions.length === 0) return notFound(`the DASH manifest of ${r.app}/${r.stream} lists no representation`);
+    const nowMs = this.now();
+    const text = rangeMpd(renditions, { target, finished, availabilityStartMs: availabilityStartOf(live) ?? r.fromMs, fromMs: r.fromMs, nowMs });
+    return new Answer(200, text, 'application/dash+xml', finished ? maxAge : 1);
+  }
+
+  private async clip(r: TimeShiftRequest, res: http.ServerResponse): Promise<void> {
+    const dir = path.dirname(this.catalog.dir(r.app, r.stream, 'x'));
+    const master = await this.read(path.join(dir, MASTER));
+    // The clip is of the best rendition (the master playlist lists the highest first) with its audio.
+    const rendition = master ? /^([a-z0-9_-]+)\/index\.m3u8$/m.exec(master)?.[1] : undefined;
+    if (!rendition) { this.send(res, notFound(`no stream ${r.app}/${r.stream} here`)); return; }
+    const got = await this.slice(r, rendition);
+    if (got instanceof Answer) { this.send(res, got); return; }
+    if (this.clips >= this.o.maxClips) {
+      this.send(res, new Answer(503, `${this.o.maxClips} clips are being made on this edge; try again in a moment\n`));
+      return;
+    }
+    this.clips++;
+    const child = await startClip(this.catalog.dir(r.app, r.stream, rendition), got.view.ext, got.segments);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+    const done = once(child, 'close');
+    res.once('close', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+    const first = await Promise.race([once(child.stdout as NodeJS.ReadableStream, 'readable').then(() => true), done.then(() => false)]);
+    if (!first) {
+      this.clips--;
+      this.o.log.error({ stream: `${r.app}/${r.stream}`, err: stderr.trim() }, 'clip failed');
+      this.send(res, new Answer(502, 'ffmpeg could not make the clip; see the edge agent\'s log\n'));
+      return;
+    }
+    const name = `${r.app}-${r.stream}-${Math.floor(r.fromMs / 1000)}-${Math.round(((r.toMs ?? r.fromMs) - r.fromMs) / 1000)}.mp4`;
+    res.writeHead(200, { 'Content-Type': 'video/mp4', 'Cache-Control': 'no-store', 'Content-Disposition': `inline; filename="${name}"` });
+    child.stdout?.pipe(res);
+    await done;
+    this.clips--;
+  }
+
+  /** Stops taking requests; idempotent. */
+  close(): Promise<void> {
+    this.closing ??= new Promise((resolve) => {
+      this.server.closeAllConnections();
+      this.server.close(() => resolve());
+    });
+    return this.closing;
+  }
+}
