@@ -103,7 +103,8 @@ export function createApi(o: ApiOptions): express.Express {
   app.get('/dashboard', (req, res, next) => { if (req.originalUrl === '/dashboard') res.redirect(301, '/dashboard/'); else next(); });
   app.use('/dashboard/', (_req, res, next) => {
     res.set({
-      'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+      'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+        + "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
       'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-cache',
     });
     next();
@@ -119,7 +120,8 @@ export function createApi(o: ApiOptions): express.Express {
   app.post('/api/v1/launch-configs', admin, (req, res) => {
     const config = parseLaunchConfig(req.body);
     if (!store.putLaunchConfig(config.launchconfig.name, config)) {
-      throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid launch config: $.launchconfig.name: '${config.launchconfig.name}' is taken; delete it first or use another name`);
+      throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid launch config: $.launchconfig.name: '${config.launchconfig.name}' is taken; `
+        + 'delete it first or use another name');
     }
     targets = undefined;
     res.status(201).json(config);
@@ -165,7 +167,8 @@ export function createApi(o: ApiOptions): express.Express {
     if (!isRole(role)) throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.role: unknown role '${String(role)}'`);
     const known = store.node(id);
     const state = nextState(known?.state, 'heartbeat') ?? 'inservice';
-    const row: NodeRow = { id, role, state, address: body.address ?? known?.address ?? (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
+    const row: NodeRow = { id, role, state,
+      address: body.address ?? known?.address ?? (req.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, ''),
       capacity: capacityFor(role, known?.capacity), lastHeartbeat: o.now(),
       metrics: { system: body.system, streams: body.streams, storage: body.storage,
         ...(Array.isArray(body.failedJobs) && body.failedJobs.length > 0 ? { failedJobs: body.failedJobs.slice(0, 100) } : {}),
@@ -175,7 +178,8 @@ export function createApi(o: ApiOptions): express.Express {
     store.upsertNode(row);
     metrics.heartbeats.inc();
     if (!known || known.state !== state) log.info({ node: id, role, state }, 'node in service');
-    const reply: HeartbeatReply = role === 'transcoder' ? { jobs: transcoderJobs(id) } : role === 'origin' ? {} : { streamMaps: streamMaps() };
+    const reply: HeartbeatReply = role === 'transcoder' ? { jobs: transcoderJobs(id) }
+      : role === 'origin' ? {} : { streamMaps: streamMaps() };
     res.json(reply);
   });
 
@@ -208,8 +212,8 @@ export function createApi(o: ApiOptions): express.Express {
     if (!s) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${param(req, 'app')}/${param(req, 'stream')}`);
     return s;
   };
-  const publicStream = (s: StreamRow): object => ({ app: s.app, stream: s.stream, ...s.settings, status: s.status, transcoder: s.transcoder ?? null,
-    origin: s.origin ?? null, epoch: s.epoch ?? 0 });
+  const publicStream = (s: StreamRow): object => ({ app: s.app, stream: s.stream, ...s.settings, status: s.status,
+    transcoder: s.transcoder ?? null, origin: s.origin ?? null, epoch: s.epoch ?? 0 });
   app.post('/api/v1/streams', admin, (req, res) => {
     const v = validateOrThrow(validateStream, req.body, 'stream');
     const { app: a, stream: name, ...settings } = v;
@@ -299,7 +303,8 @@ export function createApi(o: ApiOptions): express.Express {
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     let e: DvrError;
     if (isDvrError(err)) e = err;
-    else if ((err as { type?: string }).type === 'entity.parse.failed') e = new DvrError('DVR_ERR_BAD_REQUEST', `malformed JSON: ${(err as Error).message}`);
+    else if ((err as { type?: string }).type === 'entity.parse.failed') e = new DvrError('DVR_ERR_BAD_REQUEST',
+      `malformed JSON: ${(err as Error).message}`);
     else if ((err as { type?: string }).type === 'entity.too.large') e = new DvrError('DVR_ERR_BAD_REQUEST', 'request body too large');
     else if ((err as { status?: number }).status === 404) e = new DvrError('DVR_ERR_NOT_FOUND', `no such file: ${req.path}`);
     else {

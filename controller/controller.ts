@@ -105,7 +105,8 @@ export class Controller {
    */
   sweep(now = Date.now()): void {
     for (const s of this.store.endStreams(now - this.o.endGraceSeconds * 1000)) {
-      this.o.log.info({ stream: `${s.app}/${s.stream}`, transcoder: s.transcoder ?? null }, 'event ended: the publisher did not come back within the reconnect grace');
+      this.o.log.info({ stream: `${s.app}/${s.stream}`, transcoder: s.transcoder ?? null },
+        'event ended: the publisher did not come back within the reconnect grace');
     }
     const provisioning = this.store.nodes({ state: 'provisioning' });
     for (const stuck of stuckProvisioning(provisioning, now, this.o.provisioningTimeoutMs, this.startedAt)) {

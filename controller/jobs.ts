@@ -15,7 +15,8 @@ export interface JobInputs {
 export function jobsFor(streams: readonly StreamRow[], o: JobInputs): TranscodeJob[] {
   return streams.filter((s) => s.status === 'live' || (s.status === 'ending' && o.now - (s.endingSince ?? o.now) < o.graceSeconds * 1000))
     .map((s): TranscodeJob => {
-      const { format, mode, ladder, segmentSeconds, windowSeconds, recording, archiveStrategy, storageCapBytes, dash, deltaUpdates } = s.settings;
+      const { format, mode, ladder, segmentSeconds, windowSeconds, recording, archiveStrategy, storageCapBytes, dash,
+        deltaUpdates } = s.settings;
       return {
         app: s.app, stream: s.stream, source: { url: `${o.sourceOf(s)}/${s.app}/${s.stream}` }, format, mode, ladder, segmentSeconds,
         reconnectGraceSeconds: o.graceSeconds, epoch: s.epoch ?? 0,

@@ -61,7 +61,8 @@ export function parseLaunchConfig(input: unknown): Readonly<LaunchConfig> {
     const p = t.scalePolicy;
     if (p && p.min > p.max) problems.push(`${at}.scalePolicy: min (${p.min}) must not exceed max (${p.max})`);
     if (p && p.scaleInBelowPercent >= p.scaleOutAbovePercent) {
-      problems.push(`${at}.scalePolicy: scaleInBelowPercent (${p.scaleInBelowPercent}) must be below scaleOutAbovePercent (${p.scaleOutAbovePercent})`);
+      problems.push(`${at}.scalePolicy: scaleInBelowPercent (${p.scaleInBelowPercent}) `
+        + `must be below scaleOutAbovePercent (${p.scaleOutAbovePercent})`);
     }
   });
   if (problems.length > 0) throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid launch config: ${problems.join('; ')}`);

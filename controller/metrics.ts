@@ -2,15 +2,17 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Store } from './store.js';
 
-export function controllerMetrics(store: Store): { registry: Registry; heartbeats: Counter; allocation: Histogram; publishRefused: Counter } {
+export function controllerMetrics(store: Store):
+  { registry: Registry; heartbeats: Counter; allocation: Histogram; publishRefused: Counter } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  new Gauge({ name: 'dvr_controller_nodes', help: 'Nodes by role and state', labelNames: ['role', 'state'], registers: [registry], collect() {
-    this.reset();
-    const counts = new Map<string, number>();
-    for (const n of store.nodes()) counts.set(`${n.role}|${n.state}`, (counts.get(`${n.role}|${n.state}`) ?? 0) + 1);
-    for (const [k, v] of counts) { const [role, state] = k.split('|'); this.set({ role, state }, v); }
-  } });
+  new Gauge({ name: 'dvr_controller_nodes', help: 'Nodes by role and state', labelNames: ['role', 'state'], registers: [registry],
+    collect() {
+      this.reset();
+      const counts = new Map<string, number>();
+      for (const n of store.nodes()) counts.set(`${n.role}|${n.state}`, (counts.get(`${n.role}|${n.state}`) ?? 0) + 1);
+      for (const [k, v] of counts) { const [role, state] = k.split('|'); this.set({ role, state }, v); }
+    } });
   new Gauge({ name: 'dvr_controller_streams', help: 'Streams by status', labelNames: ['status'], registers: [registry], collect() {
     this.reset();
     const counts = new Map<string, number>();
@@ -22,6 +24,7 @@ export function controllerMetrics(store: Store): { registry: Registry; heartbeat
     heartbeats: new Counter({ name: 'dvr_controller_heartbeats_total', help: 'Heartbeats received', registers: [registry] }),
     allocation: new Histogram({ name: 'dvr_controller_allocation_seconds', help: 'Time to allocate a transcoder for a publish',
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1], registers: [registry] }),
-    publishRefused: new Counter({ name: 'dvr_controller_publish_refused_total', help: 'Publishes refused (unknown stream or key)', registers: [registry] }),
+    publishRefused: new Counter({ name: 'dvr_controller_publish_refused_total', help: 'Publishes refused (unknown stream or key)',
+      registers: [registry] }),
   };
 }

@@ -13,7 +13,9 @@ export const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'delete', Op
   '/health': { get: { summary: 'Liveness and counts', security: 'none', ok: 200 } },
   '/openapi.json': { get: { summary: 'This document', security: 'none', ok: 200 } },
   '/../metrics': { get: { summary: 'Prometheus metrics (at /metrics, outside /api/v1)', security: 'admin', ok: 200 } },
-  '/../dashboard': { get: { summary: 'The dashboard (at /dashboard/, outside /api/v1; it reads this API with the admin token)', security: 'none', ok: 301 } },
+  '/../dashboard': {
+    get: { summary: 'The dashboard (at /dashboard/, outside /api/v1; it reads this API with the admin token)', security: 'none', ok: 301 },
+  },
   '/launch-configs': {
     get: { summary: 'List launch configs', security: 'admin', ok: 200 },
     post: { summary: 'Add a launch config', security: 'admin', ok: 201, body: { $ref: '#/components/schemas/LaunchConfig' } },
@@ -24,17 +26,22 @@ export const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'delete', Op
   },
   '/nodes': { get: { summary: 'Nodes, filtered by ?role= and ?state=', security: 'admin', ok: 200 } },
   '/nodes/{id}/drain': { post: { summary: 'Stop giving a node new streams', security: 'admin', ok: 200 } },
-  '/nodes/{id}/heartbeat': { post: { summary: 'A node reports; the reply lists its jobs', security: 'agent', ok: 200, body: { type: 'object' } } },
+  '/nodes/{id}/heartbeat': {
+    post: { summary: 'A node reports; the reply lists its jobs', security: 'agent', ok: 200, body: { type: 'object' } },
+  },
   '/streams': {
     get: { summary: 'List streams', security: 'admin', ok: 200 },
-    post: { summary: 'Create a stream with its DVR settings; returns the stream key', security: 'admin', ok: 201, body: { type: 'object' } },
+    post: { summary: 'Create a stream with its DVR settings; returns the stream key', security: 'admin', ok: 201,
+      body: { type: 'object' } },
   },
   '/streams/{app}/{stream}': {
     get: { summary: 'One stream', security: 'admin', ok: 200 },
     delete: { summary: 'Delete a stream', security: 'admin', ok: 204 },
   },
   '/streams/{app}/{stream}/publish': { get: { summary: 'Origin ingest URL with the stream key', security: 'admin', ok: 200 } },
-  '/streams/{app}/{stream}/playback': { get: { summary: 'Playback URL on the least-loaded edge (signed when required)', security: 'admin', ok: 200 } },
+  '/streams/{app}/{stream}/playback': {
+    get: { summary: 'Playback URL on the least-loaded edge (signed when required)', security: 'admin', ok: 200 },
+  },
   '/scale': {
     get: { summary: 'Scale actions, newest first', security: 'admin', ok: 200 },
     post: { summary: 'Scale a role by hand: { role, count }', security: 'admin', ok: 200, body: { type: 'object' } },
@@ -44,7 +51,8 @@ export const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'delete', Op
 };
 
 export function openApiDocument(): object {
-  const launchConfig = JSON.parse(readFileSync(path.join(LAUNCH_CONFIG_DIR, 'launch-config.schema.json'), 'utf8')) as Record<string, unknown>;
+  const launchConfig = JSON.parse(readFileSync(path.join(LAUNCH_CONFIG_DIR, 'launch-config.schema.json'), 'utf8')) as
+    Record<string, unknown>;
   delete launchConfig['$schema'];
   delete launchConfig['$id'];
   const paths: Record<string, object> = {};
@@ -53,7 +61,9 @@ export function openApiDocument(): object {
       summary: op.summary,
       security: op.security === 'none' ? [] : [{ [op.security]: [] }],
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: op.body } } } } : {}),
-      responses: { [String(op.ok)]: { description: 'OK' }, default: { description: 'Error', content: { 'application/json': { schema: error } } } },
+      responses: {
+        [String(op.ok)]: { description: 'OK' }, default: { description: 'Error', content: { 'application/json': { schema: error } } },
+      },
     }]));
   }
   return {

@@ -34,7 +34,8 @@ function runScript(file: string, args: string[], timeoutMs: number): Promise<str
     execFile(file, args, { timeout: timeoutMs }, (err, stdout, stderr) => {
       if (err) {
         const code = (err as { code?: unknown }).code;
-        reject(new DvrError('DVR_ERR_DEPENDENCY', `${file} ${args.join(' ')} failed (exit ${String(code ?? 'signal')}): ${stderr.trim().slice(-500)}`));
+        reject(new DvrError('DVR_ERR_DEPENDENCY',
+          `${file} ${args.join(' ')} failed (exit ${String(code ?? 'signal')}): ${stderr.trim().slice(-500)}`));
         return;
       }
       resolve(stdout);
@@ -49,7 +50,8 @@ export class ExecProvider implements Provider {
     const out = await runScript(this.o.createScript, [role, target.instanceType, target.image ?? ''], this.o.timeoutMs);
     const [id, address] = (out.split('\n')[0] ?? '').trim().split(/\s+/);
     if (!id || !/^[a-z0-9_-]{1,64}$/.test(id) || !address || !/^[0-9A-Za-z.:-]{1,253}$/.test(address)) {
-      throw new DvrError('DVR_ERR_DEPENDENCY', `${this.o.createScript} must print '<node-id> <address>' on its first line; it printed ${JSON.stringify(out.slice(0, 200))}`);
+      throw new DvrError('DVR_ERR_DEPENDENCY', `${this.o.createScript} must print '<node-id> <address>' on its first line; `
+        + `it printed ${JSON.stringify(out.slice(0, 200))}`);
     }
     return { id, address };
   }
@@ -79,7 +81,8 @@ export class StaticProvider implements Provider {
 
   private async runOptions(inv: Inventory): Promise<RunOptions> {
     const tokenFile = inv.controller?.agentTokenFile;
-    if (!tokenFile) throw new DvrError('DVR_ERR_CONFIG', `${this.o.inventoryFile}: $.inventory.controller.agentTokenFile: required for the static provider`);
+    if (!tokenFile) throw new DvrError('DVR_ERR_CONFIG', `${this.o.inventoryFile}: $.inventory.controller.agentTokenFile: `
+      + 'required for the static provider');
     const agentToken = (await fs.readFile(tokenFile, 'utf8')).trim();
     // Built once per controller process: the project does not change under a running controller.
     this.bundle ??= buildAgentBundle(path.dirname(PROVISIONING_DIR), path.join(this.o.workDir, 'dvr-agent.tgz'));
@@ -92,7 +95,8 @@ export class StaticProvider implements Provider {
     const inv = await loadInventory(this.o.inventoryFile);
     const host = inv.hosts.find((h) => agentRole(h) === role && !taken.has(h.name) && !this.busy.has(h.name));
     if (!host) {
-      throw new DvrError('DVR_ERR_NO_CAPACITY', `the static pool (${this.o.inventoryFile}) has no free ${role} host: add one to $.inventory.hosts`);
+      throw new DvrError('DVR_ERR_NO_CAPACITY', `the static pool (${this.o.inventoryFile}) has no free ${role} host: `
+        + 'add one to $.inventory.hosts');
     }
     this.busy.add(host.name);
     try {

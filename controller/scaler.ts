@@ -38,7 +38,8 @@ export class Scaler {
         const serving = all.filter((n) => n.state === 'inservice');
         const pending = all.filter((n) => n.state === 'provisioning' || n.state === 'registering').length;
         const d = decide(t.scalePolicy, { nodes: serving.map((n) => ({ id: n.id, since: n.since })), pending,
-          capacityPerNode: t.connectionCapacity, connections: this.connections(t.role, serving), lastActionAt: this.store.lastScaleAt(t.role) }, this.now());
+          capacityPerNode: t.connectionCapacity, connections: this.connections(t.role, serving),
+          lastActionAt: this.store.lastScaleAt(t.role) }, this.now());
         if (d.action !== 'none') await this.scale(t.role, d.action === 'out' ? d.count : -d.count, d.reason);
       }
     } catch (err) {
@@ -62,7 +63,8 @@ export class Scaler {
 
   /** +N creates N nodes of the role, -N drains and removes N (least loaded first). */
   async scale(role: Role, delta: number, reason: string): Promise<string[]> {
-    if (!this.provider) throw new DvrError('DVR_ERR_CONFLICT', 'no provider is configured (DVR_INVENTORY for a static pool, or DVR_PROVIDER_CREATE / DVR_PROVIDER_DESTROY)');
+    if (!this.provider) throw new DvrError('DVR_ERR_CONFLICT',
+      'no provider is configured (DVR_INVENTORY for a static pool, or DVR_PROVIDER_CREATE / DVR_PROVIDER_DESTROY)');
     const target = this.targets().find((t) => t.role === role);
     if (!target) throw new DvrError('DVR_ERR_BAD_REQUEST', `no launch config declares the role '${role}'`);
     const touched: string[] = [];

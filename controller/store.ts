@@ -94,10 +94,10 @@ const MIGRATIONS = [
   `ALTER TABLE streams ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;`,
 ];
 
-interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string; since: number;
-  assigned: number }
-interface RawStream { app: string; stream: string; settings: string; stream_key: string; status: StreamRow['status']; transcoder: string | null; ending_since: number | null;
-  origin: string | null; epoch: number }
+interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string;
+  since: number; assigned: number }
+interface RawStream { app: string; stream: string; settings: string; stream_key: string; status: StreamRow['status'];
+  transcoder: string | null; ending_since: number | null; origin: string | null; epoch: number }
 
 const node = (r: RawNode): NodeRow => ({ id: r.id, role: r.role, state: r.state, address: r.address, capacity: r.capacity,
   lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as unknown, since: r.since, assigned: r.assigned });
@@ -205,7 +205,8 @@ export class Store {
   /** Sets a stream's status and transcoder; a different transcoder is a new assignment (its epoch goes up). */
   setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined, endingSince?: number): void {
     this.streamsVersion++;
-    this.db.prepare(`UPDATE streams SET epoch = CASE WHEN @t IS NOT NULL AND (transcoder IS NULL OR transcoder != @t) THEN epoch + 1 ELSE epoch END,
+    this.db.prepare(`UPDATE streams SET epoch = CASE WHEN @t IS NOT NULL AND (transcoder IS NULL OR transcoder != @t) `
+      + `THEN epoch + 1 ELSE epoch END,
       status = @status, transcoder = @t, ending_since = @since WHERE app = @app AND stream = @stream`)
       .run({ t: transcoder ?? null, status, since: endingSince ?? null, app, stream: name });
   }
@@ -216,8 +217,10 @@ export class Store {
   /** Ends every stream whose publisher left before `before` (ms): its slot is freed. Returns them. */
   endStreams(before: number): StreamRow[] {
     return this.transaction(() => {
-      const rows = (this.db.prepare(`SELECT * FROM streams WHERE status = 'ending' AND ending_since < ?`).all(before) as RawStream[]).map(stream);
-      const end = this.db.prepare(`UPDATE streams SET status = 'ended', transcoder = NULL, ending_since = NULL WHERE app = ? AND stream = ?`);
+      const rows = (this.db.prepare(`SELECT * FROM streams WHERE status = 'ending' AND ending_since < ?`).all(before) as RawStream[])
+        .map(stream);
+      const end = this.db.prepare(
+        `UPDATE streams SET status = 'ended', transcoder = NULL, ending_since = NULL WHERE app = ? AND stream = ?`);
       for (const r of rows) end.run(r.app, r.stream);
       if (rows.length > 0) this.streamsVersion++;
       return rows;

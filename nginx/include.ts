@@ -65,7 +65,8 @@ export class IncludeFile {
   private test(config: string): Promise<void> {
     return new Promise((resolve, reject) => {
       execFile(this.o.binary ?? 'nginx', ['-t', '-q', '-c', config], { timeout: this.o.testTimeoutMs ?? 10_000 }, (err, _out, stderr) => {
-        if (err) reject(new DvrError('DVR_ERR_NGINX', `nginx refused the new ${path.basename(this.o.file)}: ${stderr.trim() || err.message}; the running one is kept`));
+        if (err) reject(new DvrError('DVR_ERR_NGINX', `nginx refused the new ${path.basename(this.o.file)}: `
+          + `${stderr.trim() || err.message}; the running one is kept`));
         else resolve();
       });
     });

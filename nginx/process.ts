@@ -100,9 +100,11 @@ export class NginxProcess {
     if (pidFile !== undefined) {
       await wait('bind its listeners', async () => (await fs.readFile(pidFile, 'utf8').catch(() => '')).trim() === String(child.pid));
     }
-    for (const l of Array.isArray(waitFor) ? waitFor : [waitFor]) await wait(`listen on ${l.host}:${l.port}`, () => canConnect(l.host, l.port));
+    for (const l of Array.isArray(waitFor) ? waitFor : [waitFor]) await wait(`listen on ${l.host}:${l.port}`,
+      () => canConnect(l.host, l.port));
     child.once('exit', (code, signal) => {
-      if (this.stopping === undefined) this.o.log.error({ pid: child.pid, code, signal, log: path.join(this.o.prefix, 'error.log') }, 'nginx exited unexpectedly');
+      if (this.stopping === undefined) this.o.log.error({ pid: child.pid, code, signal, log: path.join(this.o.prefix, 'error.log') },
+        'nginx exited unexpectedly');
     });
     this.o.log.info({ pid: child.pid, config: this.configPath }, 'nginx started');
   }

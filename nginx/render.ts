@@ -158,7 +158,8 @@ function checksTokens(m: EdgeModel | RelayModel): boolean {
 /** The signed-URL entry: check token and expiry, then serve the plain path inside. */
 function signedLocation(s: Signing | undefined, then: Node[]): Node[] {
   if (!s) return [];
-  return [b('location ~ "^/s/(?<sl_expires>\\d{1,12})/(?<sl_token>[A-Za-z0-9_-]{22})(?<sl_path>/(?<sl_app>[a-z0-9_-]{1,64})/(?<sl_stream>[a-z0-9_-]{1,64}(\\.\\d{1,9})?)/.+)$"',
+  return [b('location ~ "^/s/(?<sl_expires>\\d{1,12})/(?<sl_token>[A-Za-z0-9_-]{22})'
+      + '(?<sl_path>/(?<sl_app>[a-z0-9_-]{1,64})/(?<sl_stream>[a-z0-9_-]{1,64}(\\.\\d{1,9})?)/.+)$"',
     'secure_link $sl_token,$sl_expires;',
     'secure_link_md5 "$sl_expires/$sl_app/$sl_stream/ $dvr_signing_secret";',
     preflight(),
@@ -259,7 +260,8 @@ export function renderRelay(m: RelayModel): string {
     b('location /', 'return 404;'),
   );
   return print([...main(m), b('http', ...httpCommon(m),
-    `proxy_cache_path ${q(`${m.prefix}/cache`)} levels=1:2 keys_zone=dvr_relay:64m max_size=${m.cacheMaxSizeMb}m inactive=${m.cacheInactiveMinutes}m use_temp_path=off;`,
+    `proxy_cache_path ${q(`${m.prefix}/cache`)} levels=1:2 keys_zone=dvr_relay:64m max_size=${m.cacheMaxSizeMb}m `
+      + `inactive=${m.cacheInactiveMinutes}m use_temp_path=off;`,
     b('upstream dvr_storage', ...m.upstreams.map((u) => `server ${urlHost(u.host)}:${u.port};`), 'keepalive 32;'),
     ...streamMaps(m), ...signingSecret(m.signing), '', server)]);
 }
@@ -287,7 +289,8 @@ function segmenter(s: OriginSegmenter | undefined, app: string): Node[] {
 
 export function renderOrigin(m: OriginModel): string {
   const node = m.nodeId === undefined ? '' : `&node=${encodeURIComponent(m.nodeId)}`;
-  const hook = (name: string): string => `${m.controllerUrl.replace(/\/+$/, '')}/api/v1/hooks/${name}?token=${encodeURIComponent(m.hookToken)}${node}`;
+  const hook = (name: string): string =>
+    `${m.controllerUrl.replace(/\/+$/, '')}/api/v1/hooks/${name}?token=${encodeURIComponent(m.hookToken)}${node}`;
   const apps = m.apps.map((app) => b(`application ${app}`,
     'live on;',
     'record off;',
@@ -303,7 +306,8 @@ export function renderOrigin(m: OriginModel): string {
   return print([...main(m, [`load_module ${q(m.rtmpModulePath)};`]),
     b('rtmp', b('server', `listen ${m.rtmpListen.host}:${m.rtmpListen.port};`, 'chunk_size 4096;', 'notify_relay_redirect off;', ...apps)),
     '',
-    b('http', 'access_log off;', ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${q(`${m.prefix}/tmp/${t}`)};`),
+    b('http', 'access_log off;',
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${q(`${m.prefix}/tmp/${t}`)};`),
       b('server', listen(m.statusListen), statusLocation(m),
         // Publishers and players per stream, for the agent's heartbeat and for sysadmins.
         b('location = /rtmp_stat', 'rtmp_stat all;', ...m.statusAllow.map((a) => `allow ${a};`), 'deny all;'),
