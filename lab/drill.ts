@@ -248,7 +248,8 @@ export async function checkStream(t: DrillTarget, window: { from: number; to: nu
   // The newest segment may have reached the storage a moment before the playlist that lists it.
   const newest = Math.max(...reference.map((s) => s.seq));
   const late = notListed.filter((f) => Number(f.slice(0, 9)) > newest);
-  if (notListed.length > late.length) problems.push(`on the storage but not listed: ${notListed.filter((f) => !late.includes(f)).join(', ')}`);
+  if (notListed.length > late.length) problems.push(
+    `on the storage but not listed: ${notListed.filter((f) => !late.includes(f)).join(', ')}`);
   const missing = reference.filter((s) => !stored.includes(s.uri)).map((s) => s.uri);
   if (missing.length > 0) problems.push(`listed but not on the storage: ${missing.join(', ')}`);
   const seqs = reference.map((s) => s.seq);
@@ -267,7 +268,8 @@ export async function checkStream(t: DrillTarget, window: { from: number; to: nu
     // A hole made in this drill lies within the outage.
     const start = prev.wallStart + prev.duration * 1000;
     if (start >= window.from - 4000 && s.wallStart > window.to + 4000) {
-      problems.push(`a hole from ${new Date(start).toISOString()} to ${new Date(s.wallStart).toISOString()} runs past the outage (every edge had new media again at ${new Date(window.to).toISOString()})`);
+      problems.push(`a hole from ${new Date(start).toISOString()} to ${new Date(s.wallStart).toISOString()} runs past the outage `
+        + `(every edge had new media again at ${new Date(window.to).toISOString()})`);
     }
   }
   return problems;
@@ -337,7 +339,8 @@ export async function drill(t: DrillTarget, plan: DrillPlan, o: { loadPerSecond:
     // The outage lasts from the fault until every edge lists new media again (a stream moved off a
     // node the controller gave up on may change hands after the fault itself was undone).
     const problems = await checkStream(t, { from: t0, to: recoveredAt });
-    if (plan.detect !== undefined && detectS === undefined) problems.push(`the controller did not mark ${plan.detect} failed within ${plan.maxHoldS} s`);
+    if (plan.detect !== undefined && detectS === undefined) problems.push(
+      `the controller did not mark ${plan.detect} failed within ${plan.maxHoldS} s`);
     if (advanceS === undefined) problems.push('the playlist did not advance again, even after the fault was undone');
     return { label: plan.label, detectS, advanceS, stallS, ...figures, problems };
   } finally {

@@ -32,7 +32,8 @@ const NEEDS_HOST: readonly FaultKind[] = ['kill-agent', 'cut', 'heal', 'cut-cont
 export class FaultUsageError extends Error {}
 
 /** Checks a fault's kind and host against the lab, with the choices when they are wrong. */
-export function checkFault(s: Pick<LabState, 'net'>, kind: string, hostName: string | undefined): { kind: FaultKind; host: Host | undefined } {
+export function checkFault(s: Pick<LabState, 'net'>, kind: string,
+  hostName: string | undefined): { kind: FaultKind; host: Host | undefined } {
   if (!(kind in FAULTS)) throw new FaultUsageError(`unknown fault '${kind}'; faults: ${Object.keys(FAULTS).join(', ')}`);
   const k = kind as FaultKind;
   if (!NEEDS_HOST.includes(k)) {
@@ -49,7 +50,8 @@ export function checkFault(s: Pick<LabState, 'net'>, kind: string, hostName: str
   if (hostName === undefined) throw new FaultUsageError(`fault '${k}' needs a host: ${eligible.join(', ')}`);
   if (!eligible.includes(hostName)) {
     const known = s.net.hosts.some((h) => h.name === hostName);
-    throw new FaultUsageError(`${known ? `fault '${k}' does not apply to '${hostName}'` : `the lab has no host '${hostName}'`}; hosts: ${eligible.join(', ')}`);
+    throw new FaultUsageError(`${known ? `fault '${k}' does not apply to '${hostName}'` : `the lab has no host '${hostName}'`}; `
+      + `hosts: ${eligible.join(', ')}`);
   }
   return { kind: k, host: host(s, hostName) };
 }

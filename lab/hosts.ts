@@ -86,7 +86,8 @@ export function inHost(h: Pick<Host, 'ns'>, cmd: string[], timeoutMs?: number): 
 async function startSshd(h: Host): Promise<void> {
   await fs.rm(path.join(h.dir, 'sshd.pid'), { force: true });
   await must('ip', ['netns', 'exec', h.ns, '/usr/sbin/sshd', '-f', path.join(h.dir, 'sshd_config'), '-E', path.join(h.dir, 'sshd.log')]);
-  await until(`sshd on ${h.address}`, async () => (await run('ip', ['netns', 'exec', h.ns, 'bash', '-c', `exec 3<>/dev/tcp/${h.address}/22`])).code === 0, 10_000);
+  await until(`sshd on ${h.address}`,
+    async () => (await run('ip', ['netns', 'exec', h.ns, 'bash', '-c', `exec 3<>/dev/tcp/${h.address}/22`])).code === 0, 10_000);
 }
 
 function sshdConfig(h: Host): string {
@@ -104,14 +105,15 @@ function sshdConfig(h: Host): string {
  * Makes hosts `specs` on a new bridge `<name>br` in `subnet` (a /24: this machine is .1, hosts from
  * `firstHost` on). `clientKey` (made when missing) may log into every sshd.
  */
-export async function createHosts(o: { name: string; subnet: string; dir: string; specs: HostSpec[]; firstHost?: number; clientKey?: string }):
-Promise<HostNetRecord> {
+export async function createHosts(o: { name: string; subnet: string; dir: string; specs: HostSpec[]; firstHost?: number;
+  clientKey?: string }): Promise<HostNetRecord> {
   const m = /^(\d+\.\d+\.\d+)\.0\/24$/.exec(o.subnet);
   if (!m) throw new DvrError('DVR_ERR_CONFIG', `subnet '${o.subnet}' must be a /24 written a.b.c.0/24`);
   const base = m[1] ?? '';
   const rec: HostNetRecord = { name: o.name, bridge: `${o.name}br`, subnet: o.subnet, gateway: `${base}.1`, dir: o.dir,
     clientKey: o.clientKey ?? path.join(o.dir, 'client'), hosts: [] };
-  if (rec.bridge.length > 15) throw new DvrError('DVR_ERR_CONFIG', `name '${o.name}' is too long for interface names (at most 13 characters)`);
+  if (rec.bridge.length > 15) throw new DvrError('DVR_ERR_CONFIG',
+    `name '${o.name}' is too long for interface names (at most 13 characters)`);
   await fs.mkdir(o.dir, { recursive: true, mode: 0o755 });
   await fs.chmod(o.dir, 0o755);
   await fs.mkdir('/run/sshd', { recursive: true, mode: 0o755 });
@@ -120,7 +122,8 @@ Promise<HostNetRecord> {
     await must('ip', ['link', 'add', rec.bridge, 'type', 'bridge']);
     await must('ip', ['addr', 'add', `${rec.gateway}/24`, 'dev', rec.bridge]);
     await must('ip', ['link', 'set', rec.bridge, 'up']);
-    if (!await fs.access(rec.clientKey).then(() => true, () => false)) await must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', rec.clientKey]);
+    if (!await fs.access(rec.clientKey).then(() => true, () => false)) await must('ssh-keygen',
+      ['-q', '-t', 'ed25519', '-N', '', '-f', rec.clientKey]);
     const clientPub = await fs.readFile(`${rec.clientKey}.pub`, 'utf8');
     for (const [i, spec] of o.specs.entries()) {
       const h: Host = { name: spec.name, ns: `${o.name}-${spec.name}`, address: `${base}.${(o.firstHost ?? 2) + i}`, link: `${o.name}v${i}`,

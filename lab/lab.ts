@@ -46,12 +46,14 @@ export async function whyNoLab(): Promise<string | undefined> {
   const hosts = await whyNoHosts();
   if (hosts) return hosts;
   const missing: string[] = [];
-  const needed: Array<[string, string]> = [['ganesha.nfsd', 'nfs-ganesha'], ['sshfs', 'sshfs'], ['ffmpeg', 'ffmpeg'], ['nginx', 'nginx'], ['setpriv', 'util-linux']];
+  const needed: Array<[string, string]> = [['ganesha.nfsd', 'nfs-ganesha'], ['sshfs', 'sshfs'], ['ffmpeg', 'ffmpeg'], ['nginx', 'nginx'],
+    ['setpriv', 'util-linux']];
   for (const [bin, what] of needed) {
     if ((await run('sh', ['-c', `command -v ${bin}`])).code !== 0) missing.push(what);
   }
   if (!await fs.access('/usr/lib/nginx/modules/ngx_rtmp_module.so').then(() => true, () => false)) missing.push('libnginx-mod-rtmp');
-  if (!await fs.access(path.join(DIST, 'bin', 'dvr-provision.js')).then(() => true, () => false)) return 'the project is not built: npm run build';
+  if (!await fs.access(path.join(DIST, 'bin', 'dvr-provision.js'))
+    .then(() => true, () => false)) return 'the project is not built: npm run build';
   return missing.length > 0 ? `missing: ${missing.join(', ')} (scripts/install-deps.sh --lab installs them)` : undefined;
 }
 
@@ -65,7 +67,8 @@ async function storageTransport(): Promise<'nfs' | 'sshfs'> {
 function startIn(h: Host, cmd: string[], log: string, env: NodeJS.ProcessEnv = {}): number {
   const fd = openSync(log, 'a', 0o600);
   try {
-    const child = spawn('ip', ['netns', 'exec', h.ns, ...cmd], { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
+    const child = spawn('ip', ['netns', 'exec', h.ns, ...cmd],
+      { detached: true, stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
     child.unref();
     if (child.pid === undefined) throw new DvrError('DVR_ERR_DEPENDENCY', `could not start ${cmd[0] ?? ''} in ${h.name}`);
     return child.pid;
@@ -79,7 +82,8 @@ export async function startController(s: Pick<LabState, 'net' | 'options'>): Pro
   const h = host(s, CONTROLLER_HOST);
   const data = labPaths(s.options.dir).controllerData;
   await fs.mkdir(data, { recursive: true, mode: 0o750 });
-  const pid = startIn(h, [process.execPath, path.join(DIST, 'bin', 'dvr-controller.js'), '--host', h.address, '--port', String(LAB_PORTS.api)],
+  const pid = startIn(h,
+    [process.execPath, path.join(DIST, 'bin', 'dvr-controller.js'), '--host', h.address, '--port', String(LAB_PORTS.api)],
     path.join(s.options.dir, 'controller.log'), { DVR_DATA_DIR: data, DVR_PUBLISH_HOST: PUBLISH_HOST, DVR_LOG_FORMAT: 'json',
       DVR_ADMIN_TOKEN: '', DVR_AGENT_TOKEN: '' });
   const url = `http://${h.address}:${LAB_PORTS.api}/api/v1`;
@@ -90,19 +94,23 @@ export async function startController(s: Pick<LabState, 'net' | 'options'>): Pro
 /** The publisher: a test pattern with a burnt-in clock, reconnecting (as OBS does) whenever it drops. */
 export function startPublisher(s: Pick<LabState, 'net' | 'options'>, url: string): number {
   const clock = "drawtext=text='%{localtime\\:%H\\\\\\:%M\\\\\\:%S}':fontsize=40:fontcolor=white:box=1:boxcolor=black@0.6:x=20:y=h-th-20";
-  const ffmpeg = ['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=25,${clock}`,
-    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-preset', 'ultrafast',
-    '-tune', 'zerolatency', '-b:v', '800k', '-g', '50', '-keyint_min', '50', '-sc_threshold', '0', '-c:a', 'aac', '-b:a', '64k',
+  const ffmpeg = ['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin',
+    '-re', '-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=25,${clock}`,
+    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-map', '0:v', '-map', '1:a',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-b:v', '800k', '-g', '50', '-keyint_min', '50',
+    '-sc_threshold', '0', '-c:a', 'aac', '-b:a', '64k',
     // A dead origin is noticed within seconds, as OBS notices it: a small socket buffer fills soon,
     // and a write that cannot go on for 3 s fails.
     '-send_buffer_size', '65536', '-rw_timeout', '3000000', '-f', 'flv', url];
-  const loop = `while :; do ${ffmpeg.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}; echo "publisher: ffmpeg exited ($?); reconnecting in 2 s"; sleep 2; done`;
+  const loop = `while :; do ${ffmpeg.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}; `
+    + `echo "publisher: ffmpeg exited ($?); reconnecting in 2 s"; sleep 2; done`;
   return startIn(host(s, PUBLISHER_HOST), ['bash', '-c', loop], path.join(s.options.dir, 'publisher.log'));
 }
 
 async function api<T>(s: Pick<LabState, 'controller' | 'options'>, method: string, p: string, body?: unknown): Promise<T> {
   const token = (await fs.readFile(path.join(labPaths(s.options.dir).controllerData, 'controller', 'admin-token'), 'utf8')).trim();
-  const res = await fetch(`${s.controller.url}${p}`, { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+  const res = await fetch(`${s.controller.url}${p}`, { method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
   if (!res.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `${method} ${p}: ${res.status} ${text}`);
@@ -113,8 +121,8 @@ async function api<T>(s: Pick<LabState, 'controller' | 'options'>, method: strin
 export async function provisionLab(s: Pick<LabState, 'options'>, only: string[] = []): Promise<{ ok: boolean; summary: string }> {
   const p = labPaths(s.options.dir);
   const log = path.join(s.options.dir, 'provision.log');
-  const r = await run(process.execPath, [path.join(DIST, 'bin', 'dvr-provision.js'), 'apply', '--inventory', p.inventory, '--accept-new-host-keys',
-    '--known-hosts', p.knownHosts, '--concurrency', '8', ...only.flatMap((h) => ['--host', h])], 600_000);
+  const r = await run(process.execPath, [path.join(DIST, 'bin', 'dvr-provision.js'), 'apply', '--inventory', p.inventory,
+    '--accept-new-host-keys', '--known-hosts', p.knownHosts, '--concurrency', '8', ...only.flatMap((h) => ['--host', h])], 600_000);
   await fs.appendFile(log, `${r.stdout}${r.stderr}`, { mode: 0o600 });
   // The summary: one line a host after the progress, then any host's error.
   const summary = r.stdout.split('\n\n').slice(1).join('\n').trim() + (r.stderr.trim() ? `\n${r.stderr.trim()}` : '');
@@ -125,8 +133,10 @@ export async function provisionLab(s: Pick<LabState, 'options'>, only: string[] 
 export async function down(o: LabOptions, say: Say): Promise<void> {
   const s = await readState(o.dir).catch(() => undefined);
   // A lab whose state file is gone (a crash during `up`) is found by its names.
-  const names = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => n.startsWith(`${o.name}-`));
-  const hosts = s?.net.hosts ?? names.map((ns) => ({ name: ns.slice(o.name.length + 1), ns, address: '', link: '', dir: '', hostKeyPub: '' }));
+  const names = (await run('ip', ['netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => n.startsWith(`${o.name}-`));
+  const hosts = s?.net.hosts
+    ?? names.map((ns) => ({ name: ns.slice(o.name.length + 1), ns, address: '', link: '', dir: '', hostKeyPub: '' }));
   if (hosts.length > 0) {
     await destroyHosts({ bridge: s?.net.bridge ?? `${o.name}br`, hosts });
     say(`removed ${hosts.length} hosts and their processes`);
@@ -158,7 +168,8 @@ export async function up(o: LabOptions, say: Say): Promise<LabState> {
   const p = labPaths(o.dir);
   await fs.mkdir(p.export, { recursive: true });
   const mounted = await run('mount', ['-t', 'tmpfs', '-o', `size=${EXPORT_SIZE},mode=0755`, 'dvr-lab-storage', p.export]);
-  if (mounted.code !== 0) throw new DvrError('DVR_ERR_DEPENDENCY', `cannot mount the lab's storage (tmpfs on ${p.export}): ${mounted.stderr.trim()}`);
+  if (mounted.code !== 0) throw new DvrError('DVR_ERR_DEPENDENCY', `cannot mount the lab's storage (tmpfs on ${p.export}): `
+    + `${mounted.stderr.trim()}`);
   const transport = await storageTransport();
   say(`storage: ${transport === 'nfs' ? 'NFS (nfs-ganesha on the storage host, the kernel\'s NFS client on the nodes)'
     : 'sshfs from the storage host (this kernel has no NFS client; nfs-ganesha serves the same export beside it)'}`);
@@ -171,8 +182,9 @@ export async function up(o: LabOptions, say: Say): Promise<LabState> {
   const net = await createHosts({ name: o.name, subnet: o.subnet, dir: path.join(o.dir, 'net'), firstHost: 10,
     specs: specs.map((h) => (h.name === PUBLISHER_HOST ? { ...h, etcHosts: publisherEtcHosts(addresses) } : h)) });
   const partial = { options: o, net };
-  const state: LabState = { version: 1, options: o, net, transport, exportMount: p.export, controller: { pid: 0, url: '' }, publisher: { pid: 0 },
-    lines: { api: '', dashboard: '', publish: '', playback: '', adminToken: '', inventory: p.inventory }, faults: { ...NO_FAULTS } };
+  const state: LabState = { version: 1, options: o, net, transport, exportMount: p.export, controller: { pid: 0, url: '' },
+    publisher: { pid: 0 }, lines: { api: '', dashboard: '', publish: '', playback: '', adminToken: '', inventory: p.inventory },
+    faults: { ...NO_FAULTS } };
   await writeState(state);
 
   say(`starting dvr-controller on ${host(partial, CONTROLLER_HOST).address}`);
@@ -193,7 +205,8 @@ export async function up(o: LabOptions, say: Say): Promise<LabState> {
   say(`provisioning ${LAB_HOSTS.length} hosts: dvr-provision apply --inventory ${p.inventory} (log: ${path.join(o.dir, 'provision.log')})`);
   const provisioned = await provisionLab(state);
   for (const l of provisioned.summary.split('\n')) if (l.trim()) say(`  ${l}`);
-  if (!provisioned.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `provisioning failed (see ${path.join(o.dir, 'provision.log')}); dvr lab down removes the lab`);
+  if (!provisioned.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `provisioning failed (see ${path.join(o.dir, 'provision.log')}); `
+    + 'dvr lab down removes the lab');
   const agents = LAB_HOSTS.filter((h) => !(h.roles.length === 1 && h.roles[0] === 'storage')).map((h) => h.name);
   await waitFor('every node in service', async () => {
     const nodes = await api<Array<{ id: string; state: string }>>(state, 'GET', '/nodes');
@@ -250,8 +263,9 @@ export async function status(s: LabState): Promise<string[]> {
   const widths = (rows[0] ?? []).map((_c, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   for (const r of rows) out.push(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
   const f = s.faults;
-  const active = [...f.cut.map((h) => `cut ${h}`), ...f.cutController.map((h) => `cut-controller ${h}`), ...f.killed.map((h) => `killed ${h}`),
-    ...(f.storageStopped ? ['stop-storage'] : []), ...(f.storageFilled ? ['fill-storage'] : []), ...(f.controllerKilled ? ['kill-controller'] : [])];
+  const active = [...f.cut.map((h) => `cut ${h}`), ...f.cutController.map((h) => `cut-controller ${h}`),
+    ...f.killed.map((h) => `killed ${h}`), ...(f.storageStopped ? ['stop-storage'] : []), ...(f.storageFilled ? ['fill-storage'] : []),
+    ...(f.controllerKilled ? ['kill-controller'] : [])];
   out.push('', `faults in effect: ${active.length ? active.join(', ') : 'none'}`, '', ...urlLines(s));
   return out;
 }

@@ -39,7 +39,8 @@ export interface LabState {
   faults: LabFaults;
 }
 
-export const NO_FAULTS: LabFaults = { cut: [], cutController: [], killed: [], storageStopped: false, storageFilled: false, controllerKilled: false };
+export const NO_FAULTS: LabFaults = { cut: [], cutController: [], killed: [], storageStopped: false, storageFilled: false,
+  controllerKilled: false };
 
 export function stateFile(dir: string): string {
   return path.join(dir, 'lab.json');

@@ -27,34 +27,39 @@ async function streamInfo(t: DrillTarget): Promise<{ transcoder: string; origin:
 }
 
 /** The drills, in an order that leaves the lab whole after each; `only` picks some by kind. */
-export async function faultSuite(s: LabState, apply: ApplyFault, o: { only?: string[]; log?: (line: string) => void } = {}): Promise<DrillResult[]> {
+export async function faultSuite(s: LabState, apply: ApplyFault,
+  o: { only?: string[]; log?: (line: string) => void } = {}): Promise<DrillResult[]> {
   const t = await drillTarget(s);
   const node = async (what: 'transcoder' | 'origin'): Promise<string> => (await streamInfo(t))[what];
   const plans: Array<{ kind: string; plan: () => Promise<DrillPlan> }> = [
-    { kind: 'drop-publisher', plan: async () => ({ label: 'drop-publisher', apply: () => apply('drop-publisher'), holdS: 6, maxHoldS: 40 }) },
+    { kind: 'drop-publisher', plan: async () => ({ label: 'drop-publisher', apply: () => apply('drop-publisher'),
+      holdS: 6, maxHoldS: 40 }) },
     { kind: 'kill-agent', plan: async () => {
       const h = await node('transcoder');
-      return { label: `kill-agent ${h} (its transcoder)`, apply: () => apply('kill-agent', h), heal: () => apply('heal', h), detect: h, holdS: 5, maxHoldS: 45 };
+      return { label: `kill-agent ${h} (its transcoder)`, apply: () => apply('kill-agent', h), heal: () => apply('heal', h), detect: h,
+        holdS: 5, maxHoldS: 45 };
     } },
     { kind: 'cut', plan: async () => {
       const h = await node('transcoder');
-      return { label: `cut ${h} (its transcoder)`, apply: () => apply('cut', h), heal: () => apply('heal', h), detect: h, holdS: 5, maxHoldS: 45 };
+      return { label: `cut ${h} (its transcoder)`, apply: () => apply('cut', h), heal: () => apply('heal', h), detect: h,
+        holdS: 5, maxHoldS: 45 };
     } },
     { kind: 'cut-controller', plan: async () => {
       const h = await node('transcoder');
-      return { label: `cut-controller ${h} (its transcoder)`, apply: () => apply('cut-controller', h), heal: () => apply('heal', h), detect: h,
-        holdS: 5, maxHoldS: 45 };
+      return { label: `cut-controller ${h} (its transcoder)`, apply: () => apply('cut-controller', h), heal: () => apply('heal', h),
+        detect: h, holdS: 5, maxHoldS: 45 };
     } },
     { kind: 'cut-origin', plan: async () => {
       const h = await node('origin');
-      return { label: `cut ${h} (its publisher's origin)`, apply: () => apply('cut', h), heal: () => apply('heal', h), detect: h, holdS: 5, maxHoldS: 45 };
+      return { label: `cut ${h} (its publisher's origin)`, apply: () => apply('cut', h), heal: () => apply('heal', h), detect: h,
+        holdS: 5, maxHoldS: 45 };
     } },
-    { kind: 'kill-edge', plan: async () => ({ label: 'kill-edge edge-2', apply: () => apply('kill-edge', 'edge-2'), heal: () => apply('heal', 'edge-2'),
-      edgesDown: [t.edges[1] ?? ''], holdS: 8, maxHoldS: 30 }) },
-    { kind: 'stop-storage', plan: async () => ({ label: 'stop-storage (15 s)', apply: () => apply('stop-storage'), heal: () => apply('start-storage'),
-      holdS: 15, maxHoldS: 15, holdOnly: true }) },
-    { kind: 'fill-storage', plan: async () => ({ label: 'fill-storage (15 s)', apply: () => apply('fill-storage'), heal: () => apply('free-storage'),
-      holdS: 15, maxHoldS: 15, holdOnly: true }) },
+    { kind: 'kill-edge', plan: async () => ({ label: 'kill-edge edge-2', apply: () => apply('kill-edge', 'edge-2'),
+      heal: () => apply('heal', 'edge-2'), edgesDown: [t.edges[1] ?? ''], holdS: 8, maxHoldS: 30 }) },
+    { kind: 'stop-storage', plan: async () => ({ label: 'stop-storage (15 s)', apply: () => apply('stop-storage'),
+      heal: () => apply('start-storage'), holdS: 15, maxHoldS: 15, holdOnly: true }) },
+    { kind: 'fill-storage', plan: async () => ({ label: 'fill-storage (15 s)', apply: () => apply('fill-storage'),
+      heal: () => apply('free-storage'), holdS: 15, maxHoldS: 15, holdOnly: true }) },
     { kind: 'kill-controller', plan: async () => ({ label: 'kill-controller (15 s)', apply: () => apply('kill-controller'),
       heal: () => apply('start-controller'), holdS: 15, maxHoldS: 30 }) },
   ];
@@ -65,7 +70,8 @@ export async function faultSuite(s: LabState, apply: ApplyFault, o: { only?: str
     o.log?.(`drill: ${plan.label}`);
     const r = await drill(t, plan);
     o.log?.(`  detect ${r.detectS?.toFixed(1) ?? '-'} s, advances ${r.advanceS?.toFixed(1) ?? '-'} s, stall ${r.stallS.toFixed(1)} s, `
-      + `${r.reqPerS.toFixed(1)} req/s, ${(r.errorRate * 100).toFixed(1)} % errors${r.problems.length ? `; problems: ${r.problems.join('; ')}` : ''}`);
+      + `${r.reqPerS.toFixed(1)} req/s, ${(r.errorRate * 100).toFixed(1)} % errors`
+      + `${r.problems.length ? `; problems: ${r.problems.join('; ')}` : ''}`);
     results.push(r);
   }
   return results;

@@ -40,7 +40,8 @@ export interface LabLayout {
   controllerData: string;
 }
 
-export function labPaths(dir: string): { export: string; storageRoot: string; inventory: string; knownHosts: string; controllerData: string } {
+export function labPaths(dir: string):
+  { export: string; storageRoot: string; inventory: string; knownHosts: string; controllerData: string } {
   return { export: `${dir}/export`, storageRoot: `${dir}/storage`, inventory: `${dir}/inventory.json`, knownHosts: `${dir}/known_hosts`,
     controllerData: `${dir}/controller` };
 }

@@ -10,7 +10,8 @@ import { hostDirs, planHost, UPLOAD, type PlanInputs } from './plan.js';
 export interface AnsibleOutput { inventoryFile: string; filesDir: string }
 
 
-export async function writeAnsibleInventory(inv: Inventory, given: PlanInputs, knownHosts: KnownHosts, outDir: string): Promise<AnsibleOutput> {
+export async function writeAnsibleInventory(inv: Inventory, given: PlanInputs, knownHosts: KnownHosts,
+  outDir: string): Promise<AnsibleOutput> {
   const inputs = { ...given, ...storageKnownHosts(inv, knownHosts, given.storageKnownHosts) };
   const filesDir = path.join(outDir, 'files');
   await fs.mkdir(filesDir, { recursive: true, mode: 0o700 });
@@ -58,6 +59,8 @@ export async function writeAnsibleInventory(inv: Inventory, given: PlanInputs, k
     },
   };
   const inventoryFile = path.join(outDir, 'inventory.yml');
-  await fs.writeFile(inventoryFile, `# Written by dvr-provision ansible-inventory; holds secrets' paths, keep it private.\n${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
+  await fs.writeFile(inventoryFile,
+    `# Written by dvr-provision ansible-inventory; holds secrets' paths, keep it private.\n${JSON.stringify(doc, null, 2)}\n`,
+    { mode: 0o600 });
   return { inventoryFile, filesDir };
 }

@@ -84,26 +84,31 @@ export function parseInventory(input: unknown, where = 'inventory'): Readonly<In
     names.set(h.name, i); addresses.set(h.address, i);
     const has = (r: HostRole): boolean => h.roles.includes(r);
     if ((has('transcoder') || has('origin')) && !inv.controller?.agentTokenFile) {
-      bad('controller.agentTokenFile', `required: hosts[${i}] (${h.name}) is a ${has('origin') ? 'origin' : 'transcoder'} and talks to the controller`);
+      bad('controller.agentTokenFile', `required: hosts[${i}] (${h.name}) is a ${has('origin') ? 'origin' : 'transcoder'} `
+        + 'and talks to the controller');
     }
     const served = (['origin', 'edge', 'relay'] as const).filter(has);
     if (served.length > 1) {
-      bad(`hosts[${i}].roles`, `${h.name} has ${served.join(' and ')}: a host runs one nginx (on http.port, with one config), so at most one of origin, edge, relay`);
+      bad(`hosts[${i}].roles`, `${h.name} has ${served.join(' and ')}: a host runs one nginx (on http.port, with one config), `
+        + 'so at most one of origin, edge, relay');
     }
     if (has('storage') && inv.storage.server !== h.name) {
-      bad(`hosts[${i}].roles`, `${h.name} has the storage role but storage.server is ${inv.storage.server ? `'${inv.storage.server}'` : 'not set'}`);
+      bad(`hosts[${i}].roles`, `${h.name} has the storage role but storage.server is `
+        + `${inv.storage.server ? `'${inv.storage.server}'` : 'not set'}`);
     }
     if (has('transcoder') && inNetworks(h.address, inv.networks.writers) === false) {
       bad(`hosts[${i}].address`, `${h.address} (${h.name}, transcoder) is not in networks.writers: it could not write to the storage`);
     }
     if ((has('edge') || has('relay')) && inNetworks(h.address, [...inv.networks.writers, ...inv.networks.readers ?? []]) === false) {
-      bad(`hosts[${i}].address`, `${h.address} (${h.name}) is in neither networks.readers nor networks.writers: it could not read the storage`);
+      bad(`hosts[${i}].address`, `${h.address} (${h.name}) is in neither networks.readers nor networks.writers: `
+        + 'it could not read the storage');
     }
   });
   if (inv.storage.server !== undefined) {
     const i = names.get(inv.storage.server);
     if (i === undefined) bad('storage.server', `no host is named '${inv.storage.server}'`);
-    else if (!inv.hosts[i]?.roles.includes('storage')) bad('storage.server', `hosts[${i}] (${inv.storage.server}) does not have the storage role`);
+    else if (!inv.hosts[i]?.roles.includes('storage')) bad('storage.server',
+      `hosts[${i}] (${inv.storage.server}) does not have the storage role`);
   }
   if (inv.storage.transport === 'sshfs' && storageMounted(inv) && !inv.storage.sshfs) {
     bad('storage.sshfs', 'required with transport sshfs: the key the nodes log into the storage host with (identityFile)');

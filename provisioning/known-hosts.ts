@@ -81,12 +81,15 @@ export class KnownHosts {
     const known = this.keys.get(id);
     if (known?.some((k) => k.type === type && k.key === key)) return { ok: true, added: false };
     if (known) {
-      return { ok: false, reason: `the host key of ${id} has changed (now ${type} ${fingerprint(blob)}; ${this.file} pins ${known.map((k) => k.type).join(', ')}). `
-        + 'If the host was reinstalled, remove its line from that file and run again with --accept-new-host-keys; otherwise someone may be intercepting the connection' };
+      return { ok: false, reason: `the host key of ${id} has changed (now ${type} ${fingerprint(blob)}; `
+        + `${this.file} pins ${known.map((k) => k.type).join(', ')}). `
+        + 'If the host was reinstalled, remove its line from that file and run again with --accept-new-host-keys; '
+        + 'otherwise someone may be intercepting the connection' };
     }
     if (!acceptNew) {
-      return { ok: false, reason: `${id} is not in ${this.file} (its key is ${type} ${fingerprint(blob)}): check the fingerprint on the host `
-        + '(ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and run again with --accept-new-host-keys, or add it to that file' };
+      return { ok: false, reason: `${id} is not in ${this.file} (its key is ${type} ${fingerprint(blob)}): `
+        + 'check the fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) '
+        + 'and run again with --accept-new-host-keys, or add it to that file' };
     }
     this.keys.set(id, [{ type, key }]);
     this.lines.push(`${id} ${type} ${key}`);

@@ -47,12 +47,14 @@ export function hostDirs(h: InventoryHost): { uploads: string; data: string } {
 /** A host's nginx files: its main config, the secret's include, and the stream maps its agent keeps. */
 export function nginxFiles(h: InventoryHost): { config: string; secret: string; streams: string } {
   const prefix = h.prefix ?? '';
-  return { config: `${prefix}/etc/dvr/nginx/nginx.conf`, secret: `${prefix}/etc/dvr/nginx/signing.conf`, streams: `${hostDirs(h).data}/nginx/streams.conf` };
+  return { config: `${prefix}/etc/dvr/nginx/nginx.conf`, secret: `${prefix}/etc/dvr/nginx/signing.conf`,
+    streams: `${hostDirs(h).data}/nginx/streams.conf` };
 }
 
 /** Where a host sees the storage: the export itself on the storage server, the mountpoint elsewhere. */
 function storageOn(inv: Inventory, h: InventoryHost): { root: string; mounted: boolean } {
-  return h.roles.includes('storage') ? { root: inv.storage.export, mounted: false } : { root: inv.storage.root, mounted: storageMounted(inv) };
+  return h.roles.includes('storage') ? { root: inv.storage.export, mounted: false }
+    : { root: inv.storage.root, mounted: storageMounted(inv) };
 }
 
 function prefixArgs(h: InventoryHost): string[] {
@@ -86,16 +88,19 @@ export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'rel
     ...(inputs.signingSecret !== undefined ? { signing: { secret: { file: files.secret }, streams: [] } } : {}) } : {};
   switch (role) {
     case 'edge':
-      return { ...EDGE_DEFAULTS, ...common, ...maps, role, listen, storageRoot: storageOn(inv, h).root, networkStorage: storageOn(inv, h).mounted };
+      return { ...EDGE_DEFAULTS, ...common, ...maps, role, listen, storageRoot: storageOn(inv, h).root,
+        networkStorage: storageOn(inv, h).mounted };
     case 'relay':
-      return { ...common, ...maps, role, listen, cacheMaxSizeMb: 10_240, cacheInactiveMinutes: 120, playlistMaxAgeSeconds: 1, segmentMaxAgeSeconds: 31_536_000,
+      return { ...common, ...maps, role, listen, cacheMaxSizeMb: 10_240, cacheInactiveMinutes: 120, playlistMaxAgeSeconds: 1,
+        segmentMaxAgeSeconds: 31_536_000,
         upstreams: inv.hosts.filter((e) => e.roles.includes('edge')).map((e) => ({ host: e.address, port: inv.http.port })) };
     case 'origin': {
       const segmenter = originSegments(inv, h)?.segmenter;
       // nginx-rtmp keeps each stream in the worker its publisher reached: with more than one worker a
       // transcoder pulling the stream lands on another worker half the time ("stream not found").
-      return { ...common, workerProcesses: 1, role, rtmpListen: { host: h.address, port: inv.rtmp.port }, statusListen: { host: h.address, port: inv.http.port },
-        apps: ['live'], controllerUrl: need(inv.controller, 'controller').url.replace(/\/+$/, ''), hookToken: need(inputs.agentToken, 'the agent token'),
+      return { ...common, workerProcesses: 1, role, rtmpListen: { host: h.address, port: inv.rtmp.port },
+        statusListen: { host: h.address, port: inv.http.port }, apps: ['live'],
+        controllerUrl: need(inv.controller, 'controller').url.replace(/\/+$/, ''), hookToken: need(inputs.agentToken, 'the agent token'),
         publishAllow: inv.networks.publishers ?? ['all'], playAllow: inv.networks.writers,
         rtmpModulePath: RTMP_MODULE_PATH, nodeId: h.name, ...(segmenter ? { segmenter, workerUser: 'dvr' } : {}) };
     }
@@ -147,7 +152,8 @@ export function planHost(inv: Inventory, h: InventoryHost, inputs: PlanInputs): 
       ...(sshfs ? ['--transport', 'sshfs', '--user', sshfs.user, '--port', String(server?.sshPort ?? inv.ssh.port),
         '--identity', `${UPLOAD}storage-key`, '--known-hosts', `${UPLOAD}storage-known-hosts`] : [])],
     uploads: sshfs ? [{ name: 'storage-key', localPath: sshfs.identityFile, secret: true },
-      { name: 'storage-known-hosts', content: need(inputs.storageKnownHosts, 'the storage host\'s pinned key (provision it first)') }] : [] });
+      { name: 'storage-known-hosts',
+        content: need(inputs.storageKnownHosts, 'the storage host\'s pinned key (provision it first)') }] : [] });
   };
   if (has('transcoder')) mount('writer');
   else if (has('edge')) mount('reader');
@@ -162,7 +168,8 @@ export function planHost(inv: Inventory, h: InventoryHost, inputs: PlanInputs): 
   }
   if (runsAgent(inv, h, inputs)) {
     const token = need(inputs.agentToken, 'the agent token');
-    steps.push({ name: 'agent', script: 'agent.sh', args: ['--bundle', `${UPLOAD}dvr-agent.tgz`, '--config', `${UPLOAD}agent.json`, ...uid, ...prefixArgs(h)],
+    steps.push({ name: 'agent', script: 'agent.sh',
+      args: ['--bundle', `${UPLOAD}dvr-agent.tgz`, '--config', `${UPLOAD}agent.json`, ...uid, ...prefixArgs(h)],
       uploads: [{ name: 'dvr-agent.tgz', localPath: need(inputs.agentBundle, 'the agent bundle') },
         { name: 'agent.json', content: `${JSON.stringify(agentConfig(inv, h, token), null, 2)}\n`, secret: true }] });
   }

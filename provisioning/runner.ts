@@ -104,7 +104,8 @@ async function runSteps(o: RunOptions, h: InventoryHost, steps: Step[]): Promise
     ssh = await connect(o, h, progress);
     const sudo = o.inventory.ssh.user === 'root' ? '' : 'sudo -n ';
     const made = await ssh.execCommand('umask 077 && mktemp -d /tmp/dvr-provision.XXXXXXXX');
-    if (made.code !== 0 || !made.stdout.startsWith('/tmp/dvr-provision.')) throw new DvrError('DVR_ERR_DEPENDENCY', `cannot make an upload directory on the host: ${made.stderr}`);
+    if (made.code !== 0 || !made.stdout.startsWith('/tmp/dvr-provision.')) throw new DvrError('DVR_ERR_DEPENDENCY',
+      `cannot make an upload directory on the host: ${made.stderr}`);
     work = made.stdout.trim();
     const kit = await fs.readdir(KIT_DIR);
     const uploads = steps.flatMap((s) => s.uploads);
