@@ -17,8 +17,8 @@ const STREAMS = 10_000;
 const AGENT = 'bench-agent-token-0123456789';
 const SECONDS = quick ? 3 : 10;
 
-async function hammer(fire: (i: number) => Promise<void>, concurrency: number, seconds: number):
-  Promise<{ rate: number; latencies: number[] }> {
+async function hammer(fire: (i: number) => Promise<void>, concurrency: number,
+  seconds: number): Promise<{ rate: number; latencies: number[] }> {
   const until = Date.now() + seconds * 1000;
   const latencies: number[] = [];
   let i = 0;

@@ -80,8 +80,8 @@ async function startOrigin(started: Started, port: number, fragments: string | u
 }
 
 /** The agent packaging N copy-mode streams: from the origin's fragments, or pulling (--pull). */
-async function agentRun(started: Started, file: string, n: number):
-  Promise<{ late: number; cpuPerStreamPct: number; listed: number; slow: number; gaps: number; p99Ms: number }> {
+async function agentRun(started: Started, file: string,
+  n: number): Promise<{ late: number; cpuPerStreamPct: number; listed: number; slow: number; gaps: number; p99Ms: number }> {
   const port = 19_500;
   const root = await tempDir('ingest-agent');
   const removeRoot = started.add('the agent\'s directories', () => fs.rm(root, { recursive: true, force: true }));

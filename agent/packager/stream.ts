@@ -407,8 +407,8 @@ export class StreamPackager {
    * spool they are read into one buffer shared by every stream and inspected before anything else
    * runs (no await between), so segments do not churn the heap. Arrival is the last write.
    */
-  private async measure(src: string, init: InitMedia | undefined):
-    Promise<{ media: SegmentMedia; bytes: number; arrivedMs: number } | undefined> {
+  private async measure(src: string,
+    init: InitMedia | undefined): Promise<{ media: SegmentMedia; bytes: number; arrivedMs: number } | undefined> {
     try {
       const { buf, mtimeMs } = this.deps.spoolIsLocal ? readTransientSync(src) : await readWhole(src);
       return { media: inspectSegment(buf, init), bytes: buf.length, arrivedMs: mtimeMs };
