@@ -112,7 +112,8 @@ function crossCheck(text: string, p: ParsedPlaylist): void {
     return;
   }
   const m = other as types.MediaPlaylist;
-  if (m.mediaSequenceBase !== undefined && m.mediaSequenceBase !== p.mediaSequence) differ('the media sequence', p.mediaSequence, m.mediaSequenceBase);
+  if (m.mediaSequenceBase !== undefined
+    && m.mediaSequenceBase !== p.mediaSequence) differ('the media sequence', p.mediaSequence, m.mediaSequenceBase);
   if (m.endlist !== p.endList) differ('ENDLIST', p.endList, m.endlist);
   if (p.skipped > 0) return;
   const ours = p.segments.map((x) => [x.uri, x.seq, x.discontinuity, Math.round(x.duration * 1000)]);

@@ -46,7 +46,8 @@ export async function startOrigin(segmenter?: OriginSegmenter): Promise<Origin> 
 
 /** A live publisher: test pattern in real time, 1 s GOPs, to an RTMP URL. */
 export function publish(url: string, seconds = 600): ChildProcess {
-  return spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-t', String(seconds), '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
+  return spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error',
+    '-re', '-t', String(seconds), '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25',
     '-re', '-t', String(seconds), '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-map', '0:v', '-map', '1:a',
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '25', '-keyint_min', '25', '-sc_threshold', '0',
     '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', url], { stdio: 'ignore' });

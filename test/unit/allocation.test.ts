@@ -80,7 +80,8 @@ describe('allocation: dead and stuck nodes', () => {
   const DEAD_AFTER = 8_000;
 
   it('a node is dead once silent for longer than the limit, not at the limit', () => {
-    const nodes = [node('fresh', { lastHeartbeat: 99_000 }), node('edge', { lastHeartbeat: 92_000 }), node('gone', { lastHeartbeat: 91_999 })];
+    const nodes = [node('fresh', { lastHeartbeat: 99_000 }), node('edge', { lastHeartbeat: 92_000 }),
+      node('gone', { lastHeartbeat: 91_999 })];
     assert.deepEqual(ids(deadNodes(nodes, 100_000, DEAD_AFTER)), ['gone']);
   });
 

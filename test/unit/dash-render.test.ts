@@ -92,7 +92,8 @@ function assertListsIndex(p: MpdPlaylist, r: DashRendition, zeroMs: number): voi
     const pos = from + k;
     const what = `${info.rendition} segment ${index.seqAt(pos)}`;
     assert.equal(s.uri, `${info.rendition}/${DASH_DIR}/${dashSegmentName(index.seqAt(pos))}`, `${what}: URL`);
-    assert.ok(Math.abs(s.duration - index.durationUsAt(pos) / 1e6) < 1e-9, `${what}: ${s.duration} s, index says ${index.durationUsAt(pos) / 1e6} s`);
+    assert.ok(Math.abs(s.duration - index.durationUsAt(pos) / 1e6) < 1e-9,
+      `${what}: ${s.duration} s, index says ${index.durationUsAt(pos) / 1e6} s`);
     const wall = (index.startMsAt(pos) - zeroMs) / 1000;
     assert.ok(Math.abs(s.presentationTime - wall) <= 0.001,
       `${what}: a player puts it at ${s.presentationTime} s, the index at ${wall} s`);
@@ -103,7 +104,8 @@ function assertListsIndex(p: MpdPlaylist, r: DashRendition, zeroMs: number): voi
 }
 
 /** The <S> elements of each SegmentTemplate, with its presentationTimeOffset and startNumber. */
-function templates(mpd: string): Array<{ rep: string; pto: number; startNumber: number; init: string; s: Array<{ t?: number; d: number; r: number }> }> {
+function templates(mpd: string):
+  Array<{ rep: string; pto: number; startNumber: number; init: string; s: Array<{ t?: number; d: number; r: number }> }> {
   const out = [];
   const re = /<Representation id="([^"]+)"[^>]*>\s*<SegmentTemplate ([^>]*)>\s*<SegmentTimeline>(.*?)<\/SegmentTimeline>/gs;
   for (const m of mpd.matchAll(re)) {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { CHUNK_SIZE, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, type MediaPlaylistInput } from '../../agent/packager/render/hls.js';
+import {
+  CHUNK_SIZE, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, type MediaPlaylistInput,
+} from '../../agent/packager/render/hls.js';
 import { renderMaster } from '../../agent/packager/render/master.js';
 import { windowHead } from '../../agent/packager/window.js';
 import { parsePlaylist } from '../support/m3u8.js';
@@ -96,8 +98,10 @@ describe('media playlist rendering', () => {
 describe('master playlist', () => {
   it('lists variants by bandwidth with measured attributes', () => {
     const text = renderMaster([
-      { rendition: 'low', bandwidth: 800_000, averageBandwidth: 700_000, codecs: ['avc1.64001e', 'mp4a.40.2'], width: 640, height: 360, frameRate: 25 },
-      { rendition: 'high', bandwidth: 2_400_000.4, averageBandwidth: 2_000_000, codecs: ['avc1.64001f', 'mp4a.40.2'], width: 1280, height: 720, frameRate: 29.97 },
+      { rendition: 'low', bandwidth: 800_000, averageBandwidth: 700_000, codecs: ['avc1.64001e', 'mp4a.40.2'],
+        width: 640, height: 360, frameRate: 25 },
+      { rendition: 'high', bandwidth: 2_400_000.4, averageBandwidth: 2_000_000, codecs: ['avc1.64001f', 'mp4a.40.2'],
+        width: 1280, height: 720, frameRate: 29.97 },
     ], false);
     const p = parsePlaylist(text);
     assert.deepEqual(p.variants.map((v) => v.uri), ['high/index.m3u8', 'low/index.m3u8']);

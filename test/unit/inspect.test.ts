@@ -25,7 +25,8 @@ const CASES: Case[] = [
   { title: 'audio-only fMP4 (AAC)', file: 'fmp4-aac.m4s', init: 'fmp4-aac-init.mp4', video: undefined },
 ];
 
-interface ProbeStream { index: number; codec_type: string; codec_name: string; profile?: string; level?: number; r_frame_rate?: string; time_base: string }
+interface ProbeStream { index: number; codec_type: string; codec_name: string; profile?: string; level?: number; r_frame_rate?: string;
+  time_base: string }
 /** duration_time is absent where ffmpeg knows none (the first AAC packet after the priming samples of an fMP4). */
 interface ProbePacket { stream_index: number; pts_time: string; duration_time?: string; flags: string }
 interface Probe { format: { format_name: string; start_time: string }; streams: ProbeStream[]; packets: ProbePacket[] }
@@ -39,7 +40,8 @@ const probes = new Map<string, Measured>();
 async function ffprobe(file: string, mp4: boolean): Promise<Measured> {
   // The inspector reads fMP4 media time (tfdt, trun); ffmpeg's init segments carry an edit list
   // that shifts presentation by the audio's priming, which ffprobe applies unless told not to.
-  const args = ['-v', 'error', ...(mp4 ? ['-ignore_editlist', '1'] : []), '-show_streams', '-show_packets', '-show_format', '-of', 'json', file];
+  const args = ['-v', 'error', ...(mp4 ? ['-ignore_editlist', '1'] : []), '-show_streams', '-show_packets', '-show_format',
+    '-of', 'json', file];
   const res = await run('ffprobe', args);
   assert.equal(res.code, 0, `ffprobe ${file}: ${res.stderr}`);
   const probe = JSON.parse(res.stdout) as Probe;
@@ -195,7 +197,8 @@ describe('segment inspection', () => {
           const m = inspectSegment(await read(c.file), init);
           assert.ok(Math.abs(m.startTime - probe.start) <= MS,
             `inspector: first frame at ${m.startTime} s, ffprobe: ${probe.start} s (a hole would be misjudged by the difference)`);
-          if (!c.video && !c.init) assert.ok(Math.abs(m.startTime - Number(probe.probe.format.start_time)) <= MS, 'and where -show_format says it starts');
+          if (!c.video && !c.init) assert.ok(Math.abs(m.startTime - Number(probe.probe.format.start_time)) <= MS,
+            'and where -show_format says it starts');
         });
 
         it('lasts as long as ffprobe\'s packets of the same track', async () => {
@@ -388,7 +391,8 @@ describe('segment inspection', () => {
       const bad = Buffer.from(seg);
       const moof = box(bad, ['moof']);
       setUint32(bad, moof.start, bad.length);
-      rejects('a moof longer than the file', () => inspectSegment(bad, init), new RegExp(`box 'moof' at byte ${moof.start} runs past the end`));
+      rejects('a moof longer than the file', () => inspectSegment(bad, init),
+        new RegExp(`box 'moof' at byte ${moof.start} runs past the end`));
     });
 
     it('refuses a box whose length runs past the end of its parent', () => {
@@ -396,7 +400,8 @@ describe('segment inspection', () => {
       const moof = box(bad, ['moof']);
       const traf = box(bad, ['traf'], moof);
       setUint32(bad, traf.start, moof.end - traf.start + 8);
-      rejects('a traf longer than its moof', () => inspectSegment(bad, init), new RegExp(`box 'traf' at byte ${traf.start} runs past the end`));
+      rejects('a traf longer than its moof', () => inspectSegment(bad, init),
+        new RegExp(`box 'traf' at byte ${traf.start} runs past the end`));
     });
 
     it('refuses a box type that is not text', () => {

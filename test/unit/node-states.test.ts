@@ -28,8 +28,8 @@ describe('a node\'s states', () => {
 describe('the jobs in a transcoder\'s heartbeat reply', () => {
   const settings = { format: 'ts' as const, mode: 'copy' as const, ladder: [{ name: 'source' }], segmentSeconds: 2, windowSeconds: 600,
     recording: true, archiveStrategy: 'version' as const, storageCapBytes: 5e9, dash: false, deltaUpdates: true, signedPlayback: true };
-  const row = (stream: string, over: Partial<StreamRow> = {}): StreamRow => ({ app: 'live', stream, settings, streamKey: 'k', status: 'live',
-    transcoder: 'tc-1', endingSince: undefined, origin: 'ot-1', epoch: 3, ...over });
+  const row = (stream: string, over: Partial<StreamRow> = {}): StreamRow => ({ app: 'live', stream, settings, streamKey: 'k',
+    status: 'live', transcoder: 'tc-1', endingSince: undefined, origin: 'ot-1', epoch: 3, ...over });
 
   it('carries every DVR setting of the stream, its epoch and its origin; not the secrets', () => {
     const [job] = jobsFor([row('a')], { now: 1000, graceSeconds: 30, sourceOf: () => 'rtmp://10.0.0.5:1935' });
@@ -39,8 +39,8 @@ describe('the jobs in a transcoder\'s heartbeat reply', () => {
   });
 
   it('keeps a stream whose publisher left for the reconnect grace, then drops it', () => {
-    const streams = [row('live'), row('leaving', { status: 'ending', endingSince: 0 }), row('gone', { status: 'ending', endingSince: -31_000 }),
-      row('over', { status: 'ended' }), row('new', { status: 'idle' })];
+    const streams = [row('live'), row('leaving', { status: 'ending', endingSince: 0 }),
+      row('gone', { status: 'ending', endingSince: -31_000 }), row('over', { status: 'ended' }), row('new', { status: 'idle' })];
     assert.deepEqual(jobsFor(streams, { now: 0, graceSeconds: 30, sourceOf: () => 'rtmp://o' }).map((j) => j.stream), ['live', 'leaving']);
   });
 });

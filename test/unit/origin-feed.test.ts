@@ -71,15 +71,18 @@ describe('origin feed: which jobs take the origin\'s fragments', () => {
   });
 
   it('the origin renders nginx-rtmp\'s HLS writer for it, and refuses a worker user that is not a name', () => {
-    const model = { role: 'origin' as const, prefix: '/p', rtmpListen: { host: '127.0.0.1', port: 1935 }, statusListen: { host: '127.0.0.1', port: 8081 },
+    const model = { role: 'origin' as const, prefix: '/p', rtmpListen: { host: '127.0.0.1', port: 1935 },
+      statusListen: { host: '127.0.0.1', port: 8081 },
       apps: ['live'], controllerUrl: 'http://127.0.0.1:8000', hookToken: 'hook-token-0123456789', publishAllow: ['all'], playAllow: ['127.0.0.1'],
       rtmpModulePath: '/m.so', workerProcesses: 1, workerConnections: 64, statusAllow: ['127.0.0.1'] };
-    const text = renderConfig({ ...model, workerUser: 'dvr', segmenter: { dir: '/var/lib/dvr/spool/.origin', fragmentSeconds: 2, playlistSeconds: 60 } });
+    const text = renderConfig({ ...model, workerUser: 'dvr',
+      segmenter: { dir: '/var/lib/dvr/spool/.origin', fragmentSeconds: 2, playlistSeconds: 60 } });
     assert.match(text, /^user dvr;$/m);
     for (const d of ['hls on;', 'hls_path "/var/lib/dvr/spool/.origin/live";', 'hls_nested on;', 'hls_continuous on;',
       'hls_fragment 2000ms;', 'hls_playlist_length 60s;', 'hls_cleanup on;']) assert.ok(text.includes(d), d);
     assert.ok(!renderConfig(model).includes('hls on;'), 'no segmenter, no HLS');
-    assert.throws(() => renderConfig({ ...model, workerUser: 'dvr; load_module x', segmenter: { dir: '/x', fragmentSeconds: 2, playlistSeconds: 60 } }),
+    assert.throws(() => renderConfig({ ...model, workerUser: 'dvr; load_module x',
+      segmenter: { dir: '/x', fragmentSeconds: 2, playlistSeconds: 60 } }),
       /not a user name/);
   });
 });

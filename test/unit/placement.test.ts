@@ -4,7 +4,8 @@ import { placeSegment, type Arrival, type Placement, type RenditionTail } from '
 const T0 = 1_800_000_000_000;
 const empty: RenditionTail = { last: undefined, nextSeq: 0, lastDisc: -1, session: undefined, lastN: undefined, holePending: false,
   takenOver: false, target: 2 };
-const seg = (over: Partial<Arrival> = {}): Arrival => ({ session: 'sa', n: 0, arrivedMs: T0 + 2000, durationUs: 2_000_000, mediaStartUs: 0, ...over });
+const seg = (over: Partial<Arrival> = {}): Arrival => ({ session: 'sa', n: 0, arrivedMs: T0 + 2000, durationUs: 2_000_000,
+  mediaStartUs: 0, ...over });
 
 function listed(p: Placement): Extract<Placement, { kind: 'list' }> {
   assert.equal(p.kind, 'list');

@@ -3,7 +3,8 @@ import { decide, type RoleState } from '../../controller/scaling.js';
 import { deadNodes, leastLoaded, stuckProvisioning } from '../../controller/allocation.js';
 import type { NodeRow } from '../../controller/store.js';
 
-const policy = { min: 2, max: 10, increment: 2, scaleOutAbovePercent: 80, scaleInBelowPercent: 20, warmUpSeconds: 120, coolDownSeconds: 300 };
+const policy = { min: 2, max: 10, increment: 2, scaleOutAbovePercent: 80, scaleInBelowPercent: 20, warmUpSeconds: 120,
+  coolDownSeconds: 300 };
 const HOUR = 3_600_000;
 const nodes = (n: number, since = 0): RoleState['nodes'] => Array.from({ length: n }, (_v, i) => ({ id: `e${i}`, since }));
 
@@ -11,7 +12,8 @@ describe('scaling decisions', () => {
   it('keeps the role between min and max', () => {
     assert.deepEqual(decide(policy, { nodes: nodes(1), pending: 0, capacityPerNode: 100, connections: 0, lastActionAt: 0 }, HOUR),
       { action: 'out', count: 1, reason: 'below min 2', loadPercent: 0 });
-    assert.equal(decide(policy, { nodes: nodes(12), pending: 0, capacityPerNode: 100, connections: 0, lastActionAt: 0 }, HOUR).action, 'in');
+    assert.equal(decide(policy, { nodes: nodes(12), pending: 0, capacityPerNode: 100, connections: 0,
+      lastActionAt: 0 }, HOUR).action, 'in');
   });
 
   it('scales out by the increment above the threshold, never past max', () => {
@@ -26,14 +28,17 @@ describe('scaling decisions', () => {
     const warming = decide(policy, { nodes: [...nodes(4), { id: 'new', since: HOUR - 10_000 }], pending: 0, capacityPerNode: 100,
       connections: 390, lastActionAt: 0 }, HOUR);
     assert.deepEqual([warming.action, warming.reason], ['none', '1 node(s) warming up']);
-    const cooling = decide(policy, { nodes: nodes(4), pending: 0, capacityPerNode: 100, connections: 390, lastActionAt: HOUR - 60_000 }, HOUR);
+    const cooling = decide(policy, { nodes: nodes(4), pending: 0, capacityPerNode: 100, connections: 390,
+      lastActionAt: HOUR - 60_000 }, HOUR);
     assert.deepEqual([cooling.action, cooling.reason], ['none', 'cooling down']);
   });
 
   it('scales in when idle, but not if the remaining nodes would be over the scale-out threshold', () => {
-    assert.equal(decide(policy, { nodes: nodes(6), pending: 0, capacityPerNode: 100, connections: 50, lastActionAt: 0 }, HOUR).action, 'in');
+    assert.equal(decide(policy, { nodes: nodes(6), pending: 0, capacityPerNode: 100, connections: 50,
+      lastActionAt: 0 }, HOUR).action, 'in');
     const tight = { ...policy, scaleInBelowPercent: 50, scaleOutAbovePercent: 55 };
-    assert.equal(decide(tight, { nodes: nodes(4), pending: 0, capacityPerNode: 100, connections: 190, lastActionAt: 0 }, HOUR).action, 'none');
+    assert.equal(decide(tight, { nodes: nodes(4), pending: 0, capacityPerNode: 100, connections: 190,
+      lastActionAt: 0 }, HOUR).action, 'none');
   });
 
   it('a load oscillating around one threshold produces one action per cool-down at most', () => {
@@ -67,7 +72,8 @@ describe('allocation', () => {
   });
 
   it('finds silent nodes and provisioned nodes that never joined', () => {
-    const nodes = [n('ok', { lastHeartbeat: 95_000 }), n('silent', { lastHeartbeat: 70_000 }), n('new', { state: 'provisioning', lastHeartbeat: 0 })];
+    const nodes = [n('ok', { lastHeartbeat: 95_000 }), n('silent', { lastHeartbeat: 70_000 }),
+      n('new', { state: 'provisioning', lastHeartbeat: 0 })];
     assert.deepEqual(deadNodes(nodes, 100_000, 18_000).map((x) => x.id), ['silent']);
     assert.deepEqual(stuckProvisioning(nodes, 100_000, 60_000).map((x) => x.id), ['new']);
   });

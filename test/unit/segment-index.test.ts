@@ -6,7 +6,8 @@ const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 
 /** A segment whose every field is derived from its sequence, so a mix-up of slots shows. */
 function rec(seq: number, disc = 0): SegmentRecord {
-  return { seq, startMs: T0 + seq * 2000, durationUs: 2_000_000 + seq, disc, mediaStartUs: 10_000_000 + seq * 2_000_000, bytes: 1000 + seq };
+  return { seq, startMs: T0 + seq * 2000, durationUs: 2_000_000 + seq, disc, mediaStartUs: 10_000_000 + seq * 2_000_000,
+    bytes: 1000 + seq };
 }
 
 function filled(from: number, count: number): SegmentIndex {

@@ -57,8 +57,8 @@ describe('time-shift requests', () => {
 });
 
 describe('time-shift answers', () => {
-  const segs: SegmentRecord[] = Array.from({ length: 6 }, (_v, i) => ({ seq: 100 + i, startMs: NOW - 60_000 + i * 2000, durationUs: 2_000_000,
-    disc: i < 3 ? 4 : 5, mediaStartUs: i * 2_000_000, bytes: 0 }));
+  const segs: SegmentRecord[] = Array.from({ length: 6 }, (_v, i) => ({ seq: 100 + i, startMs: NOW - 60_000 + i * 2000,
+    durationUs: 2_000_000, disc: i < 3 ? 4 : 5, mediaStartUs: i * 2_000_000, bytes: 0 }));
 
   it('a finished range is a VOD playlist that starts at its own first segment, with its discontinuities', () => {
     const text = rangePlaylist(segs, { ext: 'ts', target: 2, state: 'finished' });

@@ -58,8 +58,12 @@ function fill(id, rows) {
   body.replaceChildren(...rows.map((cells) => { const tr = document.createElement('tr'); tr.append(...cells); return tr; }));
 }
 
-const bytes = (n) => (typeof n !== 'number' ? '' : n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : `${(n / (1 << 20)).toFixed(0)} MiB`);
-const ago = (ms) => { const s = Math.max(0, Math.round((Date.now() - ms) / 1000)); return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`; };
+const bytes = (n) => (typeof n !== 'number' ? '' : n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB`
+  : `${(n / (1 << 20)).toFixed(0)} MiB`);
+const ago = (ms) => {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
+};
 const duration = (s) => (s === 0 ? 'whole event' : s >= 3600 ? `${+(s / 3600).toFixed(1)} h` : `${Math.round(s / 60)} min`);
 
 function load(n) {
@@ -121,15 +125,16 @@ async function refresh() {
     // A transcoder reports the streams it was given but could not start (an unwritable directory, say).
     const failed = new Map(live.flatMap((n) => (n.metrics?.failedJobs ?? []).map((f) => [`${n.id} ${f.stream}`, f.error])));
     fill('streams', streams.map((s) => [
-      cell(`${s.app}/${s.stream}`), statusCell(s, failed.get(`${s.transcoder} ${s.app}/${s.stream}`)), cell(s.transcoder ?? ''), cell(duration(s.windowSeconds)),
-      cell(s.recording ? 'yes' : 'no'), cell(`${s.format} ${s.mode}`), cell(s.signedPlayback ? 'yes' : 'no'),
-      button('Playback URL', async () => {
+      cell(`${s.app}/${s.stream}`), statusCell(s, failed.get(`${s.transcoder} ${s.app}/${s.stream}`)), cell(s.transcoder ?? ''),
+      cell(duration(s.windowSeconds)), cell(s.recording ? 'yes' : 'no'), cell(`${s.format} ${s.mode}`),
+      cell(s.signedPlayback ? 'yes' : 'no'), button('Playback URL', async () => {
         const p = await api('GET', `streams/${encodeURIComponent(s.app)}/${encodeURIComponent(s.stream)}/playback`);
         $('playback').textContent = `${s.app}/${s.stream}: ${p.url}`;
       }),
     ]));
     fill('events', scale.events.slice(-20).reverse().map((e) => [
-      cell(new Date(e.at).toLocaleString()), cell(e.role), cell(e.action === 'out' ? `+${e.count}` : `−${e.count}`), cell(e.nodes.join(', ')), cell(e.reason)]));
+      cell(new Date(e.at).toLocaleString()), cell(e.role), cell(e.action === 'out' ? `+${e.count}` : `−${e.count}`),
+      cell(e.nodes.join(', ')), cell(e.reason)]));
     const s = $('status');
     s.className = '';
     s.textContent = `${health.nodes} nodes, ${health.streams} streams · updated ${new Date().toLocaleTimeString()}`;
