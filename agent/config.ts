@@ -105,7 +105,9 @@ export function parseAgentConfig(input: unknown, where = 'agent config'): Readon
   const base = validateOrThrow(validate, input, where);
   const jobs = base.jobs.map((j, i) => parseTranscodeJob(j, `${where} $.jobs[${i}]`));
   if (base.timeshift && base.role !== 'edge') {
-    throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.timeshift: only edges serve time-shift URLs, this node is ${base.role === 'origin' ? 'an' : 'a'} ${base.role}`);
+    const article = base.role === 'origin' ? 'an' : 'a';
+    throw new DvrError('DVR_ERR_CONFIG',
+      `invalid ${where}: $.timeshift: only edges serve time-shift URLs, this node is ${article} ${base.role}`);
   }
   if (base.nginx && base.role !== 'edge' && base.role !== 'relay') {
     throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.nginx: only edges and relays keep stream maps, `

@@ -19,7 +19,9 @@ export function concatScript(dir: string, ext: SegmentExt, segments: readonly Se
 }
 
 /** ffmpeg writing the clip to its stdout; the script file is removed when it exits. */
-export async function startClip(dir: string, ext: SegmentExt, segments: readonly SegmentRecord[], ffmpeg = 'ffmpeg'): Promise<ChildProcess> {
+export async function startClip(
+  dir: string, ext: SegmentExt, segments: readonly SegmentRecord[], ffmpeg = 'ffmpeg',
+): Promise<ChildProcess> {
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'dvr-clip-'));
   const script = path.join(tmp, 'list.ffconcat');
   await fs.writeFile(script, concatScript(dir, ext, segments), { mode: 0o600 });

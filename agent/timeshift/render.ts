@@ -15,12 +15,16 @@ function indexOf(segments: readonly SegmentRecord[]): SegmentIndex {
 }
 
 /** A rendition's playlist of `segments`: finished (VOD, ENDLIST), open (EVENT) or live (a sliding window). */
-export function rangePlaylist(segments: readonly SegmentRecord[], o: { ext: SegmentExt; target: number; state: 'finished' | 'open' | 'live' }): string {
+export function rangePlaylist(
+  segments: readonly SegmentRecord[], o: { ext: SegmentExt; target: number; state: 'finished' | 'open' | 'live' },
+): string {
   const index = indexOf(segments);
   const longest = segments.reduce((a, s) => Math.max(a, Math.round(s.durationUs / 1e6)), 0);
   return renderMediaPlaylist({
-    index, from: 0, ext: o.ext, target: Math.max(o.target, longest), kind: o.state === 'finished' ? 'vod' : o.state === 'open' ? 'event' : 'live',
-    ended: o.state === 'finished', canSkipUntil: 0, chunkedBelow: 0, ...(o.ext === 'm4s' ? { initUri: (disc: number) => initName(disc) } : {}),
+    index, from: 0, ext: o.ext, target: Math.max(o.target, longest),
+    kind: o.state === 'finished' ? 'vod' : o.state === 'open' ? 'event' : 'live',
+    ended: o.state === 'finished', canSkipUntil: 0, chunkedBelow: 0,
+    ...(o.ext === 'm4s' ? { initUri: (disc: number) => initName(disc) } : {}),
   });
 }
 

@@ -34,7 +34,8 @@ export interface RequestLimits {
 }
 
 const NAME = NAME_PATTERN.slice(1, -1);
-const PATH_RE = new RegExp(`^/(${NAME})/(${NAME})(?:/(${NAME}))?/(index|archive|manifest)(?:-(\\d{1,12})-(\\d{1,9}|now))?\\.(m3u8|mpd|mp4)$`);
+const PATH_RE = new RegExp(
+  `^/(${NAME})/(${NAME})(?:/(${NAME}))?/(index|archive|manifest)(?:-(\\d{1,12})-(\\d{1,9}|now))?\\.(m3u8|mpd|mp4)$`);
 
 const bad = (reason: string): Parsed => ({ ok: false, status: 400, reason });
 
@@ -67,7 +68,9 @@ export function parseTimeShift(path: string, query: URLSearchParams, nowMs: numb
   let fromMs: number;
   let toMs: number | undefined;
   if (from !== undefined) {
-    if (query.has('start') || query.has('end') || query.has('window')) return bad(`${path}: the range is in the path; no ?start, ?end or ?window as well`);
+    if (query.has('start') || query.has('end') || query.has('window')) {
+      return bad(`${path}: the range is in the path; no ?start, ?end or ?window as well`);
+    }
     fromMs = Number(from) * 1000;
     toMs = duration === 'now' ? undefined : fromMs + Number(duration) * 1000;
     if (duration !== 'now' && Number(duration) <= 0) return bad(`${path}: the duration must be at least one second`);
@@ -78,7 +81,9 @@ export function parseTimeShift(path: string, query: URLSearchParams, nowMs: numb
     return { ok: true, request: { ...base, fromMs: nowMs - Number(w) * 1000, toMs: undefined, live: true } };
   } else if (query.has('start')) {
     const start = queryTime(query.get('start') ?? '', nowMs);
-    if (start === undefined) return bad(`?start=${query.get('start') ?? ''}: an ISO-8601 time, Unix seconds, or seconds before now (-3600)`);
+    if (start === undefined) {
+      return bad(`?start=${query.get('start') ?? ''}: an ISO-8601 time, Unix seconds, or seconds before now (-3600)`);
+    }
     fromMs = start;
     if (query.has('end')) {
       const end = queryTime(query.get('end') ?? '', nowMs);
@@ -92,6 +97,8 @@ export function parseTimeShift(path: string, query: URLSearchParams, nowMs: numb
   if (toMs !== undefined && toMs <= fromMs) return bad('the range ends before it starts');
   if (fromMs > nowMs) return bad(`the range starts in the future (${new Date(fromMs).toISOString()})`);
   const limit = kind === 'clip' ? limits.maxClipSeconds : limits.maxRangeSeconds;
-  if (((toMs ?? nowMs) - fromMs) / 1000 > limit) return bad(`the range is longer than ${limit} s, the longest ${kind === 'clip' ? 'clip' : 'range'} allowed`);
+  if (((toMs ?? nowMs) - fromMs) / 1000 > limit) {
+    return bad(`the range is longer than ${limit} s, the longest ${kind === 'clip' ? 'clip' : 'range'} allowed`);
+  }
   return { ok: true, request: { ...base, fromMs, toMs } };
 }

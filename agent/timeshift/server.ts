@@ -126,8 +126,8 @@ export class TimeShiftServer {
     if (got instanceof Answer) return got;
     const finished = !r.live && (r.toMs !== undefined || got.view.ended);
     const state = r.live && !got.view.ended ? 'live' : finished ? 'finished' : 'open';
-    return new Answer(200, rangePlaylist(got.segments, { ext: got.view.ext, target: got.view.target, state }), 'application/vnd.apple.mpegurl',
-      this.maxAge(got.view, got.segments, finished));
+    const text = rangePlaylist(got.segments, { ext: got.view.ext, target: got.view.target, state });
+    return new Answer(200, text, 'application/vnd.apple.mpegurl', this.maxAge(got.view, got.segments, finished));
   }
 
   private async read(file: string): Promise<string | undefined> {
@@ -178,7 +178,8 @@ export class TimeShiftServer {
     }
     if (renditions.length === 0) return notFound(`the DASH manifest of ${r.app}/${r.stream} lists no representation`);
     const nowMs = this.now();
-    const text = rangeMpd(renditions, { target, finished, availabilityStartMs: availabilityStartOf(live) ?? r.fromMs, fromMs: r.fromMs, nowMs });
+    const availabilityStartMs = availabilityStartOf(live) ?? r.fromMs;
+    const text = rangeMpd(renditions, { target, finished, availabilityStartMs, fromMs: r.fromMs, nowMs });
     return new Answer(200, text, 'application/dash+xml', finished ? maxAge : 1);
   }
 
