@@ -42,7 +42,8 @@ async function startAppliance(args: string[] = [], env: Record<string, string> =
   const lines: string[] = [];
   createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => lines.push(l));
   const line = (name: string, deadlineMs = 60_000): Promise<string> => Promise.race([
-    until(`the ${name}: line`, () => lines.map((l) => new RegExp(`^${name}: (\\S+)$`).exec(l)?.[1]).find((u) => u !== undefined), deadlineMs, 100),
+    until(`the ${name}: line`, () => lines.map((l) => new RegExp(`^${name}: (\\S+)$`).exec(l)?.[1]).find((u) => u !== undefined),
+      deadlineMs, 100),
     exited.then((code) => { throw new Error(`dvr start exited (${String(code)}) before printing ${name}:; stderr: ${stderr}`); }),
   ]).catch((err: Error) => { throw new Error(`${err.message}; stderr: ${stderr.slice(-3000)}`); });
   return { dataDir, port, apiPort, rtmpPort, proc, lines, stderr: () => stderr, exited, line };
@@ -88,12 +89,13 @@ describe('the appliance command (README quick start)', function () {
     const publishPattern = (url: string): ReturnType<typeof ffmpeg> => ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi',
       '-i', 'testsrc2=size=320x180:rate=25', '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '40',
       '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-c:a', 'aac', '-f', 'flv', url]);
-    const playing = (stream: string): Promise<ReturnType<typeof parsePlaylist>> => until(`live/${stream} to play through the edge`, async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/live/${stream}/source/index.m3u8`).catch(() => undefined);
-      if (!res?.ok) return undefined;
-      const p = parsePlaylist(await res.text());
-      return p.segments.length >= 2 ? p : undefined;
-    }, 40_000, 250);
+    const playing = (stream: string): Promise<ReturnType<typeof parsePlaylist>> =>
+      until(`live/${stream} to play through the edge`, async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/live/${stream}/source/index.m3u8`).catch(() => undefined);
+        if (!res?.ok) return undefined;
+        const p = parsePlaylist(await res.text());
+        return p.segments.length >= 2 ? p : undefined;
+      }, 40_000, 250);
     const publisher = publishPattern(publish);
     try {
       const cam = await playing('cam1');
@@ -110,7 +112,8 @@ describe('the appliance command (README quick start)', function () {
     }
     // A copy-mode TS stream is packaged from the origin's own fragments: no ffmpeg pulls it.
     const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-    const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth, body: JSON.stringify({ app: 'live', stream: 'cam2', format: 'ts', mode: 'copy' }) });
+    const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth,
+      body: JSON.stringify({ app: 'live', stream: 'cam2', format: 'ts', mode: 'copy' }) });
     assert.equal(made.status, 201);
     const publish2 = ((await (await fetch(`${api}/streams/live/cam2/publish`, { headers: auth })).json()) as { url: string }).url;
     const publisher2 = publishPattern(publish2.replace(/\/\/[^/:]+:/, '//127.0.0.1:'));
@@ -119,11 +122,14 @@ describe('the appliance command (README quick start)', function () {
         const p = await Promise.race([publisher2, new Promise((r) => setTimeout(r, 10, 'running'))]);
         throw new Error(`${err.message}; publisher: ${JSON.stringify(p)} ${publish2}; the appliance logged: ${a.stderr().slice(-3000)}`);
       });
-      assert.ok(cam2.segments.every((s) => Math.abs(s.duration - 2) < 0.1), `2 s segments: ${cam2.segments.map((s) => s.duration).join(',')}`);
-      const pullers = (await run('pgrep', ['-af', 'ffmpeg'])).stdout.split('\n').filter((l) => l.includes('live/cam2') && !l.includes('key='));
+      assert.ok(cam2.segments.every((s) => Math.abs(s.duration - 2) < 0.1),
+        `2 s segments: ${cam2.segments.map((s) => s.duration).join(',')}`);
+      const pullers = (await run('pgrep', ['-af', 'ffmpeg'])).stdout.split('\n')
+        .filter((l) => l.includes('live/cam2') && !l.includes('key='));
       assert.deepEqual(pullers, [], 'no puller for a stream the origin segments');
       const fragments = await fs.readdir(path.join(dataDir, 'origin-fragments', 'live', 'cam2'));
-      assert.ok(fragments.filter((f) => f.endsWith('.ts')).length <= 2, `the origin's fragments are taken as they close: ${fragments.join(' ')}`);
+      assert.ok(fragments.filter((f) => f.endsWith('.ts')).length <= 2,
+        `the origin's fragments are taken as they close: ${fragments.join(' ')}`);
     } finally {
       await run('pkill', ['-f', 'live/cam2\\?key=']);
       await publisher2;
@@ -138,11 +144,13 @@ describe('the appliance command (README quick start)', function () {
     assert.equal(left.stdout.trim(), '', 'no ffmpeg or nginx left behind');
     await fs.rm(dataDir, { recursive: true, force: true });
   });
-  it('frees a transcoder slot when an event ends: more publishers than the capacity, one after another, then one more (signed); the edge follows the streams', async function () {
+  it('frees a transcoder slot when an event ends: more publishers than the capacity, one after another, then one more (signed); '
+    + 'the edge follows the streams', async function () {
     this.timeout(180_000);
     // The appliance's transcoder takes four publishers at once; the reconnect grace is 2 s here. Its
     // data directory is private (0700, as mktemp -d makes it): nginx's workers must still read it.
-    const a = await startAppliance(['--no-demo'], { DVR_RECONNECT_GRACE_SECONDS: '2' }, await fs.mkdtemp(path.join(os.tmpdir(), 'dvr-private-')));
+    const a = await startAppliance(['--no-demo'], { DVR_RECONNECT_GRACE_SECONDS: '2' },
+      await fs.mkdtemp(path.join(os.tmpdir(), 'dvr-private-')));
     try {
       const api = await a.line('api');
       const token = (await fs.readFile(path.join(a.dataDir, 'controller', 'admin-token'), 'utf8')).trim();
@@ -154,14 +162,16 @@ describe('the appliance command (README quick start)', function () {
           body: JSON.stringify({ app: 'live', stream, format: 'ts', mode: 'copy', recording: true, ...extra }) });
         assert.equal(made.status, 201, await made.text());
         const url = (await get<{ url: string }>(`/streams/live/${stream}/publish`)).url.replace(/\/\/[^/:]+:/, '//127.0.0.1:');
-        return { done: ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25', '-t', String(seconds),
-          '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-f', 'flv', url]) };
+        return { done: ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
+          '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-f', 'flv', url]) };
       };
       for (const n of [1, 2, 3, 4, 5]) {
         const stream = `seq${n}`;
         const publisher = await (await publishFor(stream, 5)).done;
-        assert.equal(publisher.code, 0, `publisher ${n} of 5 (capacity 4) was refused: ${publisher.stderr}; the appliance logged: ${a.stderr().slice(-2000)}`);
-        await until(`${stream} to end after the reconnect grace`, async () => ((await status(stream)) === 'ended' ? true : undefined), 30_000, 200);
+        assert.equal(publisher.code, 0,
+          `publisher ${n} of 5 (capacity 4) was refused: ${publisher.stderr}; the appliance logged: ${a.stderr().slice(-2000)}`);
+        await until(`${stream} to end after the reconnect grace`, async () => ((await status(stream)) === 'ended' ? true : undefined),
+          30_000, 200);
         // The event is finished: its recording is a VOD playlist.
         const vod = await until(`${stream}'s playlist to end`, async () => {
           const res = await fetch(`http://127.0.0.1:${a.port}/live/${stream}/source/index.m3u8`).catch(() => undefined);
@@ -196,10 +206,12 @@ describe('the appliance command (README quick start)', function () {
       const secret = (await fs.readFile(path.join(a.dataDir, 'controller', 'signing-secret'), 'utf8')).trim();
       const past = Math.floor(Date.now() / 1000) - 10;
       assert.equal((await fetch(`http://127.0.0.1:${a.port}${signedPlaybackPath(secret, 'live', 'seq6', 'master.m3u8', past)}`)).status, 410, 'expired');
-      assert.equal((await fs.stat(path.join(a.dataDir, 'nginx', 'signing.conf'))).mode & 0o777, 0o600, 'the edge\'s copy of the secret is private');
+      assert.equal((await fs.stat(path.join(a.dataDir, 'nginx', 'signing.conf'))).mode & 0o777, 0o600,
+        'the edge\'s copy of the secret is private');
       if (process.getuid?.() === 0) {
         // As root, nginx's workers run as the 'dvr' account, which the private data directory now lets in.
-        const workers = (await run('ps', ['-o', 'user=', '--ppid', (await fs.readFile(path.join(a.dataDir, 'nginx', 'nginx.pid'), 'utf8')).trim()])).stdout;
+        const workers = (await run('ps', ['-o', 'user=', '--ppid',
+          (await fs.readFile(path.join(a.dataDir, 'nginx', 'nginx.pid'), 'utf8')).trim()])).stdout;
         assert.deepEqual([...new Set(workers.trim().split(/\s+/))], ['dvr'], 'the edge\'s workers are not root');
         const st = await fs.stat(a.dataDir);
         assert.equal((st.mode & 0o777).toString(8), '750');
@@ -238,7 +250,8 @@ describe('the appliance command (README quick start)', function () {
     try {
       assert.equal(await a.exited, 1);
       assert.match(a.stderr(), /dvr: nginx \(origin\) failed: DVR_ERR_NGINX: nginx exited at start: .*Address already in use/);
-      assert.match(a.stderr(), new RegExp(`last lines of ${a.dataDir}/nginx-origin/error.log:\\n.*bind\\(\\) to 127\\.0\\.0\\.1:${port} failed`));
+      assert.match(a.stderr(),
+        new RegExp(`last lines of ${a.dataDir}/nginx-origin/error.log:\\n.*bind\\(\\) to 127\\.0\\.0\\.1:${port} failed`));
       assert.equal(await canConnect('127.0.0.1', a.port), false, 'the edge nginx it had started is stopped');
       assert.equal((await run('pgrep', ['-f', a.dataDir])).stdout.trim(), '', 'nothing left running');
     } finally {

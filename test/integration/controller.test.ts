@@ -20,11 +20,14 @@ interface Running { proc: ChildProcess; url: string }
 
 async function startController(dataDir: string, port: number, env: Record<string, string> = {}): Promise<Running> {
   const proc = spawn(process.execPath, [bin, '--port', String(port), '--host', '127.0.0.1'], {
-    env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_ADMIN_TOKEN: ADMIN, DVR_AGENT_TOKEN: AGENT, DVR_DEAD_AFTER_MS: '2000', DVR_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_ADMIN_TOKEN: ADMIN, DVR_AGENT_TOKEN: AGENT, DVR_DEAD_AFTER_MS: '2000',
+      DVR_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => { const m = /^api: (\S+)$/.exec(l); if (m?.[1]) resolve(m[1]); });
+    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => {
+      const m = /^api: (\S+)$/.exec(l); if (m?.[1]) resolve(m[1]);
+    });
     proc.once('exit', (c) => reject(new Error(`controller exited ${String(c)}`)));
   });
   return { proc, url };
@@ -32,7 +35,8 @@ async function startController(dataDir: string, port: number, env: Record<string
 
 const call = async (url: string, method: string, token: string | undefined, body?: unknown, raw?: string):
 Promise<{ status: number; json: Record<string, unknown> & unknown[] }> => {
-  const res = await fetch(url, { method, headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+  const res = await fetch(url, { method,
+    headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
     ...(raw !== undefined ? { body: raw } : body !== undefined ? { body: JSON.stringify(body) } : {}) });
   const text = await res.text();
   return { status: res.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> & unknown[] };
@@ -68,16 +72,20 @@ describe('controller', function () {
       const body = JSON.parse(await fs.readFile(path.join(examples, f), 'utf8')) as unknown;
       assert.equal((await call(`${c.url}/launch-configs`, 'POST', ADMIN, body)).status, 201, f);
     }
-    const dup = await call(`${c.url}/launch-configs`, 'POST', ADMIN, JSON.parse(await fs.readFile(path.join(examples, 'small-cluster.json'), 'utf8')));
+    const dup = await call(`${c.url}/launch-configs`, 'POST', ADMIN,
+      JSON.parse(await fs.readFile(path.join(examples, 'small-cluster.json'), 'utf8')));
     assert.equal(dup.status, 400);
     assert.match(String(dup.json['message']), /\$\.launchconfig\.name: 'small-cluster' is taken/);
     const bad = (target: object): object => ({ launchconfig: { name: 'bad', version: '1', targets: { target: [target] } } });
     const cases: Array<[string | object, RegExp]> = [
       ['{"launchconfig": ', /malformed JSON/],
-      [bad({ role: 'mixer', connectionCapacity: 1, instanceType: 'x' }), /\$\.launchconfig\.targets\.target\[0\]\.role: must be equal to one of the allowed values/],
-      [bad({ role: 'edge', connectionCapacity: 0, instanceType: 'x' }), /\$\.launchconfig\.targets\.target\[0\]\.connectionCapacity: must be >= 1/],
+      [bad({ role: 'mixer', connectionCapacity: 1, instanceType: 'x' }),
+        /\$\.launchconfig\.targets\.target\[0\]\.role: must be equal to one of the allowed values/],
+      [bad({ role: 'edge', connectionCapacity: 0, instanceType: 'x' }),
+        /\$\.launchconfig\.targets\.target\[0\]\.connectionCapacity: must be >= 1/],
       [bad({ role: 'edge', connectionCapacity: -5, instanceType: 'x' }), /connectionCapacity: must be >= 1/],
-      [bad({ role: 'edge', connectionCapacity: 5, instanceType: 'x', scalePolicy: { min: 4, max: 2 } }), /target\[0\]\.scalePolicy: min \(4\) must not exceed max \(2\)/],
+      [bad({ role: 'edge', connectionCapacity: 5, instanceType: 'x', scalePolicy: { min: 4, max: 2 } }),
+        /target\[0\]\.scalePolicy: min \(4\) must not exceed max \(2\)/],
       [bad({ role: 'edge', connectionCapacity: 5, instanceType: 'x', colour: 'red' }), /target\[0\]: unknown field 'colour'/],
     ];
     for (const [body, message] of cases) {
@@ -91,10 +99,14 @@ describe('controller', function () {
     assert.equal(list.json.length, 3, 'nothing half-written');
   });
 
-  it('registers nodes by heartbeat, allocates a published stream to the least-loaded transcoder, survives kill -9, and moves streams off a dead node', async () => {
-    const beat = (id: string, role: string, address = '127.0.0.1'): Promise<{ status: number; json: Record<string, unknown> & unknown[] }> =>
-      call(`${c.url}/nodes/${id}/heartbeat`, 'POST', AGENT, { nodeId: id, role, address, sentAt: new Date().toISOString(), system: {}, streams: [] });
-    assert.equal((await call(`${c.url}/nodes/tc-a/heartbeat`, 'POST', ADMIN, { nodeId: 'tc-a' })).status, 403, 'agents use the agent token');
+  it('registers nodes by heartbeat, allocates a published stream to the least-loaded transcoder, survives kill -9, '
+    + 'and moves streams off a dead node', async () => {
+    const beat = (id: string, role: string, address = '127.0.0.1'):
+      Promise<{ status: number; json: Record<string, unknown> & unknown[] }> =>
+      call(`${c.url}/nodes/${id}/heartbeat`, 'POST', AGENT,
+        { nodeId: id, role, address, sentAt: new Date().toISOString(), system: {}, streams: [] });
+    assert.equal((await call(`${c.url}/nodes/tc-a/heartbeat`, 'POST', ADMIN, { nodeId: 'tc-a' })).status, 403,
+      'agents use the agent token');
     for (const id of ['tc-a', 'tc-b']) assert.equal((await beat(id, 'transcoder')).status, 200);
     await beat('edge-1', 'edge', '127.0.0.9');
     const created = await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'cam', mode: 'copy', windowSeconds: 600 });
@@ -158,7 +170,8 @@ describe('controller', function () {
     assert.match(metrics, /dvr_controller_heartbeats_total \d+/);
   });
 
-  it('the RTMP origin\'s publish callback lands here: the stream key is checked for real, and the origin that took it feeds a transcoder on its machine', async () => {
+  it('the RTMP origin\'s publish callback lands here: the stream key is checked for real, '
+    + 'and the origin that took it feeds a transcoder on its machine', async () => {
     const created = await call(`${c.url}/streams`, 'POST', ADMIN, { app: 'live', stream: 'studio' });
     const key = String(created.json['streamKey']);
     // Transcoders in service for the allocation, alive through the test (nodes die after 2 s of silence here):
@@ -180,15 +193,16 @@ describe('controller', function () {
       hookToken: AGENT, publishAllow: ['127.0.0.1'], playAllow: ['127.0.0.1'], rtmpModulePath: RTMP_MODULE_PATH,
       workerProcesses: 1, workerConnections: 256, statusAllow: ['127.0.0.1'], nodeId: 'origin-x' }), { host: '127.0.0.1', port: rtmp });
     try {
-      const publish = (k: string): Promise<{ code: number; stderr: string }> => ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-t', '2',
-        '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'flv',
+      const publish = (k: string): Promise<{ code: number; stderr: string }> => ffmpeg(['-hide_banner', '-loglevel', 'error',
+        '-re', '-t', '2', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'flv',
         `rtmp://127.0.0.1:${rtmp}/live/studio?key=${k}`]);
       assert.notEqual((await publish('stolen')).code, 0, 'a wrong key is refused');
       const ok = await publish(key);
       assert.equal(ok.code, 0, ok.stderr);
       const s = await call(`${c.url}/streams/live/studio`, 'GET', ADMIN);
       assert.equal(s.json['transcoder'], 'tc-z-beside-origin', 'the transcoder on the origin\'s machine');
-      const jobs = (await beat('tc-z-beside-origin', 'transcoder', '127.0.0.3')).json['jobs'] as Array<{ stream: string; source: { url: string } }>;
+      const jobs = (await beat('tc-z-beside-origin', 'transcoder', '127.0.0.3')).json['jobs'] as
+        Array<{ stream: string; source: { url: string } }>;
       assert.deepEqual(jobs.map((j) => j.source.url), ['rtmp://127.0.0.3:1935/live/studio'], 'pulled from the origin that took the publisher');
       await until('publish-done to mark the stream ending', async () =>
         ((await call(`${c.url}/streams/live/studio`, 'GET', ADMIN)).json['status'] === 'ending' ? true : undefined), 10_000, 200);
@@ -215,7 +229,8 @@ describe('controller scaling with the exec provider', function () {
     await fs.writeFile(create, `#!/bin/sh\nn=$(( $(cat ${state}/count 2>/dev/null || echo 0) + 1 ))\necho $n > ${state}/count\n`
       + `[ -f ${state}/fail ] && { echo "quota exceeded" >&2; exit 3; }\necho "$1-$n 127.0.1.$n"\n`, { mode: 0o755 });
     await fs.writeFile(destroy, `#!/bin/sh\necho "$1" >> ${state}/destroyed\n`, { mode: 0o755 });
-    c = await startController(dataDir, await freePort(), { DVR_PROVIDER_CREATE: create, DVR_PROVIDER_DESTROY: destroy, DVR_SCALE_INTERVAL_MS: '200' });
+    c = await startController(dataDir, await freePort(),
+      { DVR_PROVIDER_CREATE: create, DVR_PROVIDER_DESTROY: destroy, DVR_SCALE_INTERVAL_MS: '200' });
   });
   after(async () => {
     c.proc.kill('SIGKILL');
@@ -223,8 +238,8 @@ describe('controller scaling with the exec provider', function () {
   });
 
   it('keeps a role at its minimum, scales by hand, and reports a failing script with its exit code and output', async () => {
-    const config = { launchconfig: { name: 'scaled', version: '1', targets: { target: [{ role: 'edge', connectionCapacity: 100, instanceType: 's-1',
-      scalePolicy: { min: 2, max: 4, increment: 1, warmUpSeconds: 0, coolDownSeconds: 0 } }] } } };
+    const config = { launchconfig: { name: 'scaled', version: '1', targets: { target: [{ role: 'edge', connectionCapacity: 100,
+      instanceType: 's-1', scalePolicy: { min: 2, max: 4, increment: 1, warmUpSeconds: 0, coolDownSeconds: 0 } }] } } };
     assert.equal((await call(`${c.url}/launch-configs`, 'POST', ADMIN, config)).status, 201);
     const edges = async (): Promise<Array<{ id: string; state: string; address: string }>> =>
       (await call(`${c.url}/nodes?role=edge`, 'GET', ADMIN)).json as unknown as Array<{ id: string; state: string; address: string }>;
@@ -238,7 +253,8 @@ describe('controller scaling with the exec provider', function () {
     assert.equal(manual.status, 200);
     const removed = (manual.json['nodes'] as string[])[0];
     assert.equal((await fs.readFile(path.join(state, 'destroyed'), 'utf8')).trim(), removed, 'the destroy script ran for it');
-    await until('the minimum restored', async () => ((await edges()).filter((e) => e.state !== 'gone').length === 2 ? true : undefined), 10_000, 100);
+    await until('the minimum restored', async () =>
+      ((await edges()).filter((e) => e.state !== 'gone').length === 2 ? true : undefined), 10_000, 100);
     const events = (await call(`${c.url}/scale`, 'GET', ADMIN)).json['events'] as Array<{ reason: string; action: string }>;
     assert.ok(events.some((e) => e.reason === 'manual' && e.action === 'in'));
     assert.ok(events.some((e) => e.reason === 'below min 2' && e.action === 'out'));
@@ -247,7 +263,8 @@ describe('controller scaling with the exec provider', function () {
     assert.equal((await call(`${c.url}/nodes/${drained?.id ?? ''}/drain`, 'POST', ADMIN)).status, 200);
     await until('the drained, empty node handed back to the provider', async () =>
       ((await fs.readFile(path.join(state, 'destroyed'), 'utf8')).includes(`${drained?.id ?? '?'}\n`) ? true : undefined), 10_000, 100);
-    await until('the minimum restored again', async () => ((await edges()).filter((e) => e.state !== 'gone').length === 2 ? true : undefined), 10_000, 100);
+    await until('the minimum restored again', async () =>
+      ((await edges()).filter((e) => e.state !== 'gone').length === 2 ? true : undefined), 10_000, 100);
 
     await fs.writeFile(path.join(state, 'fail'), '');
     const before = (await edges()).length;
@@ -261,12 +278,14 @@ describe('controller scaling with the exec provider', function () {
 
   it('a node\'s capacity follows the stored launch configs: a new one applies with its next heartbeat', async () => {
     const capacity = async (): Promise<number> => {
-      assert.equal((await call(`${c.url}/nodes/relay-cap/heartbeat`, 'POST', AGENT, { nodeId: 'relay-cap', role: 'relay', address: '127.0.0.7' })).status, 200);
+      assert.equal((await call(`${c.url}/nodes/relay-cap/heartbeat`, 'POST', AGENT,
+        { nodeId: 'relay-cap', role: 'relay', address: '127.0.0.7' })).status, 200);
       const nodes = (await call(`${c.url}/nodes?role=relay`, 'GET', ADMIN)).json as unknown as Array<{ id: string; capacity: number }>;
       return nodes.find((n) => n.id === 'relay-cap')?.capacity ?? -1;
     };
     assert.equal(await capacity(), 1, 'no stored config declares the relay role');
-    const first = { launchconfig: { name: 'aaa-relays', version: '1', targets: { target: [{ role: 'relay', connectionCapacity: 7, instanceType: 's-1' }] } } };
+    const first = { launchconfig: { name: 'aaa-relays', version: '1',
+      targets: { target: [{ role: 'relay', connectionCapacity: 7, instanceType: 's-1' }] } } };
     assert.equal((await call(`${c.url}/launch-configs`, 'POST', ADMIN, first)).status, 201);
     assert.equal(await capacity(), 7, 'the stored config that declares the role');
     assert.equal((await call(`${c.url}/launch-configs/aaa-relays`, 'DELETE', ADMIN)).status, 204);

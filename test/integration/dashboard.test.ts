@@ -39,15 +39,16 @@ describe('dashboard (headless Chromium against the controller)', function () {
     c = await startTestController(dir, '127.0.0.1', port, ADMIN, { deadAfterMs: 60_000 });
     base = `http://127.0.0.1:${port}`;
     const call = async (method: string, url: string, token: string, body: unknown): Promise<number> =>
-      (await fetch(`${base}/api/v1${url}`, { method, body: JSON.stringify(body), headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } })).status;
+      (await fetch(`${base}/api/v1${url}`, { method, body: JSON.stringify(body),
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } })).status;
     const lc = JSON.parse(await fs.readFile(path.resolve(here, '../../../launch-configs/single-machine.json'), 'utf8')) as unknown;
     assert.equal(await call('POST', '/launch-configs', ADMIN, lc), 201);
     assert.equal(await call('POST', '/streams', ADMIN, { app: 'live', stream: 'cam1', windowSeconds: 7200, recording: true }), 201);
-    const system = { cpuLoadPercent: 37.4, memoryUsedBytes: 3 * 2 ** 30, memoryTotalBytes: 8 * 2 ** 30, networkRxBytesPerSec: 0, networkTxBytesPerSec: 0,
-      storageFreeBytes: 500 * 2 ** 20, storageTotalBytes: 2 ** 30 };
+    const system = { cpuLoadPercent: 37.4, memoryUsedBytes: 3 * 2 ** 30, memoryTotalBytes: 8 * 2 ** 30, networkRxBytesPerSec: 0,
+      networkTxBytesPerSec: 0, storageFreeBytes: 500 * 2 ** 20, storageTotalBytes: 2 ** 30 };
     for (const [id, role, extra] of [['tc-a', 'transcoder', {}], ['edge-a', 'edge', { connections: 7 }]] as const) {
-      assert.equal(await call('POST', `/nodes/${id}/heartbeat`, c.agentToken, { nodeId: id, role, address: '127.0.0.1', sentAt: new Date().toISOString(),
-        storage: { available: true }, system, streams: [], ...extra }), 200);
+      assert.equal(await call('POST', `/nodes/${id}/heartbeat`, c.agentToken, { nodeId: id, role, address: '127.0.0.1',
+        sentAt: new Date().toISOString(), storage: { available: true }, system, streams: [], ...extra }), 200);
     }
     // cam2 is live on tc-a; cam3 was published, its publisher left and the reconnect grace passed:
     // only cam2 counts against tc-a's capacity.

@@ -27,8 +27,9 @@ describe('one writer per stream (fencing by assignment epoch)', function () {
   });
 
   const start = async (node: string): Promise<Agent> => {
-    const a = await Agent.start(parseAgentConfig({ nodeId: node, storageRoot: path.join(dir, 'storage'), spoolRoot: path.join(dir, node, 'spool'),
-      stateDir: path.join(dir, node, 'state'), storage: { probeIntervalMs: 300, takeoverDelayMs: 1500 } }), silentLogger());
+    const a = await Agent.start(parseAgentConfig({ nodeId: node, storageRoot: path.join(dir, 'storage'),
+      spoolRoot: path.join(dir, node, 'spool'), stateDir: path.join(dir, node, 'state'),
+      storage: { probeIntervalMs: 300, takeoverDelayMs: 1500 } }), silentLogger());
     agents.push(a);
     return a;
   };
@@ -55,7 +56,8 @@ describe('one writer per stream (fencing by assignment epoch)', function () {
     assert.match(a.transcoder.failures()[0]?.error ?? '', /moved to tc-b \(assignment epoch 2\)/);
 
     const before = (await playlist())?.segments.length ?? 0;
-    await until('tc-b to list 4 more segments', async () => ((await playlist())?.segments.length ?? 0) >= before + 4 ? true : undefined, 30_000, 100);
+    await until('tc-b to list 4 more segments', async () =>
+      ((await playlist())?.segments.length ?? 0) >= before + 4 ? true : undefined, 30_000, 100);
     const p = await playlist();
     assert.ok(p);
     const seqs = p.segments.map((s) => s.seq);

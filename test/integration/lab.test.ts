@@ -23,15 +23,17 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
   const n = process.pid % 100;
   let dir: string;
   let state: LabState | undefined;
-  const env = (): NodeJS.ProcessEnv => ({ ...process.env, DVR_LAB_DIR: dir, DVR_LAB_NAME: `dvrl${n}`, DVR_LAB_SUBNET: `10.209.${120 + n}.0/24`,
-    DVR_ADMIN_TOKEN: 'lab-test-admin-token-0123456789' });
+  const env = (): NodeJS.ProcessEnv => ({ ...process.env, DVR_LAB_DIR: dir, DVR_LAB_NAME: `dvrl${n}`,
+    DVR_LAB_SUBNET: `10.209.${120 + n}.0/24`, DVR_ADMIN_TOKEN: 'lab-test-admin-token-0123456789' });
   /** `dvr lab ...` in the test's own environment (its directory, names and network). */
   const lab = (...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> => new Promise((resolve) => {
     execFile(process.execPath, [dvr, 'lab', ...args], { env: env(), timeout: 600_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      resolve({ stdout, stderr, code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0 });
+      resolve({ stdout, stderr,
+        code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0 });
     });
   });
-  const line = (out: string, name: string): string => /^(\S+): (\S+)$/m.exec(out.split('\n').find((l) => l.startsWith(`${name}: `)) ?? '')?.[2] ?? '';
+  const line = (out: string, name: string): string =>
+    /^(\S+): (\S+)$/m.exec(out.split('\n').find((l) => l.startsWith(`${name}: `)) ?? '')?.[2] ?? '';
 
   before(async function () {
     const why = await whyNoLab();
@@ -45,10 +47,13 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
     await fs.rm(path.dirname(dir), { recursive: true, force: true });
   });
 
-  it('dvr lab up provisions the cluster and prints the lines dvr start prints; the stream plays through both edges and the relay', async () => {
+  it('dvr lab up provisions the cluster and prints the lines dvr start prints; '
+    + 'the stream plays through both edges and the relay', async () => {
     const up = await lab('up');
-    assert.equal(up.code, 0, `dvr lab up failed:\n${up.stdout}\n${up.stderr}\n${await fs.readFile(path.join(dir, 'provision.log'), 'utf8').catch(() => '')}`);
-    for (const name of ['playback', 'publish', 'api', 'dashboard']) assert.match(line(up.stdout, name), /^(https?|rtmp):\/\/10\.209\./, `${name}: line`);
+    assert.equal(up.code, 0,
+      `dvr lab up failed:\n${up.stdout}\n${up.stderr}\n${await fs.readFile(path.join(dir, 'provision.log'), 'utf8').catch(() => '')}`);
+    for (const name of ['playback', 'publish', 'api', 'dashboard']) assert.match(line(up.stdout, name), /^(https?|rtmp):\/\/10\.209\./,
+      `${name}: line`);
     assert.match(up.stdout, /^- storage: (sshfs from the storage host|NFS)/m, 'it says how the storage is mounted');
     state = await readState(dir);
     assert.ok(state);
@@ -61,8 +66,8 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
       assert.ok(p.segments.length >= 2, `${h} serves the playlist`);
     }
     // The API names the nodes as the lab names its hosts; the admin token is the one given.
-    const nodes = await (await fetch(`${line(up.stdout, 'api')}/nodes`, { headers: { Authorization: `Bearer ${env()['DVR_ADMIN_TOKEN'] ?? ''}` } })).json() as
-      Array<{ id: string; state: string }>;
+    const nodes = await (await fetch(`${line(up.stdout, 'api')}/nodes`,
+      { headers: { Authorization: `Bearer ${env()['DVR_ADMIN_TOKEN'] ?? ''}` } })).json() as Array<{ id: string; state: string }>;
     assert.deepEqual(nodes.map((x) => x.id).sort(), ['edge-1', 'edge-2', 'ot-1', 'ot-2', 'relay-1', 'tc-1']);
     assert.ok(nodes.every((x) => x.state === 'inservice'));
     const status = await lab('status');
@@ -77,11 +82,13 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
     const host = await lab('fault', 'cut', 'ot-9');
     assert.deepEqual([host.code, /the lab has no host 'ot-9'; hosts: /.test(host.stderr)], [2, true], host.stderr);
     const wrong = await lab('fault', 'kill-edge', 'ot-1');
-    assert.deepEqual([wrong.code, /fault 'kill-edge' does not apply to 'ot-1'; hosts: edge-1, edge-2, relay-1/.test(wrong.stderr)], [2, true], wrong.stderr);
+    assert.deepEqual([wrong.code, /fault 'kill-edge' does not apply to 'ot-1'; hosts: edge-1, edge-2, relay-1/.test(wrong.stderr)],
+      [2, true], wrong.stderr);
     assert.equal((await lab('fault', 'stop-storage', 'storage')).code, 2, 'a fault that takes no host');
   });
 
-  it('survives every fault: detected and moved on within the targets, playlists valid, nothing lost or listed twice, holes marked', async () => {
+  it('survives every fault: detected and moved on within the targets, playlists valid, nothing lost or listed twice, '
+    + 'holes marked', async () => {
     assert.ok(state, 'the lab is up');
     const results: DrillResult[] = await faultSuite(state, async (kind, host) => {
       const r = await lab('fault', kind, ...(host ? [host] : []));
@@ -106,9 +113,11 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
     const down = await lab('down');
     assert.equal(down.code, 0, down.stderr);
     const prefix = `dvrl${n}-`;
-    assert.equal((await run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(prefix)).length, 0, 'no namespace left');
+    assert.equal((await run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(prefix)).length, 0,
+      'no namespace left');
     assert.notEqual((await run('ip', ['link', 'show', `dvrl${n}br`])).code, 0, 'no bridge left');
-    assert.doesNotMatch((await run('findmnt', ['-rn', '-o', 'TARGET'])).stdout, new RegExp(dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')), 'no mount left');
+    assert.doesNotMatch((await run('findmnt', ['-rn', '-o', 'TARGET'])).stdout,
+      new RegExp(dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')), 'no mount left');
     assert.equal((await run('pgrep', ['-f', dir])).stdout.trim(), '', 'no process left');
     await assert.rejects(fs.access(dir), 'the lab directory is gone');
   });

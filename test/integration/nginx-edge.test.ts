@@ -3,7 +3,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderConfig } from '../../nginx/render.js';
-import { CHUNK_SIZE, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, type MediaPlaylistInput } from '../../agent/packager/render/hls.js';
+import {
+  CHUNK_SIZE, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, type MediaPlaylistInput,
+} from '../../agent/packager/render/hls.js';
 import { chunkName } from '../../agent/packager/layout.js';
 import { edgeModel, startEdge, type Edge } from '../support/edge.js';
 import { makeIndex } from '../support/index-fixture.js';
@@ -64,7 +66,8 @@ describe('nginx edge config', function () {
     // A playlist that does not exist in any form (plain, delta, chunked) is the same CORS 404.
     for (const p of ['nope.m3u8', 'nope.m3u8?_HLS_skip=YES']) {
       const res = await fetch(`${edge.url}/${dir}/${p}`);
-      assert.deepEqual([res.status, res.headers.get('access-control-allow-origin'), res.headers.get('cache-control')], [404, '*', 'no-store'], p);
+      assert.deepEqual([res.status, res.headers.get('access-control-allow-origin'), res.headers.get('cache-control')],
+        [404, '*', 'no-store'], p);
     }
     await fs.writeFile(path.join(root, dir, '.index.m3u8.ab12.tmp'), 'partial');
     await fs.writeFile(path.join(root, dir, 'index.m3u8.ssi'), '<!--# include virtual="x" -->');
@@ -90,7 +93,8 @@ describe('nginx edge config', function () {
 
   it('assembles a chunked week-long playlist with SSI and maps ?_HLS_skip=YES to the delta playlist', async () => {
     const index = makeIndex(CHUNK_SIZE * 4 + 10, 2);
-    const input: MediaPlaylistInput = { index, from: 0, ext: 'ts', target: 2, kind: 'event', ended: false, canSkipUntil: 12, chunkedBelow: CHUNK_SIZE * 4 };
+    const input: MediaPlaylistInput = { index, from: 0, ext: 'ts', target: 2, kind: 'event', ended: false, canSkipUntil: 12,
+      chunkedBelow: CHUNK_SIZE * 4 };
     for (let seq = CHUNK_SIZE; seq < CHUNK_SIZE * 4; seq += CHUNK_SIZE) {
       await fs.writeFile(path.join(root, dir, 'chunks', chunkName(seq)), renderChunk(input, seq));
     }
@@ -98,7 +102,8 @@ describe('nginx edge config', function () {
     await fs.writeFile(path.join(root, dir, 'index.m3u8.ssi'), renderMediaPlaylist(input));
     await fs.writeFile(path.join(root, dir, 'index_delta.m3u8'), renderDeltaPlaylist(input));
     const fullRes = await fetch(`${edge.url}/${dir}/index.m3u8`);
-    assert.deepEqual([fullRes.headers.get('access-control-allow-origin'), fullRes.headers.get('cache-control'), fullRes.headers.get('content-type')],
+    assert.deepEqual(
+      [fullRes.headers.get('access-control-allow-origin'), fullRes.headers.get('cache-control'), fullRes.headers.get('content-type')],
       ['*', 'public, max-age=1', 'application/vnd.apple.mpegurl']);
     const full = await fullRes.text();
     assert.equal(full.replace(/\n+/g, '\n'), renderMediaPlaylist({ ...input, chunkedBelow: 0 }));

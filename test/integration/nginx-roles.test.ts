@@ -62,7 +62,8 @@ describe('nginx roles', function () {
   after(async () => fs.rm(root, { recursive: true, force: true }));
 
   it('renders relay and origin configs that match their golden files and pass nginx -t', async () => {
-    const relay = renderConfig(relayModel('/srv/dvr/relay', 8081, 8080, { signing: { secret: SECRET, streams: [{ app: 'live', stream: 'secret' }] } }));
+    const relay = renderConfig(relayModel('/srv/dvr/relay', 8081, 8080,
+      { signing: { secret: SECRET, streams: [{ app: 'live', stream: 'secret' }] } }));
     const origin = renderConfig(originModel('/srv/dvr/origin', 1935, 8082, 'http://10.0.0.1:8000'));
     const edge = renderConfig(edgeModel('/srv/dvr/media', '/srv/dvr/nginx', 8080, {
       signing: { secret: SECRET, streams: [{ app: 'live', stream: 'secret' }] }, endedStreams: [{ app: 'live', stream: 'old' }],
@@ -108,7 +109,8 @@ describe('nginx roles', function () {
       assert.equal((await fetch(edge.url + wrong)).status, 403);
       const otherStream = signedPlaybackPath(SECRET, 'live', 'open', 'master.m3u8', inAnHour()).replace('/live/open/', '/live/secret/');
       assert.equal((await fetch(edge.url + otherStream)).status, 403, 'a token covers one stream only');
-      const expired = await fetch(edge.url + signedPlaybackPath(SECRET, 'live', 'secret', 'master.m3u8', Math.floor(Date.now() / 1000) - 5));
+      const expired = await fetch(edge.url + signedPlaybackPath(SECRET, 'live', 'secret', 'master.m3u8',
+        Math.floor(Date.now() / 1000) - 5));
       assert.equal(expired.status, 410);
       assert.equal(expired.headers.get('access-control-allow-origin'), '*');
     });
@@ -122,7 +124,8 @@ describe('nginx roles', function () {
     });
   });
 
-  it('an edge\'s stream maps follow its agent: a new include is tested, swapped and reloaded; a bad one is refused and the running maps kept', async () => {
+  it('an edge\'s stream maps follow its agent: a new include is tested, swapped and reloaded; '
+    + 'a bad one is refused and the running maps kept', async () => {
     const prefix = await tempDir('maps');
     const include = path.join(prefix, 'streams.conf');
     const secretFile = path.join(prefix, 'signing.conf');
@@ -132,14 +135,17 @@ describe('nginx roles', function () {
     try {
       const maps = new IncludeFile({ config: edge.nginx.configPath, file: include });
       assert.equal((await fetch(`${edge.url}/live/open/master.m3u8`)).status, 200);
-      assert.equal(await maps.apply(renderStreamMaps({ signed: [{ app: 'live', stream: 'open' }], ended: [{ app: 'live', stream: 'old' }] })), 'reloaded');
+      assert.equal(await maps.apply(renderStreamMaps({ signed: [{ app: 'live', stream: 'open' }],
+        ended: [{ app: 'live', stream: 'old' }] })), 'reloaded');
       await until('the reloaded workers to refuse the now signed stream', async () =>
         ((await fetch(`${edge.url}/live/open/master.m3u8`)).status === 403 ? true : undefined), 5000);
       const token = signedPlaybackPath(SECRET, 'live', 'open', 'master.m3u8', Math.floor(Date.now() / 1000) + 60);
       assert.equal((await fetch(edge.url + token)).status, 200, 'the secret comes from its own file');
       assert.equal((await fetch(`${edge.url}/live/old/master.m3u8`)).headers.get('cache-control'), 'public, max-age=3600');
-      assert.equal(await maps.apply(renderStreamMaps({ signed: [{ app: 'live', stream: 'open' }], ended: [{ app: 'live', stream: 'old' }] })), 'unchanged');
-      await assert.rejects(maps.apply('map $uri $dvr_sig_required { default 0; '), /nginx refused the new streams\.conf: [\s\S]*unexpected end of file[\s\S]*the running one is kept/);
+      assert.equal(await maps.apply(renderStreamMaps({ signed: [{ app: 'live', stream: 'open' }],
+        ended: [{ app: 'live', stream: 'old' }] })), 'unchanged');
+      await assert.rejects(maps.apply('map $uri $dvr_sig_required { default 0; '),
+        /nginx refused the new streams\.conf: [\s\S]*unexpected end of file[\s\S]*the running one is kept/);
       assert.match(await fs.readFile(include, 'utf8'), /live\/open/, 'the file in place is the good one');
       assert.equal((await fetch(`${edge.url}/live/open/master.m3u8`)).status, 403, 'nginx still runs with the good maps');
       assert.deepEqual((await fs.readdir(prefix)).filter((f) => f.endsWith('.tmp')), [], 'no candidate left behind');
@@ -169,7 +175,8 @@ describe('nginx roles', function () {
     });
     // The edge buffers its access log (flushed each second): wait for the request's lines to land.
     const upstreamHits = (p: string): Promise<number> => until(`the edge's access log to show ${p}`, async () => {
-      const n = (await fs.readFile(path.join(edge.prefix, 'access.log'), 'utf8').catch(() => '')).split('\n').filter((l) => l.includes(`GET ${p} `)).length;
+      const n = (await fs.readFile(path.join(edge.prefix, 'access.log'), 'utf8').catch(() => '')).split('\n')
+        .filter((l) => l.includes(`GET ${p} `)).length;
       return n > 0 ? n : undefined;
     }, 5000);
 
@@ -249,7 +256,8 @@ describe('nginx roles', function () {
       assert.equal(published.length, 2);
       assert.equal(new URLSearchParams(published[0]?.body).get('name'), 'cam1');
       assert.equal(new URLSearchParams(published[0]?.body).get('app'), 'live');
-      await until('on_publish_done for the accepted publisher', () => calls.some((c) => c.url.startsWith('/api/v1/hooks/publish-done?')) || undefined, 10_000);
+      await until('on_publish_done for the accepted publisher',
+        () => calls.some((c) => c.url.startsWith('/api/v1/hooks/publish-done?')) || undefined, 10_000);
     } finally {
       await origin.nginx.stop();
       hooks.close();

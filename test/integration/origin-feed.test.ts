@@ -59,11 +59,13 @@ describe('copy mode from the origin\'s own fragments (origin and transcoder on o
   });
 
   const job = (stream: string, over: Record<string, unknown> = {}): Record<string, unknown> => ({
-    app: 'live', stream, source: { url: origin.rtmpUrl(stream) }, mode: 'copy', format: 'ts', segmentSeconds: 1, dvr: { windowSeconds: 0 }, ...over });
+    app: 'live', stream, source: { url: origin.rtmpUrl(stream) }, mode: 'copy', format: 'ts', segmentSeconds: 1,
+    dvr: { windowSeconds: 0 }, ...over });
   const agentConfig = (root: string, jobs: Array<Record<string, unknown>>): Record<string, unknown> => ({
     nodeId: 'feed-test', storageRoot: root, originSegments: { dir: fragments, fragmentSeconds: 1, sources: [origin.base] }, jobs });
 
-  it('packages the fragments without a puller: the playlist plays, nothing piles up at nginx, a publisher restart is one discontinuity', async () => {
+  it('packages the fragments without a puller: the playlist plays, nothing piles up at nginx, '
+    + 'a publisher restart is one discontinuity', async () => {
     const root = path.join(base, 'restart');
     let publisher = publish(origin.rtmpUrl('cam1'));
     const agent = await Agent.start(parseAgentConfig(agentConfig(root, [job('cam1')])), silentLogger());
@@ -142,7 +144,8 @@ describe('copy mode from the origin\'s own fragments (origin and transcoder on o
       const segs = await segmentsListed(storage, 'cam2', before + 6);
       assert.deepEqual(segs.map((s) => s.seq), segs.map((_s, i) => i));
       assert.ok(segs.every((s) => !s.discontinuity), 'the session continues');
-      assert.ok(largestGap(segs) < 0.2, `the fragments written while the agent was away are all listed (largest gap ${largestGap(segs).toFixed(2)} s)`);
+      assert.ok(largestGap(segs) < 0.2,
+        `the fragments written while the agent was away are all listed (largest gap ${largestGap(segs).toFixed(2)} s)`);
       await kill(proc, 'SIGTERM');
       assert.equal(proc.exitCode, 0);
     } finally {

@@ -50,7 +50,8 @@ describe('packager with a real encoder', function () {
 
   it('fMP4, three renditions: master attributes from the media, EXT-X-MAP, DASH MPD, all playable', async () => {
     const renditions = [{ name: 'r360', height: 360, videoKbps: 800 }, { name: 'r180', height: 180, videoKbps: 300 }, { name: 'audio' }];
-    const sp = await packager.addStream({ app: 'live', stream: 'abr', format: 'fmp4', windowSeconds: 0, renditions: renditions.map((r) => r.name) });
+    const sp = await packager.addStream({ app: 'live', stream: 'abr', format: 'fmp4', windowSeconds: 0,
+      renditions: renditions.map((r) => r.name) });
     const listed: Array<PackagerEvents['listed'][0]> = [];
     packager.events.on('listed', (e) => listed.push(e));
     await encode({ streamDir: sp.paths.dir, session: 'sb', format: 'fmp4', renditions, seconds: 8 });
@@ -66,11 +67,14 @@ describe('packager with a real encoder', function () {
     assert.equal(hi?.['AUDIO'], 'audio');
     assert.equal(audio?.['CODECS'], 'mp4a.40.2');
     assert.equal(hi?.['FRAME-RATE'], '25.000');
-    for (const v of [hi, lo, audio]) assert.ok(Number(v?.['BANDWIDTH']) >= Number(v?.['AVERAGE-BANDWIDTH']) && Number(v?.['AVERAGE-BANDWIDTH']) > 10_000);
+    for (const v of [hi, lo, audio]) assert.ok(Number(v?.['BANDWIDTH']) >= Number(v?.['AVERAGE-BANDWIDTH'])
+      && Number(v?.['AVERAGE-BANDWIDTH']) > 10_000);
     const files = await fs.readdir(path.join(sp.paths.dir, 'r360'));
-    const sizes = await Promise.all(files.filter((f) => f.endsWith('.m4s')).map(async (f) => (await fs.stat(path.join(sp.paths.dir, 'r360', f))).size));
+    const sizes = await Promise.all(files.filter((f) => f.endsWith('.m4s'))
+      .map(async (f) => (await fs.stat(path.join(sp.paths.dir, 'r360', f))).size));
     const avg = (sizes.reduce((a, b) => a + b, 0) * 8) / 8 + Number(audio?.['AVERAGE-BANDWIDTH']);
-    assert.ok(Math.abs(Number(hi?.['AVERAGE-BANDWIDTH']) - avg) / avg < 0.05, `AVERAGE-BANDWIDTH ${hi?.['AVERAGE-BANDWIDTH']} vs measured ${avg}`);
+    assert.ok(Math.abs(Number(hi?.['AVERAGE-BANDWIDTH']) - avg) / avg < 0.05,
+      `AVERAGE-BANDWIDTH ${hi?.['AVERAGE-BANDWIDTH']} vs measured ${avg}`);
     const media = parsePlaylist(await readText(path.join(sp.paths.dir, 'r360', 'index.m3u8')));
     assert.equal(media.segments[0]?.map, 'init_0.mp4');
     for (const s of media.segments.slice(0, 2)) {
@@ -109,10 +113,12 @@ describe('packager with a real encoder', function () {
   });
 
   it('a sliding window purges late: nothing listed is missing, nothing expired stays', async () => {
-    const sp = await packager.addStream({ app: 'live', stream: 'win', renditions: ['src'], format: 'ts', windowSeconds: 4, segmentSeconds: 1 });
+    const sp = await packager.addStream({ app: 'live', stream: 'win', renditions: ['src'], format: 'ts', windowSeconds: 4,
+      segmentSeconds: 1 });
     let purged = 0;
     packager.events.on('purged', (e) => { purged += e.count; });
-    await encode({ streamDir: sp.paths.dir, session: 'sw', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 30, segmentSeconds: 1 });
+    await encode({ streamDir: sp.paths.dir, session: 'sw', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 30,
+      segmentSeconds: 1 });
     await drained(sp);
     const dir = path.join(sp.paths.dir, 'src');
     const p = parsePlaylist(await readText(path.join(dir, 'index.m3u8')));
@@ -129,10 +135,12 @@ describe('packager with a real encoder', function () {
   });
 
   it('a storage cap trims the oldest media first and says so in events and counters', async () => {
-    const sp = await packager.addStream({ app: 'live', stream: 'cap', renditions: ['src'], format: 'ts', windowSeconds: 60, segmentSeconds: 1, storageCapBytes: 150_000 });
+    const sp = await packager.addStream({ app: 'live', stream: 'cap', renditions: ['src'], format: 'ts', windowSeconds: 60,
+      segmentSeconds: 1, storageCapBytes: 150_000 });
     const reasons = new Set<string>();
     packager.events.on('purged', (e) => reasons.add(e.reason));
-    await encode({ streamDir: sp.paths.dir, session: 'sc', format: 'ts', renditions: [{ name: 'src', height: 180, videoKbps: 300 }], seconds: 20, segmentSeconds: 1 });
+    await encode({ streamDir: sp.paths.dir, session: 'sc', format: 'ts', renditions: [{ name: 'src', height: 180, videoKbps: 300 }],
+      seconds: 20, segmentSeconds: 1 });
     await drained(sp);
     const dir = path.join(sp.paths.dir, 'src');
     const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.ts'));
@@ -149,8 +157,10 @@ describe('packager with a real encoder', function () {
   });
 
   it('recording keeps the whole event and publishes it as VOD when it ends', async () => {
-    const sp = await packager.addStream({ app: 'live', stream: 'rec', renditions: ['src'], format: 'ts', windowSeconds: 3, segmentSeconds: 1, recording: true });
-    await encode({ streamDir: sp.paths.dir, session: 'sr', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 15, segmentSeconds: 1 });
+    const sp = await packager.addStream({ app: 'live', stream: 'rec', renditions: ['src'], format: 'ts', windowSeconds: 3,
+      segmentSeconds: 1, recording: true });
+    await encode({ streamDir: sp.paths.dir, session: 'sr', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 15,
+      segmentSeconds: 1 });
     await drained(sp);
     const live = parsePlaylist(await readText(path.join(sp.paths.dir, 'src', 'index.m3u8')));
     assert.ok(live.mediaSequence > 5, 'the live playlist still slides');
@@ -167,7 +177,8 @@ describe('packager with a real encoder', function () {
 
   for (const strategy of ['append', 'version', 'delete'] as const) {
     it(`re-publishing an ended event with archive strategy '${strategy}'`, async () => {
-      const sp = await packager.addStream({ app: 'live', stream: 'arc', renditions: ['src'], format: 'ts', windowSeconds: 0, recording: true, archiveStrategy: strategy });
+      const sp = await packager.addStream({ app: 'live', stream: 'arc', renditions: ['src'], format: 'ts', windowSeconds: 0,
+        recording: true, archiveStrategy: strategy });
       await encode({ streamDir: sp.paths.dir, session: 'sfirst', format: 'ts', renditions: [{ name: 'src', height: 180 }], seconds: 4 });
       await drained(sp);
       await sp.endEvent();

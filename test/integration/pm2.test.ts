@@ -25,9 +25,11 @@ describe('the agent under pm2', function () {
     try {
       const started = await pm(['start', path.join(repo, 'ecosystem.config.cjs')]);
       assert.equal(started.code, 0, started.stderr);
-      const first = await until('pm2 to list dvr-agent online', async () => (await list()).find((p) => p.name === 'dvr-agent' && p.pm2_env.status === 'online' && p.pid > 0), 30_000, 200);
+      const first = await until('pm2 to list dvr-agent online', async () =>
+        (await list()).find((p) => p.name === 'dvr-agent' && p.pm2_env.status === 'online' && p.pid > 0), 30_000, 200);
       const index = path.join(storage, 'live', 'pm2', 'source', 'index.m3u8');
-      const count = async (): Promise<number> => (await fs.readFile(index, 'utf8').catch(() => '')).split('\n').filter((l) => l.endsWith('.ts')).length;
+      const count = async (): Promise<number> => (await fs.readFile(index, 'utf8').catch(() => '')).split('\n')
+        .filter((l) => l.endsWith('.ts')).length;
       await until('segments listed', async () => ((await count()) >= 2 ? true : undefined), 30_000, 200);
       process.kill(first.pid, 'SIGKILL');
       const second = await until('pm2 to restart the agent', async () => (await list()).find((p) => p.name === 'dvr-agent'
