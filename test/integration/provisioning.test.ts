@@ -41,7 +41,8 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     const port = await freePort();
     controller = await startTestController(net.dir, net.gateway, port, ADMIN);
     apiUrl = `http://${net.gateway}:${port}/api/v1`;
-    const host = (name: string, roles: string[]): object => ({ name, address: net.host(name).address, roles, prefix: path.join(net.dir, 'hosts', name) });
+    const host = (name: string, roles: string[]): object => ({ name, address: net.host(name).address, roles,
+      prefix: path.join(net.dir, 'hosts', name) });
     inventoryJson = { inventory: {
       ssh: { user: 'root', privateKey: net.clientKey, timeoutSeconds: 10 },
       networks: {
@@ -76,10 +77,12 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     Object.fromEntries(results.map((r) => [r.host, r.outcome + (r.error ? `: ${r.error}` : '')]));
   const nfs = (url: string, ...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> => run(url, args);
 
-  it('provisions the storage server (ganesha), an edge (nginx) and an origin-transcoder (nginx-rtmp + agent under pm2) whose publisher plays through the edge, pinning host keys', async () => {
+  it('provisions the storage server (ganesha), an edge (nginx) and an origin-transcoder (nginx-rtmp + agent under pm2) '
+    + 'whose publisher plays through the edge, pinning host keys', async () => {
     // The roles' capacities (an edge takes 500 viewers), as a sysadmin stores them.
     const lc = await fs.readFile(path.join(PROVISIONING_DIR, '..', 'launch-configs', 'single-machine.json'), 'utf8');
-    const lcStored = await fetch(`${apiUrl}/launch-configs`, { method: 'POST', body: lc, headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' } });
+    const lcStored = await fetch(`${apiUrl}/launch-configs`, { method: 'POST', body: lc,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' } });
     assert.equal(lcStored.status, 201);
     const results = await provision(options({ acceptNewHostKeys: true }));
     assert.deepEqual(byHost(results), { nfs1: 'changed', edge1: 'changed', tx1: 'changed' }, progress.join('\n'));
@@ -124,7 +127,8 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
       const r = await fetch(`http://${edge.address}:8080/live/demo/index.m3u8`);
       return r.status === 200 ? r : undefined;
     }, 20_000, 200);
-    assert.deepEqual(await fs.readdir(path.join(net.dir, 'storage')), [], 'this machine\'s own mountpoint is empty: the edge read through its mount');
+    assert.deepEqual(await fs.readdir(path.join(net.dir, 'storage')), [],
+      'this machine\'s own mountpoint is empty: the edge read through its mount');
     assert.equal(res.headers.get('content-type'), 'application/vnd.apple.mpegurl');
     assert.equal(await res.text(), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n');
 
@@ -133,7 +137,8 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     const home = path.join(net.dir, 'hosts', 'tx1', 'var', 'lib', 'dvr');
     const jlist = await net.exec(tx, ['runuser', '-u', 'dvr', '--', 'env', `HOME=${home}`, `PM2_HOME=${home}/pm2`,
       'node', path.join(net.dir, 'hosts', 'tx1', 'opt', 'dvr', 'current', 'node_modules', 'pm2', 'bin', 'pm2'), 'jlist']);
-    const apps = JSON.parse(jlist.stdout.slice(jlist.stdout.indexOf('['))) as Array<{ name: string; pm2_env: { status: string; username?: string } }>;
+    const apps = JSON.parse(jlist.stdout.slice(jlist.stdout.indexOf('['))) as
+      Array<{ name: string; pm2_env: { status: string; username?: string } }>;
     assert.deepEqual(apps.map((a) => [a.name, a.pm2_env.status]), [['dvr-agent', 'online']]);
     const node = await until('tx1 to register with the controller', async () => {
       const r = await fetch(`${apiUrl}/nodes?role=transcoder`, { headers: { authorization: `Bearer ${ADMIN}` } });
@@ -162,7 +167,8 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     const made = await fetch(`${apiUrl}/streams`, { method: 'POST', headers: admin,
       body: JSON.stringify({ app: 'live', stream: 'cam', format: 'ts', mode: 'copy', signedPlayback: true }) });
     assert.equal(made.status, 201, await made.text());
-    const key = new URL(((await (await fetch(`${apiUrl}/streams/live/cam/publish`, { headers: admin })).json()) as { url: string }).url).searchParams.get('key');
+    const key = new URL(((await (await fetch(`${apiUrl}/streams/live/cam/publish`, { headers: admin })).json()) as { url: string }).url)
+      .searchParams.get('key');
     const publisher = publish(`rtmp://${tx.address}:1935/live/cam?key=${key ?? ''}`, 60);
     try {
       // Signed: the URL the API hands out plays through the edge, which checks it with the secret
@@ -179,17 +185,22 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
       }, 60_000, 250).catch(async (err: Error) => {
         const stream = await (await fetch(`${apiUrl}/streams/live/cam`, { headers: admin })).text();
         const left = await fs.readdir(path.join(fragments, 'cam')).catch((e: Error) => e.message);
-        const nginxLog = await fs.readFile(path.join(net.dir, 'hosts', 'tx1', 'var', 'lib', 'dvr', 'nginx', 'error.log'), 'utf8').catch((e: Error) => e.message);
+        const nginxLog = await fs.readFile(path.join(net.dir, 'hosts', 'tx1', 'var', 'lib', 'dvr', 'nginx', 'error.log'), 'utf8')
+          .catch((e: Error) => e.message);
         const logs = path.join(home, 'pm2', 'logs');
-        const agentLog = (await Promise.all((await fs.readdir(logs).catch(() => [] as string[])).map(async (f) => `${f}: ${(await fs.readFile(path.join(logs, f), 'utf8')).slice(-3000)}`))).join('\n');
-        throw new Error(`${err.message}; the stream: ${stream}; fragments: ${String(left)}; tx1's nginx logged: ${nginxLog.slice(-2000)}; its agent logged: ${agentLog}`);
+        const agentLog = (await Promise.all((await fs.readdir(logs).catch(() => [] as string[]))
+          .map(async (f) => `${f}: ${(await fs.readFile(path.join(logs, f), 'utf8')).slice(-3000)}`))).join('\n');
+        throw new Error(`${err.message}; the stream: ${stream}; fragments: ${String(left)}; `
+          + `tx1's nginx logged: ${nginxLog.slice(-2000)}; its agent logged: ${agentLog}`);
       });
-      assert.ok(played.segments.every((seg) => Math.abs(seg.duration - 2) < 0.1), `2 s segments: ${played.segments.map((seg) => seg.duration).join(',')}`);
+      assert.ok(played.segments.every((seg) => Math.abs(seg.duration - 2) < 0.1),
+        `2 s segments: ${played.segments.map((seg) => seg.duration).join(',')}`);
       assert.equal((await fetch(`http://${edge.address}:8080/live/cam/source/index.m3u8`)).status, 403, 'the bare URL is refused');
       const seg = await fetch(new URL(played.segments[0]?.uri ?? '', media));
       assert.equal(seg.headers.get('content-type'), 'video/mp2t');
       assert.ok((await seg.arrayBuffer()).byteLength > 1000);
-      const pullers = (await run('pgrep', ['-af', 'ffmpeg'])).stdout.split('\n').filter((l) => l.includes('live/cam') && !l.includes('key='));
+      const pullers = (await run('pgrep', ['-af', 'ffmpeg'])).stdout.split('\n')
+        .filter((l) => l.includes('live/cam') && !l.includes('key='));
       assert.deepEqual(pullers, [], 'no puller: the agent takes the origin\'s fragments');
     } finally {
       await kill(publisher);
@@ -197,16 +208,19 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     // The segments went to the storage host through tx1's mount (this machine's mountpoint stays empty).
     const stored = await fs.readdir(path.join(net.dir, 'export', 'live', 'cam', 'source'));
     assert.ok(stored.filter((f) => f.endsWith('.ts')).length >= 2, `segments on the storage host: ${stored.join(' ')}`);
-    assert.equal((await fs.stat(path.join(net.dir, 'export', 'live', 'cam', 'source', stored.find((f) => f.endsWith('.ts')) ?? ''))).uid, 5005);
+    assert.equal((await fs.stat(path.join(net.dir, 'export', 'live', 'cam', 'source',
+      stored.find((f) => f.endsWith('.ts')) ?? ''))).uid, 5005);
     const agentConf = await fs.stat(path.join(net.dir, 'hosts', 'tx1', 'etc', 'dvr', 'agent.json'));
     assert.equal(agentConf.mode & 0o777, 0o640, 'the agent config (it holds the token) is not world-readable');
     const originConf = await fs.stat(path.join(net.dir, 'hosts', 'tx1', 'etc', 'dvr', 'nginx', 'nginx.conf'));
     assert.equal(originConf.mode & 0o777, 0o640, 'the origin\'s config (it holds the hook token) is not world-readable');
     const secretConf = await fs.stat(path.join(net.dir, 'hosts', 'edge1', 'etc', 'dvr', 'nginx', 'signing.conf'));
-    assert.deepEqual([secretConf.mode & 0o777, secretConf.uid, secretConf.gid], [0o640, 0, 5005], 'the edge\'s secret: root and nginx\'s account');
+    assert.deepEqual([secretConf.mode & 0o777, secretConf.uid, secretConf.gid], [0o640, 0, 5005],
+      'the edge\'s secret: root and nginx\'s account');
     assert.ok(!progress.join('\n').includes(controller.signingSecret), 'the signing secret never appears in the progress output');
     const edgeMaster = (await fs.readFile(path.join(net.dir, 'hosts', 'edge1', 'var', 'lib', 'dvr', 'nginx', 'nginx.pid'), 'utf8')).trim();
-    assert.equal((await run('ps', ['-o', 'user=', '-p', edgeMaster])).stdout.trim(), 'dvr', 'the edge\'s nginx runs as the agent\'s account');
+    assert.equal((await run('ps', ['-o', 'user=', '-p', edgeMaster])).stdout.trim(), 'dvr',
+      'the edge\'s nginx runs as the agent\'s account');
     assert.ok(!progress.join('\n').includes(controller.agentToken), 'the agent token never appears in the progress output');
   });
 
@@ -280,7 +294,8 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     await fs.writeFile(path.join(net.dir, 'storage', 'live', 'demo', 'index.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n');
     const out = await writeAnsibleInventory(one, {}, pinned, path.join(net.dir, 'ansible'));
     const playbook = path.join(PROVISIONING_DIR, 'ansible', 'site.yml');
-    const env = ['env', 'ANSIBLE_NOCOLOR=1', 'ANSIBLE_RETRY_FILES_ENABLED=0', `ANSIBLE_LOCAL_TEMP=${net.dir}/ansible-tmp`, 'ansible-playbook'];
+    const env = ['env', 'ANSIBLE_NOCOLOR=1', 'ANSIBLE_RETRY_FILES_ENABLED=0', `ANSIBLE_LOCAL_TEMP=${net.dir}/ansible-tmp`,
+      'ansible-playbook'];
     const syntax = await run(env[0] ?? 'env', [...env.slice(1), '--syntax-check', '-i', out.inventoryFile, playbook]);
     assert.equal(syntax.code, 0, syntax.stdout + syntax.stderr);
     const first = await run('env', [...env.slice(1), '-i', out.inventoryFile, playbook], 180_000);
@@ -293,7 +308,8 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     assert.match(again.stdout, /ans1\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0/);
   });
 
-  it('the controller\'s static provider adds a pool host on scale-out (it joins by heartbeat) and stops its agent on scale-in', async () => {
+  it('the controller\'s static provider adds a pool host on scale-out (it joins by heartbeat) '
+    + 'and stops its agent on scale-in', async () => {
     const pool = net.host('pool1');
     await fs.appendFile(knownHosts.file, `${pool.address} ${pool.hostKeyPub.split(' ').slice(0, 2).join(' ')}\n`);
     const dataDir = path.join(net.dir, 'controller2');
@@ -315,7 +331,8 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
       return { status: r.status, json: await r.json() };
     };
     try {
-      const lc = JSON.parse(await fs.readFile(path.join(PROVISIONING_DIR, '..', 'launch-configs', 'single-machine.json'), 'utf8')) as unknown;
+      const lc = JSON.parse(await fs.readFile(path.join(PROVISIONING_DIR, '..', 'launch-configs', 'single-machine.json'),
+        'utf8')) as unknown;
       assert.equal((await call('POST', '/launch-configs', lc)).status, 201);
       const out = await call('POST', '/scale', { role: 'transcoder', count: 1 });
       assert.equal(out.status, 200, JSON.stringify(out.json));

@@ -28,9 +28,11 @@ describe('crash recovery', function () {
   this.timeout(120_000);
 
   for (const format of ['ts', 'fmp4'] as const) {
-    it(`after SIGKILL the agent rebuilds the index from the directory and continues (${format}): no segment lost or listed twice`, async () => {
+    it(`after SIGKILL the agent rebuilds the index from the directory and continues (${format}): `
+      + 'no segment lost or listed twice', async () => {
       const root = await tempDir('crash');
-      const settings = parseStreamSettings({ app: 'live', stream: 'crash', renditions: ['src'], format, windowSeconds: 0, segmentSeconds: 1 });
+      const settings = parseStreamSettings({ app: 'live', stream: 'crash', renditions: ['src'], format, windowSeconds: 0,
+        segmentSeconds: 1 });
       const streamDir = path.join(root, 'live', 'crash');
       const first = startPackager(root, settings);
       await first.ready;

@@ -60,9 +60,9 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
 
   it('a hung mount (network down 10 s) and an unmounted one: segments spool, the event loop runs, nothing is lost', async () => {
     const spool = path.join(net.dir, 'spool');
-    const agent = await Agent.start(parseAgentConfig({ nodeId: 'tc-sshfs', storageRoot: mnt, spoolRoot: spool, stateDir: path.join(net.dir, 'state'),
-      storage: { mount: true, probeIntervalMs: 300, probeTimeoutMs: 1500, minFreeBytes: 0 }, encoder: { initialDelayMs: 300, maxDelayMs: 2000 },
-      jobs: [patternJob('nfs')] }), silentLogger());
+    const agent = await Agent.start(parseAgentConfig({ nodeId: 'tc-sshfs', storageRoot: mnt, spoolRoot: spool,
+      stateDir: path.join(net.dir, 'state'), storage: { mount: true, probeIntervalMs: 300, probeTimeoutMs: 1500, minFreeBytes: 0 },
+      encoder: { initialDelayMs: 300, maxDelayMs: 2000 }, jobs: [patternJob('nfs')] }), silentLogger());
     // The playlist as the storage server has it (reading the mount would hang with it).
     const listed = async (): Promise<ReturnType<typeof parsePlaylist>['segments']> => {
       const text = await fs.readFile(path.join(exportDir, 'live', 'nfs', 'source', 'index.m3u8'), 'utf8').catch(() => '');
@@ -97,7 +97,8 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
       await until('4 segments to wait in the local spool', async () => ((await spooled()) >= 4 ? true : undefined), 30_000, 200);
       await mount();
       assert.ok(await mounted());
-      await until('the spool to drain after the remount', async () => ((await spooled()) === 0 && agent.storage.available ? true : undefined), 30_000, 100);
+      await until('the spool to drain after the remount', async () =>
+        ((await spooled()) === 0 && agent.storage.available ? true : undefined), 30_000, 100);
       const segs = await until('segments from both outages listed', async () => {
         const s = await listed();
         return s.length >= before + 5 ? s : undefined;
@@ -137,17 +138,21 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
       storage: { mount: true, probeIntervalMs: 300, probeTimeoutMs: 1500, minFreeBytes: 0, ...storage },
       encoder: { initialDelayMs: 300, maxDelayMs: 2000 }, jobs: streams.map((s) => patternJob(`${name}-${s}`)),
     }));
-    const proc = spawn(process.execPath, [path.join(here, '../../bin/dvr-agent.cjs'), '--config', configFile], { stdio: 'ignore', env: { ...process.env, ...env } });
+    const proc = spawn(process.execPath, [path.join(here, '../../bin/dvr-agent.cjs'), '--config', configFile],
+      { stdio: 'ignore', env: { ...process.env, ...env } });
     const listed = async (stream: string): Promise<ReturnType<typeof parsePlaylist>['segments']> => {
       const text = await fs.readFile(path.join(exportDir, 'live', stream, 'source', 'index.m3u8'), 'utf8').catch(() => '');
       return text ? parsePlaylist(text).segments : [];
     };
     try {
-      for (const s of streams) await until(`2 segments of ${s}`, async () => ((await listed(`${name}-${s}`)).length >= 2 ? true : undefined), 60_000, 100);
+      for (const s of streams) await until(`2 segments of ${s}`, async () =>
+        ((await listed(`${name}-${s}`)).length >= 2 ? true : undefined), 60_000, 100);
       await run('ip', ['link', 'set', link, 'down']);
       const down = Date.now();
-      await until('a heartbeat saying the storage is down', () => (beats.some((b) => b.at > down && !b.available) ? true : undefined), 15_000, 50)
-        .catch((e: Error) => { throw new Error(`${e.message}; heartbeats since: ${JSON.stringify(beats.filter((b) => b.at > down - 2000).map((b) => [b.at - down, b.available]))}`); });
+      await until('a heartbeat saying the storage is down',
+        () => (beats.some((b) => b.at > down && !b.available) ? true : undefined), 15_000, 50)
+        .catch((e: Error) => { throw new Error(`${e.message}; heartbeats since: `
+          + `${JSON.stringify(beats.filter((b) => b.at > down - 2000).map((b) => [b.at - down, b.available]))}`); });
       await until('8 s of outage', () => (Date.now() - down >= 8000 ? true : undefined), 15_000, 100);
       await run('ip', ['link', 'set', link, 'up']);
       const during = beats.filter((b) => b.at >= down);
@@ -174,7 +179,8 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
     await sixStreams('six', {}, {});
   });
 
-  it('with fewer threads than streams, the packager lets only a few streams at the storage at once, so the rest of the agent keeps working', async () => {
+  it('with fewer threads than streams, the packager lets only a few streams at the storage at once, '
+    + 'so the rest of the agent keeps working', async () => {
     // Six threads for six streams: without the packager's gate every thread could end up stuck on the mount.
     await sixStreams('gated', { UV_THREADPOOL_SIZE: '6' }, { concurrentStreamTasks: 2 });
   });

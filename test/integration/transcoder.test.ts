@@ -25,7 +25,8 @@ async function playlist(root: string, stream: string, rendition = 'source'): Pro
   }
 }
 
-async function segmentsListed(root: string, stream: string, n: number, rendition = 'source', deadlineMs = 40_000): Promise<ParsedSegment[]> {
+async function segmentsListed(root: string, stream: string, n: number, rendition = 'source',
+  deadlineMs = 40_000): Promise<ParsedSegment[]> {
   return until(`${n} segments of ${stream}/${rendition}`, async () => {
     const p = await playlist(root, stream, rendition);
     return p && p.segments.length >= n ? p.segments : undefined;
@@ -52,7 +53,8 @@ describe('transcoder agent', function () {
       const restartsBefore = agent.transcoder.source('live', 'cam1')?.restarts ?? 0;
       await kill(publisher);
       const killedAt = Date.now();
-      await until('the agent to notice the source is gone', () => ((agent.transcoder.source('live', 'cam1')?.restarts ?? 0) > restartsBefore ? true : undefined), 20_000);
+      await until('the agent to notice the source is gone',
+        () => ((agent.transcoder.source('live', 'cam1')?.restarts ?? 0) > restartsBefore ? true : undefined), 20_000);
       // The outage under test lasts at least 4 s.
       await until('a 4 s outage', () => (Date.now() - killedAt >= 4000 ? true : undefined), 10_000, 100);
       const before = (await playlist(root, 'cam1'))?.segments.length ?? 0;
@@ -98,14 +100,15 @@ describe('transcoder agent', function () {
     const root = await tempDir('tc-abr');
     const publisher = publish(origin.rtmpUrl('cam2'));
     const agent = await Agent.start(config(root, { jobs: [{ app: 'live', stream: 'cam2', source: { url: origin.rtmpUrl('cam2') },
-      mode: 'transcode', format: 'fmp4', segmentSeconds: 1,
-      ladder: [{ name: 'r360', height: 360, videoKbps: 600 }, { name: 'r180', height: 180, videoKbps: 200 }, { name: 'audio' }] }] }), silentLogger());
+      mode: 'transcode', format: 'fmp4', segmentSeconds: 1, ladder: [{ name: 'r360', height: 360, videoKbps: 600 },
+        { name: 'r180', height: 180, videoKbps: 200 }, { name: 'audio' }] }] }), silentLogger());
     try {
       const hi = await segmentsListed(root, 'cam2', 5, 'r360');
       const lo = await segmentsListed(root, 'cam2', 5, 'r180');
       await segmentsListed(root, 'cam2', 5, 'audio');
       for (let i = 0; i < 4; i++) {
-        assert.ok(Math.abs((hi[i]?.duration ?? 0) - (lo[i]?.duration ?? -1)) < 0.001, `segment ${i}: ${hi[i]?.duration} vs ${lo[i]?.duration}`);
+        assert.ok(Math.abs((hi[i]?.duration ?? 0) - (lo[i]?.duration ?? -1)) < 0.001,
+          `segment ${i}: ${hi[i]?.duration} vs ${lo[i]?.duration}`);
       }
       const master = parsePlaylist(await fs.readFile(path.join(root, 'live', 'cam2', 'master.m3u8'), 'utf8'));
       assert.deepEqual(master.variants.map((v) => v.uri), ['r360/index.m3u8', 'r180/index.m3u8', 'audio/index.m3u8']);
@@ -159,8 +162,8 @@ describe('transcoder agent', function () {
     const root = await tempDir('tc-nfs');
     const storage = path.join(root, 'shared');
     const spool = path.join(root, 'spool');
-    const agent = await Agent.start(config(storage, { spoolRoot: spool, storage: { probeIntervalMs: 300, probeTimeoutMs: 2000, minFreeBytes: 0 },
-      jobs: [patternJob('out')] }), silentLogger());
+    const agent = await Agent.start(config(storage, { spoolRoot: spool,
+      storage: { probeIntervalMs: 300, probeTimeoutMs: 2000, minFreeBytes: 0 }, jobs: [patternJob('out')] }), silentLogger());
     const lock = await run('chattr', ['-R', '+i', storage]);
     if (lock.code !== 0) {
       await agent.close();
@@ -196,7 +199,8 @@ describe('transcoder agent', function () {
     }
   });
 
-  it('runs the jobs the controller names in its heartbeat reply; one that cannot start or is invalid does not hold up the others; stops (ends) the ones it drops', async () => {
+  it('runs the jobs the controller names in its heartbeat reply; one that cannot start or is invalid does not hold up the others; '
+    + 'stops (ends) the ones it drops', async () => {
     const root = await tempDir('tc-jobs');
     // live/blocked cannot get its directory: a file is in the way.
     await fs.mkdir(path.join(root, 'live'), { recursive: true });
@@ -229,7 +233,8 @@ describe('transcoder agent', function () {
       assert.equal((await playlist(root, 'ctl'))?.endList, false, 'the live event goes on');
       jobs = [];
       await until('the job to stop', () => (agent.transcoder.has('live', 'ctl') ? undefined : true), 15_000, 100);
-      await until('the dropped job\'s event to end (ENDLIST)', async () => ((await playlist(root, 'ctl'))?.endList ? true : undefined), 10_000, 100);
+      await until('the dropped job\'s event to end (ENDLIST)', async () =>
+        ((await playlist(root, 'ctl'))?.endList ? true : undefined), 10_000, 100);
       assert.equal(await run('pgrep', ['-f', path.join(root, 'live', 'ctl')]).then((r) => r.stdout.trim()), '', 'its encoder is gone');
     } finally {
       await agent.close();
@@ -278,7 +283,8 @@ describe('transcoder agent', function () {
       jobs: [patternJob('hb')] }), silentLogger());
     try {
       await segmentsListed(root, 'hb', 3);
-      const beat = await until('a heartbeat with stream figures', () => beats.find((b) => (b.body.streams[0]?.segmentsWritten ?? 0) >= 2), 15_000, 100);
+      const beat = await until('a heartbeat with stream figures',
+        () => beats.find((b) => (b.body.streams[0]?.segmentsWritten ?? 0) >= 2), 15_000, 100);
       assert.equal(beat.url, '/api/v1/nodes/tc-test/heartbeat');
       assert.equal(beat.auth, 'Bearer agent-token-0123456789');
       assert.ok(beat.body.system.memoryTotalBytes > 0 && beat.body.system.cpuLoadPercent >= 0);
