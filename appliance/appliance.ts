@@ -28,6 +28,8 @@ export interface ApplianceOptions {
   port: number;
   rtmpPort: number;
   rtmpStatusPort: number;
+  /** The edge's time-shift service, on 127.0.0.1 (nginx passes it the time-shift URLs). */
+  timeshiftPort: number;
   apiHost: string;
   apiPort: number;
   /** Base of the URLs printed for players. */
@@ -111,7 +113,7 @@ export class Appliance {
       this.parts.push({ name: 'nginx (edge)', stop: () => edge.stop() });
       await edge.start(renderConfig({ ...EDGE_DEFAULTS, ...user, role: 'edge', storageRoot: mediaRoot, prefix: edgePrefix,
         listen: [{ host: o.host, port: o.port }], webRoot: WEB_ROOT, signing: { secret: { file: secretFile }, streams: [] },
-        streamsInclude }),
+        streamsInclude, timeshift: { port: o.timeshiftPort, cacheMaxSizeMb: 256 } }),
       { host: local, port: o.port });
     });
 
@@ -138,7 +140,8 @@ export class Appliance {
     const report = { storageRoot: mediaRoot, heartbeatSeconds: 2, controller: { url: controller.url, agentToken: controller.agentToken } };
     for (const [nodeId, role, status] of [['appliance-origin', 'origin', o.rtmpStatusPort], ['appliance-edge', 'edge', o.port]] as const) {
       const a = await ServingAgent.start(parseAgentConfig({ ...report, nodeId, role, nginxStatusUrl: `http://127.0.0.1:${status}`,
-        ...(role === 'edge' ? { nginx: { config: edge.configPath, streamsInclude } } : {}) }), this.log);
+        ...(role === 'edge' ? { nginx: { config: edge.configPath, streamsInclude }, timeshift: { port: o.timeshiftPort } } : {}) }),
+      this.log);
       this.parts.push({ name: `agent (${role})`, stop: () => a.close() });
     }
 

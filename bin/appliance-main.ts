@@ -25,6 +25,7 @@ environment:
   DVR_HTTP_HOST    address nginx listens on, for playback and RTMP (default 0.0.0.0)
   DVR_RTMP_PORT    port publishers connect to (default 1935)
   DVR_RTMP_STATUS_PORT  the origin's local status port (default 8081, on 127.0.0.1)
+  DVR_TIMESHIFT_PORT  the edge's time-shift service (default 8082, on 127.0.0.1)
   DVR_PUBLIC_URL   base URL printed for players (default http://127.0.0.1:<port>)
   DVR_DEMO_WINDOW  DVR window of the demo stream in seconds (default 3600; 0 = whole event)
   DVR_API_PORT     port of the controller's REST API (default 8000, on DVR_API_HOST, default 127.0.0.1)
@@ -58,7 +59,7 @@ function options(argv: string[]): { command: string | undefined; start: Applianc
     dataDirWhy: data.why,
     start: {
       port, apiPort: portOf('DVR_API_PORT', 8000), rtmpPort: portOf('DVR_RTMP_PORT', 1935),
-      rtmpStatusPort: portOf('DVR_RTMP_STATUS_PORT', 8081),
+      rtmpStatusPort: portOf('DVR_RTMP_STATUS_PORT', 8081), timeshiftPort: portOf('DVR_TIMESHIFT_PORT', 8082),
       host: values.host ?? process.env['DVR_HTTP_HOST'] ?? '0.0.0.0', apiHost: process.env['DVR_API_HOST'] ?? '127.0.0.1',
       demo: values['no-demo'] !== true, dataDir: data.dir,
       publicUrl: (process.env['DVR_PUBLIC_URL'] ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),

@@ -50,6 +50,11 @@ export interface EdgeModel extends Common {
    * With it, every stream the file marks is refused without a token, secret or not.
    */
   streamsInclude?: string;
+  /**
+   * The edge agent's time-shift service (ranges of the DVR as playlists, MPDs and MP4 clips) on
+   * loopback: nginx passes it the time-shift URLs and caches its answers under the prefix.
+   */
+  timeshift?: { port: number; cacheMaxSizeMb: number };
 }
 
 export interface RelayModel extends Common {

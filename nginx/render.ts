@@ -175,6 +175,46 @@ function requireToken(check: boolean): Node[] {
   return ['set $dvr_sig "$dvr_sig_required$dvr_sig_ok";', b('if ($dvr_sig = "10")', 'return 403;')];
 }
 
+/** A time-shift path: index-<from>-<duration|now>.m3u8/.mpd (a rendition's too), archive-<from>-<duration>.mp4. */
+const TIMESHIFT_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}(/[a-z0-9_-]{1,64})?/index-\\d{1,12}-(\\d{1,9}|now)\\.(m3u8|mpd)$';
+const CLIP_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/archive-\\d{1,12}-\\d{1,9}\\.mp4$';
+
+/**
+ * The edge's time-shift URLs, passed to the edge agent's service on loopback. Playlists and MPDs are
+ * cached as the service says (a finished range long, an open one a second) and one request per key
+ * reaches it at a time; clips stream through unbuffered and uncached. The query forms of the live
+ * playlist and MPD (?start=, ?end=, ?window=) come here from their locations by an internal rewrite.
+ */
+function timeshiftLocations(m: EdgeModel, tokens: boolean): Node[] {
+  if (!m.timeshift) return [];
+  const proxied = ['proxy_pass http://dvr_timeshift;', 'proxy_http_version 1.1;', 'proxy_set_header Connection "";',
+    // The service's own headers are replaced by the edge's: one CORS header, not two.
+    'proxy_hide_header Access-Control-Allow-Origin;'];
+  const cached = [...proxied, 'proxy_cache dvr_timeshift;', 'proxy_cache_key $uri$is_args$args;', 'proxy_cache_lock on;',
+    'proxy_cache_lock_timeout 5s;', 'proxy_cache_use_stale updating;', 'add_header X-Cache $upstream_cache_status always;'];
+  return [
+    b(`location ~ "${TIMESHIFT_PATH}"`, preflight(), ...requireToken(tokens), ...cors(), ...cached),
+    b(`location ~ "${CLIP_PATH}"`, preflight(), ...requireToken(tokens), ...cors(), ...proxied,
+      'proxy_buffering off;', 'proxy_read_timeout 60s;'),
+    b('location ^~ /_timeshift/', 'internal;', ...requireToken(tokens), ...cors(), ...cached),
+  ];
+}
+
+/** In the live playlist's and MPD's locations: a time-shift query goes to the time-shift service. */
+function timeshiftQuery(m: EdgeModel): Node[] {
+  return m.timeshift ? [b('if ($dvr_timeshift_query)', 'rewrite ^ /_timeshift$uri last;')] : [];
+}
+
+function timeshiftHttp(m: EdgeModel): Node[] {
+  if (!m.timeshift) return [];
+  return [
+    b('upstream dvr_timeshift', `server 127.0.0.1:${m.timeshift.port};`, 'keepalive 16;'),
+    `proxy_cache_path ${q(`${m.prefix}/timeshift-cache`)} levels=1:2 keys_zone=dvr_timeshift:16m `
+      + `max_size=${m.timeshift.cacheMaxSizeMb}m inactive=10m use_temp_path=off;`,
+    b('map $args $dvr_timeshift_query', 'default 0;', '"~(^|&)(start|end|window)=" 1;'),
+  ];
+}
+
 export function renderEdge(m: EdgeModel): string {
   const tokens = checksTokens(m);
   const playlistCache: Node[] = [
@@ -194,7 +234,8 @@ export function renderEdge(m: EdgeModel): string {
     b('location ~ "(/\\.|\\.tmp$|/incoming/|\\.json$|\\.ssi$)"', 'return 403;'),
     b('location ~ /chunks/', 'internal;', 'ssi off;'),
     ...signedLocation(m.signing, ['rewrite ^ $sl_path last;']),
-    b('location ~ "^(?<dvr_base>.+)\\.m3u8$"', preflight(), ...requireToken(tokens), ...cors(),
+    ...timeshiftLocations(m, tokens),
+    b('location ~ "^(?<dvr_base>.+)\\.m3u8$"', preflight(), ...requireToken(tokens), ...timeshiftQuery(m), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;',
       // The common case costs one open, as plain static serving does. A player asking for a delta
       // update (EXT-X-SKIP) gets the delta playlist. Whatever is missing (no delta written, or a
@@ -210,7 +251,7 @@ export function renderEdge(m: EdgeModel): string {
     b('location @dvr_chunked', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
       'default_type application/vnd.apple.mpegurl;', 'rewrite ^ $dvr_base.m3u8.ssi break;',
       'ssi on;', 'ssi_types application/vnd.apple.mpegurl;', 'ssi_last_modified off;', 'etag off;', 'if_modified_since off;'),
-    b('location ~ \\.mpd$', preflight(), ...requireToken(tokens), ...cors(),
+    b('location ~ \\.mpd$', preflight(), ...requireToken(tokens), ...timeshiftQuery(m), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;'),
     b(`location ~ \\.(${MEDIA_EXT})$`, preflight(), ...requireToken(tokens), ...cors(),
       `add_header Cache-Control "public, max-age=${m.segmentMaxAgeSeconds}, immutable" always;`,
@@ -221,7 +262,7 @@ export function renderEdge(m: EdgeModel): string {
   );
   return print([...main(m), b('http', ...httpCommon(m),
     b('map $arg__HLS_skip $dvr_skip', 'default "";', 'YES "_delta";', 'v2 "_delta";'),
-    ...playlistCache, ...streamMaps(m), ...signingSecret(m.signing), '', server)]);
+    ...playlistCache, ...streamMaps(m), ...signingSecret(m.signing), ...timeshiftHttp(m), '', server)]);
 }
 
 export function renderRelay(m: RelayModel): string {

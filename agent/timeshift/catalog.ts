@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../../common/errors.js';
 import { checkName } from '../../common/names.js';
-import { CHUNKED_PLAYLIST, PLAYLIST, parseSegmentName, type SegmentExt, type SegmentRecord } from '../packager/layout.js';
+import { CHUNKED_PLAYLIST, PLAYLIST, STREAM_STATE, parseSegmentName, type SegmentExt, type SegmentRecord } from '../packager/layout.js';
 
 /** Consecutive segments in columns (about 28 bytes each). */
 interface Run {
@@ -53,12 +53,35 @@ const segmentLines = (text: string): string[] => text.split('\n').filter((l) => 
 export class Catalog {
   private readonly playlists = new Map<string, { mtimeMs: number; size: number; view: RenditionView }>();
   private readonly chunks = new Map<string, Run | undefined>();
+  private readonly windows = new Map<string, { mtimeMs: number; seconds: number }>();
 
   constructor(private readonly root: string, private readonly maxChunks = 4096) {}
 
   /** The rendition's directory on the storage; its names are checked before they become a path. */
   dir(app: string, stream: string, rendition: string): string {
     return path.join(this.root, checkName('app', app), checkName('stream', stream), checkName('rendition', rendition));
+  }
+
+  /**
+   * The stream's DVR window in seconds as its packager keeps it (stream.json; 0: unbounded), or
+   * undefined when the stream has no state here.
+   */
+  async windowSeconds(app: string, stream: string): Promise<number | undefined> {
+    const file = path.join(this.root, checkName('app', app), checkName('stream', stream), STREAM_STATE);
+    const st = await fs.stat(file).catch(() => undefined);
+    if (!st) return undefined;
+    const cached = this.windows.get(file);
+    if (cached?.mtimeMs === st.mtimeMs) return cached.seconds;
+    const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+    let seconds: number | undefined;
+    try {
+      const w = (JSON.parse(text ?? 'null') as { settings?: { windowSeconds?: unknown } } | null)?.settings?.windowSeconds;
+      seconds = typeof w === 'number' && w >= 0 ? w : undefined;
+    } catch {
+      seconds = undefined; // being replaced: asked again next time
+    }
+    if (seconds !== undefined) this.windows.set(file, { mtimeMs: st.mtimeMs, seconds });
+    return seconds;
   }
 
   /** What the rendition lists now; undefined when it has no playlist. */

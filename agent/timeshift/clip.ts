@@ -14,20 +14,36 @@ export function concatScript(dir: string, ext: SegmentExt, segments: readonly Se
   for (const s of segments) {
     const file = path.join(dir, segmentName(s, ext));
     lines.push(`file ${quote(ext === 'm4s' ? `concat:${path.join(dir, initName(s.disc))}|${file}` : file)}`);
+    // A fragment's timestamps start where it sits in the stream, not at 0: without its duration the
+    // demuxer would take the fragment's end time for its length.
+    lines.push(`duration ${(s.durationUs / 1e6).toFixed(6)}`);
   }
   return `${lines.join('\n')}\n`;
 }
 
-/** ffmpeg writing the clip to its stdout; the script file is removed when it exits. */
-export async function startClip(
-  dir: string, ext: SegmentExt, segments: readonly SegmentRecord[], ffmpeg = 'ffmpeg',
-): Promise<ChildProcess> {
+/** One rendition's part of a clip: its directory and the segments of the range. */
+export interface ClipTrack { dir: string; ext: SegmentExt; segments: readonly SegmentRecord[] }
+
+/**
+ * ffmpeg writing the clip of one or more renditions (video, and audio kept apart) to its stdout; the
+ * concat scripts are removed when it exits. The tracks start where their first segments start in
+ * wall-clock time, relative to the first track's: they stay in sync though their segments do not align.
+ */
+export async function startClip(tracks: readonly ClipTrack[], ffmpeg = 'ffmpeg'): Promise<ChildProcess> {
+  const first = tracks[0]?.segments[0];
+  if (!first) throw new Error('a clip needs segments');
   const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'dvr-clip-'));
-  const script = path.join(tmp, 'list.ffconcat');
-  await fs.writeFile(script, concatScript(dir, ext, segments), { mode: 0o600 });
-  const child = spawn(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-nostdin', '-f', 'concat', '-safe', '0',
-    '-protocol_whitelist', 'file,concat', '-i', script, '-map', '0', '-c', 'copy',
-    ...(ext === 'ts' ? ['-bsf:a', 'aac_adtstoasc'] : []),
+  const inputs: string[] = [];
+  for (const [k, t] of tracks.entries()) {
+    const script = path.join(tmp, `${k}.ffconcat`);
+    await fs.writeFile(script, concatScript(t.dir, t.ext, t.segments), { mode: 0o600 });
+    const offset = ((t.segments[0]?.startMs ?? first.startMs) - first.startMs) / 1000;
+    inputs.push(...(offset !== 0 ? ['-itsoffset', offset.toFixed(3)] : []),
+      '-f', 'concat', '-safe', '0', '-protocol_whitelist', 'file,concat', '-i', script);
+  }
+  const ts = tracks.some((t) => t.ext === 'ts');
+  const child = spawn(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-nostdin', ...inputs,
+    ...tracks.flatMap((_, k) => ['-map', `${k}`]), '-c', 'copy', ...(ts ? ['-bsf:a', 'aac_adtstoasc'] : []),
     '-movflags', 'frag_keyframe+empty_moov+default_base_moof', '-f', 'mp4', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.once('close', () => { void fs.rm(tmp, { recursive: true, force: true }); });
   return child;

@@ -4,7 +4,7 @@
 //   /<app>/<stream>/<rendition>/index-<from>-<duration|now>.m3u8 media playlist of the range
 //   /<app>/<stream>/index-<from>-<duration|now>.mpd             MPD of the range
 //   /<app>/<stream>/archive-<from>-<duration>.mp4               the range as one MP4
-//   .../index.m3u8 or manifest.mpd ?start=<ISO-8601|epoch|-seconds>&end=...  the same by query
+//   .../master.m3u8, index.m3u8 or manifest.mpd ?start=<ISO-8601|epoch|-seconds>&end=...  the same by query
 //   .../index.m3u8?window=<seconds>                              the live playlist, shortened
 // <from> is Unix seconds, <duration> seconds. A malformed request is a 400, with one line that says why.
 import { NAME_PATTERN } from '../../common/stream-settings.js';
@@ -22,6 +22,8 @@ export interface TimeShiftRequest {
   toMs: number | undefined;
   /** ?window=: the live playlist, the last `windowS` seconds only. */
   live?: boolean;
+  /** The range was given relative to now (?start=-3600): the same URL means another range a second later. */
+  relative?: boolean;
 }
 
 export type Parsed = { ok: true; request: TimeShiftRequest } | { ok: false; status: 400; reason: string };
@@ -35,7 +37,7 @@ export interface RequestLimits {
 
 const NAME = NAME_PATTERN.slice(1, -1);
 const PATH_RE = new RegExp(
-  `^/(${NAME})/(${NAME})(?:/(${NAME}))?/(index|archive|manifest)(?:-(\\d{1,12})-(\\d{1,9}|now))?\\.(m3u8|mpd|mp4)$`);
+  `^/(${NAME})/(${NAME})(?:/(${NAME}))?/(index|archive|manifest|master)(?:-(\\d{1,12})-(\\d{1,9}|now))?\\.(m3u8|mpd|mp4)$`);
 
 const bad = (reason: string): Parsed => ({ ok: false, status: 400, reason });
 
@@ -58,15 +60,17 @@ export function parseTimeShift(path: string, query: URLSearchParams, nowMs: numb
   const shape = ext === 'mp4' ? name === 'archive' && from !== undefined
     : name === 'archive' ? false
       : name === 'manifest' ? ext === 'mpd' && from === undefined
+        : name === 'master' ? ext === 'm3u8' && from === undefined && rendition === undefined
         : from !== undefined || ext === 'm3u8';
   if (!shape) {
     return bad(`${path}: the forms are index-<from>-<duration|now>.m3u8 or .mpd, archive-<from>-<duration>.mp4, `
-      + 'and index.m3u8 or manifest.mpd with ?start=');
+      + 'and master.m3u8, index.m3u8 or manifest.mpd with ?start=');
   }
   if (rendition !== undefined && kind !== 'media') return bad(`${path}: a rendition has media playlists only`);
   const base = { app, stream, kind, ...(rendition !== undefined ? { rendition } : {}) };
   let fromMs: number;
   let toMs: number | undefined;
+  let relative = false;
   if (from !== undefined) {
     if (query.has('start') || query.has('end') || query.has('window')) {
       return bad(`${path}: the range is in the path; no ?start, ?end or ?window as well`);
@@ -78,8 +82,9 @@ export function parseTimeShift(path: string, query: URLSearchParams, nowMs: numb
     const w = query.get('window') ?? '';
     if (!/^\d{1,9}$/.test(w) || Number(w) <= 0) return bad(`?window=${w}: seconds, a positive whole number`);
     if (query.has('start') || query.has('end')) return bad('?window= shortens the live playlist; it takes no ?start or ?end');
-    return { ok: true, request: { ...base, fromMs: nowMs - Number(w) * 1000, toMs: undefined, live: true } };
+    return { ok: true, request: { ...base, fromMs: nowMs - Number(w) * 1000, toMs: undefined, live: true, relative: true } };
   } else if (query.has('start')) {
+    relative = /^-/.test(query.get('start') ?? '') || /^-/.test(query.get('end') ?? '');
     const start = queryTime(query.get('start') ?? '', nowMs);
     if (start === undefined) {
       return bad(`?start=${query.get('start') ?? ''}: an ISO-8601 time, Unix seconds, or seconds before now (-3600)`);
@@ -100,5 +105,5 @@ export function parseTimeShift(path: string, query: URLSearchParams, nowMs: numb
   if (((toMs ?? nowMs) - fromMs) / 1000 > limit) {
     return bad(`the range is longer than ${limit} s, the longest ${kind === 'clip' ? 'clip' : 'range'} allowed`);
   }
-  return { ok: true, request: { ...base, fromMs, toMs } };
+  return { ok: true, request: { ...base, fromMs, toMs, ...(relative ? { relative } : {}) } };
 }

@@ -10,7 +10,7 @@ import { errnoCode } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { DASH_MANIFEST, MASTER, type SegmentRecord } from '../packager/layout.js';
 import { Catalog, listedSpan, segmentsIn, type RenditionView } from './catalog.js';
-import { startClip } from './clip.js';
+import { startClip, type ClipTrack } from './clip.js';
 import { availabilityStartOf, rangeMaster, rangeMpd, rangePlaylist, representationsOf } from './render.js';
 import { parseTimeShift, type RequestLimits, type TimeShiftRequest } from './request.js';
 
@@ -32,6 +32,11 @@ export const INTERNAL_PREFIX = '/_timeshift';
 class Answer {
   constructor(readonly status: number, readonly body: string, readonly type = 'text/plain; charset=utf-8', readonly maxAge = 0) {}
 }
+
+/** The longest a time-shift answer is cached, seconds. */
+const MAX_AGE_S = 3600;
+
+interface Slice { view: RenditionView; segments: SegmentRecord[]; windowSeconds: number | undefined }
 
 const notFound = (reason: string): Answer => new Answer(404, `${reason}\n`);
 const when = (ms: number): string => new Date(ms).toISOString().replace('.000Z', 'Z');
@@ -96,7 +101,7 @@ export class TimeShiftServer {
   }
 
   /** A range's segments of one rendition, or why there are none. */
-  private async slice(r: TimeShiftRequest, rendition: string): Promise<{ view: RenditionView; segments: SegmentRecord[] } | Answer> {
+  private async slice(r: TimeShiftRequest, rendition: string): Promise<Slice | Answer> {
     const view = await this.catalog.rendition(r.app, r.stream, rendition);
     if (!view) return notFound(`no stream ${r.app}/${r.stream} with a rendition ${rendition} here`);
     const segments = segmentsIn(view, r.fromMs, r.toMs);
@@ -105,20 +110,23 @@ export class TimeShiftServer {
       return notFound(`nothing stored for ${r.app}/${r.stream} from ${when(r.fromMs)}${r.toMs !== undefined ? ` to ${when(r.toMs)}` : ''}`
         + (span ? ` (it holds ${when(span.fromMs)} to ${when(span.toMs)})` : ' (it holds nothing yet)'));
     }
-    return { view, segments };
+    return { view, segments, windowSeconds: await this.catalog.windowSeconds(r.app, r.stream) };
   }
 
   /**
-   * How long a finished range may be cached: while its first segment stays listed (a sliding window
-   * drops the oldest first; an EVENT or ended playlist keeps everything), a day at most.
+   * How long a range may be cached: an open or relative one a second; a finished one until its first
+   * segment may leave the stream's sliding window (less two target durations), an hour at most (an
+   * ended event may be deleted by a new publish).
    */
-  private maxAge(view: RenditionView, segments: readonly SegmentRecord[], finished: boolean): number {
-    if (!finished) return 1;
-    if (view.event || view.ended) return 86_400;
-    const span = listedSpan(view);
-    const first = segments[0];
-    if (!span || !first) return 1;
-    return Math.max(1, Math.min(86_400, Math.floor((first.startMs - span.fromMs) / 1000) - 2 * view.target));
+  private maxAge(r: TimeShiftRequest, got: Slice, finished: boolean): number {
+    if (!finished || r.relative) return 1;
+    const first = got.segments[0];
+    if (got.view.event || got.view.ended || got.windowSeconds === 0 || !first) return MAX_AGE_S;
+    // No window known: as if the window were what is listed now.
+    const span = listedSpan(got.view);
+    const windowMs = got.windowSeconds !== undefined ? got.windowSeconds * 1000 : span ? span.toMs - span.fromMs : 0;
+    const leaves = first.startMs + windowMs - this.now();
+    return Math.max(1, Math.min(MAX_AGE_S, Math.floor(leaves / 1000) - 2 * got.view.target));
   }
 
   private async media(r: TimeShiftRequest): Promise<Answer> {
@@ -127,7 +135,7 @@ export class TimeShiftServer {
     const finished = !r.live && (r.toMs !== undefined || got.view.ended);
     const state = r.live && !got.view.ended ? 'live' : finished ? 'finished' : 'open';
     const text = rangePlaylist(got.segments, { ext: got.view.ext, target: got.view.target, state });
-    return new Answer(200, text, 'application/vnd.apple.mpegurl', this.maxAge(got.view, got.segments, finished));
+    return new Answer(200, text, 'application/vnd.apple.mpegurl', this.maxAge(r, got, finished));
   }
 
   private async read(file: string): Promise<string | undefined> {
@@ -145,7 +153,7 @@ export class TimeShiftServer {
       .map((m) => m[1] ?? '');
     let missing: Answer | undefined;
     let found = false;
-    let maxAge = 86_400;
+    let maxAge = MAX_AGE_S;
     for (const rendition of renditions) {
       const got = await this.slice(r, rendition);
       if (got instanceof Answer) {
@@ -153,11 +161,14 @@ export class TimeShiftServer {
         continue;
       }
       found = true;
-      maxAge = Math.min(maxAge, this.maxAge(got.view, got.segments, !r.live && (r.toMs !== undefined || got.view.ended)));
+      maxAge = Math.min(maxAge, this.maxAge(r, got, !r.live && (r.toMs !== undefined || got.view.ended)));
     }
     if (!found) return missing ?? notFound(`stream ${r.app}/${r.stream} has no rendition here`);
-    const name = path.basename(pathname) === 'index.m3u8' ? 'index.m3u8' : path.basename(pathname);
-    return new Answer(200, rangeMaster(master, name, name === 'index.m3u8' ? search : ''), 'application/vnd.apple.mpegurl', maxAge);
+    // The query forms (master.m3u8?start=...) point the variants at their own playlists with the same query.
+    const base = path.basename(pathname);
+    const byQuery = base === 'index.m3u8' || base === MASTER;
+    const text = rangeMaster(master, byQuery ? 'index.m3u8' : base, byQuery ? search : '');
+    return new Answer(200, text, 'application/vnd.apple.mpegurl', maxAge);
   }
 
   private async mpd(r: TimeShiftRequest): Promise<Answer> {
@@ -167,36 +178,43 @@ export class TimeShiftServer {
     const renditions = [];
     let finished = r.toMs !== undefined;
     let target = 1;
-    let maxAge = 86_400;
+    let maxAge = MAX_AGE_S;
     for (const [name, info] of representationsOf(live)) {
       const got = await this.slice(r, name);
       if (got instanceof Answer) return got;
       finished ||= got.view.ended;
       target = Math.max(target, got.view.target);
-      maxAge = Math.min(maxAge, this.maxAge(got.view, got.segments, finished));
+      maxAge = Math.min(maxAge, this.maxAge(r, got, finished));
       renditions.push({ info, segments: got.segments });
     }
     if (renditions.length === 0) return notFound(`the DASH manifest of ${r.app}/${r.stream} lists no representation`);
     const nowMs = this.now();
     const availabilityStartMs = availabilityStartOf(live) ?? r.fromMs;
     const text = rangeMpd(renditions, { target, finished, availabilityStartMs, fromMs: r.fromMs, nowMs });
-    return new Answer(200, text, 'application/dash+xml', finished ? maxAge : 1);
+    return new Answer(200, text, 'application/dash+xml', finished && !r.relative ? maxAge : 1);
   }
 
   private async clip(r: TimeShiftRequest, res: http.ServerResponse): Promise<void> {
     const dir = path.dirname(this.catalog.dir(r.app, r.stream, 'x'));
     const master = await this.read(path.join(dir, MASTER));
-    // The clip is of the best rendition (the master playlist lists the highest first) with its audio.
+    // The clip is of the best rendition (the master playlist lists the highest first), with the
+    // audio rendition when audio is kept apart.
     const rendition = master ? /^([a-z0-9_-]+)\/index\.m3u8$/m.exec(master)?.[1] : undefined;
     if (!rendition) { this.send(res, notFound(`no stream ${r.app}/${r.stream} here`)); return; }
     const got = await this.slice(r, rendition);
     if (got instanceof Answer) { this.send(res, got); return; }
+    const tracks: ClipTrack[] = [{ dir: this.catalog.dir(r.app, r.stream, rendition), ext: got.view.ext, segments: got.segments }];
+    const audio = master ? /^#EXT-X-MEDIA:TYPE=AUDIO,.*URI="([a-z0-9_-]+)\/index\.m3u8"/m.exec(master)?.[1] : undefined;
+    if (audio) {
+      const a = await this.slice(r, audio);
+      if (!(a instanceof Answer)) tracks.push({ dir: this.catalog.dir(r.app, r.stream, audio), ext: a.view.ext, segments: a.segments });
+    }
     if (this.clips >= this.o.maxClips) {
       this.send(res, new Answer(503, `${this.o.maxClips} clips are being made on this edge; try again in a moment\n`));
       return;
     }
     this.clips++;
-    const child = await startClip(this.catalog.dir(r.app, r.stream, rendition), got.view.ext, got.segments);
+    const child = await startClip(tracks);
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
     const done = once(child, 'close');

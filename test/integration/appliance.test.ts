@@ -30,10 +30,12 @@ interface Appliance {
 /** `dvr start` as the README runs it, on free ports, in a data directory of its own (`dataDir`, if given). */
 async function startAppliance(args: string[] = [], env: Record<string, string> = {}, given?: string): Promise<Appliance> {
   const dataDir = given ?? await tempDir('appliance');
-  const [port, apiPort, rtmpPort, statusPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [port, apiPort, rtmpPort, statusPort, timeshiftPort] = [await freePort(), await freePort(), await freePort(), await freePort(),
+    await freePort()];
   const proc = spawn(process.execPath, [cli, 'start', ...args], {
     env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_API_PORT: String(apiPort),
-      DVR_RTMP_PORT: String(rtmpPort), DVR_RTMP_STATUS_PORT: String(statusPort), DVR_LOG_LEVEL: 'warn', ...env },
+      DVR_RTMP_PORT: String(rtmpPort), DVR_RTMP_STATUS_PORT: String(statusPort),
+      DVR_TIMESHIFT_PORT: String(timeshiftPort), DVR_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -65,6 +67,15 @@ describe('the appliance command (README quick start)', function () {
     const seg = await fetch(new URL(media.segments[0]?.uri ?? '', new URL(master.variants[0]?.uri ?? '', playback)));
     assert.equal(seg.status, 200);
     assert.ok(lines.some((l) => /^dash: http:\/\/127\.0\.0\.1:\d+\/live\/demo\/manifest\.mpd$/.test(l)));
+    // The edge answers time-shift URLs: the last 4 s of the demo, by query, from the same master URL.
+    const shifted = await fetch(`${playback}?start=-4`);
+    const shiftedText = await shifted.text();
+    assert.equal(shifted.status, 200, shiftedText);
+    const variant = parsePlaylist(shiftedText).variants[0]?.uri ?? '';
+    assert.match(variant, /\/index\.m3u8\?start=-4$/);
+    const range = parsePlaylist(await (await fetch(new URL(variant, playback))).text());
+    assert.equal(range.playlistType, 'EVENT');
+    assert.ok(range.segments.length >= 1 && range.segments.length <= 4, `${range.segments.length} segments of 2 s for the last 4 s`);
     const api = await a.line('api', 5000);
     assert.equal(api, `http://127.0.0.1:${apiPort}/api/v1`);
     assert.equal((await fetch(`${api}/health`)).status, 200);

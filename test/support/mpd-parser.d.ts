@@ -3,6 +3,8 @@
 declare module 'mpd-parser' {
   export interface MpdSegment {
     uri: string;
+    /** The URI resolved against the manifestUri given to parse. */
+    resolvedUri: string;
     /** Seconds. */
     duration: number;
     /** Seconds on the presentation timeline (Period start + (t - presentationTimeOffset) / timescale). */

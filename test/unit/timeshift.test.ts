@@ -32,12 +32,12 @@ describe('time-shift requests', () => {
 
   it('reads the query forms: ISO-8601, epoch and relative starts, an end, a shortened window', () => {
     assert.deepEqual(parsed('/live/cam/source/index.m3u8', 'start=-3600'), { app: 'live', stream: 'cam', rendition: 'source', kind: 'media',
-      fromMs: NOW - 3_600_000, toMs: undefined });
+      fromMs: NOW - 3_600_000, toMs: undefined, relative: true });
     const iso = parsed('/live/cam/index.m3u8', `start=${new Date(NOW - 600_000).toISOString()}&end=${(NOW - 300_000) / 1000}`);
     assert.deepEqual([iso.kind, iso.fromMs, iso.toMs], ['master', NOW - 600_000, NOW - 300_000]);
     assert.equal(parsed('/live/cam/manifest.mpd', 'start=-60').kind, 'mpd');
     assert.deepEqual(parsed('/live/cam/source/index.m3u8', 'window=600'), { app: 'live', stream: 'cam', rendition: 'source', kind: 'media',
-      fromMs: NOW - 600_000, toMs: undefined, live: true });
+      fromMs: NOW - 600_000, toMs: undefined, live: true, relative: true });
   });
 
   it('refuses what is malformed with one line that says why', () => {
