@@ -12,11 +12,14 @@ import { systemFigures } from './metrics/system.js';
 import { Packager } from './packager/packager.js';
 import { MOUNT_MARKER, StorageMonitor } from './storage/monitor.js';
 import { parseTranscodeJob, type TranscodeJob } from '../common/job.js';
+import { TimeShiftServer } from './timeshift/server.js';
 import { Transcoder } from './transcoder/transcoder.js';
 
 export class Agent {
   private heartbeat: HeartbeatSender | undefined;
   private metricsServer: http.Server | undefined;
+  /** The host is an edge too: its time-shift service. */
+  private timeshift: TimeShiftServer | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(readonly config: Readonly<AgentConfig>, readonly storage: StorageMonitor, readonly packager: Packager,
@@ -43,6 +46,7 @@ export class Agent {
       agent.metricsServer = await serveMetrics(createRegistry({ packager, transcoder, storage }), config.metrics.host,
         config.metrics.port, config.metrics.token);
     }
+    agent.timeshift = await TimeShiftServer.forAgent(config, log);
     await transcoder.reconcile(config.jobs);
     agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), async (reply) => {
       // The controller's jobs come on top of the local config's (single-machine mode keeps its own).
@@ -85,6 +89,7 @@ export class Agent {
     this.closing ??= (async () => {
       const steps: Array<[string, () => Promise<void> | void]> = [
         ['heartbeat', () => this.heartbeat?.close()],
+        ['time-shift', () => this.timeshift?.close()],
         ['transcoder', () => this.transcoder.close()],
         ['packager', () => this.packager.close()],
         ['storage', () => this.storage.close()],

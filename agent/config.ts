@@ -17,8 +17,8 @@ export interface AgentConfig {
    */
   nginx?: { config: string; streamsInclude: string; binary: string };
   /**
-   * Edges: the time-shift service nginx passes time-shift URLs to (ranges of the DVR as playlists,
-   * MPDs and MP4 clips), on loopback, reading storageRoot.
+   * Edges (an edge's agent, a transcoder's when the host is an edge too): the time-shift service nginx
+   * passes time-shift URLs to (ranges of the DVR as playlists, MPDs and MP4 clips), on loopback, reading storageRoot.
    */
   timeshift?: { host: string; port: number; maxClipSeconds: number; maxRangeSeconds: number; maxClips: number };
   /** The shared storage (NFS mount on a cluster): <root>/<app>/<stream>/... */
@@ -104,10 +104,10 @@ const validate = compile<AgentConfig>(schema);
 export function parseAgentConfig(input: unknown, where = 'agent config'): Readonly<AgentConfig> {
   const base = validateOrThrow(validate, input, where);
   const jobs = base.jobs.map((j, i) => parseTranscodeJob(j, `${where} $.jobs[${i}]`));
-  if (base.timeshift && base.role !== 'edge') {
+  if (base.timeshift && base.role !== 'edge' && base.role !== 'transcoder') {
     const article = base.role === 'origin' ? 'an' : 'a';
     throw new DvrError('DVR_ERR_CONFIG',
-      `invalid ${where}: $.timeshift: only edges serve time-shift URLs, this node is ${article} ${base.role}`);
+      `invalid ${where}: $.timeshift: an edge's agent serves time-shift URLs, this node is ${article} ${base.role}`);
   }
   if (base.nginx && base.role !== 'edge' && base.role !== 'relay') {
     throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.nginx: only edges and relays keep stream maps, `

@@ -19,6 +19,7 @@ export interface Inventory {
     transport: 'nfs' | 'sshfs'; sshfs?: { identityFile: string; user: string } };
   controller?: { url: string; agentTokenFile?: string; signingSecretFile?: string };
   http: { port: number };
+  timeshift: { port: number; maxClipSeconds: number; maxClips: number; cacheMaxSizeMb: number };
   rtmp: { port: number };
   hosts: InventoryHost[];
 }

@@ -89,7 +89,9 @@ export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'rel
   switch (role) {
     case 'edge':
       return { ...EDGE_DEFAULTS, ...common, ...maps, role, listen, storageRoot: storageOn(inv, h).root,
-        networkStorage: storageOn(inv, h).mounted };
+        networkStorage: storageOn(inv, h).mounted,
+        // The node's agent serves the time-shift URLs.
+        ...(runsAgent(inv, h, inputs) ? { timeshift: { port: inv.timeshift.port, cacheMaxSizeMb: inv.timeshift.cacheMaxSizeMb } } : {}) };
     case 'relay':
       return { ...common, ...maps, role, listen, cacheMaxSizeMb: 10_240, cacheInactiveMinutes: 120, playlistMaxAgeSeconds: 1,
         segmentMaxAgeSeconds: 31_536_000,
@@ -129,6 +131,9 @@ export function agentConfig(inv: Inventory, h: InventoryHost, agentToken: string
       sources: fragments.sources } } : {}),
     ...(role === 'transcoder' ? {} : { nginxStatusUrl: `http://${urlHost(h.address)}:${inv.http.port}` }),
     ...(role === 'edge' || role === 'relay' ? { nginx: { config: nginxFiles(h).config, streamsInclude: nginxFiles(h).streams } } : {}),
+    // Whatever else it runs, the agent of an edge host serves its time-shift URLs.
+    ...(h.roles.includes('edge') ? { timeshift: { port: inv.timeshift.port, maxClipSeconds: inv.timeshift.maxClipSeconds,
+      maxClips: inv.timeshift.maxClips } } : {}),
   };
 }
 

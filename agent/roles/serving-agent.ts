@@ -32,11 +32,7 @@ export class ServingAgent {
   static async start(config: Readonly<AgentConfig>, log: Logger): Promise<ServingAgent> {
     if (config.role === 'transcoder') throw new DvrError('DVR_ERR_INTERNAL', 'ServingAgent serves edge, relay and origin nodes');
     const agent = new ServingAgent(config, config.role, log);
-    const ts = config.timeshift;
-    if (ts) {
-      agent.timeshift = await TimeShiftServer.start({ root: config.storageRoot, host: ts.host, port: ts.port, maxClips: ts.maxClips,
-        limits: { maxClipSeconds: ts.maxClipSeconds, maxRangeSeconds: ts.maxRangeSeconds }, log: log.child({ part: 'timeshift' }) });
-    }
+    agent.timeshift = await TimeShiftServer.forAgent(config, log);
     agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), (reply) => agent.onReply(reply));
     log.info({ node: config.nodeId, role: config.role, ...(agent.timeshift ? { timeshift: agent.timeshift.port } : {}) }, 'agent started');
     return agent;

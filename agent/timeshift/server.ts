@@ -8,6 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { errnoCode } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
+import type { AgentConfig } from '../config.js';
 import { DASH_MANIFEST, MASTER, type SegmentRecord } from '../packager/layout.js';
 import { Catalog, listedSpan, segmentsIn, type RenditionView } from './catalog.js';
 import { startClip, type ClipTrack } from './clip.js';
@@ -57,6 +58,14 @@ export class TimeShiftServer {
     s.server.listen(o.port, o.host);
     await once(s.server, 'listening');
     return s;
+  }
+
+  /** The service an agent config asks for, if it asks for one. */
+  static async forAgent(config: Readonly<AgentConfig>, log: Logger): Promise<TimeShiftServer | undefined> {
+    const ts = config.timeshift;
+    if (!ts) return undefined;
+    return TimeShiftServer.start({ root: config.storageRoot, host: ts.host, port: ts.port, maxClips: ts.maxClips,
+      limits: { maxClipSeconds: ts.maxClipSeconds, maxRangeSeconds: ts.maxRangeSeconds }, log: log.child({ part: 'timeshift' }) });
   }
 
   get port(): number {

@@ -199,6 +199,12 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
       const seg = await fetch(new URL(played.segments[0]?.uri ?? '', media));
       assert.equal(seg.headers.get('content-type'), 'video/mp2t');
       assert.ok((await seg.arrayBuffer()).byteLength > 1000);
+      // The edge's agent serves the time-shift URLs behind its nginx, under the same token.
+      const shifted = await fetch(new URL('source/index.m3u8?start=-4', signed));
+      const shiftedText = await shifted.text();
+      assert.equal(shifted.status, 200, shiftedText);
+      assert.equal(parsePlaylist(shiftedText).playlistType, 'EVENT');
+      assert.equal((await fetch(`http://${edge.address}:8080/live/cam/source/index.m3u8?start=-4`)).status, 403);
       const pullers = (await run('pgrep', ['-af', 'ffmpeg'])).stdout.split('\n')
         .filter((l) => l.includes('live/cam') && !l.includes('key='));
       assert.deepEqual(pullers, [], 'no puller: the agent takes the origin\'s fragments');
