@@ -5,7 +5,6 @@
 // before it and says which part failed, with the last lines of that part's log.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { DvrError, isDvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { Agent } from '../agent/agent.js';
@@ -18,6 +17,7 @@ import { NginxProcess } from '../nginx/process.js';
 import { EDGE_DEFAULTS, RTMP_MODULE_PATH } from '../nginx/model.js';
 import { renderConfig, renderSecretInclude, renderStreamMaps } from '../nginx/render.js';
 import { streamMapsOf } from '../controller/api.js';
+import { localPlayerFiles } from '../nginx/player.js';
 import { prepareSegmenterDirs } from '../nginx/segmenter.js';
 import { ensureWorkerAccount, shareWithWorkers, type Account } from './data-dir.js';
 
@@ -52,8 +52,6 @@ export class StartupError extends Error {
 
 interface Part { name: string; stop: () => Promise<void> }
 
-const WEB_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web');
-
 export class Appliance {
   private readonly parts: Part[] = [];
   private stopping: Promise<void> | undefined;
@@ -64,6 +62,8 @@ export class Appliance {
 
   get playbackUrl(): string { return `${this.o.publicUrl}/live/demo/master.m3u8`; }
   get dashUrl(): string { return `${this.o.publicUrl}/live/demo/manifest.mpd`; }
+  /** The edge's player page for the demo. */
+  get playerUrl(): string { return `${this.o.publicUrl}/player/?stream=live/demo`; }
 
   /** Runs `fn` as the start of `part`; a failure names the part and the logs that say why. */
   private async step<T>(part: string, logFiles: string[], fn: () => Promise<T>): Promise<T> {
@@ -112,7 +112,7 @@ export class Appliance {
       await writeAtomic(streamsInclude, renderStreamMaps(streamMapsOf(controller.store.streams())), 0o644);
       this.parts.push({ name: 'nginx (edge)', stop: () => edge.stop() });
       await edge.start(renderConfig({ ...EDGE_DEFAULTS, ...user, role: 'edge', storageRoot: mediaRoot, prefix: edgePrefix,
-        listen: [{ host: o.host, port: o.port }], webRoot: WEB_ROOT, signing: { secret: { file: secretFile }, streams: [] },
+        listen: [{ host: o.host, port: o.port }], player: localPlayerFiles(), signing: { secret: { file: secretFile }, streams: [] },
         streamsInclude, timeshift: { port: o.timeshiftPort, cacheMaxSizeMb: 256 } }),
       { host: local, port: o.port });
     });

@@ -15,6 +15,7 @@ const HELP = `usage: dvr start [--port N] [--host ADDR] [--no-demo]
 Runs the DVR appliance on this machine and prints, each on its own line:
   playback: <HLS master playlist URL of the demo stream>
   dash: <DASH manifest URL>
+  player: <the edge's player page for the demo stream>
   publish: <RTMP URL, with its stream key, to publish live/cam1 from OBS or ffmpeg>
   api: <the controller's REST API>   dashboard: <its dashboard>
 
@@ -118,6 +119,7 @@ async function main(): Promise<void> {
   if (o.demo) {
     console.log(`playback: ${appliance.playbackUrl}`);
     console.log(`dash: ${appliance.dashUrl}`);
+    console.log(`player: ${appliance.playerUrl}`);
   } else {
     console.log(`media: ${o.publicUrl}/`);
   }

@@ -183,7 +183,7 @@ export async function up(o: LabOptions, say: Say): Promise<LabState> {
     specs: specs.map((h) => (h.name === PUBLISHER_HOST ? { ...h, etcHosts: publisherEtcHosts(addresses) } : h)) });
   const partial = { options: o, net };
   const state: LabState = { version: 1, options: o, net, transport, exportMount: p.export, controller: { pid: 0, url: '' },
-    publisher: { pid: 0 }, lines: { api: '', dashboard: '', publish: '', playback: '', adminToken: '', inventory: p.inventory },
+    publisher: { pid: 0 }, lines: { api: '', dashboard: '', publish: '', playback: '', player: '', adminToken: '', inventory: p.inventory },
     faults: { ...NO_FAULTS } };
   await writeState(state);
 
@@ -232,7 +232,8 @@ export async function up(o: LabOptions, say: Say): Promise<LabState> {
   const userUrl = new URL((await api<{ url: string }>(state, 'GET', `/streams/${USER_STREAM.app}/${USER_STREAM.stream}/publish`)).url);
   userUrl.hostname = host(state, 'ot-1').address;
   const root = state.controller.url.replace(/\/api\/v1$/, '');
-  state.lines = { api: state.controller.url, dashboard: `${root}/dashboard/`, publish: userUrl.toString(), playback,
+  const player = `http://${edge.address}:${LAB_PORTS.http}/player/?stream=${LAB_STREAM.app}/${LAB_STREAM.stream}`;
+  state.lines = { api: state.controller.url, dashboard: `${root}/dashboard/`, publish: userUrl.toString(), playback, player,
     adminToken: given ? 'DVR_ADMIN_TOKEN' : path.join(p.controllerData, 'controller', 'admin-token'), inventory: p.inventory };
   await writeState(state);
   return state;
@@ -240,8 +241,8 @@ export async function up(o: LabOptions, say: Say): Promise<LabState> {
 
 /** The `name: <url>` lines, as `dvr start` prints them. */
 export function urlLines(s: LabState): string[] {
-  return [`playback: ${s.lines.playback}`, `publish: ${s.lines.publish}`, `api: ${s.lines.api}`, `dashboard: ${s.lines.dashboard}`,
-    `admin token: ${s.lines.adminToken}`, `inventory: ${s.lines.inventory}`];
+  return [`playback: ${s.lines.playback}`, `player: ${s.lines.player}`, `publish: ${s.lines.publish}`, `api: ${s.lines.api}`,
+    `dashboard: ${s.lines.dashboard}`, `admin token: ${s.lines.adminToken}`, `inventory: ${s.lines.inventory}`];
 }
 
 /** The hosts, what the controller says of their nodes, and the faults in effect. */

@@ -35,8 +35,11 @@ export interface EdgeModel extends Common {
   storageRoot: string;
   /** The storage root is a network mount (NFS): reads go to a thread pool (aio threads). */
   networkStorage: boolean;
-  /** Static pages (player) served under /player/. */
-  webRoot?: string;
+  /**
+   * The player page under /player/: its directory (web/player) and the directory hls.js's build is
+   * in (the npm package's dist/), served as /player/vendor/hls.min.js.
+   */
+  player?: { dir: string; hlsJsDir: string };
   playlistMaxAgeSeconds: number;
   /** Playlists of ended events (and versioned recordings) change no more. */
   endedPlaylistMaxAgeSeconds: number;

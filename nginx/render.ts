@@ -215,6 +215,24 @@ function timeshiftHttp(m: EdgeModel): Node[] {
   ];
 }
 
+/** The player page's CSP: its own scripts and styles, media from this edge (hls.js feeds it through blob: URLs). */
+const PLAYER_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; media-src 'self' blob:; "
+  + "worker-src 'self' blob:; img-src 'self' data:; base-uri 'none'; form-action 'none'";
+
+/** /player/ (the page, before any regex location) and its vendored hls.js. */
+function playerLocations(m: EdgeModel): Node[] {
+  if (!m.player) return [];
+  const headers = [`add_header Content-Security-Policy "${PLAYER_CSP}" always;`, 'add_header X-Content-Type-Options nosniff always;'];
+  const types = b('types', 'text/html html;', 'text/css css;', 'text/javascript js;');
+  return [
+    b('location = /player', 'absolute_redirect off;', 'return 301 /player/$is_args$args;'),
+    b('location ^~ /player/', `alias ${q(m.player.dir + '/')};`, 'index index.html;', types, ...headers,
+      'add_header Cache-Control "no-cache" always;'),
+    b('location = /player/vendor/hls.min.js', `alias ${q(`${m.player.hlsJsDir}/hls.min.js`)};`, types, ...headers,
+      'add_header Cache-Control "public, max-age=3600" always;'),
+  ];
+}
+
 export function renderEdge(m: EdgeModel): string {
   const tokens = checksTokens(m);
   const playlistCache: Node[] = [
@@ -229,7 +247,7 @@ export function renderEdge(m: EdgeModel): string {
     ...errorPages(),
     '',
     statusLocation(m),
-    ...(m.webRoot ? [b('location /player/', `alias ${q(m.webRoot + '/')};`, 'add_header Cache-Control "no-cache" always;')] : []),
+    ...playerLocations(m),
     // Temp names (.name.tmp), dotfiles, the encoder's scratch dirs and state files are never served.
     b('location ~ "(/\\.|\\.tmp$|/incoming/|\\.json$|\\.ssi$)"', 'return 403;'),
     b('location ~ /chunks/', 'internal;', 'ssi off;'),

@@ -33,7 +33,7 @@ export async function buildAgentBundle(projectRoot: string, outFile: string): Pr
   const list = path.join(path.dirname(outFile), `.${path.basename(outFile)}.list`);
   await fs.mkdir(path.dirname(outFile), { recursive: true });
   await fs.writeFile(list, [...dist, 'package.json', 'ecosystem.config.cjs', 'launch-configs', 'provisioning/inventory.schema.json',
-    ...top].join('\n'));
+    'web/player', ...top].join('\n'));
   try {
     // Fixed owner and times make the same tree give the same checksum, so a re-run is "unchanged".
     await run('tar', ['-czf', `${outFile}.tmp`, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', '--mtime=@0',

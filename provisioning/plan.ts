@@ -3,6 +3,7 @@
 // SSH, the Ansible inventory writer describes the same thing to Ansible.
 import { urlHost } from '../common/address.js';
 import { EDGE_DEFAULTS, RTMP_MODULE_PATH, type NginxModel, type OriginSegmenter } from '../nginx/model.js';
+import { bundledPlayerFiles } from '../nginx/player.js';
 import { renderConfig, renderSecretInclude } from '../nginx/render.js';
 import { storageMounted, type Inventory, type InventoryHost } from './inventory.js';
 import { DvrError } from '../common/errors.js';
@@ -90,8 +91,9 @@ export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'rel
     case 'edge':
       return { ...EDGE_DEFAULTS, ...common, ...maps, role, listen, storageRoot: storageOn(inv, h).root,
         networkStorage: storageOn(inv, h).mounted,
-        // The node's agent serves the time-shift URLs.
-        ...(runsAgent(inv, h, inputs) ? { timeshift: { port: inv.timeshift.port, cacheMaxSizeMb: inv.timeshift.cacheMaxSizeMb } } : {}) };
+        // The node's agent serves the time-shift URLs; its bundle holds the player page.
+        ...(runsAgent(inv, h, inputs) ? { timeshift: { port: inv.timeshift.port, cacheMaxSizeMb: inv.timeshift.cacheMaxSizeMb },
+          player: bundledPlayerFiles(`${h.prefix ?? ''}/opt/dvr/current`) } : {}) };
     case 'relay':
       return { ...common, ...maps, role, listen, cacheMaxSizeMb: 10_240, cacheInactiveMinutes: 120, playlistMaxAgeSeconds: 1,
         segmentMaxAgeSeconds: 31_536_000,

@@ -52,8 +52,9 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
     const up = await lab('up');
     assert.equal(up.code, 0,
       `dvr lab up failed:\n${up.stdout}\n${up.stderr}\n${await fs.readFile(path.join(dir, 'provision.log'), 'utf8').catch(() => '')}`);
-    for (const name of ['playback', 'publish', 'api', 'dashboard']) assert.match(line(up.stdout, name), /^(https?|rtmp):\/\/10\.209\./,
-      `${name}: line`);
+    for (const name of ['playback', 'player', 'publish', 'api', 'dashboard']) {
+      assert.match(line(up.stdout, name), /^(https?|rtmp):\/\/10\.209\./, `${name}: line`);
+    }
     assert.match(up.stdout, /^- storage: (sshfs from the storage host|NFS)/m, 'it says how the storage is mounted');
     state = await readState(dir);
     assert.ok(state);
@@ -65,6 +66,14 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
       const p = parsePlaylist(await (await fetch(`http://${address}:8080/live/lab/source/index.m3u8`)).text());
       assert.ok(p.segments.length >= 2, `${h} serves the playlist`);
     }
+    // The edge's player page (from the agent's bundle) and its time-shift URLs (from the agent's service).
+    const page = await fetch(line(up.stdout, 'player'));
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<script src="vendor\/hls\.min\.js"/);
+    assert.equal((await fetch(new URL('/player/vendor/hls.min.js', playback))).status, 200);
+    const shifted = await fetch(new URL('source/index.m3u8?start=-4', playback));
+    assert.equal(shifted.status, 200, await shifted.clone().text());
+    assert.equal(parsePlaylist(await shifted.text()).playlistType, 'EVENT');
     // The API names the nodes as the lab names its hosts; the admin token is the one given.
     const nodes = await (await fetch(`${line(up.stdout, 'api')}/nodes`,
       { headers: { Authorization: `Bearer ${env()['DVR_ADMIN_TOKEN'] ?? ''}` } })).json() as Array<{ id: string; state: string }>;

@@ -129,7 +129,14 @@ async function refresh() {
       cell(duration(s.windowSeconds)), cell(s.recording ? 'yes' : 'no'), cell(`${s.format} ${s.mode}`),
       cell(s.signedPlayback ? 'yes' : 'no'), button('Playback URL', async () => {
         const p = await api('GET', `streams/${encodeURIComponent(s.app)}/${encodeURIComponent(s.stream)}/playback`);
-        $('playback').textContent = `${s.app}/${s.stream}: ${p.url}`;
+        // The edge that URL names serves the player page; it plays the same (maybe signed) path.
+        const u = new URL(p.url);
+        const link = document.createElement('a');
+        link.href = `${u.origin}/player/?src=${encodeURIComponent(u.pathname)}`;
+        link.target = '_blank';
+        link.rel = 'noopener';
+        link.textContent = 'Open the player';
+        $('playback').replaceChildren(`${s.app}/${s.stream}: ${p.url} `, link);
       }),
     ]));
     fill('events', scale.events.slice(-20).reverse().map((e) => [

@@ -1,0 +1,153 @@
+// The player page as a viewer uses it: headless Chromium opens /player/?stream=live/cam on a real
+// edge (generated config, hls.js vendored from npm), and the page plays a live DVR playlist with
+// 100 s of history, rewinds 60 s with its buttons and plays from there, keeps its place while
+// paused, starts over and goes back to live. A screenshot is left for a look by eye.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { localPlayerFiles } from '../../nginx/player.js';
+import { startEdge, type Edge } from '../support/edge.js';
+import { ffmpeg, run, tempDir, until } from '../support/run.js';
+
+const CHROMIUM = '/usr/lib/chromium/chromium';
+
+interface State { time: number; paused: boolean; ready: number; start: number; end: number; clockMs: number; behind: number; error: string }
+
+describe('the player page (headless Chromium on an edge)', function () {
+  this.timeout(180_000);
+  let root: string;
+  let edge: Edge;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  // Run in the page (the tests are compiled without the DOM's types).
+  const state = async (): Promise<State> => await page.evaluate(`(() => {
+    const v = document.querySelector('video');
+    const r = v.seekable;
+    const error = document.getElementById('error');
+    return { time: v.currentTime, paused: v.paused, ready: v.readyState,
+      start: r.length ? r.start(0) : NaN, end: r.length ? r.end(r.length - 1) : NaN,
+      clockMs: Number(document.getElementById('clock').dataset.ms ?? NaN),
+      behind: Number(document.getElementById('behind').dataset.behind || NaN),
+      error: error.hidden ? '' : error.textContent };
+  })()`) as State;
+  const text = async (selector: string): Promise<string> =>
+    await page.evaluate(`document.querySelector(${JSON.stringify(selector)}).textContent`) as string;
+  /** Playing (with media to play: HAVE_FUTURE_DATA), past `after` seconds of media time. */
+  const playingPast = (after: number, what: string): Promise<State> =>
+    until(what, async () => {
+      const s = await state();
+      return !s.paused && s.ready >= 3 && s.time > after ? s : undefined;
+    }, 30_000, 100);
+  /** The text of `selector` once it matches. */
+  const shows = (selector: string, expected: RegExp): Promise<string> =>
+    until(`${selector} to show ${String(expected)}`, async () => {
+      const t = await text(selector);
+      return expected.test(t) ? t : undefined;
+    }, 5000, 100);
+
+  before(async function () {
+    if (!await fs.access(CHROMIUM).then(() => true, () => false)) { console.log('      skipped: no Chromium'); this.skip(); }
+    root = await tempDir('player');
+    // 100 s of a live stream with wall-clock dates, as a DVR playlist still being written (no ENDLIST).
+    const dir = path.join(root, 'live', 'cam', 'v');
+    await fs.mkdir(dir, { recursive: true });
+    const made = await ffmpeg(['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
+      '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '100', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50',
+      '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'hls', '-hls_time', '2', '-hls_list_size', '0', '-hls_playlist_type', 'event',
+      '-hls_flags', 'program_date_time+independent_segments', '-hls_segment_filename', path.join(dir, '%05d.ts'),
+      path.join(dir, 'index.m3u8')]);
+    assert.equal(made.code, 0, made.stderr);
+    const playlist = await fs.readFile(path.join(dir, 'index.m3u8'), 'utf8');
+    await fs.writeFile(path.join(dir, 'index.m3u8'), playlist.replace('#EXT-X-ENDLIST\n', ''));
+    await fs.writeFile(path.join(root, 'live', 'cam', 'master.m3u8'),
+      '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=600000,RESOLUTION=320x180\nv/index.m3u8\n');
+    edge = await startEdge(root, { player: localPlayerFiles() });
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'] });
+    page = await browser.newPage();
+    page.on('pageerror', (e) => { pageErrors.push(e instanceof Error ? e.message : String(e)); });
+    await page.setViewport({ width: 1000, height: 760 });
+  });
+  after(async () => {
+    await browser?.close();
+    await edge?.stop();
+    if (root) await fs.rm(root, { recursive: true, force: true });
+  });
+
+  it('is served by the edge with its CSP, and hls.js from the vendored npm build', async () => {
+    const res = await fetch(`${edge.url}/player/?stream=live/cam`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'self';/);
+    const hls = await fetch(`${edge.url}/player/vendor/hls.min.js`);
+    assert.equal(hls.status, 200);
+    assert.match(hls.headers.get('content-type') ?? '', /^text\/javascript/);
+    const shipped = await fs.readFile(path.join(localPlayerFiles().hlsJsDir, 'hls.min.js'));
+    assert.equal((await hls.arrayBuffer()).byteLength, shipped.byteLength);
+    const bare = await fetch(`${edge.url}/player?stream=live/cam`, { redirect: 'manual' });
+    assert.deepEqual([bare.status, bare.headers.get('location')], [301, '/player/?stream=live/cam']);
+  });
+
+  it('plays at live, rewinds 60 s and plays from there, keeps its place while paused, starts over, goes live', async () => {
+    await page.goto(`${edge.url}/player/?stream=live/cam`);
+    const live = await playingPast(1, 'the stream to play');
+    assert.equal(live.error, '');
+    assert.ok(live.end - live.start > 90, `the whole DVR window is seekable (${live.start}..${live.end})`);
+    assert.ok(live.time > live.end - 20, `it starts near live (${live.time} of ${live.end})`);
+    assert.ok(Number.isFinite(live.clockMs), 'the wall-clock time of the frame is shown');
+    await shows('#behind', /^LIVE$/);
+
+    const before = await state();
+    for (let i = 0; i < 6; i++) await page.click('#back');
+    const back = await playingPast(before.time - 60 + 1, 'playback 60 s back');
+    assert.ok(back.time < before.time - 50 && back.time > before.time - 70, `60 s back: ${before.time} -> ${back.time}`);
+    assert.ok(Math.abs(back.clockMs - before.clockMs + 60_000) < 5000, `the clock went back 60 s: ${before.clockMs} -> ${back.clockMs}`);
+    await shows('#behind', /^(5\d|6\d) s behind live$/);
+    await page.screenshot({ path: path.join(os.tmpdir(), 'dvr-player.png') });
+
+    await page.click('#play');
+    const paused = await until('the pause', async () => { const s = await state(); return s.paused ? s : undefined; }, 5000, 50);
+    // While paused the playlist is reloaded (it is live); the position stays.
+    const reloads = async (): Promise<number> => await page.evaluate(
+      "performance.getEntriesByType('resource').filter((e) => e.name.includes('/v/index.m3u8')).length") as number;
+    const seen = await reloads();
+    await until('two playlist reloads while paused', async () => (await reloads()) >= seen + 2 ? true : undefined, 20_000, 200);
+    assert.ok(Math.abs((await state()).time - paused.time) < 0.1, 'paused, it stays where it was');
+    await page.click('#play');
+    const resumed = await playingPast(paused.time + 0.5, 'playback to resume');
+    assert.ok(resumed.time < paused.time + 5, `it resumes where it paused, not at live (${paused.time} -> ${resumed.time})`);
+
+    await page.click('#start-over');
+    const over = await until('start over', async () => {
+      const s = await state();
+      return !s.paused && s.time < s.start + 5 ? s : undefined;
+    }, 15_000, 100);
+    assert.ok(over.time >= over.start, `from the start of the window (${over.start}): ${over.time}`);
+
+    await page.click('#live');
+    await until('back at live', async () => {
+      const s = await state();
+      return !s.paused && s.time > s.end - 20 ? s : undefined;
+    }, 15_000, 100);
+    await shows('#behind', /^LIVE$/);
+    assert.deepEqual(pageErrors, [], 'no script error on the page');
+  });
+
+  it('names what is wrong with the page\'s query', async () => {
+    for (const [query, message] of [['stream=live', /\?stream=live: expected <app>\/<stream>/],
+      ['src=//elsewhere.example/x.m3u8', /a path on this server/]] as const) {
+      await page.goto(`${edge.url}/player/?${query}`);
+      const shown = await until('the error', async () => await page.evaluate(
+        "document.getElementById('error').hidden ? undefined : document.getElementById('error').textContent") as string | undefined,
+      10_000, 100);
+      assert.match(shown, message);
+    }
+    assert.equal((await run('test', ['-s', path.join(os.tmpdir(), 'dvr-player.png')])).code, 0, 'the screenshot was written');
+  });
+});
