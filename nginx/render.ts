@@ -299,6 +299,10 @@ export function renderRelay(m: RelayModel): string {
   const server = b('server',
     ...m.listen.map(listen),
     ...(tokens ? ['set $dvr_sig_ok 0;'] : []),
+    // Without TCP_CORK: with it every cached playlist on a kept-alive connection waited 40 ms for the
+    // viewer's delayed ACK (35 req/s on one connection; 1,917 req/s on 64, 25,455 without). Segments
+    // are served as fast either way.
+    'tcp_nopush off;',
     'proxy_http_version 1.1;',
     'proxy_set_header Connection "";',
     'proxy_set_header Host $host;',
