@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'DVR_ERR_CONFLICT'
   | 'DVR_ERR_NO_CAPACITY'
   | 'DVR_ERR_FENCED'
+  | 'DVR_ERR_TOO_LARGE'
+  | 'DVR_ERR_UNSUPPORTED_MEDIA'
   /** An invariant of the project's own broke: a bug to report. */
   | 'DVR_ERR_INTERNAL';
 
@@ -35,6 +37,8 @@ const STATUS: Record<ErrorCode, number> = {
   DVR_ERR_CONFLICT: 409,
   DVR_ERR_NO_CAPACITY: 503,
   DVR_ERR_FENCED: 409,
+  DVR_ERR_TOO_LARGE: 413,
+  DVR_ERR_UNSUPPORTED_MEDIA: 415,
   DVR_ERR_INTERNAL: 500,
 };
 

@@ -1,7 +1,7 @@
 // The controller's REST API under /api/v1 (express). Admin endpoints take the admin token,
 // agent endpoints and origin callbacks the agent token: 401 without a token, 403 with the wrong
 // one. Every error has one shape: { statusCode, code, message }.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -11,6 +11,7 @@ import type { Logger } from '../common/log.js';
 import type { Heartbeat, HeartbeatReply } from '../common/protocol.js';
 import type { TranscodeJob } from '../common/job.js';
 import { compile, validateOrThrow } from '../common/schema.js';
+import { sameSecret } from '../common/secrets.js';
 import { DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, NAME_PATTERN, encodingProblem } from '../common/stream-settings.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
 import { leastLoaded, transcoderFor } from './allocation.js';
@@ -50,16 +51,30 @@ export interface ApiOptions {
 
 type TokenKind = 'admin' | 'agent';
 
-function same(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+/** An nginx-rtmp callback's form: every field it sends is one string (a repeated or nested field is refused). */
+function hookForm(req: Request, hook: string): Record<string, string | undefined> {
+  const form = (req.body ?? {}) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(form)) {
+    if (typeof v !== 'string') {
+      throw new DvrError('DVR_ERR_BAD_REQUEST', `hook ${hook}: '${k}' must be one string, not ${JSON.stringify(v)}`);
+    }
+  }
+  return form as Record<string, string | undefined>;
 }
 
-function tokenOf(req: Request): string | undefined {
+const same = sameSecret;
+
+/**
+ * The token of a request: the Authorization header; the agent token also as ?token= (nginx-rtmp's
+ * callbacks cannot set headers). The admin token never in a URL, which proxies and logs keep.
+ */
+function tokenOf(req: Request, kind: TokenKind): string | undefined {
   const h = req.headers.authorization;
   if (h?.startsWith('Bearer ')) return h.slice(7);
   const q = req.query['token'];
+  if (q !== undefined && kind === 'admin') {
+    throw new DvrError('DVR_ERR_UNAUTHORIZED', 'the admin token goes in the Authorization header (Bearer), not in ?token=');
+  }
   return typeof q === 'string' ? q : undefined;
 }
 
@@ -83,7 +98,13 @@ export function createApi(o: ApiOptions): express.Express {
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
 
   const auth = (kind: TokenKind) => (req: Request, _res: Response, next: NextFunction): void => {
-    const token = tokenOf(req);
+    let token: string | undefined;
+    try {
+      token = tokenOf(req, kind);
+    } catch (err) {
+      next(err);
+      return;
+    }
     if (token === undefined) {
       next(new DvrError('DVR_ERR_UNAUTHORIZED', `this endpoint needs the ${kind} token (Authorization: Bearer <token>)`));
       return;
@@ -108,7 +129,7 @@ export function createApi(o: ApiOptions): express.Express {
       'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-cache',
     });
     next();
-  }, express.static(DASHBOARD_DIR, { index: 'index.html', fallthrough: false, dotfiles: 'deny' }));
+  }, express.static(DASHBOARD_DIR, { index: 'index.html', fallthrough: false, dotfiles: 'ignore' }));
   const openapi = openApiDocument();
   app.get('/api/v1/openapi.json', (_req, res) => { res.json(openapi); });
   app.get('/api/v1/health', (_req, res) => {
@@ -265,8 +286,8 @@ export function createApi(o: ApiOptions): express.Express {
 
   // Origin callbacks (nginx-rtmp on_publish / on_publish_done, form-encoded)
   app.post('/api/v1/hooks/publish', agent, (req, res) => {
-    const form = (req.body ?? {}) as Record<string, string | undefined>;
-    const s = store.stream(String(form['app'] ?? ''), String(form['name'] ?? ''));
+    const form = hookForm(req, 'publish');
+    const s = store.stream(form['app'] ?? '', form['name'] ?? '');
     if (!s || !form['key'] || !same(form['key'], s.streamKey)) {
       log.warn({ app: form['app'], stream: form['name'], addr: form['addr'] }, 'publish refused: unknown stream or wrong key');
       metrics.publishRefused.inc();
@@ -293,25 +314,49 @@ export function createApi(o: ApiOptions): express.Express {
     res.status(200).end();
   });
   app.post('/api/v1/hooks/publish-done', agent, (req, res) => {
-    const form = (req.body ?? {}) as Record<string, string | undefined>;
-    const s = store.stream(String(form['app'] ?? ''), String(form['name'] ?? ''));
+    const form = hookForm(req, 'publish-done');
+    const s = store.stream(form['app'] ?? '', form['name'] ?? '');
     if (s && s.status === 'live') store.setStreamStatus(s.app, s.stream, 'ending', s.transcoder, o.now());
     res.status(200).end();
   });
 
   app.use((_req, _res, next) => next(new DvrError('DVR_ERR_NOT_FOUND', 'no such endpoint under /api/v1')));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    let e: DvrError;
-    if (isDvrError(err)) e = err;
-    else if ((err as { type?: string }).type === 'entity.parse.failed') e = new DvrError('DVR_ERR_BAD_REQUEST',
-      `malformed JSON: ${(err as Error).message}`);
-    else if ((err as { type?: string }).type === 'entity.too.large') e = new DvrError('DVR_ERR_BAD_REQUEST', 'request body too large');
-    else if ((err as { status?: number }).status === 404) e = new DvrError('DVR_ERR_NOT_FOUND', `no such file: ${req.path}`);
-    else {
-      log.error({ err: String(err), path: req.path }, 'request failed');
-      e = new DvrError('DVR_ERR_DEPENDENCY', 'internal error; see the controller log');
-    }
-    res.status(e.statusCode).json(e.toJSON());
+    const e = isDvrError(err) ? err : clientError(err, req);
+    if (!e) log.error({ err: String(err), path: req.path }, 'request failed');
+    res.status(e?.statusCode ?? 500).json((e ?? new DvrError('DVR_ERR_INTERNAL', 'internal error; see the controller log')).toJSON());
   });
   return app;
+}
+
+/**
+ * What the request did wrong, from the errors express and its body parser raise (bad JSON, a body
+ * too large, a charset it cannot read, a path that does not decode); undefined: the fault is ours.
+ */
+function clientError(err: unknown, req: Request): DvrError | undefined {
+  const e = err as { type?: string; status?: number; message?: string; charset?: string; encoding?: string };
+  switch (e.type) {
+    case 'entity.parse.failed': return new DvrError('DVR_ERR_BAD_REQUEST', `malformed JSON: ${e.message ?? ''}`);
+    case 'entity.too.large': return new DvrError('DVR_ERR_TOO_LARGE', 'request body too large');
+    case 'parameters.too.many': return new DvrError('DVR_ERR_TOO_LARGE', 'too many form parameters');
+    case 'charset.unsupported': return new DvrError('DVR_ERR_UNSUPPORTED_MEDIA',
+      `unsupported charset "${String(e.charset ?? '').toUpperCase()}": send the body as UTF-8`);
+    case 'encoding.unsupported': return new DvrError('DVR_ERR_UNSUPPORTED_MEDIA',
+      `unsupported content encoding "${e.encoding ?? ''}": send the body uncompressed`);
+    default: break;
+  }
+  if (err instanceof URIError || /Failed to decode param/.test(e.message ?? '')) {
+    return new DvrError('DVR_ERR_BAD_REQUEST', `the path does not decode (malformed percent-encoding): ${req.originalUrl.slice(0, 200)}`);
+  }
+  if (err instanceof RangeError && /call stack/.test(e.message ?? '')) {
+    return new DvrError('DVR_ERR_BAD_REQUEST', 'the request body is nested too deeply');
+  }
+  // The static files refuse a path that climbs out of their directory with a 403: it is no file of theirs.
+  if (e.status === 404 || (e.status === 403 && req.path.startsWith('/dashboard/'))) {
+    return new DvrError('DVR_ERR_NOT_FOUND', `no such file: ${req.path}`);
+  }
+  if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new DvrError('DVR_ERR_BAD_REQUEST', e.message ?? 'bad request');
+  }
+  return undefined;
 }

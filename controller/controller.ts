@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
-import { errnoCode } from '../common/errors.js';
+import { DvrError, errnoCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { deadNodes, leastLoaded, stuckProvisioning } from './allocation.js';
 import { createApi } from './api.js';
@@ -43,11 +43,25 @@ export interface ControllerOptions {
 }
 
 /** A secret from the environment, or one generated once and kept (0600) in the data directory. */
-async function secret(dataDir: string, name: string, given: string | undefined): Promise<string> {
-  if (given) return given;
+/** Tokens shorter than this are refused: a guessable admin token is no authentication. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * A secret: the one given (from the environment, named by `env`), else the one kept in the data
+ * directory, else a new one written there (0600). A short or empty one is refused, naming where it came from.
+ */
+async function secret(dataDir: string, name: string, given: string | undefined, env?: string): Promise<string> {
+  const check = (value: string, where: string): string => {
+    if (value.length < MIN_TOKEN_LENGTH) {
+      throw new DvrError('DVR_ERR_CONFIG', `${where}: ${value.length === 0 ? 'empty' : `${value.length} characters`}; `
+        + `the ${name.replace('-', ' ')} needs at least ${MIN_TOKEN_LENGTH} (delete the file to have one generated)`);
+    }
+    return value;
+  };
+  if (given !== undefined) return check(given.trim(), env ?? name);
   const file = path.join(dataDir, name);
   try {
-    return (await fs.readFile(file, 'utf8')).trim();
+    return check((await fs.readFile(file, 'utf8')).trim(), file);
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
   }
@@ -69,8 +83,8 @@ export class Controller {
 
   static async start(o: ControllerOptions): Promise<Controller> {
     await fs.mkdir(o.dataDir, { recursive: true, mode: 0o750 });
-    const adminToken = await secret(o.dataDir, 'admin-token', o.adminToken);
-    const agentToken = await secret(o.dataDir, 'agent-token', o.agentToken);
+    const adminToken = await secret(o.dataDir, 'admin-token', o.adminToken, 'DVR_ADMIN_TOKEN');
+    const agentToken = await secret(o.dataDir, 'agent-token', o.agentToken, 'DVR_AGENT_TOKEN');
     const signingSecret = await secret(o.dataDir, 'signing-secret', undefined);
     const store = new Store(path.join(o.dataDir, 'controller.sqlite'));
     if (o.initialLaunchConfig && store.launchConfigs().length === 0) {

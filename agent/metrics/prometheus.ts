@@ -3,6 +3,7 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { bearerIs } from '../../common/secrets.js';
 import type { Packager } from '../packager/packager.js';
 import type { StorageMonitor } from '../storage/monitor.js';
 import type { Transcoder } from '../transcoder/transcoder.js';
@@ -64,7 +65,7 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
       res.writeHead(404).end();
       return;
     }
-    if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {
+    if (token !== undefined && !bearerIs(req.headers.authorization, token)) {
       res.writeHead(401, { 'WWW-Authenticate': 'Bearer' }).end();
       return;
     }

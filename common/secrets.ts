@@ -1,0 +1,15 @@
+// Comparing secrets (tokens, stream keys) in constant time, so a wrong guess's timing says nothing
+// about how much of it was right.
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+/** Whether `given` is `expected`; the time taken does not depend on where they differ, nor on their lengths. */
+export function sameSecret(given: string, expected: string): boolean {
+  // Hashes have one length, so a wrong length is not answered sooner.
+  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+  return timingSafeEqual(digest(given), digest(expected)) && given.length === expected.length;
+}
+
+/** Whether `header` (an Authorization header) carries `Bearer <token>`. */
+export function bearerIs(header: string | undefined, token: string): boolean {
+  return header !== undefined && header.startsWith('Bearer ') && sameSecret(header.slice(7), token);
+}
