@@ -15,6 +15,7 @@ import { sameSecret } from '../common/secrets.js';
 import { DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, NAME_PATTERN, encodingProblem } from '../common/stream-settings.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
 import { leastLoaded, transcoderFor } from './allocation.js';
+import { parseHeartbeat } from './heartbeat-schema.js';
 import { jobsFor } from './jobs.js';
 import { nextState } from './node-states.js';
 import { isRole, parseLaunchConfig, ROLES, targetsByRole, type Role } from './launch-config.js';
@@ -180,7 +181,7 @@ export function createApi(o: ApiOptions): express.Express {
   });
   app.post('/api/v1/nodes/:id/heartbeat', agent, (req, res) => {
     const id = param(req, 'id');
-    const body = (req.body ?? {}) as Partial<Heartbeat> & { address?: string };
+    const body: Partial<Heartbeat> & { address?: string } = parseHeartbeat(req.body);
     if (!new RegExp(NAME_PATTERN).test(id) || body.nodeId !== id) {
       throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.nodeId must be the node id in the path ('${id}')`);
     }

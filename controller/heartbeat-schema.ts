@@ -1,0 +1,42 @@
+// What a heartbeat may carry, checked before any of it reaches the store: names are names, figures
+// are non-negative numbers, lists are bounded. Fields it does not know are ignored (an agent newer
+// than its controller keeps reporting during a rolling upgrade); those it knows must be right.
+import { compile, describeErrors } from '../common/schema.js';
+import { NAME_SCHEMA } from '../common/stream-settings.js';
+import { DvrError } from '../common/errors.js';
+import type { Heartbeat } from '../common/protocol.js';
+
+/** A figure: a non-negative number, or null where the agent could not measure it (NaN serialises as null). */
+const figure = { type: ['number', 'null'], minimum: 0 } as const;
+const optionalFigure = figure;
+
+export const heartbeatSchema = {
+  $id: 'heartbeat', type: 'object', required: ['nodeId'],
+  properties: {
+    nodeId: NAME_SCHEMA,
+    role: { enum: ['transcoder', 'edge', 'origin', 'relay'] },
+    sentAt: { type: 'string', maxLength: 40 },
+    address: { type: 'string', pattern: '^[0-9A-Fa-f.:]{2,45}$' },
+    storage: { type: 'object', properties: { available: { type: 'boolean' }, reason: { type: 'string', maxLength: 500 } } },
+    system: { type: 'object', properties: {
+      cpuLoadPercent: figure, memoryUsedBytes: figure, memoryTotalBytes: figure, networkRxBytesPerSec: figure,
+      networkTxBytesPerSec: figure, storageFreeBytes: optionalFigure, storageTotalBytes: optionalFigure } },
+    streams: { type: 'array', maxItems: 10_000, items: { type: 'object', required: ['app', 'stream'], properties: {
+      app: NAME_SCHEMA, stream: { type: 'string', pattern: '^[a-z0-9_-]{1,64}(\\.\\d{1,9})?$' }, inputBitrateBps: figure,
+      segmentsWritten: figure, lateSegments: figure, encoderSpeed: figure, restarts: figure, ended: { type: 'boolean' } } } },
+    connections: figure,
+    nginx: { enum: ['up', 'down'] },
+    failedJobs: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['stream', 'error'], properties: {
+      stream: { type: 'string', maxLength: 200 }, error: { type: 'string', maxLength: 2000 } } } },
+  },
+} as const;
+
+const validate = compile<Heartbeat & { address?: string }>(heartbeatSchema);
+
+/** The heartbeat, or a DvrError (400) naming the first fields that are wrong. */
+export function parseHeartbeat(body: unknown): Heartbeat & { address?: string } {
+  if (!validate(body)) {
+    throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: ${describeErrors(validate.errors)}`);
+  }
+  return body;
+}
