@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The controller process: `dvr-controller` (DVR_DATA_DIR, DVR_ADMIN_TOKEN, DVR_CONTROLLER_PORT).
+// The controller process: `dvr-controller` (DVR_DATA_DIR, DVR_ADMIN_TOKEN, DVR_API_PORT, DVR_API_HOST,
+// DVR_TLS_CERT and DVR_TLS_KEY: the same names `dvr start` reads).
 // Providers: DVR_INVENTORY=<cluster.json> adds hosts from that pool over SSH (static; keys pinned in
 // $DVR_DATA_DIR/provision/known_hosts, DVR_ACCEPT_NEW_HOST_KEYS=1 trusts new ones on first use);
 // DVR_PROVIDER_CREATE / DVR_PROVIDER_DESTROY run the sysadmin's own scripts (exec).
@@ -21,9 +22,15 @@ function publishHost(v: string): string {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' } } });
   const log = createLogger({ name: 'dvr-controller' });
-  const port = Number(values.port ?? process.env['DVR_CONTROLLER_PORT'] ?? 8000);
-  const dataDir = path.resolve(process.env['DVR_DATA_DIR'] ?? './data');
   const env = process.env;
+  for (const [old, now] of [['DVR_CONTROLLER_PORT', 'DVR_API_PORT'], ['DVR_CONTROLLER_HOST', 'DVR_API_HOST']] as const) {
+    if (env[old] !== undefined) throw new DvrError('DVR_ERR_CONFIG', `${old} is now ${now} (one name for the API's port across commands)`);
+  }
+  const port = Number(values.port ?? env['DVR_API_PORT'] ?? 8000);
+  const dataDir = path.resolve(env['DVR_DATA_DIR'] ?? './data');
+  if ((env['DVR_TLS_CERT'] === undefined) !== (env['DVR_TLS_KEY'] === undefined)) {
+    throw new DvrError('DVR_ERR_CONFIG', 'DVR_TLS_CERT and DVR_TLS_KEY go together: the certificate and its key (PEM files)');
+  }
   if (env['DVR_INVENTORY'] && env['DVR_PROVIDER_CREATE']) throw new DvrError('DVR_ERR_CONFIG',
     'set either DVR_INVENTORY (static provider) or DVR_PROVIDER_CREATE/DESTROY (exec provider), not both');
   let provider: Provider | undefined;
@@ -36,7 +43,9 @@ async function main(): Promise<void> {
       timeoutMs: 600_000 });
   }
   const controller = await Controller.start({
-    dataDir: path.join(dataDir, 'controller'), host: values.host ?? process.env['DVR_CONTROLLER_HOST'] ?? '0.0.0.0',
+    dataDir: path.join(dataDir, 'controller'), host: values.host ?? env['DVR_API_HOST'] ?? '0.0.0.0',
+    ...(env['DVR_TLS_CERT'] && env['DVR_TLS_KEY'] ? { tls: { certFile: path.resolve(env['DVR_TLS_CERT']),
+      keyFile: path.resolve(env['DVR_TLS_KEY']) } } : {}),
     port, log, ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
     ...(process.env['DVR_AGENT_TOKEN'] ? { agentToken: process.env['DVR_AGENT_TOKEN'] } : {}),
     provisioningTimeoutMs: 600_000, deadAfterMs: envNumber('DVR_DEAD_AFTER_MS', 8_000, { min: 1000, max: 3_600_000, integer: true }),

@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import type http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
+import { isLoopback, urlHost } from '../common/address.js';
 import { DvrError, errnoCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { deadNodes, leastLoaded, stuckProvisioning } from './allocation.js';
@@ -40,6 +42,8 @@ export interface ControllerOptions {
   initialLaunchConfig?: string;
   /** The host name publish URLs give out (one name for every origin); otherwise an origin's address. */
   publishHost?: string;
+  /** Serve HTTPS with this certificate and key (PEM files); without, a listener beyond loopback is warned about. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 /** A secret from the environment, or one generated once and kept (0600) in the data directory. */
@@ -97,7 +101,25 @@ export class Controller {
     const app = createApi({ store, scaler, log: o.log, adminToken, agentToken, signingSecret, originRtmpPort: o.originRtmpPort,
       edgeHttpPort: o.edgeHttpPort, endGraceSeconds: o.endGraceSeconds, playbackTtlSeconds: o.playbackTtlSeconds, now: Date.now,
       quietAfterMs: Math.max(1000, o.deadAfterMs / 2), ...(o.publishHost !== undefined ? { publishHost: o.publishHost } : {}) });
-    c.server = app.listen(o.port, o.host);
+    if (o.tls) {
+      const read = async (file: string, what: string): Promise<Buffer> => fs.readFile(file).catch((err: unknown) => {
+        throw new DvrError('DVR_ERR_CONFIG', `the TLS ${what} ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      });
+      const options = { cert: await read(o.tls.certFile, 'certificate'), key: await read(o.tls.keyFile, 'key') };
+      try {
+        c.server = https.createServer(options, app);
+      } catch (err) {
+        throw new DvrError('DVR_ERR_CONFIG', `the TLS certificate ${o.tls.certFile} and key ${o.tls.keyFile} do not make a server: `
+          + `${err instanceof Error ? err.message : String(err)}`);
+      }
+      c.server.listen(o.port, o.host);
+    } else {
+      c.server = app.listen(o.port, o.host);
+      if (!isLoopback(o.host)) {
+        o.log.warn({ host: o.host, port: o.port }, `the API listens on ${o.host} without TLS: the admin and agent tokens cross the `
+          + 'network in clear text; give it a certificate (DVR_TLS_CERT and DVR_TLS_KEY) or listen on 127.0.0.1 behind a TLS proxy');
+      }
+    }
     await once(c.server, 'listening');
     c.sweeper = setInterval(() => c.sweep(), o.sweepIntervalMs);
     c.sweeper.unref();
@@ -110,7 +132,8 @@ export class Controller {
   get url(): string {
     const a = this.server?.address();
     const port = a && typeof a === 'object' ? a.port : this.o.port;
-    return `http://${this.o.host === '0.0.0.0' ? '127.0.0.1' : this.o.host}:${port}`;
+    const host = this.o.host === '0.0.0.0' || this.o.host === '::' ? '127.0.0.1' : urlHost(this.o.host);
+    return `${this.o.tls ? 'https' : 'http'}://${host}:${port}`;
   }
 
   /**

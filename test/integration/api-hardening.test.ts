@@ -4,10 +4,13 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import path from 'node:path';
 import type { Controller } from '../../controller/controller.js';
 import { startTestController } from '../support/controller.js';
-import { freePort, tempDir } from '../support/run.js';
+import { freePort, run, tempDir } from '../support/run.js';
 
 const ADMIN = 'hardening-test-admin-token-0123';
 
@@ -129,5 +132,36 @@ describe('controller tokens at start', () => {
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the controller over TLS', () => {
+  it('serves HTTPS with the certificate it is given; without one, beyond loopback, it warns that tokens cross in clear', async () => {
+    const dir = await tempDir('tls');
+    const [cert, key] = [path.join(dir, 'cert.pem'), path.join(dir, 'key.pem')];
+    const made = await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert]);
+    assert.equal(made.code, 0, made.stderr);
+    const port = await freePort();
+    const c = await startTestController(path.join(dir, 'a'), '127.0.0.1', port, ADMIN, { tls: { certFile: cert, keyFile: key } });
+    try {
+      assert.equal(c.url, `https://127.0.0.1:${port}`);
+      const ca = await fs.readFile(cert);
+      const status = await new Promise<number>((resolve, reject) => {
+        https.get(`${c.url}/api/v1/health`, { ca }, (res) => { res.resume(); resolve(res.statusCode ?? 0); }).on('error', reject);
+      });
+      assert.equal(status, 200);
+      const plain = await raw(port, 'GET', '/api/v1/health').then((r) => r.status, () => 0);
+      assert.notEqual(plain, 200, 'no plain HTTP on the TLS port');
+    } finally {
+      await c.close();
+    }
+    const lines: string[] = [];
+    const log = pino({ level: 'warn' }, new Writable({ write(chunk: Buffer, _e, done) { lines.push(chunk.toString()); done(); } }));
+    const open = await startTestController(path.join(dir, 'b'), '0.0.0.0', await freePort(), ADMIN, { log });
+    await open.close();
+    assert.ok(lines.some((l) => /listens on 0\.0\.0\.0 without TLS: the admin and agent tokens cross the network in clear text/.test(l)),
+      lines.join(''));
+    await fs.rm(dir, { recursive: true, force: true });
   });
 });
