@@ -1,27 +1,25 @@
 // The agent process (run under pm2 on every node): `dvr-agent --config /etc/dvr/agent.json`.
-import { parseArgs } from 'node:util';
-import { isDvrError } from '../common/errors.js';
+import { parseCommandLine, runCommand, usageError } from '../common/cli.js';
 import { createLogger } from '../common/log.js';
 import { Agent } from '../agent/agent.js';
 import { loadAgentConfig } from '../agent/config.js';
 import { ServingAgent } from '../agent/roles/serving-agent.js';
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help || !values.config) {
-    console.log('usage: dvr-agent --config <agent.json>\n\nRuns this node\'s role: a transcoder\'s encoders and packager, '
-      + 'or an edge\'s, relay\'s or\norigin\'s reports to the controller. Logs go to stderr.');
-    process.exit(values.help ? 0 : 2);
-  }
+const USAGE = `usage: dvr-agent --config <agent.json>
+       dvr-agent --help | --version
+
+Runs this node's role: a transcoder's encoders and packager, or an edge's, relay's or origin's
+reports to the controller (and an edge's time-shift service). dvr-provision writes the config and
+runs it under pm2. Logs go to stderr (DVR_LOG_LEVEL, DVR_LOG_FORMAT=json|pretty).`;
+
+async function main(): Promise<number | undefined> {
+  const parsed = parseCommandLine({ command: 'dvr-agent', usage: USAGE, options: { config: { type: 'string', short: 'c' } } },
+    process.argv.slice(2));
+  if (!parsed) return 0;
+  if (parsed.values.config === undefined) throw usageError('--config <agent.json> is required');
   const log = createLogger({ name: 'dvr-agent' });
-  let agent: Agent | ServingAgent;
-  try {
-    const config = await loadAgentConfig(values.config);
-    agent = config.role === 'transcoder' ? await Agent.start(config, log) : await ServingAgent.start(config, log);
-  } catch (err) {
-    console.error(`dvr-agent: ${isDvrError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`);
-    process.exit(1);
-  }
+  const config = await loadAgentConfig(parsed.values.config);
+  const agent = config.role === 'transcoder' ? await Agent.start(config, log) : await ServingAgent.start(config, log);
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -33,6 +31,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   if (agent.metricsPort !== undefined) console.log(`metrics: http://${agent.config.metrics?.host ?? '127.0.0.1'}:${agent.metricsPort}/metrics`);
   console.log('ready');
+  return undefined;
 }
 
-void main();
+runCommand('dvr-agent', main);

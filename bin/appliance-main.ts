@@ -1,16 +1,22 @@
 // The appliance's command line: `dvr start` runs everything one machine needs (see
 // appliance/appliance.ts) and prints the URLs to use, each `name: <url>` on its own line.
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { Appliance, StartupError, tail, type ApplianceOptions } from '../appliance/appliance.js';
 import { defaultDataDir } from '../appliance/data-dir.js';
+import { packageVersion, parseCommandLine, runCommand, usageError } from '../common/cli.js';
 import { envNumber } from '../common/env.js';
 import { DvrError, isDvrError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
+import { apiMain, isApiCommand } from './api-cli.js';
 import { labMain } from './lab-cli.js';
 
 const HELP = `usage: dvr start [--port N] [--host ADDR] [--no-demo]
+       dvr streams list | create | url | rm       (the controller's API: dvr streams --help)
+       dvr nodes list | drain
+       dvr launch-config validate | apply | list | rm
+       dvr scale <role> <+N|-N>
        dvr lab up | status | fault <kind> [host] | down     (a cluster on this machine: dvr lab --help)
+       dvr --version
 
 Runs the DVR appliance on this machine and prints, each on its own line:
   playback: <HLS master playlist URL of the demo stream>
@@ -40,23 +46,22 @@ environment:
 function portOf(name: string, fallback: number, given?: string): number {
   const raw = given ?? process.env[name];
   const v = Number(raw ?? fallback);
-  if (!Number.isInteger(v) || v < 1 || v > 65535) throw new DvrError('DVR_ERR_CONFIG',
-    `${given === undefined ? name : `--port / ${name}`}: '${raw ?? ''}' is not a TCP port`);
+  if (!Number.isInteger(v) || v < 1 || v > 65535) {
+    if (given !== undefined) throw usageError(`--port: '${given}' is not a TCP port`);
+    throw new DvrError('DVR_ERR_CONFIG', `${name}: '${raw ?? ''}' is not a TCP port`);
+  }
   return v;
 }
 
-function options(argv: string[]): { command: string | undefined; start: ApplianceOptions; dataDirWhy: string; help: boolean } {
-  const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true,
-    options: {
-      port: { type: 'string' }, host: { type: 'string' }, 'no-demo': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-    },
-  });
+/** `dvr start`'s options; undefined when it printed its help or version. */
+function options(argv: string[]): { start: ApplianceOptions; dataDirWhy: string } | undefined {
+  const parsed = parseCommandLine({ command: 'dvr start', usage: HELP,
+    options: { port: { type: 'string' }, host: { type: 'string' }, 'no-demo': { type: 'boolean' } } }, argv);
+  if (!parsed) return undefined;
+  const { values } = parsed;
   const port = portOf('DVR_HTTP_PORT', 8080, values.port);
   const data = defaultDataDir(process.env, process.cwd(), process.getuid?.() === 0);
   return {
-    command: positionals[0],
-    help: values.help === true,
     dataDirWhy: data.why,
     start: {
       port, apiPort: portOf('DVR_API_PORT', 8000), rtmpPort: portOf('DVR_RTMP_PORT', 1935),
@@ -72,22 +77,26 @@ function options(argv: string[]): { command: string | undefined; start: Applianc
   };
 }
 
-async function main(): Promise<void> {
-  if (process.argv[2] === 'lab') {
-    process.exitCode = await labMain(process.argv.slice(3));
-    return;
+async function main(): Promise<number | undefined> {
+  const [command, ...rest] = process.argv.slice(2);
+  if (command === 'lab') return labMain(rest);
+  if (isApiCommand(command)) {
+    return apiMain(command, rest).catch((err: unknown) => {
+      if (isDvrError(err, 'DVR_ERR_USAGE')) {
+        console.error(`dvr ${command}: ${err.message} (see dvr ${command} --help)`);
+        return 2;
+      }
+      console.error(`dvr ${command}: ${isDvrError(err) ? `${err.code}: ` : ''}${err instanceof Error ? err.message : String(err)}`);
+      return 1;
+    });
   }
-  let parsed: ReturnType<typeof options>;
-  try {
-    parsed = options(process.argv.slice(2));
-  } catch (err) {
-    console.error(`dvr: ${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
-    process.exit(2);
+  if (command === '--help' || command === '-h' || command === 'help') { console.log(HELP); return 0; }
+  if (command === '--version' || command === '-V') { console.log(`dvr ${packageVersion()}`); return 0; }
+  if (command !== 'start') {
+    throw usageError(command === undefined ? 'which command? (dvr start runs the appliance)' : `unknown command '${command}'`);
   }
-  if (parsed.help || parsed.command !== 'start') {
-    console.log(HELP);
-    process.exit(parsed.help ? 0 : 2);
-  }
+  const parsed = options(rest);
+  if (!parsed) return 0;
   const o = parsed.start;
   const log = createLogger();
   const appliance = new Appliance(o, log, (line) => console.log(`- ${line}`));
@@ -115,7 +124,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const controller = appliance.controller;
-  if (!controller) return;
+  if (!controller) return undefined;
   if (o.demo) {
     console.log(`playback: ${appliance.playbackUrl}`);
     console.log(`dash: ${appliance.dashUrl}`);
@@ -127,6 +136,7 @@ async function main(): Promise<void> {
   console.log(`api: ${controller.url}/api/v1`);
   console.log(`dashboard: ${controller.url}/dashboard/`);
   console.log(`admin token: ${o.adminToken !== undefined ? 'DVR_ADMIN_TOKEN' : path.join(o.dataDir, 'controller', 'admin-token')}`);
+  return undefined;
 }
 
-void main();
+runCommand('dvr', main);

@@ -5,7 +5,7 @@
 // $DVR_DATA_DIR/provision/known_hosts, DVR_ACCEPT_NEW_HOST_KEYS=1 trusts new ones on first use);
 // DVR_PROVIDER_CREATE / DVR_PROVIDER_DESTROY run the sysadmin's own scripts (exec).
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, runCommand, usageError } from '../common/cli.js';
 import { envNumber } from '../common/env.js';
 import { createLogger } from '../common/log.js';
 import { Controller } from '../controller/controller.js';
@@ -19,14 +19,46 @@ function publishHost(v: string): string {
   return v;
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' } } });
+const USAGE = `usage: dvr-controller [--port N] [--host ADDR]
+       dvr-controller --help | --version
+
+The cluster's controller: the REST API under /api/v1, the dashboard, node heartbeats, failover and
+scaling. Prints 'api: <url>' once it listens. Logs go to stderr.
+
+options (each overrides its environment variable):
+  --port N      DVR_API_PORT  (default 8000)
+  --host ADDR   DVR_API_HOST  (default 0.0.0.0; beyond loopback give it TLS)
+
+environment:
+  DVR_DATA_DIR                 its state, tokens and keys (default ./data; the controller's part in ./data/controller)
+  DVR_ADMIN_TOKEN              the admin token (default: generated once, kept in DVR_DATA_DIR/controller/admin-token)
+  DVR_AGENT_TOKEN              the agents' token (default: generated once, kept beside it)
+  DVR_TLS_CERT, DVR_TLS_KEY    serve HTTPS with this certificate and key (PEM files)
+  DVR_PUBLISH_HOST             the host name publishers are given (DNS for every origin, or a load balancer)
+  DVR_DEAD_AFTER_MS            a node silent this long is failed and its streams move (default 8000)
+  DVR_RECONNECT_GRACE_SECONDS  how long a publisher may be away before its event ends (default 30)
+  DVR_SCALE_INTERVAL_MS        how often the scaling policies are evaluated (default 5000)
+  DVR_INVENTORY                a provisioning inventory: a pool of hosts the scaler provisions over SSH
+  DVR_ACCEPT_NEW_HOST_KEYS=1   trust a pool host's SSH key on first use (then pinned)
+  DVR_PROVIDER_CREATE, DVR_PROVIDER_DESTROY   or: your scripts that create and destroy machines
+  DVR_LOG_LEVEL, DVR_LOG_FORMAT=json|pretty`;
+
+async function main(): Promise<number | undefined> {
+  const parsed = parseCommandLine({ command: 'dvr-controller', usage: USAGE,
+    options: { port: { type: 'string' }, host: { type: 'string' } } }, process.argv.slice(2));
+  if (!parsed) return 0;
+  const { values } = parsed;
+  if (values.port !== undefined && !/^[0-9]{1,5}$/.test(values.port)) throw usageError(`--port: '${values.port}' is not a TCP port`);
+  if (values.host !== undefined && !/^[0-9A-Fa-f:.]{2,45}$|^localhost$/.test(values.host)) {
+    throw usageError(`--host: '${values.host}' is not an address to listen on`);
+  }
   const log = createLogger({ name: 'dvr-controller' });
   const env = process.env;
   for (const [old, now] of [['DVR_CONTROLLER_PORT', 'DVR_API_PORT'], ['DVR_CONTROLLER_HOST', 'DVR_API_HOST']] as const) {
     if (env[old] !== undefined) throw new DvrError('DVR_ERR_CONFIG', `${old} is now ${now} (one name for the API's port across commands)`);
   }
-  const port = Number(values.port ?? env['DVR_API_PORT'] ?? 8000);
+  const port = values.port !== undefined ? Number(values.port) : envNumber('DVR_API_PORT', 8000, { min: 1, max: 65535, integer: true });
+  if (port < 1 || port > 65535) throw usageError(`--port: '${values.port ?? ''}' is not a TCP port`);
   const dataDir = path.resolve(env['DVR_DATA_DIR'] ?? './data');
   if ((env['DVR_TLS_CERT'] === undefined) !== (env['DVR_TLS_KEY'] === undefined)) {
     throw new DvrError('DVR_ERR_CONFIG', 'DVR_TLS_CERT and DVR_TLS_KEY go together: the certificate and its key (PEM files)');
@@ -51,7 +83,7 @@ async function main(): Promise<void> {
     provisioningTimeoutMs: 600_000, deadAfterMs: envNumber('DVR_DEAD_AFTER_MS', 8_000, { min: 1000, max: 3_600_000, integer: true }),
     sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
     endGraceSeconds: envNumber('DVR_RECONNECT_GRACE_SECONDS', 30, { min: 0, max: 3600 }), playbackTtlSeconds: 6 * 3600,
-    scaleIntervalMs: Number(process.env['DVR_SCALE_INTERVAL_MS'] ?? 5000),
+    scaleIntervalMs: envNumber('DVR_SCALE_INTERVAL_MS', 5000, { min: 100, max: 3_600_000, integer: true }),
     ...(provider ? { provider } : {}),
     ...(env['DVR_PUBLISH_HOST'] ? { publishHost: publishHost(env['DVR_PUBLISH_HOST']) } : {}),
   });
@@ -59,9 +91,7 @@ async function main(): Promise<void> {
   const stop = (): void => { void controller.close().then(() => process.exit(0)); };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  return undefined;
 }
 
-main().catch((err: unknown) => {
-  console.error(`dvr-controller: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+runCommand('dvr-controller', main);

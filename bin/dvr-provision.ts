@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, runCommand, usageError } from '../common/cli.js';
 import { writeAnsibleInventory } from '../provisioning/ansible.js';
 import { buildAgentBundle } from '../provisioning/bundle.js';
 import { loadInventory, PROVISIONING_DIR, type Inventory } from '../provisioning/inventory.js';
@@ -15,10 +15,10 @@ import { agentRole, type PlanInputs } from '../provisioning/plan.js';
 import { provision } from '../provisioning/runner.js';
 import { DvrError } from '../common/errors.js';
 
-const USAGE = `usage:
-  dvr-provision apply --inventory FILE [--check] [--host NAME ...] [--accept-new-host-keys]
-                      [--known-hosts FILE] [--concurrency N]
-  dvr-provision ansible-inventory --inventory FILE --out DIR [--known-hosts FILE]
+const USAGE = `usage: dvr-provision apply --inventory FILE [--check] [--host NAME ...] [--accept-new-host-keys]
+                           [--known-hosts FILE] [--concurrency N]
+       dvr-provision ansible-inventory --inventory FILE --out DIR [--known-hosts FILE]
+       dvr-provision --help | --version
 
   --check                  print what would change on each host; change nothing
   --accept-new-host-keys   trust hosts seen for the first time and pin their keys
@@ -44,36 +44,38 @@ async function inputsFor(inv: Inventory, workDir: string): Promise<PlanInputs> {
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: {
-      inventory: { type: 'string' }, check: { type: 'boolean', default: false }, host: { type: 'string', multiple: true },
-      'accept-new-host-keys': { type: 'boolean', default: false }, 'known-hosts': { type: 'string' },
-      concurrency: { type: 'string', default: '10' }, out: { type: 'string' }, help: { type: 'boolean', default: false },
-    },
-  });
-  const command = positionals[0];
-  if (values.help || !command || !values.inventory || !['apply', 'ansible-inventory'].includes(command)) {
-    console.error(USAGE);
-    return values.help ? 0 : 2;
+  const parsed = parseCommandLine({ command: 'dvr-provision', usage: USAGE, positionals: { min: 1, max: 1 }, options: {
+    inventory: { type: 'string' }, check: { type: 'boolean', default: false }, host: { type: 'string', multiple: true },
+    'accept-new-host-keys': { type: 'boolean', default: false }, 'known-hosts': { type: 'string' },
+    concurrency: { type: 'string', default: '10' }, out: { type: 'string' },
+  } }, process.argv.slice(2));
+  if (!parsed) return 0;
+  const { values, positionals } = parsed;
+  const command = positionals[0] ?? '';
+  if (!['apply', 'ansible-inventory'].includes(command)) throw usageError(`unknown command '${command}' (apply, ansible-inventory)`);
+  if (!values.inventory) throw usageError('--inventory FILE is required');
+  if (command === 'ansible-inventory' && !values.out) throw usageError('ansible-inventory needs --out DIR');
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw usageError(`--concurrency: '${values.concurrency}' is not a positive integer`);
   }
-  const inv = await loadInventory(values.inventory);
+  let inv: Inventory;
+  try {
+    inv = await loadInventory(values.inventory);
+  } catch (err) {
+    console.error(`dvr-provision: ${err instanceof Error ? err.message : String(err)}`);
+    return 2;
+  }
   const dataDir = path.resolve(process.env['DVR_DATA_DIR'] ?? './data');
   const knownHosts = await KnownHosts.open(values['known-hosts'] ?? path.join(dataDir, 'provision', 'known_hosts'));
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'dvr-provision-'));
   try {
     const inputs = await inputsFor(inv, command === 'ansible-inventory' ? path.resolve(values.out ?? '.') : work);
     if (command === 'ansible-inventory') {
-      if (!values.out) { console.error('ansible-inventory needs --out DIR'); return 2; }
-      const out = await writeAnsibleInventory(inv, inputs, knownHosts, values.out);
+      const out = await writeAnsibleInventory(inv, inputs, knownHosts, values.out ?? '.');
       console.log(`inventory: ${out.inventoryFile}`);
       console.log(`run: ansible-playbook -i ${out.inventoryFile} ${path.join(PROVISIONING_DIR, 'ansible', 'site.yml')}`);
       return 0;
-    }
-    const concurrency = Number(values.concurrency);
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      console.error(`--concurrency: '${values.concurrency}' is not a positive integer`);
-      return 2;
     }
     const width = Math.max(...inv.hosts.map((h) => h.name.length));
     const results = await provision({
@@ -90,7 +92,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => { process.exitCode = code; }, (e: unknown) => {
-  console.error(`dvr-provision: ${(e as Error).message}`);
-  process.exitCode = 2;
-});
+runCommand('dvr-provision', main);

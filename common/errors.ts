@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'DVR_ERR_FENCED'
   | 'DVR_ERR_TOO_LARGE'
   | 'DVR_ERR_UNSUPPORTED_MEDIA'
+  /** A command line that cannot be run as given: exit status 2. */
+  | 'DVR_ERR_USAGE'
   /** An invariant of the project's own broke: a bug to report. */
   | 'DVR_ERR_INTERNAL';
 
@@ -39,6 +41,7 @@ const STATUS: Record<ErrorCode, number> = {
   DVR_ERR_FENCED: 409,
   DVR_ERR_TOO_LARGE: 413,
   DVR_ERR_UNSUPPORTED_MEDIA: 415,
+  DVR_ERR_USAGE: 400,
   DVR_ERR_INTERNAL: 500,
 };
 

@@ -153,6 +153,18 @@ export function createApi(o: ApiOptions): express.Express {
     if (!found) throw new DvrError('DVR_ERR_NOT_FOUND', `no launch config '${param(req, 'name')}'`);
     res.json(found.body);
   });
+  // As Red5's stream manager updates one: the whole config, under its name; applied with the next heartbeats.
+  app.put('/api/v1/launch-configs/:name', admin, (req, res) => {
+    const config = parseLaunchConfig(req.body);
+    if (config.launchconfig.name !== param(req, 'name')) {
+      throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid launch config: $.launchconfig.name: '${config.launchconfig.name}' `
+        + `is not the name in the path ('${param(req, 'name')}')`);
+    }
+    const created = store.replaceLaunchConfig(config.launchconfig.name, config);
+    targets = undefined;
+    log.info({ launchConfig: config.launchconfig.name, created }, created ? 'launch config stored' : 'launch config replaced');
+    res.status(created ? 201 : 200).json(config);
+  });
   app.delete('/api/v1/launch-configs/:name', admin, (req, res) => {
     if (!store.deleteLaunchConfig(param(req, 'name'))) throw new DvrError('DVR_ERR_NOT_FOUND', `no launch config '${param(req, 'name')}'`);
     targets = undefined;

@@ -121,6 +121,8 @@ export class Controller {
       }
     }
     await once(c.server, 'listening');
+    // Where `dvr streams ...` on this machine finds the API (it reads the admin token beside it).
+    await fs.writeFile(path.join(o.dataDir, 'api-url'), `${c.url}\n`, { mode: 0o644 });
     c.sweeper = setInterval(() => c.sweep(), o.sweepIntervalMs);
     c.sweeper.unref();
     c.scaleTimer = setInterval(() => { void scaler.tick(); }, o.scaleIntervalMs);

@@ -9,7 +9,7 @@ type Op = { summary: string; security: 'admin' | 'agent' | 'none'; body?: object
 const error = { type: 'object', required: ['statusCode', 'code', 'message'],
   properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } } };
 
-export const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'delete', Op>>> = {
+export const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'put' | 'delete', Op>>> = {
   '/health': { get: { summary: 'Liveness and counts', security: 'none', ok: 200 } },
   '/openapi.json': { get: { summary: 'This document', security: 'none', ok: 200 } },
   '/../metrics': { get: { summary: 'Prometheus metrics (at /metrics, outside /api/v1)', security: 'admin', ok: 200 } },
@@ -22,6 +22,8 @@ export const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'delete', Op
   },
   '/launch-configs/{name}': {
     get: { summary: 'One launch config', security: 'admin', ok: 200 },
+    put: { summary: 'Add or replace a launch config (201 added, 200 replaced); the name in the body is the one in the path',
+      security: 'admin', ok: 200, body: { $ref: '#/components/schemas/LaunchConfig' } },
     delete: { summary: 'Remove a launch config', security: 'admin', ok: 204 },
   },
   '/nodes': { get: { summary: 'Nodes, filtered by ?role= and ?state=', security: 'admin', ok: 200 } },

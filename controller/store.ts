@@ -133,6 +133,13 @@ export class Store {
       .run(name, JSON.stringify(body), Date.now());
     return r.changes === 1;
   }
+  /** Stores or replaces a launch config; true when it was new. */
+  replaceLaunchConfig(name: string, body: unknown): boolean {
+    const had = this.db.prepare('SELECT 1 FROM launch_configs WHERE name = ?').get(name) !== undefined;
+    this.db.prepare(`INSERT INTO launch_configs (name, body, created_at) VALUES (?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET body = excluded.body`).run(name, JSON.stringify(body), Date.now());
+    return !had;
+  }
   launchConfigs(): Array<{ name: string; body: unknown }> {
     return (this.db.prepare('SELECT name, body FROM launch_configs ORDER BY name').all() as Array<{ name: string; body: string }>)
       .map((r) => ({ name: r.name, body: JSON.parse(r.body) as unknown }));

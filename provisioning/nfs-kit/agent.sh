@@ -13,16 +13,17 @@ BUNDLE="" SRC="" UID_DVR=5005 STOP=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --stop) STOP=1; shift ;;
-    --bundle) BUNDLE="$2"; shift 2 ;;
-    --config) SRC="$2"; shift 2 ;;
-    --uid) UID_DVR="$2"; shift 2 ;;
-    --prefix) PREFIX="$2"; shift 2 ;;
+    --bundle) need_value "$@"; BUNDLE="$2"; shift 2 ;;
+    --config) need_value "$@"; SRC="$2"; shift 2 ;;
+    --uid) need_value "$@"; UID_DVR="$2"; shift 2 ;;
+    --prefix) need_value "$@"; PREFIX="$2"; shift 2 ;;
     --check) CHECK=1; shift ;;
-    *) die "unknown option '$1'" ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage_error "unknown option '$1'" ;;
   esac
 done
 [ -z "$PREFIX" ] || check_path "$PREFIX" "--prefix"
-[[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || die "--uid: '$UID_DVR' is not a number"
+[[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || usage_error "--uid: '$UID_DVR' is not a number"
 need_root
 
 base="$PREFIX/opt/dvr"

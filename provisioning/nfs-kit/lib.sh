@@ -13,6 +13,12 @@ STEP="$(basename "$0" .sh)"
 
 say() { printf '%s: %s\n' "$STEP" "$*"; }
 die() { printf '%s: error: %s\n' "$STEP" "$*" >&2; exit 1; }
+# usage_error "<what>": a bad command line; one line, exit 2 (as every command of the project).
+usage_error() { printf '%s: usage: %s (see %s --help)\n' "$STEP" "$*" "$(basename "$0")" >&2; exit 2; }
+# usage: the script's header comment, on stdout.
+usage() { awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; }
+# need_value "$@": the option in $1 takes a value.
+need_value() { [ $# -ge 2 ] && [[ "$2" != --* ]] || usage_error "$1 needs a value"; }
 
 # change "<what>" cmd args...: runs the command unless --check; records that something differs.
 change() {
@@ -98,22 +104,22 @@ check_cidr() {
   local c="$1" where="$2" max bits i
   if [[ "$c" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,3})$ ]]; then
     for i in 1 2 3 4; do
-      [ "$((10#${BASH_REMATCH[$i]}))" -le 255 ] || die "$where: '$c': ${BASH_REMATCH[$i]} is not an address byte (0-255)"
+      [ "$((10#${BASH_REMATCH[$i]}))" -le 255 ] || usage_error "$where: '$c': ${BASH_REMATCH[$i]} is not an address byte (0-255)"
     done
     bits=$((10#${BASH_REMATCH[5]})) max=32
   elif [[ "$c" =~ ^[0-9a-fA-F:]*:[0-9a-fA-F:]*/([0-9]{1,3})$ ]]; then
     bits=$((10#${BASH_REMATCH[1]})) max=128
   else
-    die "$where: '$c' is not a network in CIDR form (e.g. 10.0.0.0/24)"
+    usage_error "$where: '$c' is not a network in CIDR form (e.g. 10.0.0.0/24)"
   fi
-  [ "$bits" -le "$max" ] || die "$where: '$c': prefix length $bits is out of range (0-$max)"
-  [ "$bits" -gt 0 ] || die "$where: '$c' would open it to every address (a /0 network); name the cluster's networks"
+  [ "$bits" -le "$max" ] || usage_error "$where: '$c': prefix length $bits is out of range (0-$max)"
+  [ "$bits" -gt 0 ] || usage_error "$where: '$c' would open it to every address (a /0 network); name the cluster's networks"
 }
 
 # An absolute path without '..', quotes or spaces: it ends up in config files.
 check_path() {
   local p="$1" where="$2"
-  [[ "$p" =~ ^/[A-Za-z0-9._/-]*$ ]] && [[ ! "$p" =~ (^|/)\.\.(/|$) ]] || die "$where: '$p' must be an absolute path of letters, digits and . _ - /"
+  [[ "$p" =~ ^/[A-Za-z0-9._/-]*$ ]] && [[ ! "$p" =~ (^|/)\.\.(/|$) ]] || usage_error "$where: '$p' must be an absolute path of letters, digits and . _ - /"
 }
 
 # wait_tcp <host> <port> <seconds>: until something listens there.

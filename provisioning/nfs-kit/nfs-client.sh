@@ -17,50 +17,49 @@ source "$(dirname "$0")/lib.sh"
 
 SERVER="" EXPORT="" MOUNTPOINT="" PROFILE="" NCONNECT=4 UID_DVR=5005
 TRANSPORT=nfs IDENTITY="" KNOWN="" SSH_USER=dvr SSH_PORT=22
-usage() { sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --server) SERVER="$2"; shift 2 ;;
-    --export) EXPORT="$2"; shift 2 ;;
-    --mountpoint) MOUNTPOINT="$2"; shift 2 ;;
-    --profile) PROFILE="$2"; shift 2 ;;
-    --nconnect) NCONNECT="$2"; shift 2 ;;
-    --uid) UID_DVR="$2"; shift 2 ;;
-    --prefix) PREFIX="$2"; shift 2 ;;
-    --transport) TRANSPORT="$2"; shift 2 ;;
-    --identity) IDENTITY="$2"; shift 2 ;;
-    --known-hosts) KNOWN="$2"; shift 2 ;;
-    --user) SSH_USER="$2"; shift 2 ;;
-    --port) SSH_PORT="$2"; shift 2 ;;
+    --server) need_value "$@"; SERVER="$2"; shift 2 ;;
+    --export) need_value "$@"; EXPORT="$2"; shift 2 ;;
+    --mountpoint) need_value "$@"; MOUNTPOINT="$2"; shift 2 ;;
+    --profile) need_value "$@"; PROFILE="$2"; shift 2 ;;
+    --nconnect) need_value "$@"; NCONNECT="$2"; shift 2 ;;
+    --uid) need_value "$@"; UID_DVR="$2"; shift 2 ;;
+    --prefix) need_value "$@"; PREFIX="$2"; shift 2 ;;
+    --transport) need_value "$@"; TRANSPORT="$2"; shift 2 ;;
+    --identity) need_value "$@"; IDENTITY="$2"; shift 2 ;;
+    --known-hosts) need_value "$@"; KNOWN="$2"; shift 2 ;;
+    --user) need_value "$@"; SSH_USER="$2"; shift 2 ;;
+    --port) need_value "$@"; SSH_PORT="$2"; shift 2 ;;
     --check) CHECK=1; shift ;;
     -h|--help) usage; exit 0 ;;
-    *) die "unknown option '$1'" ;;
+    *) usage_error "unknown option '$1'" ;;
   esac
 done
-[[ "$SERVER" =~ ^[A-Za-z0-9.:-]+$ ]] || die "--server: '$SERVER' is not a host name or address"
+[[ "$SERVER" =~ ^[A-Za-z0-9.:-]+$ ]] || usage_error "--server: '$SERVER' is not a host name or address"
 check_path "$EXPORT" "--export"
 check_path "$MOUNTPOINT" "--mountpoint"
 [ -z "$PREFIX" ] || check_path "$PREFIX" "--prefix"
-[[ "$NCONNECT" =~ ^([1-9]|1[0-6])$ ]] || die "--nconnect: '$NCONNECT' is not 1..16"
-[[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || die "--uid: '$UID_DVR' is not a number"
-case "$PROFILE" in writer|reader) ;; *) die "--profile: '$PROFILE' is not writer or reader" ;; esac
+[[ "$NCONNECT" =~ ^([1-9]|1[0-6])$ ]] || usage_error "--nconnect: '$NCONNECT' is not 1..16"
+[[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || usage_error "--uid: '$UID_DVR' is not a number"
+case "$PROFILE" in writer|reader) ;; *) usage_error "--profile: '$PROFILE' is not writer or reader" ;; esac
 case "$TRANSPORT" in
   nfs)
     SOURCE="$SERVER:$EXPORT" FSTYPE=nfs
     if [ "$PROFILE" = writer ]; then OPTS="rw,hard,timeo=600,retrans=2,nconnect=$NCONNECT,noatime,_netdev,vers=4.1"
     else OPTS="ro,hard,timeo=100,retrans=2,actimeo=1,lookupcache=positive,noatime,_netdev,vers=4.1"; fi ;;
   sshfs)
-    [[ "$SSH_USER" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || die "--user: '$SSH_USER' is not a user name"
-    [[ "$SSH_PORT" =~ ^[0-9]{1,5}$ ]] || die "--port: '$SSH_PORT' is not a port"
-    [ -f "$IDENTITY" ] || die "--identity: '$IDENTITY' is not a file (the key the node logs into the storage host with)"
-    [ -f "$KNOWN" ] && grep -q . "$KNOWN" || die "--known-hosts: '$KNOWN' holds no pinned key of the storage host"
+    [[ "$SSH_USER" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || usage_error "--user: '$SSH_USER' is not a user name"
+    [[ "$SSH_PORT" =~ ^[0-9]{1,5}$ ]] || usage_error "--port: '$SSH_PORT' is not a port"
+    [ -f "$IDENTITY" ] || usage_error "--identity: '$IDENTITY' is not a file (the key the node logs into the storage host with)"
+    [ -f "$KNOWN" ] && grep -q . "$KNOWN" || usage_error "--known-hosts: '$KNOWN' holds no pinned key of the storage host"
     SOURCE="$SSH_USER@$SERVER:$EXPORT" FSTYPE=fuse.sshfs
     key="$PREFIX/etc/dvr/storage-key" known="$PREFIX/etc/dvr/storage-known-hosts"
     base="allow_other,reconnect,ServerAliveInterval=2,ServerAliveCountMax=3,negative_timeout=0,IdentityFile=$key"
     base+=",UserKnownHostsFile=$known,StrictHostKeyChecking=yes,Port=$SSH_PORT,_netdev"
     if [ "$PROFILE" = writer ]; then OPTS="rw,dir_cache=no,max_conns=$NCONNECT,$base"
     else OPTS="ro,dcache_timeout=1,entry_timeout=1,attr_timeout=1,$base"; fi ;;
-  *) die "--transport: '$TRANSPORT' is not nfs or sshfs" ;;
+  *) usage_error "--transport: '$TRANSPORT' is not nfs or sshfs" ;;
 esac
 need_root
 

@@ -10,33 +10,32 @@
 # nologin); the key itself is authorized by the sysadmin.
 source "$(dirname "$0")/lib.sh"
 SFTP=0
-usage() { sed -n '2,4p' "$0" | sed 's/^# \{0,1\}//'; }
 
 BACKEND=kernel EXPORT="" BIND="" UID_DVR=5005 RW=() RO=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --backend) BACKEND="$2"; shift 2 ;;
-    --export) EXPORT="$2"; shift 2 ;;
-    --rw) IFS=, read -ra a <<<"$2"; RW+=("${a[@]}"); shift 2 ;;
-    --ro) IFS=, read -ra a <<<"$2"; RO+=("${a[@]}"); shift 2 ;;
-    --bind) BIND="$2"; shift 2 ;;
+    --backend) need_value "$@"; BACKEND="$2"; shift 2 ;;
+    --export) need_value "$@"; EXPORT="$2"; shift 2 ;;
+    --rw) need_value "$@"; IFS=, read -ra a <<<"$2"; RW+=("${a[@]}"); shift 2 ;;
+    --ro) need_value "$@"; IFS=, read -ra a <<<"$2"; RO+=("${a[@]}"); shift 2 ;;
+    --bind) need_value "$@"; BIND="$2"; shift 2 ;;
     --sftp) SFTP=1; shift ;;
     -h|--help) usage; exit 0 ;;
-    --uid) UID_DVR="$2"; shift 2 ;;
-    --prefix) PREFIX="$2"; shift 2 ;;
+    --uid) need_value "$@"; UID_DVR="$2"; shift 2 ;;
+    --prefix) need_value "$@"; PREFIX="$2"; shift 2 ;;
     --check) CHECK=1; shift ;;
-    *) die "unknown option '$1'" ;;
+    *) usage_error "unknown option '$1'" ;;
   esac
 done
-case "$BACKEND" in kernel|ganesha) ;; *) die "--backend: '$BACKEND' is not kernel or ganesha" ;; esac
-[ -n "$EXPORT" ] || die "--export is required"
+case "$BACKEND" in kernel|ganesha) ;; *) usage_error "--backend: '$BACKEND' is not kernel or ganesha" ;; esac
+[ -n "$EXPORT" ] || usage_error "--export is required"
 check_path "$EXPORT" "--export"
 [ -z "$PREFIX" ] || check_path "$PREFIX" "--prefix"
-[ "${#RW[@]}" -gt 0 ] || die "--rw: name at least one writers' network"
+[ "${#RW[@]}" -gt 0 ] || usage_error "--rw: name at least one writers' network"
 for c in "${RW[@]}"; do check_cidr "$c" "--rw"; done
 for c in "${RO[@]}"; do check_cidr "$c" "--ro"; done
-[[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || die "--uid: '$UID_DVR' is not a number"
-[[ -z "$BIND" || "$BIND" =~ ^[0-9a-fA-F.:]+$ ]] || die "--bind: '$BIND' is not an IP address"
+[[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || usage_error "--uid: '$UID_DVR' is not a number"
+[[ -z "$BIND" || "$BIND" =~ ^[0-9a-fA-F.:]+$ ]] || usage_error "--bind: '$BIND' is not an IP address"
 need_root
 
 ensure_user "$UID_DVR"

@@ -15,23 +15,22 @@
 source "$(dirname "$0")/lib.sh"
 
 ROLE="" SRC="" UID_DVR=5005 SECRET_SRC="" secret_changed=0
-usage() { sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
-    --role) ROLE="$2"; shift 2 ;;
-    --config) SRC="$2"; shift 2 ;;
-    --secret-include) SECRET_SRC="$2"; shift 2 ;;
-    --uid) UID_DVR="$2"; shift 2 ;;
-    --prefix) PREFIX="$2"; shift 2 ;;
+    --role) need_value "$@"; ROLE="$2"; shift 2 ;;
+    --config) need_value "$@"; SRC="$2"; shift 2 ;;
+    --secret-include) need_value "$@"; SECRET_SRC="$2"; shift 2 ;;
+    --uid) need_value "$@"; UID_DVR="$2"; shift 2 ;;
+    --prefix) need_value "$@"; PREFIX="$2"; shift 2 ;;
     --check) CHECK=1; shift ;;
     -h|--help) usage; exit 0 ;;
-    *) die "unknown option '$1'" ;;
+    *) usage_error "unknown option '$1'" ;;
   esac
 done
-case "$ROLE" in edge|relay|origin) ;; *) die "--role: '$ROLE' is not edge, relay or origin" ;; esac
-[ -f "$SRC" ] || die "--config: '$SRC' is not a file"
-[ -z "$SECRET_SRC" ] || [ -f "$SECRET_SRC" ] || die "--secret-include: '$SECRET_SRC' is not a file"
-[[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || die "--uid: '$UID_DVR' is not a number"
+case "$ROLE" in edge|relay|origin) ;; *) usage_error "--role: '$ROLE' is not edge, relay or origin" ;; esac
+[ -f "$SRC" ] || usage_error "--config: '$SRC' is not a file"
+[ -z "$SECRET_SRC" ] || [ -f "$SECRET_SRC" ] || usage_error "--secret-include: '$SECRET_SRC' is not a file"
+[[ "$UID_DVR" =~ ^[0-9]{3,9}$ ]] || usage_error "--uid: '$UID_DVR' is not a number"
 [ -z "$PREFIX" ] || check_path "$PREFIX" "--prefix"
 need_root
 

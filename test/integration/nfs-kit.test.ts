@@ -57,7 +57,7 @@ describe('nfs-kit --check on this machine (kernel NFS server, NFS client)', func
     ];
     for (const [script, args, message] of cases) {
       const r = await run('bash', [path.join(kit, script), ...args, '--check']);
-      assert.equal(r.code, 1, `${script} ${args.join(' ')}`);
+      assert.equal(r.code, 2, `${script} ${args.join(' ')}`);
       assert.match(r.stderr, message);
     }
   });

@@ -1,0 +1,302 @@
+// `dvr streams|nodes|launch-config|scale`: the controller's API without hand-written curl. Tables
+// for a person, the API's JSON with --json; `launch-config validate` works offline.
+import { promises as fs } from 'node:fs';
+import { ApiClient, resolveTarget } from '../cli/client.js';
+import { bytes, duration, table } from '../cli/table.js';
+import { parseCommandLine, usageError } from '../common/cli.js';
+import { DvrError, isDvrError } from '../common/errors.js';
+import { NAME_PATTERN, type RenditionSpec } from '../common/stream-settings.js';
+import { parseLaunchConfig } from '../controller/launch-config.js';
+
+const TARGET_HELP = `connection (every command but 'launch-config validate'):
+  --api URL          the controller's API (default: DVR_API_URL, else the URL the controller wrote
+                     into DVR_DATA_DIR/controller/api-url, else http://127.0.0.1:$DVR_API_PORT)
+  --token-file FILE  the admin token (default: DVR_ADMIN_TOKEN, else DVR_DATA_DIR/controller/admin-token)
+  --json             print the API's JSON instead of a table
+  A controller with a self-signed certificate: NODE_EXTRA_CA_CERTS=<its certificate>.`;
+
+export const API_HELP = {
+  streams: `usage: dvr streams list
+       dvr streams create <app>/<stream> [--window S] [--format ts|fmp4] [--mode copy|transcode]
+                          [--ladder NAME:HEIGHT:VIDEO_KBPS:AUDIO_KBPS,...] [--segment S] [--record]
+                          [--archive append|version|delete] [--storage-cap BYTES] [--signed]
+                          [--no-dash] [--no-delta]
+       dvr streams url <app>/<stream>      its publish URL (with the stream key) and a playback URL
+       dvr streams rm <app>/<stream>
+
+create: --window is the DVR window in seconds (0 = the whole event; default 3600), --record keeps
+the whole event as VOD when it ends, --signed makes playback need the URLs the API signs.
+
+${TARGET_HELP}`,
+  nodes: `usage: dvr nodes list [--role transcoder|edge|origin|relay] [--state STATE]
+       dvr nodes drain <id>                no new streams on it; what runs there stays
+
+${TARGET_HELP}`,
+  'launch-config': `usage: dvr launch-config validate <file>   check it offline: each error with its JSON path
+       dvr launch-config apply <file>      add it, or replace the one of the same name
+       dvr launch-config list
+       dvr launch-config rm <name>
+
+${TARGET_HELP}`,
+  scale: `usage: dvr scale <role> <+N|-N>
+Adds (+N) or removes (-N) nodes of a role by hand (transcoder, edge, origin, relay); the
+controller's provider creates or hands them back and the action is in GET /api/v1/scale.
+
+${TARGET_HELP}`,
+} as const;
+
+export type ApiCommand = keyof typeof API_HELP;
+export const isApiCommand = (s: string | undefined): s is ApiCommand => s !== undefined && s in API_HELP;
+
+const TARGET_OPTIONS = { api: { type: 'string' }, 'token-file': { type: 'string' }, json: { type: 'boolean' } } as const;
+
+function streamRef(arg: string | undefined): { app: string; stream: string } {
+  const m = /^([^/]+)\/([^/]+)$/.exec(arg ?? '');
+  const re = new RegExp(NAME_PATTERN);
+  if (!m?.[1] || !m[2] || !re.test(m[1]) || !re.test(m[2])) {
+    throw usageError(`'${arg ?? ''}' is not <app>/<stream> (each 1-64 of a-z 0-9 _ -)`);
+  }
+  return { app: m[1], stream: m[2] };
+}
+
+function numberFlag(name: string, raw: string | undefined, integer = false): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
+    throw usageError(`--${name}: '${raw}' is not a${integer ? ' whole' : ''} number >= 0`);
+  }
+  return v;
+}
+
+/** --ladder 720p:720:2500:128,audio::0:96 -> renditions (empty fields left out). */
+export function parseLadder(raw: string): RenditionSpec[] {
+  return raw.split(',').map((item, i) => {
+    const [name = '', height, videoKbps, audioKbps, ...extra] = item.split(':');
+    if (extra.length > 0 || name === '') throw usageError(`--ladder: item ${i + 1} '${item}' is not NAME:HEIGHT:VIDEO_KBPS:AUDIO_KBPS`);
+    const r: RenditionSpec = { name };
+    const num = (what: string, v: string | undefined): number | undefined => {
+      if (v === undefined || v === '') return undefined;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0) throw usageError(`--ladder: item ${i + 1} '${item}': ${what} '${v}' is not a whole number`);
+      return n;
+    };
+    const h = num('height', height); const vk = num('video kb/s', videoKbps); const ak = num('audio kb/s', audioKbps);
+    if (h !== undefined) r.height = h;
+    if (vk !== undefined) r.videoKbps = vk;
+    if (ak !== undefined) r.audioKbps = ak;
+    return r;
+  });
+}
+
+/** A JSON file, its syntax errors with line and column. */
+export async function readJsonFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    throw new DvrError('DVR_ERR_CONFIG', `${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    const pos = /position (\d+)/.exec(msg)?.[1];
+    let where = '';
+    if (pos !== undefined) {
+      const before = text.slice(0, Number(pos)).split('\n');
+      where = `:${before.length}:${(before.at(-1)?.length ?? 0) + 1}`;
+    }
+    throw new DvrError('DVR_ERR_CONFIG', `${file}${where}: not JSON: ${msg.replace(/ in JSON at position \d+.*$/, '')}`);
+  }
+}
+
+interface StreamJson { app: string; stream: string; status: string; format: string; mode: string; windowSeconds: number;
+  recording: boolean; signedPlayback?: boolean; transcoder: string | null; ladder: RenditionSpec[]; streamKey?: string }
+interface NodeJson { id: string; role: string; state: string; address: string; capacity: number; lastHeartbeat: number;
+  assigned?: number; metrics: { system?: { cpuLoadPercent?: number; memoryUsedBytes?: number; memoryTotalBytes?: number;
+    storageFreeBytes?: number | null }; connections?: number; streams?: unknown[] } | null }
+
+const ago = (ms: number): string => (ms <= 0 ? '-' : `${Math.max(0, Math.round((Date.now() - ms) / 1000))}s ago`);
+
+/** Runs `dvr <command> ...`; the exit status. */
+export async function apiMain(command: ApiCommand, argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const help = API_HELP[command];
+  if (command !== 'scale' && (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help')) {
+    if (sub === undefined) throw usageError(`'dvr ${command}' needs a subcommand`);
+    console.log(help);
+    return 0;
+  }
+  const spec = (options: Record<string, { type: 'string' | 'boolean' }>, min: number, max: number) =>
+    ({ command: `dvr ${command}`, usage: help, options: { ...TARGET_OPTIONS, ...options }, positionals: { min, max } });
+  const client = async (v: { api?: string | undefined; 'token-file'?: string | undefined }): Promise<ApiClient> =>
+    new ApiClient(await resolveTarget({ api: v.api, tokenFile: v['token-file'] }, process.env, process.cwd(), process.getuid?.() === 0));
+  const out = (json: boolean | undefined, value: unknown, text: () => string): void => {
+    console.log(json === true ? JSON.stringify(value, null, 2) : text());
+  };
+
+  if (command === 'scale') {
+    const a = parseCommandLine(spec({}, 2, 2), argv);
+    if (!a) return 0;
+    const [role, n] = a.positionals;
+    if (!role || !['transcoder', 'edge', 'origin', 'relay'].includes(role)) {
+      throw usageError(`'${role ?? ''}' is not a role (transcoder, edge, origin, relay)`);
+    }
+    if (!/^[+-][1-9][0-9]*$/.test(n ?? '')) throw usageError(`'${n ?? ''}' is not +N or -N`);
+    const r = await (await client(a.values)).call<{ nodes: string[] }>('POST', '/scale', { role, count: Number(n) });
+    out(a.values.json, r, () => `${Number(n) > 0 ? 'added' : 'removed'}: ${r.nodes.join(', ') || '(none)'}`);
+    return 0;
+  }
+
+  const key = `${command} ${sub ?? ''}`;
+  switch (key) {
+    case 'streams list': {
+      const a = parseCommandLine(spec({}, 0, 0), rest);
+      if (!a) return 0;
+      const streams = await (await client(a.values)).call<StreamJson[]>('GET', '/streams');
+      out(a.values.json, streams, () => (streams.length === 0 ? 'no streams (dvr streams create <app>/<stream>)' : table(
+        ['STREAM', 'STATUS', 'FORMAT', 'MODE', 'RENDITIONS', 'WINDOW', 'RECORD', 'SIGNED', 'TRANSCODER'],
+        streams.map((s) => [`${s.app}/${s.stream}`, s.status, s.format, s.mode, s.ladder.map((r) => r.name).join(','),
+          duration(s.windowSeconds), s.recording ? 'yes' : 'no', s.signedPlayback === true ? 'yes' : 'no', s.transcoder]))));
+      return 0;
+    }
+    case 'streams create': {
+      const a = parseCommandLine(spec({ window: { type: 'string' }, format: { type: 'string' }, mode: { type: 'string' },
+        ladder: { type: 'string' }, segment: { type: 'string' }, record: { type: 'boolean' }, archive: { type: 'string' },
+        'storage-cap': { type: 'string' }, signed: { type: 'boolean' }, 'no-dash': { type: 'boolean' }, 'no-delta': { type: 'boolean' } },
+      1, 1), rest);
+      if (!a) return 0;
+      const v = a.values as Record<string, string | boolean | undefined>;
+      const str = (k: string): string | undefined => (typeof v[k] === 'string' ? v[k] : undefined);
+      const body: Record<string, unknown> = { ...streamRef(a.positionals[0]) };
+      const window = numberFlag('window', str('window'));
+      if (window !== undefined) body['windowSeconds'] = window;
+      const segment = numberFlag('segment', str('segment'));
+      if (segment !== undefined) body['segmentSeconds'] = segment;
+      const cap = numberFlag('storage-cap', str('storage-cap'), true);
+      if (cap !== undefined) body['storageCapBytes'] = cap;
+      if (str('format') !== undefined) body['format'] = str('format');
+      if (str('mode') !== undefined) body['mode'] = str('mode');
+      if (str('archive') !== undefined) body['archiveStrategy'] = str('archive');
+      if (str('ladder') !== undefined) body['ladder'] = parseLadder(str('ladder') ?? '');
+      if (v['record'] === true) body['recording'] = true;
+      if (v['signed'] === true) body['signedPlayback'] = true;
+      if (v['no-dash'] === true) body['dash'] = false;
+      if (v['no-delta'] === true) body['deltaUpdates'] = false;
+      const api = await client(a.values);
+      const s = await api.call<StreamJson>('POST', '/streams', body);
+      const publish = await api.call<{ url: string }>('GET', `/streams/${s.app}/${s.stream}/publish`);
+      out(a.values.json, { ...s, publishUrl: publish.url }, () => [`created: ${s.app}/${s.stream} (${s.format}, ${s.mode}, `
+        + `window ${duration(s.windowSeconds)}${s.recording ? ', recorded' : ''}${s.signedPlayback === true ? ', signed playback' : ''})`,
+      `publish: ${publish.url}`].join('\n'));
+      return 0;
+    }
+    case 'streams url': {
+      const a = parseCommandLine(spec({}, 1, 1), rest);
+      if (!a) return 0;
+      const { app, stream } = streamRef(a.positionals[0]);
+      const api = await client(a.values);
+      const publish = await api.call<{ url: string }>('GET', `/streams/${app}/${stream}/publish`);
+      let playback: { url: string; edge: string; expires?: number } | string;
+      try {
+        playback = await api.call<{ url: string; edge: string; expires?: number }>('GET', `/streams/${app}/${stream}/playback`);
+      } catch (err) {
+        if (!isDvrError(err, 'DVR_ERR_NO_CAPACITY')) throw err;
+        playback = err.message;
+      }
+      out(a.values.json, { publish: publish.url, playback }, () => [`publish: ${publish.url}`,
+        typeof playback === 'string' ? `playback: none: ${playback}`
+          : `playback: ${playback.url}${playback.expires !== undefined
+            ? `\nexpires: ${new Date(playback.expires * 1000).toISOString()}` : ''}`,
+      ].join('\n'));
+      return 0;
+    }
+    case 'streams rm': {
+      const a = parseCommandLine(spec({}, 1, 1), rest);
+      if (!a) return 0;
+      const { app, stream } = streamRef(a.positionals[0]);
+      await (await client(a.values)).call('DELETE', `/streams/${app}/${stream}`);
+      out(a.values.json, { deleted: `${app}/${stream}` }, () => `deleted: ${app}/${stream}`);
+      return 0;
+    }
+    case 'nodes list': {
+      const a = parseCommandLine(spec({ role: { type: 'string' }, state: { type: 'string' } }, 0, 0), rest);
+      if (!a) return 0;
+      const q = new URLSearchParams();
+      const v = a.values as Record<string, unknown>;
+      if (typeof v['role'] === 'string') q.set('role', v['role']);
+      if (typeof v['state'] === 'string') q.set('state', v['state']);
+      const nodes = await (await client(a.values)).call<NodeJson[]>('GET', `/nodes${q.size > 0 ? `?${q.toString()}` : ''}`);
+      out(a.values.json, nodes, () => (nodes.length === 0 ? 'no nodes' : table(
+        ['NODE', 'ROLE', 'STATE', 'ADDRESS', 'LOAD', 'CPU', 'MEMORY', 'STORAGE FREE', 'HEARTBEAT'],
+        nodes.map((n) => {
+          const sys = n.metrics?.system;
+          const load = n.role === 'transcoder' ? `${n.assigned ?? 0}/${n.capacity} streams`
+            : n.metrics?.connections !== undefined ? `${n.metrics.connections} conns` : '-';
+          return [n.id, n.role, n.state, n.address, load, sys?.cpuLoadPercent !== undefined ? `${Math.round(sys.cpuLoadPercent)}%` : '-',
+            sys?.memoryTotalBytes ? `${bytes(sys.memoryUsedBytes)} / ${bytes(sys.memoryTotalBytes)}` : '-',
+            bytes(sys?.storageFreeBytes ?? undefined), ago(n.lastHeartbeat)];
+        }))));
+      return 0;
+    }
+    case 'nodes drain': {
+      const a = parseCommandLine(spec({}, 1, 1), rest);
+      if (!a) return 0;
+      const id = a.positionals[0] ?? '';
+      const n = await (await client(a.values)).call<NodeJson>('POST', `/nodes/${encodeURIComponent(id)}/drain`);
+      out(a.values.json, n, () => `${n.id}: ${n.state} (no new streams; what runs there stays)`);
+      return 0;
+    }
+    case 'launch-config validate': {
+      const a = parseCommandLine({ command: 'dvr launch-config', usage: help, options: {}, positionals: { min: 1, max: 1 } }, rest);
+      if (!a) return 0;
+      const file = a.positionals[0] ?? '';
+      let config;
+      try {
+        config = parseLaunchConfig(await readJsonFile(file));
+      } catch (err) {
+        if (!isDvrError(err, 'DVR_ERR_BAD_REQUEST')) throw err;
+        // One line per problem, each with its JSON path.
+        for (const p of err.message.replace(/^invalid launch config: /, '').split('; ')) console.error(`${file}: ${p}`);
+        return 1;
+      }
+      console.log(`${file}: valid launch config '${config.launchconfig.name}' (${config.launchconfig.targets.target
+        .map((t) => t.role).join(', ')})`);
+      return 0;
+    }
+    case 'launch-config apply': {
+      const a = parseCommandLine(spec({}, 1, 1), rest);
+      if (!a) return 0;
+      const file = a.positionals[0] ?? '';
+      const config = parseLaunchConfig(await readJsonFile(file));
+      const name = config.launchconfig.name;
+      const api = await client(a.values);
+      const had = (await api.call<Array<{ launchconfig: { name: string } }>>('GET', '/launch-configs'))
+        .some((c) => c.launchconfig.name === name);
+      const stored = await api.call('PUT', `/launch-configs/${encodeURIComponent(name)}`, config);
+      out(a.values.json, stored, () => `${had ? 'replaced' : 'added'}: launch config '${name}' (applied with the nodes' next heartbeats)`);
+      return 0;
+    }
+    case 'launch-config list': {
+      const a = parseCommandLine(spec({}, 0, 0), rest);
+      if (!a) return 0;
+      const configs = await (await client(a.values)).call<Array<{ launchconfig: { name: string; description?: string;
+        targets: { target: Array<{ role: string; connectionCapacity?: number; scalePolicy?: { min: number; max: number } }> } } }>>(
+        'GET', '/launch-configs');
+      out(a.values.json, configs, () => (configs.length === 0 ? 'no launch configs' : table(['NAME', 'ROLE', 'CAPACITY', 'MIN..MAX'],
+        configs.flatMap((c) => c.launchconfig.targets.target.map((t) => [c.launchconfig.name, t.role, t.connectionCapacity,
+          t.scalePolicy ? `${t.scalePolicy.min}..${t.scalePolicy.max}` : '-'])))));
+      return 0;
+    }
+    case 'launch-config rm': {
+      const a = parseCommandLine(spec({}, 1, 1), rest);
+      if (!a) return 0;
+      const name = a.positionals[0] ?? '';
+      await (await client(a.values)).call('DELETE', `/launch-configs/${encodeURIComponent(name)}`);
+      out(a.values.json, { deleted: name }, () => `deleted: launch config '${name}'`);
+      return 0;
+    }
+    default:
+      throw usageError(`unknown subcommand '${sub ?? ''}' of 'dvr ${command}'`);
+  }
+}
