@@ -1,6 +1,7 @@
 // nginx configuration rendered from a typed model (edge, relay, origin). Pure: the same model
 // always gives the same text, which golden-file tests pin and `nginx -t` validates.
 import { urlHost } from '../common/address.js';
+import { EDGE_TIME_PATH } from '../common/edge-paths.js';
 import { checkName } from '../common/names.js';
 import { checkSecret } from './signing.js';
 import type { EdgeModel, Listen, NginxModel, OriginModel, OriginSegmenter, RelayModel, Signing, StreamKey, StreamMaps } from './model.js';
@@ -252,6 +253,9 @@ export function renderEdge(m: EdgeModel): string {
     ...errorPages(),
     '',
     statusLocation(m),
+    // The MPD's UTCTiming source: this edge's clock, never cached.
+    b(`location = ${EDGE_TIME_PATH}`, ...cors(), 'default_type text/plain;', 'add_header Cache-Control "no-store" always;',
+      'return 200 $time_iso8601;'),
     ...playerLocations(m),
     // Temp names (.name.tmp), dotfiles, the encoder's scratch dirs and state files are never served.
     b('location ~ "(/\\.|\\.tmp$|/incoming/|\\.json$|\\.ssi$)"', 'return 403;'),

@@ -37,6 +37,16 @@ describe('nginx edge config', function () {
     assert.equal(text, await fs.readFile(golden, 'utf8'));
   });
 
+  it('serves its clock at /_time (the MPD\'s UTCTiming source): ISO 8601, never cached, with CORS', async () => {
+    const res = await fetch(`${edge.url}/_time`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.match(text, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$/);
+    assert.ok(Math.abs(Date.parse(text) - Date.now()) < 5_000, `${text} is now`);
+    assert.equal(res.headers.get('cache-control'), 'no-store');
+    assert.equal(res.headers.get('access-control-allow-origin'), '*');
+  });
+
   it('serves each file type with its MIME type, cache policy and CORS', async () => {
     const files: Array<[string, string, RegExp]> = [
       ['a.m3u8', 'application/vnd.apple.mpegurl', /max-age=1$/],

@@ -144,6 +144,8 @@ describe('DASH MPD rendering', () => {
     assert.equal(rootAttr(mpd, 'timeShiftBufferDepth'), 'PT50.000S', 'a player may seek back as far as the window');
     assert.equal(rootAttr(mpd, 'minimumUpdatePeriod'), 'PT2.000S');
     assert.equal(rootAttr(mpd, 'mediaPresentationDuration'), undefined, 'a live event has no duration yet');
+    assert.match(mpd, /<\/Period>\n<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="\/_time"\/>\n<\/MPD>\n$/,
+      'the clock of the edge that served it, after the Periods (the schema\'s order)');
     const p = read(mpd);
     assert.equal(p.minimumUpdatePeriod, 2000, 'the player reloads it every target duration');
     assert.equal(p.suggestedPresentationDelay, 6);

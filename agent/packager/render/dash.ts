@@ -1,5 +1,6 @@
 // DASH MPD over the same fMP4 segments: dynamic while live (SegmentTimeline,
 // timeShiftBufferDepth = window), static once the event has ended. One Period per discontinuity.
+import { EDGE_TIME_PATH } from '../../../common/edge-paths.js';
 import { DASH_DIR, initName } from '../layout.js';
 import type { SegmentIndex } from '../segment-index.js';
 import { isAudioOnly, type VariantInfo } from './master.js';
@@ -134,6 +135,9 @@ export function renderMpd(input: DashInput): string {
       out += '</Period>\n';
     }
   }
+  // The edge's own clock (a path on the host that served the MPD, as DASH players resolve it): no
+  // public time server, which an offline or firewalled viewer could not reach anyway.
+  if (!input.ended) out += `<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="${EDGE_TIME_PATH}"/>\n`;
   return out + '</MPD>\n';
 }
 
