@@ -2,6 +2,7 @@
 // segments go to <rendition>/incoming/<session>-<n>.<ext>, written under a temp name and
 // renamed when complete (hls muxer, temp_file), with keyframes on every segment boundary.
 import path from 'node:path';
+import { DvrError } from '../../common/errors.js';
 import type { RenditionSpec } from '../../common/stream-settings.js';
 
 export type { RenditionSpec };
@@ -47,9 +48,49 @@ function inputArgs(job: EncoderJob): string[] {
   ];
 }
 
+/**
+ * Copy-mode fMP4 is split into a video rendition (the ladder's one) and an audio rendition, as the
+ * transcode ladder is (CMAF): dash.js plays no Representation that muxes both, and HLS players take
+ * the audio group as well. Returns the audio rendition's name, or undefined when nothing is split.
+ */
+export function copyAudioRendition(job: { format: 'ts' | 'fmp4'; mode: 'copy' | 'transcode'; renditions: readonly RenditionSpec[] }):
+string | undefined {
+  if (job.format !== 'fmp4' || job.mode !== 'copy') return undefined;
+  return job.renditions[0]?.name === 'audio' ? 'sound' : 'audio';
+}
+
+/** The hls muxer's options for one rendition, as name/value pairs. */
+function hlsOptions(job: EncoderJob, rendition: string): Array<[string, string]> {
+  const incoming = path.join(job.streamDir, rendition, 'incoming');
+  const ext = job.format === 'fmp4' ? 'm4s' : 'ts';
+  const fmp4: Array<[string, string]> = job.format === 'fmp4'
+    ? [['hls_segment_type', 'fmp4'], ['hls_fmp4_init_filename', `${job.session}-init.mp4`]] : [];
+  return [['hls_time', String(job.segmentSeconds)], ['hls_list_size', '3'], ['hls_flags', 'temp_file+independent_segments'],
+    ...fmp4, ['hls_segment_filename', path.join(incoming, `${job.session}-%d.${ext}`)]];
+}
+
+/**
+ * A split copy: one output through the tee muxer, whose slaves each take the source's video or its
+ * audio. A source without one of them (a video-only camera) loses that slave only (onfail=ignore):
+ * separate outputs would make ffmpeg refuse to start, and an SRT caller would be dropped with it.
+ */
+function splitCopyArgs(job: EncoderJob, audio: string): string[] {
+  const video = job.renditions[0]?.name ?? 'source';
+  const slave = (select: 'v' | 'a', rendition: string): string => {
+    const playlist = path.join(job.streamDir, rendition, 'incoming', `${job.session}.m3u8`);
+    const options = [['select', select], ['f', 'hls'], ...hlsOptions(job, rendition), ['onfail', 'ignore']];
+    return `[${options.map(([k, v]) => `${k}=${v}`).join(':')}]${playlist}`;
+  };
+  // The tee muxer's own separators; the names are [a-z0-9_-], so only the storage root could hold one.
+  if (/[:|[\]\'"]/.test(job.streamDir)) {
+    throw new DvrError('DVR_ERR_CONFIG', `storage path ${job.streamDir}: ':', '|', '[', ']', quotes and '\\' are not allowed in it`);
+  }
+  const maps = job.input.kind === 'url' ? ['-map', '0:v?', '-map', '0:a?'] : ['-map', '0:v', '-map', '1:a'];
+  return [...maps, '-c', 'copy', '-f', 'tee', `${slave('v', video)}|${slave('a', audio)}`];
+}
+
 function outputArgs(job: EncoderJob, r: RenditionSpec): string[] {
   const incoming = path.join(job.streamDir, r.name, 'incoming');
-  const ext = job.format === 'fmp4' ? 'm4s' : 'ts';
   // fMP4 ladders with an audio rendition are demuxed (CMAF): video renditions carry no audio.
   const demuxed = job.format === 'fmp4' && job.mode === 'transcode' && r.height !== undefined
     && job.renditions.some((x) => x.height === undefined);
@@ -74,17 +115,13 @@ function outputArgs(job: EncoderJob, r: RenditionSpec): string[] {
       ...(demuxed ? ['-an'] : ['-c:a', 'aac', '-b:a', `${r.audioKbps ?? 96}k`, '-ar', '48000']),
     ];
   }
-  const fmp4 = job.format === 'fmp4'
-    ? ['-hls_segment_type', 'fmp4', '-hls_fmp4_init_filename', `${job.session}-init.mp4`] : [];
-  return [
-    ...maps, ...codec, '-f', 'hls', '-hls_time', String(job.segmentSeconds), '-hls_list_size', '3',
-    '-hls_flags', 'temp_file+independent_segments', ...fmp4,
-    '-hls_segment_filename', path.join(incoming, `${job.session}-%d.${ext}`),
-    path.join(incoming, `${job.session}.m3u8`),
-  ];
+  return [...maps, ...codec, '-f', 'hls', ...hlsOptions(job, r.name).flatMap(([k, v]) => [`-${k}`, v]),
+    path.join(incoming, `${job.session}.m3u8`)];
 }
 
 export function ffmpegArgs(job: EncoderJob): string[] {
-  const renditions = job.mode === 'copy' ? job.renditions.slice(0, 1) : job.renditions;
-  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...inputArgs(job), ...renditions.flatMap((r) => outputArgs(job, r))];
+  const audio = copyAudioRendition(job);
+  const outputs = audio !== undefined ? splitCopyArgs(job, audio)
+    : (job.mode === 'copy' ? job.renditions.slice(0, 1) : job.renditions).flatMap((r) => outputArgs(job, r));
+  return ['-hide_banner', '-loglevel', 'error', '-nostdin', ...inputArgs(job), ...outputs];
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../../common/log.js';
 import type { StreamFigures } from '../../common/protocol.js';
 import path from 'node:path';
 import { checkName } from '../../common/names.js';
-import type { EncoderInput } from '../encoder/args.js';
+import { copyAudioRendition, type EncoderInput } from '../encoder/args.js';
 import { OriginFeed } from '../encoder/origin-feed.js';
 import type { MediaSource } from '../encoder/source.js';
 import { EncoderSupervisor, type SupervisorPolicy } from '../encoder/supervisor.js';
@@ -110,8 +110,9 @@ export class Transcoder {
     if (this.jobs.has(k)) return;
     const { packager } = this.o;
     const fragments = originFragmentsDir(job, this.o.originSegments);
+    const splitAudio = fragments === undefined ? copyAudioRendition({ ...job, renditions: job.ladder }) : undefined;
     const sp = await packager.addStream({ ...job.dvr, app: job.app, stream: job.stream, format: job.format,
-      segmentSeconds: job.segmentSeconds, renditions: job.ladder.map((r) => r.name) },
+      segmentSeconds: job.segmentSeconds, renditions: [...job.ladder.map((r) => r.name), ...(splitAudio !== undefined ? [splitAudio] : [])] },
     { fed: fragments !== undefined, lease: { epoch: job.epoch, node: this.o.node } });
     const graceMs = job.reconnectGraceSeconds * 1000;
     let source: MediaSource;

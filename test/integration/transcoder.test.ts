@@ -50,6 +50,11 @@ describe('transcoder agent', function () {
       mode: 'copy', segmentSeconds: 1, dvr: { windowSeconds: 0 } }] }), silentLogger());
     try {
       await segmentsListed(root, 'cam1', 4);
+      // Copy-mode fMP4 is split (CMAF): the publisher's audio is a rendition of its own, grouped in the master.
+      await segmentsListed(root, 'cam1', 4, 'audio');
+      const master = await fs.readFile(path.join(root, 'live', 'cam1', 'master.m3u8'), 'utf8');
+      assert.match(master, /^#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,URI="audio\/index\.m3u8"$/m);
+      assert.match(master, /^#EXT-X-STREAM-INF:.*CODECS="avc1\.[0-9a-fA-F]+,mp4a\.40\.2".*AUDIO="audio"/m);
       const restartsBefore = agent.transcoder.source('live', 'cam1')?.restarts ?? 0;
       await kill(publisher);
       const killedAt = Date.now();
@@ -89,6 +94,11 @@ describe('transcoder agent', function () {
     try {
       const segs = await segmentsListed(root, 'srt1', 3);
       assert.ok(segs.every((s) => Math.abs(s.duration - 1) < 0.05), segs.map((s) => s.duration).join(','));
+      // A video-only source in copy mode (fMP4, split into video and audio): the audio rendition is simply absent.
+      const master = await fs.readFile(path.join(root, 'live', 'srt1', 'master.m3u8'), 'utf8');
+      assert.doesNotMatch(master, /EXT-X-MEDIA:TYPE=AUDIO/);
+      assert.deepEqual(parsePlaylist(master).variants.map((v) => v.uri), ['source/index.m3u8']);
+      assert.equal(await playlist(root, 'srt1', 'audio'), undefined, 'no audio playlist');
     } finally {
       await kill(publisher);
       await agent.close();

@@ -1,0 +1,124 @@
+// DASH as dash.js (the DASH-IF reference player) receives it, for every fMP4 stream the API can
+// create: copy mode (the publisher's video and audio split into two representations; dash.js plays
+// no Representation that muxes both) and a transcode ladder, live from an RTMP publisher through a
+// real edge. dash.js takes its clock from the edge's /_time (never a public time server), plays,
+// seeks back into the window, plays from there and returns live.
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { Agent } from '../../agent/agent.js';
+import { parseAgentConfig } from '../../agent/config.js';
+import { silentLogger } from '../../common/log.js';
+import { startEdge, type Edge } from '../support/edge.js';
+import { kill, publish, startOrigin, type Origin } from '../support/origin.js';
+import { tempDir, until } from '../support/run.js';
+
+const CHROMIUM = '/usr/lib/chromium/chromium';
+const DASHJS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../node_modules/dashjs/dist/modern/umd/dash.all.min.js');
+
+interface State { time: number; paused: boolean; ready: number; live: number; start: number; errors: string[]; tracks: string[] }
+
+describe('dash.js plays every fMP4 stream (headless Chromium, live through an edge)', function () {
+  this.timeout(240_000);
+  let root: string;
+  let origin: Origin;
+  let edge: Edge;
+  let agent: Agent;
+  let browser: Browser;
+  const publishers: Array<ReturnType<typeof publish>> = [];
+
+  before(async function () {
+    if (!await fs.access(CHROMIUM).then(() => true, () => false)) { console.log('      skipped: no Chromium'); this.skip(); }
+    root = await tempDir('dashjs');
+    origin = await startOrigin();
+    publishers.push(publish(origin.rtmpUrl('copy')), publish(origin.rtmpUrl('ladder')));
+    const job = (stream: string): Record<string, unknown> => ({ app: 'live', stream, source: { url: origin.rtmpUrl(stream) },
+      format: 'fmp4', segmentSeconds: 1, dvr: { windowSeconds: 120 } });
+    agent = await Agent.start(parseAgentConfig({ nodeId: 'tc-dash', storageRoot: root, encoder: { initialDelayMs: 300, maxDelayMs: 2000 },
+      jobs: [{ ...job('copy'), mode: 'copy' },
+        { ...job('ladder'), mode: 'transcode', ladder: [{ name: 'r360', height: 360, videoKbps: 500 }, { name: 'audio', audioKbps: 64 }] }] }),
+    silentLogger());
+    edge = await startEdge(root);
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'] });
+  });
+  after(async () => {
+    await browser?.close();
+    for (const p of publishers) await kill(p);
+    await agent?.close();
+    await edge?.stop();
+    await origin?.stop();
+    if (root) await fs.rm(root, { recursive: true, force: true });
+  });
+
+  for (const stream of ['copy', 'ladder']) {
+    it(`${stream === 'copy' ? 'copy mode (the source split into video and audio)' : 'a transcode ladder'}: plays live, seeks back `
+      + 'and returns live, its clock from the edge', async () => {
+      const mpdUrl = `${edge.url}/live/${stream}/manifest.mpd`;
+      // Ten seconds of DVR to seek into.
+      await until(`${stream}: 10 s in the MPD`, async () => {
+        const res = await fetch(mpdUrl);
+        const text = res.ok ? await res.text() : '';
+        const seconds = [...text.matchAll(/<S [^>]*d="(\d+)"(?: r="(\d+)")?/g)].reduce((a, m) => a + Number(m[1]) * (1 + Number(m[2] ?? 0)), 0);
+        return text.includes('contentType="audio"') && seconds / 1e6 >= 20 ? text : undefined;
+      }, 60_000, 500);
+      const mpd = await (await fetch(mpdUrl)).text();
+      assert.match(mpd, /<AdaptationSet contentType="video"[^>]*>\n<Representation [^>]*codecs="avc1\.[0-9a-fA-F]+"/, 'video without audio');
+      assert.match(mpd, /<AdaptationSet contentType="audio"[^>]*>\n<Representation [^>]*codecs="mp4a\.40\.2"/, 'audio on its own');
+
+      const page: Page = await browser.newPage();
+      const requests: string[] = [];
+      page.on('request', (r) => { requests.push(r.url()); });
+      try {
+        // The edge's origin, so that the page is an http page like any viewer's.
+        await page.goto(`${edge.url}/_time`);
+        await page.setContent('<video id="v" muted style="width:320px"></video>');
+        await page.addScriptTag({ path: DASHJS });
+        await page.evaluate(`(() => {
+          window.errors = [];
+          const p = dashjs.MediaPlayer().create();
+          p.updateSettings({ debug: { logLevel: 1 } });
+          p.on('error', (e) => window.errors.push(JSON.stringify(e.error ?? e).slice(0, 300)));
+          p.initialize(document.getElementById('v'), ${JSON.stringify(mpdUrl)}, true);
+          window.player = p;
+        })()`);
+        const state = async (): Promise<State> => await page.evaluate(`(() => {
+          const v = document.getElementById('v');
+          const p = window.player;
+          const w = p.getDvrWindow ? p.getDvrWindow() : undefined;
+          return { time: v.currentTime, paused: v.paused, ready: v.readyState, live: w ? w.end : NaN, start: w ? w.start : NaN,
+            errors: window.errors, tracks: ['video', 'audio'].filter((t) => (p.getTracksFor(t) || []).length > 0) };
+        })()`) as State;
+        const playing = async (what: string, check: (s: State) => boolean): Promise<State> => until(what, async () => {
+          const s = await state();
+          assert.deepEqual(s.errors, [], `dash.js reported errors (${stream})`);
+          return !s.paused && s.ready >= 3 && check(s) ? s : undefined;
+        }, 40_000, 100);
+
+        const first = await playing(`${stream}: dash.js to play live`, () => true);
+        const atLive = await playing(`${stream}: playback to advance`, (s) => s.time > first.time + 2);
+        assert.deepEqual(atLive.tracks, ['video', 'audio'], 'a video and an audio track');
+        assert.ok(atLive.live - atLive.time < 12, `near the live edge (${(atLive.live - atLive.time).toFixed(1)} s behind)`);
+
+        const target = atLive.start + 3;
+        await page.evaluate(`window.player.seek(${target - atLive.start})`);
+        const back = await playing(`${stream}: playing from the start of the window`, (s) => Math.abs(s.time - target) < 4 && s.time > target);
+        assert.ok(back.live - back.time > 8, `rewound: ${(back.live - back.time).toFixed(1)} s behind live`);
+
+        await page.evaluate('window.player.seekToOriginalLive()');
+        const again = await playing(`${stream}: back at live`, (s) => s.live - s.time < 12);
+        assert.ok(again.time > back.time + 5, 'went forward to live');
+
+        assert.ok(requests.some((u) => u === `${edge.url}/_time`), 'dash.js read the clock from the edge');
+        const elsewhere = requests.filter((u) => !u.startsWith(edge.url) && !u.startsWith('data:') && !u.startsWith('about:'));
+        assert.deepEqual(elsewhere, [], 'nothing fetched beyond the edge (no public time server)');
+      } finally {
+        await page.close();
+      }
+    });
+  }
+});
