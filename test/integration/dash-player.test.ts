@@ -36,9 +36,10 @@ describe('dash.js plays every fMP4 stream (headless Chromium, live through an ed
     publishers.push(publish(origin.rtmpUrl('copy')), publish(origin.rtmpUrl('ladder')));
     const job = (stream: string): Record<string, unknown> => ({ app: 'live', stream, source: { url: origin.rtmpUrl(stream) },
       format: 'fmp4', segmentSeconds: 1, dvr: { windowSeconds: 120 } });
-    agent = await Agent.start(parseAgentConfig({ nodeId: 'tc-dash', storageRoot: root, encoder: { initialDelayMs: 300, maxDelayMs: 2000 },
-      jobs: [{ ...job('copy'), mode: 'copy' },
-        { ...job('ladder'), mode: 'transcode', ladder: [{ name: 'r360', height: 360, videoKbps: 500 }, { name: 'audio', audioKbps: 64 }] }] }),
+    agent = await Agent.start(parseAgentConfig({ nodeId: 'tc-dash', storageRoot: root,
+      encoder: { initialDelayMs: 300, maxDelayMs: 2000 }, jobs: [{ ...job('copy'), mode: 'copy' },
+        { ...job('ladder'), mode: 'transcode',
+          ladder: [{ name: 'r360', height: 360, videoKbps: 500 }, { name: 'audio', audioKbps: 64 }] }] }),
     silentLogger());
     edge = await startEdge(root);
     browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
@@ -59,15 +60,17 @@ describe('dash.js plays every fMP4 stream (headless Chromium, live through an ed
     it(`${stream === 'copy' ? 'copy mode (the source split into video and audio)' : 'a transcode ladder'}: plays live, seeks back `
       + 'and returns live, its clock from the edge', async () => {
       const mpdUrl = `${edge.url}/live/${stream}/manifest.mpd`;
-      // Ten seconds of DVR to seek into.
+      // Ten seconds of DVR to seek into (the S@d of both representations add up to twice that).
       await until(`${stream}: 10 s in the MPD`, async () => {
         const res = await fetch(mpdUrl);
         const text = res.ok ? await res.text() : '';
-        const seconds = [...text.matchAll(/<S [^>]*d="(\d+)"(?: r="(\d+)")?/g)].reduce((a, m) => a + Number(m[1]) * (1 + Number(m[2] ?? 0)), 0);
+        const seconds = [...text.matchAll(/<S [^>]*d="(\d+)"(?: r="(\d+)")?/g)]
+          .reduce((a, m) => a + Number(m[1]) * (1 + Number(m[2] ?? 0)), 0);
         return text.includes('contentType="audio"') && seconds / 1e6 >= 20 ? text : undefined;
       }, 60_000, 500);
       const mpd = await (await fetch(mpdUrl)).text();
-      assert.match(mpd, /<AdaptationSet contentType="video"[^>]*>\n<Representation [^>]*codecs="avc1\.[0-9a-fA-F]+"/, 'video without audio');
+      assert.match(mpd, /<AdaptationSet contentType="video"[^>]*>\n<Representation [^>]*codecs="avc1\.[0-9a-fA-F]+"/,
+        'video without audio');
       assert.match(mpd, /<AdaptationSet contentType="audio"[^>]*>\n<Representation [^>]*codecs="mp4a\.40\.2"/, 'audio on its own');
 
       const page: Page = await browser.newPage();
@@ -106,7 +109,8 @@ describe('dash.js plays every fMP4 stream (headless Chromium, live through an ed
 
         const target = atLive.start + 3;
         await page.evaluate(`window.player.seek(${target - atLive.start})`);
-        const back = await playing(`${stream}: playing from the start of the window`, (s) => Math.abs(s.time - target) < 4 && s.time > target);
+        const back = await playing(`${stream}: playing from the start of the window`,
+          (s) => Math.abs(s.time - target) < 4 && s.time > target);
         assert.ok(back.live - back.time > 8, `rewound: ${(back.live - back.time).toFixed(1)} s behind live`);
 
         await page.evaluate('window.player.seekToOriginalLive()');
