@@ -11,6 +11,7 @@ import { Agent } from '../agent/agent.js';
 import { writeAtomic } from '../agent/packager/files.js';
 import { parseAgentConfig } from '../agent/config.js';
 import { ServingAgent } from '../agent/roles/serving-agent.js';
+import type { StreamDefaults } from '../controller/streams.js';
 import { Controller } from '../controller/controller.js';
 import { LAUNCH_CONFIG_DIR } from '../controller/launch-config.js';
 import { NginxProcess } from '../nginx/process.js';
@@ -38,6 +39,8 @@ export interface ApplianceOptions {
   demoWindowSeconds: number;
   reconnectGraceSeconds: number;
   adminToken?: string;
+  /** The cluster's defaults for new streams (DVR_STREAM_DEFAULTS). */
+  streamDefaults?: Readonly<StreamDefaults>;
   /** How long the demo may take to become playable. */
   playableWithinMs: number;
 }
@@ -90,6 +93,7 @@ export class Appliance {
     const controller = await this.step('controller', [], () => Controller.start({
       dataDir: path.join(o.dataDir, 'controller'), host: o.apiHost, port: o.apiPort, log: this.log,
       ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}),
+      ...(o.streamDefaults !== undefined ? { streamDefaults: o.streamDefaults } : {}),
       provisioningTimeoutMs: 600_000, deadAfterMs: 8_000, sweepIntervalMs: 1000, originRtmpPort: o.rtmpPort, edgeHttpPort: o.port,
       endGraceSeconds: o.reconnectGraceSeconds, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: 5000,
       // Its roles' capacities (the transcoder takes four publishers) until an admin stores another.

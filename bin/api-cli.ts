@@ -21,6 +21,10 @@ export const API_HELP = {
                           [--ladder NAME:HEIGHT:VIDEO_KBPS:AUDIO_KBPS,...] [--segment S] [--record]
                           [--archive append|version|delete] [--storage-cap BYTES] [--signed]
                           [--no-dash] [--no-delta]
+       dvr streams set <app>/<stream> [--window S] [--record | --no-record] [--archive ...]
+                          [--storage-cap BYTES] [--signed | --no-signed]
+                                           change its DVR settings; a live stream takes them at once
+       dvr streams defaults                the cluster's defaults for new streams
        dvr streams url <app>/<stream>      its publish URL (with the stream key) and a playback URL
        dvr streams rm <app>/<stream>
 
@@ -189,6 +193,38 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
       out(a.values.json, { ...s, publishUrl: publish.url }, () => [`created: ${s.app}/${s.stream} (${s.format}, ${s.mode}, `
         + `window ${duration(s.windowSeconds)}${s.recording ? ', recorded' : ''}${s.signedPlayback === true ? ', signed playback' : ''})`,
       `publish: ${publish.url}`].join('\n'));
+      return 0;
+    }
+    case 'streams set': {
+      const a = parseCommandLine(spec({ window: { type: 'string' }, record: { type: 'boolean' }, 'no-record': { type: 'boolean' },
+        archive: { type: 'string' }, 'storage-cap': { type: 'string' }, signed: { type: 'boolean' }, 'no-signed': { type: 'boolean' } },
+      1, 1), rest);
+      if (!a) return 0;
+      const v = a.values as Record<string, string | boolean | undefined>;
+      const str = (k: string): string | undefined => (typeof v[k] === 'string' ? v[k] : undefined);
+      const { app, stream } = streamRef(a.positionals[0]);
+      const body: Record<string, unknown> = {};
+      const window = numberFlag('window', str('window'));
+      if (window !== undefined) body['windowSeconds'] = window;
+      const cap = numberFlag('storage-cap', str('storage-cap'), true);
+      if (cap !== undefined) body['storageCapBytes'] = cap;
+      if (str('archive') !== undefined) body['archiveStrategy'] = str('archive');
+      if (v['record'] === true && v['no-record'] === true) throw usageError('--record and --no-record together');
+      if (v['signed'] === true && v['no-signed'] === true) throw usageError('--signed and --no-signed together');
+      if (v['record'] === true || v['no-record'] === true) body['recording'] = v['record'] === true;
+      if (v['signed'] === true || v['no-signed'] === true) body['signedPlayback'] = v['signed'] === true;
+      if (Object.keys(body).length === 0) throw usageError('nothing to change (--window, --record, --archive, --storage-cap, --signed)');
+      const s = await (await client(a.values)).call<StreamJson>('PATCH', `/streams/${app}/${stream}`, body);
+      out(a.values.json, s, () => `changed: ${s.app}/${s.stream} (window ${duration(s.windowSeconds)}${s.recording ? ', recorded' : ''}`
+        + `${s.signedPlayback === true ? ', signed playback' : ''}; a live stream takes it with its transcoder's next heartbeat)`);
+      return 0;
+    }
+    case 'streams defaults': {
+      const a = parseCommandLine(spec({}, 0, 0), rest);
+      if (!a) return 0;
+      const d = await (await client(a.values)).call<Record<string, unknown>>('GET', '/stream-defaults');
+      out(a.values.json, d, () => (Object.keys(d).length === 0 ? 'no cluster defaults (DVR_STREAM_DEFAULTS): the built-in ones apply'
+        : table(['SETTING', 'DEFAULT'], Object.entries(d).map(([k, x]) => [k, JSON.stringify(x)]))));
       return 0;
     }
     case 'streams url': {

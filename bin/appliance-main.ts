@@ -8,6 +8,7 @@ import { envNumber } from '../common/env.js';
 import { DvrError, isDvrError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { apiMain, isApiCommand } from './api-cli.js';
+import { loadStreamDefaults } from '../controller/streams.js';
 import { labMain } from './lab-cli.js';
 
 const HELP = `usage: dvr start [--port N] [--host ADDR] [--no-demo]
@@ -37,6 +38,7 @@ environment:
   DVR_DEMO_WINDOW  DVR window of the demo stream in seconds (default 3600; 0 = whole event)
   DVR_API_PORT     port of the controller's REST API (default 8000, on DVR_API_HOST, default 127.0.0.1)
   DVR_RECONNECT_GRACE_SECONDS  how long a publisher may be away before its event ends (default 30)
+  DVR_STREAM_DEFAULTS  a JSON file of defaults for new streams (windowSeconds, format, ..., forceRecording)
   DVR_ADMIN_TOKEN  the API's admin token (default: generated once, kept in DVR_DATA_DIR/controller/admin-token)
   DVR_LOG_LEVEL    log level (default info); logs go to stderr
 `;
@@ -98,6 +100,8 @@ async function main(): Promise<number | undefined> {
   const parsed = options(rest);
   if (!parsed) return 0;
   const o = parsed.start;
+  const defaultsFile = process.env['DVR_STREAM_DEFAULTS'];
+  if (defaultsFile) o.streamDefaults = await loadStreamDefaults(path.resolve(defaultsFile));
   const log = createLogger();
   const appliance = new Appliance(o, log, (line) => console.log(`- ${line}`));
   let stopping = false;

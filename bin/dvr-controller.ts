@@ -10,6 +10,7 @@ import { envNumber } from '../common/env.js';
 import { createLogger } from '../common/log.js';
 import { Controller } from '../controller/controller.js';
 import { ExecProvider, StaticProvider, type Provider } from '../controller/providers.js';
+import { loadStreamDefaults } from '../controller/streams.js';
 import { DvrError } from '../common/errors.js';
 
 /** DVR_PUBLISH_HOST: a host name or address, nothing else (it goes into URLs). */
@@ -35,6 +36,7 @@ environment:
   DVR_AGENT_TOKEN              the agents' token (default: generated once, kept beside it)
   DVR_TLS_CERT, DVR_TLS_KEY    serve HTTPS with this certificate and key (PEM files)
   DVR_PUBLISH_HOST             the host name publishers are given (DNS for every origin, or a load balancer)
+  DVR_STREAM_DEFAULTS          a JSON file of defaults for new streams (windowSeconds, format, ..., forceRecording)
   DVR_DEAD_AFTER_MS            a node silent this long is failed and its streams move (default 8000)
   DVR_RECONNECT_GRACE_SECONDS  how long a publisher may be away before its event ends (default 30)
   DVR_SCALE_INTERVAL_MS        how often the scaling policies are evaluated (default 5000)
@@ -86,6 +88,7 @@ async function main(): Promise<number | undefined> {
     scaleIntervalMs: envNumber('DVR_SCALE_INTERVAL_MS', 5000, { min: 100, max: 3_600_000, integer: true }),
     ...(provider ? { provider } : {}),
     ...(env['DVR_PUBLISH_HOST'] ? { publishHost: publishHost(env['DVR_PUBLISH_HOST']) } : {}),
+    ...(env['DVR_STREAM_DEFAULTS'] ? { streamDefaults: await loadStreamDefaults(path.resolve(env['DVR_STREAM_DEFAULTS'])) } : {}),
   });
   console.log(`api: ${controller.url}/api/v1`);
   const stop = (): void => { void controller.close().then(() => process.exit(0)); };

@@ -12,17 +12,19 @@ import type { Heartbeat, HeartbeatReply } from '../common/protocol.js';
 import type { TranscodeJob } from '../common/job.js';
 import { compile, validateOrThrow } from '../common/schema.js';
 import { sameSecret } from '../common/secrets.js';
-import { DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, NAME_PATTERN, encodingProblem } from '../common/stream-settings.js';
+import { NAME_PATTERN } from '../common/stream-settings.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
 import { leastLoaded, transcoderFor } from './allocation.js';
 import { parseHeartbeat } from './heartbeat-schema.js';
 import { jobsFor } from './jobs.js';
 import { nextState } from './node-states.js';
-import { isRole, parseLaunchConfig, ROLES, targetsByRole, type Role } from './launch-config.js';
+import { isRole, parseLaunchConfig, targetsByRole, type Role } from './launch-config.js';
 import { controllerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import type { Scaler } from './scaler.js';
-import type { NodeRow, Store, StreamOptions, StreamRow } from './store.js';
+import { scaleRequestSchema } from './scaling.js';
+import type { NodeRow, Store, StreamRow } from './store.js';
+import { newStream, patchedStream, type StreamDefaults } from './streams.js';
 
 /** What edges and relays must know of the streams: which need a token, which events ended. Pure. */
 export function streamMapsOf(streams: readonly StreamRow[]): NonNullable<HeartbeatReply['streamMaps']> {
@@ -48,6 +50,8 @@ export interface ApiOptions {
   quietAfterMs: number;
   playbackTtlSeconds: number;
   now: () => number;
+  /** The cluster's defaults for new streams (DVR_STREAM_DEFAULTS). */
+  streamDefaults?: Readonly<StreamDefaults>;
 }
 
 type TokenKind = 'admin' | 'agent';
@@ -82,14 +86,7 @@ function tokenOf(req: Request, kind: TokenKind): string | undefined {
 /** The dashboard's static files (web/dashboard in the source tree; not compiled). */
 const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dashboard');
 
-export const streamSchema = {
-  $id: 'stream-create', type: 'object', additionalProperties: false, required: ['app', 'stream'],
-  properties: {
-    app: NAME_SCHEMA, stream: NAME_SCHEMA, ...ENCODING_PROPERTIES, ...DVR_PROPERTIES,
-    signedPlayback: { type: 'boolean', default: false },
-  },
-} as const;
-const validateStream = compile<StreamOptions & { app: string; stream: string }>(streamSchema);
+const validateScale = compile<{ role: Role; count: number }>(scaleRequestSchema);
 
 export function createApi(o: ApiOptions): express.Express {
   const { store, log } = o;
@@ -248,18 +245,26 @@ export function createApi(o: ApiOptions): express.Express {
   };
   const publicStream = (s: StreamRow): object => ({ app: s.app, stream: s.stream, ...s.settings, status: s.status,
     transcoder: s.transcoder ?? null, origin: s.origin ?? null, epoch: s.epoch ?? 0 });
+  const defaults = o.streamDefaults ?? {};
+  app.get('/api/v1/stream-defaults', admin, (_req, res) => { res.json(defaults); });
   app.post('/api/v1/streams', admin, (req, res) => {
-    const v = validateOrThrow(validateStream, req.body, 'stream');
-    const { app: a, stream: name, ...settings } = v;
-    const problem = encodingProblem(settings);
-    if (problem) throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid stream: ${problem}`);
-    const row: StreamRow = { app: a, stream: name, settings: settings as StreamOptions, streamKey: randomBytes(18).toString('base64url'),
+    const { app: a, stream: name, settings } = newStream(req.body, defaults);
+    const row: StreamRow = { app: a, stream: name, settings, streamKey: randomBytes(18).toString('base64url'),
       status: 'idle', transcoder: undefined, endingSince: undefined };
     if (!store.insertStream(row)) throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid stream: $.stream: ${a}/${name} exists`);
     res.status(201).json({ ...publicStream(row), streamKey: row.streamKey });
   });
   app.get('/api/v1/streams', admin, (_req, res) => { res.json(store.streams().map(publicStream)); });
   app.get('/api/v1/streams/:app/:stream', admin, (req, res) => { res.json(publicStream(findStream(req))); });
+  // Its DVR settings (window, recording, storage cap, ...) and signing; a running stream's transcoder
+  // applies them with its next heartbeat, without restarting the encoder.
+  app.patch('/api/v1/streams/:app/:stream', admin, (req, res) => {
+    const s = findStream(req);
+    const settings = patchedStream(s.settings, req.body, defaults);
+    store.updateStreamSettings(s.app, s.stream, settings);
+    log.info({ stream: `${s.app}/${s.stream}`, changed: Object.keys(req.body as object) }, 'stream settings changed');
+    res.json(publicStream({ ...s, settings }));
+  });
   app.delete('/api/v1/streams/:app/:stream', admin, (req, res) => {
     const s = findStream(req);
     store.deleteStream(s.app, s.stream);
@@ -289,12 +294,8 @@ export function createApi(o: ApiOptions): express.Express {
   // Scaling: manual actions and the audit trail of every action
   app.get('/api/v1/scale', admin, (_req, res) => { res.json({ events: store.scaleEvents() }); });
   app.post('/api/v1/scale', admin, (req, res, next) => {
-    const body = (req.body ?? {}) as { role?: unknown; count?: unknown };
-    if (!isRole(body.role)) throw new DvrError('DVR_ERR_BAD_REQUEST', `scale: $.role must be one of ${ROLES.join(', ')}`);
-    if (!Number.isInteger(body.count) || body.count === 0 || Math.abs(Number(body.count)) > 100) {
-      throw new DvrError('DVR_ERR_BAD_REQUEST', 'scale: $.count must be a non-zero integer between -100 and 100');
-    }
-    o.scaler.scale(body.role, Number(body.count), 'manual').then((nodes) => res.json({ nodes }), next);
+    const body = validateOrThrow(validateScale, req.body, 'scale request');
+    o.scaler.scale(body.role, body.count, 'manual').then((nodes) => res.json({ nodes }), next);
   });
 
   // Origin callbacks (nginx-rtmp on_publish / on_publish_done, form-encoded)

@@ -15,6 +15,7 @@ import { createApi } from './api.js';
 import { parseLaunchConfig } from './launch-config.js';
 import { nextState } from './node-states.js';
 import type { Provider } from './providers.js';
+import { type StreamDefaults } from './streams.js';
 import { Scaler } from './scaler.js';
 import { RUNNING_STATUSES, Store } from './store.js';
 
@@ -41,6 +42,8 @@ export interface ControllerOptions {
   /** A launch-config file stored when the controller starts with none stored (the appliance's own). */
   initialLaunchConfig?: string;
   /** The host name publish URLs give out (one name for every origin); otherwise an origin's address. */
+  /** The cluster's defaults for new streams (DVR_STREAM_DEFAULTS: a JSON file). */
+  streamDefaults?: Readonly<StreamDefaults>;
   publishHost?: string;
   /** Serve HTTPS with this certificate and key (PEM files); without, a listener beyond loopback is warned about. */
   tls?: { certFile: string; keyFile: string };
@@ -100,7 +103,8 @@ export class Controller {
     const scaler = new Scaler(store, o.provider, o.log.child({ part: 'scaler' }));
     const app = createApi({ store, scaler, log: o.log, adminToken, agentToken, signingSecret, originRtmpPort: o.originRtmpPort,
       edgeHttpPort: o.edgeHttpPort, endGraceSeconds: o.endGraceSeconds, playbackTtlSeconds: o.playbackTtlSeconds, now: Date.now,
-      quietAfterMs: Math.max(1000, o.deadAfterMs / 2), ...(o.publishHost !== undefined ? { publishHost: o.publishHost } : {}) });
+      quietAfterMs: Math.max(1000, o.deadAfterMs / 2), ...(o.publishHost !== undefined ? { publishHost: o.publishHost } : {}),
+      ...(o.streamDefaults !== undefined ? { streamDefaults: o.streamDefaults } : {}) });
     if (o.tls) {
       const read = async (file: string, what: string): Promise<Buffer> => fs.readFile(file).catch((err: unknown) => {
         throw new DvrError('DVR_ERR_CONFIG', `the TLS ${what} ${file}: ${err instanceof Error ? err.message : String(err)}`);

@@ -49,8 +49,49 @@ export function targetsByRole(configs: Array<{ body: unknown }>): Map<Role, Targ
   return out;
 }
 
+/**
+ * Red5 Pro's scale policy names, accepted as they are: minLimit, maxLimit, scaleAdjustment and
+ * coolDownPeriod (milliseconds), in a target's scalePolicy or on the target itself as Red5's scale
+ * policy files put them. They become min, max, increment and coolDownSeconds; a field given under
+ * both names is an error naming both.
+ */
+const RED5_NAMES: Array<[red5: string, ours: keyof ScalePolicy, convert: (v: unknown) => unknown]> = [
+  ['minLimit', 'min', (v) => v], ['maxLimit', 'max', (v) => v], ['scaleAdjustment', 'increment', (v) => v],
+  ['coolDownPeriod', 'coolDownSeconds', (v) => (typeof v === 'number' ? Math.round(v / 1000) : v)],
+];
+
+function red5Names(config: unknown): string[] {
+  const problems: string[] = [];
+  const targets = (config as { launchconfig?: { targets?: { target?: unknown } } } | null)?.launchconfig?.targets?.target;
+  if (!Array.isArray(targets)) return problems;
+  targets.forEach((t: unknown, i) => {
+    if (!t || typeof t !== 'object') return;
+    const target = t as Record<string, unknown>;
+    const at = `$.launchconfig.targets.target[${i}]`;
+    for (const [red5, ours, convert] of RED5_NAMES) {
+      const onTarget = red5 in target;
+      const policy = target['scalePolicy'];
+      const inPolicy = policy !== null && typeof policy === 'object' && red5 in policy;
+      if (!onTarget && !inPolicy) continue;
+      const p = (policy !== null && typeof policy === 'object' ? policy : (target['scalePolicy'] = {})) as Record<string, unknown>;
+      const where = onTarget ? `${at}.${red5}` : `${at}.scalePolicy.${red5}`;
+      if (ours in p || (onTarget && inPolicy)) {
+        const other = ours in p ? `${at}.scalePolicy.${ours}` : `${at}.scalePolicy.${red5}`;
+        problems.push(`${where}: given beside ${other} (one name per field)`);
+        continue;
+      }
+      p[ours] = convert(onTarget ? target[red5] : p[red5]);
+      delete target[red5];
+      delete p[red5];
+    }
+  });
+  return problems;
+}
+
 export function parseLaunchConfig(input: unknown): Readonly<LaunchConfig> {
   const copy: unknown = structuredClone(input);
+  const renamed = red5Names(copy);
+  if (renamed.length > 0) throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid launch config: ${renamed.join('; ')}`);
   if (!validate(copy)) throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid launch config: ${describeErrors(validate.errors)}`);
   const problems: string[] = [];
   const seen = new Set<Role>();

@@ -6,7 +6,8 @@
 //   silent (missed heartbeats)    -> failed: its streams move
 //   never-joined                  -> failed (provisioned, but no heartbeat in time)
 //   removed (handed back)         -> gone
-export type NodeState = 'provisioning' | 'registering' | 'inservice' | 'draining' | 'gone' | 'failed';
+export const NODE_STATES = ['provisioning', 'registering', 'inservice', 'draining', 'gone', 'failed'] as const;
+export type NodeState = typeof NODE_STATES[number];
 export type NodeEvent = 'created' | 'heartbeat' | 'drain' | 'drained' | 'silent' | 'never-joined' | 'removed';
 
 const TRANSITIONS: Readonly<Record<NodeState | 'unknown', Partial<Record<NodeEvent, NodeState>>>> = {

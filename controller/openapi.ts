@@ -1,80 +1,121 @@
-// The OpenAPI document of /api/v1, served at /api/v1/openapi.json. A test checks that every
-// route the API serves is described here and nothing else.
+// The OpenAPI document of /api/v1, served at /api/v1/openapi.json. Its request bodies are the very
+// schemas the API validates with (launch configs, streams, stream updates, heartbeats, scale
+// requests), and its responses are described by schemas built from the same pieces. A test checks
+// that every route the API serves under /api/v1 is described here and nothing else.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { LAUNCH_CONFIG_DIR } from './launch-config.js';
+import { NAME_SCHEMA } from '../common/stream-settings.js';
+import { heartbeatSchema } from './heartbeat-schema.js';
+import { LAUNCH_CONFIG_DIR, ROLES } from './launch-config.js';
+import { NODE_STATES } from './node-states.js';
+import { scaleRequestSchema } from './scaling.js';
+import { streamDefaultsSchema, streamPatchSchema, streamSchema } from './streams.js';
 
-type Op = { summary: string; security: 'admin' | 'agent' | 'none'; body?: object; ok: number };
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+type Op = { summary: string; security: 'admin' | 'agent' | 'none'; body?: string; ok: number; returns?: object };
 
-const error = { type: 'object', required: ['statusCode', 'code', 'message'],
-  properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } } };
+const ref = (name: string): object => ({ $ref: `#/components/schemas/${name}` });
+const list = (name: string): object => ({ type: 'array', items: ref(name) });
 
-export const ROUTES: Record<string, Partial<Record<'get' | 'post' | 'put' | 'delete', Op>>> = {
-  '/health': { get: { summary: 'Liveness and counts', security: 'none', ok: 200 } },
-  '/openapi.json': { get: { summary: 'This document', security: 'none', ok: 200 } },
-  '/../metrics': { get: { summary: 'Prometheus metrics (at /metrics, outside /api/v1)', security: 'admin', ok: 200 } },
-  '/../dashboard': {
-    get: { summary: 'The dashboard (at /dashboard/, outside /api/v1; it reads this API with the admin token)', security: 'none', ok: 301 },
-  },
+export const ROUTES: Record<string, Partial<Record<Method, Op>>> = {
+  '/health': { get: { summary: 'Liveness and counts', security: 'none', ok: 200, returns: { type: 'object', properties: {
+    status: { const: 'ok' }, nodes: { type: 'integer' }, streams: { type: 'integer' } } } } },
+  '/openapi.json': { get: { summary: 'This document', security: 'none', ok: 200, returns: { type: 'object' } } },
   '/launch-configs': {
-    get: { summary: 'List launch configs', security: 'admin', ok: 200 },
-    post: { summary: 'Add a launch config', security: 'admin', ok: 201, body: { $ref: '#/components/schemas/LaunchConfig' } },
+    get: { summary: 'List launch configs', security: 'admin', ok: 200, returns: list('LaunchConfig') },
+    post: { summary: 'Add a launch config (Red5 scale policy names are taken as they are)', security: 'admin', ok: 201,
+      body: 'LaunchConfig', returns: ref('LaunchConfig') },
   },
   '/launch-configs/{name}': {
-    get: { summary: 'One launch config', security: 'admin', ok: 200 },
+    get: { summary: 'One launch config', security: 'admin', ok: 200, returns: ref('LaunchConfig') },
     put: { summary: 'Add or replace a launch config (201 added, 200 replaced); the name in the body is the one in the path',
-      security: 'admin', ok: 200, body: { $ref: '#/components/schemas/LaunchConfig' } },
+      security: 'admin', ok: 200, body: 'LaunchConfig', returns: ref('LaunchConfig') },
     delete: { summary: 'Remove a launch config', security: 'admin', ok: 204 },
   },
-  '/nodes': { get: { summary: 'Nodes, filtered by ?role= and ?state=', security: 'admin', ok: 200 } },
-  '/nodes/{id}/drain': { post: { summary: 'Stop giving a node new streams', security: 'admin', ok: 200 } },
+  '/nodes': { get: { summary: 'Nodes, filtered by ?role= and ?state=', security: 'admin', ok: 200, returns: list('Node') } },
+  '/nodes/{id}/drain': { post: { summary: 'Stop giving a node new streams', security: 'admin', ok: 200, returns: ref('Node') } },
   '/nodes/{id}/heartbeat': {
-    post: { summary: 'A node reports; the reply lists its jobs', security: 'agent', ok: 200, body: { type: 'object' } },
+    post: { summary: 'A node reports; the reply lists its jobs (transcoders) or the stream maps (edges, relays)', security: 'agent',
+      ok: 200, body: 'Heartbeat', returns: { type: 'object', properties: { jobs: { type: 'array', items: { type: 'object' } },
+        streamMaps: { type: 'object' } } } },
+  },
+  '/stream-defaults': {
+    get: { summary: 'The cluster\'s defaults for new streams (DVR_STREAM_DEFAULTS)', security: 'admin', ok: 200,
+      returns: ref('StreamDefaults') },
   },
   '/streams': {
-    get: { summary: 'List streams', security: 'admin', ok: 200 },
-    post: { summary: 'Create a stream with its DVR settings; returns the stream key', security: 'admin', ok: 201,
-      body: { type: 'object' } },
+    get: { summary: 'List streams', security: 'admin', ok: 200, returns: list('Stream') },
+    post: { summary: 'Create a stream with its DVR settings (over the cluster\'s defaults); returns the stream key', security: 'admin',
+      ok: 201, body: 'StreamCreate',
+      returns: { allOf: [ref('Stream'), { type: 'object', properties: { streamKey: { type: 'string' } } }] } },
   },
   '/streams/{app}/{stream}': {
-    get: { summary: 'One stream', security: 'admin', ok: 200 },
+    get: { summary: 'One stream', security: 'admin', ok: 200, returns: ref('Stream') },
+    patch: { summary: 'Change a stream\'s DVR settings or signing; a running stream\'s transcoder applies them without a restart',
+      security: 'admin', ok: 200, body: 'StreamUpdate', returns: ref('Stream') },
     delete: { summary: 'Delete a stream', security: 'admin', ok: 204 },
   },
-  '/streams/{app}/{stream}/publish': { get: { summary: 'Origin ingest URL with the stream key', security: 'admin', ok: 200 } },
+  '/streams/{app}/{stream}/publish': {
+    get: { summary: 'Origin ingest URL with the stream key', security: 'admin', ok: 200, returns: { type: 'object', required: ['url'],
+      properties: { url: { type: 'string' } } } },
+  },
   '/streams/{app}/{stream}/playback': {
-    get: { summary: 'Playback URL on the least-loaded edge (signed when required)', security: 'admin', ok: 200 },
+    get: { summary: 'Playback URL on the least-loaded edge (signed when required)', security: 'admin', ok: 200, returns: {
+      type: 'object', required: ['url', 'edge'], properties: { url: { type: 'string' }, edge: { type: 'string' },
+        expires: { type: 'integer', description: 'Unix seconds, for a signed URL' } } } },
   },
   '/scale': {
-    get: { summary: 'Scale actions, newest first', security: 'admin', ok: 200 },
-    post: { summary: 'Scale a role by hand: { role, count }', security: 'admin', ok: 200, body: { type: 'object' } },
+    get: { summary: 'Scale actions, newest first', security: 'admin', ok: 200, returns: { type: 'object', properties: {
+      events: { type: 'array', items: { type: 'object' } } } } },
+    post: { summary: 'Scale a role by hand', security: 'admin', ok: 200, body: 'ScaleRequest', returns: { type: 'object',
+      properties: { nodes: { type: 'array', items: { type: 'string' } } } } },
   },
-  '/hooks/publish': { post: { summary: 'Origin on_publish: stream key check and transcoder allocation', security: 'agent', ok: 200 } },
-  '/hooks/publish-done': { post: { summary: 'Origin on_publish_done', security: 'agent', ok: 200 } },
+  '/hooks/publish': { post: { summary: 'Origin on_publish (form-encoded; agent token as ?token=): stream key check and transcoder '
+    + 'allocation', security: 'agent', ok: 200 } },
+  '/hooks/publish-done': { post: { summary: 'Origin on_publish_done (form-encoded)', security: 'agent', ok: 200 } },
 };
 
+/** A schema as a component: without the validator's own $id. */
+function component(schema: object): object {
+  const { $id: _id, $schema: _schema, ...rest } = schema as Record<string, unknown>;
+  return rest;
+}
+
 export function openApiDocument(): object {
-  const launchConfig = JSON.parse(readFileSync(path.join(LAUNCH_CONFIG_DIR, 'launch-config.schema.json'), 'utf8')) as
-    Record<string, unknown>;
-  delete launchConfig['$schema'];
-  delete launchConfig['$id'];
+  const launchConfig = JSON.parse(readFileSync(path.join(LAUNCH_CONFIG_DIR, 'launch-config.schema.json'), 'utf8')) as object;
+  const error = { type: 'object', required: ['statusCode', 'code', 'message'],
+    properties: { statusCode: { type: 'integer' }, code: { type: 'string' }, message: { type: 'string' } } };
+  const stream = { type: 'object', required: ['app', 'stream', 'status'], properties: {
+    ...streamSchema.properties, status: { enum: ['idle', 'live', 'ending', 'ended'] },
+    transcoder: { type: ['string', 'null'] }, origin: { type: ['string', 'null'] },
+    epoch: { type: 'integer', description: 'Its assignment epoch: raised each time it moves to another transcoder' } } };
+  const node = { type: 'object', required: ['id', 'role', 'state', 'address', 'capacity', 'lastHeartbeat'], properties: {
+    id: NAME_SCHEMA, role: { enum: [...ROLES] },
+    state: { enum: [...NODE_STATES] }, address: { type: 'string' },
+    capacity: { type: 'integer' }, assigned: { type: 'integer' }, lastHeartbeat: { type: 'integer', description: 'Unix ms' },
+    since: { type: 'integer', description: 'Unix ms' }, metrics: { type: ['object', 'null'] } } };
   const paths: Record<string, object> = {};
   for (const [p, ops] of Object.entries(ROUTES)) {
     paths[p] = Object.fromEntries(Object.entries(ops).map(([method, op]) => [method, {
       summary: op.summary,
       security: op.security === 'none' ? [] : [{ [op.security]: [] }],
-      ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: op.body } } } } : {}),
+      ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(op.body) } } } } : {}),
       responses: {
-        [String(op.ok)]: { description: 'OK' }, default: { description: 'Error', content: { 'application/json': { schema: error } } },
+        [String(op.ok)]: { description: 'OK', ...(op.returns ? { content: { 'application/json': { schema: op.returns } } } : {}) },
+        default: { description: 'Error', content: { 'application/json': { schema: ref('Error') } } },
       },
     }]));
   }
   return {
-    openapi: '3.0.3',
-    info: { title: 'DVR controller', version: '1' },
+    openapi: '3.1.0',
+    info: { title: 'DVR controller', version: '1', description: 'Also served by the controller, outside /api/v1: GET /metrics '
+      + '(Prometheus, admin token) and /dashboard/ (static pages that read this API with the admin token).' },
     servers: [{ url: '/api/v1' }],
     components: {
       securitySchemes: { admin: { type: 'http', scheme: 'bearer' }, agent: { type: 'http', scheme: 'bearer' } },
-      schemas: { LaunchConfig: launchConfig },
+      schemas: { LaunchConfig: component(launchConfig), StreamCreate: component(streamSchema), StreamUpdate: component(streamPatchSchema),
+        StreamDefaults: component(streamDefaultsSchema), Heartbeat: component(heartbeatSchema), ScaleRequest: component(scaleRequestSchema),
+        Stream: stream, Node: node, Error: error },
     },
     paths,
   };

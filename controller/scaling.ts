@@ -3,7 +3,13 @@
 // Warm-up: new nodes count for capacity only once warmed, and no further scale-out happens while
 // any is warming. Cool-down: no action within coolDownSeconds of the last one. Together they
 // keep the role from flapping.
-import type { ScalePolicy } from './launch-config.js';
+import { ROLES, type ScalePolicy } from './launch-config.js';
+
+/** POST /api/v1/scale: a role and how many nodes to add (+) or hand back (-). */
+export const scaleRequestSchema = {
+  $id: 'scale-request', type: 'object', additionalProperties: false, required: ['role', 'count'],
+  properties: { role: { enum: [...ROLES] }, count: { type: 'integer', minimum: -100, maximum: 100, not: { const: 0 } } },
+} as const;
 
 export interface RoleState {
   /** Nodes in service (or draining) with the time each came into service, ms. */

@@ -188,6 +188,11 @@ export class Store {
       VALUES (?, ?, ?, ?, ?, ?, ?)`).run(s.app, s.stream, JSON.stringify(s.settings), s.streamKey, s.status, s.transcoder ?? null,
       s.endingSince ?? null).changes === 1;
   }
+  updateStreamSettings(app: string, name: string, settings: StreamOptions): boolean {
+    this.streamsVersion++;
+    return this.db.prepare('UPDATE streams SET settings = ? WHERE app = ? AND stream = ?')
+      .run(JSON.stringify(settings), app, name).changes === 1;
+  }
   stream(app: string, name: string): StreamRow | undefined {
     const r = this.db.prepare('SELECT * FROM streams WHERE app = ? AND stream = ?').get(app, name) as RawStream | undefined;
     return r ? stream(r) : undefined;

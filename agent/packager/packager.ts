@@ -6,6 +6,7 @@ import { PackagerEmitter } from './events.js';
 import { Gate } from './gate.js';
 import { ffprobeVideoSize } from './probe.js';
 import { parseStreamSettings, settingsWarnings, type StreamSettings } from './settings.js';
+import type { DvrSettings } from '../../common/stream-settings.js';
 import type { Lease } from './lease.js';
 import { StreamPackager, type VideoProbe } from './stream.js';
 import { watchIncoming, type IncomingWatcher } from './watch.js';
@@ -90,6 +91,11 @@ export class Packager {
     const sp = this.streams.get(`${app}/${stream}`);
     if (!sp) throw new DvrError('DVR_ERR_STREAM_UNKNOWN', `stream ${app}/${stream} is not packaged here`);
     return sp;
+  }
+
+  /** New DVR settings for a running stream, applied without a restart. */
+  updateDvr(app: string, stream: string, dvr: Readonly<DvrSettings>): Promise<void> {
+    return this.stream(app, stream).updateDvr(dvr);
   }
 
   async endStream(app: string, stream: string): Promise<void> {

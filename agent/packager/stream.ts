@@ -20,7 +20,8 @@ import type { RenditionCounters } from './metrics.js';
 import { placeSegment } from './placement.js';
 import { Manifests, publish, type PublishContext } from './publish.js';
 import { Rendition, type SessionState } from './rendition.js';
-import type { StreamSettings } from './settings.js';
+import { parseStreamSettings, settingsWarnings, type StreamSettings } from './settings.js';
+import type { DvrSettings } from '../../common/stream-settings.js';
 
 export interface VideoProbe {
   /** Picture size of a segment (TS) or init segment (fMP4), or undefined when it has no video. */
@@ -77,7 +78,11 @@ export class StreamPackager {
   private readonly ref: StreamRef;
   private readonly lease: WriterLease | undefined;
 
-  constructor(root: string, readonly settings: Readonly<StreamSettings>, private readonly deps: StreamDeps) {
+  private current: Readonly<StreamSettings>;
+  get settings(): Readonly<StreamSettings> { return this.current; }
+
+  constructor(root: string, settings: Readonly<StreamSettings>, private readonly deps: StreamDeps) {
+    this.current = settings;
     this.paths = streamPaths(root, settings.app, settings.stream);
     this.ref = { app: settings.app, stream: settings.stream };
     this.log = deps.log.child({ stream: `${settings.app}/${settings.stream}` });
@@ -448,6 +453,23 @@ export class StreamPackager {
         await this.manifests.write(this.publishing, [...this.renditions.values()], true);
       });
     }, (err: unknown) => this.log.warn({ rendition: r.name, err: String(err) }, 'could not probe the picture size'));
+  }
+
+  /**
+   * New DVR settings for a running stream (a change through the API): the window, cap and the rest
+   * apply from now on (a shorter window purges at once), with no restart of the encoder and no
+   * discontinuity.
+   */
+  updateDvr(dvr: Readonly<DvrSettings>): Promise<void> {
+    return this.enqueue(async () => {
+      const next = parseStreamSettings({ ...this.current, ...dvr });
+      if (JSON.stringify(next) === JSON.stringify(this.current)) return;
+      this.current = next;
+      for (const w of settingsWarnings(next)) this.log.warn(w);
+      this.log.info({ ...dvr }, 'DVR settings changed');
+      await this.writeState();
+      await this.publishAll();
+    });
   }
 
   private async publishAll(): Promise<void> {

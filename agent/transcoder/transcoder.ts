@@ -171,9 +171,14 @@ export class Transcoder {
     for (const [k, r] of this.jobs) {
       const next = want.get(k);
       if (!next) await this.stopJob(r.job.app, r.job.stream, { end: true });
-      // A changed job (another origin to pull from after the publisher moved, a new assignment epoch,
-      // new settings) restarts its source; the DVR continues from the directory after a discontinuity.
-      else if (JSON.stringify(next) !== JSON.stringify(r.job)) await this.stopJob(r.job.app, r.job.stream, { end: false });
+      else if (JSON.stringify(next) === JSON.stringify(r.job)) continue;
+      // Only its DVR settings changed (window, recording, cap...): the packager applies them, the encoder runs on.
+      else if (JSON.stringify({ ...next, dvr: r.job.dvr }) === JSON.stringify(r.job)) {
+        await this.o.packager.updateDvr(next.app, next.stream, next.dvr);
+        r.job = next;
+      // Another change (another origin to pull from after the publisher moved, a new assignment epoch,
+      // new encoding) restarts its source; the DVR continues from the directory after a discontinuity.
+      } else await this.stopJob(r.job.app, r.job.stream, { end: false });
     }
     // A stream that cannot start (its directory unwritable, say) is reported and retried with the
     // next reconcile; the others start regardless.

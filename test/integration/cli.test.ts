@@ -106,8 +106,12 @@ describe('dvr streams | nodes | launch-config against a controller', function ()
   before(async () => {
     dataDir = await tempDir('cli');
     const port = await freePort();
+    // The cluster's defaults for new streams: two hours of DVR, every stream recorded.
+    const defaults = path.join(dataDir, 'stream-defaults.json');
+    await fs.writeFile(defaults, JSON.stringify({ windowSeconds: 7200, forceRecording: true }));
     proc = spawn(process.execPath, [path.join(binDir, 'dvr-controller.js'), '--port', String(port), '--host', '127.0.0.1'], {
-      env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_AGENT_TOKEN: AGENT, DVR_LOG_LEVEL: 'warn', DVR_ADMIN_TOKEN: '' },
+      env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_AGENT_TOKEN: AGENT, DVR_LOG_LEVEL: 'warn', DVR_ADMIN_TOKEN: '',
+        DVR_STREAM_DEFAULTS: defaults },
       stdio: ['ignore', 'pipe', 'inherit'] });
     api = await new Promise<string>((resolve, reject) => {
       createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => {
@@ -122,7 +126,7 @@ describe('dvr streams | nodes | launch-config against a controller', function ()
   });
 
   it('creates, lists, gives the URLs of and removes streams, finding the API and token in the data directory', async () => {
-    const created = await dvr('streams', 'create', 'live/cam1', '--window', '7200', '--record', '--format', 'ts');
+    const created = await dvr('streams', 'create', 'live/cam1', '--format', 'ts');
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stdout, /^created: live\/cam1 \(ts, copy, window 2h, recorded\)$/m);
     assert.match(created.stdout, /^publish: rtmp:\/\/\S+\/live\/cam1\?key=[A-Za-z0-9_-]{24}$/m);
@@ -143,12 +147,26 @@ describe('dvr streams | nodes | launch-config against a controller', function ()
     const rows = list.stdout.trimEnd().split('\n');
     assert.match(rows[0] ?? '', /^STREAM\s+STATUS\s+FORMAT\s+MODE\s+RENDITIONS\s+WINDOW\s+RECORD\s+SIGNED\s+TRANSCODER$/);
     assert.match(rows[1] ?? '', /^live\/cam1\s+idle\s+ts\s+copy\s+source\s+2h\s+yes\s+no\s+-$/);
-    assert.match(rows[2] ?? '', /^live\/cam2\s+idle\s+fmp4\s+transcode\s+720p,360p\s+1h\s+no\s+yes\s+-$/);
+    assert.match(rows[2] ?? '', /^live\/cam2\s+idle\s+fmp4\s+transcode\s+720p,360p\s+2h\s+yes\s+yes\s+-$/);
 
     const url = await dvr('streams', 'url', 'live/cam1');
     assert.equal(url.code, 0, url.stderr);
     assert.equal(url.stdout.split('\n')[0], created.stdout.split('\n')[1], 'the same publish URL and key');
     assert.match(url.stdout, /^playback: none: no edge in service/m);
+
+    const set = await dvr('streams', 'set', 'live/cam2', '--window', '600', '--no-signed', '--storage-cap', '1000000000');
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /^changed: live\/cam2 \(window 10m, recorded;/);
+    const cam2 = JSON.parse((await dvr('streams', 'list', '--json')).stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(cam2.filter((s) => s['stream'] === 'cam2').map((s) => [s['windowSeconds'], s['signedPlayback'], s['storageCapBytes'],
+      s['mode']]), [[600, false, 1_000_000_000, 'transcode']]);
+    const unrecord = await dvr('streams', 'set', 'live/cam2', '--no-record');
+    assert.equal(unrecord.code, 1);
+    assert.match(unrecord.stderr, /\$\.recording: every stream is recorded on this cluster \(forceRecording/);
+    const refused = await dvr('streams', 'create', 'live/cam3', '--window', '-5');
+    assert.equal(refused.code, 2, 'a negative window is a usage error');
+    const defaults = await dvr('streams', 'defaults', '--json');
+    assert.deepEqual(JSON.parse(defaults.stdout), { windowSeconds: 7200, forceRecording: true });
 
     assert.equal((await dvr('streams', 'rm', 'live/cam2')).code, 0);
     const gone = await dvr('streams', 'rm', 'live/cam2');

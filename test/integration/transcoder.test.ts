@@ -10,6 +10,7 @@ import { silentLogger } from '../../common/log.js';
 import type { Heartbeat } from '../../common/protocol.js';
 import { Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
+import { parseTranscodeJob } from '../../common/job.js';
 import { parsePlaylist, type ParsedSegment } from '../support/m3u8.js';
 import { kill, publish, startOrigin, type Origin } from '../support/origin.js';
 import { freePort, run, tempDir, until } from '../support/run.js';
@@ -125,6 +126,40 @@ describe('transcoder agent', function () {
       assert.equal(master.variants[0]?.attrs['RESOLUTION'], '640x360');
     } finally {
       await kill(publisher);
+      await agent.close();
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('new DVR settings for a running stream (a PATCH through the API) apply without restarting its encoder', async () => {
+    const root = await tempDir('tc-patch');
+    const job = { ...patternJob('patch'), dvr: { windowSeconds: 0 } };
+    const agent = await Agent.start(config(root, { jobs: [job] }), silentLogger());
+    try {
+      const before = await segmentsListed(root, 'patch', 8);
+      const source = agent.transcoder.source('live', 'patch') as unknown as { currentSession?: string; restarts: number };
+      const session = source.currentSession;
+      assert.ok(session);
+      await agent.transcoder.reconcile([parseTranscodeJob({ ...job, dvr: { windowSeconds: 4, storageCapBytes: 50_000_000 } })]);
+      const after = await until('the playlist to hold the 4 s window', async () => {
+        const p = await playlist(root, 'patch');
+        return p && p.segments.length > 0 && p.segments.length <= 5 ? p : undefined;
+      }, 10_000, 100);
+      assert.equal(agent.transcoder.source('live', 'patch'), source as never, 'the same source');
+      assert.equal(source.currentSession, session, 'the same encoder session');
+      assert.equal(source.restarts, 0);
+      assert.ok((after.segments[0]?.seq ?? 0) > (before[0]?.seq ?? 0), 'the oldest segments left the window');
+      assert.equal(after.segments.filter((s) => s.discontinuity).length, 0, 'no discontinuity');
+      const state = JSON.parse(await fs.readFile(path.join(root, 'live', 'patch', 'stream.json'), 'utf8')) as
+        { settings: { windowSeconds: number; storageCapBytes: number } };
+      assert.deepEqual([state.settings.windowSeconds, state.settings.storageCapBytes], [4, 50_000_000], 'stream.json follows');
+      await segmentsListed(root, 'patch', 1);
+      const later = await until('more segments after the change', async () => {
+        const p = await playlist(root, 'patch');
+        return p && (p.segments.at(-1)?.seq ?? 0) >= (after.segments.at(-1)?.seq ?? 0) + 2 ? p : undefined;
+      }, 10_000, 100);
+      assert.ok(later.segments.length <= 5, `still the 4 s window: ${later.segments.length} segments`);
+    } finally {
       await agent.close();
       await fs.rm(root, { recursive: true, force: true });
     }

@@ -1,0 +1,70 @@
+// What the API makes of a stream's settings (the cluster's defaults under the request, what a PATCH
+// may change) and of a launch config written with Red5's scale policy names.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { isDvrError } from '../../common/errors.js';
+import { LAUNCH_CONFIG_DIR, parseLaunchConfig, type LaunchConfig } from '../../controller/launch-config.js';
+import { newStream, parseStreamDefaults, patchedStream } from '../../controller/streams.js';
+
+const throwsNaming = (fn: () => unknown, message: RegExp): void => {
+  assert.throws(fn, (err: unknown) => isDvrError(err) && err.statusCode === 400 && message.test(err.message));
+};
+
+describe('stream settings through the API', () => {
+  it('a new stream takes the request over the cluster\'s defaults over the schema\'s', () => {
+    const plain = newStream({ app: 'live', stream: 'a' }, {});
+    assert.equal(plain.settings.windowSeconds, 3600);
+    assert.equal(plain.settings.format, 'fmp4');
+    assert.equal(plain.settings.recording, false);
+    const defaults = parseStreamDefaults({ windowSeconds: 7200, format: 'ts', forceRecording: true });
+    const s = newStream({ app: 'live', stream: 'b', windowSeconds: 600 }, defaults);
+    assert.deepEqual([s.settings.windowSeconds, s.settings.format, s.settings.recording], [600, 'ts', true]);
+    assert.equal('forceRecording' in s.settings, false, 'the policy is not a stream setting');
+    throwsNaming(() => newStream({ app: 'live', stream: 'c', recording: false }, defaults), /\$\.recording: every stream is recorded/);
+  });
+
+  it('refuses defaults that are not stream settings, naming where', () => {
+    throwsNaming(() => parseStreamDefaults({ windowSeconds: -1 }, 'defaults.json'), /^defaults\.json: \$\.windowSeconds: must be >= 0/);
+    throwsNaming(() => parseStreamDefaults({ app: 'live' }, 'defaults.json'), /\$: unknown field 'app'/);
+    throwsNaming(() => parseStreamDefaults({ forceRecording: true, recording: false }), /\$\.recording: false contradicts forceRecording/);
+    throwsNaming(() => parseStreamDefaults({ mode: 'copy', ladder: [{ name: 'a' }, { name: 'b' }] }), /copy mode takes exactly one/);
+  });
+
+  it('a PATCH changes DVR settings and signing only, and keeps what it does not name', () => {
+    const { settings } = newStream({ app: 'live', stream: 'a', windowSeconds: 7200, recording: true }, {});
+    const next = patchedStream(settings, { windowSeconds: 600, storageCapBytes: 10_000_000, signedPlayback: true }, {});
+    assert.deepEqual([next.windowSeconds, next.storageCapBytes, next.signedPlayback, next.recording, next.format],
+      [600, 10_000_000, true, true, 'fmp4']);
+    throwsNaming(() => patchedStream(settings, { format: 'ts' }, {}), /\$\.format cannot change on an existing stream/);
+    throwsNaming(() => patchedStream(settings, { stream: 'b' }, {}), /\$\.stream cannot change/);
+    throwsNaming(() => patchedStream(settings, {}, {}), /must NOT have fewer than 1 properties/);
+    throwsNaming(() => patchedStream(settings, { windowSeconds: 'long' }, {}), /\$\.windowSeconds: must be number/);
+    throwsNaming(() => patchedStream(settings, { bogus: 1 }, {}), /unknown field 'bogus'/);
+    throwsNaming(() => patchedStream(settings, { recording: false }, parseStreamDefaults({ forceRecording: true })),
+      /every stream is recorded/);
+  });
+});
+
+describe('launch configs with Red5 scale policy names', () => {
+  const example = JSON.parse(readFileSync(path.join(LAUNCH_CONFIG_DIR, 'single-machine.json'), 'utf8')) as LaunchConfig;
+  const withTarget = (extra: Record<string, unknown>): unknown => {
+    const c = structuredClone(example) as unknown as { launchconfig: { targets: { target: Array<Record<string, unknown>> } } };
+    Object.assign(c.launchconfig.targets.target[2] ?? {}, extra);
+    return c;
+  };
+
+  it('takes minLimit, maxLimit, scaleAdjustment and coolDownPeriod (ms), on the target or in its scalePolicy', () => {
+    const onTarget = parseLaunchConfig(withTarget({ minLimit: 2, maxLimit: 8, scaleAdjustment: 2, coolDownPeriod: 180_000 }));
+    assert.deepEqual(onTarget.launchconfig.targets.target[2]?.scalePolicy, { min: 2, max: 8, increment: 2, coolDownSeconds: 180,
+      scaleOutAbovePercent: 80, scaleInBelowPercent: 20, warmUpSeconds: 120 });
+    const inPolicy = parseLaunchConfig(withTarget({ scalePolicy: { minLimit: 1, maxLimit: 3, scaleInBelowPercent: 10 } }));
+    assert.equal(inPolicy.launchconfig.targets.target[2]?.scalePolicy?.max, 3);
+    assert.equal(inPolicy.launchconfig.targets.target[2]?.scalePolicy?.scaleInBelowPercent, 10);
+  });
+
+  it('refuses a field given under both names, naming both paths', () => {
+    throwsNaming(() => parseLaunchConfig(withTarget({ maxLimit: 4, scalePolicy: { min: 1, max: 5 } })),
+      /\$\.launchconfig\.targets\.target\[2\]\.maxLimit: given beside \$\.launchconfig\.targets\.target\[2\]\.scalePolicy\.max/);
+  });
+});
