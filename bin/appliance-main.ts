@@ -7,7 +7,7 @@ import { packageVersion, parseCommandLine, runCommand, usageError } from '../com
 import { envNumber } from '../common/env.js';
 import { DvrError, isDvrError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
-import { apiMain, isApiCommand } from './api-cli.js';
+import { apiMain, isApiCommand, sizeMain } from './api-cli.js';
 import { loadStreamDefaults } from '../controller/streams.js';
 import { labMain } from './lab-cli.js';
 
@@ -16,6 +16,7 @@ const HELP = `usage: dvr start [--port N] [--host ADDR] [--no-demo]
        dvr nodes list | drain
        dvr launch-config validate | apply | list | rm
        dvr scale <role> <+N|-N>
+       dvr size --streams N --bitrate B --window W ...     (storage, NFS and egress a deployment needs)
        dvr lab up | status | fault <kind> [host] | down     (a cluster on this machine: dvr lab --help)
        dvr --version
 
@@ -82,8 +83,9 @@ function options(argv: string[]): { start: ApplianceOptions; dataDirWhy: string 
 async function main(): Promise<number | undefined> {
   const [command, ...rest] = process.argv.slice(2);
   if (command === 'lab') return labMain(rest);
-  if (isApiCommand(command)) {
-    return apiMain(command, rest).catch((err: unknown) => {
+  if (command === 'size' || isApiCommand(command)) {
+    const run = async (): Promise<number> => (command === 'size' ? sizeMain(rest) : apiMain(command, rest));
+    return run().catch((err: unknown) => {
       if (isDvrError(err, 'DVR_ERR_USAGE')) {
         console.error(`dvr ${command}: ${err.message} (see dvr ${command} --help)`);
         return 2;

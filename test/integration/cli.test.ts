@@ -47,7 +47,7 @@ describe('command lines', function () {
       assert.equal(version.code, 0, `${name} --version`);
       assert.equal(version.stdout, `${name} ${pkg.version}\n`);
     }
-    for (const sub of ['streams', 'nodes', 'launch-config', 'scale', 'lab']) {
+    for (const sub of ['streams', 'nodes', 'launch-config', 'scale', 'lab', 'size']) {
       const r = await node('dvr.cjs', [sub, '--help']);
       assert.equal(r.code, 0, `dvr ${sub} --help`);
       assert.match(r.stdout, new RegExp(`^usage: dvr ${sub}`));
@@ -72,6 +72,8 @@ describe('command lines', function () {
       ['dvr.cjs', ['scale', 'edge', '3'], /^dvr scale: '3' is not \+N or -N/],
       ['dvr.cjs', ['scale', 'cdn', '+1'], /^dvr scale: 'cdn' is not a role/],
       ['dvr.cjs', ['lab', 'fault', 'melt'], /^dvr lab: unknown fault 'melt'/],
+      ['dvr.cjs', ['size', '--streams', '3', '--window', '2h'], /^dvr size: give --bitrate or --renditions/],
+      ['dvr.cjs', ['size', '--streams', '3', '--bitrate', 'fast', '--window', '2h'], /^dvr size: --bitrate: 'fast' is not a bit rate/],
     ];
     for (const [file, args, message] of cases) {
       const r = await node(file, args);
@@ -79,6 +81,20 @@ describe('command lines', function () {
       assert.match(r.stderr, message, `${file} ${args.join(' ')}`);
       assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line: ${r.stderr}`);
     }
+  });
+
+  it('dvr size prints the storage, NFS load and egress a deployment needs', async () => {
+    const r = await node('dvr.cjs', ['size', '--streams', '15', '--bitrate', '4.5M', '--window', '2h', '--viewers', '1000',
+      '--edges', '2']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^storage per stream-hour\s+2\.0 GB\s/m);
+    assert.match(r.stdout, /^shared storage\s+72\.9 GB\s+windows \+ recordings \+ 20 % headroom$/m);
+    assert.match(r.stdout, /^NFS writes\s+67\.5 Mb\/s\s/m);
+    assert.match(r.stdout, /^edge egress\s+4\.5 Gb\/s\s+1000 viewers x the top rendition \(2\.3 Gb\/s per edge\)$/m);
+    const sized = await node('dvr.cjs', ['size', '--streams', '1', '--renditions', '2500k,128k', '--window', '7d', '--json']);
+    const json = JSON.parse(sized.stdout) as { storageBytes: number; perStreamBps: number };
+    assert.equal(json.perStreamBps, 2_628_000);
+    assert.equal(json.storageBytes, (2_628_000 * 7 * 86400 / 8) * 1.2);
   });
 
   it('the nfs-kit scripts answer --help (exit 0) and refuse a bad command line with exit 2', async () => {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { isDvrError } from '../../common/errors.js';
 import { LAUNCH_CONFIG_DIR, parseLaunchConfig, type LaunchConfig } from '../../controller/launch-config.js';
 import { newStream, parseStreamDefaults, patchedStream } from '../../controller/streams.js';
+import { HEADROOM, parseBitrate, parseDuration, size } from '../../cli/size.js';
 
 const throwsNaming = (fn: () => unknown, message: RegExp): void => {
   assert.throws(fn, (err: unknown) => isDvrError(err) && err.statusCode === 400 && message.test(err.message));
@@ -66,5 +67,30 @@ describe('launch configs with Red5 scale policy names', () => {
   it('refuses a field given under both names, naming both paths', () => {
     throwsNaming(() => parseLaunchConfig(withTarget({ maxLimit: 4, scalePolicy: { min: 1, max: 5 } })),
       /\$\.launchconfig\.targets\.target\[2\]\.maxLimit: given beside \$\.launchconfig\.targets\.target\[2\]\.scalePolicy\.max/);
+  });
+});
+
+describe('dvr size', () => {
+  it('computes the Red5 NFS guide\'s figures: 4.5 Mb/s is about 2 GB an hour, 15 such streams write 67.5 Mb/s', () => {
+    const r = size({ streams: 15, renditionsBps: [4.5e6], windowSeconds: 7200, recordingHours: 0, viewers: 1000, edges: 2,
+      nfsLinkBps: 2e9 });
+    assert.equal(r.bytesPerStreamHour, 2.025e9);
+    assert.equal(r.nfsWriteBps, 67.5e6);
+    assert.equal(r.windowBytes, 15 * 2 * 2.025e9);
+    assert.equal(r.storageBytes, r.windowBytes * HEADROOM);
+    assert.equal(r.nfsReadBps, 2 * 67.5e6, 'each edge reads every rendition once');
+    assert.equal(r.egressBps, 4.5e9);
+    assert.equal(r.egressPerEdgeBps, 2.25e9);
+    const ladder = size({ streams: 2, renditionsBps: [2.5e6, 0.8e6, 0.128e6], windowSeconds: 3600, recordingHours: 4, viewers: 10,
+      edges: 1, nfsLinkBps: 1e9 });
+    assert.equal(ladder.perStreamBps, 3.428e6);
+    assert.equal(ladder.recordingBytes, 2 * 4 * (3.428e6 * 3600) / 8);
+    assert.equal(ladder.egressBps, 10 * 2.5e6, 'viewers of the top rendition');
+  });
+
+  it('reads bit rates and durations as a sysadmin writes them', () => {
+    assert.deepEqual(['4.5M', '2500k', '128000', '2G', '1.5Mbps', 'fast', '0'].map(parseBitrate),
+      [4.5e6, 2.5e6, 128000, 2e9, 1.5e6, undefined, undefined]);
+    assert.deepEqual(['2h', '30m', '7d', '3600', '90s', 'soon'].map(parseDuration), [7200, 1800, 604800, 3600, 90, undefined]);
   });
 });
