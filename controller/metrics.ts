@@ -1,11 +1,12 @@
 // The controller's Prometheus metrics (GET /metrics with the admin token).
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { processMetrics } from '../common/prom.js';
 import type { Store } from './store.js';
 
 export function controllerMetrics(store: Store):
   { registry: Registry; heartbeats: Counter; allocation: Histogram; publishRefused: Counter } {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  processMetrics(registry);
   new Gauge({ name: 'dvr_controller_nodes', help: 'Nodes by role and state', labelNames: ['role', 'state'], registers: [registry],
     collect() {
       this.reset();

@@ -4,7 +4,8 @@
 # Ansible, iproute2 (test hosts are network namespaces), sshfs (a real network mount for the
 # storage tests) and Chromium (the dashboard). With --lab, what `dvr lab` needs (iproute2, sshd,
 # nfs-ganesha, sshfs, fonts for the publisher's clock); --test includes it. With --bench, what the
-# benchmarks drive (wrk).
+# benchmarks drive (wrk). --test also extracts promtool from Debian's prometheus package into
+# .cache/promtool (the package is not installed: it would run a Prometheus server at every boot).
 # Safe to run again: it installs only what is missing, and touches only what it installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,6 +84,16 @@ else
     systemctl disable --now nginx >/dev/null 2>&1 || true
     say "disabled the nginx service that came with the package just installed (Debian's default site); the appliance runs its own nginx"
   fi
+fi
+
+if [ "$TEST" -eq 1 ] && ! command -v promtool >/dev/null 2>&1 && [ ! -x .cache/promtool/usr/bin/promtool ]; then
+  say "promtool: extracting it from Debian's prometheus package into .cache/promtool (not installing the server)"
+  mkdir -p .cache/promtool
+  if ! (cd .cache/promtool && apt-get download prometheus >/dev/null 2>&1); then
+    [ "$(id -u)" -eq 0 ] && apt-get update -qq
+    (cd .cache/promtool && apt-get download prometheus >/dev/null) || { echo "install-deps: could not download Debian's prometheus package (for promtool)" >&2; exit 1; }
+  fi
+  (cd .cache/promtool && dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb)
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

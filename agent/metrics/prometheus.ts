@@ -1,8 +1,10 @@
 // The agent's Prometheus /metrics: packager counters per rendition, encoder figures per stream,
-// storage state, process defaults. Values are read at scrape time from the live objects.
+// storage state, process defaults. Values are read at scrape time from the live objects. What only
+// grows is a counter (_total), units are base units (seconds, bytes), as promtool checks them.
 import http from 'node:http';
 import { once } from 'node:events';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { processMetrics } from '../../common/prom.js';
 import { bearerIs } from '../../common/secrets.js';
 import type { Packager } from '../packager/packager.js';
 import type { StorageMonitor } from '../storage/monitor.js';
@@ -19,33 +21,56 @@ const RENDITION_COUNTERS = [
   ['capTrims', 'dvr_storage_cap_trims_total', 'Times the storage cap deleted media early'],
   ['outputErrors', 'dvr_output_errors_total', 'Writes to the storage that failed'],
   ['discontinuities', 'dvr_discontinuities_total', 'Discontinuities (reconnects, holes)'],
-  ['lastLatencyMs', 'dvr_last_segment_latency_ms', 'Segment renamed to playlist written, last segment'],
 ] as const;
+
+/** A counter whose value is kept elsewhere (the packager's, the encoder's): set at each scrape. */
+function setCounter(c: Counter<string>, labels: Record<string, string>, value: number): void {
+  if (Number.isFinite(value) && value >= 0) c.inc(labels, value);
+}
 
 export function createRegistry(src: MetricsSources): Registry {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  processMetrics(registry);
   for (const [field, name, help] of RENDITION_COUNTERS) {
-    new Gauge({ name, help, labelNames: ['stream', 'rendition'], registers: [registry], collect() {
+    new Counter({ name, help, labelNames: ['stream', 'rendition'], registers: [registry], collect() {
       this.reset();
       for (const sp of src.packager.list()) {
         for (const [rendition, c] of Object.entries(sp.counters())) {
-          this.set({ stream: `${sp.settings.app}/${sp.settings.stream}`, rendition }, c[field]);
+          setCounter(this, { stream: `${sp.settings.app}/${sp.settings.stream}`, rendition }, c[field]);
         }
       }
     } });
   }
-  const perStream = [
-    ['inputBitrateBps', 'dvr_input_bitrate_bps', 'Media bit rate of the segments written'],
+  new Gauge({ name: 'dvr_last_segment_latency_seconds', help: 'Segment renamed to playlist written, last segment',
+    labelNames: ['stream', 'rendition'], registers: [registry], collect() {
+      this.reset();
+      for (const sp of src.packager.list()) {
+        for (const [rendition, c] of Object.entries(sp.counters())) {
+          this.set({ stream: `${sp.settings.app}/${sp.settings.stream}`, rendition }, c.lastLatencyMs / 1000);
+        }
+      }
+    } });
+  const streamCounters = [
     ['segmentsWritten', 'dvr_encoder_segments_total', 'Segments the encoder wrote'],
     ['lateSegments', 'dvr_late_segments_total', 'Segments that arrived more than 1 s late'],
-    ['encoderSpeed', 'dvr_encoder_speed', 'Media seconds per wall-clock second (1 = real time)'],
     ['restarts', 'dvr_encoder_restarts_total', 'Encoder restarts'],
   ] as const;
-  for (const [field, name, help] of perStream) {
+  for (const [field, name, help] of streamCounters) {
+    new Counter({ name, help, labelNames: ['stream'], registers: [registry], collect() {
+      this.reset();
+      for (const f of src.transcoder.figures()) setCounter(this, { stream: `${f.app}/${f.stream}` }, f[field]);
+    } });
+  }
+  const streamGauges = [
+    ['inputBitrateBps', 'dvr_input_bytes_per_second', 'Media bytes per second of the segments written (bit rate / 8)'],
+    ['encoderSpeed', 'dvr_encoder_speed_ratio', 'Media seconds per wall-clock second (1 = real time)'],
+  ] as const;
+  for (const [field, name, help] of streamGauges) {
     new Gauge({ name, help, labelNames: ['stream'], registers: [registry], collect() {
       this.reset();
-      for (const f of src.transcoder.figures()) this.set({ stream: `${f.app}/${f.stream}` }, f[field]);
+      for (const f of src.transcoder.figures()) {
+        this.set({ stream: `${f.app}/${f.stream}` }, field === 'inputBitrateBps' ? f[field] / 8 : f[field]);
+      }
     } });
   }
   new Gauge({ name: 'dvr_storage_available', help: '1 while the shared storage takes writes', registers: [registry], collect() {

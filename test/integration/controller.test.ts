@@ -8,6 +8,7 @@ import { silentLogger } from '../../common/log.js';
 import { NginxProcess } from '../../nginx/process.js';
 import { renderConfig } from '../../nginx/render.js';
 import { RTMP_MODULE_PATH } from '../../nginx/model.js';
+import { promtoolCheck } from '../support/promtool.js';
 import { ffmpeg, freePort, tempDir, until } from '../support/run.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -168,6 +169,8 @@ describe('controller', function () {
     const metrics = await (await fetch(`${root}/metrics`, { headers: { Authorization: `Bearer ${ADMIN}` } })).text();
     assert.match(metrics, /dvr_controller_nodes\{role="transcoder",state="failed"\} 1/);
     assert.match(metrics, /dvr_controller_heartbeats_total \d+/);
+    assert.match(metrics, /^# TYPE dvr_controller_heartbeats_total counter$/m);
+    assert.equal(await promtoolCheck(metrics), '', 'promtool check metrics');
   });
 
   it('the RTMP origin\'s publish callback lands here: the stream key is checked for real, '

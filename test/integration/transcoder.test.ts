@@ -15,6 +15,7 @@ import { parsePlaylist, type ParsedSegment } from '../support/m3u8.js';
 import { kill, publish, startOrigin, type Origin } from '../support/origin.js';
 import { freePort, run, tempDir, until } from '../support/run.js';
 import { patternJob } from '../support/jobs.js';
+import { promtoolCheck } from '../support/promtool.js';
 
 const agentBin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr-agent.cjs');
 
@@ -342,6 +343,9 @@ describe('transcoder agent', function () {
       assert.ok(Number(listed?.[1]) >= 3, 'dvr_segments_listed_total');
       assert.match(text, /dvr_storage_available 1/);
       assert.match(text, /dvr_encoder_restarts_total\{stream="live\/hb"\} 0/);
+      assert.match(text, /^# TYPE dvr_segments_listed_total counter$/m, 'what only grows is a counter');
+      assert.match(text, /^dvr_last_segment_latency_seconds\{stream="live\/hb",rendition="source"\} 0\.\d+$/m, 'in seconds');
+      assert.equal(await promtoolCheck(text), '', 'promtool check metrics');
     } finally {
       await agent.close();
       controller.close();
