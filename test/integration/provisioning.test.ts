@@ -312,6 +312,10 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     const again = await run('env', [...env.slice(1), '-i', out.inventoryFile, playbook], 180_000);
     assert.equal(again.code, 0, again.stdout + again.stderr);
     assert.match(again.stdout, /ans1\s+: ok=\d+\s+changed=0\s+unreachable=0\s+failed=0/);
+    // What it uploaded (configs, and the secrets of a host that has them) is gone from the host.
+    const uploads = /"dvr_uploads": "([^"]+)"/.exec(await fs.readFile(out.inventoryFile, 'utf8'))?.[1];
+    assert.ok(uploads, 'the inventory names the upload directory');
+    await assert.rejects(fs.access(uploads), 'the upload directory was removed');
   });
 
   it('the controller\'s static provider adds a pool host on scale-out (it joins by heartbeat) '
