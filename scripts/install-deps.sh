@@ -49,6 +49,8 @@ if [ "$TEST" -eq 1 ]; then
   command -v nfs-ls >/dev/null 2>&1 || need+=(libnfs-utils)
   command -v ansible-playbook >/dev/null 2>&1 || need+=(ansible-core)
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
+  # The provisioned agent's logs rotate with it.
+  command -v logrotate >/dev/null 2>&1 || need+=(logrotate)
 fi
 if [ "$BENCH" -eq 1 ]; then
   command -v wrk >/dev/null 2>&1 || need+=(wrk)

@@ -6,7 +6,8 @@
 # The bundle (dvr-provision builds it: the compiled project and its production node_modules) is
 # unpacked into <prefix>/opt/dvr/releases/<checksum>, and <prefix>/opt/dvr/current points at it;
 # a new bundle or config reloads the agent (SIGTERM: the segment in flight is finished). With
-# systemd, `pm2 startup` makes it survive reboots.
+# systemd, `pm2 startup` makes it survive reboots. Its logs (pm2's and the encoders') rotate with
+# logrotate (<prefix>/etc/logrotate.d/dvr-agent).
 source "$(dirname "$0")/lib.sh"
 
 BUNDLE="" SRC="" UID_DVR=5005 STOP=0
@@ -93,6 +94,28 @@ ensure_dir "$home" 0750 "$DVR_USER:$DVR_USER"
 ensure_dir "$spool" 0750 "$DVR_USER:$DVR_USER"
 ensure_dir "$state" 0750 "$DVR_USER:$DVR_USER"
 [ "$role" != transcoder ] || mountpoint -q "$storage" 2>/dev/null || ensure_dir "$storage" 0755 "$DVR_USER:$DVR_USER"
+
+# Logs rotate with the system's logrotate: pm2's (the agent's own output) and the encoders' ffmpeg
+# logs; daily or past 100 MB, a week kept, compressed; copytruncate, as pm2 and ffmpeg keep their
+# files open; as the agent's account, which owns the directories.
+ensure_command logrotate logrotate
+rotate_conf=$(mktemp)
+trap 'rm -f "$rotate_conf"' EXIT
+cat >"$rotate_conf" <<EOF
+# Written by the DVR agent's provisioning (nfs-kit/agent.sh).
+$home/pm2/*.log $home/pm2/logs/*.log $state/*.ffmpeg.log {
+  daily
+  maxsize 100M
+  rotate 7
+  compress
+  delaycompress
+  missingok
+  notifempty
+  copytruncate
+  su $DVR_USER $DVR_USER
+}
+EOF
+ensure_file "$PREFIX/etc/logrotate.d/dvr-agent" 0644 root:root "$rotate_conf"
 
 read -r status restarts cwd < <(agent_state; echo) || true
 if [ "${status:-}" != online ]; then

@@ -140,6 +140,13 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     const apps = JSON.parse(jlist.stdout.slice(jlist.stdout.indexOf('['))) as
       Array<{ name: string; pm2_env: { status: string; username?: string } }>;
     assert.deepEqual(apps.map((a) => [a.name, a.pm2_env.status]), [['dvr-agent', 'online']]);
+    // Its logs rotate: logrotate, forced, with the config the provisioning installed.
+    const rotate = path.join(net.dir, 'hosts', 'tx1', 'etc', 'logrotate.d', 'dvr-agent');
+    const rotated = await run('logrotate', ['-f', '-s', path.join(net.dir, 'logrotate.state'), rotate]);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const logs = await fs.readdir(path.join(home, 'pm2', 'logs'));
+    assert.ok(logs.includes('dvr-agent-out.log.1'), `rotated: ${logs.join(' ')}`);
+    assert.ok(logs.includes('dvr-agent-out.log'), 'pm2 goes on writing the current one');
     const node = await until('tx1 to register with the controller', async () => {
       const r = await fetch(`${apiUrl}/nodes?role=transcoder`, { headers: { authorization: `Bearer ${ADMIN}` } });
       const nodes = await r.json() as Array<{ id: string; state: string }>;
