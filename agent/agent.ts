@@ -4,11 +4,12 @@ import { promises as fs } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { Logger } from '../common/log.js';
-import type { Heartbeat } from '../common/protocol.js';
+import type { Heartbeat, StreamRef } from '../common/protocol.js';
 import type { AgentConfig } from './config.js';
 import { startAgentHeartbeat, type HeartbeatSender } from './metrics/heartbeat.js';
 import { createRegistry, serveMetrics } from './metrics/prometheus.js';
 import { systemFigures } from './metrics/system.js';
+import { streamPaths } from './packager/layout.js';
 import { Packager } from './packager/packager.js';
 import { MOUNT_MARKER, StorageMonitor } from './storage/monitor.js';
 import { parseTranscodeJob, type TranscodeJob } from '../common/job.js';
@@ -49,6 +50,7 @@ export class Agent {
     agent.timeshift = await TimeShiftServer.forAgent(config, log);
     await transcoder.reconcile(config.jobs);
     agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), async (reply) => {
+      if (reply.deleteRecordings) await agent.deleteRecordings(reply.deleteRecordings);
       // The controller's jobs come on top of the local config's (single-machine mode keeps its own).
       if (!reply.jobs) return;
       // An invalid job is refused alone; the reply's other jobs are applied.
@@ -70,6 +72,32 @@ export class Agent {
     return agent;
   }
 
+  /** Ended events deleted here, reported with the heartbeats of the next minute (the controller marks them once). */
+  private readonly deleted = new Map<string, { ref: StreamRef; at: number }>();
+
+  /**
+   * Deletes the media of ended events whose retention ran out, as the controller asks: the stream's
+   * directory on the shared storage. A stream this node runs (published again meanwhile) is left alone.
+   */
+  async deleteRecordings(refs: readonly StreamRef[]): Promise<void> {
+    for (const ref of refs.slice(0, 100)) {
+      const k = `${ref.app}/${ref.stream}`;
+      if (this.deleted.has(k)) continue;
+      try {
+        const dir = streamPaths(this.config.storageRoot, ref.app, ref.stream).dir;
+        if (this.transcoder.has(ref.app, ref.stream)) {
+          this.log.warn({ stream: k }, 'not deleting a stream that runs here (published again)');
+          continue;
+        }
+        await fs.rm(dir, { recursive: true, force: true });
+        this.deleted.set(k, { ref: { app: ref.app, stream: ref.stream }, at: Date.now() });
+        this.log.info({ stream: k, dir }, 'recording deleted: its retention ran out');
+      } catch (err) {
+        this.log.error({ stream: k, err: err instanceof Error ? err.message : String(err) }, 'could not delete a recording');
+      }
+    }
+  }
+
   get metricsPort(): number | undefined {
     const a = this.metricsServer?.address();
     return a && typeof a === 'object' ? a.port : undefined;
@@ -78,10 +106,13 @@ export class Agent {
   async heartbeatBody(): Promise<Heartbeat> {
     const st = this.storage.snapshot();
     const failedJobs = this.transcoder.failures();
+    for (const [k, d] of this.deleted) if (Date.now() - d.at > 60_000) this.deleted.delete(k);
+    const deletedRecordings = [...this.deleted.values()].map((d) => d.ref);
     return {
       nodeId: this.config.nodeId, role: this.config.role, sentAt: new Date().toISOString(),
       storage: { available: st.available, reason: st.reason }, system: await systemFigures(st), streams: this.transcoder.figures(),
       ...(failedJobs.length > 0 ? { failedJobs } : {}),
+      ...(deletedRecordings.length > 0 ? { deletedRecordings } : {}),
     };
   }
 

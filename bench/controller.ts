@@ -56,7 +56,8 @@ async function main(started: Started): Promise<void> {
     for (let i = 0; i < STREAMS; i++) {
       c.store.insertStream({ app: 'live', stream: `s${i}`, streamKey: `k${i}`, status: 'idle', transcoder: undefined,
         endingSince: undefined, settings: { windowSeconds: 3600, recording: false, archiveStrategy: 'append', format: 'fmp4', mode: 'copy',
-          ladder: [{ name: 'source' }], segmentSeconds: 2, signedPlayback: false, storageCapBytes: 0, dash: true, deltaUpdates: true } });
+          ladder: [{ name: 'source' }], segmentSeconds: 2, signedPlayback: false, storageCapBytes: 0, dash: true, deltaUpdates: true,
+          retentionHours: 0 } });
     }
   });
   // Half the streams are live already, so allocation sees a loaded cluster.

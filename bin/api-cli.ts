@@ -20,10 +20,10 @@ export const API_HELP = {
   streams: `usage: dvr streams list
        dvr streams create <app>/<stream> [--window S] [--format ts|fmp4] [--mode copy|transcode]
                           [--ladder NAME:HEIGHT:VIDEO_KBPS:AUDIO_KBPS,...] [--segment S] [--record]
-                          [--archive append|version|delete] [--storage-cap BYTES] [--signed]
+                          [--archive append|version|delete] [--storage-cap BYTES] [--retention H] [--signed]
                           [--no-dash] [--no-delta]
        dvr streams set <app>/<stream> [--window S] [--record | --no-record] [--archive ...]
-                          [--storage-cap BYTES] [--signed | --no-signed]
+                          [--storage-cap BYTES] [--retention H] [--signed | --no-signed]
                                            change its DVR settings; a live stream takes them at once
        dvr streams defaults                the cluster's defaults for new streams
        dvr streams url <app>/<stream>      its publish URL (with the stream key) and a playback URL
@@ -41,6 +41,11 @@ ${TARGET_HELP}`,
        dvr launch-config apply <file>      add it, or replace the one of the same name
        dvr launch-config list
        dvr launch-config rm <name>
+
+${TARGET_HELP}`,
+  recordings: `usage: dvr recordings list
+Ended events whose media is on the shared storage: what each takes, when it ended, and when its
+retention (retentionHours: dvr streams set <app>/<stream> --retention H) deletes it.
 
 ${TARGET_HELP}`,
   scale: `usage: dvr scale <role> <+N|-N>
@@ -232,7 +237,8 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
     case 'streams create': {
       const a = parseCommandLine(spec({ window: { type: 'string' }, format: { type: 'string' }, mode: { type: 'string' },
         ladder: { type: 'string' }, segment: { type: 'string' }, record: { type: 'boolean' }, archive: { type: 'string' },
-        'storage-cap': { type: 'string' }, signed: { type: 'boolean' }, 'no-dash': { type: 'boolean' }, 'no-delta': { type: 'boolean' } },
+        'storage-cap': { type: 'string' }, signed: { type: 'boolean' }, 'no-dash': { type: 'boolean' }, 'no-delta': { type: 'boolean' },
+        retention: { type: 'string' } },
       1, 1), rest);
       if (!a) return 0;
       const v = a.values as Record<string, string | boolean | undefined>;
@@ -244,6 +250,8 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
       if (segment !== undefined) body['segmentSeconds'] = segment;
       const cap = numberFlag('storage-cap', str('storage-cap'), true);
       if (cap !== undefined) body['storageCapBytes'] = cap;
+      const retention = numberFlag('retention', str('retention'));
+      if (retention !== undefined) body['retentionHours'] = retention;
       if (str('format') !== undefined) body['format'] = str('format');
       if (str('mode') !== undefined) body['mode'] = str('mode');
       if (str('archive') !== undefined) body['archiveStrategy'] = str('archive');
@@ -262,6 +270,7 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
     }
     case 'streams set': {
       const a = parseCommandLine(spec({ window: { type: 'string' }, record: { type: 'boolean' }, 'no-record': { type: 'boolean' },
+        retention: { type: 'string' },
         archive: { type: 'string' }, 'storage-cap': { type: 'string' }, signed: { type: 'boolean' }, 'no-signed': { type: 'boolean' } },
       1, 1), rest);
       if (!a) return 0;
@@ -273,12 +282,16 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
       if (window !== undefined) body['windowSeconds'] = window;
       const cap = numberFlag('storage-cap', str('storage-cap'), true);
       if (cap !== undefined) body['storageCapBytes'] = cap;
+      const retention = numberFlag('retention', str('retention'));
+      if (retention !== undefined) body['retentionHours'] = retention;
       if (str('archive') !== undefined) body['archiveStrategy'] = str('archive');
       if (v['record'] === true && v['no-record'] === true) throw usageError('--record and --no-record together');
       if (v['signed'] === true && v['no-signed'] === true) throw usageError('--signed and --no-signed together');
       if (v['record'] === true || v['no-record'] === true) body['recording'] = v['record'] === true;
       if (v['signed'] === true || v['no-signed'] === true) body['signedPlayback'] = v['signed'] === true;
-      if (Object.keys(body).length === 0) throw usageError('nothing to change (--window, --record, --archive, --storage-cap, --signed)');
+      if (Object.keys(body).length === 0) {
+        throw usageError('nothing to change (--window, --record, --archive, --storage-cap, --retention, --signed)');
+      }
       const s = await (await client(a.values)).call<StreamJson>('PATCH', `/streams/${app}/${stream}`, body);
       out(a.values.json, s, () => `changed: ${s.app}/${s.stream} (window ${duration(s.windowSeconds)}${s.recording ? ', recorded' : ''}`
         + `${s.signedPlayback === true ? ', signed playback' : ''}; a live stream takes it with its transcoder's next heartbeat)`);
@@ -318,6 +331,17 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
       const { app, stream } = streamRef(a.positionals[0]);
       await (await client(a.values)).call('DELETE', `/streams/${app}/${stream}`);
       out(a.values.json, { deleted: `${app}/${stream}` }, () => `deleted: ${app}/${stream}`);
+      return 0;
+    }
+    case 'recordings list': {
+      const a = parseCommandLine(spec({}, 0, 0), rest);
+      if (!a) return 0;
+      const list = await (await client(a.values)).call<Array<{ app: string; stream: string; kind: string; endedAt: string | null;
+        bytes: number | null; retentionHours: number; expiresAt: string | null }>>('GET', '/recordings');
+      out(a.values.json, list, () => (list.length === 0 ? 'no recordings' : table(
+        ['STREAM', 'KIND', 'ENDED', 'SIZE', 'RETENTION', 'DELETED AT'],
+        list.map((r) => [`${r.app}/${r.stream}`, r.kind === 'event' ? 'whole event' : 'last window', r.endedAt, bytes(r.bytes),
+          r.retentionHours > 0 ? `${r.retentionHours} h` : 'kept', r.expiresAt ?? '-']))));
       return 0;
     }
     case 'nodes list': {

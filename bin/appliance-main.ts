@@ -14,6 +14,7 @@ import { labMain } from './lab-cli.js';
 const HELP = `usage: dvr start [--port N] [--host ADDR] [--no-demo]
        dvr streams list | create | url | rm       (the controller's API: dvr streams --help)
        dvr nodes list | drain
+       dvr recordings list
        dvr launch-config validate | apply | list | rm
        dvr scale <role> <+N|-N>
        dvr size --streams N --bitrate B --window W ...     (storage, NFS and egress a deployment needs)

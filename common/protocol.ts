@@ -22,6 +22,8 @@ export interface StreamFigures {
   encoderSpeed: number;
   restarts: number;
   ended: boolean;
+  /** Bytes of its media on the storage now (every rendition). */
+  storedBytes?: number;
 }
 
 export type Role = 'transcoder' | 'edge' | 'origin' | 'relay';
@@ -39,6 +41,8 @@ export interface Heartbeat {
   nginx?: 'up' | 'down';
   /** Transcoders: streams the controller assigned that could not start, and why. */
   failedJobs?: Array<{ stream: string; error: string }>;
+  /** Transcoders: ended events whose media it deleted when their retention ran out, as the controller asked. */
+  deletedRecordings?: StreamRef[];
 }
 
 export interface StreamRef { app: string; stream: string }
@@ -49,4 +53,6 @@ export interface HeartbeatReply {
   jobs?: TranscodeJob[];
   /** Edges and relays: the streams that need a token and the events that ended, for nginx's stream maps. */
   streamMaps?: { signed: StreamRef[]; ended: StreamRef[] };
+  /** Transcoders: ended events whose retention ran out: delete their media from the shared storage. */
+  deleteRecordings?: StreamRef[];
 }

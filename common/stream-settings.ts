@@ -43,6 +43,8 @@ export interface DvrSettings {
   dash: boolean;
   /** Offer delta updates (EXT-X-SKIP) for windows longer than 6 target durations. */
   deltaUpdates: boolean;
+  /** Hours an ended event's media is kept after its end, then deleted; 0 = kept until the stream is. */
+  retentionHours: number;
 }
 
 export const RENDITION_SCHEMA = {
@@ -66,6 +68,7 @@ export const DVR_PROPERTIES = {
   storageCapBytes: { type: 'number', minimum: 0, default: 0 },
   dash: { type: 'boolean', default: true },
   deltaUpdates: { type: 'boolean', default: true },
+  retentionHours: { type: 'number', minimum: 0, maximum: 10 * 366 * 24, default: 0 },
 } as const;
 
 /**

@@ -24,6 +24,7 @@ import { openApiDocument } from './openapi.js';
 import type { Scaler } from './scaler.js';
 import { scaleRequestSchema } from './scaling.js';
 import type { NodeRow, Store, StreamRow } from './store.js';
+import { expiredRecordings, recordingsOf } from './recordings.js';
 import { newStream, patchedStream, type StreamDefaults } from './streams.js';
 
 /** What edges and relays must know of the streams: which need a token, which events ended. Pure. */
@@ -209,10 +210,34 @@ export function createApi(o: ApiOptions): express.Express {
     store.upsertNode(row);
     metrics.heartbeats.inc();
     if (!known || known.state !== state) log.info({ node: id, role, state }, 'node in service');
-    const reply: HeartbeatReply = role === 'transcoder' ? { jobs: transcoderJobs(id) }
+    if (role === 'transcoder') recordingsFrom(id, body);
+    const reply: HeartbeatReply = role === 'transcoder' ? { jobs: transcoderJobs(id), ...deletions(id) }
       : role === 'origin' ? {} : { streamMaps: streamMaps() };
     res.json(reply);
   });
+
+  // Recordings: what a transcoder's streams take on the storage, and the media it deleted.
+  // (Written at most every 10 s a stream: a figure, not worth a write per heartbeat.)
+  const storedAt = new Map<string, number>();
+  const recordingsFrom = (id: string, body: Partial<Heartbeat>): void => {
+    for (const f of body.streams ?? []) {
+      const k = `${f.app}/${f.stream}`;
+      if (typeof f.storedBytes !== 'number' || o.now() - (storedAt.get(k) ?? 0) < 10_000) continue;
+      if (store.stream(f.app, f.stream)?.transcoder !== id) continue;
+      store.setStoredBytes(f.app, f.stream, f.storedBytes);
+      storedAt.set(k, o.now());
+    }
+    for (const d of body.deletedRecordings ?? []) {
+      if (store.markMediaDeleted(d.app, d.stream, o.now())) log.info({ stream: `${d.app}/${d.stream}`, node: id }, 'recording deleted');
+    }
+  };
+  /** Expired recordings go to one transcoder in service (the first by id): one deleter, no races on the storage. */
+  const deletions = (id: string): Pick<HeartbeatReply, 'deleteRecordings'> => {
+    const deleter = store.nodes({ role: 'transcoder', state: 'inservice' }).map((n) => n.id).sort()[0];
+    if (deleter !== id) return {};
+    const expired = expiredRecordings(store.endedWithMedia(), o.now());
+    return expired.length > 0 ? { deleteRecordings: expired } : {};
+  };
 
   // What edges and relays need to know of the streams (nginx's stream maps), rebuilt when streams change.
   let maps: { version: number; value: NonNullable<HeartbeatReply['streamMaps']> } | undefined;
@@ -243,8 +268,9 @@ export function createApi(o: ApiOptions): express.Express {
     if (!s) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${param(req, 'app')}/${param(req, 'stream')}`);
     return s;
   };
-  const publicStream = (s: StreamRow): object => ({ app: s.app, stream: s.stream, ...s.settings, status: s.status,
-    transcoder: s.transcoder ?? null, origin: s.origin ?? null, epoch: s.epoch ?? 0 });
+  const publicStream = (s: StreamRow): object => ({ app: s.app, stream: s.stream, ...s.settings,
+    retentionHours: s.settings.retentionHours ?? 0, status: s.status, transcoder: s.transcoder ?? null, origin: s.origin ?? null,
+    epoch: s.epoch ?? 0 });
   const defaults = o.streamDefaults ?? {};
   app.get('/api/v1/stream-defaults', admin, (_req, res) => { res.json(defaults); });
   app.post('/api/v1/streams', admin, (req, res) => {
@@ -270,6 +296,7 @@ export function createApi(o: ApiOptions): express.Express {
     store.deleteStream(s.app, s.stream);
     res.status(204).end();
   });
+  app.get('/api/v1/recordings', admin, (_req, res) => { res.json(recordingsOf(store.endedWithMedia())); });
   app.get('/api/v1/streams/:app/:stream/publish', admin, (req, res) => {
     const s = findStream(req);
     // With a publish host (a DNS name for every origin, or a load balancer in front of them), a

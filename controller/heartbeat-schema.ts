@@ -23,9 +23,12 @@ export const heartbeatSchema = {
       networkTxBytesPerSec: figure, storageFreeBytes: optionalFigure, storageTotalBytes: optionalFigure } },
     streams: { type: 'array', maxItems: 10_000, items: { type: 'object', required: ['app', 'stream'], properties: {
       app: NAME_SCHEMA, stream: { type: 'string', pattern: '^[a-z0-9_-]{1,64}(\\.\\d{1,9})?$' }, inputBitrateBps: figure,
-      segmentsWritten: figure, lateSegments: figure, encoderSpeed: figure, restarts: figure, ended: { type: 'boolean' } } } },
+      segmentsWritten: figure, lateSegments: figure, encoderSpeed: figure, restarts: figure, ended: { type: 'boolean' },
+      storedBytes: figure } } },
     connections: figure,
     nginx: { enum: ['up', 'down'] },
+    deletedRecordings: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['app', 'stream'],
+      properties: { app: NAME_SCHEMA, stream: NAME_SCHEMA } } },
     failedJobs: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['stream', 'error'], properties: {
       stream: { type: 'string', maxLength: 200 }, error: { type: 'string', maxLength: 2000 } } } },
   },

@@ -55,6 +55,10 @@ export const ROUTES: Record<string, Partial<Record<Method, Op>>> = {
       security: 'admin', ok: 200, body: 'StreamUpdate', returns: ref('Stream') },
     delete: { summary: 'Delete a stream', security: 'admin', ok: 204 },
   },
+  '/recordings': {
+    get: { summary: 'Ended events whose media is on the storage: size, end, retention and when they are deleted', security: 'admin',
+      ok: 200, returns: { type: 'array', items: ref('Recording') } },
+  },
   '/streams/{app}/{stream}/publish': {
     get: { summary: 'Origin ingest URL with the stream key', security: 'admin', ok: 200, returns: { type: 'object', required: ['url'],
       properties: { url: { type: 'string' } } } },
@@ -94,6 +98,9 @@ export function openApiDocument(): object {
     state: { enum: [...NODE_STATES] }, address: { type: 'string' },
     capacity: { type: 'integer' }, assigned: { type: 'integer' }, lastHeartbeat: { type: 'integer', description: 'Unix ms' },
     since: { type: 'integer', description: 'Unix ms' }, metrics: { type: ['object', 'null'] } } };
+  const recording = { type: 'object', required: ['app', 'stream', 'kind', 'endedAt', 'bytes', 'retentionHours', 'expiresAt'], properties: {
+    app: NAME_SCHEMA, stream: NAME_SCHEMA, kind: { enum: ['event', 'window'] }, endedAt: { type: ['string', 'null'] },
+    bytes: { type: ['integer', 'null'] }, retentionHours: { type: 'number' }, expiresAt: { type: ['string', 'null'] } } };
   const paths: Record<string, object> = {};
   for (const [p, ops] of Object.entries(ROUTES)) {
     paths[p] = Object.fromEntries(Object.entries(ops).map(([method, op]) => [method, {
@@ -115,7 +122,7 @@ export function openApiDocument(): object {
       securitySchemes: { admin: { type: 'http', scheme: 'bearer' }, agent: { type: 'http', scheme: 'bearer' } },
       schemas: { LaunchConfig: component(launchConfig), StreamCreate: component(streamSchema), StreamUpdate: component(streamPatchSchema),
         StreamDefaults: component(streamDefaultsSchema), Heartbeat: component(heartbeatSchema), ScaleRequest: component(scaleRequestSchema),
-        Stream: stream, Node: node, Error: error },
+        Stream: stream, Node: node, Error: error, Recording: recording },
     },
     paths,
   };

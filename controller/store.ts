@@ -49,6 +49,12 @@ export interface StreamRow {
    * and its directory records it, so an older writer stops (fencing).
    */
   epoch?: number;
+  /** When its last event ended (its publisher left; ms; for events that ended before this was kept, the upgrade's time). */
+  endedAt?: number | undefined;
+  /** What its media took on the storage, as its transcoder last reported. */
+  storedBytes?: number | undefined;
+  /** When its media was deleted (its retention ran out). */
+  mediaDeletedAt?: number | undefined;
 }
 
 /** A stream's settings as the API takes them (common/stream-settings.ts), plus signed playback. */
@@ -92,18 +98,25 @@ const MIGRATIONS = [
      UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder AND NEW.status IN ('live', 'ending');
    END;`,
   `ALTER TABLE streams ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;`,
+  // Recordings: when the event ended, what its media takes on the storage, when it was deleted.
+  `ALTER TABLE streams ADD COLUMN ended_at INTEGER;
+   ALTER TABLE streams ADD COLUMN stored_bytes INTEGER;
+   ALTER TABLE streams ADD COLUMN media_deleted_at INTEGER;
+   UPDATE streams SET ended_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 WHERE status = 'ended';`,
 ];
 
 interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string;
   since: number; assigned: number }
 interface RawStream { app: string; stream: string; settings: string; stream_key: string; status: StreamRow['status'];
-  transcoder: string | null; ending_since: number | null; origin: string | null; epoch: number }
+  transcoder: string | null; ending_since: number | null; origin: string | null; epoch: number; ended_at: number | null;
+  stored_bytes: number | null; media_deleted_at: number | null }
 
 const node = (r: RawNode): NodeRow => ({ id: r.id, role: r.role, state: r.state, address: r.address, capacity: r.capacity,
   lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as unknown, since: r.since, assigned: r.assigned });
 const stream = (r: RawStream): StreamRow => ({ app: r.app, stream: r.stream, settings: JSON.parse(r.settings) as StreamOptions,
   streamKey: r.stream_key, status: r.status, transcoder: r.transcoder ?? undefined, endingSince: r.ending_since ?? undefined,
-  origin: r.origin ?? undefined, epoch: r.epoch });
+  origin: r.origin ?? undefined, epoch: r.epoch, endedAt: r.ended_at ?? undefined, storedBytes: r.stored_bytes ?? undefined,
+  mediaDeletedAt: r.media_deleted_at ?? undefined });
 
 export class Store {
   private readonly db: Database.Database;
@@ -219,7 +232,9 @@ export class Store {
     this.streamsVersion++;
     this.db.prepare(`UPDATE streams SET epoch = CASE WHEN @t IS NOT NULL AND (transcoder IS NULL OR transcoder != @t) `
       + `THEN epoch + 1 ELSE epoch END,
-      status = @status, transcoder = @t, ending_since = @since WHERE app = @app AND stream = @stream`)
+      status = @status, transcoder = @t, ending_since = @since,
+      ended_at = CASE WHEN @status = 'live' THEN NULL ELSE ended_at END,
+      media_deleted_at = CASE WHEN @status = 'live' THEN NULL ELSE media_deleted_at END WHERE app = @app AND stream = @stream`)
       .run({ t: transcoder ?? null, status, since: endingSince ?? null, app, stream: name });
   }
   setStreamOrigin(app: string, name: string, origin: string | undefined): void {
@@ -232,11 +247,27 @@ export class Store {
       const rows = (this.db.prepare(`SELECT * FROM streams WHERE status = 'ending' AND ending_since < ?`).all(before) as RawStream[])
         .map(stream);
       const end = this.db.prepare(
-        `UPDATE streams SET status = 'ended', transcoder = NULL, ending_since = NULL WHERE app = ? AND stream = ?`);
+        `UPDATE streams SET status = 'ended', ended_at = ending_since, transcoder = NULL, ending_since = NULL
+         WHERE app = ? AND stream = ?`);
       for (const r of rows) end.run(r.app, r.stream);
       if (rows.length > 0) this.streamsVersion++;
       return rows;
     });
+  }
+  /** What a stream's media takes on the storage, as its transcoder reports it. */
+  setStoredBytes(app: string, name: string, bytes: number): void {
+    this.db.prepare('UPDATE streams SET stored_bytes = ? WHERE app = ? AND stream = ?').run(Math.round(bytes), app, name);
+  }
+  /** Its media is gone from the storage (deleted when its retention ran out). */
+  markMediaDeleted(app: string, name: string, at: number): boolean {
+    this.streamsVersion++;
+    return this.db.prepare(`UPDATE streams SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ? AND status = 'ended'
+      AND media_deleted_at IS NULL`).run(at, app, name).changes === 1;
+  }
+  /** Ended streams whose media is still on the storage. */
+  endedWithMedia(): StreamRow[] {
+    return (this.db.prepare(`SELECT * FROM streams WHERE status = 'ended' AND media_deleted_at IS NULL ORDER BY ended_at, app, stream`)
+      .all() as RawStream[]).map(stream);
   }
   deleteStream(app: string, name: string): boolean {
     this.streamsVersion++;

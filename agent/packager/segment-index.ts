@@ -11,10 +11,13 @@ export class SegmentIndex {
   private bytes = new Float64Array(64);
   private head = 0;
   private count = 0;
+  private total = 0;
   /** Sequence number of the segment at position 0. */
   private firstSeq = 0;
 
   get length(): number { return this.count; }
+  /** Bytes of the segments it holds (what they take on the storage). */
+  get totalBytes(): number { return this.total; }
   get firstSequence(): number { return this.firstSeq; }
   /** Sequence the next appended segment gets. */
   get nextSequence(): number { return this.firstSeq + this.count; }
@@ -31,12 +34,14 @@ export class SegmentIndex {
     this.durationUs[i] = s.durationUs;
     this.disc[i] = s.disc;
     this.bytes[i] = s.bytes;
+    this.total += s.bytes;
     this.count++;
   }
 
   /** Drops the oldest segment. */
   shift(): void {
     if (this.count === 0) return;
+    this.total -= this.bytes[this.head] ?? 0;
     this.head = (this.head + 1) % this.startMs.length;
     this.count--;
     this.firstSeq++;

@@ -47,7 +47,7 @@ describe('command lines', function () {
       assert.equal(version.code, 0, `${name} --version`);
       assert.equal(version.stdout, `${name} ${pkg.version}\n`);
     }
-    for (const sub of ['streams', 'nodes', 'launch-config', 'scale', 'lab', 'size']) {
+    for (const sub of ['streams', 'nodes', 'launch-config', 'scale', 'lab', 'size', 'recordings']) {
       const r = await node('dvr.cjs', [sub, '--help']);
       assert.equal(r.code, 0, `dvr ${sub} --help`);
       assert.match(r.stdout, new RegExp(`^usage: dvr ${sub}`));
@@ -170,12 +170,16 @@ describe('dvr streams | nodes | launch-config against a controller', function ()
     assert.equal(url.stdout.split('\n')[0], created.stdout.split('\n')[1], 'the same publish URL and key');
     assert.match(url.stdout, /^playback: none: no edge in service/m);
 
-    const set = await dvr('streams', 'set', 'live/cam2', '--window', '600', '--no-signed', '--storage-cap', '1000000000');
+    const set = await dvr('streams', 'set', 'live/cam2', '--window', '600', '--no-signed', '--storage-cap', '1000000000',
+      '--retention', '48');
     assert.equal(set.code, 0, set.stderr);
     assert.match(set.stdout, /^changed: live\/cam2 \(window 10m, recorded;/);
     const cam2 = JSON.parse((await dvr('streams', 'list', '--json')).stdout) as Array<Record<string, unknown>>;
     assert.deepEqual(cam2.filter((s) => s['stream'] === 'cam2').map((s) => [s['windowSeconds'], s['signedPlayback'], s['storageCapBytes'],
-      s['mode']]), [[600, false, 1_000_000_000, 'transcode']]);
+      s['retentionHours'], s['mode']]), [[600, false, 1_000_000_000, 48, 'transcode']]);
+    const recordings = await dvr('recordings', 'list');
+    assert.equal(recordings.code, 0, recordings.stderr);
+    assert.equal(recordings.stdout, 'no recordings\n');
     const unrecord = await dvr('streams', 'set', 'live/cam2', '--no-record');
     assert.equal(unrecord.code, 1);
     assert.match(unrecord.stderr, /\$\.recording: every stream is recorded on this cluster \(forceRecording/);

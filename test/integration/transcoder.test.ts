@@ -252,7 +252,11 @@ describe('transcoder agent', function () {
     await fs.mkdir(path.join(root, 'live'), { recursive: true });
     await fs.writeFile(path.join(root, 'live', 'blocked'), '');
     let jobs: unknown[] = [patternJob('blocked'), patternJob('ctl')];
-    const controller = http.createServer((req, res) => { req.resume(); req.on('end', () => res.end(JSON.stringify({ jobs }))); });
+    let deleteRecordings: unknown[] | undefined;
+    const controller = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.end(JSON.stringify({ jobs, ...(deleteRecordings ? { deleteRecordings } : {}) })));
+    });
     controller.listen(0, '127.0.0.1');
     await once(controller, 'listening');
     const agent = await Agent.start(config(root, { heartbeatSeconds: 1,
@@ -277,11 +281,21 @@ describe('transcoder agent', function () {
       await segmentsListed(root, 'ctl', listed + 2);
       assert.ok(agent.transcoder.has('live', 'ctl') && agent.transcoder.has('live', 'blocked'));
       assert.equal((await playlist(root, 'ctl'))?.endList, false, 'the live event goes on');
-      jobs = [];
+      assert.ok(((await agent.heartbeatBody()).streams.find((s) => s.stream === 'blocked')?.storedBytes ?? 0) > 0,
+        'a stream\'s figures say what its media takes on the storage');
+      jobs = [patternJob('blocked')];
       await until('the job to stop', () => (agent.transcoder.has('live', 'ctl') ? undefined : true), 15_000, 100);
       await until('the dropped job\'s event to end (ENDLIST)', async () =>
         ((await playlist(root, 'ctl'))?.endList ? true : undefined), 10_000, 100);
       assert.equal(await run('pgrep', ['-f', path.join(root, 'live', 'ctl')]).then((r) => r.stdout.trim()), '', 'its encoder is gone');
+      // Its retention ran out: the controller asks for its media to go; the agent deletes it and says so.
+      // A stream that runs here is not deleted, whatever the controller says.
+      deleteRecordings = [{ app: 'live', stream: 'ctl' }, { app: 'live', stream: 'blocked' }];
+      await until('the ended event\'s directory to be deleted', async () =>
+        (await fs.access(path.join(root, 'live', 'ctl')).then(() => undefined, () => true)), 10_000, 100);
+      const body = await agent.heartbeatBody();
+      assert.deepEqual(body.deletedRecordings, [{ app: 'live', stream: 'ctl' }]);
+      await fs.access(path.join(root, 'live', 'blocked', 'source', 'index.m3u8'));
     } finally {
       await agent.close();
       controller.close();

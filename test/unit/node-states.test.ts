@@ -27,7 +27,8 @@ describe('a node\'s states', () => {
 
 describe('the jobs in a transcoder\'s heartbeat reply', () => {
   const settings = { format: 'ts' as const, mode: 'copy' as const, ladder: [{ name: 'source' }], segmentSeconds: 2, windowSeconds: 600,
-    recording: true, archiveStrategy: 'version' as const, storageCapBytes: 5e9, dash: false, deltaUpdates: true, signedPlayback: true };
+    recording: true, archiveStrategy: 'version' as const, storageCapBytes: 5e9, dash: false, deltaUpdates: true, signedPlayback: true,
+    retentionHours: 0 };
   const row = (stream: string, over: Partial<StreamRow> = {}): StreamRow => ({ app: 'live', stream, settings, streamKey: 'k',
     status: 'live', transcoder: 'tc-1', endingSince: undefined, origin: 'ot-1', epoch: 3, ...over });
 
@@ -35,7 +36,8 @@ describe('the jobs in a transcoder\'s heartbeat reply', () => {
     const [job] = jobsFor([row('a')], { now: 1000, graceSeconds: 30, sourceOf: () => 'rtmp://10.0.0.5:1935' });
     assert.deepEqual(job, { app: 'live', stream: 'a', source: { url: 'rtmp://10.0.0.5:1935/live/a' }, format: 'ts', mode: 'copy',
       ladder: [{ name: 'source' }], segmentSeconds: 2, reconnectGraceSeconds: 30, epoch: 3,
-      dvr: { windowSeconds: 600, recording: true, archiveStrategy: 'version', storageCapBytes: 5e9, dash: false, deltaUpdates: true } });
+      dvr: { windowSeconds: 600, recording: true, archiveStrategy: 'version', storageCapBytes: 5e9, dash: false, deltaUpdates: true,
+        retentionHours: 0 } });
   });
 
   it('keeps a stream whose publisher left for the reconnect grace, then drops it', () => {

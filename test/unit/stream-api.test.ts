@@ -7,6 +7,8 @@ import { isDvrError } from '../../common/errors.js';
 import { LAUNCH_CONFIG_DIR, parseLaunchConfig, type LaunchConfig } from '../../controller/launch-config.js';
 import { newStream, parseStreamDefaults, patchedStream } from '../../controller/streams.js';
 import { HEADROOM, parseBitrate, parseDuration, size } from '../../cli/size.js';
+import { expiredRecordings, recordingsOf } from '../../controller/recordings.js';
+import type { StreamRow } from '../../controller/store.js';
 
 const throwsNaming = (fn: () => unknown, message: RegExp): void => {
   assert.throws(fn, (err: unknown) => isDvrError(err) && err.statusCode === 400 && message.test(err.message));
@@ -92,5 +94,29 @@ describe('dvr size', () => {
     assert.deepEqual(['4.5M', '2500k', '128000', '2G', '1.5Mbps', 'fast', '0'].map(parseBitrate),
       [4.5e6, 2.5e6, 128000, 2e9, 1.5e6, undefined, undefined]);
     assert.deepEqual(['2h', '30m', '7d', '3600', '90s', 'soon'].map(parseDuration), [7200, 1800, 604800, 3600, 90, undefined]);
+  });
+});
+
+describe('recordings', () => {
+  const row = (stream: string, over: Partial<StreamRow>): StreamRow => ({ app: 'live', stream, streamKey: 'k', status: 'ended',
+    transcoder: undefined, endingSince: undefined, settings: newStream({ app: 'live', stream }, {}).settings, ...over });
+  const H = 3_600_000;
+
+  it('an ended event expires retentionHours after its end; 0 keeps it; a deleted one is no longer listed', () => {
+    const t0 = Date.parse('2026-11-26T10:00:00Z');
+    const streams = [
+      row('a', { endedAt: t0, storedBytes: 5e9, settings: { ...row('a', {}).settings, retentionHours: 2, recording: true } }),
+      row('b', { endedAt: t0 }),
+      row('c', { endedAt: t0, mediaDeletedAt: t0 + 3 * H, settings: { ...row('c', {}).settings, retentionHours: 1 } }),
+      row('d', { status: 'live', endedAt: undefined, settings: { ...row('d', {}).settings, retentionHours: 1 } }),
+    ];
+    assert.deepEqual(recordingsOf(streams), [
+      { app: 'live', stream: 'a', kind: 'event', endedAt: '2026-11-26T10:00:00.000Z', bytes: 5e9, retentionHours: 2,
+        expiresAt: '2026-11-26T12:00:00.000Z' },
+      { app: 'live', stream: 'b', kind: 'window', endedAt: '2026-11-26T10:00:00.000Z', bytes: null, retentionHours: 0, expiresAt: null },
+    ]);
+    assert.deepEqual(expiredRecordings(streams, t0 + 2 * H - 1), []);
+    assert.deepEqual(expiredRecordings(streams, t0 + 2 * H), [{ app: 'live', stream: 'a' }]);
+    assert.deepEqual(expiredRecordings(streams, t0 + 100 * H), [{ app: 'live', stream: 'a' }], 'b is kept, c is gone, d runs');
   });
 });
