@@ -5,7 +5,7 @@ import stylistic from '@stylistic/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'test/fixtures/', 'data/'] },
+  { ignores: ['dist/', 'node_modules/', 'test/fixtures/', 'data/', '.cache/'] },
   {
     files: ['**/*.ts', '**/*.cts'],
     languageOptions: { parser: tseslint.parser, parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

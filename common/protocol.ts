@@ -24,6 +24,10 @@ export interface StreamFigures {
   ended: boolean;
   /** Bytes of its media on the storage now (every rendition). */
   storedBytes?: number;
+  /** The last segment's latency: from the encoder's rename to the playlist written, ms. */
+  segmentLatencyMs?: number;
+  /** Seconds since its source's last segment arrived (its health: about one segment's length while live). */
+  lastSegmentAgeSeconds?: number;
 }
 
 export type Role = 'transcoder' | 'edge' | 'origin' | 'relay';

@@ -24,6 +24,7 @@ import { openApiDocument } from './openapi.js';
 import type { Scaler } from './scaler.js';
 import { scaleRequestSchema } from './scaling.js';
 import type { NodeRow, Store, StreamRow } from './store.js';
+import { History } from './history.js';
 import { expiredRecordings, recordingsOf } from './recordings.js';
 import { newStream, patchedStream, type StreamDefaults } from './streams.js';
 
@@ -86,6 +87,7 @@ function tokenOf(req: Request, kind: TokenKind): string | undefined {
 
 /** The dashboard's static files (web/dashboard in the source tree; not compiled). */
 const DASHBOARD_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../web/dashboard');
+const UPLOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/uplot/dist');
 
 const validateScale = compile<{ role: Role; count: number }>(scaleRequestSchema);
 
@@ -121,14 +123,21 @@ export function createApi(o: ApiOptions): express.Express {
   });
   // The dashboard is public static code; everything it shows comes from the API with the admin token.
   app.get('/dashboard', (req, res, next) => { if (req.originalUrl === '/dashboard') res.redirect(301, '/dashboard/'); else next(); });
-  app.use('/dashboard/', (_req, res, next) => {
+  const dashboardHeaders = (_req: Request, res: Response, next: NextFunction): void => {
     res.set({
       'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
         + "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
       'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'no-referrer', 'Cache-Control': 'no-cache',
     });
     next();
-  }, express.static(DASHBOARD_DIR, { index: 'index.html', fallthrough: false, dotfiles: 'ignore' }));
+  };
+  // The plots' library, vendored from npm (uPlot): these two files only.
+  for (const file of ['uPlot.iife.min.js', 'uPlot.min.css']) {
+    app.get(`/dashboard/vendor/${file}`, dashboardHeaders, (_req, res, next) => {
+      res.sendFile(path.join(UPLOT_DIR, file), (err) => { if (err) next(err); });
+    });
+  }
+  app.use('/dashboard/', dashboardHeaders, express.static(DASHBOARD_DIR, { index: 'index.html', fallthrough: false, dotfiles: 'ignore' }));
   const openapi = openApiDocument();
   app.get('/api/v1/openapi.json', (_req, res) => { res.json(openapi); });
   app.get('/api/v1/health', (_req, res) => {
@@ -211,11 +220,14 @@ export function createApi(o: ApiOptions): express.Express {
     metrics.heartbeats.inc();
     if (!known || known.state !== state) log.info({ node: id, role, state }, 'node in service');
     if (role === 'transcoder') recordingsFrom(id, body);
+    history.record(id, body, o.now());
     const reply: HeartbeatReply = role === 'transcoder' ? { jobs: transcoderJobs(id), ...deletions(id) }
       : role === 'origin' ? {} : { streamMaps: streamMaps() };
     res.json(reply);
   });
 
+  // The dashboard's plots: the last half hour of what heartbeats carried.
+  const history = new History();
   // Recordings: what a transcoder's streams take on the storage, and the media it deleted.
   // (Written at most every 10 s a stream: a figure, not worth a write per heartbeat.)
   const storedAt = new Map<string, number>();
@@ -295,6 +307,11 @@ export function createApi(o: ApiOptions): express.Express {
     const s = findStream(req);
     store.deleteStream(s.app, s.stream);
     res.status(204).end();
+  });
+  app.get('/api/v1/history', admin, (_req, res) => {
+    history.keepOnly(new Set(store.nodes().filter((n) => n.state !== 'gone').map((n) => n.id)),
+      new Set(store.streams().map((s) => `${s.app}/${s.stream}`)));
+    res.json(history.snapshot());
   });
   app.get('/api/v1/recordings', admin, (_req, res) => { res.json(recordingsOf(store.endedWithMedia())); });
   app.get('/api/v1/streams/:app/:stream/publish', admin, (req, res) => {

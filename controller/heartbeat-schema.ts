@@ -24,7 +24,7 @@ export const heartbeatSchema = {
     streams: { type: 'array', maxItems: 10_000, items: { type: 'object', required: ['app', 'stream'], properties: {
       app: NAME_SCHEMA, stream: { type: 'string', pattern: '^[a-z0-9_-]{1,64}(\\.\\d{1,9})?$' }, inputBitrateBps: figure,
       segmentsWritten: figure, lateSegments: figure, encoderSpeed: figure, restarts: figure, ended: { type: 'boolean' },
-      storedBytes: figure } } },
+      storedBytes: figure, segmentLatencyMs: figure, lastSegmentAgeSeconds: figure } } },
     connections: figure,
     nginx: { enum: ['up', 'down'] },
     deletedRecordings: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['app', 'stream'],

@@ -55,6 +55,11 @@ export const ROUTES: Record<string, Partial<Record<Method, Op>>> = {
       security: 'admin', ok: 200, body: 'StreamUpdate', returns: ref('Stream') },
     delete: { summary: 'Delete a stream', security: 'admin', ok: 204 },
   },
+  '/history': {
+    get: { summary: 'The last half hour of what heartbeats carried, per node and per stream, as columns (t: ms, then each figure)',
+      security: 'admin', ok: 200, returns: { type: 'object', properties: { sampleSeconds: { type: 'number' },
+        nodes: { type: 'object' }, streams: { type: 'object' } } } },
+  },
   '/recordings': {
     get: { summary: 'Ended events whose media is on the storage: size, end, retention and when they are deleted', security: 'admin',
       ok: 200, returns: { type: 'array', items: ref('Recording') } },

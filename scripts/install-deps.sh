@@ -95,7 +95,9 @@ if [ "$TEST" -eq 1 ] && ! command -v promtool >/dev/null 2>&1 && [ ! -x .cache/p
     [ "$(id -u)" -eq 0 ] && apt-get update -qq
     (cd .cache/promtool && apt-get download prometheus >/dev/null) || { echo "install-deps: could not download Debian's prometheus package (for promtool)" >&2; exit 1; }
   fi
-  (cd .cache/promtool && dpkg-deb -x prometheus_*.deb . && rm -f prometheus_*.deb)
+  # Only promtool is kept (the package's web assets are symlinks into other packages).
+  (cd .cache/promtool && dpkg-deb -x prometheus_*.deb unpacked && mkdir -p usr/bin && mv unpacked/usr/bin/promtool usr/bin/ \
+    && rm -rf unpacked prometheus_*.deb)
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -61,6 +61,11 @@ describe('dashboard (headless Chromium against the controller)', function () {
       assert.equal(await call('POST', '/streams', ADMIN, { app: 'live', stream }), 201);
       assert.equal(await hook('publish', stream), 200);
     }
+    // The transcoder reports cam2's figures: what the plots and the health column draw.
+    assert.equal(await call('POST', '/nodes/tc-a/heartbeat', c.agentToken, { nodeId: 'tc-a', role: 'transcoder', address: '127.0.0.1',
+      sentAt: new Date().toISOString(), storage: { available: true }, system, streams: [{ app: 'live', stream: 'cam2',
+        inputBitrateBps: 2_500_000, segmentsWritten: 40, lateSegments: 1, encoderSpeed: 1, restarts: 0, ended: false,
+        storedBytes: 25_000_000, segmentLatencyMs: 35, lastSegmentAgeSeconds: 1.2 }] }), 200);
     assert.equal(await hook('publish-done', 'cam3'), 200);
     c.sweep(Date.now() + 31_000);
   });
@@ -80,6 +85,11 @@ describe('dashboard (headless Chromium against the controller)', function () {
     assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
     const js = await fetch(`${base}/dashboard/dashboard.js`);
     assert.match(js.headers.get('content-type') ?? '', /javascript/);
+    const plots = await fetch(`${base}/dashboard/vendor/uPlot.iife.min.js`);
+    assert.equal(plots.status, 200, 'the plotting library, vendored from npm');
+    assert.match(plots.headers.get('content-type') ?? '', /javascript/);
+    assert.match(plots.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    assert.equal((await fetch(`${base}/dashboard/vendor/uPlot.cjs.js`)).status, 404, 'only the files the page uses');
     const missing = await fetch(`${base}/dashboard/nope.js`);
     assert.equal(missing.status, 404);
     assert.equal(((await missing.json()) as { code: string }).code, 'DVR_ERR_NOT_FOUND');
@@ -103,6 +113,16 @@ describe('dashboard (headless Chromium against the controller)', function () {
     assert.ok(roles.includes('transcoder|1|0|25 %|4|+1 −1'), `the ended stream does not count: ${roles.join('\n')}`);
     assert.deepEqual(rows(dom, 'streams').map((r) => r.split('|').slice(0, 7).join('|')),
       ['live/cam1|idle||2 h|yes|fmp4 copy|no', 'live/cam2|live|tc-a|1 h|no|fmp4 copy|no', 'live/cam3|ended||1 h|no|fmp4 copy|no']);
+    // Health: how long ago the live stream's last segment came, as its transcoder reported it.
+    assert.match(rows(dom, 'streams')[1]?.split('|')[7] ?? '', /^\d+ s ago$/);
+    // (Green within three segment durations; the page's clock runs on virtual time here, so either colour may show.)
+    assert.match(dom, /<td class="state-(inservice|failed)">\d+ s ago<\/td>/, 'coloured by its health');
+    // Plots of what heartbeats carried: cam2's four figures, each node's load and storage.
+    const drawn = [...dom.matchAll(/<div class="plot" data-key="([^"]+)">/g)].map((m) => m[1]).sort();
+    assert.deepEqual(drawn, ['node edge-a load', 'node edge-a storage', 'node tc-a load', 'node tc-a storage',
+      'stream live/cam2 bitrate', 'stream live/cam2 late', 'stream live/cam2 latency', 'stream live/cam2 stored']);
+    assert.match(dom, /<h3>live\/cam2: bit rate<\/h3>/);
+    assert.ok((dom.match(/<canvas/g) ?? []).length >= 8, 'each plot is drawn (uPlot\'s canvas)');
   });
 
   it('a wrong token shows the API\'s message and the token form again', async () => {

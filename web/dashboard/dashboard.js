@@ -64,6 +64,83 @@ const ago = (ms) => {
   const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
   return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
 };
+/** Seconds since a stream's last segment: what its transcoder reported, aged by the time since that heartbeat. */
+function lastSegment(s, nodes) {
+  const n = nodes.find((x) => x.id === s.transcoder);
+  const f = (n?.metrics?.streams ?? []).find((x) => x.app === s.app && x.stream === s.stream);
+  if (!n || typeof f?.lastSegmentAgeSeconds !== 'number') return cell('');
+  const age = f.lastSegmentAgeSeconds + Math.max(0, (Date.now() - n.lastHeartbeat) / 1000);
+  // Healthy: a segment within three target durations (6 s at the default 2 s).
+  return cell(`${Math.round(age)} s ago`, age <= 3 * (s.segmentSeconds ?? 2) ? 'state-inservice' : 'state-failed');
+}
+
+// Small time-series plots (uPlot, vendored from npm): one per figure, kept across refreshes.
+const plots = new Map();
+const si = (v, unit) => (v === null || v === undefined ? '' : v >= 1e9 ? `${+(v / 1e9).toFixed(1)} G${unit}`
+  : v >= 1e6 ? `${+(v / 1e6).toFixed(1)} M${unit}` : v >= 1e3 ? `${+(v / 1e3).toFixed(1)} k${unit}` : `${+v.toFixed(2)} ${unit}`);
+
+function plot(container, key, title, series, columns, unit) {
+  let p = plots.get(key);
+  const data = [columns.t.map((ms) => ms / 1000), ...series.map((s) => columns[s.figure])];
+  if (!p) {
+    const box = document.createElement('div');
+    box.className = 'plot';
+    box.dataset.key = key;
+    const h = document.createElement('h3');
+    h.textContent = title;
+    box.append(h);
+    container.append(box);
+    const colours = ['#1f6feb', '#d1242f', '#1a7f37'];
+    p = new uPlot({ width: 320, height: 120, legend: { show: true }, cursor: { show: true },
+      scales: { x: { time: true } },
+      axes: [{ size: 24 }, { size: 56, values: (_u, vals) => vals.map((v) => si(v, unit)) }],
+      series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: colours[i % colours.length], width: 1.5,
+        value: (_u, v) => si(v, unit) }))] }, data, box);
+    plots.set(key, p);
+  } else {
+    p.setData(data);
+  }
+  return p.root.parentElement;
+}
+
+function drawPlots(history, nodes, streams) {
+  if (typeof uPlot !== 'function') return;
+  const keep = new Set();
+  const streamBox = $('stream-plots');
+  for (const s of streams) {
+    const k = `${s.app}/${s.stream}`;
+    const cols = history.streams[k];
+    if (!cols || cols.t.length === 0) continue;
+    for (const [id, title, series, unit] of [
+      ['bitrate', 'bit rate', [{ figure: 'bitrateBps', label: 'bit/s' }], 'b/s'],
+      ['latency', 'segment latency', [{ figure: 'segmentLatencySeconds', label: 'seconds' }], 's'],
+      ['late', 'late segments', [{ figure: 'lateSegments', label: 'total' }], ''],
+      ['stored', 'storage used', [{ figure: 'storedBytes', label: 'bytes' }], 'B'],
+    ]) keep.add(plot(streamBox, `stream ${k} ${id}`, `${k}: ${title}`, series, cols, unit).dataset.key);
+  }
+  const nodeBox = $('node-plots');
+  for (const n of nodes) {
+    const cols = history.nodes[n.id];
+    if (!cols || cols.t.length === 0) continue;
+    keep.add(plot(nodeBox, `node ${n.id} load`, `${n.id}: CPU and memory`, [{ figure: 'cpuPercent', label: 'CPU %' },
+      { figure: 'memoryPercent', label: 'memory %' }], cols, '%').dataset.key);
+    keep.add(plot(nodeBox, `node ${n.id} storage`, `${n.id}: storage free`, [{ figure: 'storageFreeBytes', label: 'bytes' }], cols, 'B')
+      .dataset.key);
+  }
+  for (const [key, p] of plots) {
+    if (keep.has(key)) continue;
+    p.root.parentElement.remove();
+    p.destroy();
+    plots.delete(key);
+  }
+  for (const box of [streamBox, nodeBox]) {
+    let empty = box.querySelector('.empty');
+    if (box.querySelector('.plot')) { empty?.remove(); continue; }
+    if (!empty) { empty = document.createElement('p'); empty.className = 'empty'; box.append(empty); }
+    empty.textContent = 'no heartbeats with figures yet';
+  }
+}
+
 const duration = (s) => (s === 0 ? 'whole event' : s >= 3600 ? `${+(s / 3600).toFixed(1)} h` : `${Math.round(s / 60)} min`);
 
 function load(n) {
@@ -91,8 +168,9 @@ function signOut() {
 async function refresh() {
   clearTimeout(timer);
   try {
-    const [health, nodes, streams, scale, configs] = await Promise.all([
-      api('GET', 'health'), api('GET', 'nodes'), api('GET', 'streams'), api('GET', 'scale'), api('GET', 'launch-configs')]);
+    const [health, nodes, streams, scale, configs, history] = await Promise.all([
+      api('GET', 'health'), api('GET', 'nodes'), api('GET', 'streams'), api('GET', 'scale'), api('GET', 'launch-configs'),
+      api('GET', 'history')]);
     const live = nodes.filter((n) => n.state !== 'gone');
     fill('nodes', live.map((n) => [
       cell(n.id), cell(n.role), cell(n.state, `state-${n.state}`), cell(n.address), cell(load(n), 'num'),
@@ -127,7 +205,7 @@ async function refresh() {
     fill('streams', streams.map((s) => [
       cell(`${s.app}/${s.stream}`), statusCell(s, failed.get(`${s.transcoder} ${s.app}/${s.stream}`)), cell(s.transcoder ?? ''),
       cell(duration(s.windowSeconds)), cell(s.recording ? 'yes' : 'no'), cell(`${s.format} ${s.mode}`),
-      cell(s.signedPlayback ? 'yes' : 'no'), button('Playback URL', async () => {
+      cell(s.signedPlayback ? 'yes' : 'no'), lastSegment(s, live), button('Player', async () => {
         const p = await api('GET', `streams/${encodeURIComponent(s.app)}/${encodeURIComponent(s.stream)}/playback`);
         // The edge that URL names serves the player page; it plays the same (maybe signed) path.
         const u = new URL(p.url);
@@ -139,6 +217,7 @@ async function refresh() {
         $('playback').replaceChildren(`${s.app}/${s.stream}: ${p.url} `, link);
       }),
     ]));
+    drawPlots(history, live, streams);
     fill('events', scale.events.slice(-20).reverse().map((e) => [
       cell(new Date(e.at).toLocaleString()), cell(e.role), cell(e.action === 'out' ? `+${e.count}` : `−${e.count}`),
       cell(e.nodes.join(', ')), cell(e.reason)]));
