@@ -12,7 +12,7 @@ import { writeAtomic } from '../agent/packager/files.js';
 import { parseAgentConfig } from '../agent/config.js';
 import { ServingAgent } from '../agent/roles/serving-agent.js';
 import type { StreamDefaults } from '../controller/streams.js';
-import { Controller } from '../controller/controller.js';
+import { Controller, controllerTimings } from '../controller/controller.js';
 import { LAUNCH_CONFIG_DIR } from '../controller/launch-config.js';
 import { NginxProcess } from '../nginx/process.js';
 import { EDGE_DEFAULTS, RTMP_MODULE_PATH } from '../nginx/model.js';
@@ -94,8 +94,7 @@ export class Appliance {
       dataDir: path.join(o.dataDir, 'controller'), host: o.apiHost, port: o.apiPort, log: this.log,
       ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}),
       ...(o.streamDefaults !== undefined ? { streamDefaults: o.streamDefaults } : {}),
-      provisioningTimeoutMs: 600_000, deadAfterMs: 8_000, sweepIntervalMs: 1000, originRtmpPort: o.rtmpPort, edgeHttpPort: o.port,
-      endGraceSeconds: o.reconnectGraceSeconds, playbackTtlSeconds: 6 * 3600, scaleIntervalMs: 5000,
+      ...controllerTimings(), originRtmpPort: o.rtmpPort, edgeHttpPort: o.port, endGraceSeconds: o.reconnectGraceSeconds,
       // Its roles' capacities (the transcoder takes four publishers) until an admin stores another.
       initialLaunchConfig: path.join(LAUNCH_CONFIG_DIR, 'single-machine.json'),
     }));

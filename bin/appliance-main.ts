@@ -8,6 +8,7 @@ import { envNumber } from '../common/env.js';
 import { DvrError, isDvrError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { apiMain, isApiCommand, sizeMain } from './api-cli.js';
+import { controllerTimings } from '../controller/controller.js';
 import { loadStreamDefaults } from '../controller/streams.js';
 import { labMain } from './lab-cli.js';
 
@@ -74,7 +75,7 @@ function options(argv: string[]): { start: ApplianceOptions; dataDirWhy: string 
       demo: values['no-demo'] !== true, dataDir: data.dir,
       publicUrl: (process.env['DVR_PUBLIC_URL'] ?? `http://127.0.0.1:${port}`).replace(/\/+$/, ''),
       demoWindowSeconds: envNumber('DVR_DEMO_WINDOW', 3600, { min: 0, max: 31 * 86400 }),
-      reconnectGraceSeconds: envNumber('DVR_RECONNECT_GRACE_SECONDS', 30, { min: 0, max: 3600 }),
+      reconnectGraceSeconds: controllerTimings().endGraceSeconds,
       playableWithinMs: 60_000,
       ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
     },

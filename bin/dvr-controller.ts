@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseCommandLine, runCommand, usageError } from '../common/cli.js';
 import { envNumber } from '../common/env.js';
 import { createLogger } from '../common/log.js';
-import { Controller } from '../controller/controller.js';
+import { Controller, controllerTimings } from '../controller/controller.js';
 import { ExecProvider, StaticProvider, type Provider } from '../controller/providers.js';
 import { loadStreamDefaults } from '../controller/streams.js';
 import { DvrError } from '../common/errors.js';
@@ -39,6 +39,7 @@ environment:
   DVR_STREAM_DEFAULTS          a JSON file of defaults for new streams (windowSeconds, format, ..., forceRecording)
   DVR_DEAD_AFTER_MS            a node silent this long is failed and its streams move (default 8000)
   DVR_RECONNECT_GRACE_SECONDS  how long a publisher may be away before its event ends (default 30)
+  DVR_PLAYBACK_TTL_SECONDS     how long a signed playback URL the API hands out stays valid (default 21600)
   DVR_SCALE_INTERVAL_MS        how often the scaling policies are evaluated (default 5000)
   DVR_INVENTORY                a provisioning inventory: a pool of hosts the scaler provisions over SSH
   DVR_ACCEPT_NEW_HOST_KEYS=1   trust a pool host's SSH key on first use (then pinned)
@@ -82,10 +83,7 @@ async function main(): Promise<number | undefined> {
       keyFile: path.resolve(env['DVR_TLS_KEY']) } } : {}),
     port, log, ...(process.env['DVR_ADMIN_TOKEN'] ? { adminToken: process.env['DVR_ADMIN_TOKEN'] } : {}),
     ...(process.env['DVR_AGENT_TOKEN'] ? { agentToken: process.env['DVR_AGENT_TOKEN'] } : {}),
-    provisioningTimeoutMs: 600_000, deadAfterMs: envNumber('DVR_DEAD_AFTER_MS', 8_000, { min: 1000, max: 3_600_000, integer: true }),
-    sweepIntervalMs: 1000, originRtmpPort: 1935, edgeHttpPort: 8080,
-    endGraceSeconds: envNumber('DVR_RECONNECT_GRACE_SECONDS', 30, { min: 0, max: 3600 }), playbackTtlSeconds: 6 * 3600,
-    scaleIntervalMs: envNumber('DVR_SCALE_INTERVAL_MS', 5000, { min: 100, max: 3_600_000, integer: true }),
+    ...controllerTimings(), originRtmpPort: 1935, edgeHttpPort: 8080,
     ...(provider ? { provider } : {}),
     ...(env['DVR_PUBLISH_HOST'] ? { publishHost: publishHost(env['DVR_PUBLISH_HOST']) } : {}),
     ...(env['DVR_STREAM_DEFAULTS'] ? { streamDefaults: await loadStreamDefaults(path.resolve(env['DVR_STREAM_DEFAULTS'])) } : {}),

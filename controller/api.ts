@@ -71,6 +71,14 @@ function hookForm(req: Request, hook: string): Record<string, string | undefined
 
 const same = sameSecret;
 
+/** A clip's start: Unix seconds or an ISO 8601 time, as the edge's time-shift URLs take them. */
+function clipTime(raw: unknown, name: string): number {
+  const v = typeof raw === 'string' ? raw : '';
+  const t = /^\d{9,11}$/.test(v) ? Number(v) : /^\d{4}-\d\d-\d\dT/.test(v) ? Math.floor(Date.parse(v) / 1000) : NaN;
+  if (!Number.isFinite(t)) throw new DvrError('DVR_ERR_BAD_REQUEST', `clip: ?${name}='${v}' is not Unix seconds or an ISO 8601 time`);
+  return t;
+}
+
 /**
  * The token of a request: the Authorization header; the agent token also as ?token= (nginx-rtmp's
  * callbacks cannot set headers). The admin token never in a URL, which proxies and logs keep.
@@ -321,8 +329,8 @@ export function createApi(o: ApiOptions): express.Express {
     const base = o.publishHost !== undefined ? `rtmp://${urlHost(o.publishHost)}:${o.originRtmpPort}` : originUrl();
     res.json({ url: `${base}/${s.app}/${s.stream}?key=${s.streamKey}` });
   });
-  app.get('/api/v1/streams/:app/:stream/playback', admin, (req, res) => {
-    const s = findStream(req);
+  /** A URL for one of a stream's files on the least-loaded edge, signed when the stream asks for it. */
+  const edgeUrl = (s: StreamRow, file: string): { url: string; edge: string; expires?: number } => {
     // An edge whose agent says its nginx does not answer gets no viewers.
     const edges = store.nodes({ role: 'edge' }).filter((e) => (e.metrics as { nginx?: string } | null)?.nginx !== 'down');
     const viewers = new Map(edges.map((e) => [e.id, Number((e.metrics as { connections?: number } | null)?.connections ?? 0)]));
@@ -330,9 +338,21 @@ export function createApi(o: ApiOptions): express.Express {
     if (!edge) throw new DvrError('DVR_ERR_NO_CAPACITY', 'no edge in service has room for another viewer; scale out the edge role');
     const base = `http://${urlHost(edge.node.address)}:${o.edgeHttpPort}`;
     const expires = Math.floor(o.now() / 1000) + o.playbackTtlSeconds;
-    const p = s.settings.signedPlayback ? signedPlaybackPath(o.signingSecret, s.app, s.stream, 'master.m3u8', expires)
-      : `/${s.app}/${s.stream}/master.m3u8`;
-    res.json({ url: base + p, edge: edge.node.id, ...(s.settings.signedPlayback ? { expires } : {}) });
+    const p = s.settings.signedPlayback ? signedPlaybackPath(o.signingSecret, s.app, s.stream, file, expires)
+      : `/${s.app}/${s.stream}/${file}`;
+    return { url: base + p, edge: edge.node.id, ...(s.settings.signedPlayback ? { expires } : {}) };
+  };
+  app.get('/api/v1/streams/:app/:stream/playback', admin, (req, res) => { res.json(edgeUrl(findStream(req), 'master.m3u8')); });
+  // A clip of the window as one MP4 (the edge cuts it from the segments, without re-encoding).
+  app.get('/api/v1/streams/:app/:stream/clip', admin, (req, res) => {
+    const s = findStream(req);
+    const from = clipTime(req.query['from'], 'from');
+    const duration = Number(req.query['duration']);
+    if (!Number.isInteger(duration) || duration < 1 || duration > 86_400) {
+      throw new DvrError('DVR_ERR_BAD_REQUEST',
+        `clip: ?duration='${String(req.query['duration'] ?? '')}' must be whole seconds, 1 to 86400`);
+    }
+    res.json({ ...edgeUrl(s, `archive-${from}-${duration}.mp4`), from: new Date(from * 1000).toISOString(), duration });
   });
 
   // Scaling: manual actions and the audit trail of every action

@@ -15,6 +15,7 @@ import { createApi } from './api.js';
 import { parseLaunchConfig } from './launch-config.js';
 import { nextState } from './node-states.js';
 import type { Provider } from './providers.js';
+import { envNumber } from '../common/env.js';
 import { type StreamDefaults } from './streams.js';
 import { Scaler } from './scaler.js';
 import { RUNNING_STATUSES, Store } from './store.js';
@@ -41,15 +42,30 @@ export interface ControllerOptions {
   scaleIntervalMs: number;
   /** A launch-config file stored when the controller starts with none stored (the appliance's own). */
   initialLaunchConfig?: string;
-  /** The host name publish URLs give out (one name for every origin); otherwise an origin's address. */
   /** The cluster's defaults for new streams (DVR_STREAM_DEFAULTS: a JSON file). */
   streamDefaults?: Readonly<StreamDefaults>;
+  /** The host name publish URLs give out (one name for every origin); otherwise an origin's address. */
   publishHost?: string;
   /** Serve HTTPS with this certificate and key (PEM files); without, a listener beyond loopback is warned about. */
   tls?: { certFile: string; keyFile: string };
 }
 
-/** A secret from the environment, or one generated once and kept (0600) in the data directory. */
+/**
+ * The controller's timings, with their defaults in one place: `dvr-controller` and `dvr start` read
+ * the same environment variables (each named when it is wrong).
+ */
+export function controllerTimings(): Pick<ControllerOptions, 'deadAfterMs' | 'provisioningTimeoutMs' | 'sweepIntervalMs'
+  | 'endGraceSeconds' | 'playbackTtlSeconds' | 'scaleIntervalMs'> {
+  return {
+    deadAfterMs: envNumber('DVR_DEAD_AFTER_MS', 8_000, { min: 1000, max: 3_600_000, integer: true }),
+    provisioningTimeoutMs: 600_000,
+    sweepIntervalMs: 1000,
+    endGraceSeconds: envNumber('DVR_RECONNECT_GRACE_SECONDS', 30, { min: 0, max: 3600 }),
+    playbackTtlSeconds: envNumber('DVR_PLAYBACK_TTL_SECONDS', 6 * 3600, { min: 60, max: 31 * 86400, integer: true }),
+    scaleIntervalMs: envNumber('DVR_SCALE_INTERVAL_MS', 5000, { min: 100, max: 3_600_000, integer: true }),
+  };
+}
+
 /** Tokens shorter than this are refused: a guessable admin token is no authentication. */
 export const MIN_TOKEN_LENGTH = 16;
 

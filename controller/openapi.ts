@@ -73,6 +73,12 @@ export const ROUTES: Record<string, Partial<Record<Method, Op>>> = {
       type: 'object', required: ['url', 'edge'], properties: { url: { type: 'string' }, edge: { type: 'string' },
         expires: { type: 'integer', description: 'Unix seconds, for a signed URL' } } } },
   },
+  '/streams/{app}/{stream}/clip': {
+    get: { summary: 'A clip of the window as one MP4 (?from=Unix seconds or ISO 8601, ?duration=seconds): its URL on the '
+      + 'least-loaded edge, signed when required; the edge cuts it without re-encoding (404 outside the window)', security: 'admin',
+    ok: 200, returns: { type: 'object', required: ['url', 'edge', 'from', 'duration'], properties: { url: { type: 'string' },
+      edge: { type: 'string' }, from: { type: 'string' }, duration: { type: 'integer' }, expires: { type: 'integer' } } } },
+  },
   '/scale': {
     get: { summary: 'Scale actions, newest first', security: 'admin', ok: 200, returns: { type: 'object', properties: {
       events: { type: 'array', items: { type: 'object' } } } } },

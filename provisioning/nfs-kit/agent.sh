@@ -73,6 +73,8 @@ unpack() {
   mkdir -p "$tmp" && tar -xzf "$BUNDLE" -C "$tmp" --no-same-owner && mv "$tmp" "$release"
 }
 [ -d "$release" ] || change "unpack the agent release $sum" unpack
+pm2_version() { node -p 'require(process.argv[1]).version' "$1/node_modules/pm2/package.json" 2>/dev/null || true; }
+pm2_before=$(pm2_version "$base/current")
 [ "$(readlink "$base/current" 2>/dev/null)" = "releases/$sum" ] \
   || change "point $base/current at release $sum" sh -c 'ln -sfn "releases/$1" "$2.new" && mv -T "$2.new" "$2"' sh "$sum" "$base/current"
 
@@ -116,6 +118,14 @@ $home/pm2/*.log $home/pm2/logs/*.log $state/*.ffmpeg.log {
 }
 EOF
 ensure_file "$PREFIX/etc/logrotate.d/dvr-agent" 0644 root:root "$rotate_conf"
+
+# A release with another pm2: its daemon is replaced (pm2 update: saved list, new daemon, the agent
+# restarted with SIGTERM), or the old daemon would keep running under the new client.
+pm2_after=$(pm2_version "$base/current")
+if [ -n "$pm2_before" ] && [ -n "$pm2_after" ] && [ "$pm2_before" != "$pm2_after" ] && [ -d "$home/pm2" ]; then
+  pm2_update() { pm2 update >/dev/null; }
+  change "update pm2's daemon ($pm2_before -> $pm2_after)" pm2_update
+fi
 
 read -r status restarts cwd < <(agent_state; echo) || true
 if [ "${status:-}" != online ]; then

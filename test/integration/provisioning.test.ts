@@ -212,6 +212,18 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
       assert.equal(shifted.status, 200, shiftedText);
       assert.equal(parsePlaylist(shiftedText).playlistType, 'EVENT');
       assert.equal((await fetch(`http://${edge.address}:8080/live/cam/source/index.m3u8?start=-4`)).status, 403);
+      // A clip through the API: a signed URL on the edge, which cuts the MP4 from the segments.
+      const first = played.segments[0]?.wallStart ?? 0;
+      const clip = await fetch(`${apiUrl}/streams/live/cam/clip?from=${Math.ceil(first / 1000)}&duration=2`, { headers: admin });
+      const clipJson = await clip.json() as { url: string; from: string; duration: number };
+      assert.equal(clip.status, 200, JSON.stringify(clipJson));
+      assert.match(clipJson.url, /\/s\/\d+\/[A-Za-z0-9_-]{22}\/live\/cam\/archive-\d+-2\.mp4$/);
+      const mp4 = await fetch(clipJson.url);
+      assert.equal(mp4.status, 200);
+      assert.equal(mp4.headers.get('content-type'), 'video/mp4');
+      assert.equal(Buffer.from(await mp4.arrayBuffer()).subarray(4, 8).toString('latin1'), 'ftyp', 'an MP4');
+      const badClip = await fetch(`${apiUrl}/streams/live/cam/clip?from=yesterday&duration=2`, { headers: admin });
+      assert.equal(badClip.status, 400);
       const pullers = (await run('pgrep', ['-af', 'ffmpeg'])).stdout.split('\n')
         .filter((l) => l.includes('live/cam') && !l.includes('key='));
       assert.deepEqual(pullers, [], 'no puller: the agent takes the origin\'s fragments');
