@@ -317,8 +317,11 @@ export function createApi(o: ApiOptions): express.Express {
     res.status(204).end();
   });
   app.get('/api/v1/history', admin, (_req, res) => {
-    history.keepOnly(new Set(store.nodes().filter((n) => n.state !== 'gone').map((n) => n.id)),
-      new Set(store.streams().map((s) => `${s.app}/${s.stream}`)));
+    const nodes = store.nodes().filter((n) => n.state !== 'gone');
+    // The API's streams, and those transcoders run from their own config (the appliance's demo).
+    const reported = nodes.flatMap((n) => ((n.metrics as { streams?: Array<{ app: string; stream: string }> } | null)?.streams ?? [])
+      .map((f) => `${f.app}/${f.stream}`));
+    history.keepOnly(new Set(nodes.map((n) => n.id)), new Set([...store.streams().map((s) => `${s.app}/${s.stream}`), ...reported]));
     res.json(history.snapshot());
   });
   app.get('/api/v1/recordings', admin, (_req, res) => { res.json(recordingsOf(store.endedWithMedia())); });
@@ -342,10 +345,25 @@ export function createApi(o: ApiOptions): express.Express {
       : `/${s.app}/${s.stream}/${file}`;
     return { url: base + p, edge: edge.node.id, ...(s.settings.signedPlayback ? { expires } : {}) };
   };
-  app.get('/api/v1/streams/:app/:stream/playback', admin, (req, res) => { res.json(edgeUrl(findStream(req), 'master.m3u8')); });
+  /**
+   * A stream to play: one of the API's, or one a transcoder runs from its own config (the
+   * appliance's demo), known only by its heartbeat (unsigned).
+   */
+  const findPlayable = (req: Request): StreamRow => {
+    const [a, name] = [param(req, 'app'), param(req, 'stream')];
+    const s = store.stream(a, name);
+    if (s) return s;
+    const reported = (n: NodeRow): Array<{ app: string; stream: string }> =>
+      (n.metrics as { streams?: Array<{ app: string; stream: string }> } | null)?.streams ?? [];
+    const local = store.nodes({ role: 'transcoder' }).some((n) => reported(n).some((f) => f.app === a && f.stream === name));
+    if (!local) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${a}/${name}`);
+    const { settings } = newStream({ app: a, stream: name }, {});
+    return { app: a, stream: name, settings, streamKey: '', status: 'live', transcoder: undefined, endingSince: undefined };
+  };
+  app.get('/api/v1/streams/:app/:stream/playback', admin, (req, res) => { res.json(edgeUrl(findPlayable(req), 'master.m3u8')); });
   // A clip of the window as one MP4 (the edge cuts it from the segments, without re-encoding).
   app.get('/api/v1/streams/:app/:stream/clip', admin, (req, res) => {
-    const s = findStream(req);
+    const s = findPlayable(req);
     const from = clipTime(req.query['from'], 'from');
     const duration = Number(req.query['duration']);
     if (!Number.isInteger(duration) || duration < 1 || duration > 86_400) {

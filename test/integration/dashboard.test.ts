@@ -65,7 +65,10 @@ describe('dashboard (headless Chromium against the controller)', function () {
     assert.equal(await call('POST', '/nodes/tc-a/heartbeat', c.agentToken, { nodeId: 'tc-a', role: 'transcoder', address: '127.0.0.1',
       sentAt: new Date().toISOString(), storage: { available: true }, system, streams: [{ app: 'live', stream: 'cam2',
         inputBitrateBps: 2_500_000, segmentsWritten: 40, lateSegments: 1, encoderSpeed: 1, restarts: 0, ended: false,
-        storedBytes: 25_000_000, segmentLatencyMs: 35, lastSegmentAgeSeconds: 1.2 }] }), 200);
+        storedBytes: 25_000_000, segmentLatencyMs: 35, lastSegmentAgeSeconds: 1.2 },
+      // The appliance's demo: a stream the transcoder runs from its own config, unknown to the API's list.
+      { app: 'live', stream: 'demo', inputBitrateBps: 1_000_000, segmentsWritten: 10, lateSegments: 0, encoderSpeed: 1, restarts: 0,
+        ended: false, storedBytes: 5_000_000, segmentLatencyMs: 20, lastSegmentAgeSeconds: 0.5 }] }), 200);
     assert.equal(await hook('publish-done', 'cam3'), 200);
     c.sweep(Date.now() + 31_000);
   });
@@ -112,7 +115,8 @@ describe('dashboard (headless Chromium against the controller)', function () {
     assert.ok(roles.some((r) => r.startsWith('origin|0|0|')), roles.join('\n'));
     assert.ok(roles.includes('transcoder|1|0|25 %|4|+1 −1'), `the ended stream does not count: ${roles.join('\n')}`);
     assert.deepEqual(rows(dom, 'streams').map((r) => r.split('|').slice(0, 7).join('|')),
-      ['live/cam1|idle||2 h|yes|fmp4 copy|no', 'live/cam2|live|tc-a|1 h|no|fmp4 copy|no', 'live/cam3|ended||1 h|no|fmp4 copy|no']);
+      ['live/cam1|idle||2 h|yes|fmp4 copy|no', 'live/cam2|live|tc-a|1 h|no|fmp4 copy|no', 'live/cam3|ended||1 h|no|fmp4 copy|no',
+        'live/demo|running on tc-a (its own config)|tc-a||||no']);
     // Health: how long ago the live stream's last segment came, as its transcoder reported it.
     assert.match(rows(dom, 'streams')[1]?.split('|')[7] ?? '', /^\d+ s ago$/);
     // (Green within three segment durations; the page's clock runs on virtual time here, so either colour may show.)
@@ -120,9 +124,18 @@ describe('dashboard (headless Chromium against the controller)', function () {
     // Plots of what heartbeats carried: cam2's four figures, each node's load and storage.
     const drawn = [...dom.matchAll(/<div class="plot" data-key="([^"]+)">/g)].map((m) => m[1]).sort();
     assert.deepEqual(drawn, ['node edge-a load', 'node edge-a storage', 'node tc-a load', 'node tc-a storage',
-      'stream live/cam2 bitrate', 'stream live/cam2 late', 'stream live/cam2 latency', 'stream live/cam2 stored']);
+      'stream live/cam2 bitrate', 'stream live/cam2 late', 'stream live/cam2 latency', 'stream live/cam2 stored',
+      'stream live/demo bitrate', 'stream live/demo late', 'stream live/demo latency', 'stream live/demo stored']);
     assert.match(dom, /<h3>live\/cam2: bit rate<\/h3>/);
     assert.ok((dom.match(/<canvas/g) ?? []).length >= 8, 'each plot is drawn (uPlot\'s canvas)');
+  });
+
+  it('hands out a playback URL for a stream a transcoder runs from its own config (the demo), on an edge', async () => {
+    const res = await fetch(`${base}/api/v1/streams/live/demo/playback`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { url: 'http://127.0.0.1:8080/live/demo/master.m3u8', edge: 'edge-a' });
+    const none = await fetch(`${base}/api/v1/streams/live/nowhere/playback`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    assert.equal(none.status, 404);
   });
 
   it('a wrong token shows the API\'s message and the token form again', async () => {

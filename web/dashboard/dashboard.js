@@ -74,6 +74,21 @@ function lastSegment(s, nodes) {
   return cell(`${Math.round(age)} s ago`, age <= 3 * (s.segmentSeconds ?? 2) ? 'state-inservice' : 'state-failed');
 }
 
+/** The Player button: a playback URL on an edge, and that edge's player page for it. */
+function playerButton(s) {
+  return button('Player', async () => {
+    const p = await api('GET', `streams/${encodeURIComponent(s.app)}/${encodeURIComponent(s.stream)}/playback`);
+    // The edge that URL names serves the player page; it plays the same (maybe signed) path.
+    const u = new URL(p.url);
+    const link = document.createElement('a');
+    link.href = `${u.origin}/player/?src=${encodeURIComponent(u.pathname)}`;
+    link.target = '_blank';
+    link.rel = 'noopener';
+    link.textContent = 'Open the player';
+    $('playback').replaceChildren(`${s.app}/${s.stream}: ${p.url} `, link);
+  });
+}
+
 // Small time-series plots (uPlot, vendored from npm): one per figure, kept across refreshes.
 const plots = new Map();
 const si = (v, unit) => (v === null || v === undefined ? '' : v >= 1e9 ? `${+(v / 1e9).toFixed(1)} G${unit}`
@@ -202,22 +217,19 @@ async function refresh() {
     }));
     // A transcoder reports the streams it was given but could not start (an unwritable directory, say).
     const failed = new Map(live.flatMap((n) => (n.metrics?.failedJobs ?? []).map((f) => [`${n.id} ${f.stream}`, f.error])));
-    fill('streams', streams.map((s) => [
+    // Streams a transcoder runs from its own config (the appliance's demo) are known by their heartbeats only.
+    const known = new Set(streams.map((s) => `${s.app}/${s.stream}`));
+    const local = live.flatMap((n) => (n.metrics?.streams ?? []).filter((f) => !known.has(`${f.app}/${f.stream}`))
+      .map((f) => ({ app: f.app, stream: f.stream, status: 'local', transcoder: n.id, local: true })));
+    fill('streams', [...streams, ...local].map((s) => s.local ? [
+      cell(`${s.app}/${s.stream}`), cell(`running on ${s.transcoder} (its own config)`), cell(s.transcoder), cell(''), cell(''), cell(''),
+      cell('no'), lastSegment(s, live), playerButton(s),
+    ] : [
       cell(`${s.app}/${s.stream}`), statusCell(s, failed.get(`${s.transcoder} ${s.app}/${s.stream}`)), cell(s.transcoder ?? ''),
       cell(duration(s.windowSeconds)), cell(s.recording ? 'yes' : 'no'), cell(`${s.format} ${s.mode}`),
-      cell(s.signedPlayback ? 'yes' : 'no'), lastSegment(s, live), button('Player', async () => {
-        const p = await api('GET', `streams/${encodeURIComponent(s.app)}/${encodeURIComponent(s.stream)}/playback`);
-        // The edge that URL names serves the player page; it plays the same (maybe signed) path.
-        const u = new URL(p.url);
-        const link = document.createElement('a');
-        link.href = `${u.origin}/player/?src=${encodeURIComponent(u.pathname)}`;
-        link.target = '_blank';
-        link.rel = 'noopener';
-        link.textContent = 'Open the player';
-        $('playback').replaceChildren(`${s.app}/${s.stream}: ${p.url} `, link);
-      }),
+      cell(s.signedPlayback ? 'yes' : 'no'), lastSegment(s, live), playerButton(s),
     ]));
-    drawPlots(history, live, streams);
+    drawPlots(history, live, [...streams, ...local]);
     fill('events', scale.events.slice(-20).reverse().map((e) => [
       cell(new Date(e.at).toLocaleString()), cell(e.role), cell(e.action === 'out' ? `+${e.count}` : `−${e.count}`),
       cell(e.nodes.join(', ')), cell(e.reason)]));
