@@ -248,14 +248,23 @@ export function createApi(o: ApiOptions): express.Express {
       storedAt.set(k, o.now());
     }
     for (const d of body.deletedRecordings ?? []) {
-      if (store.markMediaDeleted(d.app, d.stream, o.now())) log.info({ stream: `${d.app}/${d.stream}`, node: id }, 'recording deleted');
+      if (!store.markMediaDeleted(d.app, d.stream, o.now())) continue;
+      log.info({ stream: `${d.app}/${d.stream}`, node: id }, 'recording deleted');
+      expired = expired.filter((e) => e.app !== d.app || e.stream !== d.stream);
     }
   };
-  /** Expired recordings go to one transcoder in service (the first by id): one deleter, no races on the storage. */
+  /**
+   * Expired recordings go to one transcoder in service (the first by id): one deleter, no races on
+   * the storage. Looked up again every few seconds, not at each heartbeat.
+   */
+  let expiredAt = -Infinity;
+  let expired: ReturnType<typeof expiredRecordings> = [];
   const deletions = (id: string): Pick<HeartbeatReply, 'deleteRecordings'> => {
-    const deleter = store.nodes({ role: 'transcoder', state: 'inservice' }).map((n) => n.id).sort()[0];
-    if (deleter !== id) return {};
-    const expired = expiredRecordings(store.endedWithMedia(), o.now());
+    if (store.firstInService('transcoder') !== id) return {};
+    if (o.now() - expiredAt >= 5_000) {
+      expired = expiredRecordings(store.endedWithMedia(), o.now());
+      expiredAt = o.now();
+    }
     return expired.length > 0 ? { deleteRecordings: expired } : {};
   };
 

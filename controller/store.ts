@@ -264,6 +264,11 @@ export class Store {
     return this.db.prepare(`UPDATE streams SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ? AND status = 'ended'
       AND media_deleted_at IS NULL`).run(at, app, name).changes === 1;
   }
+  /** The first node of a role in service, by id (one query; no node rows read). */
+  firstInService(role: string): string | undefined {
+    const r = this.db.prepare(`SELECT MIN(id) AS id FROM nodes WHERE role = ? AND state = 'inservice'`).get(role) as { id: string | null };
+    return r.id ?? undefined;
+  }
   /** Ended streams whose media is still on the storage. */
   endedWithMedia(): StreamRow[] {
     return (this.db.prepare(`SELECT * FROM streams WHERE status = 'ended' AND media_deleted_at IS NULL ORDER BY ended_at, app, stream`)
