@@ -4,7 +4,8 @@ import { promises as fs } from 'node:fs';
 import type http from 'node:http';
 import path from 'node:path';
 import type { Logger } from '../common/log.js';
-import type { Heartbeat, StreamRef } from '../common/protocol.js';
+import { errnoCode } from '../common/errors.js';
+import type { Heartbeat, RecordingRef } from '../common/protocol.js';
 import type { AgentConfig } from './config.js';
 import { startAgentHeartbeat, type HeartbeatSender } from './metrics/heartbeat.js';
 import { createRegistry, serveMetrics } from './metrics/prometheus.js';
@@ -50,7 +51,7 @@ export class Agent {
     agent.timeshift = await TimeShiftServer.forAgent(config, log);
     await transcoder.reconcile(config.jobs);
     agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), async (reply) => {
-      if (reply.deleteRecordings) await agent.deleteRecordings(reply.deleteRecordings);
+      if (reply.deleteRecordings) agent.deleteRecordings(reply.deleteRecordings);
       // The controller's jobs come on top of the local config's (single-machine mode keeps its own).
       if (!reply.jobs) return;
       // An invalid job is refused alone; the reply's other jobs are applied.
@@ -73,25 +74,47 @@ export class Agent {
   }
 
   /** Ended events deleted here, reported with the heartbeats of the next minute (the controller marks them once). */
-  private readonly deleted = new Map<string, { ref: StreamRef; at: number }>();
+  private readonly deleted = new Map<string, { ref: RecordingRef; at: number }>();
+  /** Deletions asked for and not done yet, one at a time in the background (a week of segments takes a while on NFS). */
+  private readonly deleting = new Map<string, RecordingRef>();
+  private deleter: Promise<void> | undefined;
 
   /**
-   * Deletes the media of ended events whose retention ran out, as the controller asks: the stream's
-   * directory on the shared storage. A stream this node runs (published again meanwhile) is left alone.
+   * The controller asks for the media of ended events whose retention ran out to go. Each stream's
+   * directory is first renamed to a dot-named tombstone in its app's directory (one atomic step: a
+   * new publish of the stream starts a fresh directory, and edges refuse dot-names), then removed in
+   * the background, so that neither the heartbeats nor the stream's next event wait for the walk. A
+   * stream this node runs is left alone, and nothing is done while the storage is not available
+   * (an unmounted mountpoint would be emptied for nothing and reported done).
    */
-  async deleteRecordings(refs: readonly StreamRef[]): Promise<void> {
+  deleteRecordings(refs: readonly RecordingRef[]): void {
     for (const ref of refs.slice(0, 100)) {
       const k = `${ref.app}/${ref.stream}`;
-      if (this.deleted.has(k)) continue;
+      if (!this.deleted.has(k) && !this.deleting.has(k)) this.deleting.set(k, { app: ref.app, stream: ref.stream, endedAt: ref.endedAt });
+    }
+    this.deleter ??= this.runDeletions().finally(() => { this.deleter = undefined; });
+  }
+
+  private async runDeletions(): Promise<void> {
+    for (const [k, ref] of this.deleting) {
+      if (this.closing) return;
+      if (!this.storage.snapshot().available) return; // asked again with a later reply
+      this.deleting.delete(k);
       try {
-        const dir = streamPaths(this.config.storageRoot, ref.app, ref.stream).dir;
+        const { dir } = streamPaths(this.config.storageRoot, ref.app, ref.stream);
         if (this.transcoder.has(ref.app, ref.stream)) {
           this.log.warn({ stream: k }, 'not deleting a stream that runs here (published again)');
           continue;
         }
-        await fs.rm(dir, { recursive: true, force: true });
-        this.deleted.set(k, { ref: { app: ref.app, stream: ref.stream }, at: Date.now() });
+        const tombstone = path.join(path.dirname(dir), `.deleting-${ref.stream}-${Date.now()}`);
+        try {
+          await fs.rename(dir, tombstone);
+        } catch (err) {
+          if (errnoCode(err) !== 'ENOENT') throw err;
+        }
+        this.deleted.set(k, { ref, at: Date.now() });
         this.log.info({ stream: k, dir }, 'recording deleted: its retention ran out');
+        await fs.rm(tombstone, { recursive: true, force: true });
       } catch (err) {
         this.log.error({ stream: k, err: err instanceof Error ? err.message : String(err) }, 'could not delete a recording');
       }

@@ -54,6 +54,9 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv, 
     throw new DvrError('DVR_ERR_USAGE', `${urlFrom}: '${url}' is not http(s)`);
   }
   const base = `${parsed.origin}${parsed.pathname.replace(/\/+$/, '').replace(/\/api\/v1$/, '')}/api/v1`;
+  if (parsed.protocol === 'http:' && !/^(127\.\d+\.\d+\.\d+|localhost|\[::1\])$/.test(parsed.hostname)) {
+    process.stderr.write(`dvr: warning: ${base} is plain http beyond this machine: the admin token crosses the network in clear text\n`);
+  }
 
   let token: string | undefined;
   let tokenFrom: string;
@@ -80,7 +83,8 @@ export class ApiClient {
     const url = `${this.target.base}${route}`;
     let res: Response;
     try {
-      res = await fetch(url, { method, signal: AbortSignal.timeout(30_000),
+      // redirect: 'error': the bearer token never follows a redirect elsewhere.
+      res = await fetch(url, { method, signal: AbortSignal.timeout(30_000), redirect: 'error',
         headers: { Authorization: `Bearer ${this.target.token}`, ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}) },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
     } catch (err) {

@@ -23,8 +23,13 @@ export interface TranscodeJob extends EncodingSettings {
    * jobs no controller assigns).
    */
   epoch: number;
-  dvr: DvrSettings;
+  /** Retention is the controller's alone (it asks for expired media to go), and stays out of the job. */
+  dvr: JobDvrSettings;
 }
+
+export type JobDvrSettings = Omit<DvrSettings, 'retentionHours'>;
+/** An agent refuses fields it does not know: a job carries only what a transcoder uses, so an older agent takes it. */
+const { retentionHours: _retention, ...JOB_DVR_PROPERTIES } = DVR_PROPERTIES;
 
 export const transcodeJobSchema = {
   $id: 'transcode-job',
@@ -47,7 +52,7 @@ export const transcodeJobSchema = {
     ...ENCODING_PROPERTIES,
     reconnectGraceSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 30 },
     epoch: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 },
-    dvr: { type: 'object', additionalProperties: false, default: {}, properties: DVR_PROPERTIES },
+    dvr: { type: 'object', additionalProperties: false, default: {}, properties: JOB_DVR_PROPERTIES },
   },
 } as const;
 

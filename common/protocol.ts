@@ -46,10 +46,12 @@ export interface Heartbeat {
   /** Transcoders: streams the controller assigned that could not start, and why. */
   failedJobs?: Array<{ stream: string; error: string }>;
   /** Transcoders: ended events whose media it deleted when their retention ran out, as the controller asked. */
-  deletedRecordings?: StreamRef[];
+  deletedRecordings?: RecordingRef[];
 }
 
 export interface StreamRef { app: string; stream: string }
+/** One ended event of a stream: the stream, and when that event ended (ms), so a report never touches a later event. */
+export interface RecordingRef extends StreamRef { endedAt: number }
 
 /** What the controller answers: the jobs this node should run (absent: keep the current ones). */
 export interface HeartbeatReply {
@@ -58,5 +60,5 @@ export interface HeartbeatReply {
   /** Edges and relays: the streams that need a token and the events that ended, for nginx's stream maps. */
   streamMaps?: { signed: StreamRef[]; ended: StreamRef[] };
   /** Transcoders: ended events whose retention ran out: delete their media from the shared storage. */
-  deleteRecordings?: StreamRef[];
+  deleteRecordings?: RecordingRef[];
 }

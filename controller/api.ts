@@ -74,8 +74,12 @@ const same = sameSecret;
 /** A clip's start: Unix seconds or an ISO 8601 time, as the edge's time-shift URLs take them. */
 function clipTime(raw: unknown, name: string): number {
   const v = typeof raw === 'string' ? raw : '';
-  const t = /^\d{9,11}$/.test(v) ? Number(v) : /^\d{4}-\d\d-\d\dT/.test(v) ? Math.floor(Date.parse(v) / 1000) : NaN;
-  if (!Number.isFinite(t)) throw new DvrError('DVR_ERR_BAD_REQUEST', `clip: ?${name}='${v}' is not Unix seconds or an ISO 8601 time`);
+  // An ISO time names its zone (Z or an offset): the controller's own zone is no one's business.
+  const iso = /^\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:?\d\d)$/;
+  const t = /^\d{9,11}$/.test(v) ? Number(v) : iso.test(v) ? Math.floor(Date.parse(v) / 1000) : NaN;
+  if (!Number.isFinite(t)) {
+    throw new DvrError('DVR_ERR_BAD_REQUEST', `clip: ?${name}='${v}' is not Unix seconds or an ISO 8601 time with its zone`);
+  }
   return t;
 }
 
@@ -248,19 +252,19 @@ export function createApi(o: ApiOptions): express.Express {
       storedAt.set(k, o.now());
     }
     for (const d of body.deletedRecordings ?? []) {
-      if (!store.markMediaDeleted(d.app, d.stream, o.now())) continue;
+      if (!store.markMediaDeleted(d.app, d.stream, d.endedAt, o.now())) continue;
       log.info({ stream: `${d.app}/${d.stream}`, node: id }, 'recording deleted');
       expired = expired.filter((e) => e.app !== d.app || e.stream !== d.stream);
     }
   };
   /**
-   * Expired recordings go to one transcoder in service (the first by id): one deleter, no races on
-   * the storage. Looked up again every few seconds, not at each heartbeat.
+   * Expired recordings go to one transcoder in service whose storage is available (the first by id):
+   * one deleter, no races on the storage. Looked up again every few seconds, not at each heartbeat.
    */
   let expiredAt = -Infinity;
   let expired: ReturnType<typeof expiredRecordings> = [];
   const deletions = (id: string): Pick<HeartbeatReply, 'deleteRecordings'> => {
-    if (store.firstInService('transcoder') !== id) return {};
+    if (store.firstWithStorage('transcoder') !== id) return {};
     if (o.now() - expiredAt >= 5_000) {
       expired = expiredRecordings(store.endedWithMedia(), o.now());
       expiredAt = o.now();

@@ -27,8 +27,8 @@ export const heartbeatSchema = {
       storedBytes: figure, segmentLatencyMs: figure, lastSegmentAgeSeconds: figure } } },
     connections: figure,
     nginx: { enum: ['up', 'down'] },
-    deletedRecordings: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['app', 'stream'],
-      properties: { app: NAME_SCHEMA, stream: NAME_SCHEMA } } },
+    deletedRecordings: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['app', 'stream', 'endedAt'],
+      properties: { app: NAME_SCHEMA, stream: NAME_SCHEMA, endedAt: { type: 'number', minimum: 0 } } } },
     failedJobs: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['stream', 'error'], properties: {
       stream: { type: 'string', maxLength: 200 }, error: { type: 'string', maxLength: 2000 } } } },
   },

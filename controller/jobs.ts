@@ -16,12 +16,11 @@ export function jobsFor(streams: readonly StreamRow[], o: JobInputs): TranscodeJ
   return streams.filter((s) => s.status === 'live' || (s.status === 'ending' && o.now - (s.endingSince ?? o.now) < o.graceSeconds * 1000))
     .map((s): TranscodeJob => {
       const { format, mode, ladder, segmentSeconds, windowSeconds, recording, archiveStrategy, storageCapBytes, dash,
-        deltaUpdates, retentionHours } = s.settings;
+        deltaUpdates } = s.settings;
       return {
         app: s.app, stream: s.stream, source: { url: `${o.sourceOf(s)}/${s.app}/${s.stream}` }, format, mode, ladder, segmentSeconds,
         reconnectGraceSeconds: o.graceSeconds, epoch: s.epoch ?? 0,
-        // A stream stored before retentionHours existed keeps its media (0).
-        dvr: { windowSeconds, recording, archiveStrategy, storageCapBytes, dash, deltaUpdates, retentionHours: retentionHours ?? 0 },
+        dvr: { windowSeconds, recording, archiveStrategy, storageCapBytes, dash, deltaUpdates },
       };
     });
 }

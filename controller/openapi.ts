@@ -12,7 +12,7 @@ import { scaleRequestSchema } from './scaling.js';
 import { streamDefaultsSchema, streamPatchSchema, streamSchema } from './streams.js';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-type Op = { summary: string; security: 'admin' | 'agent' | 'none'; body?: string; ok: number; returns?: object };
+type Op = { summary: string; security: 'admin' | 'agent' | 'none'; body?: string; ok: number; alsoOk?: number; returns?: object };
 
 const ref = (name: string): object => ({ $ref: `#/components/schemas/${name}` });
 const list = (name: string): object => ({ type: 'array', items: ref(name) });
@@ -23,13 +23,14 @@ export const ROUTES: Record<string, Partial<Record<Method, Op>>> = {
   '/openapi.json': { get: { summary: 'This document', security: 'none', ok: 200, returns: { type: 'object' } } },
   '/launch-configs': {
     get: { summary: 'List launch configs', security: 'admin', ok: 200, returns: list('LaunchConfig') },
-    post: { summary: 'Add a launch config (Red5 scale policy names are taken as they are)', security: 'admin', ok: 201,
+    post: { summary: 'Add a launch config (Red5 scale policy names, minLimit/maxLimit/scaleAdjustment/coolDownPeriod, are taken too: '
+      + 'they are renamed before this schema applies)', security: 'admin', ok: 201,
       body: 'LaunchConfig', returns: ref('LaunchConfig') },
   },
   '/launch-configs/{name}': {
     get: { summary: 'One launch config', security: 'admin', ok: 200, returns: ref('LaunchConfig') },
     put: { summary: 'Add or replace a launch config (201 added, 200 replaced); the name in the body is the one in the path',
-      security: 'admin', ok: 200, body: 'LaunchConfig', returns: ref('LaunchConfig') },
+      security: 'admin', ok: 200, alsoOk: 201, body: 'LaunchConfig', returns: ref('LaunchConfig') },
     delete: { summary: 'Remove a launch config', security: 'admin', ok: 204 },
   },
   '/nodes': { get: { summary: 'Nodes, filtered by ?role= and ?state=', security: 'admin', ok: 200, returns: list('Node') } },
@@ -37,7 +38,8 @@ export const ROUTES: Record<string, Partial<Record<Method, Op>>> = {
   '/nodes/{id}/heartbeat': {
     post: { summary: 'A node reports; the reply lists its jobs (transcoders) or the stream maps (edges, relays)', security: 'agent',
       ok: 200, body: 'Heartbeat', returns: { type: 'object', properties: { jobs: { type: 'array', items: { type: 'object' } },
-        streamMaps: { type: 'object' } } } },
+        streamMaps: { type: 'object' }, deleteRecordings: { type: 'array', items: { type: 'object', required: ['app', 'stream', 'endedAt'],
+          properties: { app: NAME_SCHEMA, stream: NAME_SCHEMA, endedAt: { type: 'number' } } } } } } },
   },
   '/stream-defaults': {
     get: { summary: 'The cluster\'s defaults for new streams (DVR_STREAM_DEFAULTS)', security: 'admin', ok: 200,
@@ -120,6 +122,8 @@ export function openApiDocument(): object {
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(op.body) } } } } : {}),
       responses: {
         [String(op.ok)]: { description: 'OK', ...(op.returns ? { content: { 'application/json': { schema: op.returns } } } : {}) },
+        ...(op.alsoOk !== undefined ? { [String(op.alsoOk)]: { description: 'Created',
+          ...(op.returns ? { content: { 'application/json': { schema: op.returns } } } : {}) } } : {}),
         default: { description: 'Error', content: { 'application/json': { schema: ref('Error') } } },
       },
     }]));

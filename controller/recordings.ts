@@ -1,6 +1,6 @@
 // Recordings: ended events whose media is still on the shared storage, with what they take and when
 // their retention (retentionHours, per stream) deletes them. Pure.
-import type { StreamRef } from '../common/protocol.js';
+import type { RecordingRef } from '../common/protocol.js';
 import type { StreamRow } from './store.js';
 
 export interface Recording {
@@ -36,7 +36,7 @@ export function recordingsOf(ended: readonly StreamRow[]): Recording[] {
 }
 
 /** The ended events whose retention ran out by `now`: their media is to be deleted. */
-export function expiredRecordings(ended: readonly StreamRow[], now: number, limit = 100): StreamRef[] {
+export function expiredRecordings(ended: readonly StreamRow[], now: number, limit = 100): RecordingRef[] {
   return ended.filter((s) => s.status === 'ended' && s.mediaDeletedAt === undefined && (expiryOf(s) ?? Infinity) <= now)
-    .slice(0, limit).map((s) => ({ app: s.app, stream: s.stream }));
+    .slice(0, limit).map((s) => ({ app: s.app, stream: s.stream, endedAt: s.endedAt ?? 0 }));
 }

@@ -258,15 +258,16 @@ export class Store {
   setStoredBytes(app: string, name: string, bytes: number): void {
     this.db.prepare('UPDATE streams SET stored_bytes = ? WHERE app = ? AND stream = ?').run(Math.round(bytes), app, name);
   }
-  /** Its media is gone from the storage (deleted when its retention ran out). */
-  markMediaDeleted(app: string, name: string, at: number): boolean {
+  /** The media of the event that ended at `endedAt` is gone from the storage (its retention ran out); a later event is untouched. */
+  markMediaDeleted(app: string, name: string, endedAt: number, at: number): boolean {
     this.streamsVersion++;
     return this.db.prepare(`UPDATE streams SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ? AND status = 'ended'
-      AND media_deleted_at IS NULL`).run(at, app, name).changes === 1;
+      AND media_deleted_at IS NULL AND ended_at = ?`).run(at, app, name, endedAt).changes === 1;
   }
-  /** The first node of a role in service, by id (one query; no node rows read). */
-  firstInService(role: string): string | undefined {
-    const r = this.db.prepare(`SELECT MIN(id) AS id FROM nodes WHERE role = ? AND state = 'inservice'`).get(role) as { id: string | null };
+  /** The first node of a role in service whose last heartbeat said its storage is available, by id (one query). */
+  firstWithStorage(role: string): string | undefined {
+    const r = this.db.prepare(`SELECT MIN(id) AS id FROM nodes WHERE role = ? AND state = 'inservice'
+      AND json_extract(metrics, '$.storage.available') = 1`).get(role) as { id: string | null };
     return r.id ?? undefined;
   }
   /** Ended streams whose media is still on the storage. */

@@ -83,7 +83,8 @@ export function newStream(body: unknown, defaults: Readonly<StreamDefaults>): { 
   const given = (body ?? {}) as Record<string, unknown>;
   forced(defaults, given['recording'] as boolean | undefined, '$');
   const { forceRecording, ...preset } = defaults;
-  // A ladder given by the request replaces the default's; a mode given alone keeps the default's ladder only with it.
+  // A mode given without a ladder does not take the default's ladder (made for the default's mode).
+  if ('mode' in given && !('ladder' in given) && given['mode'] !== preset.mode) delete preset.ladder;
   const merged = typeof body === 'object' && body !== null && !Array.isArray(body)
     ? { ...preset, ...(forceRecording === true ? { recording: true } : {}), ...given } : body;
   const v = validateOrThrow(validateStream, merged, 'stream');

@@ -81,9 +81,11 @@ function splitCopyArgs(job: EncoderJob, audio: string): string[] {
     const options = [['select', select], ['f', 'hls'], ...hlsOptions(job, rendition), ['onfail', 'ignore']];
     return `[${options.map(([k, v]) => `${k}=${v}`).join(':')}]${playlist}`;
   };
-  // The tee muxer's own separators; the names are [a-z0-9_-], so only the storage root could hold one.
-  if (/[:|[\]\'"]/.test(job.streamDir)) {
-    throw new DvrError('DVR_ERR_CONFIG', `storage path ${job.streamDir}: ':', '|', '[', ']', quotes and '\\' are not allowed in it`);
+  // The tee muxer's own separators and escapes (it also trims spaces); the names are [a-z0-9_-], so
+  // only the storage root could hold one.
+  if (/[:|[\]\\'"\s]/.test(job.streamDir)) {
+    throw new DvrError('DVR_ERR_CONFIG', `storage path ${job.streamDir}: ':', '|', '[', ']', quotes, backslashes and spaces `
+      + 'are not allowed in it');
   }
   const maps = job.input.kind === 'url' ? ['-map', '0:v?', '-map', '0:a?'] : ['-map', '0:v', '-map', '1:a'];
   return [...maps, '-c', 'copy', '-f', 'tee', `${slave('v', video)}|${slave('a', audio)}`];

@@ -94,7 +94,7 @@ export class Packager {
   }
 
   /** New DVR settings for a running stream, applied without a restart. */
-  updateDvr(app: string, stream: string, dvr: Readonly<DvrSettings>): Promise<void> {
+  updateDvr(app: string, stream: string, dvr: Readonly<Partial<DvrSettings>>): Promise<void> {
     return this.stream(app, stream).updateDvr(dvr);
   }
 

@@ -460,7 +460,7 @@ export class StreamPackager {
    * apply from now on (a shorter window purges at once), with no restart of the encoder and no
    * discontinuity.
    */
-  updateDvr(dvr: Readonly<DvrSettings>): Promise<void> {
+  updateDvr(dvr: Readonly<Partial<DvrSettings>>): Promise<void> {
     return this.enqueue(async () => {
       const next = parseStreamSettings({ ...this.current, ...dvr });
       if (JSON.stringify(next) === JSON.stringify(this.current)) return;

@@ -54,8 +54,8 @@ if [ "$STOP" -eq 1 ]; then
   fi
   finish; exit 0
 fi
-[ -f "$BUNDLE" ] || die "--bundle: '$BUNDLE' is not a file"
-[ -f "$SRC" ] || die "--config: '$SRC' is not a file"
+[ -f "$BUNDLE" ] || usage_error "--bundle: '$BUNDLE' is not a file"
+[ -f "$SRC" ] || usage_error "--config: '$SRC' is not a file"
 
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 if [ "$(node_major)" -lt 20 ]; then
@@ -120,11 +120,16 @@ EOF
 ensure_file "$PREFIX/etc/logrotate.d/dvr-agent" 0644 root:root "$rotate_conf"
 
 # A release with another pm2: its daemon is replaced (pm2 update: saved list, new daemon, the agent
-# restarted with SIGTERM), or the old daemon would keep running under the new client.
-pm2_after=$(pm2_version "$base/current")
-if [ -n "$pm2_before" ] && [ -n "$pm2_after" ] && [ "$pm2_before" != "$pm2_after" ] && [ -d "$home/pm2" ]; then
+# restarted with SIGTERM), or the old daemon would keep running under the new client. The daemon's
+# version is recorded once it runs, and compared at every run, so a run that stopped half-way is
+# caught up by the next one. (Before the record existed, the previous release's pm2 stands for it.)
+pm2_now=$(pm2_version "$base/current")
+daemon_file="$home/pm2/.dvr-pm2-version"
+daemon_version=$(cat "$daemon_file" 2>/dev/null || true)
+[ -n "$daemon_version" ] || daemon_version=$pm2_before
+if [ -n "$daemon_version" ] && [ -n "$pm2_now" ] && [ "$daemon_version" != "$pm2_now" ] && [ -e "$home/pm2/pm2.pid" ]; then
   pm2_update() { pm2 update >/dev/null; }
-  change "update pm2's daemon ($pm2_before -> $pm2_after)" pm2_update
+  change "update pm2's daemon ($daemon_version -> $pm2_now)" pm2_update
 fi
 
 read -r status restarts cwd < <(agent_state; echo) || true
@@ -149,6 +154,7 @@ if [ "$CHECK" -eq 0 ]; then
     sleep 1
   done
   say "pm2 lists dvr-agent online"
+  [ "$(cat "$daemon_file" 2>/dev/null || true)" = "$pm2_now" ] || runuser -u "$DVR_USER" -- sh -c 'printf "%s\n" "$1" >"$2"' sh "$pm2_now" "$daemon_file"
 fi
 
 if [ -z "$PREFIX" ] && has_systemd; then

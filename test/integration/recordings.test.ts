@@ -29,7 +29,8 @@ describe('recordings and their retention (controller)', function () {
     return { status: res.status, json: text ? JSON.parse(text) as unknown : undefined };
   };
   const beat = async (id: string, extra: Record<string, unknown> = {}): Promise<{ jobs?: unknown[]; deleteRecordings?: unknown[] }> =>
-    (await call(`/nodes/${id}/heartbeat`, 'POST', { nodeId: id, role: 'transcoder', address: '127.0.0.1', ...extra }, AGENT)).json as
+    (await call(`/nodes/${id}/heartbeat`, 'POST', { nodeId: id, role: 'transcoder', address: '127.0.0.1',
+      storage: { available: true }, ...extra }, AGENT)).json as
       { jobs?: unknown[]; deleteRecordings?: unknown[] };
   const hook = (which: 'publish' | 'publish-done', stream: string, key = ''): Promise<Response> =>
     fetch(`${api}/hooks/${which}?token=${AGENT}`, { method: 'POST', body: new URLSearchParams({ app: 'live', name: stream, key }) });
@@ -84,15 +85,21 @@ describe('recordings and their retention (controller)', function () {
     const kept1 = list.find((x) => x.stream === 'kept');
     assert.deepEqual([kept1?.kind, kept1?.retentionHours, kept1?.expiresAt], ['window', 0, null]);
 
-    // Expired: only the first transcoder in service (by id) is asked, and only for the expired event.
+    // Expired: only the first transcoder in service with its storage available (by id) is asked, and
+    // only for the expired event. A transcoder whose storage is gone is never the deleter.
+    await beat('tc-0', { storage: { available: false, reason: 'not mounted' } });
     const asked = await until('the controller to ask for the expired media', async () => {
       const r = await beat('tc-a');
       return r.deleteRecordings ? r.deleteRecordings : undefined;
     }, 15_000, 300);
-    assert.deepEqual(asked, [{ app: 'live', stream: 'short' }]);
+    const endedAt = Date.parse(short1.endedAt ?? '');
+    assert.deepEqual(asked, [{ app: 'live', stream: 'short', endedAt }]);
     assert.equal((await beat('tc-b')).deleteRecordings, undefined, 'one deleter');
+    assert.equal((await beat('tc-0', { storage: { available: false } })).deleteRecordings, undefined, 'not one without its storage');
     assert.equal((await recordings()).length, 2, 'listed until the deletion is reported');
-    await beat('tc-a', { deletedRecordings: [{ app: 'live', stream: 'short' }] });
+    await beat('tc-a', { deletedRecordings: [{ app: 'live', stream: 'short', endedAt: endedAt - 1 }] });
+    assert.equal((await recordings()).length, 2, 'a report of another event (an earlier end) changes nothing');
+    await beat('tc-a', { deletedRecordings: [{ app: 'live', stream: 'short', endedAt }] });
     assert.deepEqual((await recordings()).map((x) => x.stream), ['kept']);
     assert.equal((await beat('tc-a')).deleteRecordings, undefined, 'not asked again');
 

@@ -290,12 +290,17 @@ describe('transcoder agent', function () {
       assert.equal(await run('pgrep', ['-f', path.join(root, 'live', 'ctl')]).then((r) => r.stdout.trim()), '', 'its encoder is gone');
       // Its retention ran out: the controller asks for its media to go; the agent deletes it and says so.
       // A stream that runs here is not deleted, whatever the controller says.
-      deleteRecordings = [{ app: 'live', stream: 'ctl' }, { app: 'live', stream: 'blocked' }];
+      deleteRecordings = [{ app: 'live', stream: 'ctl', endedAt: 1_800_000_000_000 }, { app: 'live', stream: 'blocked', endedAt: 1 }];
       await until('the ended event\'s directory to be deleted', async () =>
         (await fs.access(path.join(root, 'live', 'ctl')).then(() => undefined, () => true)), 10_000, 100);
-      const body = await agent.heartbeatBody();
-      assert.deepEqual(body.deletedRecordings, [{ app: 'live', stream: 'ctl' }]);
+      const body = await until('the deletion to be reported', async () => {
+        const b = await agent.heartbeatBody();
+        return b.deletedRecordings ? b : undefined;
+      }, 10_000, 100);
+      assert.deepEqual(body.deletedRecordings, [{ app: 'live', stream: 'ctl', endedAt: 1_800_000_000_000 }]);
       await fs.access(path.join(root, 'live', 'blocked', 'source', 'index.m3u8'));
+      await until('the tombstone to go too', async () =>
+        ((await fs.readdir(path.join(root, 'live'))).some((f) => f.startsWith('.deleting-')) ? undefined : true), 10_000, 100);
     } finally {
       await agent.close();
       controller.close();

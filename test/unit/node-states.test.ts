@@ -36,8 +36,7 @@ describe('the jobs in a transcoder\'s heartbeat reply', () => {
     const [job] = jobsFor([row('a')], { now: 1000, graceSeconds: 30, sourceOf: () => 'rtmp://10.0.0.5:1935' });
     assert.deepEqual(job, { app: 'live', stream: 'a', source: { url: 'rtmp://10.0.0.5:1935/live/a' }, format: 'ts', mode: 'copy',
       ladder: [{ name: 'source' }], segmentSeconds: 2, reconnectGraceSeconds: 30, epoch: 3,
-      dvr: { windowSeconds: 600, recording: true, archiveStrategy: 'version', storageCapBytes: 5e9, dash: false, deltaUpdates: true,
-        retentionHours: 0 } });
+      dvr: { windowSeconds: 600, recording: true, archiveStrategy: 'version', storageCapBytes: 5e9, dash: false, deltaUpdates: true } });
   });
 
   it('keeps a stream whose publisher left for the reconnect grace, then drops it', () => {

@@ -116,7 +116,7 @@ describe('recordings', () => {
       { app: 'live', stream: 'b', kind: 'window', endedAt: '2026-11-26T10:00:00.000Z', bytes: null, retentionHours: 0, expiresAt: null },
     ]);
     assert.deepEqual(expiredRecordings(streams, t0 + 2 * H - 1), []);
-    assert.deepEqual(expiredRecordings(streams, t0 + 2 * H), [{ app: 'live', stream: 'a' }]);
-    assert.deepEqual(expiredRecordings(streams, t0 + 100 * H), [{ app: 'live', stream: 'a' }], 'b is kept, c is gone, d runs');
+    assert.deepEqual(expiredRecordings(streams, t0 + 2 * H), [{ app: 'live', stream: 'a', endedAt: t0 }]);
+    assert.deepEqual(expiredRecordings(streams, t0 + 100 * H), [{ app: 'live', stream: 'a', endedAt: t0 }], 'b is kept, c is gone, d runs');
   });
 });
