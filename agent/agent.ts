@@ -78,6 +78,7 @@ export class Agent {
   /** Deletions asked for and not done yet, one at a time in the background (a week of segments takes a while on NFS). */
   private readonly deleting = new Map<string, RecordingRef>();
   private deleter: Promise<void> | undefined;
+  private readonly deleteFailures = new Map<string, string>();
 
   /**
    * The controller asks for the media of ended events whose retention ran out to go. Each stream's
@@ -113,10 +114,14 @@ export class Agent {
           if (errnoCode(err) !== 'ENOENT') throw err;
         }
         this.deleted.set(k, { ref, at: Date.now() });
+        this.deleteFailures.delete(k);
         this.log.info({ stream: k, dir }, 'recording deleted: its retention ran out');
         await fs.rm(tombstone, { recursive: true, force: true });
       } catch (err) {
-        this.log.error({ stream: k, err: err instanceof Error ? err.message : String(err) }, 'could not delete a recording');
+        // Asked again with every reply until it is done: said once per reason.
+        const why = err instanceof Error ? err.message : String(err);
+        if (this.deleteFailures.get(k) !== why) this.log.error({ stream: k, err: why }, 'could not delete a recording');
+        this.deleteFailures.set(k, why);
       }
     }
   }

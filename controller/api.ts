@@ -233,6 +233,7 @@ export function createApi(o: ApiOptions): express.Express {
     if (!known || known.state !== state) log.info({ node: id, role, state }, 'node in service');
     if (role === 'transcoder') recordingsFrom(id, body);
     history.record(id, body, o.now());
+    if (o.now() - prunedAt > 60_000) pruneFigures();
     const reply: HeartbeatReply = role === 'transcoder' ? { jobs: transcoderJobs(id), ...deletions(id) }
       : role === 'origin' ? {} : { streamMaps: streamMaps() };
     res.json(reply);
@@ -240,6 +241,18 @@ export function createApi(o: ApiOptions): express.Express {
 
   // The dashboard's plots: the last half hour of what heartbeats carried.
   const history = new History();
+  /** Forgets the figures of nodes and streams that are gone (checked at most once a minute, and when the dashboard asks). */
+  let prunedAt = 0;
+  const pruneFigures = (): void => {
+    prunedAt = o.now();
+    const nodes = store.nodes().filter((n) => n.state !== 'gone');
+    // The API's streams, and those transcoders run from their own config (the appliance's demo).
+    const reported = nodes.flatMap((n) => ((n.metrics as { streams?: Array<{ app: string; stream: string }> } | null)?.streams ?? [])
+      .map((f) => `${f.app}/${f.stream}`));
+    const streams = new Set([...store.streams().map((s) => `${s.app}/${s.stream}`), ...reported]);
+    history.keepOnly(new Set(nodes.map((n) => n.id)), streams);
+    for (const k of storedAt.keys()) if (!streams.has(k)) storedAt.delete(k);
+  };
   // Recordings: what a transcoder's streams take on the storage, and the media it deleted.
   // (Written at most every 10 s a stream: a figure, not worth a write per heartbeat.)
   const storedAt = new Map<string, number>();
@@ -330,11 +343,7 @@ export function createApi(o: ApiOptions): express.Express {
     res.status(204).end();
   });
   app.get('/api/v1/history', admin, (_req, res) => {
-    const nodes = store.nodes().filter((n) => n.state !== 'gone');
-    // The API's streams, and those transcoders run from their own config (the appliance's demo).
-    const reported = nodes.flatMap((n) => ((n.metrics as { streams?: Array<{ app: string; stream: string }> } | null)?.streams ?? [])
-      .map((f) => `${f.app}/${f.stream}`));
-    history.keepOnly(new Set(nodes.map((n) => n.id)), new Set([...store.streams().map((s) => `${s.app}/${s.stream}`), ...reported]));
+    pruneFigures();
     res.json(history.snapshot());
   });
   app.get('/api/v1/recordings', admin, (_req, res) => { res.json(recordingsOf(store.endedWithMedia())); });

@@ -357,9 +357,12 @@ describe('transcoder agent', function () {
       assert.equal(beat.body.storage.available, true);
       const metricsUrl = `http://127.0.0.1:${port}/metrics`;
       assert.equal((await fetch(metricsUrl)).status, 401, 'metrics need the token when one is set');
-      const text = await (await fetch(metricsUrl, { headers: { Authorization: 'Bearer metrics-token-0123456789' } })).text();
-      const listed = /dvr_segments_listed_total\{stream="live\/hb",rendition="source"\} (\d+)/.exec(text);
-      assert.ok(Number(listed?.[1]) >= 3, 'dvr_segments_listed_total');
+      // The counter moves just after the playlist is written: read until it shows the 3 listed segments.
+      const text = await until('dvr_segments_listed_total to count the listed segments', async () => {
+        const t = await (await fetch(metricsUrl, { headers: { Authorization: 'Bearer metrics-token-0123456789' } })).text();
+        const listed = /dvr_segments_listed_total\{stream="live\/hb",rendition="source"\} (\d+)/.exec(t);
+        return Number(listed?.[1]) >= 3 ? t : undefined;
+      }, 5_000, 100);
       assert.match(text, /dvr_storage_available 1/);
       assert.match(text, /dvr_encoder_restarts_total\{stream="live\/hb"\} 0/);
       assert.match(text, /^# TYPE dvr_segments_listed_total counter$/m, 'what only grows is a counter');
