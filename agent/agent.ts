@@ -97,6 +97,7 @@ export class Agent {
   }
 
   private async runDeletions(): Promise<void> {
+    await this.removeTombstones();
     for (const [k, ref] of this.deleting) {
       if (this.closing) return;
       if (!this.storage.snapshot().available) return; // asked again with a later reply
@@ -122,6 +123,22 @@ export class Agent {
         const why = err instanceof Error ? err.message : String(err);
         if (this.deleteFailures.get(k) !== why) this.log.error({ stream: k, err: why }, 'could not delete a recording');
         this.deleteFailures.set(k, why);
+      }
+    }
+  }
+
+  /** Tombstones a deletion left behind (the agent stopped half-way), in the apps' directories; once per process. */
+  private tombstonesSwept = false;
+  private async removeTombstones(): Promise<void> {
+    if (this.tombstonesSwept || !this.storage.snapshot().available) return;
+    this.tombstonesSwept = true;
+    const apps = await fs.readdir(this.config.storageRoot, { withFileTypes: true }).catch(() => []);
+    for (const app of apps) {
+      if (!app.isDirectory() || app.name.startsWith('.')) continue;
+      const names = await fs.readdir(path.join(this.config.storageRoot, app.name)).catch(() => [] as string[]);
+      for (const n of names.filter((x) => /^\.deleting-[a-z0-9_-]{1,64}-\d+$/.test(x))) {
+        await fs.rm(path.join(this.config.storageRoot, app.name, n), { recursive: true, force: true });
+        this.log.info({ dir: path.join(app.name, n) }, 'removed what an interrupted deletion left');
       }
     }
   }

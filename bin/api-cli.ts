@@ -318,9 +318,14 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
         if (!isDvrError(err, 'DVR_ERR_NO_CAPACITY')) throw err;
         playback = err.message;
       }
-      out(a.values.json, { publish: publish.url, playback }, () => [`publish: ${publish.url}`,
+      // The edge that serves the playlist serves the player page for the same (maybe signed) path.
+      const player = typeof playback === 'string' ? undefined : (() => {
+        const u = new URL(playback.url);
+        return `${u.origin}/player/?src=${encodeURIComponent(u.pathname)}`;
+      })();
+      out(a.values.json, { publish: publish.url, playback, ...(player ? { player } : {}) }, () => [`publish: ${publish.url}`,
         typeof playback === 'string' ? `playback: none: ${playback}`
-          : `playback: ${playback.url}${playback.expires !== undefined
+          : `playback: ${playback.url}\nplayer: ${player ?? ''}${playback.expires !== undefined
             ? `\nexpires: ${new Date(playback.expires * 1000).toISOString()}` : ''}`,
       ].join('\n'));
       return 0;

@@ -169,6 +169,13 @@ describe('dvr streams | nodes | launch-config against a controller', function ()
     assert.equal(url.code, 0, url.stderr);
     assert.equal(url.stdout.split('\n')[0], created.stdout.split('\n')[1], 'the same publish URL and key');
     assert.match(url.stdout, /^playback: none: no edge in service/m);
+    const edge = await fetch(`${api}/nodes/edge-1/heartbeat`, { method: 'POST',
+      headers: { Authorization: `Bearer ${AGENT}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ nodeId: 'edge-1', role: 'edge', address: '127.0.0.9', connections: 0 }) });
+    assert.equal(edge.status, 200);
+    const withEdge = await dvr('streams', 'url', 'live/cam1');
+    assert.match(withEdge.stdout, /^playback: http:\/\/127\.0\.0\.9:8080\/live\/cam1\/master\.m3u8$/m);
+    assert.match(withEdge.stdout, /^player: http:\/\/127\.0\.0\.9:8080\/player\/\?src=%2Flive%2Fcam1%2Fmaster\.m3u8$/m);
 
     const set = await dvr('streams', 'set', 'live/cam2', '--window', '600', '--no-signed', '--storage-cap', '1000000000',
       '--retention', '48');

@@ -290,6 +290,8 @@ describe('transcoder agent', function () {
       assert.equal(await run('pgrep', ['-f', path.join(root, 'live', 'ctl')]).then((r) => r.stdout.trim()), '', 'its encoder is gone');
       // Its retention ran out: the controller asks for its media to go; the agent deletes it and says so.
       // A stream that runs here is not deleted, whatever the controller says.
+      // (And a tombstone an interrupted deletion left behind goes too.)
+      await fs.mkdir(path.join(root, 'live', '.deleting-old-1700000000000', 'source'), { recursive: true });
       deleteRecordings = [{ app: 'live', stream: 'ctl', endedAt: 1_800_000_000_000 }, { app: 'live', stream: 'blocked', endedAt: 1 }];
       await until('the ended event\'s directory to be deleted', async () =>
         (await fs.access(path.join(root, 'live', 'ctl')).then(() => undefined, () => true)), 10_000, 100);
