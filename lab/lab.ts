@@ -17,7 +17,10 @@ import {
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DIST = path.join(ROOT, 'dist');
-/** The lab's own streams: the publisher's, and one for the user to publish to. */
+/**
+ * The lab's own streams: the publisher's (TS, taken from the origin's own fragments: what the fault
+ * suite measures), and one for the user to publish to, in fMP4 (HLS and DASH), as the appliance's.
+ */
 export const LAB_STREAM = { app: 'live', stream: 'lab' };
 const USER_STREAM = { app: 'live', stream: 'cam1' };
 /** The storage's size: small, so `fill-storage` fills a tmpfs, never this machine's disk. */
@@ -213,9 +216,8 @@ export async function up(o: LabOptions, say: Say): Promise<LabState> {
     return agents.every((id) => nodes.some((n) => n.id === id && n.state === 'inservice')) ? true : undefined;
   }, 60_000);
 
-  for (const st of [LAB_STREAM, USER_STREAM]) {
-    await api(state, 'POST', '/streams', { ...st, format: 'ts', mode: 'copy', recording: true, windowSeconds: 3600 });
-  }
+  await api(state, 'POST', '/streams', { ...LAB_STREAM, format: 'ts', mode: 'copy', recording: true, windowSeconds: 3600 });
+  await api(state, 'POST', '/streams', { ...USER_STREAM, format: 'fmp4', mode: 'copy', recording: true, windowSeconds: 7200 });
   const labUrl = (await api<{ url: string }>(state, 'GET', `/streams/${LAB_STREAM.app}/${LAB_STREAM.stream}/publish`)).url;
   say(`starting the publisher (burnt-in clock) to ${labUrl.replace(/\?key=.*/, '')}`);
   state.publisher = { pid: startPublisher(state, labUrl) };
@@ -233,7 +235,9 @@ export async function up(o: LabOptions, say: Say): Promise<LabState> {
   userUrl.hostname = host(state, 'ot-1').address;
   const root = state.controller.url.replace(/\/api\/v1$/, '');
   const player = `http://${edge.address}:${LAB_PORTS.http}/player/?stream=${LAB_STREAM.app}/${LAB_STREAM.stream}`;
-  state.lines = { api: state.controller.url, dashboard: `${root}/dashboard/`, publish: userUrl.toString(), playback, player,
+  // DASH needs fMP4: the user's stream has it, once published to (the publish: line).
+  const dash = `http://${edge.address}:${LAB_PORTS.http}/${USER_STREAM.app}/${USER_STREAM.stream}/manifest.mpd`;
+  state.lines = { api: state.controller.url, dashboard: `${root}/dashboard/`, publish: userUrl.toString(), playback, dash, player,
     adminToken: given ? 'DVR_ADMIN_TOKEN' : path.join(p.controllerData, 'controller', 'admin-token'), inventory: p.inventory };
   await writeState(state);
   return state;
@@ -241,8 +245,9 @@ export async function up(o: LabOptions, say: Say): Promise<LabState> {
 
 /** The `name: <url>` lines, as `dvr start` prints them. */
 export function urlLines(s: LabState): string[] {
-  return [`playback: ${s.lines.playback}`, `player: ${s.lines.player}`, `publish: ${s.lines.publish}`, `api: ${s.lines.api}`,
-    `dashboard: ${s.lines.dashboard}`, `admin token: ${s.lines.adminToken}`, `inventory: ${s.lines.inventory}`];
+  return [`playback: ${s.lines.playback}`, ...(s.lines.dash ? [`dash: ${s.lines.dash}`] : []), `player: ${s.lines.player}`,
+    `publish: ${s.lines.publish}`, `api: ${s.lines.api}`, `dashboard: ${s.lines.dashboard}`, `admin token: ${s.lines.adminToken}`,
+    `inventory: ${s.lines.inventory}`];
 }
 
 /** The hosts, what the controller says of their nodes, and the faults in effect. */

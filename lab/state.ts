@@ -35,7 +35,7 @@ export interface LabState {
   exportMount: string;
   controller: { pid: number; url: string };
   publisher: { pid: number };
-  lines: Record<'api' | 'dashboard' | 'publish' | 'playback' | 'player' | 'adminToken' | 'inventory', string>;
+  lines: Record<'api' | 'dashboard' | 'publish' | 'playback' | 'player' | 'adminToken' | 'inventory', string> & { dash?: string };
   faults: LabFaults;
 }
 

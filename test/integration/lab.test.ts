@@ -52,7 +52,7 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
     const up = await lab('up');
     assert.equal(up.code, 0,
       `dvr lab up failed:\n${up.stdout}\n${up.stderr}\n${await fs.readFile(path.join(dir, 'provision.log'), 'utf8').catch(() => '')}`);
-    for (const name of ['playback', 'player', 'publish', 'api', 'dashboard']) {
+    for (const name of ['playback', 'dash', 'player', 'publish', 'api', 'dashboard']) {
       assert.match(line(up.stdout, name), /^(https?|rtmp):\/\/10\.209\./, `${name}: line`);
     }
     assert.match(up.stdout, /^- storage: (sshfs from the storage host|NFS)/m, 'it says how the storage is mounted');
