@@ -92,6 +92,22 @@ function numberFlag(name: string, raw: string | undefined, integer = false): num
   return v;
 }
 
+type Flags = Record<string, string | boolean | undefined>;
+const stringFlag = (v: Flags, k: string): string | undefined => (typeof v[k] === 'string' ? v[k] : undefined);
+
+/** The DVR settings `streams create` and `streams set` both take: --window, --storage-cap, --retention, --archive. */
+function dvrFlags(v: Flags): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  const numbers: Array<[flag: string, field: string, integer: boolean]> = [['window', 'windowSeconds', false],
+    ['storage-cap', 'storageCapBytes', true], ['retention', 'retentionHours', false]];
+  for (const [flag, field, integer] of numbers) {
+    const n = numberFlag(flag, stringFlag(v, flag), integer);
+    if (n !== undefined) body[field] = n;
+  }
+  if (stringFlag(v, 'archive') !== undefined) body['archiveStrategy'] = stringFlag(v, 'archive');
+  return body;
+}
+
 /** --ladder 720p:720:2500:128,audio::0:96 -> renditions (empty fields left out). */
 export function parseLadder(raw: string): RenditionSpec[] {
   return raw.split(',').map((item, i) => {
@@ -241,20 +257,13 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
         retention: { type: 'string' } },
       1, 1), rest);
       if (!a) return 0;
-      const v = a.values as Record<string, string | boolean | undefined>;
-      const str = (k: string): string | undefined => (typeof v[k] === 'string' ? v[k] : undefined);
-      const body: Record<string, unknown> = { ...streamRef(a.positionals[0]) };
-      const window = numberFlag('window', str('window'));
-      if (window !== undefined) body['windowSeconds'] = window;
+      const v = a.values as Flags;
+      const str = (k: string): string | undefined => stringFlag(v, k);
+      const body: Record<string, unknown> = { ...streamRef(a.positionals[0]), ...dvrFlags(v) };
       const segment = numberFlag('segment', str('segment'));
       if (segment !== undefined) body['segmentSeconds'] = segment;
-      const cap = numberFlag('storage-cap', str('storage-cap'), true);
-      if (cap !== undefined) body['storageCapBytes'] = cap;
-      const retention = numberFlag('retention', str('retention'));
-      if (retention !== undefined) body['retentionHours'] = retention;
       if (str('format') !== undefined) body['format'] = str('format');
       if (str('mode') !== undefined) body['mode'] = str('mode');
-      if (str('archive') !== undefined) body['archiveStrategy'] = str('archive');
       if (str('ladder') !== undefined) body['ladder'] = parseLadder(str('ladder') ?? '');
       if (v['record'] === true) body['recording'] = true;
       if (v['signed'] === true) body['signedPlayback'] = true;
@@ -274,17 +283,9 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
         archive: { type: 'string' }, 'storage-cap': { type: 'string' }, signed: { type: 'boolean' }, 'no-signed': { type: 'boolean' } },
       1, 1), rest);
       if (!a) return 0;
-      const v = a.values as Record<string, string | boolean | undefined>;
-      const str = (k: string): string | undefined => (typeof v[k] === 'string' ? v[k] : undefined);
+      const v = a.values as Flags;
       const { app, stream } = streamRef(a.positionals[0]);
-      const body: Record<string, unknown> = {};
-      const window = numberFlag('window', str('window'));
-      if (window !== undefined) body['windowSeconds'] = window;
-      const cap = numberFlag('storage-cap', str('storage-cap'), true);
-      if (cap !== undefined) body['storageCapBytes'] = cap;
-      const retention = numberFlag('retention', str('retention'));
-      if (retention !== undefined) body['retentionHours'] = retention;
-      if (str('archive') !== undefined) body['archiveStrategy'] = str('archive');
+      const body = dvrFlags(v);
       if (v['record'] === true && v['no-record'] === true) throw usageError('--record and --no-record together');
       if (v['signed'] === true && v['no-signed'] === true) throw usageError('--signed and --no-signed together');
       if (v['record'] === true || v['no-record'] === true) body['recording'] = v['record'] === true;

@@ -71,6 +71,10 @@ function hookForm(req: Request, hook: string): Record<string, string | undefined
 
 const same = sameSecret;
 
+/** The streams a node's last heartbeat reported figures for. */
+const reportedStreams = (n: NodeRow): Array<{ app: string; stream: string }> =>
+  (n.metrics as { streams?: Array<{ app: string; stream: string }> } | null)?.streams ?? [];
+
 /** A clip's start: Unix seconds or an ISO 8601 time, as the edge's time-shift URLs take them. */
 function clipTime(raw: unknown, name: string): number {
   const v = typeof raw === 'string' ? raw : '';
@@ -247,8 +251,7 @@ export function createApi(o: ApiOptions): express.Express {
     prunedAt = o.now();
     const nodes = store.nodes().filter((n) => n.state !== 'gone');
     // The API's streams, and those transcoders run from their own config (the appliance's demo).
-    const reported = nodes.flatMap((n) => ((n.metrics as { streams?: Array<{ app: string; stream: string }> } | null)?.streams ?? [])
-      .map((f) => `${f.app}/${f.stream}`));
+    const reported = nodes.flatMap((n) => reportedStreams(n).map((f) => `${f.app}/${f.stream}`));
     const streams = new Set([...store.streams().map((s) => `${s.app}/${s.stream}`), ...reported]);
     history.keepOnly(new Set(nodes.map((n) => n.id)), streams);
     for (const k of storedAt.keys()) if (!streams.has(k)) storedAt.delete(k);
@@ -375,9 +378,7 @@ export function createApi(o: ApiOptions): express.Express {
     const [a, name] = [param(req, 'app'), param(req, 'stream')];
     const s = store.stream(a, name);
     if (s) return s;
-    const reported = (n: NodeRow): Array<{ app: string; stream: string }> =>
-      (n.metrics as { streams?: Array<{ app: string; stream: string }> } | null)?.streams ?? [];
-    const local = store.nodes({ role: 'transcoder' }).some((n) => reported(n).some((f) => f.app === a && f.stream === name));
+    const local = store.nodes({ role: 'transcoder' }).some((n) => reportedStreams(n).some((f) => f.app === a && f.stream === name));
     if (!local) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${a}/${name}`);
     const { settings } = newStream({ app: a, stream: name }, {});
     return { app: a, stream: name, settings, streamKey: '', status: 'live', transcoder: undefined, endingSince: undefined };

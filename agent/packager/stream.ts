@@ -103,6 +103,8 @@ export class StreamPackager {
   get spoolDir(): string { return path.join(this.deps.spoolRoot, this.paths.app, this.paths.stream); }
 
   rendition(name: string): Rendition | undefined { return this.renditions.get(name); }
+  /** Bytes its renditions' segments take on the storage. */
+  get storedBytes(): number { return [...this.renditions.values()].reduce((a, r) => a + r.index.totalBytes, 0); }
 
   counters(): Record<string, RenditionCounters> {
     return Object.fromEntries([...this.renditions].map(([k, r]) => [k, { ...r.counters }]));

@@ -216,8 +216,8 @@ export class Transcoder {
         segmentsWritten: r.segmentsWritten, lateSegments: r.lateSegments,
         encoderSpeed: span > 0 ? (media - (r.recent[0]?.[1] ?? 0)) / span : 0,
         restarts: r.source.restarts, ended: sp?.ended ?? false,
-        ...(sp ? { storedBytes: Object.keys(sp.counters()).reduce((a, name) => a + (sp.rendition(name)?.index.totalBytes ?? 0), 0),
-          segmentLatencyMs: sp.counters()[r.job.ladder[0]?.name ?? '']?.lastLatencyMs ?? 0 } : {}),
+        ...(sp ? { storedBytes: sp.storedBytes, segmentLatencyMs: sp.rendition(r.job.ladder[0]?.name ?? '')?.counters.lastLatencyMs ?? 0 }
+          : {}),
         ...(r.lastArrival > 0 ? { lastSegmentAgeSeconds: (Date.now() - r.lastArrival) / 1000 } : {}),
       };
     });

@@ -2,13 +2,13 @@
 // command line is one line on stderr with exit 2 (the nfs-kit scripts too), and `dvr streams|nodes|
 // launch-config|scale` drive a real controller with the URL and token it left in its data directory.
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { PROVISIONING_DIR } from '../../provisioning/inventory.js';
 import { freePort, tempDir } from '../support/run.js';
+import { spawnController } from '../support/controller.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const binDir = path.join(here, '../../bin');
@@ -125,16 +125,8 @@ describe('dvr streams | nodes | launch-config against a controller', function ()
     // The cluster's defaults for new streams: two hours of DVR, every stream recorded.
     const defaults = path.join(dataDir, 'stream-defaults.json');
     await fs.writeFile(defaults, JSON.stringify({ windowSeconds: 7200, forceRecording: true }));
-    proc = spawn(process.execPath, [path.join(binDir, 'dvr-controller.js'), '--port', String(port), '--host', '127.0.0.1'], {
-      env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_AGENT_TOKEN: AGENT, DVR_LOG_LEVEL: 'warn', DVR_ADMIN_TOKEN: '',
-        DVR_STREAM_DEFAULTS: defaults },
-      stdio: ['ignore', 'pipe', 'inherit'] });
-    api = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => {
-        const m = /^api: (\S+)$/.exec(l); if (m?.[1]) resolve(m[1]);
-      });
-      proc.once('exit', (c) => reject(new Error(`controller exited ${String(c)}`)));
-    });
+    ({ proc, url: api } = await spawnController(path.join(binDir, 'dvr-controller.js'), port, { DVR_DATA_DIR: dataDir,
+      DVR_AGENT_TOKEN: AGENT, DVR_LOG_LEVEL: 'warn', DVR_ADMIN_TOKEN: '', DVR_STREAM_DEFAULTS: defaults }, 'inherit'));
   });
   after(async () => {
     proc.kill('SIGKILL');

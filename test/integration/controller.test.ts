@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { silentLogger } from '../../common/log.js';
 import { NginxProcess } from '../../nginx/process.js';
 import { renderConfig } from '../../nginx/render.js';
 import { RTMP_MODULE_PATH } from '../../nginx/model.js';
+import { spawnController } from '../support/controller.js';
 import { promtoolCheck } from '../support/promtool.js';
 import { ffmpeg, freePort, tempDir, until } from '../support/run.js';
 
@@ -19,19 +19,9 @@ const AGENT = 'agent-token-for-tests-0123456789';
 
 interface Running { proc: ChildProcess; url: string }
 
-async function startController(dataDir: string, port: number, env: Record<string, string> = {}): Promise<Running> {
-  const proc = spawn(process.execPath, [bin, '--port', String(port), '--host', '127.0.0.1'], {
-    env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_ADMIN_TOKEN: ADMIN, DVR_AGENT_TOKEN: AGENT, DVR_DEAD_AFTER_MS: '2000',
-      DVR_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => {
-      const m = /^api: (\S+)$/.exec(l); if (m?.[1]) resolve(m[1]);
-    });
-    proc.once('exit', (c) => reject(new Error(`controller exited ${String(c)}`)));
-  });
-  return { proc, url };
+function startController(dataDir: string, port: number, env: Record<string, string> = {}): Promise<Running> {
+  return spawnController(bin, port, { DVR_DATA_DIR: dataDir, DVR_ADMIN_TOKEN: ADMIN, DVR_AGENT_TOKEN: AGENT, DVR_DEAD_AFTER_MS: '2000',
+    DVR_LOG_LEVEL: 'warn', ...env });
 }
 
 const call = async (url: string, method: string, token: string | undefined, body?: unknown, raw?: string):

@@ -3,12 +3,12 @@
 // in service to delete it, and forgets it when that transcoder says it did. Publishes and
 // heartbeats are made as the origin and the agents make them.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort, tempDir, until } from '../support/run.js';
+import { spawnController } from '../support/controller.js';
 
 const bin = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr-controller.js');
 const ADMIN = 'admin-token-for-recordings-0123456789';
@@ -38,15 +38,8 @@ describe('recordings and their retention (controller)', function () {
 
   before(async () => {
     dataDir = await tempDir('recordings');
-    proc = spawn(process.execPath, [bin, '--port', String(await freePort()), '--host', '127.0.0.1'], {
-      env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_ADMIN_TOKEN: ADMIN, DVR_AGENT_TOKEN: AGENT, DVR_RECONNECT_GRACE_SECONDS: '0',
-        DVR_DEAD_AFTER_MS: '60000', DVR_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
-    api = await new Promise<string>((resolve, reject) => {
-      createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => {
-        const m = /^api: (\S+)$/.exec(l); if (m?.[1]) resolve(m[1]);
-      });
-      proc.once('exit', (c) => reject(new Error(`controller exited ${String(c)}`)));
-    });
+    ({ proc, url: api } = await spawnController(bin, await freePort(), { DVR_DATA_DIR: dataDir, DVR_ADMIN_TOKEN: ADMIN,
+      DVR_AGENT_TOKEN: AGENT, DVR_RECONNECT_GRACE_SECONDS: '0', DVR_DEAD_AFTER_MS: '60000', DVR_LOG_LEVEL: 'warn' }, 'inherit'));
   });
   after(async () => {
     proc.kill('SIGKILL');

@@ -2,13 +2,12 @@
 // instead of /opt/dvr/current), and the controller's unit, its command run with its environment,
 // starts the controller and serves its API.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { kill } from '../support/origin.js';
 import { freePort, run, tempDir } from '../support/run.js';
+import { spawnController } from '../support/controller.js';
 
 const project = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const UNITS = ['dvr-controller.service', 'dvr-agent.service', 'dvr-appliance.service'];
@@ -55,16 +54,11 @@ describe('systemd units', function () {
       for (const pair of e.split(' ')) { const [k, v] = pair.split('='); if (k && v !== undefined) env[k] = v; }
     }
     assert.equal(env['DVR_DATA_DIR'], '/var/lib/dvr');
-    const [exe, ...args] = (s.get('ExecStart')?.[0] ?? '').replaceAll('/opt/dvr/current', project).split(' ');
+    const [exe, script, ...rest] = (s.get('ExecStart')?.[0] ?? '').replaceAll('/opt/dvr/current', project).split(' ');
     assert.equal(exe, '/usr/bin/node');
-    const port = await freePort();
-    const proc = spawn(process.execPath, [...args, '--port', String(port), '--host', '127.0.0.1'], {
-      env: { ...process.env, ...env, DVR_DATA_DIR: dir, DVR_ADMIN_TOKEN: '' }, stdio: ['ignore', 'pipe', 'ignore'] });
+    assert.deepEqual(rest, [], 'the command takes no arguments: its settings are its environment');
+    const { proc, url: api } = await spawnController(script ?? '', await freePort(), { ...env, DVR_DATA_DIR: dir, DVR_ADMIN_TOKEN: '' });
     try {
-      const api = await new Promise<string>((resolve, reject) => {
-        createInterface({ input: proc.stdout }).on('line', (l) => { const m = /^api: (\S+)$/.exec(l); if (m?.[1]) resolve(m[1]); });
-        proc.once('exit', (c) => reject(new Error(`exited ${String(c)}`)));
-      });
       assert.equal((await fetch(`${api}/health`)).status, 200);
       const token = (await fs.readFile(path.join(dir, 'controller', 'admin-token'), 'utf8')).trim();
       assert.equal((await fetch(`${api}/streams`, { headers: { Authorization: `Bearer ${token}` } })).status, 200);
