@@ -1,11 +1,11 @@
 // `dvr streams|nodes|launch-config|scale`: the controller's API without hand-written curl. Tables
 // for a person, the API's JSON with --json; `launch-config validate` works offline.
-import { promises as fs } from 'node:fs';
 import { ApiClient, resolveTarget } from '../cli/client.js';
 import { bps, bytesSI, parseBitrate, parseDuration, size } from '../cli/size.js';
 import { bytes, duration, table } from '../cli/table.js';
 import { parseCommandLine, usageError } from '../common/cli.js';
-import { DvrError, isDvrError } from '../common/errors.js';
+import { readJsonFile } from '../common/json-file.js';
+import { isDvrError } from '../common/errors.js';
 import { NAME_PATTERN, type RenditionSpec } from '../common/stream-settings.js';
 import { parseLaunchConfig } from '../controller/launch-config.js';
 
@@ -128,27 +128,6 @@ export function parseLadder(raw: string): RenditionSpec[] {
   });
 }
 
-/** A JSON file, its syntax errors with line and column. */
-export async function readJsonFile(file: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    throw new DvrError('DVR_ERR_CONFIG', `${file}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    const pos = /position (\d+)/.exec(msg)?.[1];
-    let where = '';
-    if (pos !== undefined) {
-      const before = text.slice(0, Number(pos)).split('\n');
-      where = `:${before.length}:${(before.at(-1)?.length ?? 0) + 1}`;
-    }
-    throw new DvrError('DVR_ERR_CONFIG', `${file}${where}: not JSON: ${msg.replace(/ in JSON at position \d+.*$/, '')}`);
-  }
-}
 
 interface StreamJson { app: string; stream: string; status: string; format: string; mode: string; windowSeconds: number;
   recording: boolean; signedPlayback?: boolean; transcoder: string | null; ladder: RenditionSpec[]; streamKey?: string }

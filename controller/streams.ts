@@ -1,8 +1,8 @@
 // A stream's settings as the API takes them: the creation schema, the cluster's defaults for new
 // streams (set once in the controller's configuration, as Red5's forceVODRecord forces recording),
 // and the DVR settings a PATCH may change on a running stream. Pure, apart from reading the file.
-import { promises as fs } from 'node:fs';
 import { DvrError } from '../common/errors.js';
+import { readJsonFile } from '../common/json-file.js';
 import { compile, describeErrors, validateOrThrow } from '../common/schema.js';
 import { DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, encodingProblem, type DvrSettings } from '../common/stream-settings.js';
 import type { StreamOptions } from './store.js';
@@ -43,19 +43,7 @@ const validateDefaults = compile<StreamDefaults>(streamDefaultsSchema);
 
 /** The stream settings a JSON file sets as the cluster's defaults; errors name the file and the JSON path. */
 export async function loadStreamDefaults(file: string): Promise<Readonly<StreamDefaults>> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    throw new DvrError('DVR_ERR_CONFIG', `stream defaults ${file}: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new DvrError('DVR_ERR_CONFIG', `stream defaults ${file}: not JSON: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  return parseStreamDefaults(json, file);
+  return parseStreamDefaults(await readJsonFile(file), file);
 }
 
 export function parseStreamDefaults(json: unknown, where = 'stream defaults'): Readonly<StreamDefaults> {
