@@ -274,9 +274,12 @@ export function renderEdge(m: EdgeModel): string {
       'etag off;', 'if_modified_since off;'),
     b('location @dvr_playlist', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
       'try_files $dvr_base.m3u8 @dvr_chunked;', 'etag off;', 'if_modified_since off;'),
-    // Long playlists are stitched from immutable chunks with SSI; only they pay for the filter.
+    // Long playlists are stitched from immutable chunks with SSI; only they pay for the filter. A
+    // player that accepts gzip gets the form the packager compressed once (its chunks are stored
+    // compressed too): nothing is compressed per request, whatever the playlist's length.
     b('location @dvr_chunked', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
-      'default_type application/vnd.apple.mpegurl;', 'rewrite ^ $dvr_base.m3u8.ssi break;',
+      'add_header Content-Encoding $dvr_encoding always;', 'add_header Vary Accept-Encoding always;',
+      'default_type application/vnd.apple.mpegurl;', 'try_files $dvr_base.m3u8$dvr_gz.ssi $dvr_base.m3u8.ssi =404;', 'gzip off;',
       'ssi on;', 'ssi_types application/vnd.apple.mpegurl;', 'ssi_last_modified off;', 'etag off;', 'if_modified_since off;'),
     b('location ~ \\.mpd$', preflight(), ...requireToken(tokens), ...timeshiftQuery(m), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;'),
@@ -289,6 +292,8 @@ export function renderEdge(m: EdgeModel): string {
   );
   return print([...main(m), b('http', ...httpCommon(m),
     b('map $arg__HLS_skip $dvr_skip', 'default "";', 'YES "_delta";', 'v2 "_delta";'),
+    b('map $http_accept_encoding $dvr_gz', 'default "";', '"~*\\bgzip\\b" ".gz";'),
+    b('map $uri $dvr_encoding', 'default "";', '"~\\.m3u8\\.gz\\.ssi$" gzip;'),
     ...playlistCache, ...streamMaps(m), ...signingSecret(m.signing), ...timeshiftHttp(m), '', server)]);
 }
 

@@ -26,6 +26,8 @@ const INIT_RE = /^init_(\d{1,9})\.mp4$/;
 export const PLAYLIST = 'index.m3u8';
 /** The full playlist when it includes chunks: nginx assembles it with SSI (never served raw). */
 export const CHUNKED_PLAYLIST = 'index.m3u8.ssi';
+/** The chunked playlist for clients that accept gzip, compressed once (render/gzip.ts). */
+export const COMPRESSED_PLAYLIST = 'index.m3u8.gz.ssi';
 export const DELTA_PLAYLIST = 'index_delta.m3u8';
 export const MASTER = 'master.m3u8';
 export const DASH_MANIFEST = 'manifest.mpd';
@@ -72,6 +74,18 @@ export function parseIncomingName(name: string): IncomingFile | undefined {
 
 export function chunkName(firstSeq: number): string {
   return `${String(firstSeq).padStart(9, '0')}.m3u8`;
+}
+
+const CHUNK_PIECE_RE = /^(\d{9,15})_([0-9a-f]{8})_(\d{1,12})\.deflate$/;
+
+/** A chunk's compressed piece; its name carries the CRC-32 and length of the text it inflates to. */
+export function chunkPieceName(firstSeq: number, crc: number, length: number): string {
+  return `${String(firstSeq).padStart(9, '0')}_${crc.toString(16).padStart(8, '0')}_${length}.deflate`;
+}
+
+export function parseChunkPieceName(name: string): { seq: number; crc: number; length: number } | undefined {
+  const m = CHUNK_PIECE_RE.exec(name);
+  return m ? { seq: Number(m[1]), crc: parseInt(m[2] ?? '', 16), length: Number(m[3]) } : undefined;
 }
 
 export function dashSegmentName(seq: number): string {

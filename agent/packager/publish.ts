@@ -8,12 +8,13 @@ import type { Logger } from '../../common/log.js';
 import type { PackagerEmitter, StreamRef } from './events.js';
 import { unlinkIfPresent, writeAtomic } from './files.js';
 import {
-  CHUNK_DIR, CHUNKED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, PLAYLIST,
-  chunkName, dashSegmentName, initName, segmentName, type SegmentExt, type StreamPaths,
+  CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, PLAYLIST,
+  dashSegmentName, initName, segmentName, type SegmentExt, type StreamPaths,
 } from './layout.js';
 import { renderMpd } from './render/dash.js';
+import { renderGzipPlaylist } from './render/gzip.js';
 import {
-  CHUNK_SIZE, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, type MediaPlaylistInput, type PlaylistKind,
+  CHUNK_SIZE, mediaPlaylistParts, renderChunk, renderDeltaPlaylist, ssiPlaylist, type MediaPlaylistInput, type PlaylistKind,
 } from './render/hls.js';
 import { renderMaster, type VariantInfo } from './render/master.js';
 import type { Rendition } from './rendition.js';
@@ -49,7 +50,9 @@ export async function publish(ctx: PublishContext, r: Rendition, all: readonly R
   }
   const input = playlistInput(ctx, r);
   await writeChunks(r, input);
-  await writeFullPlaylist(r, renderMediaPlaylist(input));
+  // A chunk completed by this segment is included at once.
+  input.chunkedBelow = r.chunkedBelow;
+  await writeFullPlaylist(r, input);
   if (input.canSkipUntil > 0) await writeAtomic(path.join(r.dir, DELTA_PLAYLIST), renderDeltaPlaylist(input));
   await manifests.write(ctx, all, false);
   if (upTo > 0) await purge(ctx, r, upTo, capTo === upTo && capTo > 0 ? 'cap' : 'window');
@@ -84,24 +87,31 @@ function playlistInput(ctx: PublishContext, r: Rendition): MediaPlaylistInput {
 async function writeChunks(r: Rendition, input: MediaPlaylistInput): Promise<void> {
   if (r.chunkedBelow < r.index.firstSequence) r.chunkedBelow = r.index.firstSequence - (r.index.firstSequence % CHUNK_SIZE);
   while (r.chunkedBelow + CHUNK_SIZE <= r.index.nextSequence) {
-    if (r.index.posOf(r.chunkedBelow) >= 0) {
-      await fs.mkdir(path.join(r.dir, CHUNK_DIR), { recursive: true });
-      await writeAtomic(path.join(r.dir, CHUNK_DIR, chunkName(r.chunkedBelow)), renderChunk(input, r.chunkedBelow));
-    }
+    if (r.index.posOf(r.chunkedBelow) >= 0) await r.writeChunk(r.chunkedBelow, renderChunk(input, r.chunkedBelow));
     r.chunkedBelow += CHUNK_SIZE;
   }
 }
 
 /**
- * A playlist that includes chunks goes to index.m3u8.ssi, which nginx assembles; a plain one
- * to index.m3u8, served as a file. Only one of the two exists once the switch is done, and
- * the new one is in place before the old one goes, so a reader always finds one.
+ * A playlist that includes chunks goes to index.m3u8.ssi, which nginx assembles, and compressed to
+ * index.m3u8.gz.ssi for players that accept gzip; a plain one to index.m3u8, served as a file.
+ * Only one form exists once the switch is done, and the new one is in place before the old one
+ * goes, so a reader always finds one.
  */
-async function writeFullPlaylist(r: Rendition, text: string): Promise<void> {
-  const chunked = text.includes('<!--# include');
-  await writeAtomic(path.join(r.dir, chunked ? CHUNKED_PLAYLIST : PLAYLIST), text);
+async function writeFullPlaylist(r: Rendition, input: MediaPlaylistInput): Promise<void> {
+  const parts = mediaPlaylistParts(input);
+  const chunked = parts.chunks.length > 0;
+  if (chunked) {
+    await writeAtomic(path.join(r.dir, CHUNKED_PLAYLIST), ssiPlaylist(parts));
+    const gz = renderGzipPlaylist(parts, (seq) => r.pieces.get(seq));
+    if (gz) await writeAtomic(path.join(r.dir, COMPRESSED_PLAYLIST), gz);
+    else await unlinkIfPresent(path.join(r.dir, COMPRESSED_PLAYLIST));
+  } else {
+    await writeAtomic(path.join(r.dir, PLAYLIST), parts.head + parts.tail);
+  }
   if (chunked !== r.chunkedForm) {
-    await unlinkIfPresent(path.join(r.dir, chunked ? PLAYLIST : CHUNKED_PLAYLIST));
+    if (chunked) await unlinkIfPresent(path.join(r.dir, PLAYLIST));
+    else for (const f of [CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST]) await unlinkIfPresent(path.join(r.dir, f));
     r.chunkedForm = chunked;
   }
 }
@@ -146,7 +156,7 @@ async function purge(ctx: PublishContext, r: Rendition, upTo: number, reason: 'w
     const rec = r.index.at(0);
     await unlinkIfPresent(path.join(r.dir, segmentName(rec, r.ext)));
     if (r.ext === 'm4s') await unlinkIfPresent(path.join(r.dir, DASH_DIR, dashSegmentName(rec.seq)));
-    if ((rec.seq + 1) % CHUNK_SIZE === 0) await unlinkIfPresent(path.join(r.dir, CHUNK_DIR, chunkName(rec.seq + 1 - CHUNK_SIZE)));
+    if ((rec.seq + 1) % CHUNK_SIZE === 0) await r.deleteChunk(rec.seq + 1 - CHUNK_SIZE);
     bytes += rec.bytes;
     count++;
     r.index.shift();

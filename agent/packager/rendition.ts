@@ -2,13 +2,16 @@
 // Rebuilt from the directory alone after a crash.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CHUNK_DIR, chunkName, parseInitName, parseSegmentName, segmentName, type SegmentExt } from './layout.js';
-import { listDir } from './files.js';
+import {
+  CHUNK_DIR, chunkName, chunkPieceName, parseChunkPieceName, parseInitName, parseSegmentName, segmentName, type SegmentExt,
+} from './layout.js';
+import { listDir, unlinkIfPresent, writeAtomic } from './files.js';
 import type { InitMedia } from './media/inspect.js';
 import { newCounters, type RenditionCounters } from './metrics.js';
 import type { RenditionTail, SessionState } from './placement.js';
 
 export type { SessionState };
+import { deflatePiece, type ChunkPiece } from './render/gzip.js';
 import { CHUNK_SIZE } from './render/hls.js';
 import { SegmentIndex } from './segment-index.js';
 
@@ -27,6 +30,8 @@ export class Rendition {
   chunkedBelow = 0;
   /** The full playlist on disk is the chunked (SSI) form; undefined until first written. */
   chunkedForm: boolean | undefined;
+  /** Compressed pieces of the chunks on disk, by first sequence (render/gzip.ts). */
+  readonly pieces = new Map<number, ChunkPiece>();
   /** Discontinuity numbers that have an init_<d>.mp4. */
   readonly inits = new Set<number>();
   session: SessionState | undefined;
@@ -120,11 +125,44 @@ export class Rendition {
       this.target = Math.max(this.target, Math.round(s.durationUs / 1e6));
     });
     for (let p = 0; p < this.index.length; p++) this.account(this.index.bytesAt(p), this.index.durationUsAt(p) / 1e6);
-    const chunks = new Set(await listDir(path.join(this.dir, CHUNK_DIR)));
+    const chunkFiles = await listDir(path.join(this.dir, CHUNK_DIR));
+    const chunks = new Set(chunkFiles);
+    for (const f of chunkFiles) {
+      const piece = parseChunkPieceName(f);
+      if (piece) this.pieces.set(piece.seq, { file: `${CHUNK_DIR}/${f}`, crc: piece.crc, length: piece.length });
+    }
     let below = this.index.firstSequence - (this.index.firstSequence % CHUNK_SIZE);
-    while (chunks.has(chunkName(below))) below += CHUNK_SIZE;
+    while (chunks.has(chunkName(below))) {
+      // A chunk written before pieces existed gets its piece now, once.
+      if (!this.pieces.has(below)) {
+        await this.writePiece(below, await fs.readFile(path.join(this.dir, CHUNK_DIR, chunkName(below)), 'utf8'));
+      }
+      below += CHUNK_SIZE;
+    }
     this.chunkedBelow = below;
     return { segments: kept.length, ignored };
+  }
+
+  /** Writes a chunk's text and its compressed piece; both are immutable once written. */
+  async writeChunk(firstSeq: number, text: string): Promise<void> {
+    await fs.mkdir(path.join(this.dir, CHUNK_DIR), { recursive: true });
+    await writeAtomic(path.join(this.dir, CHUNK_DIR, chunkName(firstSeq)), text);
+    await this.writePiece(firstSeq, text);
+  }
+
+  private async writePiece(firstSeq: number, text: string): Promise<void> {
+    const piece = deflatePiece(text);
+    const name = chunkPieceName(firstSeq, piece.crc, piece.length);
+    await writeAtomic(path.join(this.dir, CHUNK_DIR, name), piece.data);
+    this.pieces.set(firstSeq, { file: `${CHUNK_DIR}/${name}`, crc: piece.crc, length: piece.length });
+  }
+
+  /** Deletes a chunk that no listed segment needs any more, both forms. */
+  async deleteChunk(firstSeq: number): Promise<void> {
+    await unlinkIfPresent(path.join(this.dir, CHUNK_DIR, chunkName(firstSeq)));
+    const piece = this.pieces.get(firstSeq);
+    if (piece) await unlinkIfPresent(path.join(this.dir, piece.file));
+    this.pieces.delete(firstSeq);
   }
 }
 

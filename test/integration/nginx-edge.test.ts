@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { renderConfig } from '../../nginx/render.js';
 import {
-  CHUNK_SIZE, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, type MediaPlaylistInput,
+  CHUNK_SIZE, mediaPlaylistParts, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, ssiPlaylist, type MediaPlaylistInput,
 } from '../../agent/packager/render/hls.js';
-import { chunkName } from '../../agent/packager/layout.js';
+import { deflatePiece, renderGzipPlaylist, type ChunkPiece } from '../../agent/packager/render/gzip.js';
+import { chunkName, chunkPieceName } from '../../agent/packager/layout.js';
 import { edgeModel, startEdge, type Edge } from '../support/edge.js';
 import { makeIndex } from '../support/index-fixture.js';
 import { parsePlaylist } from '../support/m3u8.js';
@@ -128,9 +131,64 @@ describe('nginx edge config', function () {
     await fs.rm(path.join(root, dir, 'index_delta.m3u8'));
     const noDelta = await (await fetch(`${edge.url}/${dir}/index.m3u8?_HLS_skip=YES`)).text();
     assert.equal(noDelta, full);
-    const gz = await fetch(`${edge.url}/${dir}/index.m3u8`, { headers: { 'Accept-Encoding': 'gzip' } });
-    assert.equal(gz.headers.get('content-encoding'), 'gzip');
     const seg = await fetch(`${edge.url}/${dir}/r.ts`, { headers: { 'Accept-Encoding': 'gzip' } });
     assert.equal(seg.headers.get('content-encoding'), null, 'media is never gzipped');
   });
+
+  it('serves a chunked playlist compressed once to players that accept gzip, and plain to the others', async () => {
+    const index = makeIndex(CHUNK_SIZE * 3 + 7, 2);
+    const input: MediaPlaylistInput = { index, from: 5, ext: 'ts', target: 2, kind: 'live', ended: false, canSkipUntil: 0,
+      chunkedBelow: CHUNK_SIZE * 3 };
+    const pieces = new Map<number, ChunkPiece>();
+    for (let seq = CHUNK_SIZE; seq < CHUNK_SIZE * 3; seq += CHUNK_SIZE) {
+      const text = renderChunk(input, seq);
+      const piece = deflatePiece(text);
+      const name = chunkPieceName(seq, piece.crc, piece.length);
+      await fs.writeFile(path.join(root, dir, 'chunks', chunkName(seq)), text);
+      await fs.writeFile(path.join(root, dir, 'chunks', name), piece.data);
+      pieces.set(seq, { file: `chunks/${name}`, crc: piece.crc, length: piece.length });
+    }
+    const parts = mediaPlaylistParts(input);
+    assert.equal(parts.chunks.length, 2);
+    const gzForm = renderGzipPlaylist(parts, (seq) => pieces.get(seq));
+    assert.ok(gzForm);
+    await fs.rm(path.join(root, dir, 'index.m3u8'), { force: true });
+    await fs.writeFile(path.join(root, dir, 'index.m3u8.ssi'), ssiPlaylist(parts));
+    await fs.writeFile(path.join(root, dir, 'index.m3u8.gz.ssi'), gzForm);
+    const expected = renderMediaPlaylist({ ...input, chunkedBelow: 0 });
+
+    const gz = await rawGet(`${edge.url}/${dir}/index.m3u8`, 'gzip, deflate, br');
+    assert.equal(gz.status, 200);
+    assert.deepEqual([gz.headers['content-encoding'], gz.headers['content-type'], gz.headers['vary'], gz.headers['cache-control']],
+      ['gzip', 'application/vnd.apple.mpegurl', 'Accept-Encoding', 'public, max-age=1']);
+    // gunzip checks the CRC-32 and the length in the trailer: the stitched stream is one valid member.
+    const text = gunzipSync(gz.body).toString();
+    assert.equal(text, expected);
+    assert.equal(parsePlaylist(text).segments.length, CHUNK_SIZE * 3 + 2);
+    assert.ok(gz.body.length * 4 < expected.length, `compressed ${gz.body.length} of ${expected.length} bytes`);
+
+    const plain = await rawGet(`${edge.url}/${dir}/index.m3u8`, 'identity');
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal(plain.body.toString().replace(/\n+/g, '\n'), expected);
+
+    // Without the compressed form (an older packager, or one it could not make) a gzip player gets the plain one.
+    await fs.rm(path.join(root, dir, 'index.m3u8.gz.ssi'));
+    const fallback = await rawGet(`${edge.url}/${dir}/index.m3u8`, 'gzip');
+    assert.equal(fallback.headers['content-encoding'], undefined);
+    assert.equal(fallback.body.toString().replace(/\n+/g, '\n'), expected);
+    // The pieces are never served on their own, nor the templates.
+    assert.equal((await rawGet(`${edge.url}/${dir}/${[...pieces.values()][0]?.file ?? ''}`, 'gzip')).status, 404);
+    assert.equal((await rawGet(`${edge.url}/${dir}/index.m3u8.ssi`, 'gzip')).status, 403);
+  });
 });
+
+function rawGet(url: string, acceptEncoding: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    http.get(url, { headers: { 'Accept-Encoding': acceptEncoding } }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}

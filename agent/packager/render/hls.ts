@@ -78,25 +78,51 @@ export function renderChunk(input: MediaPlaylistInput, firstSeq: number): string
   return renderSegments(input, start, start + CHUNK_SIZE, -1);
 }
 
-/** Full media playlist. Complete chunks after the first listed one are SSI includes. */
-export function renderMediaPlaylist(input: MediaPlaylistInput): string {
+/**
+ * The full media playlist in three parts: the header with the segments up to the first complete
+ * chunk after the first listed one, the complete chunks (by first sequence), and the rest.
+ */
+export interface PlaylistParts {
+  head: string;
+  chunks: number[];
+  tail: string;
+}
+
+export function mediaPlaylistParts(input: MediaPlaylistInput): PlaylistParts {
   const { index, from } = input;
-  let out = header(input);
+  let head = header(input);
+  const chunks: number[] = [];
+  let tail = '';
   const n = index.length;
   if (n > from) {
     const firstSeq = index.seqAt(from);
     // The chunk holding the first listed segment is always inline: its tags depend on `from`.
     let inlineEnd = Math.min(n, from + (CHUNK_SIZE - (firstSeq % CHUNK_SIZE)));
-    out += renderSegments(input, from, inlineEnd, from);
+    head += renderSegments(input, from, inlineEnd, from);
     while (inlineEnd + CHUNK_SIZE <= n && index.seqAt(inlineEnd) + CHUNK_SIZE <= input.chunkedBelow) {
-      // blank line after expansion: ignored by players
-      out += `<!--# include virtual="${CHUNK_DIR}/${chunkName(index.seqAt(inlineEnd))}" -->\n`;
+      chunks.push(index.seqAt(inlineEnd));
       inlineEnd += CHUNK_SIZE;
     }
-    out += renderSegments(input, inlineEnd, n, -1);
+    tail = renderSegments(input, inlineEnd, n, -1);
   }
-  if (input.ended) out += '#EXT-X-ENDLIST\n';
-  return out;
+  if (input.ended) tail += '#EXT-X-ENDLIST\n';
+  return { head, chunks, tail };
+}
+
+/** SSI that includes a chunk file; nginx replaces it with the chunk's text. */
+export function includeDirective(file: string): string {
+  return `<!--# include virtual="${file}" -->`;
+}
+
+/** Full media playlist. Complete chunks after the first listed one are SSI includes. */
+export function renderMediaPlaylist(input: MediaPlaylistInput): string {
+  return ssiPlaylist(mediaPlaylistParts(input));
+}
+
+/** The parts as the SSI template nginx assembles. */
+export function ssiPlaylist(parts: PlaylistParts): string {
+  // blank line after each expansion: ignored by players
+  return parts.head + parts.chunks.map((seq) => `${includeDirective(`${CHUNK_DIR}/${chunkName(seq)}`)}\n`).join('') + parts.tail;
 }
 
 /** Delta update (RFC 8216bis 6.2.5.1): segments older than CAN-SKIP-UNTIL replaced by EXT-X-SKIP. */
