@@ -301,6 +301,10 @@ export function renderRelay(m: RelayModel): string {
   const proxied = (validity: string[]): Node[] => [
     'proxy_pass http://dvr_storage;',
     'proxy_cache dvr_relay;',
+    // One cached copy per object, compressed where the upstream compresses (playlists); players
+    // that do not accept gzip get it inflated here.
+    'proxy_set_header Accept-Encoding gzip;',
+    'gunzip on;',
     ...validity,
     'add_header X-Cache-Status $upstream_cache_status always;',
   ];

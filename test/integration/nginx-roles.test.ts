@@ -194,6 +194,17 @@ describe('nginx roles', function () {
       }, 5000, 200);
     });
 
+    it('keeps one compressed copy of a playlist and serves it plain to a player that does not accept gzip', async () => {
+      let text = '#EXTM3U\n#EXT-X-TARGETDURATION:2\n';
+      for (let i = 0; i < 50; i++) text += `#EXTINF:2.000000,\n${String(i).padStart(9, '0')}_1795400000000_2000000_0_0.ts\n`;
+      await fs.writeFile(path.join(root, 'live', 'open', 'r', 'shared.m3u8'), text);
+      const url = `${relayUrl}/live/open/r/shared.m3u8`;
+      const gz = await fetch(url, { headers: { 'Accept-Encoding': 'gzip' } });
+      assert.deepEqual([gz.headers.get('x-cache-status'), gz.headers.get('content-encoding'), await gz.text()], ['MISS', 'gzip', text]);
+      const plain = await fetch(url, { headers: { 'Accept-Encoding': 'identity' } });
+      assert.deepEqual([plain.headers.get('x-cache-status'), plain.headers.get('content-encoding'), await plain.text()], ['HIT', null, text]);
+    });
+
     it('collapses concurrent misses into one upstream request and never caches a 404', async () => {
       await fs.writeFile(path.join(root, 'live', 'open', 'r', 'burst.ts'), Buffer.alloc(2 * 1024 * 1024, 2));
       const results = await Promise.all(Array.from({ length: 20 }, () => fetch(`${relayUrl}/live/open/r/burst.ts`).then(async (r) => {
