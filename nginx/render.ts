@@ -239,6 +239,11 @@ function playerLocations(m: EdgeModel): Node[] {
   ];
 }
 
+/** SSI as the stitched playlists need it: no Last-Modified or ETag, never a 304. */
+function ssi(): string[] {
+  return ['ssi on;', 'ssi_types application/vnd.apple.mpegurl;', 'ssi_last_modified off;', 'etag off;', 'if_modified_since off;'];
+}
+
 export function renderEdge(m: EdgeModel): string {
   const tokens = checksTokens(m);
   const playlistCache: Node[] = [
@@ -273,14 +278,20 @@ export function renderEdge(m: EdgeModel): string {
       // No ETag/304 loop and no open_file_cache: a live playlist must always be fresh.
       'etag off;', 'if_modified_since off;'),
     b('location @dvr_playlist', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
-      'try_files $dvr_base.m3u8 @dvr_chunked;', 'etag off;', 'if_modified_since off;'),
+      'try_files $dvr_base.m3u8 @dvr_chunked$dvr_gz;', 'etag off;', 'if_modified_since off;'),
     // Long playlists are stitched from immutable chunks with SSI; only they pay for the filter. A
     // player that accepts gzip gets the form the packager compressed once (its chunks are stored
-    // compressed too): nothing is compressed per request, whatever the playlist's length.
+    // compressed too): nothing is compressed per request, whatever the playlist's length. Without
+    // TCP_CORK: a stitched response on a kept-alive connection waited 40 ms for the client's delayed
+    // ACK (24 h window: 26 req/s on one connection, 850 without).
     b('location @dvr_chunked', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
-      'add_header Content-Encoding $dvr_encoding always;', 'add_header Vary Accept-Encoding always;',
-      'default_type application/vnd.apple.mpegurl;', 'try_files $dvr_base.m3u8$dvr_gz.ssi $dvr_base.m3u8.ssi =404;', 'gzip off;',
-      'ssi on;', 'ssi_types application/vnd.apple.mpegurl;', 'ssi_last_modified off;', 'etag off;', 'if_modified_since off;'),
+      'add_header Vary Accept-Encoding always;', 'default_type application/vnd.apple.mpegurl;',
+      'rewrite ^ $dvr_base.m3u8.ssi break;', 'tcp_nopush off;', ...ssi()),
+    // Small pieces: copied through buffers, not sent one sendfile each (1.5x the req/s).
+    b('location @dvr_chunked.gz', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
+      'add_header Vary Accept-Encoding always;', 'add_header Content-Encoding gzip always;',
+      'default_type application/vnd.apple.mpegurl;', 'try_files $dvr_base.m3u8.gz.ssi @dvr_chunked;', 'gzip off;', 'sendfile off;',
+      ...ssi()),
     b('location ~ \\.mpd$', preflight(), ...requireToken(tokens), ...timeshiftQuery(m), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;'),
     b(`location ~ \\.(${MEDIA_EXT})$`, preflight(), ...requireToken(tokens), ...cors(),
@@ -293,7 +304,6 @@ export function renderEdge(m: EdgeModel): string {
   return print([...main(m), b('http', ...httpCommon(m),
     b('map $arg__HLS_skip $dvr_skip', 'default "";', 'YES "_delta";', 'v2 "_delta";'),
     b('map $http_accept_encoding $dvr_gz', 'default "";', '"~*\\bgzip\\b" ".gz";'),
-    b('map $uri $dvr_encoding', 'default "";', '"~\\.m3u8\\.gz\\.ssi$" gzip;'),
     ...playlistCache, ...streamMaps(m), ...signingSecret(m.signing), ...timeshiftHttp(m), '', server)]);
 }
 
