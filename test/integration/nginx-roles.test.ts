@@ -202,7 +202,8 @@ describe('nginx roles', function () {
       const gz = await fetch(url, { headers: { 'Accept-Encoding': 'gzip' } });
       assert.deepEqual([gz.headers.get('x-cache-status'), gz.headers.get('content-encoding'), await gz.text()], ['MISS', 'gzip', text]);
       const plain = await fetch(url, { headers: { 'Accept-Encoding': 'identity' } });
-      assert.deepEqual([plain.headers.get('x-cache-status'), plain.headers.get('content-encoding'), await plain.text()], ['HIT', null, text]);
+      assert.deepEqual([plain.headers.get('x-cache-status'), plain.headers.get('content-encoding'), await plain.text()],
+        ['HIT', null, text]);
     });
 
     it('collapses concurrent misses into one upstream request and never caches a 404', async () => {
