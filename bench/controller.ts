@@ -57,7 +57,7 @@ async function main(started: Started): Promise<void> {
       c.store.insertStream({ app: 'live', stream: `s${i}`, streamKey: `k${i}`, status: 'idle', transcoder: undefined,
         endingSince: undefined, settings: { windowSeconds: 3600, recording: false, archiveStrategy: 'append', format: 'fmp4', mode: 'copy',
           ladder: [{ name: 'source' }], segmentSeconds: 2, signedPlayback: false, storageCapBytes: 0, dash: true, deltaUpdates: true,
-          retentionHours: 0 } });
+          retentionHours: 0, playlistCapSeconds: 10_800 } });
     }
   });
   // Half the streams are live already, so allocation sees a loaded cluster.

@@ -21,9 +21,9 @@ export const API_HELP = {
        dvr streams create <app>/<stream> [--window S] [--format ts|fmp4] [--mode copy|transcode]
                           [--ladder NAME:HEIGHT:VIDEO_KBPS:AUDIO_KBPS,...] [--segment S] [--record]
                           [--archive append|version|delete] [--storage-cap BYTES] [--retention H] [--signed]
-                          [--no-dash] [--no-delta]
+                          [--playlist-cap S] [--no-dash] [--no-delta]
        dvr streams set <app>/<stream> [--window S] [--record | --no-record] [--archive ...]
-                          [--storage-cap BYTES] [--retention H] [--signed | --no-signed]
+                          [--storage-cap BYTES] [--retention H] [--playlist-cap S] [--signed | --no-signed]
                                            change its DVR settings; a live stream takes them at once
        dvr streams defaults                the cluster's defaults for new streams
        dvr streams url <app>/<stream>      its publish URL (with the stream key) and a playback URL
@@ -93,13 +93,18 @@ function numberFlag(name: string, raw: string | undefined, integer = false): num
 }
 
 type Flags = Record<string, string | boolean | undefined>;
+
+/** The API's advice on a stream's settings, on stderr (stdout stays the result). */
+function warn(s: { warnings?: string[] }): void {
+  for (const w of s.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
+}
 const stringFlag = (v: Flags, k: string): string | undefined => (typeof v[k] === 'string' ? v[k] : undefined);
 
-/** The DVR settings `streams create` and `streams set` both take: --window, --storage-cap, --retention, --archive. */
+/** The DVR settings `streams create` and `streams set` both take: --window, --storage-cap, --retention, --playlist-cap, --archive. */
 function dvrFlags(v: Flags): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   const numbers: Array<[flag: string, field: string, integer: boolean]> = [['window', 'windowSeconds', false],
-    ['storage-cap', 'storageCapBytes', true], ['retention', 'retentionHours', false]];
+    ['storage-cap', 'storageCapBytes', true], ['retention', 'retentionHours', false], ['playlist-cap', 'playlistCapSeconds', false]];
   for (const [flag, field, integer] of numbers) {
     const n = numberFlag(flag, stringFlag(v, flag), integer);
     if (n !== undefined) body[field] = n;
@@ -130,7 +135,8 @@ export function parseLadder(raw: string): RenditionSpec[] {
 
 
 interface StreamJson { app: string; stream: string; status: string; format: string; mode: string; windowSeconds: number;
-  recording: boolean; signedPlayback?: boolean; transcoder: string | null; ladder: RenditionSpec[]; streamKey?: string }
+  recording: boolean; signedPlayback?: boolean; transcoder: string | null; ladder: RenditionSpec[]; streamKey?: string;
+  warnings?: string[] }
 interface NodeJson { id: string; role: string; state: string; address: string; capacity: number; lastHeartbeat: number;
   assigned?: number; metrics: { system?: { cpuLoadPercent?: number; memoryUsedBytes?: number; memoryTotalBytes?: number;
     storageFreeBytes?: number | null }; connections?: number; streams?: unknown[] } | null }
@@ -233,7 +239,7 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
       const a = parseCommandLine(spec({ window: { type: 'string' }, format: { type: 'string' }, mode: { type: 'string' },
         ladder: { type: 'string' }, segment: { type: 'string' }, record: { type: 'boolean' }, archive: { type: 'string' },
         'storage-cap': { type: 'string' }, signed: { type: 'boolean' }, 'no-dash': { type: 'boolean' }, 'no-delta': { type: 'boolean' },
-        retention: { type: 'string' } },
+        retention: { type: 'string' }, 'playlist-cap': { type: 'string' } },
       1, 1), rest);
       if (!a) return 0;
       const v = a.values as Flags;
@@ -250,6 +256,7 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
       if (v['no-delta'] === true) body['deltaUpdates'] = false;
       const api = await client(a.values);
       const s = await api.call<StreamJson>('POST', '/streams', body);
+      warn(s);
       const publish = await api.call<{ url: string }>('GET', `/streams/${s.app}/${s.stream}/publish`);
       out(a.values.json, { ...s, publishUrl: publish.url }, () => [`created: ${s.app}/${s.stream} (${s.format}, ${s.mode}, `
         + `window ${duration(s.windowSeconds)}${s.recording ? ', recorded' : ''}${s.signedPlayback === true ? ', signed playback' : ''})`,
@@ -258,7 +265,7 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
     }
     case 'streams set': {
       const a = parseCommandLine(spec({ window: { type: 'string' }, record: { type: 'boolean' }, 'no-record': { type: 'boolean' },
-        retention: { type: 'string' },
+        retention: { type: 'string' }, 'playlist-cap': { type: 'string' },
         archive: { type: 'string' }, 'storage-cap': { type: 'string' }, signed: { type: 'boolean' }, 'no-signed': { type: 'boolean' } },
       1, 1), rest);
       if (!a) return 0;
@@ -270,9 +277,10 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
       if (v['record'] === true || v['no-record'] === true) body['recording'] = v['record'] === true;
       if (v['signed'] === true || v['no-signed'] === true) body['signedPlayback'] = v['signed'] === true;
       if (Object.keys(body).length === 0) {
-        throw usageError('nothing to change (--window, --record, --archive, --storage-cap, --retention, --signed)');
+        throw usageError('nothing to change (--window, --record, --archive, --storage-cap, --retention, --playlist-cap, --signed)');
       }
       const s = await (await client(a.values)).call<StreamJson>('PATCH', `/streams/${app}/${stream}`, body);
+      warn(s);
       out(a.values.json, s, () => `changed: ${s.app}/${s.stream} (window ${duration(s.windowSeconds)}${s.recording ? ', recorded' : ''}`
         + `${s.signedPlayback === true ? ', signed playback' : ''}; a live stream takes it with its transcoder's next heartbeat)`);
       return 0;

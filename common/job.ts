@@ -27,7 +27,8 @@ export interface TranscodeJob extends EncodingSettings {
   dvr: JobDvrSettings;
 }
 
-export type JobDvrSettings = Omit<DvrSettings, 'retentionHours'>;
+/** The cap is sent only when it is not the default (an older agent does not know it). */
+export type JobDvrSettings = Omit<DvrSettings, 'retentionHours' | 'playlistCapSeconds'> & Partial<Pick<DvrSettings, 'playlistCapSeconds'>>;
 /** An agent refuses fields it does not know: a job carries only what a transcoder uses, so an older agent takes it. */
 const { retentionHours: _retention, ...JOB_DVR_PROPERTIES } = DVR_PROPERTIES;
 

@@ -45,6 +45,12 @@ export interface DvrSettings {
   deltaUpdates: boolean;
   /** Hours an ended event's media is kept after its end, then deleted; 0 = kept until the stream is. */
   retentionHours: number;
+  /**
+   * Seconds of entries the live playlist and MPD list at most when the window is longer (0 = no
+   * cap); the rest of the window stays reachable through the time-shift URLs. An unbounded window
+   * (an EVENT playlist, which may never drop an entry) is not capped.
+   */
+  playlistCapSeconds: number;
 }
 
 export const RENDITION_SCHEMA = {
@@ -61,6 +67,39 @@ export const ENCODING_PROPERTIES = {
   segmentSeconds: { type: 'number', minimum: 0.5, maximum: 30, default: 2 },
 } as const;
 
+/** Three hours of entries: 5,400 of 2 s segments. */
+export const PLAYLIST_CAP_DEFAULT_SECONDS = 3 * 3600;
+
+/** The live listing's span: the window, or the cap where the window is longer. */
+export function listedSeconds(s: Pick<DvrSettings, 'windowSeconds' | 'playlistCapSeconds'>): number {
+  return s.playlistCapSeconds > 0 && s.windowSeconds > s.playlistCapSeconds ? s.playlistCapSeconds : s.windowSeconds;
+}
+
+/** Players choke on playlists past this many entries (about 30 h of 2 s segments per rendition). */
+export const MAX_COMFORTABLE_ENTRIES = 54_000;
+
+/**
+ * Advice on a stream's settings that does not stop it but that a sysadmin should see: the agent
+ * logs it, the API shows it with the stream.
+ */
+export function settingsAdvice(name: string, s: DvrSettings & { renditions: number; segmentSeconds: number }): string[] {
+  const warnings: string[] = [];
+  const listed = listedSeconds(s);
+  const entries = (listed * s.renditions) / s.segmentSeconds;
+  if (listed > 0 && entries > MAX_COMFORTABLE_ENTRIES) {
+    warnings.push(`stream ${name}: ${listed === s.windowSeconds ? 'window' : 'playlist cap'} ${listed}s x ${s.renditions} renditions / `
+      + `${s.segmentSeconds}s segments = ${Math.round(entries)} playlist entries (> ${MAX_COMFORTABLE_ENTRIES}); `
+      + 'players without delta updates will struggle: shorten the window (or the playlist cap) or lengthen segments');
+  }
+  if (s.windowSeconds === 0 && !s.recording) {
+    warnings.push(`stream ${name}: unbounded window without recording keeps every segment until the stream is deleted`);
+  }
+  if (s.recording && s.storageCapBytes > 0) {
+    warnings.push(`stream ${name}: recording keeps every segment; storageCapBytes only shortens the live window`);
+  }
+  return warnings;
+}
+
 export const DVR_PROPERTIES = {
   windowSeconds: { type: 'number', minimum: 0, maximum: 31 * 86400, default: 3600 },
   recording: { type: 'boolean', default: false },
@@ -69,6 +108,7 @@ export const DVR_PROPERTIES = {
   dash: { type: 'boolean', default: true },
   deltaUpdates: { type: 'boolean', default: true },
   retentionHours: { type: 'number', minimum: 0, maximum: 10 * 366 * 24, default: 0 },
+  playlistCapSeconds: { type: 'number', minimum: 0, maximum: 31 * 86400, default: PLAYLIST_CAP_DEFAULT_SECONDS },
 } as const;
 
 /**

@@ -12,7 +12,7 @@ import type { Heartbeat, HeartbeatReply } from '../common/protocol.js';
 import type { TranscodeJob } from '../common/job.js';
 import { compile, validateOrThrow } from '../common/schema.js';
 import { sameSecret } from '../common/secrets.js';
-import { NAME_PATTERN } from '../common/stream-settings.js';
+import { NAME_PATTERN, PLAYLIST_CAP_DEFAULT_SECONDS, settingsAdvice } from '../common/stream-settings.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
 import { leastLoaded, transcoderFor } from './allocation.js';
 import { parseHeartbeat } from './heartbeat-schema.js';
@@ -317,9 +317,13 @@ export function createApi(o: ApiOptions): express.Express {
     if (!s) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${param(req, 'app')}/${param(req, 'stream')}`);
     return s;
   };
-  const publicStream = (s: StreamRow): object => ({ app: s.app, stream: s.stream, ...s.settings,
-    retentionHours: s.settings.retentionHours ?? 0, status: s.status, transcoder: s.transcoder ?? null, origin: s.origin ?? null,
-    epoch: s.epoch ?? 0 });
+  const publicStream = (s: StreamRow): object => {
+    // Rows stored before a setting existed take its default.
+    const settings = { ...s.settings, retentionHours: s.settings.retentionHours ?? 0,
+      playlistCapSeconds: s.settings.playlistCapSeconds ?? PLAYLIST_CAP_DEFAULT_SECONDS };
+    return { app: s.app, stream: s.stream, ...settings, status: s.status, transcoder: s.transcoder ?? null, origin: s.origin ?? null,
+      epoch: s.epoch ?? 0, warnings: settingsAdvice(`${s.app}/${s.stream}`, { ...settings, renditions: settings.ladder.length }) };
+  };
   const defaults = o.streamDefaults ?? {};
   app.get('/api/v1/stream-defaults', admin, (_req, res) => { res.json(defaults); });
   app.post('/api/v1/streams', admin, (req, res) => {

@@ -105,7 +105,9 @@ export function openApiDocument(): object {
   const stream = { type: 'object', required: ['app', 'stream', 'status'], properties: {
     ...streamSchema.properties, status: { enum: ['idle', 'live', 'ending', 'ended'] },
     transcoder: { type: ['string', 'null'] }, origin: { type: ['string', 'null'] },
-    epoch: { type: 'integer', description: 'Its assignment epoch: raised each time it moves to another transcoder' } } };
+    epoch: { type: 'integer', description: 'Its assignment epoch: raised each time it moves to another transcoder' },
+    warnings: { type: 'array', items: { type: 'string' },
+      description: 'Advice on its settings (e.g. a playlist too long for players)' } } };
   const node = { type: 'object', required: ['id', 'role', 'state', 'address', 'capacity', 'lastHeartbeat'], properties: {
     id: NAME_SCHEMA, role: { enum: [...ROLES] },
     state: { enum: [...NODE_STATES] }, address: { type: 'string' },

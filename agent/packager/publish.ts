@@ -8,7 +8,7 @@ import type { Logger } from '../../common/log.js';
 import type { PackagerEmitter, StreamRef } from './events.js';
 import { unlinkIfPresent, writeAtomic } from './files.js';
 import {
-  CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, PLAYLIST,
+  CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, PLAYLIST, WINDOW_LISTING,
   dashSegmentName, initName, segmentName, type SegmentExt, type StreamPaths,
 } from './layout.js';
 import { renderMpd } from './render/dash.js';
@@ -20,6 +20,7 @@ import { renderMaster, type VariantInfo } from './render/master.js';
 import type { Rendition } from './rendition.js';
 import type { StreamSettings } from './settings.js';
 import { capTrim, purgeUpTo, windowHead } from './window.js';
+import { listedSeconds } from '../../common/stream-settings.js';
 
 export interface PublishContext {
   paths: StreamPaths;
@@ -48,12 +49,16 @@ export async function publish(ctx: PublishContext, r: Rendition, all: readonly R
     upTo = capTo;
     r.listedFrom = Math.max(r.listedFrom, upTo);
   }
+  r.playlistFrom = capping(ctx)
+    ? windowHead(r.index, Math.max(r.listedFrom, r.playlistFrom), { ...s, windowSeconds: s.playlistCapSeconds }, r.target)
+    : r.listedFrom;
   const input = playlistInput(ctx, r);
   await writeChunks(r, input);
   // A chunk completed by this segment is included at once.
   input.chunkedBelow = r.chunkedBelow;
   await writeFullPlaylist(r, input);
   if (input.canSkipUntil > 0) await writeAtomic(path.join(r.dir, DELTA_PLAYLIST), renderDeltaPlaylist(input));
+  await writeWindowListing(ctx, r, input);
   await manifests.write(ctx, all, false);
   if (upTo > 0) await purge(ctx, r, upTo, capTo === upTo && capTo > 0 ? 'cap' : 'window');
 }
@@ -63,6 +68,27 @@ function capShare(capBytes: number, r: Rendition, all: readonly Rendition[]): nu
   if (capBytes <= 0) return 0;
   const total = all.reduce((a, x) => a + x.byteRate, 0);
   return total > 0 && r.byteRate > 0 ? Math.floor((capBytes * r.byteRate) / total) : capBytes;
+}
+
+/** The live playlist lists less than the window: the window is longer than the playlist cap. */
+function capping(ctx: PublishContext): boolean {
+  const s = ctx.settings;
+  return !(ctx.ended && s.recording) && listedSeconds(s) < s.windowSeconds;
+}
+
+/**
+ * Where the playlist is capped, the whole window's listing for the time-shift catalog (its head and
+ * tail are rendered, its complete chunks included, as the full playlist's).
+ */
+async function writeWindowListing(ctx: PublishContext, r: Rendition, input: MediaPlaylistInput): Promise<void> {
+  const file = path.join(r.dir, WINDOW_LISTING);
+  if (r.playlistFrom > r.listedFrom) {
+    await writeAtomic(file, ssiPlaylist(mediaPlaylistParts({ ...input, from: r.listedFrom, canSkipUntil: 0 })));
+    r.windowListed = true;
+  } else if (r.windowListed !== false) {
+    await unlinkIfPresent(file);
+    r.windowListed = false;
+  }
 }
 
 function playlistKind(ctx: PublishContext, r: Rendition): PlaylistKind {
@@ -76,7 +102,7 @@ function playlistInput(ctx: PublishContext, r: Rendition): MediaPlaylistInput {
   const s = ctx.settings;
   const wantsDelta = s.deltaUpdates && kind !== 'vod' && (s.windowSeconds === 0 || s.windowSeconds > 6 * r.target);
   const input: MediaPlaylistInput = {
-    index: r.index, from: kind === 'vod' ? 0 : r.listedFrom, ext: r.ext, target: r.target, kind,
+    index: r.index, from: kind === 'vod' ? 0 : r.playlistFrom, ext: r.ext, target: r.target, kind,
     ended: ctx.ended, canSkipUntil: wantsDelta ? 6 * r.target : 0, chunkedBelow: r.chunkedBelow,
   };
   if (r.ext === 'm4s') input.initUri = (disc) => initName(disc);
@@ -133,15 +159,16 @@ export class Manifests {
       return { r, info };
     });
     if (variants.length === 0) return;
-    const master = renderMaster(variants.map((v) => v.info), ctx.ext === 'm4s');
+    const master = renderMaster(variants.map((v) => v.info), ctx.ext === 'm4s', capping(ctx) ? ctx.settings.windowSeconds : undefined);
     if (force || master !== this.lastMaster) {
       await writeAtomic(path.join(ctx.paths.dir, MASTER), master);
       this.lastMaster = master;
     }
     if (ctx.ext !== 'm4s' || !ctx.settings.dash) return;
+    const s = ctx.settings;
     const mpd = renderMpd({
-      renditions: variants.map((v) => ({ info: v.info, index: v.r.index, from: ctx.ended && ctx.settings.recording ? 0 : v.r.listedFrom })),
-      availabilityStartMs: ctx.eventStartMs ?? 0, windowSeconds: ctx.settings.windowSeconds,
+      renditions: variants.map((v) => ({ info: v.info, index: v.r.index, from: ctx.ended && s.recording ? 0 : v.r.playlistFrom })),
+      availabilityStartMs: ctx.eventStartMs ?? 0, windowSeconds: capping(ctx) ? s.playlistCapSeconds : s.windowSeconds,
       target: Math.max(...variants.map((v) => v.r.target)), ended: ctx.ended, publishMs: ctx.now(),
     });
     await writeAtomic(path.join(ctx.paths.dir, DASH_MANIFEST), mpd);
@@ -161,6 +188,7 @@ async function purge(ctx: PublishContext, r: Rendition, upTo: number, reason: 'w
     count++;
     r.index.shift();
     r.listedFrom = Math.max(0, r.listedFrom - 1);
+    r.playlistFrom = Math.max(0, r.playlistFrom - 1);
   }
   const minDisc = r.index.length > 0 ? r.index.discAt(0) : r.lastDisc;
   for (const d of [...r.inits]) {

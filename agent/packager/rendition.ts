@@ -24,8 +24,12 @@ export interface MediaFacts {
 
 export class Rendition {
   readonly index = new SegmentIndex();
-  /** Position of the first segment the live playlist lists. */
+  /** Position of the first segment of the DVR window (what is kept listed for time-shift). */
   listedFrom = 0;
+  /** Position of the first segment the live playlist lists: listedFrom, or later where the playlist cap cuts. */
+  playlistFrom = 0;
+  /** window.m3u8.ssi is on disk; undefined until first decided. */
+  windowListed: boolean | undefined;
   /** Sequences below this have their chunk file on disk. */
   chunkedBelow = 0;
   /** The full playlist on disk is the chunked (SSI) form; undefined until first written. */

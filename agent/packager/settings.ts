@@ -1,6 +1,8 @@
 // A stream's DVR settings: validated once by a schema, defaults in one place, then frozen.
 import { compile, validateOrThrow } from '../../common/schema.js';
-import { DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, type DvrSettings, type SegmentFormat } from '../../common/stream-settings.js';
+import {
+  DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, settingsAdvice, type DvrSettings, type SegmentFormat,
+} from '../../common/stream-settings.js';
 
 export type { ArchiveStrategy, SegmentFormat } from '../../common/stream-settings.js';
 
@@ -32,27 +34,11 @@ export const streamSettingsSchema = {
 
 const validate = compile<StreamSettings>(streamSettingsSchema);
 
-/** Players choke on playlists past this many entries (about 30 h of 2 s segments per rendition). */
-export const MAX_COMFORTABLE_ENTRIES = 54_000;
-
 export function parseStreamSettings(input: unknown): Readonly<StreamSettings> {
   return validateOrThrow(validate, input, 'stream settings');
 }
 
 /** Advice that does not stop the stream but that a sysadmin should see. */
 export function settingsWarnings(s: Readonly<StreamSettings>): string[] {
-  const warnings: string[] = [];
-  const entries = (s.windowSeconds * s.renditions.length) / s.segmentSeconds;
-  if (s.windowSeconds > 0 && entries > MAX_COMFORTABLE_ENTRIES) {
-    warnings.push(`stream ${s.app}/${s.stream}: window ${s.windowSeconds}s x ${s.renditions.length} renditions / `
-      + `${s.segmentSeconds}s segments = ${Math.round(entries)} playlist entries (> ${MAX_COMFORTABLE_ENTRIES}); `
-      + 'players without delta updates will struggle: shorten the window or lengthen segments');
-  }
-  if (s.windowSeconds === 0 && !s.recording) {
-    warnings.push(`stream ${s.app}/${s.stream}: unbounded window without recording keeps every segment until the stream is deleted`);
-  }
-  if (s.recording && s.storageCapBytes > 0) {
-    warnings.push(`stream ${s.app}/${s.stream}: recording keeps every segment; storageCapBytes only shortens the live window`);
-  }
-  return warnings;
+  return settingsAdvice(`${s.app}/${s.stream}`, { ...s, renditions: s.renditions.length });
 }

@@ -7,7 +7,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../../common/errors.js';
 import { checkName } from '../../common/names.js';
-import { CHUNKED_PLAYLIST, PLAYLIST, STREAM_STATE, parseSegmentName, type SegmentExt, type SegmentRecord } from '../packager/layout.js';
+import {
+  CHUNKED_PLAYLIST, PLAYLIST, STREAM_STATE, WINDOW_LISTING, parseSegmentName, type SegmentExt, type SegmentRecord,
+} from '../packager/layout.js';
 
 /** Consecutive segments in columns (about 28 bytes each). */
 interface Run {
@@ -87,7 +89,8 @@ export class Catalog {
   /** What the rendition lists now; undefined when it has no playlist. */
   async rendition(app: string, stream: string, rendition: string): Promise<RenditionView | undefined> {
     const dir = this.dir(app, stream, rendition);
-    for (const name of [CHUNKED_PLAYLIST, PLAYLIST]) {
+    // The whole window's listing where the live playlist is capped, else the live playlist.
+    for (const name of [WINDOW_LISTING, CHUNKED_PLAYLIST, PLAYLIST]) {
       const file = path.join(dir, name);
       let st;
       try {

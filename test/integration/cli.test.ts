@@ -179,6 +179,13 @@ describe('dvr streams | nodes | launch-config against a controller', function ()
     const recordings = await dvr('recordings', 'list');
     assert.equal(recordings.code, 0, recordings.stderr);
     assert.equal(recordings.stdout, 'no recordings\n');
+    // Two days of entries in the live playlist: the API and the command say it is too long for players.
+    const uncapped = await dvr('streams', 'set', 'live/cam2', '--window', '172800', '--playlist-cap', '0');
+    assert.equal(uncapped.code, 0, uncapped.stderr);
+    assert.match(uncapped.stderr, /^warning: stream live\/cam2: window 172800s x \d renditions .* playlist entries \(> 54000\)/m);
+    const capped = await dvr('streams', 'set', 'live/cam2', '--playlist-cap', '10800', '--json');
+    const advice = (JSON.parse(capped.stdout) as { warnings: string[] }).warnings;
+    assert.ok(advice.length > 0 && !advice.some((w) => w.includes('playlist entries')), advice.join('\n'));
     const unrecord = await dvr('streams', 'set', 'live/cam2', '--no-record');
     assert.equal(unrecord.code, 1);
     assert.match(unrecord.stderr, /\$\.recording: every stream is recorded on this cluster \(forceRecording/);

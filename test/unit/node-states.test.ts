@@ -28,7 +28,7 @@ describe('a node\'s states', () => {
 describe('the jobs in a transcoder\'s heartbeat reply', () => {
   const settings = { format: 'ts' as const, mode: 'copy' as const, ladder: [{ name: 'source' }], segmentSeconds: 2, windowSeconds: 600,
     recording: true, archiveStrategy: 'version' as const, storageCapBytes: 5e9, dash: false, deltaUpdates: true, signedPlayback: true,
-    retentionHours: 0 };
+    retentionHours: 0, playlistCapSeconds: 10_800 };
   const row = (stream: string, over: Partial<StreamRow> = {}): StreamRow => ({ app: 'live', stream, settings, streamKey: 'k',
     status: 'live', transcoder: 'tc-1', endingSince: undefined, origin: 'ot-1', epoch: 3, ...over });
 
@@ -37,6 +37,10 @@ describe('the jobs in a transcoder\'s heartbeat reply', () => {
     assert.deepEqual(job, { app: 'live', stream: 'a', source: { url: 'rtmp://10.0.0.5:1935/live/a' }, format: 'ts', mode: 'copy',
       ladder: [{ name: 'source' }], segmentSeconds: 2, reconnectGraceSeconds: 30, epoch: 3,
       dvr: { windowSeconds: 600, recording: true, archiveStrategy: 'version', storageCapBytes: 5e9, dash: false, deltaUpdates: true } });
+    // The playlist cap only when it is not the default, so an agent older than the cap takes the job.
+    const [capped] = jobsFor([row('b', { settings: { ...settings, playlistCapSeconds: 3600 } })],
+      { now: 1000, graceSeconds: 30, sourceOf: () => 'rtmp://o' });
+    assert.equal(capped?.dvr.playlistCapSeconds, 3600);
   });
 
   it('keeps a stream whose publisher left for the reconnect grace, then drops it', () => {

@@ -22,9 +22,12 @@ describe('stream settings', () => {
       });
   });
 
-  it('warns when window x renditions / segment duration exceeds 54,000 entries', () => {
-    const w = settingsWarnings(parseStreamSettings({ app: 'live', stream: 'a', renditions: ['a', 'b', 'c'], windowSeconds: 86_400 }));
-    assert.ok(w.some((m) => /129600 playlist entries/.test(m)), w.join('\n'));
+  it('warns when window (or playlist cap) x renditions / segment duration exceeds 54,000 entries', () => {
+    const long = { app: 'live', stream: 'a', renditions: ['a', 'b', 'c'], windowSeconds: 86_400 };
+    const w = settingsWarnings(parseStreamSettings({ ...long, playlistCapSeconds: 0 }));
+    assert.ok(w.some((m) => /window 86400s .* 129600 playlist entries/.test(m)), w.join('\n'));
+    assert.deepEqual(settingsWarnings(parseStreamSettings(long)), [], 'the default cap lists 3 h: 16,200 entries');
+    assert.ok(settingsWarnings(parseStreamSettings({ ...long, playlistCapSeconds: 40_000 })).some((m) => /playlist cap 40000s/.test(m)));
     assert.equal(settingsWarnings(parseStreamSettings({ app: 'live', stream: 'a', windowSeconds: 3600, format: 'fmp4' })).length, 0);
   });
 });

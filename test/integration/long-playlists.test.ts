@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { silentLogger } from '../../common/log.js';
 import { PackagerEmitter } from '../../agent/packager/events.js';
-import { chunkName, segmentName, streamPaths } from '../../agent/packager/layout.js';
+import { chunkName, segmentName, streamPaths, type StreamPaths } from '../../agent/packager/layout.js';
 import { Manifests, publish, type PublishContext } from '../../agent/packager/publish.js';
 import { CHUNK_SIZE, renderChunk } from '../../agent/packager/render/hls.js';
 import { Rendition } from '../../agent/packager/rendition.js';
 import { parseStreamSettings } from '../../agent/packager/settings.js';
+import { Catalog, listedSpan, segmentsIn } from '../../agent/timeshift/catalog.js';
 import { startEdge, type Edge } from '../support/edge.js';
 import { T0, makeIndex } from '../support/index-fixture.js';
 import { parsePlaylist } from '../support/m3u8.js';
@@ -26,7 +27,21 @@ function get(url: string, acceptEncoding: string): Promise<{ status: number; enc
   });
 }
 
-describe('compressed long playlists, from the packager to the edge', function () {
+/** A rendition directory with `count` segments of 2 s (empty files: the index needs only their names). */
+async function fabricate(dir: string, count: number): Promise<ReturnType<typeof makeIndex>> {
+  await fs.mkdir(path.join(dir, 'chunks'), { recursive: true });
+  const index = makeIndex(count, 2);
+  for (let p = 0; p < index.length; p++) await fs.writeFile(path.join(dir, segmentName(index.at(p), 'ts')), '');
+  return index;
+}
+
+function context(paths: StreamPaths, dvr: Record<string, unknown>): PublishContext {
+  return { paths, settings: parseStreamSettings({ app: paths.app, stream: paths.stream, segmentSeconds: 2, format: 'ts', ...dvr }),
+    ext: 'ts', ended: false, eventStartMs: T0, now: () => T0 + 10_000_000, log: silentLogger(), events: new PackagerEmitter(),
+    ref: { app: paths.app, stream: paths.stream } };
+}
+
+describe('long playlists, from the packager to the edge', function () {
   this.timeout(60_000);
   let root: string;
   let edge: Edge | undefined;
@@ -40,12 +55,8 @@ describe('compressed long playlists, from the packager to the edge', function ()
   it('a rendition an older packager left (chunks without compressed pieces) is served compressed once, and purges both forms', async () => {
     const paths = streamPaths(root, 'live', 'wk');
     const dir = path.join(paths.dir, 'source');
-    await fs.mkdir(path.join(dir, 'chunks'), { recursive: true });
     // 5,000 segments of 2 s on disk, and the text chunks of the first two thousand: what the older packager wrote.
-    const index = makeIndex(5 * CHUNK_SIZE, 2);
-    for (let p = 0; p < index.length; p++) {
-      await fs.writeFile(path.join(dir, segmentName(index.at(p), 'ts')), '');
-    }
+    const index = await fabricate(dir, 5 * CHUNK_SIZE);
     const old = { index, from: 0, ext: 'ts' as const, target: 2, kind: 'live' as const, ended: false, canSkipUntil: 0, chunkedBelow: 0 };
     for (const seq of [0, CHUNK_SIZE]) await fs.writeFile(path.join(dir, 'chunks', chunkName(seq)), renderChunk(old, seq));
 
@@ -53,10 +64,7 @@ describe('compressed long playlists, from the packager to the edge', function ()
     await r.recover();
     assert.deepEqual([...r.pieces.keys()].sort((a, b) => a - b), [0, CHUNK_SIZE], 'pieces made for the older chunks');
 
-    const settings = parseStreamSettings({ app: 'live', stream: 'wk', windowSeconds: 3000, segmentSeconds: 2 });
-    const ctx: PublishContext = { paths, settings, ext: 'ts', ended: false, eventStartMs: T0, now: () => T0 + 10_000_000,
-      log: silentLogger(), events: new PackagerEmitter(), ref: { app: 'live', stream: 'wk' } };
-    await publish(ctx, r, [r], new Manifests());
+    await publish(context(paths, { windowSeconds: 3000 }), r, [r], new Manifests());
 
     const files = await fs.readdir(path.join(dir, 'chunks'));
     // 1,998 segments are past the window and its grace: chunk 0 went, text and piece; the others stay or were written.
@@ -76,5 +84,34 @@ describe('compressed long playlists, from the packager to the edge', function ()
     const listed = parsePlaylist(text);
     assert.equal(listed.segments.length, 1500);
     assert.equal(listed.mediaSequence, 3500);
+  });
+
+  it('a window longer than the playlist cap: the live playlist lists the cap, time-shift reaches the whole window', async () => {
+    const paths = streamPaths(root, 'live', 'capped');
+    const dir = path.join(paths.dir, 'source');
+    await fabricate(dir, 4000);
+    const r = new Rendition('source', dir, path.join(root, 'spool'), 'ts', 2);
+    await r.recover();
+    const manifests = new Manifests();
+    // A 2 h window with a 1 h cap: 3,600 segments kept and reachable, the newest 1,800 in the live playlist.
+    await publish(context(paths, { windowSeconds: 7200, playlistCapSeconds: 3600 }), r, [r], manifests);
+    const live = parsePlaylist(await fs.readFile(path.join(dir, 'index.m3u8.ssi'), 'utf8').then(
+      (t) => t.replace(/^<!--# include virtual="([^"]+)" -->$/gm, (_m, f: string) => readFileSync(path.join(dir, f), 'utf8'))));
+    assert.deepEqual([live.segments.length, live.mediaSequence, live.playlistType], [1800, 2200, undefined]);
+    const master = await fs.readFile(path.join(paths.dir, 'master.m3u8'), 'utf8');
+    assert.match(master, /^#EXT-X-SESSION-DATA:DATA-ID="org\.dvr-appliance\.window",VALUE="7200"$/m);
+
+    const catalog = new Catalog(root);
+    const view = await catalog.rendition('live', 'capped', 'source');
+    assert.ok(view);
+    assert.deepEqual(listedSpan(view), { fromMs: T0 + 400 * 2000, toMs: T0 + 4000 * 2000 }, 'the catalog sees the whole window');
+    assert.equal(segmentsIn(view, T0 + 1000 * 2000, T0 + 1010 * 2000)[0]?.seq, 1000, 'an hour before the live playlist starts');
+
+    // The cap lifted through the API: the live playlist lists the whole window, the window's listing goes.
+    await publish(context(paths, { windowSeconds: 7200, playlistCapSeconds: 0 }), r, [r], manifests);
+    await assert.rejects(fs.stat(path.join(dir, 'window.m3u8.ssi')), /ENOENT/);
+    assert.doesNotMatch(await fs.readFile(path.join(paths.dir, 'master.m3u8'), 'utf8'), /SESSION-DATA/);
+    const whole = await fs.readFile(path.join(dir, 'index.m3u8.ssi'), 'utf8');
+    assert.match(whole, /^#EXT-X-MEDIA-SEQUENCE:400$/m);
   });
 });
