@@ -159,7 +159,9 @@ export class Manifests {
       return { r, info };
     });
     if (variants.length === 0) return;
-    const master = renderMaster(variants.map((v) => v.info), ctx.ext === 'm4s', capping(ctx) ? ctx.settings.windowSeconds : undefined);
+    const eventStartMs = ctx.eventStartMs ?? variants[0]?.r.index.startMsAt(0) ?? 0;
+    const dvr = capping(ctx) ? { windowSeconds: ctx.settings.windowSeconds, eventStartMs } : undefined;
+    const master = renderMaster(variants.map((v) => v.info), ctx.ext === 'm4s', dvr);
     if (force || master !== this.lastMaster) {
       await writeAtomic(path.join(ctx.paths.dir, MASTER), master);
       this.lastMaster = master;

@@ -7,9 +7,14 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { Agent } from '../../agent/agent.js';
+import { parseAgentConfig } from '../../agent/config.js';
+import { TimeShiftServer } from '../../agent/timeshift/server.js';
+import { silentLogger } from '../../common/log.js';
 import { localPlayerFiles } from '../../nginx/player.js';
 import { startEdge, type Edge } from '../support/edge.js';
-import { ffmpeg, run, tempDir, until } from '../support/run.js';
+import { parsePlaylist } from '../support/m3u8.js';
+import { ffmpeg, freePort, run, tempDir, until } from '../support/run.js';
 
 const CHROMIUM = '/usr/lib/chromium/chromium';
 
@@ -149,5 +154,82 @@ describe('the player page (headless Chromium on an edge)', function () {
       assert.match(shown, message);
     }
     assert.equal((await run('test', ['-s', path.join(os.tmpdir(), 'dvr-player.png')])).code, 0, 'the screenshot was written');
+  });
+
+  describe('a window longer than the playlist cap', () => {
+    let agent: Agent;
+    let service: TimeShiftServer;
+    let capEdge: Edge;
+    /** Wall-clock ms of the oldest stored segment's start. */
+    let oldestMs: number;
+    const source = async (): Promise<string> =>
+      await page.evaluate("document.getElementById('behind').dataset.source ?? ''") as string;
+
+    before(async function () {
+      if (!browser) this.skip();
+      const t0 = Math.floor(Date.now() / 1000) - 5;
+      const capRoot = path.join(root, 'capped');
+      await fs.mkdir(capRoot);
+      // A 10 min window whose live playlist lists 12 s: the rest only through time-shift ranges.
+      agent = await Agent.start(parseAgentConfig({ nodeId: 'cap-test', storageRoot: capRoot, encoder: { initialDelayMs: 300 },
+        jobs: [{ app: 'live', stream: 'capcam', source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode',
+          ladder: [{ name: 'v', height: 180, videoKbps: 300 }], format: 'ts', segmentSeconds: 1,
+          dvr: { windowSeconds: 600, playlistCapSeconds: 12 } }] }), silentLogger());
+      const port = await freePort();
+      service = await TimeShiftServer.start({ root: capRoot, host: '127.0.0.1', port, maxClips: 1,
+        limits: { maxClipSeconds: 30, maxRangeSeconds: 3600 }, log: silentLogger() });
+      capEdge = await startEdge(capRoot, { player: localPlayerFiles(), timeshift: { port, cacheMaxSizeMb: 16 } });
+      // 45 s stored: the live playlist lists the newest 12, a time-shift range reaches the rest.
+      oldestMs = await until('45 s stored', async () => {
+        const res = await fetch(`${capEdge.url}/live/capcam/v/index-${t0}-now.m3u8`);
+        if (res.status !== 200) return undefined;
+        const segs = parsePlaylist(await res.text()).segments;
+        const first = segs[0]?.wallStart ?? 0;
+        return segs.length >= 45 ? first : undefined;
+      }, 90_000, 1000);
+    });
+    after(async () => {
+      await capEdge?.stop();
+      await service?.close();
+      await agent?.close();
+    });
+
+    it('spans the whole window, starts over from a time-shift range, steps back past the live playlist and returns live', async () => {
+      const livePlaylist = parsePlaylist(await (await fetch(`${capEdge.url}/live/capcam/v/index.m3u8`)).text());
+      assert.ok(livePlaylist.segments.length <= 14, `the live playlist is capped: ${livePlaylist.segments.length} segments`);
+      await page.goto(`${capEdge.url}/player/?stream=live/capcam`);
+      await playingPast(1, 'the capped stream to play');
+      await shows('#behind', /^LIVE$/);
+      const scrubMin = await until('the scrub bar to span the window', async () => {
+        const min = Number(await page.evaluate("document.getElementById('scrub').min"));
+        return min * 1000 < oldestMs + 3000 ? min : undefined;
+      }, 10_000, 200);
+      assert.ok(scrubMin * 1000 > oldestMs - 3000, `the scrub bar starts with what is stored (${scrubMin * 1000} vs ${oldestMs})`);
+
+      await page.click('#start-over');
+      const over = await until('start over from a time-shift range', async () => {
+        const s = await state();
+        return (await source()) === 'range' && !s.paused && s.ready >= 3 && Math.abs(s.clockMs - oldestMs) < 4000 ? s : undefined;
+      }, 30_000, 200);
+      const ranges = await page.evaluate(
+        "performance.getEntriesByType('resource').map((e) => e.name).filter((n) => /\\/index-\\d+-\\d+\\.m3u8$/.test(n))") as string[];
+      assert.ok(ranges.length > 0, 'a finished range was asked for');
+      assert.equal(over.error, '');
+
+      await page.click('#live');
+      const atLive = await until('back at live', async () => {
+        const s = await state();
+        return (await source()) === 'live' && !s.paused && s.ready >= 3 && s.time > s.end - 10 ? s : undefined;
+      }, 30_000, 200);
+      await shows('#behind', /^LIVE$/);
+      for (let i = 0; i < 3; i++) await page.click('#back');
+      const back = await until('30 s back, before the live playlist', async () => {
+        const s = await state();
+        return (await source()) === 'range' && !s.paused && s.ready >= 3 ? s : undefined;
+      }, 30_000, 200);
+      assert.ok(Math.abs(atLive.clockMs - 30_000 - back.clockMs) < 8000, `30 s back: ${atLive.clockMs} -> ${back.clockMs}`);
+      await page.screenshot({ path: path.join(os.tmpdir(), 'dvr-player-capped.png') });
+      assert.deepEqual(pageErrors, [], 'no script error on the page');
+    });
   });
 });

@@ -4,6 +4,10 @@
 // adds the DVR controls: a scrub bar over the whole window labelled in wall-clock time (from the
 // playlist's PROGRAM-DATE-TIME), pause, +-10 s, start over, go live, and the wall-clock time of the
 // frame on screen. A paused or rewound viewer stays where they are until they ask for live.
+// Where the stream's window is longer than its live playlist (the playlist cap; the master playlist
+// says so in its session data), the scrub bar spans the whole window and a seek before the live
+// playlist plays a finished time-shift range (index-<from>-<duration>.m3u8) from this edge, range
+// after range, until the viewer is back within the live playlist or asks for live.
 'use strict';
 
 (() => {
@@ -45,10 +49,25 @@
     return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
   }
 
+  const WINDOW_DATA = 'org.dvr-appliance.window';
+  const EVENT_START_DATA = 'org.dvr-appliance.event-start';
+
   let hls;
-  /** Wall-clock ms at media time 0, learnt from the playlist's dates; undefined until known. */
+  /** Wall-clock ms at media time 0 of the current source, learnt from the playlist's dates; undefined until known. */
   let epochMs;
   let dragging = false;
+  /** The stream's live master playlist and its path's /<app>/<stream>, when the source is one. */
+  let live;
+  /** The DVR window in seconds and the event's start, when the window is longer than the live playlist. */
+  let dvr;
+  /** Playing a time-shift range, not the live playlist: { startMs, endMs } of the range asked for. */
+  let past;
+  /** What the live playlist lists, in wall-clock ms, as last seen: a seek inside it needs no range. */
+  let liveSpan;
+  /** How far the live edge is behind the wall clock, as last seen. */
+  let liveLagMs = 10_000;
+  /** Where to go once the new source's playlist is known (wall-clock ms). */
+  let pendingMs;
 
   function windowRange() {
     const r = video.seekable;
@@ -59,7 +78,7 @@
   /** Where "live" is: hls.js's live sync point, else a little behind the end of the window. */
   function livePosition() {
     const w = windowRange();
-    if (!w) return undefined;
+    if (!w || past) return undefined;
     const sync = hls && Number.isFinite(hls.liveSyncPosition) ? hls.liveSyncPosition : undefined;
     return Math.min(w.end, sync ?? w.end - 6);
   }
@@ -71,6 +90,20 @@
     if (ms > 0) epochMs = ms;
   }
 
+  /** The live edge in wall-clock ms: seen in the live playlist, or estimated while playing a range. */
+  function liveEdgeMs() {
+    const w = windowRange();
+    if (!past && w && epochMs !== undefined) return epochMs + w.end * 1000;
+    return Date.now() - liveLagMs;
+  }
+
+  /** The oldest wall-clock ms the viewer may reach: the whole window where it is longer than the playlist. */
+  function oldestMs() {
+    const w = windowRange();
+    if (dvr) return Math.max(dvr.eventStartMs, liveEdgeMs() - dvr.windowS * 1000);
+    return w && epochMs !== undefined ? epochMs + w.start * 1000 : undefined;
+  }
+
   function seekTo(t) {
     const w = windowRange();
     if (!w) return;
@@ -78,44 +111,136 @@
     if (video.paused) void video.play().catch(() => undefined);
   }
 
+  /** Plays the frame of wall-clock `ms`: in the current source, in the live playlist, or from a time-shift range. */
+  function seekToWall(ms) {
+    const w = windowRange();
+    if (!w || epochMs === undefined) return;
+    const t = (ms - epochMs) / 1000;
+    if (!dvr || !live) { seekTo(t); return; }
+    const target = Math.max(oldestMs() + 1000, Math.min(ms, liveEdgeMs() - 3000));
+    const here = (target - epochMs) / 1000;
+    if (here >= w.start && here <= w.end - 0.5) { seekTo(here); return; }
+    if (liveSpan && target >= liveSpan.startMs + 2000) { load(live.url, target); return; }
+    // A finished range from there, at most as long as the live playlist, ending before the live edge.
+    const from = Math.floor(target / 1000);
+    const span = liveSpan ? (liveSpan.endMs - liveSpan.startMs) / 1000 : 3600;
+    const duration = Math.max(10, Math.min(Math.round(span), Math.floor((liveEdgeMs() - from * 1000) / 1000) - 5));
+    load(`${live.base}/index-${from}-${duration}.m3u8`, target, { startMs: from * 1000, endMs: (from + duration) * 1000 });
+  }
+
+  function goLive() {
+    if (past) { load(live.url); return; }
+    const l = livePosition();
+    if (l !== undefined) seekTo(l);
+  }
+
   function render() {
     learnEpoch();
     const w = windowRange();
-    if (w) {
-      scrub.min = String(w.start);
-      scrub.max = String(w.end);
-      if (!dragging) scrub.value = String(video.currentTime);
-      $('window-start').textContent = epochMs !== undefined ? clockText(epochMs + w.start * 1000) : '--:--:--';
-      $('window-end').textContent = epochMs !== undefined ? clockText(epochMs + w.end * 1000) : '--:--:--';
+    if (w && epochMs !== undefined && !past) {
+      liveSpan = { startMs: epochMs + w.start * 1000, endMs: epochMs + w.end * 1000 };
+      liveLagMs = Math.max(0, Date.now() - liveSpan.endMs);
     }
-    const shown = dragging ? Number(scrub.value) : video.currentTime;
+    if (w) {
+      // Wall-clock seconds once the dates are known; media seconds before.
+      const known = epochMs !== undefined;
+      const lo = known ? (oldestMs() ?? epochMs + w.start * 1000) / 1000 : w.start;
+      const hi = known ? (past ? liveEdgeMs() : epochMs + w.end * 1000) / 1000 : w.end;
+      scrub.min = String(lo);
+      scrub.max = String(hi);
+      if (!dragging) scrub.value = String(known ? epochMs / 1000 + video.currentTime : video.currentTime);
+      $('window-start').textContent = known ? clockText(lo * 1000) : '--:--:--';
+      $('window-end').textContent = known ? clockText(hi * 1000) : '--:--:--';
+    }
+    const shownMs = epochMs === undefined ? undefined
+      : dragging ? Number(scrub.value) * 1000 : epochMs + video.currentTime * 1000;
     const clock = $('clock');
-    if (epochMs !== undefined) {
-      const ms = Math.round(epochMs + shown * 1000);
+    if (shownMs !== undefined) {
+      const ms = Math.round(shownMs);
       clock.textContent = clockText(ms);
       clock.dataset.ms = String(ms);
     }
-    const live = livePosition();
-    const behind = live !== undefined ? Math.max(0, live - video.currentTime) : undefined;
+    const liveAt = livePosition();
+    const behind = past ? (epochMs !== undefined ? (liveEdgeMs() - epochMs) / 1000 - video.currentTime : undefined)
+      : liveAt !== undefined ? Math.max(0, liveAt - video.currentTime) : undefined;
     const badge = $('behind');
     badge.classList.toggle('live', behind !== undefined && behind < LIVE_SLACK_S);
     badge.textContent = behind === undefined ? '' : behind < LIVE_SLACK_S ? 'LIVE' : `${Math.round(behind)} s behind live`;
     badge.dataset.behind = behind === undefined ? '' : behind.toFixed(1);
+    badge.dataset.source = past ? 'range' : 'live';
     $('play').textContent = video.paused ? 'Play' : 'Pause';
+  }
+
+  /** The scrub bar's value as a wall-clock ms, or a media time while the dates are unknown. */
+  function scrubTo(value) {
+    if (epochMs === undefined) seekTo(value);
+    else seekToWall(value * 1000);
   }
 
   function wire() {
     $('play').addEventListener('click', () => { if (video.paused) void video.play().catch(() => undefined); else video.pause(); });
-    $('back').addEventListener('click', () => seekTo(video.currentTime - 10));
-    $('forward').addEventListener('click', () => seekTo(video.currentTime + 10));
-    $('start-over').addEventListener('click', () => { const w = windowRange(); if (w) seekTo(w.start + 0.1); });
-    $('live').addEventListener('click', () => { const l = livePosition(); if (l !== undefined) seekTo(l); });
+    const step = (s) => {
+      if (epochMs === undefined) seekTo(video.currentTime + s);
+      else seekToWall(epochMs + (video.currentTime + s) * 1000);
+    };
+    $('back').addEventListener('click', () => step(-10));
+    $('forward').addEventListener('click', () => step(10));
+    $('start-over').addEventListener('click', () => {
+      const oldest = oldestMs();
+      if (oldest !== undefined) seekToWall(oldest + 100);
+    });
+    $('live').addEventListener('click', goLive);
     scrub.addEventListener('input', () => { dragging = true; render(); });
-    scrub.addEventListener('change', () => { dragging = false; seekTo(Number(scrub.value)); });
+    scrub.addEventListener('change', () => { dragging = false; scrubTo(Number(scrub.value)); });
     for (const e of ['timeupdate', 'pause', 'play', 'playing', 'seeking', 'seeked', 'waiting', 'loadedmetadata', 'durationchange']) {
       video.addEventListener(e, render);
     }
+    // The end of a range: on from there (the next range, or the live playlist).
+    video.addEventListener('ended', () => { if (past) seekToWall(past.endMs); });
     setInterval(render, 500);
+  }
+
+  /** Plays `url` (the live master or a time-shift range) with a fresh hls.js; at wall-clock `atMs` when given. */
+  function load(url, atMs, range) {
+    if (hls) hls.destroy();
+    epochMs = undefined;
+    past = range;
+    pendingMs = atMs;
+    // The whole DVR window stays seekable; a viewer behind live is never pulled forward.
+    // (hls.js never catches up with live on its own unless liveMaxLatencyDuration is set.)
+    hls = new window.Hls({ liveDurationInfinity: true, backBufferLength: 120 });
+    hls.on(window.Hls.Events.ERROR, (_e, data) => {
+      if (!data.fatal) return;
+      if (past && data.response?.code === 404) {
+        // Nothing stored there any more (the window moved on): back to live.
+        load(live.url);
+      } else if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR) {
+        fail(`network error (${data.details}${data.response?.code ? `, HTTP ${data.response.code}` : ''}); retrying`);
+        setTimeout(() => hls.startLoad(), 2000);
+      } else if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
+        hls.recoverMediaError();
+      } else {
+        fail(`cannot play ${url}: ${data.details}`);
+      }
+    });
+    hls.on(window.Hls.Events.MANIFEST_LOADED, (_e, data) => {
+      const windowS = Number(data.sessionData?.[WINDOW_DATA]?.VALUE);
+      const eventStartMs = Date.parse(data.sessionData?.[EVENT_START_DATA]?.VALUE ?? '');
+      if (live && windowS > 0 && Number.isFinite(eventStartMs)) dvr = { windowS, eventStartMs };
+    });
+    hls.on(window.Hls.Events.LEVEL_LOADED, (_e, data) => {
+      if (pendingMs === undefined) return;
+      const first = data.details.fragments[0];
+      if (!first || !first.programDateTime) return;
+      const t = (pendingMs - (first.programDateTime - first.start * 1000)) / 1000;
+      pendingMs = undefined;
+      video.currentTime = Math.max(first.start, t);
+    });
+    hls.on(window.Hls.Events.FRAG_LOADED, () => { $('error').hidden = true; });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    // hls.js starts at the live edge; muted, so browsers let it play at once.
+    video.addEventListener('loadedmetadata', () => { void video.play().catch(() => undefined); }, { once: true });
   }
 
   function start() {
@@ -129,32 +254,16 @@
     $('title').textContent = src.title;
     document.title = `${src.title} - DVR player`;
     wire();
+    const stream = /^(\/[a-z0-9_-]{1,64}\/[a-z0-9_-]{1,64})\/master\.m3u8$/.exec(src.url);
+    if (stream) live = { url: src.url, base: stream[1] };
     if (window.Hls && window.Hls.isSupported()) {
-      // The whole DVR window stays seekable; a viewer behind live is never pulled forward.
-      // (hls.js never catches up with live on its own unless liveMaxLatencyDuration is set.)
-      hls = new window.Hls({ liveDurationInfinity: true, backBufferLength: 120 });
-      hls.on(window.Hls.Events.ERROR, (_e, data) => {
-        if (!data.fatal) return;
-        if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR) {
-          fail(`network error (${data.details}${data.response?.code ? `, HTTP ${data.response.code}` : ''}); retrying`);
-          setTimeout(() => hls.startLoad(), 2000);
-        } else if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) {
-          hls.recoverMediaError();
-        } else {
-          fail(`cannot play ${src.url}: ${data.details}`);
-        }
-      });
-      hls.on(window.Hls.Events.FRAG_LOADED, () => { $('error').hidden = true; });
-      hls.loadSource(src.url);
-      hls.attachMedia(video);
+      load(src.url);
     } else if (video.canPlayType('application/vnd.apple.mpegurl')) {
       video.src = src.url; // Safari plays HLS itself
+      video.addEventListener('loadedmetadata', () => { void video.play().catch(() => undefined); }, { once: true });
     } else {
       fail('this browser plays neither HLS nor Media Source Extensions');
-      return;
     }
-    // hls.js starts at the live edge; muted, so browsers let it play at once.
-    video.addEventListener('loadedmetadata', () => { void video.play().catch(() => undefined); }, { once: true });
   }
 
   try {

@@ -14,6 +14,8 @@ export interface VariantInfo {
 
 /** The SESSION-DATA that names the DVR window's length in seconds. */
 export const WINDOW_DATA_ID = 'org.dvr-appliance.window';
+/** The SESSION-DATA that names when the event started (ISO 8601). */
+export const EVENT_START_DATA_ID = 'org.dvr-appliance.event-start';
 
 const isAudioCodec = (c: string): boolean => c.startsWith('mp4a') || c.startsWith('ac-3') || c.startsWith('ec-3');
 
@@ -24,13 +26,16 @@ export function isAudioOnly(v: VariantInfo): boolean {
 /**
  * A demuxed ladder (video-only renditions beside an audio-only one, as CMAF wants) gets an
  * audio rendition group: each video variant names it, and its CODECS and BANDWIDTH include it.
- * `windowSeconds`: where the media playlists list less than the DVR window (the playlist cap), how
- * far back the window reaches, as session data a player may read to reach the rest through the
- * time-shift URLs (other players ignore it).
+ * `dvr`: where the media playlists list less than the DVR window (the playlist cap), how far back
+ * the window reaches and when the event started, as session data a player may read to reach the
+ * rest through the time-shift URLs (other players ignore it).
  */
-export function renderMaster(variants: VariantInfo[], fmp4: boolean, windowSeconds?: number): string {
+export function renderMaster(variants: VariantInfo[], fmp4: boolean, dvr?: { windowSeconds: number; eventStartMs: number }): string {
   let out = `#EXTM3U\n#EXT-X-VERSION:${fmp4 ? 6 : 3}\n#EXT-X-INDEPENDENT-SEGMENTS\n`;
-  if (windowSeconds !== undefined) out += `#EXT-X-SESSION-DATA:DATA-ID="${WINDOW_DATA_ID}",VALUE="${Math.round(windowSeconds)}"\n`;
+  if (dvr) {
+    out += `#EXT-X-SESSION-DATA:DATA-ID="${WINDOW_DATA_ID}",VALUE="${Math.round(dvr.windowSeconds)}"\n`;
+    out += `#EXT-X-SESSION-DATA:DATA-ID="${EVENT_START_DATA_ID}",VALUE="${new Date(dvr.eventStartMs).toISOString()}"\n`;
+  }
   const sorted = [...variants].sort((a, b) => b.bandwidth - a.bandwidth || a.rendition.localeCompare(b.rendition));
   const audio = sorted.find(isAudioOnly);
   const demuxed = audio !== undefined && sorted.some((v) => !isAudioOnly(v) && !v.codecs.some(isAudioCodec));
