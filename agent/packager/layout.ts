@@ -28,8 +28,11 @@ export const PLAYLIST = 'index.m3u8';
 export const CHUNKED_PLAYLIST = 'index.m3u8.ssi';
 /** The chunked playlist for clients that accept gzip, compressed once (render/gzip.ts). */
 export const COMPRESSED_PLAYLIST = 'index.m3u8.gz.ssi';
-/** The whole window's listing where the live playlist is capped: read by the time-shift catalog, never served. */
-export const WINDOW_LISTING = 'window.m3u8.ssi';
+/**
+ * The whole window's listing where the live playlist is capped: read by the time-shift catalog,
+ * never served (no <name>.m3u8 request maps to it, as index.m3u8 maps to index.m3u8.ssi).
+ */
+export const WINDOW_LISTING = 'window.ssi';
 export const DELTA_PLAYLIST = 'index_delta.m3u8';
 export const MASTER = 'master.m3u8';
 export const DASH_MANIFEST = 'manifest.mpd';

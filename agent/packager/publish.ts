@@ -49,9 +49,10 @@ export async function publish(ctx: PublishContext, r: Rendition, all: readonly R
     upTo = capTo;
     r.listedFrom = Math.max(r.listedFrom, upTo);
   }
-  r.playlistFrom = capping(ctx)
-    ? windowHead(r.index, Math.max(r.listedFrom, r.playlistFrom), { ...s, windowSeconds: s.playlistCapSeconds }, r.target)
-    : r.listedFrom;
+  // The live playlist's start never moves back (RFC 8216 6.2.2): a longer cap or none fills in as
+  // the live edge moves on, the window's listing kept until the two starts meet.
+  const from = Math.max(r.listedFrom, r.playlistFrom);
+  r.playlistFrom = capping(ctx) ? windowHead(r.index, from, { ...s, windowSeconds: s.playlistCapSeconds }, r.target) : from;
   const input = playlistInput(ctx, r);
   await writeChunks(r, input);
   // A chunk completed by this segment is included at once.
@@ -160,7 +161,8 @@ export class Manifests {
     });
     if (variants.length === 0) return;
     const eventStartMs = ctx.eventStartMs ?? variants[0]?.r.index.startMsAt(0) ?? 0;
-    const dvr = capping(ctx) ? { windowSeconds: ctx.settings.windowSeconds, eventStartMs } : undefined;
+    const cut = capping(ctx) || variants.some((v) => v.r.playlistFrom > v.r.listedFrom);
+    const dvr = cut ? { windowSeconds: ctx.settings.windowSeconds, eventStartMs } : undefined;
     const master = renderMaster(variants.map((v) => v.info), ctx.ext === 'm4s', dvr);
     if (force || master !== this.lastMaster) {
       await writeAtomic(path.join(ctx.paths.dir, MASTER), master);

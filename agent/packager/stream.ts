@@ -467,8 +467,6 @@ export class StreamPackager {
       const next = parseStreamSettings({ ...this.current, ...dvr });
       if (JSON.stringify(next) === JSON.stringify(this.current)) return;
       this.current = next;
-      // A longer cap lists further back: the live playlist's start is found again from the window's.
-      for (const r of this.renditions.values()) r.playlistFrom = r.listedFrom;
       for (const w of settingsWarnings(next)) this.log.warn(w);
       this.log.info({ ...dvr }, 'DVR settings changed');
       await this.writeState();

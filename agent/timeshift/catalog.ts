@@ -99,6 +99,9 @@ export class Catalog {
         if (errnoCode(err) === 'ENOENT') continue;
         throw err;
       }
+      // The packager writes the window's listing just after the live playlist; one older than the
+      // live playlist was left by a packager that no longer writes it.
+      if (name === WINDOW_LISTING && await this.newerLive(dir, st.mtimeMs)) continue;
       const cached = this.playlists.get(file);
       if (cached?.mtimeMs === st.mtimeMs && cached.size === st.size) return cached.view;
       const text = await fs.readFile(file, 'utf8').catch((err: unknown) => {
@@ -111,6 +114,14 @@ export class Catalog {
       return view;
     }
     return undefined;
+  }
+
+  private async newerLive(dir: string, mtimeMs: number): Promise<boolean> {
+    for (const name of [CHUNKED_PLAYLIST, PLAYLIST]) {
+      const st = await fs.stat(path.join(dir, name)).catch(() => undefined);
+      if (st) return st.mtimeMs > mtimeMs;
+    }
+    return false;
   }
 
   private async parse(dir: string, text: string): Promise<RenditionView> {

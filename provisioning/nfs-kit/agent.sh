@@ -6,7 +6,7 @@
 # The bundle (dvr-provision builds it: the compiled project and its production node_modules) is
 # unpacked into <prefix>/opt/dvr/releases/<checksum>, and <prefix>/opt/dvr/current points at it;
 # a new bundle or config reloads the agent (SIGTERM: the segment in flight is finished). With
-# systemd, `pm2 startup` makes it survive reboots. Its logs (pm2's and the encoders') rotate with
+# systemd, pm2-dvr.service has pm2 resurrect it at boot. Its logs (pm2's and the encoders') rotate with
 # logrotate (<prefix>/etc/logrotate.d/dvr-agent).
 source "$(dirname "$0")/lib.sh"
 
@@ -157,11 +157,45 @@ if [ "$CHECK" -eq 0 ]; then
   [ "$(cat "$daemon_file" 2>/dev/null || true)" = "$pm2_now" ] || runuser -u "$DVR_USER" -- sh -c 'printf "%s\n" "$1" >"$2"' sh "$pm2_now" "$daemon_file"
 fi
 
+# At boot systemd has pm2 resurrect the saved list. The unit is written here rather than by
+# `pm2 startup`, which names the release's own pm2 (gone once that release is pruned) and
+# PM2_HOME=<home>/.pm2 (not the <home>/pm2 the daemon runs with: nothing would be resurrected).
+# It runs pm2 through the current symlink, so a new release needs no new unit.
+unit="$PREFIX/etc/systemd/system/pm2-$DVR_USER.service"
+unit_src=$(mktemp)
+trap 'rm -f "$rotate_conf" "$unit_src"' EXIT
+node_bin=$(command -v node)
+pm2_bin="$base/current/node_modules/pm2/bin/pm2"
+cat >"$unit_src" <<EOF
+# Written by the DVR agent's provisioning (nfs-kit/agent.sh).
+[Unit]
+Description=pm2 running the DVR agent
+After=network-online.target remote-fs.target
+Wants=network-online.target
+
+[Service]
+Type=forking
+User=$DVR_USER
+WorkingDirectory=$home
+Environment=HOME=$home PM2_HOME=$home/pm2 DVR_AGENT_CONFIG=$conf
+Environment=PATH=$(dirname "$node_bin"):/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+PIDFile=$home/pm2/pm2.pid
+LimitNOFILE=65536
+Restart=on-failure
+ExecStart=$node_bin $pm2_bin resurrect
+ExecReload=$node_bin $pm2_bin reload all
+ExecStop=$node_bin $pm2_bin kill
+
+[Install]
+WantedBy=multi-user.target
+EOF
+unit_before=$(cat "$unit" 2>/dev/null || true)
+ensure_file "$unit" 0644 root:root "$unit_src"
 if [ -z "$PREFIX" ] && has_systemd; then
-  [ -f "/etc/systemd/system/pm2-$DVR_USER.service" ] \
-    || change "make pm2 start the agent at boot (pm2-$DVR_USER.service)" \
-      env PATH="$PATH" node "$base/current/node_modules/pm2/bin/pm2" startup systemd -u "$DVR_USER" --hp "$home"
+  if [ "$unit_before" != "$(cat "$unit" 2>/dev/null || true)" ]; then change "reload systemd's units" systemctl daemon-reload; fi
+  systemctl is-enabled --quiet "pm2-$DVR_USER.service" 2>/dev/null \
+    || change "start pm2 and the agent at boot (pm2-$DVR_USER.service)" systemctl enable --quiet "pm2-$DVR_USER.service"
 else
-  say "note: no systemd here (or --prefix given): the agent is not started at boot by pm2 startup"
+  say "note: no systemd here (or --prefix given): $unit is written, not enabled"
 fi
 finish

@@ -17,6 +17,8 @@ import { parsePlaylist } from '../support/m3u8.js';
 import { ffmpeg, freePort, run, tempDir, until } from '../support/run.js';
 
 const CHROMIUM = '/usr/lib/chromium/chromium';
+/** The player's 'LIVE' badge: within this many seconds of the live edge. */
+const LIVE_SLACK_S = 8;
 
 interface State { time: number; paused: boolean; ready: number; start: number; end: number; clockMs: number; behind: number; error: string }
 
@@ -170,16 +172,16 @@ describe('the player page (headless Chromium on an edge)', function () {
       const t0 = Math.floor(Date.now() / 1000) - 5;
       const capRoot = path.join(root, 'capped');
       await fs.mkdir(capRoot);
-      // A 10 min window whose live playlist lists 12 s: the rest only through time-shift ranges.
+      // A 10 min window whose live playlist lists 20 s: the rest only through time-shift ranges.
       agent = await Agent.start(parseAgentConfig({ nodeId: 'cap-test', storageRoot: capRoot, encoder: { initialDelayMs: 300 },
         jobs: [{ app: 'live', stream: 'capcam', source: { testPattern: { width: 320, height: 180, fps: 25 } }, mode: 'transcode',
           ladder: [{ name: 'v', height: 180, videoKbps: 300 }], format: 'ts', segmentSeconds: 1,
-          dvr: { windowSeconds: 600, playlistCapSeconds: 12 } }] }), silentLogger());
+          dvr: { windowSeconds: 600, playlistCapSeconds: 20 } }] }), silentLogger());
       const port = await freePort();
       service = await TimeShiftServer.start({ root: capRoot, host: '127.0.0.1', port, maxClips: 1,
         limits: { maxClipSeconds: 30, maxRangeSeconds: 3600 }, log: silentLogger() });
       capEdge = await startEdge(capRoot, { player: localPlayerFiles(), timeshift: { port, cacheMaxSizeMb: 16 } });
-      // 45 s stored: the live playlist lists the newest 12, a time-shift range reaches the rest.
+      // 45 s stored: the live playlist lists the newest 20, a time-shift range reaches the rest.
       oldestMs = await until('45 s stored', async () => {
         const res = await fetch(`${capEdge.url}/live/capcam/v/index-${t0}-now.m3u8`);
         if (res.status !== 200) return undefined;
@@ -196,7 +198,7 @@ describe('the player page (headless Chromium on an edge)', function () {
 
     it('spans the whole window, starts over from a time-shift range, steps back past the live playlist and returns live', async () => {
       const livePlaylist = parsePlaylist(await (await fetch(`${capEdge.url}/live/capcam/v/index.m3u8`)).text());
-      assert.ok(livePlaylist.segments.length <= 14, `the live playlist is capped: ${livePlaylist.segments.length} segments`);
+      assert.ok(livePlaylist.segments.length <= 22, `the live playlist is capped: ${livePlaylist.segments.length} segments`);
       await page.goto(`${capEdge.url}/player/?stream=live/capcam`);
       await playingPast(1, 'the capped stream to play');
       await shows('#behind', /^LIVE$/);
@@ -215,6 +217,13 @@ describe('the player page (headless Chromium on an edge)', function () {
         "performance.getEntriesByType('resource').map((e) => e.name).filter((n) => /\\/index-\\d+-\\d+\\.m3u8$/.test(n))") as string[];
       assert.ok(ranges.length > 0, 'a finished range was asked for');
       assert.equal(over.error, '');
+      // A range is as long as the live playlist (20 s): playback goes on past its end, from the next
+      // range or the live playlist, with no jump.
+      const onward = await until('playback past the first range\'s end', async () => {
+        const s = await state();
+        return !s.paused && s.ready >= 3 && s.clockMs > over.clockMs + 25_000 ? s : undefined;
+      }, 45_000, 250);
+      assert.ok(onward.clockMs < over.clockMs + 40_000, `no jump forward: ${over.clockMs} -> ${onward.clockMs}`);
 
       await page.click('#live');
       const atLive = await until('back at live', async () => {
@@ -229,6 +238,15 @@ describe('the player page (headless Chromium on an edge)', function () {
       }, 30_000, 200);
       assert.ok(Math.abs(atLive.clockMs - 30_000 - back.clockMs) < 8000, `30 s back: ${atLive.clockMs} -> ${back.clockMs}`);
       await page.screenshot({ path: path.join(os.tmpdir(), 'dvr-player-capped.png') });
+      // Forward 20 s: inside the live playlist again, at that point (not pulled to live).
+      const fromRange = await state();
+      for (let i = 0; i < 2; i++) await page.click('#forward');
+      const ahead = await until('20 s forward, in the live playlist', async () => {
+        const s = await state();
+        return (await source()) === 'live' && !s.paused && s.ready >= 3 && s.clockMs > fromRange.clockMs + 10_000 ? s : undefined;
+      }, 30_000, 200);
+      assert.ok(Math.abs(ahead.clockMs - fromRange.clockMs - 20_000) < 6000, `20 s forward: ${fromRange.clockMs} -> ${ahead.clockMs}`);
+      assert.ok(ahead.behind > LIVE_SLACK_S, `still behind live (${ahead.behind} s)`);
       assert.deepEqual(pageErrors, [], 'no script error on the page');
     });
   });

@@ -147,6 +147,18 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     const logs = await fs.readdir(path.join(home, 'pm2', 'logs'));
     assert.ok(logs.includes('dvr-agent-out.log.1'), `rotated: ${logs.join(' ')}`);
     assert.ok(logs.includes('dvr-agent-out.log'), 'pm2 goes on writing the current one');
+    // At boot systemd has pm2 resurrect the list pm2 saved: the daemon's PM2_HOME, pm2 through the
+    // current release's symlink (a later release needs no new unit), and a unit systemd accepts.
+    const unitFile = path.join(net.dir, 'hosts', 'tx1', 'etc', 'systemd', 'system', 'pm2-dvr.service');
+    const unit = await fs.readFile(unitFile, 'utf8');
+    assert.match(unit, new RegExp(`^Environment=HOME=${home} PM2_HOME=${home}/pm2 `, 'm'));
+    const currentPm2 = path.join(net.dir, 'hosts', 'tx1', 'opt', 'dvr', 'current', 'node_modules', 'pm2', 'bin', 'pm2');
+    assert.ok(unit.split('\n').includes(`ExecStart=${process.execPath} ${currentPm2} resurrect`), unit);
+    await fs.access(path.join(home, 'pm2', 'dump.pm2'));
+    if ((await run('systemd-analyze', ['--version'])).code === 0) {
+      const verified = await run('systemd-analyze', ['verify', unitFile]);
+      assert.equal(verified.code, 0, verified.stderr);
+    }
     const node = await until('tx1 to register with the controller', async () => {
       const r = await fetch(`${apiUrl}/nodes?role=transcoder`, { headers: { authorization: `Bearer ${ADMIN}` } });
       const nodes = await r.json() as Array<{ id: string; state: string }>;

@@ -51,6 +51,12 @@
 
   const WINDOW_DATA = 'org.dvr-appliance.window';
   const EVENT_START_DATA = 'org.dvr-appliance.event-start';
+  /** A seek lands this far inside the ends of what it may reach (ms): never on a segment's very edge. */
+  const EDGE_MARGIN_MS = 2000;
+  /** Longest range asked for, seconds (the edge's time-shift service takes up to a day). */
+  const MAX_RANGE_S = 3600;
+  /** Shortest range asked for, seconds: a range plays at least this long before the next. */
+  const MIN_RANGE_S = 10;
 
   let hls;
   /** Wall-clock ms at media time 0 of the current source, learnt from the playlist's dates; undefined until known. */
@@ -62,12 +68,13 @@
   let dvr;
   /** Playing a time-shift range, not the live playlist: { startMs, endMs } of the range asked for. */
   let past;
-  /** What the live playlist lists, in wall-clock ms, as last seen: a seek inside it needs no range. */
-  let liveSpan;
+  /** How much the live playlist lists (ms), as last seen; its start follows the live edge. */
+  let liveLengthMs;
   /** How far the live edge is behind the wall clock, as last seen. */
   let liveLagMs = 10_000;
-  /** Where to go once the new source's playlist is known (wall-clock ms). */
+  /** Where to go once the new source's playlist is known (wall-clock ms), then its media time once started. */
   let pendingMs;
+  let pendingTime;
 
   function windowRange() {
     const r = video.seekable;
@@ -97,6 +104,13 @@
     return Date.now() - liveLagMs;
   }
 
+  /** Where the live playlist starts, in wall-clock ms: seen, or estimated while playing a range. */
+  function liveStartMs() {
+    const w = windowRange();
+    if (!past && w && epochMs !== undefined) return epochMs + w.start * 1000;
+    return liveLengthMs !== undefined ? liveEdgeMs() - liveLengthMs : undefined;
+  }
+
   /** The oldest wall-clock ms the viewer may reach: the whole window where it is longer than the playlist. */
   function oldestMs() {
     const w = windowRange();
@@ -117,14 +131,16 @@
     if (!w || epochMs === undefined) return;
     const t = (ms - epochMs) / 1000;
     if (!dvr || !live) { seekTo(t); return; }
-    const target = Math.max(oldestMs() + 1000, Math.min(ms, liveEdgeMs() - 3000));
+    const target = Math.max(oldestMs() + EDGE_MARGIN_MS, Math.min(ms, liveEdgeMs() - EDGE_MARGIN_MS));
     const here = (target - epochMs) / 1000;
     if (here >= w.start && here <= w.end - 0.5) { seekTo(here); return; }
-    if (liveSpan && target >= liveSpan.startMs + 2000) { load(live.url, target); return; }
+    const liveStart = liveStartMs();
+    if (liveStart !== undefined && target >= liveStart + EDGE_MARGIN_MS) { load(live.url, target); return; }
     // A finished range from there, at most as long as the live playlist, ending before the live edge.
     const from = Math.floor(target / 1000);
-    const span = liveSpan ? (liveSpan.endMs - liveSpan.startMs) / 1000 : 3600;
-    const duration = Math.max(10, Math.min(Math.round(span), Math.floor((liveEdgeMs() - from * 1000) / 1000) - 5));
+    const span = liveLengthMs !== undefined ? liveLengthMs / 1000 : MAX_RANGE_S;
+    const toLive = Math.floor((liveEdgeMs() - from * 1000 - EDGE_MARGIN_MS) / 1000);
+    const duration = Math.max(MIN_RANGE_S, Math.min(Math.round(span), MAX_RANGE_S, toLive));
     load(`${live.base}/index-${from}-${duration}.m3u8`, target, { startMs: from * 1000, endMs: (from + duration) * 1000 });
   }
 
@@ -138,8 +154,8 @@
     learnEpoch();
     const w = windowRange();
     if (w && epochMs !== undefined && !past) {
-      liveSpan = { startMs: epochMs + w.start * 1000, endMs: epochMs + w.end * 1000 };
-      liveLagMs = Math.max(0, Date.now() - liveSpan.endMs);
+      liveLengthMs = (w.end - w.start) * 1000;
+      liveLagMs = Math.max(0, Date.now() - (epochMs + w.end * 1000));
     }
     if (w) {
       // Wall-clock seconds once the dates are known; media seconds before.
@@ -195,8 +211,12 @@
     for (const e of ['timeupdate', 'pause', 'play', 'playing', 'seeking', 'seeked', 'waiting', 'loadedmetadata', 'durationchange']) {
       video.addEventListener(e, render);
     }
-    // The end of a range: on from there (the next range, or the live playlist).
-    video.addEventListener('ended', () => { if (past) seekToWall(past.endMs); });
+    // The end of a range: on from there (the next range, or the live playlist). Its last segment
+    // may end after the range asked for: on from the end of what it played.
+    video.addEventListener('ended', () => {
+      const w = windowRange();
+      if (past && w && epochMs !== undefined) seekToWall(Math.max(past.endMs, epochMs + w.end * 1000) + 100);
+    });
     setInterval(render, 500);
   }
 
@@ -206,13 +226,16 @@
     epochMs = undefined;
     past = range;
     pendingMs = atMs;
+    pendingTime = undefined;
     // The whole DVR window stays seekable; a viewer behind live is never pulled forward.
     // (hls.js never catches up with live on its own unless liveMaxLatencyDuration is set.)
     hls = new window.Hls({ liveDurationInfinity: true, backBufferLength: 120 });
     hls.on(window.Hls.Events.ERROR, (_e, data) => {
       if (!data.fatal) return;
-      if (past && data.response?.code === 404) {
-        // Nothing stored there any more (the window moved on): back to live.
+      if (past) {
+        // A range that cannot play (no longer stored, refused): back to live, with the reason shown.
+        const code = data.response?.code ? `, HTTP ${data.response.code}` : '';
+        fail(`cannot play the time-shift range (${data.details}${code}); back to live`);
         load(live.url);
       } else if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR) {
         fail(`network error (${data.details}${data.response?.code ? `, HTTP ${data.response.code}` : ''}); retrying`);
@@ -232,9 +255,16 @@
       if (pendingMs === undefined) return;
       const first = data.details.fragments[0];
       if (!first || !first.programDateTime) return;
-      const t = (pendingMs - (first.programDateTime - first.start * 1000)) / 1000;
+      pendingTime = Math.max(first.start, (pendingMs - (first.programDateTime - first.start * 1000)) / 1000);
       pendingMs = undefined;
-      video.currentTime = Math.max(first.start, t);
+    });
+    // hls.js places a new source at its own start (a live one at live) once its first fragment is
+    // buffered; the viewer's place is set after that.
+    hls.on(window.Hls.Events.FRAG_BUFFERED, () => {
+      if (pendingTime === undefined) return;
+      const t = pendingTime;
+      pendingTime = undefined;
+      setTimeout(() => { video.currentTime = t; }, 0);
     });
     hls.on(window.Hls.Events.FRAG_LOADED, () => { $('error').hidden = true; });
     hls.loadSource(url);
