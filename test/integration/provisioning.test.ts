@@ -273,6 +273,27 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     assert.equal((await fetch(`http://${net.host('edge1').address}:8080/live/demo/index.m3u8`)).status, 200);
   });
 
+  it('a daemon of another pm2 (a release that changed pm2) is replaced by pm2 update; the agent stays online', async () => {
+    const tx = net.host('tx1');
+    const home = path.join(net.dir, 'hosts', 'tx1', 'var', 'lib', 'dvr');
+    const pm2 = path.join(net.dir, 'hosts', 'tx1', 'opt', 'dvr', 'current', 'node_modules', 'pm2');
+    const version = (JSON.parse(await fs.readFile(path.join(pm2, 'package.json'), 'utf8')) as { version: string }).version;
+    const pid = async (): Promise<string> => (await fs.readFile(path.join(home, 'pm2', 'pm2.pid'), 'utf8')).trim();
+    const daemonBefore = await pid();
+    // As the previous release's daemon would have recorded it.
+    await fs.writeFile(path.join(home, 'pm2', '.dvr-pm2-version'), '0.0.1\n');
+    progress.length = 0;
+    assert.deepEqual(byHost(await provision(options({ only: ['tx1'] }))), { tx1: 'changed' });
+    assert.ok(progress.some((l) => l.includes(`change: update pm2's daemon (0.0.1 -> ${version})`)), progress.join('\n'));
+    assert.equal((await fs.readFile(path.join(home, 'pm2', '.dvr-pm2-version'), 'utf8')).trim(), version);
+    assert.notEqual(await pid(), daemonBefore, 'a new daemon');
+    const jlist = await net.exec(tx, ['runuser', '-u', 'dvr', '--', 'env', `HOME=${home}`, `PM2_HOME=${home}/pm2`,
+      'node', path.join(pm2, 'bin', 'pm2'), 'jlist']);
+    const apps = JSON.parse(jlist.stdout.slice(jlist.stdout.indexOf('['))) as Array<{ name: string; pm2_env: { status: string } }>;
+    assert.deepEqual(apps.map((a) => [a.name, a.pm2_env.status]), [['dvr-agent', 'online']]);
+    assert.deepEqual(byHost(await provision(options({ only: ['tx1'] }))), { tx1: 'unchanged' });
+  });
+
   it('dvr-provision (the CLI): --check prints progress per host and a summary; a bad inventory exits 2 naming the JSON path', async () => {
     const file = path.join(net.dir, 'cluster.json');
     await fs.writeFile(file, JSON.stringify(inventoryJson));
