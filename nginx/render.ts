@@ -307,7 +307,7 @@ export function renderEdge(m: EdgeModel): string {
   );
   return print([...main(m), b('http', ...httpCommon(m),
     b('map $arg__HLS_skip $dvr_skip', 'default "";', 'YES "_delta";', 'v2 "_delta";'),
-    b('map $http_accept_encoding $dvr_gz', 'default "";', '"~*\\bgzip\\b" ".gz";'),
+    b('map $http_accept_encoding $dvr_gz', 'default "";', '"~*\\bgzip\\b(?!\\s*;\\s*q=0(\\.0+)?\\s*(,|$))" ".gz";'),
     ...playlistCache, ...streamMaps(m), ...signingSecret(m.signing), ...timeshiftHttp(m), '', server)]);
 }
 

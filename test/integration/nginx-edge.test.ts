@@ -169,6 +169,8 @@ describe('nginx edge config', function () {
 
     const plain = await rawGet(`${edge.url}/${dir}/index.m3u8`, 'identity');
     assert.equal(plain.headers['content-encoding'], undefined);
+    assert.equal((await rawGet(`${edge.url}/${dir}/index.m3u8`, 'gzip;q=0, identity')).headers['content-encoding'], undefined,
+      'gzip refused with q=0');
     assert.equal(plain.body.toString().replace(/\n+/g, '\n'), expected);
 
     // Without the compressed form (an older packager, or one it could not make) a gzip player gets the plain one
