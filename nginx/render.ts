@@ -179,6 +179,7 @@ function requireToken(check: boolean): Node[] {
 /** A time-shift path: index-<from>-<duration|now>.m3u8/.mpd (a rendition's too), archive-<from>-<duration>.mp4. */
 const TIMESHIFT_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}(/[a-z0-9_-]{1,64})?/index-\\d{1,12}-(\\d{1,9}|now)\\.(m3u8|mpd)$';
 const CLIP_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/archive-\\d{1,12}-\\d{1,9}\\.mp4$';
+const THUMB_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/thumb-\\d{1,12}\\.jpg$';
 
 /**
  * The edge's time-shift URLs, passed to the edge agent's service on loopback. Playlists and MPDs are
@@ -200,6 +201,8 @@ function timeshiftLocations(m: EdgeModel, tokens: boolean): Node[] {
     'open_file_cache max=10000 inactive=60s;', 'open_file_cache_valid 1s;'];
   return [
     b(`location ~ "${TIMESHIFT_PATH}"`, preflight(), ...requireToken(tokens), ...cors(), ...cached),
+    // Thumbnails for the player's scrub bar: made once by the service, then served from the cache.
+    b(`location ~ "${THUMB_PATH}"`, ...requireToken(tokens), ...cors(), ...cached),
     b(`location ~ "${CLIP_PATH}"`, preflight(), ...requireToken(tokens), ...cors(), ...proxied,
       'proxy_buffering off;', 'proxy_read_timeout 60s;'),
     b('location ^~ /_timeshift/', 'internal;', ...requireToken(tokens), ...cors(), ...cached),

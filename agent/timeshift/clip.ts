@@ -48,3 +48,24 @@ export async function startClip(tracks: readonly ClipTrack[], ffmpeg = 'ffmpeg')
   child.once('close', () => { void fs.rm(tmp, { recursive: true, force: true }); });
   return child;
 }
+
+/** Width of a thumbnail, pixels (its height keeps the picture's proportions). */
+export const THUMB_WIDTH = 160;
+
+/**
+ * The first picture of a segment (a keyframe) as a small JPEG, or undefined when the segment has no
+ * picture (an audio rendition) or ffmpeg cannot read it.
+ */
+export function thumbnail(dir: string, ext: SegmentExt, s: SegmentRecord, ffmpeg = 'ffmpeg'): Promise<Buffer | undefined> {
+  const file = path.join(dir, segmentName(s, ext));
+  const input = ext === 'm4s' ? `concat:${path.join(dir, initName(s.disc))}|${file}` : file;
+  return new Promise((resolve) => {
+    const child = spawn(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-nostdin', '-protocol_whitelist', 'file,concat',
+      '-skip_frame', 'nokey', '-i', input, '-map', '0:v:0', '-frames:v', '1', '-vf', `scale=${THUMB_WIDTH}:-2`, '-q:v', '5',
+      '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const parts: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => parts.push(d));
+    child.once('error', () => resolve(undefined));
+    child.once('close', (code) => resolve(code === 0 && parts.length > 0 ? Buffer.concat(parts) : undefined));
+  });
+}

@@ -4,12 +4,13 @@
 //   /<app>/<stream>/<rendition>/index-<from>-<duration|now>.m3u8 media playlist of the range
 //   /<app>/<stream>/index-<from>-<duration|now>.mpd             MPD of the range
 //   /<app>/<stream>/archive-<from>-<duration>.mp4               the range as one MP4
+//   /<app>/<stream>/thumb-<at>.jpg                               a thumbnail of the segment at <at>
 //   .../master.m3u8, index.m3u8 or manifest.mpd ?start=<ISO-8601|epoch|-seconds>&end=...  the same by query
 //   .../index.m3u8?window=<seconds>                              the live playlist, shortened
 // <from> is Unix seconds, <duration> seconds. A malformed request is a 400, with one line that says why.
 import { NAME_PATTERN } from '../../common/stream-settings.js';
 
-export type TimeShiftKind = 'master' | 'media' | 'mpd' | 'clip';
+export type TimeShiftKind = 'master' | 'media' | 'mpd' | 'clip' | 'thumb';
 
 export interface TimeShiftRequest {
   app: string;
@@ -39,6 +40,8 @@ const NAME = NAME_PATTERN.slice(1, -1);
 const PATH_RE = new RegExp(
   `^/(${NAME})/(${NAME})(?:/(${NAME}))?/(index|archive|manifest|master)(?:-(\\d{1,12})-(\\d{1,9}|now))?\\.(m3u8|mpd|mp4)$`);
 
+const THUMB_RE = new RegExp(`^/(${NAME})/(${NAME})/thumb-(\\d{1,12})\\.jpg$`);
+
 const bad = (reason: string): Parsed => ({ ok: false, status: 400, reason });
 
 /** A time from the query: ISO-8601, Unix seconds, or seconds before now (negative). */
@@ -53,6 +56,12 @@ function queryTime(value: string, nowMs: number): number | undefined {
 }
 
 export function parseTimeShift(path: string, query: URLSearchParams, nowMs: number, limits: RequestLimits): Parsed {
+  const thumb = THUMB_RE.exec(path);
+  if (thumb) {
+    const fromMs = Number(thumb[3]) * 1000;
+    if (fromMs > nowMs) return bad(`${path}: the time is in the future (${new Date(fromMs).toISOString()})`);
+    return { ok: true, request: { app: thumb[1] ?? '', stream: thumb[2] ?? '', kind: 'thumb', fromMs, toMs: fromMs + 1 } };
+  }
   const m = PATH_RE.exec(path);
   if (!m) return bad(`${path} is not a time-shift URL`);
   const [, app = '', stream = '', rendition, name, from, duration, ext] = m;

@@ -11,7 +11,7 @@ import type { Logger } from '../../common/log.js';
 import type { AgentConfig } from '../config.js';
 import { DASH_MANIFEST, MASTER, type SegmentRecord } from '../packager/layout.js';
 import { Catalog, listedSpan, segmentsIn, type RenditionView } from './catalog.js';
-import { startClip, type ClipTrack } from './clip.js';
+import { startClip, thumbnail, type ClipTrack } from './clip.js';
 import { availabilityStartOf, rangeMaster, rangeMpd, rangePlaylist, representationsOf } from './render.js';
 import { parseTimeShift, type RequestLimits, type TimeShiftRequest } from './request.js';
 
@@ -31,11 +31,13 @@ export interface TimeShiftOptions {
 export const INTERNAL_PREFIX = '/_timeshift';
 
 class Answer {
-  constructor(readonly status: number, readonly body: string, readonly type = 'text/plain; charset=utf-8', readonly maxAge = 0) {}
+  constructor(readonly status: number, readonly body: string | Buffer, readonly type = 'text/plain; charset=utf-8', readonly maxAge = 0) {}
 }
 
 /** The longest a time-shift answer is cached, seconds. */
 const MAX_AGE_S = 3600;
+/** Thumbnails made at once (a keyframe decoded each); more are refused (503), the edge retries later. */
+const MAX_THUMBS = 2;
 
 interface Slice { view: RenditionView; segments: SegmentRecord[]; windowSeconds: number | undefined }
 
@@ -46,6 +48,7 @@ export class TimeShiftServer {
   private readonly catalog: Catalog;
   private readonly server: http.Server;
   private clips = 0;
+  private thumbs = 0;
   private closing: Promise<void> | undefined;
 
   private constructor(private readonly o: TimeShiftOptions) {
@@ -94,7 +97,7 @@ export class TimeShiftServer {
         return;
       }
       const answer = r.kind === 'media' ? await this.media(r) : r.kind === 'master' ? await this.master(r, pathname, url.search)
-        : await this.mpd(r);
+        : r.kind === 'thumb' ? await this.thumb(r) : await this.mpd(r);
       this.send(res, answer, req.method === 'HEAD');
     } catch (err) {
       this.o.log.error({ path: pathname, err: err instanceof Error ? err.message : String(err) }, 'time-shift request failed');
@@ -203,12 +206,37 @@ export class TimeShiftServer {
     return new Answer(200, text, 'application/dash+xml', finished && !r.relative ? maxAge : 1);
   }
 
+  /** The best rendition (the master playlist lists the highest first) and the master's text. */
+  private async bestRendition(r: TimeShiftRequest): Promise<{ master: string | undefined; rendition: string | undefined }> {
+    const master = await this.read(path.join(path.dirname(this.catalog.dir(r.app, r.stream, 'x')), MASTER));
+    return { master, rendition: master ? /^([a-z0-9_-]+)\/index\.m3u8$/m.exec(master)?.[1] : undefined };
+  }
+
+  /**
+   * The first picture of the best rendition's segment at the asked time, small, as a JPEG: made when
+   * a player first asks (one keyframe decoded), then cached by the edge as long as time-shift answers
+   * are. Nothing is made while ingesting.
+   */
+  private async thumb(r: TimeShiftRequest): Promise<Answer> {
+    const { rendition } = await this.bestRendition(r);
+    if (!rendition) return notFound(`no stream ${r.app}/${r.stream} here`);
+    const got = await this.slice(r, rendition);
+    if (got instanceof Answer) return got;
+    const segment = got.segments[0];
+    if (!segment) return notFound(`nothing stored for ${r.app}/${r.stream} at ${when(r.fromMs)}`);
+    if (this.thumbs >= MAX_THUMBS) return new Answer(503, 'thumbnails are being made on this edge; try again in a moment\n');
+    this.thumbs++;
+    try {
+      const jpeg = await thumbnail(this.catalog.dir(r.app, r.stream, rendition), got.view.ext, segment);
+      return jpeg ? new Answer(200, jpeg, 'image/jpeg', MAX_AGE_S) : notFound(`no picture in ${r.app}/${r.stream} at ${when(r.fromMs)}`);
+    } finally {
+      this.thumbs--;
+    }
+  }
+
   private async clip(r: TimeShiftRequest, res: http.ServerResponse): Promise<void> {
-    const dir = path.dirname(this.catalog.dir(r.app, r.stream, 'x'));
-    const master = await this.read(path.join(dir, MASTER));
-    // The clip is of the best rendition (the master playlist lists the highest first), with the
-    // audio rendition when audio is kept apart.
-    const rendition = master ? /^([a-z0-9_-]+)\/index\.m3u8$/m.exec(master)?.[1] : undefined;
+    // The clip is of the best rendition, with the audio rendition when audio is kept apart.
+    const { master, rendition } = await this.bestRendition(r);
     if (!rendition) { this.send(res, notFound(`no stream ${r.app}/${r.stream} here`)); return; }
     const got = await this.slice(r, rendition);
     if (got instanceof Answer) { this.send(res, got); return; }

@@ -196,7 +196,8 @@ describe('the player page (headless Chromium on an edge)', function () {
       await agent?.close();
     });
 
-    it('spans the whole window, starts over from a time-shift range, steps back past the live playlist and returns live', async () => {
+    it('spans the whole window, starts over from a time-shift range, steps back past the live playlist, returns live; '
+      + 'thumbnails on hover', async () => {
       const livePlaylist = parsePlaylist(await (await fetch(`${capEdge.url}/live/capcam/v/index.m3u8`)).text());
       assert.ok(livePlaylist.segments.length <= 22, `the live playlist is capped: ${livePlaylist.segments.length} segments`);
       await page.goto(`${capEdge.url}/player/?stream=live/capcam`);
@@ -247,6 +248,24 @@ describe('the player page (headless Chromium on an edge)', function () {
       }, 30_000, 200);
       assert.ok(Math.abs(ahead.clockMs - fromRange.clockMs - 20_000) < 6000, `20 s forward: ${fromRange.clockMs} -> ${ahead.clockMs}`);
       assert.ok(ahead.behind > LIVE_SLACK_S, `still behind live (${ahead.behind} s)`);
+
+      // Hovering the scrub bar a quarter of the way in shows a thumbnail of that moment.
+      const bar = await page.evaluate(`(() => { const r = document.getElementById('scrub').getBoundingClientRect();
+        const s = document.getElementById('scrub'); return { x: r.left, y: r.top + r.height / 2, w: r.width, lo: Number(s.min),
+        hi: Number(s.max) }; })()`) as { x: number; y: number; w: number; lo: number; hi: number };
+      await page.mouse.move(bar.x + bar.w / 4, bar.y);
+      const thumb = await until('a thumbnail under the pointer', async () => {
+        const t = await page.evaluate(`(() => { const i = document.getElementById('preview-img');
+          return { shown: !document.getElementById('preview').hidden, width: i.complete ? i.naturalWidth : 0,
+            src: i.getAttribute('src') ?? '' }; })()`) as { shown: boolean; width: number; src: string };
+        return t.shown && t.width > 0 ? t : undefined;
+      }, 15_000, 200);
+      assert.equal(thumb.width, 160);
+      const at = Number(/\/live\/capcam\/thumb-(\d+)\.jpg$/.exec(thumb.src)?.[1]);
+      const hovered = bar.lo + (bar.hi - bar.lo) / 4;
+      assert.ok(Math.abs(at - hovered) <= 3, `the thumbnail of ${at}, hovered ${hovered}`);
+      await page.screenshot({ path: path.join(os.tmpdir(), 'dvr-player-thumbnail.png') });
+      await page.mouse.move(0, 0);
       assert.deepEqual(pageErrors, [], 'no script error on the page');
     });
   });

@@ -173,6 +173,22 @@ describe('time-shift URLs through the edge', function () {
     assert.equal(frame.stdout.trim().split('\n')[0], '1', 'the first frame is a keyframe');
   });
 
+  it('a thumbnail of any stored moment: a small JPEG of the segment\'s first picture, made once then cached', async () => {
+    const res = await get(`/live/cam/thumb-${first + 3}.jpg`);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.deepEqual([res.headers.get('content-type'), res.headers.get('access-control-allow-origin'), res.headers.get('x-cache')],
+      ['image/jpeg', '*', 'MISS']);
+    const file = path.join(root, 'thumb.jpg');
+    await fs.writeFile(file, Buffer.from(await res.arrayBuffer()));
+    const probe = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', file]);
+    assert.equal(probe.stdout.trim(), 'mjpeg,160,90');
+    assert.equal((await get(`/live/cam/thumb-${first + 3}.jpg`)).headers.get('x-cache'), 'HIT');
+    const outside = await get(`/live/cam/thumb-${first - 3600}.jpg`);
+    assert.equal(outside.status, 404);
+    assert.match(await outside.text(), /^nothing stored for live\/cam from /);
+    assert.equal((await get(`/live/private/thumb-${first + 3}.jpg`)).status, 403, 'a signed stream\'s thumbnails need its token');
+  });
+
   it('a signed stream\'s time-shift URLs need its token, as its live playlist does', async () => {
     await fs.cp(path.join(root, 'live/cam'), path.join(root, 'live/private'), { recursive: true });
     const p = `index-${first + 2}-4.m3u8`;

@@ -21,13 +21,15 @@ const refused = (p: string, q = ''): string => {
 describe('time-shift requests', () => {
   const from = NOW / 1000 - 7200;
 
-  it('reads the path forms: master, media, MPD, clip, open to now', () => {
+  it('reads the path forms: master, media, MPD, clip, open to now, thumbnail', () => {
     assert.deepEqual(parsed(`/live/cam/index-${from}-3600.m3u8`),
       { app: 'live', stream: 'cam', kind: 'master', fromMs: from * 1000, toMs: (from + 3600) * 1000 });
     assert.deepEqual(parsed(`/live/cam/r720/index-${from}-now.m3u8`),
       { app: 'live', stream: 'cam', rendition: 'r720', kind: 'media', fromMs: from * 1000, toMs: undefined });
     assert.equal(parsed(`/live/cam/index-${from}-60.mpd`).kind, 'mpd');
     assert.equal(parsed(`/live/cam/archive-${from}-60.mp4`).kind, 'clip');
+    assert.deepEqual(parsed(`/live/cam/thumb-${from}.jpg`), { app: 'live', stream: 'cam', kind: 'thumb', fromMs: from * 1000,
+      toMs: from * 1000 + 1 });
   });
 
   it('reads the query forms: ISO-8601, epoch and relative starts, an end, a shortened window', () => {
@@ -53,6 +55,8 @@ describe('time-shift requests', () => {
     assert.match(refused(`/live/cam/index-${from}-60.m3u8`, 'start=-5'), /the range is in the path/);
     assert.match(refused('/live/cam/index.m3u8'), /needs a range/);
     assert.match(refused(`/live/cam/r720/index-${from}-60.mpd`), /a rendition has media playlists only/);
+    assert.match(refused(`/live/cam/thumb-${NOW / 1000 + 60}.jpg`), /the time is in the future/);
+    assert.match(refused(`/live/cam/r720/thumb-${from}.jpg`), /not a time-shift URL/);
   });
 });
 

@@ -53,6 +53,8 @@
   const EVENT_START_DATA = 'org.dvr-appliance.event-start';
   /** A seek lands this far inside the ends of what it may reach (ms): never on a segment's very edge. */
   const EDGE_MARGIN_MS = 2000;
+  /** Thumbnails on the scrub bar: one per this many seconds. */
+  const THUMB_STEP_S = 2;
   /** Longest range asked for, seconds (the edge's time-shift service takes up to a day). */
   const MAX_RANGE_S = 3600;
   /** Shortest range asked for, seconds: a range plays at least this long before the next. */
@@ -187,6 +189,27 @@
     $('play').textContent = video.paused ? 'Play' : 'Pause';
   }
 
+  /**
+   * A thumbnail of the moment under the pointer on the scrub bar, from this edge's time-shift service
+   * (thumb-<Unix seconds>.jpg: the first picture of the segment there), for a stream's master playlist.
+   */
+  function preview(event) {
+    const box = $('preview');
+    const lo = Number(scrub.min);
+    const hi = Number(scrub.max);
+    if (!live || epochMs === undefined || !(hi > lo)) { box.hidden = true; return; }
+    const rect = scrub.getBoundingClientRect();
+    const frac = Math.max(0, Math.min(1, (event.clientX - rect.left) / rect.width));
+    // Whole seconds, rounded down to THUMB_STEP_S: neighbours share a cached picture.
+    const at = Math.floor((lo + frac * (hi - lo)) / THUMB_STEP_S) * THUMB_STEP_S;
+    const img = $('preview-img');
+    const src = `${live.base}/thumb-${at}.jpg`;
+    if (img.getAttribute('src') !== src) img.setAttribute('src', src);
+    $('preview-time').textContent = clockText(at * 1000);
+    box.style.left = `${event.clientX - scrub.parentElement.getBoundingClientRect().left}px`;
+    box.hidden = false;
+  }
+
   /** The scrub bar's value as a wall-clock ms, or a media time while the dates are unknown. */
   function scrubTo(value) {
     if (epochMs === undefined) seekTo(value);
@@ -207,6 +230,8 @@
     });
     $('live').addEventListener('click', goLive);
     scrub.addEventListener('input', () => { dragging = true; render(); });
+    scrub.addEventListener('mousemove', preview);
+    scrub.addEventListener('mouseleave', () => { $('preview').hidden = true; });
     scrub.addEventListener('change', () => { dragging = false; scrubTo(Number(scrub.value)); });
     for (const e of ['timeupdate', 'pause', 'play', 'playing', 'seeking', 'seeked', 'waiting', 'loadedmetadata', 'durationchange']) {
       video.addEventListener(e, render);
