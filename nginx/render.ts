@@ -179,7 +179,7 @@ function requireToken(check: boolean): Node[] {
 /** A time-shift path: index-<from>-<duration|now>.m3u8/.mpd (a rendition's too), archive-<from>-<duration>.mp4. */
 const TIMESHIFT_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}(/[a-z0-9_-]{1,64})?/index-\\d{1,12}-(\\d{1,9}|now)\\.(m3u8|mpd)$';
 const CLIP_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/archive-\\d{1,12}-\\d{1,9}\\.mp4$';
-const THUMB_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/thumb-\\d{1,12}\\.jpg$';
+const THUMB_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/thumb-[1-9]\\d{0,11}\\.jpg$';
 
 /**
  * The edge's time-shift URLs, passed to the edge agent's service on loopback. Playlists and MPDs are
@@ -195,14 +195,17 @@ function timeshiftLocations(m: EdgeModel, tokens: boolean): Node[] {
     'tcp_nopush off;',
     // The service's own headers are replaced by the edge's: one CORS header, not two.
     'proxy_hide_header Access-Control-Allow-Origin;'];
-  const cached = [...proxied, 'proxy_cache dvr_timeshift;', 'proxy_cache_key $uri$is_args$args;', 'proxy_cache_lock on;',
-    'proxy_cache_lock_timeout 5s;', 'proxy_cache_use_stale updating;', 'add_header X-Cache $upstream_cache_status always;',
+  const cache = (key: string): string[] => [...proxied, 'proxy_cache dvr_timeshift;', `proxy_cache_key ${key};`,
+    'proxy_cache_lock on;', 'proxy_cache_lock_timeout 5s;', 'proxy_cache_use_stale updating;',
+    'add_header X-Cache $upstream_cache_status always;',
     // A hit opens its cache file; kept open (a second at most) a hit costs what a static file does.
     'open_file_cache max=10000 inactive=60s;', 'open_file_cache_valid 1s;'];
+  const cached = cache('$uri$is_args$args');
   return [
     b(`location ~ "${TIMESHIFT_PATH}"`, preflight(), ...requireToken(tokens), ...cors(), ...cached),
     // Thumbnails for the player's scrub bar: made once by the service, then served from the cache.
-    b(`location ~ "${THUMB_PATH}"`, ...requireToken(tokens), ...cors(), ...cached),
+    // Keyed on the path alone: a query the service ignores must not make another picture.
+    b(`location ~ "${THUMB_PATH}"`, preflight(), ...requireToken(tokens), ...cors(), ...cache('$uri')),
     b(`location ~ "${CLIP_PATH}"`, preflight(), ...requireToken(tokens), ...cors(), ...proxied,
       'proxy_buffering off;', 'proxy_read_timeout 60s;'),
     b('location ^~ /_timeshift/', 'internal;', ...requireToken(tokens), ...cors(), ...cached),

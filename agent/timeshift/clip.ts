@@ -52,20 +52,35 @@ export async function startClip(tracks: readonly ClipTrack[], ffmpeg = 'ffmpeg')
 /** Width of a thumbnail, pixels (its height keeps the picture's proportions). */
 export const THUMB_WIDTH = 160;
 
+/** How long ffmpeg may take for one thumbnail before it is killed, ms. */
+const THUMB_TIMEOUT_MS = 10_000;
+
 /**
- * The first picture of a segment (a keyframe) as a small JPEG, or undefined when the segment has no
- * picture (an audio rendition) or ffmpeg cannot read it.
+ * The first picture of a segment (a keyframe) as a small JPEG, or why there is none (an audio
+ * rendition, a file ffmpeg cannot read, a stalled storage). ffmpeg runs at a low priority: the
+ * edge's serving comes first.
  */
-export function thumbnail(dir: string, ext: SegmentExt, s: SegmentRecord, ffmpeg = 'ffmpeg'): Promise<Buffer | undefined> {
+export function thumbnail(dir: string, ext: SegmentExt, s: SegmentRecord, ffmpeg = 'ffmpeg'):
+  Promise<{ jpeg?: Buffer; error?: string }> {
   const file = path.join(dir, segmentName(s, ext));
   const input = ext === 'm4s' ? `concat:${path.join(dir, initName(s.disc))}|${file}` : file;
   return new Promise((resolve) => {
     const child = spawn(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-nostdin', '-protocol_whitelist', 'file,concat',
       '-skip_frame', 'nokey', '-i', input, '-map', '0:v:0', '-frames:v', '1', '-vf', `scale=${THUMB_WIDTH}:-2`, '-q:v', '5',
-      '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) {
+      try { os.setPriority(child.pid, 10); } catch { /* gone already */ }
+    }
     const parts: Buffer[] = [];
+    let stderr = '';
     child.stdout.on('data', (d: Buffer) => parts.push(d));
-    child.once('error', () => resolve(undefined));
-    child.once('close', (code) => resolve(code === 0 && parts.length > 0 ? Buffer.concat(parts) : undefined));
+    child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-500); });
+    const timer = setTimeout(() => { stderr += ` (killed after ${THUMB_TIMEOUT_MS} ms)`; child.kill('SIGKILL'); }, THUMB_TIMEOUT_MS);
+    child.once('error', (err) => { clearTimeout(timer); resolve({ error: err.message }); });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0 && parts.length > 0) resolve({ jpeg: Buffer.concat(parts) });
+      else resolve({ error: stderr.trim() || `ffmpeg exited ${String(code)}` });
+    });
   });
 }

@@ -40,7 +40,7 @@ const NAME = NAME_PATTERN.slice(1, -1);
 const PATH_RE = new RegExp(
   `^/(${NAME})/(${NAME})(?:/(${NAME}))?/(index|archive|manifest|master)(?:-(\\d{1,12})-(\\d{1,9}|now))?\\.(m3u8|mpd|mp4)$`);
 
-const THUMB_RE = new RegExp(`^/(${NAME})/(${NAME})/thumb-(\\d{1,12})\\.jpg$`);
+const THUMB_RE = new RegExp(`^/(${NAME})/(${NAME})/thumb-([1-9]\\d{0,11})\\.jpg$`);
 
 const bad = (reason: string): Parsed => ({ ok: false, status: 400, reason });
 

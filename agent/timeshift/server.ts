@@ -3,6 +3,7 @@
 // playlists, MPDs and clips cut from the same segments (render.ts, clip.ts). A finished range is
 // cached as long as its segments stay listed; an open one for a second, as live playlists are.
 import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -31,13 +32,26 @@ export interface TimeShiftOptions {
 export const INTERNAL_PREFIX = '/_timeshift';
 
 class Answer {
-  constructor(readonly status: number, readonly body: string | Buffer, readonly type = 'text/plain; charset=utf-8', readonly maxAge = 0) {}
+  constructor(readonly status: number, readonly body: string | Buffer, readonly type = 'text/plain; charset=utf-8', readonly maxAge = 0,
+    readonly location?: string) {}
 }
 
 /** The longest a time-shift answer is cached, seconds. */
 const MAX_AGE_S = 3600;
-/** Thumbnails made at once (a keyframe decoded each); more are refused (503), the edge retries later. */
+/** Thumbnails made at once (a keyframe decoded each); more wait THUMB_WAIT_MS for a slot, then get a 503. */
 const MAX_THUMBS = 2;
+const THUMB_WAIT_MS = 2000;
+
+/** The last variant of a master playlist that has a picture (variants are listed highest first). */
+export function lowestVideo(master: string): string | undefined {
+  const lines = master.split('\n');
+  let found: string | undefined;
+  lines.forEach((line, i) => {
+    const uri = /^([a-z0-9_-]+)\/index\.m3u8$/.exec(lines[i + 1] ?? '')?.[1];
+    if (line.startsWith('#EXT-X-STREAM-INF:') && line.includes('RESOLUTION=') && uri) found = uri;
+  });
+  return found ?? /^([a-z0-9_-]+)\/index\.m3u8$/m.exec(master)?.[1];
+}
 
 interface Slice { view: RenditionView; segments: SegmentRecord[]; windowSeconds: number | undefined }
 
@@ -108,7 +122,8 @@ export class TimeShiftServer {
 
   private send(res: http.ServerResponse, a: Answer, head = false): void {
     res.writeHead(a.status, { 'Content-Type': a.type, 'Content-Length': Buffer.byteLength(a.body),
-      'Cache-Control': a.status === 200 ? `public, max-age=${a.maxAge}` : 'no-store' });
+      'Cache-Control': a.status === 200 || a.location !== undefined ? `public, max-age=${a.maxAge}` : 'no-store',
+      ...(a.location !== undefined ? { Location: a.location } : {}) });
     res.end(head ? undefined : a.body);
   }
 
@@ -213,22 +228,32 @@ export class TimeShiftServer {
   }
 
   /**
-   * The first picture of the best rendition's segment at the asked time, small, as a JPEG: made when
-   * a player first asks (one keyframe decoded), then cached by the edge as long as time-shift answers
-   * are. Nothing is made while ingesting.
+   * The first picture of the segment at the asked time, small, as a JPEG, from the lowest video
+   * rendition (the picture is 160 pixels wide anyway): made when a player first asks (one keyframe
+   * decoded), then cached by the edge as long as time-shift answers are. Any second of a segment is
+   * redirected to the segment's own, so a segment is decoded once. Nothing is made while ingesting.
    */
   private async thumb(r: TimeShiftRequest): Promise<Answer> {
-    const { rendition } = await this.bestRendition(r);
+    const { master } = await this.bestRendition(r);
+    const rendition = master ? lowestVideo(master) : undefined;
     if (!rendition) return notFound(`no stream ${r.app}/${r.stream} here`);
     const got = await this.slice(r, rendition);
     if (got instanceof Answer) return got;
     const segment = got.segments[0];
     if (!segment) return notFound(`nothing stored for ${r.app}/${r.stream} at ${when(r.fromMs)}`);
+    const own = Math.ceil(segment.startMs / 1000);
+    if (own !== r.fromMs / 1000 && own * 1000 < segment.startMs + segment.durationUs / 1000) {
+      return new Answer(302, '', 'text/plain; charset=utf-8', MAX_AGE_S, `thumb-${own}.jpg`);
+    }
+    // A short wait for a free slot, then a 503 (the player asks once more).
+    for (let waited = 0; this.thumbs >= MAX_THUMBS && waited < THUMB_WAIT_MS; waited += 100) await sleep(100);
     if (this.thumbs >= MAX_THUMBS) return new Answer(503, 'thumbnails are being made on this edge; try again in a moment\n');
     this.thumbs++;
     try {
-      const jpeg = await thumbnail(this.catalog.dir(r.app, r.stream, rendition), got.view.ext, segment);
-      return jpeg ? new Answer(200, jpeg, 'image/jpeg', MAX_AGE_S) : notFound(`no picture in ${r.app}/${r.stream} at ${when(r.fromMs)}`);
+      const made = await thumbnail(this.catalog.dir(r.app, r.stream, rendition), got.view.ext, segment);
+      if (made.jpeg) return new Answer(200, made.jpeg, 'image/jpeg', MAX_AGE_S);
+      this.o.log.warn({ stream: `${r.app}/${r.stream}`, rendition, seq: segment.seq, err: made.error }, 'no thumbnail');
+      return notFound(`no picture in ${r.app}/${r.stream} at ${when(r.fromMs)}`);
     } finally {
       this.thumbs--;
     }

@@ -261,7 +261,7 @@ describe('the player page (headless Chromium on an edge)', function () {
         return t.shown && t.width > 0 ? t : undefined;
       }, 15_000, 200);
       assert.equal(thumb.width, 160);
-      const at = Number(/\/live\/capcam\/thumb-(\d+)\.jpg$/.exec(thumb.src)?.[1]);
+      const at = Number(/\/live\/capcam\/thumb-(\d+)\.jpg(\?again)?$/.exec(thumb.src)?.[1]);
       const hovered = bar.lo + (bar.hi - bar.lo) / 4;
       assert.ok(Math.abs(at - hovered) <= 3, `the thumbnail of ${at}, hovered ${hovered}`);
       await page.screenshot({ path: path.join(os.tmpdir(), 'dvr-player-thumbnail.png') });

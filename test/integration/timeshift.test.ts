@@ -183,6 +183,8 @@ describe('time-shift URLs through the edge', function () {
     const probe = await run('ffprobe', ['-v', 'error', '-show_entries', 'stream=codec_name,width,height', '-of', 'csv=p=0', file]);
     assert.equal(probe.stdout.trim(), 'mjpeg,160,90');
     assert.equal((await get(`/live/cam/thumb-${first + 3}.jpg`)).headers.get('x-cache'), 'HIT');
+    // A query the service ignores is the same picture: no second decode.
+    assert.equal((await get(`/live/cam/thumb-${first + 3}.jpg?x=1`)).headers.get('x-cache'), 'HIT');
     const outside = await get(`/live/cam/thumb-${first - 3600}.jpg`);
     assert.equal(outside.status, 404);
     assert.match(await outside.text(), /^nothing stored for live\/cam from /);

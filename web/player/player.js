@@ -53,8 +53,9 @@
   const EVENT_START_DATA = 'org.dvr-appliance.event-start';
   /** A seek lands this far inside the ends of what it may reach (ms): never on a segment's very edge. */
   const EDGE_MARGIN_MS = 2000;
-  /** Thumbnails on the scrub bar: one per this many seconds. */
+  /** Thumbnails on the scrub bar: one per this many seconds, asked for once the pointer rests this long (ms). */
   const THUMB_STEP_S = 2;
+  const THUMB_DELAY_MS = 150;
   /** Longest range asked for, seconds (the edge's time-shift service takes up to a day). */
   const MAX_RANGE_S = 3600;
   /** Shortest range asked for, seconds: a range plays at least this long before the next. */
@@ -77,6 +78,7 @@
   /** Where to go once the new source's playlist is known (wall-clock ms), then its media time once started. */
   let pendingMs;
   let pendingTime;
+  let previewTimer;
 
   function windowRange() {
     const r = video.seekable;
@@ -200,14 +202,28 @@
     if (!live || epochMs === undefined || !(hi > lo)) { box.hidden = true; return; }
     const rect = scrub.getBoundingClientRect();
     const frac = Math.max(0, Math.min(1, (event.clientX - rect.left) / rect.width));
-    // Whole seconds, rounded down to THUMB_STEP_S: neighbours share a cached picture.
-    const at = Math.floor((lo + frac * (hi - lo)) / THUMB_STEP_S) * THUMB_STEP_S;
-    const img = $('preview-img');
-    const src = `${live.base}/thumb-${at}.jpg`;
-    if (img.getAttribute('src') !== src) img.setAttribute('src', src);
+    // Whole seconds, rounded down to THUMB_STEP_S (neighbours share a cached picture), never before the window.
+    const at = Math.max(Math.ceil(lo), Math.floor((lo + frac * (hi - lo)) / THUMB_STEP_S) * THUMB_STEP_S);
     $('preview-time').textContent = clockText(at * 1000);
     box.style.left = `${event.clientX - scrub.parentElement.getBoundingClientRect().left}px`;
     box.hidden = false;
+    // Asked for once the pointer rests: a swipe along the bar does not ask for every picture on the way.
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(() => {
+      const img = $('preview-img');
+      const src = `${live.base}/thumb-${at}.jpg`;
+      if ((img.getAttribute('src') ?? '').split('?')[0] !== src) { img.dataset.retried = ''; img.setAttribute('src', src); }
+    }, THUMB_DELAY_MS);
+  }
+
+  /** A thumbnail the edge could not make at once (busy): asked for once more, a second later. */
+  function previewFailed() {
+    const img = $('preview-img');
+    const src = img.getAttribute('src');
+    const base = src ? src.split('?')[0] : '';
+    if (!src || img.dataset.retried === base) return;
+    img.dataset.retried = base;
+    setTimeout(() => { if (img.getAttribute('src') === src) img.setAttribute('src', `${base}?again`); }, 1000);
   }
 
   /** The scrub bar's value as a wall-clock ms, or a media time while the dates are unknown. */
@@ -231,7 +247,8 @@
     $('live').addEventListener('click', goLive);
     scrub.addEventListener('input', () => { dragging = true; render(); });
     scrub.addEventListener('mousemove', preview);
-    scrub.addEventListener('mouseleave', () => { $('preview').hidden = true; });
+    scrub.addEventListener('mouseleave', () => { clearTimeout(previewTimer); $('preview').hidden = true; });
+    $('preview-img').addEventListener('error', previewFailed);
     scrub.addEventListener('change', () => { dragging = false; scrubTo(Number(scrub.value)); });
     for (const e of ['timeupdate', 'pause', 'play', 'playing', 'seeking', 'seeked', 'waiting', 'loadedmetadata', 'durationchange']) {
       video.addEventListener(e, render);
