@@ -12,11 +12,13 @@ import { parseAgentConfig } from '../../agent/config.js';
 import { TimeShiftServer } from '../../agent/timeshift/server.js';
 import { silentLogger } from '../../common/log.js';
 import { localPlayerFiles } from '../../nginx/player.js';
+import { signedPlaybackPath } from '../../nginx/signing.js';
 import { startEdge, type Edge } from '../support/edge.js';
 import { parsePlaylist } from '../support/m3u8.js';
 import { ffmpeg, freePort, run, tempDir, until } from '../support/run.js';
 
 const CHROMIUM = '/usr/lib/chromium/chromium';
+const SECRET = 'player-test-secret-0123456789';
 /** The player's 'LIVE' badge: within this many seconds of the live edge. */
 const LIVE_SLACK_S = 8;
 
@@ -164,6 +166,7 @@ describe('the player page (headless Chromium on an edge)', function () {
     let capEdge: Edge;
     /** Wall-clock ms of the oldest stored segment's start. */
     let oldestMs: number;
+    const signed = (file: string): string => signedPlaybackPath(SECRET, 'live', 'capcam', file, Date.now() / 1000 + 3600);
     const source = async (): Promise<string> =>
       await page.evaluate("document.getElementById('behind').dataset.source ?? ''") as string;
 
@@ -180,10 +183,12 @@ describe('the player page (headless Chromium on an edge)', function () {
       const port = await freePort();
       service = await TimeShiftServer.start({ root: capRoot, host: '127.0.0.1', port, maxClips: 1,
         limits: { maxClipSeconds: 30, maxRangeSeconds: 3600 }, log: silentLogger() });
-      capEdge = await startEdge(capRoot, { player: localPlayerFiles(), timeshift: { port, cacheMaxSizeMb: 16 } });
+      // Signed playback: the page, its ranges and its thumbnails all go through the token's prefix.
+      capEdge = await startEdge(capRoot, { player: localPlayerFiles(), timeshift: { port, cacheMaxSizeMb: 16 },
+        signing: { secret: SECRET, streams: [{ app: 'live', stream: 'capcam' }] } });
       // 45 s stored: the live playlist lists the newest 20, a time-shift range reaches the rest.
       oldestMs = await until('45 s stored', async () => {
-        const res = await fetch(`${capEdge.url}/live/capcam/v/index-${t0}-now.m3u8`);
+        const res = await fetch(`${capEdge.url}${signed(`v/index-${t0}-now.m3u8`)}`);
         if (res.status !== 200) return undefined;
         const segs = parsePlaylist(await res.text()).segments;
         const first = segs[0]?.wallStart ?? 0;
@@ -197,10 +202,10 @@ describe('the player page (headless Chromium on an edge)', function () {
     });
 
     it('spans the whole window, starts over from a time-shift range, steps back past the live playlist, returns live; '
-      + 'thumbnails on hover', async () => {
-      const livePlaylist = parsePlaylist(await (await fetch(`${capEdge.url}/live/capcam/v/index.m3u8`)).text());
+      + 'thumbnails on hover; all signed', async () => {
+      const livePlaylist = parsePlaylist(await (await fetch(`${capEdge.url}${signed('v/index.m3u8')}`)).text());
       assert.ok(livePlaylist.segments.length <= 22, `the live playlist is capped: ${livePlaylist.segments.length} segments`);
-      await page.goto(`${capEdge.url}/player/?stream=live/capcam`);
+      await page.goto(`${capEdge.url}/player/?src=${encodeURIComponent(signed('master.m3u8'))}`);
       await playingPast(1, 'the capped stream to play');
       await shows('#behind', /^LIVE$/);
       const scrubMin = await until('the scrub bar to span the window', async () => {
@@ -217,6 +222,8 @@ describe('the player page (headless Chromium on an edge)', function () {
       const ranges = await page.evaluate(
         "performance.getEntriesByType('resource').map((e) => e.name).filter((n) => /\\/index-\\d+-\\d+\\.m3u8$/.test(n))") as string[];
       assert.ok(ranges.length > 0, 'a finished range was asked for');
+      assert.ok(ranges.every((u) => u.startsWith(`${capEdge.url}/s/`)), `through the token's prefix: ${ranges.join(' ')}`);
+      assert.equal((await fetch(`${capEdge.url}/live/capcam/v/index.m3u8`)).status, 403, 'the stream is signed');
       assert.equal(over.error, '');
       // A range is as long as the live playlist (20 s): playback goes on past its end, from the next
       // range or the live playlist, with no jump.

@@ -326,7 +326,8 @@
     $('title').textContent = src.title;
     document.title = `${src.title} - DVR player`;
     wire();
-    const stream = /^(\/[a-z0-9_-]{1,64}\/[a-z0-9_-]{1,64})\/master\.m3u8$/.exec(src.url);
+    // A stream's master playlist, signed or not: its ranges and thumbnails share the token's prefix.
+    const stream = /^((?:\/s\/\d{1,12}\/[A-Za-z0-9_-]{22})?\/[a-z0-9_-]{1,64}\/[a-z0-9_-]{1,64})\/master\.m3u8$/.exec(src.url);
     if (stream) live = { url: src.url, base: stream[1] };
     if (window.Hls && window.Hls.isSupported()) {
       load(src.url);
