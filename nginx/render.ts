@@ -245,9 +245,11 @@ function playerLocations(m: EdgeModel): Node[] {
   ];
 }
 
-/** SSI as the stitched playlists need it: no Last-Modified or ETag, never a 304. */
-function ssi(): string[] {
-  return ['ssi on;', 'ssi_types application/vnd.apple.mpegurl;', 'ssi_last_modified off;', 'etag off;', 'if_modified_since off;'];
+/** A playlist stitched with SSI, plain or compressed: its headers, and no Last-Modified or ETag, never a 304. */
+function stitched(): Node[] {
+  return [...cors(), 'add_header Cache-Control $dvr_playlist_cache always;', 'add_header Vary Accept-Encoding always;',
+    'default_type application/vnd.apple.mpegurl;',
+    'ssi on;', 'ssi_types application/vnd.apple.mpegurl;', 'ssi_last_modified off;', 'etag off;', 'if_modified_since off;'];
 }
 
 export function renderEdge(m: EdgeModel): string {
@@ -294,14 +296,10 @@ export function renderEdge(m: EdgeModel): string {
     // compressed too): nothing is compressed per request, whatever the playlist's length. Without
     // TCP_CORK: a stitched response on a kept-alive connection waited 40 ms for the client's delayed
     // ACK (24 h window: 26 req/s on one connection, 850 without).
-    b('location @dvr_chunked', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
-      'add_header Vary Accept-Encoding always;', 'default_type application/vnd.apple.mpegurl;',
-      'rewrite ^ $dvr_base.m3u8.ssi break;', 'tcp_nopush off;', ...ssi()),
+    b('location @dvr_chunked', ...stitched(), 'rewrite ^ $dvr_base.m3u8.ssi break;', 'tcp_nopush off;'),
     // Small pieces: copied through buffers, not sent one sendfile each (1.5x the req/s).
-    b('location @dvr_chunked.gz', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
-      'add_header Vary Accept-Encoding always;', 'add_header Content-Encoding gzip always;',
-      'default_type application/vnd.apple.mpegurl;', 'try_files $dvr_base.m3u8.gz.ssi @dvr_chunked;', 'gzip off;', 'sendfile off;',
-      ...ssi()),
+    b('location @dvr_chunked.gz', ...stitched(), 'add_header Content-Encoding gzip always;',
+      'try_files $dvr_base.m3u8.gz.ssi @dvr_chunked;', 'gzip off;', 'sendfile off;'),
     b('location ~ \\.mpd$', preflight(), ...requireToken(tokens), ...timeshiftQuery(m), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;'),
     b(`location ~ \\.(${MEDIA_EXT})$`, preflight(), ...requireToken(tokens), ...cors(),

@@ -5,6 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../common/log.js';
+import { listedSeconds } from '../../common/stream-settings.js';
 import type { PackagerEmitter, StreamRef } from './events.js';
 import { unlinkIfPresent, writeAtomic } from './files.js';
 import {
@@ -20,7 +21,6 @@ import { renderMaster, type VariantInfo } from './render/master.js';
 import type { Rendition } from './rendition.js';
 import type { StreamSettings } from './settings.js';
 import { capTrim, purgeUpTo, windowHead } from './window.js';
-import { listedSeconds } from '../../common/stream-settings.js';
 
 export interface PublishContext {
   paths: StreamPaths;
@@ -128,13 +128,11 @@ async function writeChunks(r: Rendition, input: MediaPlaylistInput): Promise<voi
 async function writeFullPlaylist(r: Rendition, input: MediaPlaylistInput): Promise<void> {
   const parts = mediaPlaylistParts(input);
   const chunked = parts.chunks.length > 0;
+  await writeAtomic(path.join(r.dir, chunked ? CHUNKED_PLAYLIST : PLAYLIST), ssiPlaylist(parts));
   if (chunked) {
-    await writeAtomic(path.join(r.dir, CHUNKED_PLAYLIST), ssiPlaylist(parts));
     const gz = renderGzipPlaylist(parts, (seq) => r.pieces.get(seq));
     if (gz) await writeAtomic(path.join(r.dir, COMPRESSED_PLAYLIST), gz);
     else await unlinkIfPresent(path.join(r.dir, COMPRESSED_PLAYLIST));
-  } else {
-    await writeAtomic(path.join(r.dir, PLAYLIST), parts.head + parts.tail);
   }
   if (chunked !== r.chunkedForm) {
     if (chunked) await unlinkIfPresent(path.join(r.dir, PLAYLIST));

@@ -28,7 +28,7 @@ export class Rendition {
   listedFrom = 0;
   /** Position of the first segment the live playlist lists: listedFrom, or later where the playlist cap cuts. */
   playlistFrom = 0;
-  /** window.m3u8.ssi is on disk; undefined until first decided. */
+  /** The window's listing (WINDOW_LISTING) is on disk; undefined until first decided. */
   windowListed: boolean | undefined;
   /** Sequences below this have their chunk file on disk. */
   chunkedBelow = 0;

@@ -50,7 +50,12 @@ export function lowestVideo(master: string): string | undefined {
     const uri = /^([a-z0-9_-]+)\/index\.m3u8$/.exec(lines[i + 1] ?? '')?.[1];
     if (line.startsWith('#EXT-X-STREAM-INF:') && line.includes('RESOLUTION=') && uri) found = uri;
   });
-  return found ?? /^([a-z0-9_-]+)\/index\.m3u8$/m.exec(master)?.[1];
+  return found ?? bestVariant(master);
+}
+
+/** The first variant of a master playlist: the best (variants are listed highest first). */
+function bestVariant(master: string): string | undefined {
+  return /^([a-z0-9_-]+)\/index\.m3u8$/m.exec(master)?.[1];
 }
 
 interface Slice { view: RenditionView; segments: SegmentRecord[]; windowSeconds: number | undefined }
@@ -221,10 +226,9 @@ export class TimeShiftServer {
     return new Answer(200, text, 'application/dash+xml', finished && !r.relative ? maxAge : 1);
   }
 
-  /** The best rendition (the master playlist lists the highest first) and the master's text. */
-  private async bestRendition(r: TimeShiftRequest): Promise<{ master: string | undefined; rendition: string | undefined }> {
-    const master = await this.read(path.join(path.dirname(this.catalog.dir(r.app, r.stream, 'x')), MASTER));
-    return { master, rendition: master ? /^([a-z0-9_-]+)\/index\.m3u8$/m.exec(master)?.[1] : undefined };
+  /** The stream's master playlist, if it has one here. */
+  private masterOf(r: TimeShiftRequest): Promise<string | undefined> {
+    return this.read(path.join(path.dirname(this.catalog.dir(r.app, r.stream, 'x')), MASTER));
   }
 
   /**
@@ -234,7 +238,7 @@ export class TimeShiftServer {
    * redirected to the segment's own, so a segment is decoded once. Nothing is made while ingesting.
    */
   private async thumb(r: TimeShiftRequest): Promise<Answer> {
-    const { master } = await this.bestRendition(r);
+    const master = await this.masterOf(r);
     const rendition = master ? lowestVideo(master) : undefined;
     if (!rendition) return notFound(`no stream ${r.app}/${r.stream} here`);
     const got = await this.slice(r, rendition);
@@ -261,7 +265,8 @@ export class TimeShiftServer {
 
   private async clip(r: TimeShiftRequest, res: http.ServerResponse): Promise<void> {
     // The clip is of the best rendition, with the audio rendition when audio is kept apart.
-    const { master, rendition } = await this.bestRendition(r);
+    const master = await this.masterOf(r);
+    const rendition = master ? bestVariant(master) : undefined;
     if (!rendition) { this.send(res, notFound(`no stream ${r.app}/${r.stream} here`)); return; }
     const got = await this.slice(r, rendition);
     if (got instanceof Answer) { this.send(res, got); return; }

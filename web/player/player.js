@@ -69,7 +69,7 @@
   let live;
   /** The DVR window in seconds and the event's start, when the window is longer than the live playlist. */
   let dvr;
-  /** Playing a time-shift range, not the live playlist: { startMs, endMs } of the range asked for. */
+  /** Playing a time-shift range, not the live playlist: { endMs } of the range asked for. */
   let past;
   /** How much the live playlist lists (ms), as last seen; its start follows the live edge. */
   let liveLengthMs;
@@ -101,17 +101,20 @@
     if (ms > 0) epochMs = ms;
   }
 
+  /** The wall-clock ms of media time `t` in the current source (its dates known). */
+  const wallMs = (t) => epochMs + t * 1000;
+
   /** The live edge in wall-clock ms: seen in the live playlist, or estimated while playing a range. */
   function liveEdgeMs() {
     const w = windowRange();
-    if (!past && w && epochMs !== undefined) return epochMs + w.end * 1000;
+    if (!past && w && epochMs !== undefined) return wallMs(w.end);
     return Date.now() - liveLagMs;
   }
 
   /** Where the live playlist starts, in wall-clock ms: seen, or estimated while playing a range. */
   function liveStartMs() {
     const w = windowRange();
-    if (!past && w && epochMs !== undefined) return epochMs + w.start * 1000;
+    if (!past && w && epochMs !== undefined) return wallMs(w.start);
     return liveLengthMs !== undefined ? liveEdgeMs() - liveLengthMs : undefined;
   }
 
@@ -119,7 +122,7 @@
   function oldestMs() {
     const w = windowRange();
     if (dvr) return Math.max(dvr.eventStartMs, liveEdgeMs() - dvr.windowS * 1000);
-    return w && epochMs !== undefined ? epochMs + w.start * 1000 : undefined;
+    return w && epochMs !== undefined ? wallMs(w.start) : undefined;
   }
 
   function seekTo(t) {
@@ -145,7 +148,7 @@
     const span = liveLengthMs !== undefined ? liveLengthMs / 1000 : MAX_RANGE_S;
     const toLive = Math.floor((liveEdgeMs() - from * 1000 - EDGE_MARGIN_MS) / 1000);
     const duration = Math.max(MIN_RANGE_S, Math.min(Math.round(span), MAX_RANGE_S, toLive));
-    load(`${live.base}/index-${from}-${duration}.m3u8`, target, { startMs: from * 1000, endMs: (from + duration) * 1000 });
+    load(`${live.base}/index-${from}-${duration}.m3u8`, target, { endMs: (from + duration) * 1000 });
   }
 
   function goLive() {
@@ -159,13 +162,13 @@
     const w = windowRange();
     if (w && epochMs !== undefined && !past) {
       liveLengthMs = (w.end - w.start) * 1000;
-      liveLagMs = Math.max(0, Date.now() - (epochMs + w.end * 1000));
+      liveLagMs = Math.max(0, Date.now() - wallMs(w.end));
     }
     if (w) {
       // Wall-clock seconds once the dates are known; media seconds before.
       const known = epochMs !== undefined;
-      const lo = known ? (oldestMs() ?? epochMs + w.start * 1000) / 1000 : w.start;
-      const hi = known ? (past ? liveEdgeMs() : epochMs + w.end * 1000) / 1000 : w.end;
+      const lo = known ? oldestMs() / 1000 : w.start;
+      const hi = known ? liveEdgeMs() / 1000 : w.end;
       scrub.min = String(lo);
       scrub.max = String(hi);
       if (!dragging) scrub.value = String(known ? epochMs / 1000 + video.currentTime : video.currentTime);
@@ -173,7 +176,7 @@
       $('window-end').textContent = known ? clockText(hi * 1000) : '--:--:--';
     }
     const shownMs = epochMs === undefined ? undefined
-      : dragging ? Number(scrub.value) * 1000 : epochMs + video.currentTime * 1000;
+      : dragging ? Number(scrub.value) * 1000 : wallMs(video.currentTime);
     const clock = $('clock');
     if (shownMs !== undefined) {
       const ms = Math.round(shownMs);
@@ -236,7 +239,7 @@
     $('play').addEventListener('click', () => { if (video.paused) void video.play().catch(() => undefined); else video.pause(); });
     const step = (s) => {
       if (epochMs === undefined) seekTo(video.currentTime + s);
-      else seekToWall(epochMs + (video.currentTime + s) * 1000);
+      else seekToWall(wallMs(video.currentTime + s));
     };
     $('back').addEventListener('click', () => step(-10));
     $('forward').addEventListener('click', () => step(10));
@@ -257,7 +260,7 @@
     // may end after the range asked for: on from the end of what it played.
     video.addEventListener('ended', () => {
       const w = windowRange();
-      if (past && w && epochMs !== undefined) seekToWall(Math.max(past.endMs, epochMs + w.end * 1000) + 100);
+      if (past && w && epochMs !== undefined) seekToWall(Math.max(past.endMs, wallMs(w.end)) + 100);
     });
     setInterval(render, 500);
   }
