@@ -169,7 +169,8 @@ export class Manifests {
     if (ctx.ext !== 'm4s' || !ctx.settings.dash) return;
     const s = ctx.settings;
     const mpd = renderMpd({
-      renditions: variants.map((v) => ({ info: v.info, index: v.r.index, from: ctx.ended && s.recording ? 0 : v.r.playlistFrom })),
+      renditions: variants.map((v) => ({ info: v.info, index: v.r.index, from: ctx.ended && s.recording ? 0 : v.r.playlistFrom,
+        segmentUs: v.r.segmentUs })),
       availabilityStartMs: ctx.eventStartMs ?? 0, windowSeconds: capping(ctx) ? s.playlistCapSeconds : s.windowSeconds,
       target: Math.max(...variants.map((v) => v.r.target)), ended: ctx.ended, publishMs: ctx.now(),
     });

@@ -51,6 +51,8 @@ export class Rendition {
   /** Highest discontinuity number ever used (also of purged segments). */
   lastDisc = -1;
   target: number;
+  /** The segment duration the encoder was asked for (an audio muxer cuts on its multiples). */
+  readonly segmentUs: number;
   readonly counters: RenditionCounters = newCounters();
   /** Bit rate figures over what is listed: the master playlist's BANDWIDTH and AVERAGE-BANDWIDTH. */
   peakBps = 0;
@@ -65,6 +67,7 @@ export class Rendition {
   constructor(readonly name: string, readonly dir: string, readonly spoolDir: string, readonly ext: SegmentExt,
     segmentSeconds: number) {
     this.target = Math.max(1, Math.round(segmentSeconds));
+    this.segmentUs = Math.round(segmentSeconds * 1e6);
   }
 
   get incomingDir(): string { return path.join(this.spoolDir, 'incoming'); }

@@ -32,6 +32,15 @@ function listSessions(sessions: Session[]): SegmentIndex {
 }
 
 const times = <T>(n: number, v: T): T[] => Array.from({ length: n }, () => v);
+/**
+ * Segments as an audio muxer cuts them: at the first whole AAC frame (1024 samples) at or after each
+ * multiple of the segment duration, so they alternate around it (94/94/94/93 frames for 2 s at 48 kHz).
+ */
+function audioCuts(n: number, sampleRate: number, segmentUs: number): number[] {
+  const frameUs = (1024 / sampleRate) * 1e6;
+  const boundary = (k: number): number => Math.round(Math.ceil((k * segmentUs) / frameUs - 1e-9) * frameUs);
+  return Array.from({ length: n }, (_v, k) => boundary(k + 1) - boundary(k));
+}
 /** AAC segments: whole 1024-sample frames at 48 kHz, so they alternate around 2 s. */
 const aac = (n: number): number[] => Array.from({ length: n }, (_v, i) => (i % 2 === 0 ? 2_005_333 : 1_994_667));
 
@@ -64,8 +73,14 @@ function input(renditions: DashRendition[], over: Partial<DashInput> = {}): Dash
   return { renditions, availabilityStartMs: T0, windowSeconds: WINDOW, target: TARGET, ended: false, publishMs: T0 + 60_000, ...over };
 }
 
+/** The encoder's segment duration: an audio muxer cuts on its multiples. */
+const SEGMENT_US = TARGET * 1e6;
+/** One AAC frame at 48 kHz: how far an audio segment's listed boundaries may be from its media's. */
+const FRAME_US = (1024 / 48_000) * 1e6;
+
 function live(index: SegmentIndex, info: VariantInfo, windowSeconds: number): DashRendition {
-  return { info, index, from: windowHead(index, 0, { windowSeconds, recording: false, storageCapBytes: 0 }, TARGET) };
+  return { info, index, from: windowHead(index, 0, { windowSeconds, recording: false, storageCapBytes: 0 }, TARGET),
+    segmentUs: SEGMENT_US };
 }
 
 /** Position of the first segment of discontinuity `disc`. */
@@ -83,19 +98,23 @@ function rootAttr(mpd: string, name: string): string | undefined {
   return new RegExp(` ${name}="([^"]*)"`).exec(root)?.[1];
 }
 
-/** Every segment the parser lists against the index, from `from` on: name, duration, time, init. */
+/**
+ * Every segment the parser lists against the index, from `from` on: name, duration, time, init.
+ * Video is listed as measured; audio on its segment grid, within one frame of its media.
+ */
 function assertListsIndex(p: MpdPlaylist, r: DashRendition, zeroMs: number): void {
   const { index, from, info } = r;
+  const tolerance = info === AUDIO && r.segmentUs !== undefined ? FRAME_US / 1e6 : 0;
   assert.equal(p.segments.length, index.length - from, `${info.rendition}: segments a DASH player sees`);
   const discStarts: number[] = [];
   p.segments.forEach((s, k) => {
     const pos = from + k;
     const what = `${info.rendition} segment ${index.seqAt(pos)}`;
     assert.equal(s.uri, `${info.rendition}/${DASH_DIR}/${dashSegmentName(index.seqAt(pos))}`, `${what}: URL`);
-    assert.ok(Math.abs(s.duration - index.durationUsAt(pos) / 1e6) < 1e-9,
+    assert.ok(Math.abs(s.duration - index.durationUsAt(pos) / 1e6) <= tolerance + 1e-9,
       `${what}: ${s.duration} s, index says ${index.durationUsAt(pos) / 1e6} s`);
     const wall = (index.startMsAt(pos) - zeroMs) / 1000;
-    assert.ok(Math.abs(s.presentationTime - wall) <= 0.001,
+    assert.ok(Math.abs(s.presentationTime - wall) <= tolerance + 0.001,
       `${what}: a player puts it at ${s.presentationTime} s, the index at ${wall} s`);
     assert.equal(s.map?.uri, `${info.rendition}/${initName(index.discAt(pos))}`, `${what}: init segment`);
     if (k > 0 && index.discAt(pos) !== index.discAt(pos - 1)) discStarts.push(k);
@@ -194,8 +213,11 @@ describe('DASH MPD rendering', () => {
       const firsts = [r.from, ...[1, 2].map((d) => firstOfDisc(r.index, d))];
       assert.deepEqual(mine.map((t) => t.pto), [0, 1, 2].map((d) => r.index.mediaStartUsAt(firstOfDisc(r.index, d))),
         `${r.info.rendition}: presentationTimeOffset`);
-      assert.deepEqual(mine.map((t) => t.s[0]?.t), firsts.map((pos) => r.index.mediaStartUsAt(pos)),
-        `${r.info.rendition}: S@t of the first listed segment`);
+      mine.forEach((t, k) => {
+        const media = r.index.mediaStartUsAt(firsts[k] ?? NaN);
+        assert.ok(Math.abs((t.s[0]?.t ?? NaN) - media) <= (r === ra ? FRAME_US : 0),
+          `${r.info.rendition}: S@t of the first listed segment is ${t.s[0]?.t}, its media starts at ${media}`);
+      });
       assert.deepEqual(mine.map((t) => t.startNumber), firsts.map((pos) => r.index.seqAt(pos)), `${r.info.rendition}: startNumber`);
       assert.deepEqual(mine.map((t) => t.init), [0, 1, 2].map((d) => `${r.info.rendition}/${initName(d)}`));
       assert.ok(mine[1] && mine[1].pto === 1_400_000, 'the reconnected encoder\'s media time, not the first one\'s');
@@ -207,7 +229,7 @@ describe('DASH MPD rendering', () => {
     const v = event((n) => times(n, 2_000_000));
     const a = event(aac);
     const at = (from: number): { mpd: string; reps: DashRendition[] } => {
-      const reps: DashRendition[] = [{ info: VIDEO, index: v, from }, { info: AUDIO, index: a, from }];
+      const reps: DashRendition[] = [{ info: VIDEO, index: v, from }, { info: AUDIO, index: a, from, segmentUs: SEGMENT_US }];
       return { mpd: renderMpd(input(reps)), reps };
     };
     const fixed = (mpd: string): Array<{ id: string; start: string; pto: number[] }> => {
@@ -274,9 +296,65 @@ describe('DASH MPD rendering', () => {
     assertListsIndex(read(mpd).playlists[0] as MpdPlaylist, r, T0);
   });
 
+  it('lists an audio rendition on its segment grid: one S per Period, each boundary within a frame of its media', () => {
+    const ra = live(audio, AUDIO, WINDOW);
+    const mine = templates(renderMpd(input([live(video, VIDEO, WINDOW), ra]))).filter((t) => t.rep === AUDIO.rendition);
+    assert.equal(mine.length, 3);
+    for (const t of mine) {
+      assert.equal(t.s.length, 1, `one <S> for the Period's ${t.s.reduce((a, x) => a + x.r + 1, 0)} segments: ${JSON.stringify(t.s)}`);
+      assert.equal(t.s[0]?.d, SEGMENT_US);
+    }
+    assertListsIndex(audioOf(read(renderMpd(input([live(video, VIDEO, WINDOW), ra])))), ra, T0);
+    // 44.1 kHz cut every 1.5 s (1.509297, 1.509297, 1.486077, ... s, as ffmpeg's HLS muxer writes them).
+    const durationsUs = audioCuts(40, 44_100, 1_500_000);
+    assert.ok(new Set(durationsUs).size > 1, 'the measured durations differ');
+    const index = listSessions([{ disc: 0, wallMs: T0, mediaUs: 0, durationsUs }]);
+    const r: DashRendition = { info: AUDIO, index, from: 0, segmentUs: 1_500_000 };
+    const mpd = renderMpd(input([r], { windowSeconds: 0, target: 2 }));
+    assert.deepEqual(templates(mpd)[0]?.s, [{ t: 0, d: 1_500_000, r: 39 }]);
+    const list = audioOf(read(mpd));
+    list.segments.forEach((seg, k) => {
+      const media = (index.startMsAt(k) - T0) / 1000;
+      assert.ok(Math.abs(seg.presentationTime - media) <= (1024 / 44_100) + 0.001, `segment ${k}: listed ${seg.presentationTime} s, media ${media} s`);
+    });
+  });
+
+  it('a week of segments is an MPD as small as an hour\'s, and one rendered as the segments arrived is the one rendered at once', () => {
+    const hour = 1800;
+    const week = 7 * 24 * hour;
+    const build = (n: number): DashRendition[] => [
+      { info: VIDEO, index: listSessions([{ disc: 0, wallMs: T0, mediaUs: 0, durationsUs: times(n, SEGMENT_US) }]), from: 0 },
+      { info: AUDIO, index: listSessions([{ disc: 0, wallMs: T0, mediaUs: 0, durationsUs: audioCuts(n, 48_000, SEGMENT_US) }]),
+        from: 0, segmentUs: SEGMENT_US },
+    ];
+    const unbounded = { windowSeconds: 0, publishMs: T0 };
+    const small = renderMpd(input(build(hour), unbounded));
+    const reps = build(week);
+    const large = renderMpd(input(reps, unbounded));
+    assert.ok(large.length < 5000, `a week's MPD is ${large.length} bytes`);
+    assert.ok(large.length <= small.length + 16, `a week's MPD (${large.length} B) against an hour's (${small.length} B)`);
+    assert.equal(read(large).playlists[0]?.segments.length, week, 'a player still finds every segment');
+
+    // Grown one segment at a time and purged from the front as a window does, against the same
+    // segments rendered at once (unpurged, listed from the same segment: the Period's origin is kept).
+    const all = build(400);
+    const grown = build(10);
+    let purged = 0;
+    for (let k = 10; k < 400; k++) {
+      renderMpd(input(grown, unbounded));
+      grown.forEach((r, i) => r.index.push((all[i] as DashRendition).index.at(k)));
+      if (k % 7 === 0) {
+        for (const r of grown) r.index.shift();
+        purged++;
+      }
+    }
+    const atOnce = all.map((r) => ({ ...r, from: purged }));
+    assert.equal(renderMpd(input(grown, unbounded)), renderMpd(input(atOnce, unbounded)));
+  });
+
   it('an ended recording is a static MPD of the whole event, from 0, its duration to the last segment\'s end', () => {
     const rv: DashRendition = { info: VIDEO, index: video, from: 0 };
-    const ra: DashRendition = { info: AUDIO, index: audio, from: 0 };
+    const ra: DashRendition = { info: AUDIO, index: audio, from: 0, segmentUs: SEGMENT_US };
     const mpd = renderMpd(input([rv, ra], { ended: true }));
     assert.equal(rootAttr(mpd, 'type'), 'static');
     for (const live of ['availabilityStartTime', 'publishTime', 'minimumUpdatePeriod', 'timeShiftBufferDepth']) {
@@ -295,7 +373,7 @@ describe('DASH MPD rendering', () => {
   });
 
   it('an audio-only stream has one audio AdaptationSet and nothing for video', () => {
-    const r: DashRendition = { info: AUDIO, index: audio, from: 0 };
+    const r: DashRendition = { info: AUDIO, index: audio, from: 0, segmentUs: SEGMENT_US };
     const mpd = renderMpd(input([r], { windowSeconds: 0 }));
     assert.doesNotMatch(mpd, /contentType="video"| width=| height=| frameRate=/);
     assert.equal(mpd.match(/<AdaptationSet contentType="audio" [^>]*mimeType="audio\/mp4"/g)?.length, 3, 'one per Period');

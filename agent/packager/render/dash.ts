@@ -3,12 +3,18 @@
 import { EDGE_TIME_PATH } from '../../../common/edge-paths.js';
 import { DASH_DIR, initName } from '../layout.js';
 import type { SegmentIndex } from '../segment-index.js';
+import { Timeline, type Run } from './dash-timeline.js';
 import { isAudioOnly, type VariantInfo } from './master.js';
 
 export interface DashRendition {
   info: VariantInfo;
   index: SegmentIndex;
   from: number;
+  /**
+   * The segment duration the encoder was asked for, microseconds. An audio rendition is cut on
+   * that grid (every audio frame may begin a segment), so its timeline is listed on it (dash-timeline.ts).
+   */
+  segmentUs?: number;
 }
 
 export interface DashInput {
@@ -24,31 +30,14 @@ export interface DashInput {
 const dur = (sec: number): string => `PT${Math.max(0, sec).toFixed(3)}S`;
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-function timeline(index: SegmentIndex, start: number, end: number): string {
+/** One Period's <S> elements: a run each, S@t only where a run does not follow on from the one before. */
+function timeline(runs: readonly Run[]): string {
   let out = '';
-  let p = start;
-  while (p < end) {
-    const d = index.durationUsAt(p);
-    let r = 0;
-    while (p + r + 1 < end && index.durationUsAt(p + r + 1) === d) r++;
-    out += p === start ? `<S t="${Math.round(index.mediaStartUsAt(p))}" d="${d}"` : `<S d="${d}"`;
-    out += r > 0 ? ` r="${r}"/>` : '/>';
-    p += r + 1;
-  }
-  return out;
-}
-
-/** Positions [start, end) of one discontinuity's listed segments. */
-interface Run { disc: number; start: number; end: number }
-
-/** Runs of equal discontinuity number inside [from, length). */
-function periodsOf(index: SegmentIndex, from: number): Run[] {
-  const out: Run[] = [];
-  for (let p = from; p < index.length; p++) {
-    const d = index.discAt(p);
-    const last = out[out.length - 1];
-    if (last && last.disc === d) last.end = p + 1;
-    else out.push({ disc: d, start: p, end: p + 1 });
+  let next = NaN;
+  for (const r of runs) {
+    out += r.t === next ? `<S d="${r.d}"` : `<S t="${r.t}" d="${r.d}"`;
+    out += r.count > 1 ? ` r="${r.count - 1}"/>` : '/>';
+    next = r.t + r.count * r.d;
   }
   return out;
 }
@@ -56,47 +45,78 @@ function periodsOf(index: SegmentIndex, from: number): Run[] {
 /** Where a Period begins: the wall-clock start and media time of its discontinuity's first segment. */
 interface Origin { wallMs: number; mediaUs: number }
 
-/**
- * The discontinuities' origins of each index, learnt as its segments arrive. A Period's start and
- * presentationTimeOffset must not move while the Period is listed (players, ExoPlayer among them,
- * fail otherwise), and the index is purged from the front: the first segment of a discontinuity that
- * is still listed may be gone. An index first seen with a discontinuity under way (rebuilt after a
- * restart) takes the oldest segment it holds of it.
- */
-const learnt = new WeakMap<SegmentIndex, { nextSeq: number; origins: Map<number, Origin> }>();
+/** A rendition's listed runs of one discontinuity, with the Period's origin. */
+interface PeriodRuns { disc: number; runs: Run[]; origin: Origin }
 
-function originsOf(index: SegmentIndex): Map<number, Origin> {
+/**
+ * What is learnt of each index as its segments arrive: the discontinuities' origins and the timeline.
+ * A Period's start and presentationTimeOffset must not move while the Period is listed (players,
+ * ExoPlayer among them, fail otherwise), and the index is purged from the front: the first segment
+ * of a discontinuity that is still listed may be gone. An index first seen with a discontinuity
+ * under way (rebuilt after a restart) takes the oldest segment it holds of it.
+ */
+interface Learnt { nextSeq: number; origins: Map<number, Origin>; timeline: Timeline }
+const learnt = new WeakMap<SegmentIndex, Learnt>();
+
+function follow(index: SegmentIndex, gridUs: number | undefined): Learnt {
   let known = learnt.get(index);
-  if (!known || known.nextSeq > index.nextSequence) {
-    known = { nextSeq: index.firstSequence, origins: new Map() };
+  if (!known || known.nextSeq > index.nextSequence || known.timeline.gridUs !== gridUs) {
+    known = { nextSeq: index.firstSequence, origins: new Map(), timeline: new Timeline(gridUs) };
     learnt.set(index, known);
   }
-  for (let p = Math.max(0, known.nextSeq - index.firstSequence); p < index.length; p++) {
-    const d = index.discAt(p);
-    if (!known.origins.has(d)) known.origins.set(d, { wallMs: index.startMsAt(p), mediaUs: index.mediaStartUsAt(p) });
-  }
+  for (let p = Math.max(0, known.nextSeq - index.firstSequence); p < index.length; p++) addAt(index, p, known);
   known.nextSeq = index.nextSequence;
   const oldest = index.length > 0 ? index.discAt(0) : Infinity;
   for (const d of known.origins.keys()) if (d < oldest) known.origins.delete(d);
-  return known.origins;
+  known.timeline.dropBefore(index.firstSequence);
+  return known;
+}
+
+/** Adds the segment at position `p` to a timeline, its discontinuity's origin first if it is new. */
+function addAt(index: SegmentIndex, p: number, into: Omit<Learnt, 'nextSeq'>): void {
+  const disc = index.discAt(p);
+  let origin = into.origins.get(disc);
+  if (!origin) {
+    origin = { wallMs: index.startMsAt(p), mediaUs: index.mediaStartUsAt(p) };
+    into.origins.set(disc, origin);
+  }
+  into.timeline.add({ seq: index.seqAt(p), disc, mediaStartUs: index.mediaStartUsAt(p), durationUs: index.durationUsAt(p) },
+    origin.mediaUs);
 }
 
 /**
- * A rendition's Periods with their origins. Live, each begins with its discontinuity's first segment,
- * listed or not; a static presentation is written once and begins with the first listed segment.
+ * A rendition's Periods. Live, each begins with its discontinuity's first segment, listed or not;
+ * a static presentation is written once and begins with the first listed segment.
  */
-function layout(r: DashRendition, ended: boolean): Array<Run & { origin: Origin }> {
-  const origins = ended ? undefined : originsOf(r.index);
-  return periodsOf(r.index, r.from).map((ps) => ({
-    ...ps,
-    origin: origins?.get(ps.disc) ?? { wallMs: r.index.startMsAt(ps.start), mediaUs: r.index.mediaStartUsAt(ps.start) },
-  }));
+function layout(r: DashRendition, ended: boolean): PeriodRuns[] {
+  if (r.from >= r.index.length) return [];
+  // Video is cut at keyframes, wherever the publisher put them: listed as measured.
+  const gridUs = isAudioOnly(r.info) ? r.segmentUs : undefined;
+  let known: Omit<Learnt, 'nextSeq'>;
+  if (ended) {
+    known = { origins: new Map(), timeline: new Timeline(gridUs) };
+    for (let p = r.from; p < r.index.length; p++) addAt(r.index, p, known);
+  } else {
+    known = follow(r.index, gridUs);
+  }
+  const out: PeriodRuns[] = [];
+  for (const run of known.timeline.from(r.index.seqAt(r.from))) {
+    const last = out[out.length - 1];
+    if (last && last.disc === run.disc) {
+      last.runs.push(run);
+      continue;
+    }
+    const pos = r.index.posOf(run.seq);
+    const origin = known.origins.get(run.disc) ?? { wallMs: r.index.startMsAt(pos), mediaUs: r.index.mediaStartUsAt(pos) };
+    out.push({ disc: run.disc, runs: [run], origin });
+  }
+  return out;
 }
 
 /** The longest listed segment of any rendition, seconds, rounded up to the millisecond. */
-function longestListed(renditions: DashRendition[]): number {
+function longestListed(layouts: Iterable<PeriodRuns[]>): number {
   let us = 0;
-  for (const r of renditions) for (let p = r.from; p < r.index.length; p++) us = Math.max(us, r.index.durationUsAt(p));
+  for (const periods of layouts) for (const p of periods) for (const run of p.runs) us = Math.max(us, run.longestUs);
   return Math.ceil(us / 1000) / 1000;
 }
 
@@ -105,12 +125,13 @@ export function renderMpd(input: DashInput): string {
   const listed = main !== undefined && main.index.length > main.from;
   // A static (ended) presentation starts at 0 with its first listed segment, a dynamic one at availabilityStartTime.
   const zeroMs = input.ended && listed ? main.index.startMsAt(main.from) : input.availabilityStartMs;
+  const layouts = new Map(input.renditions.map((r) => [r, layout(r, input.ended)]));
   const attrs = [
     'xmlns="urn:mpeg:dash:schema:mpd:2011"',
     'profiles="urn:mpeg:dash:profile:isoff-live:2011"',
     `type="${input.ended ? 'static' : 'dynamic'}"`,
     `minBufferTime="${dur(2 * input.target)}"`,
-    `maxSegmentDuration="${dur(Math.max(input.target, longestListed(input.renditions)))}"`,
+    `maxSegmentDuration="${dur(Math.max(input.target, longestListed(layouts.values())))}"`,
   ];
   if (input.ended) {
     const endMs = listed ? main.index.endMsAt(main.index.length - 1) : zeroMs;
@@ -122,7 +143,6 @@ export function renderMpd(input: DashInput): string {
   }
   let out = `<?xml version="1.0" encoding="utf-8"?>\n<MPD ${attrs.join(' ')}>\n`;
   if (main) {
-    const layouts = new Map(input.renditions.map((r) => [r, layout(r, input.ended)]));
     for (const period of layouts.get(main) ?? []) {
       out += `<Period id="p${period.disc}" start="${dur((period.origin.wallMs - zeroMs) / 1000)}">\n`;
       for (const kind of ['video', 'audio'] as const) {
@@ -145,12 +165,13 @@ export function renderMpd(input: DashInput): string {
  * The representations of one Period. presentationTimeOffset is the media time at the Period's start
  * (its origin); the first S@t, that of the first listed segment, so each plays at its wall-clock time.
  */
-function representations(renditions: DashRendition[], layouts: Map<DashRendition, Array<Run & { origin: Origin }>>,
+function representations(renditions: DashRendition[], layouts: Map<DashRendition, PeriodRuns[]>,
   disc: number): string {
   let out = '';
   for (const r of renditions) {
     const ps = layouts.get(r)?.find((x) => x.disc === disc);
-    if (!ps) continue;
+    const first = ps?.runs[0];
+    if (!ps || !first) continue;
     const v = r.info;
     const attrs = [`id="${v.rendition}"`, `bandwidth="${Math.ceil(v.bandwidth)}"`];
     if (v.codecs.length > 0) attrs.push(`codecs="${v.codecs.join(',')}"`);
@@ -158,9 +179,9 @@ function representations(renditions: DashRendition[], layouts: Map<DashRendition
     if (v.frameRate) attrs.push(`frameRate="${Math.round(v.frameRate)}"`);
     out += `<Representation ${attrs.join(' ')}>\n`;
     out += `<SegmentTemplate timescale="1000000" presentationTimeOffset="${Math.round(ps.origin.mediaUs)}"`
-      + ` startNumber="${r.index.seqAt(ps.start)}" initialization="${v.rendition}/${initName(disc)}"`
+      + ` startNumber="${first.seq}" initialization="${v.rendition}/${initName(disc)}"`
       + ` media="${v.rendition}/${DASH_DIR}/$Number%09d$.m4s">\n`;
-    out += `<SegmentTimeline>${timeline(r.index, ps.start, ps.end)}</SegmentTimeline>\n</SegmentTemplate>\n</Representation>\n`;
+    out += `<SegmentTimeline>${timeline(ps.runs)}</SegmentTimeline>\n</SegmentTemplate>\n</Representation>\n`;
   }
   return out;
 }
