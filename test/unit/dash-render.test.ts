@@ -315,7 +315,8 @@ describe('DASH MPD rendering', () => {
     const list = audioOf(read(mpd));
     list.segments.forEach((seg, k) => {
       const media = (index.startMsAt(k) - T0) / 1000;
-      assert.ok(Math.abs(seg.presentationTime - media) <= (1024 / 44_100) + 0.001, `segment ${k}: listed ${seg.presentationTime} s, media ${media} s`);
+      assert.ok(Math.abs(seg.presentationTime - media) <= (1024 / 44_100) + 0.001,
+        `segment ${k}: listed ${seg.presentationTime} s, media ${media} s`);
     });
   });
 
