@@ -4,7 +4,8 @@
 import { DvrError } from './errors.js';
 import { compile, validateOrThrow } from './schema.js';
 import {
-  DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, encodingProblem, type DvrSettings, type EncodingSettings,
+  DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, RECONNECT_GRACE_SCHEMA, encodingProblem, type DvrSettings,
+  type EncodingSettings,
 } from './stream-settings.js';
 
 export type JobSource =
@@ -51,7 +52,7 @@ export const transcodeJobSchema = {
       ],
     },
     ...ENCODING_PROPERTIES,
-    reconnectGraceSeconds: { type: 'number', minimum: 0, maximum: 3600, default: 30 },
+    reconnectGraceSeconds: RECONNECT_GRACE_SCHEMA,
     epoch: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER, default: 0 },
     dvr: { type: 'object', additionalProperties: false, default: {}, properties: JOB_DVR_PROPERTIES },
   },

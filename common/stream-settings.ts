@@ -60,6 +60,12 @@ export const RENDITION_SCHEMA = {
   },
 } as const;
 
+/**
+ * How long a source may be gone before its event ends: the transcoder waits that long for the
+ * publisher, and the packager lists missing time up to that long as gaps.
+ */
+export const RECONNECT_GRACE_SCHEMA = { type: 'number', minimum: 0, maximum: 3600, default: 30 } as const;
+
 export const ENCODING_PROPERTIES = {
   format: { enum: ['ts', 'fmp4'], default: 'fmp4' },
   mode: { enum: ['copy', 'transcode'], default: 'copy' },

@@ -16,9 +16,11 @@ export interface SegmentRecord {
   /** Media timestamp of the first frame, microseconds (DASH presentationTimeOffset). */
   mediaStartUs: number;
   bytes: number;
+  /** Missing time, listed as an EXT-X-GAP entry: no media, a zero-byte marker file of its own. */
+  gap?: boolean;
 }
 
-const SEGMENT_RE = /^(\d{9,15})_(\d{10,15})_(\d{1,10})_(\d{1,9})_(\d{1,15})\.(ts|m4s)$/;
+const SEGMENT_RE = /^(\d{9,15})_(\d{10,15})_(\d{1,10})_(\d{1,9})_(\d{1,15})\.(ts|m4s|gap)$/;
 const INCOMING_RE = /^([A-Za-z0-9]{1,40})-(\d{1,9})\.(ts|m4s)$/;
 const INCOMING_INIT_RE = /^([A-Za-z0-9]{1,40})-init\.mp4$/;
 const INIT_RE = /^init_(\d{1,9})\.mp4$/;
@@ -41,17 +43,19 @@ export const INCOMING_DIR = 'incoming';
 export const CHUNK_DIR = 'chunks';
 export const DASH_DIR = 'dash';
 
+/** A segment's file name; a gap entry's (its marker file, the URI its playlist entry names) ends in .gap. */
 export function segmentName(s: Omit<SegmentRecord, 'bytes'>, ext: SegmentExt): string {
   return `${String(s.seq).padStart(9, '0')}_${Math.round(s.startMs)}_${Math.round(s.durationUs)}_${s.disc}_`
-    + `${Math.max(0, Math.round(s.mediaStartUs))}.${ext}`;
+    + `${Math.max(0, Math.round(s.mediaStartUs))}.${s.gap === true ? 'gap' : ext}`;
 }
 
-export function parseSegmentName(name: string): (Omit<SegmentRecord, 'bytes'> & { ext: SegmentExt }) | undefined {
+export function parseSegmentName(name: string): (Omit<SegmentRecord, 'bytes'> & { ext: SegmentExt | 'gap' }) | undefined {
   const m = SEGMENT_RE.exec(name);
   if (!m) return undefined;
+  const ext = m[6] as SegmentExt | 'gap';
   return {
     seq: Number(m[1]), startMs: Number(m[2]), durationUs: Number(m[3]), disc: Number(m[4]),
-    mediaStartUs: Number(m[5]), ext: m[6] as SegmentExt,
+    mediaStartUs: Number(m[5]), ext, ...(ext === 'gap' ? { gap: true } : {}),
   };
 }
 

@@ -26,7 +26,16 @@ export interface RenditionTail {
   takenOver: boolean;
   /** The playlist's target duration, seconds. */
   target: number;
+  /**
+   * Missing time up to this long (ms) between the last segment and a new discontinuity is listed as
+   * gap entries (the encoder came back within the reconnect grace, a segment was rejected); longer
+   * (an event appended to hours later) is a discontinuity only.
+   */
+  gapLimitMs: number;
 }
+
+/** A stretch of missing time as listed: EXT-X-GAP entries of the discontinuity before it. */
+export interface GapRecord { seq: number; startMs: number; durationUs: number; disc: number; mediaStartUs: number; gap: true }
 
 /** The segment as it arrived: the encoder session and file number from its name, its last write, its media. */
 export interface Arrival {
@@ -43,6 +52,8 @@ export type Placement =
   | {
     kind: 'list';
     record: { seq: number; startMs: number; durationUs: number; disc: number; mediaStartUs: number };
+    /** Gap entries listed before the record (their sequence numbers precede its). */
+    gaps: GapRecord[];
     /** The session the segment belongs to now: a new one, the same, or the same re-anchored. */
     session: SessionState;
     newSession: boolean;
@@ -82,6 +93,30 @@ export function placeSegment(t: RenditionTail, a: Arrival): Placement {
     disc = t.lastDisc;
   }
   const startMs = Math.max(prevEnd, Math.round(state.anchorWallMs + (a.mediaStartUs - state.anchorMediaUs) / 1000));
-  return { kind: 'list', record: { seq: t.nextSeq, startMs, durationUs: a.durationUs, disc, mediaStartUs: a.mediaStartUs },
-    session: state, newSession, initFrom };
+  const gaps = t.last !== undefined && disc !== t.last.disc ? gapRecords(t, t.last, startMs) : [];
+  return { kind: 'list', record: { seq: t.nextSeq + gaps.length, startMs, durationUs: a.durationUs, disc, mediaStartUs: a.mediaStartUs },
+    gaps, session: state, newSession, initFrom };
+}
+
+/** Below this, missing time is not listed (clock jitter between sessions, not media lost). */
+const MIN_GAP_MS = 500;
+
+/**
+ * Gap entries covering [the last segment's end, startMs): equal parts of at most the target
+ * duration, continuing the last segment's discontinuity and media time, so that the wall-clock
+ * timeline stays continuous and a player skips the hole (RFC 8216bis EXT-X-GAP).
+ */
+function gapRecords(t: RenditionTail, last: NonNullable<RenditionTail['last']>, startMs: number): GapRecord[] {
+  const missingMs = startMs - last.endMs;
+  if (missingMs < MIN_GAP_MS || missingMs > t.gapLimitMs) return [];
+  const count = Math.ceil(missingMs / (t.target * 1000));
+  const out: GapRecord[] = [];
+  const mediaEndUs = last.mediaStartUs + last.durationUs;
+  for (let k = 0; k < count; k++) {
+    const fromMs = last.endMs + Math.round((missingMs * k) / count);
+    const toMs = last.endMs + Math.round((missingMs * (k + 1)) / count);
+    out.push({ seq: t.nextSeq + k, startMs: fromMs, durationUs: (toMs - fromMs) * 1000, disc: last.disc,
+      mediaStartUs: mediaEndUs + (fromMs - last.endMs) * 1000, gap: true });
+  }
+  return out;
 }

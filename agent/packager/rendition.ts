@@ -72,14 +72,14 @@ export class Rendition {
 
   get incomingDir(): string { return path.join(this.spoolDir, 'incoming'); }
 
-  /** What placing the next segment needs to know (placement.ts). */
-  tail(): RenditionTail {
+  /** What placing the next segment needs to know (placement.ts); missing time up to `gapLimitMs` is listed as gaps. */
+  tail(gapLimitMs: number): RenditionTail {
     const n = this.index.length;
     return {
       last: n > 0 ? { endMs: this.index.endMsAt(n - 1), disc: this.index.discAt(n - 1), mediaStartUs: this.index.mediaStartUsAt(n - 1),
         durationUs: this.index.durationUsAt(n - 1) } : undefined,
       nextSeq: this.index.nextSequence, lastDisc: this.lastDisc, session: this.session, lastN: this.lastN,
-      holePending: this.holePending, takenOver: this.takenOver, target: this.target,
+      holePending: this.holePending, takenOver: this.takenOver, target: this.target, gapLimitMs,
     };
   }
 
@@ -110,7 +110,7 @@ export class Rendition {
     const ignored: string[] = [];
     for (const n of names) {
       const s = parseSegmentName(n);
-      if (s && s.ext === this.ext) found.push(s);
+      if (s && (s.ext === this.ext || s.ext === 'gap')) found.push(s);
       const d = parseInitName(n);
       if (d !== undefined) this.inits.add(d);
     }
@@ -131,7 +131,9 @@ export class Rendition {
       this.lastDisc = Math.max(this.lastDisc, s.disc);
       this.target = Math.max(this.target, Math.round(s.durationUs / 1e6));
     });
-    for (let p = 0; p < this.index.length; p++) this.account(this.index.bytesAt(p), this.index.durationUsAt(p) / 1e6);
+    for (let p = 0; p < this.index.length; p++) {
+      if (!this.index.gapAt(p)) this.account(this.index.bytesAt(p), this.index.durationUsAt(p) / 1e6);
+    }
     const chunkFiles = await listDir(path.join(this.dir, CHUNK_DIR));
     const chunks = new Set(chunkFiles);
     for (const f of chunkFiles) {

@@ -1,4 +1,4 @@
-// The DVR index of one rendition: a growable ring of fixed-width columns (about 32 bytes a
+// The DVR index of one rendition: a growable ring of fixed-width columns (about 33 bytes a
 // segment), so a week of 2 s segments costs a few MB and appending is O(1).
 import type { SegmentRecord } from './layout.js';
 import { DvrError } from '../../common/errors.js';
@@ -9,6 +9,7 @@ export class SegmentIndex {
   private durationUs = new Uint32Array(64);
   private disc = new Uint32Array(64);
   private bytes = new Float64Array(64);
+  private gap = new Uint8Array(64);
   private head = 0;
   private count = 0;
   private total = 0;
@@ -34,6 +35,7 @@ export class SegmentIndex {
     this.durationUs[i] = s.durationUs;
     this.disc[i] = s.disc;
     this.bytes[i] = s.bytes;
+    this.gap[i] = s.gap === true ? 1 : 0;
     this.total += s.bytes;
     this.count++;
   }
@@ -55,11 +57,14 @@ export class SegmentIndex {
   discAt(pos: number): number { return this.disc[this.slot(pos)] ?? 0; }
   bytesAt(pos: number): number { return this.bytes[this.slot(pos)] ?? 0; }
   mediaStartUsAt(pos: number): number { return this.mediaStartUs[this.slot(pos)] ?? 0; }
+  /** A gap entry: missing time, no media. */
+  gapAt(pos: number): boolean { return this.gap[this.slot(pos)] === 1; }
 
   at(pos: number): SegmentRecord {
     return {
       seq: this.seqAt(pos), startMs: this.startMsAt(pos), durationUs: this.durationUsAt(pos),
       disc: this.discAt(pos), mediaStartUs: this.mediaStartUsAt(pos), bytes: this.bytesAt(pos),
+      ...(this.gapAt(pos) ? { gap: true } : {}),
     };
   }
 
@@ -75,7 +80,7 @@ export class SegmentIndex {
 
   private grow(): void {
     const cap = this.startMs.length * 2;
-    const copy = <T extends Float64Array | Uint32Array>(src: T, make: (n: number) => T): T => {
+    const copy = <T extends Float64Array | Uint32Array | Uint8Array>(src: T, make: (n: number) => T): T => {
       const dst = make(cap);
       for (let k = 0; k < this.count; k++) dst[k] = src[(this.head + k) % src.length] ?? 0;
       return dst;
@@ -85,6 +90,7 @@ export class SegmentIndex {
     this.durationUs = copy(this.durationUs, (n) => new Uint32Array(n));
     this.disc = copy(this.disc, (n) => new Uint32Array(n));
     this.bytes = copy(this.bytes, (n) => new Float64Array(n));
+    this.gap = copy(this.gap, (n) => new Uint8Array(n));
     this.head = 0;
   }
 }

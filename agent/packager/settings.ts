@@ -1,7 +1,7 @@
 // A stream's DVR settings: validated once by a schema, defaults in one place, then frozen.
 import { compile, validateOrThrow } from '../../common/schema.js';
 import {
-  DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, settingsAdvice, type DvrSettings, type SegmentFormat,
+  DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, RECONNECT_GRACE_SCHEMA, settingsAdvice, type DvrSettings, type SegmentFormat,
 } from '../../common/stream-settings.js';
 
 export type { ArchiveStrategy, SegmentFormat } from '../../common/stream-settings.js';
@@ -15,6 +15,8 @@ export interface StreamSettings extends DvrSettings {
   format: SegmentFormat;
   /** The encoder's segment duration: the playlist's target duration. */
   segmentSeconds: number;
+  /** How long the source may be gone within one event (the transcoder's job says). */
+  reconnectGraceSeconds: number;
 }
 
 export const streamSettingsSchema = {
@@ -28,6 +30,7 @@ export const streamSettingsSchema = {
     renditions: { type: 'array', items: NAME_SCHEMA, minItems: 1, maxItems: 16, uniqueItems: true, default: ['source'] },
     format: ENCODING_PROPERTIES.format,
     segmentSeconds: ENCODING_PROPERTIES.segmentSeconds,
+    reconnectGraceSeconds: RECONNECT_GRACE_SCHEMA,
     ...DVR_PROPERTIES,
   },
 } as const;

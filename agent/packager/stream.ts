@@ -343,7 +343,9 @@ export class StreamPackager {
     if (!measured) return; // already listed by an earlier event for the same file
     const { media, bytes, arrivedMs } = measured;
     const durationUs = Math.round(media.duration * 1e6);
-    const placed = placeSegment(r.tail(), { session: w.session, n: w.n, arrivedMs, durationUs,
+    // The source was gone at most the reconnect grace (and an encoder's start) within one event.
+    const gapLimitMs = (this.settings.reconnectGraceSeconds + 3 * r.target) * 1000;
+    const placed = placeSegment(r.tail(gapLimitMs), { session: w.session, n: w.n, arrivedMs, durationUs,
       mediaStartUs: Math.max(0, Math.round(media.startTime * 1e6)) });
     if (placed.kind === 'superseded') {
       await unlinkIfPresent(src);
@@ -351,9 +353,11 @@ export class StreamPackager {
       this.log.debug({ rendition: r.name, session: w.session, n: w.n, arrivedMs }, 'segment of time already listed: dropped');
       return;
     }
-    const { record, initFrom } = placed;
+    const { record, initFrom, gaps } = placed;
     const dest = path.join(r.dir, segmentName(record, r.ext));
     if (await this.lease?.check()) return;
+    // Each gap entry's marker (empty), so that the index is rebuilt with them after a restart.
+    for (const g of gaps) await writeAtomic(path.join(r.dir, segmentName(g, r.ext)), '');
     if (this.ext === 'm4s' && initFrom === 'incoming') {
       await moveInto(path.join(r.incomingDir, `${w.session}-init.mp4`), path.join(r.dir, initName(record.disc)));
     } else if (this.ext === 'm4s' && initFrom === 'link') {
@@ -375,6 +379,7 @@ export class StreamPackager {
       await fs.mkdir(path.join(r.dir, DASH_DIR), { recursive: true });
       await fs.link(dest, path.join(r.dir, DASH_DIR, dashSegmentName(record.seq))).catch(ignoreExists);
     }
+    for (const g of gaps) r.index.push({ ...g, bytes: 0 });
     this.commit(r, record, bytes, w.n, init);
     if (this.eventStartMs === undefined) {
       this.eventStartMs = record.startMs;

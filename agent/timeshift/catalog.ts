@@ -11,7 +11,7 @@ import {
   CHUNKED_PLAYLIST, PLAYLIST, STREAM_STATE, WINDOW_LISTING, parseSegmentName, type SegmentExt, type SegmentRecord,
 } from '../packager/layout.js';
 
-/** Consecutive segments in columns (about 28 bytes each). */
+/** Consecutive segments in columns (about 29 bytes each). */
 interface Run {
   firstSeq: number;
   n: number;
@@ -19,6 +19,8 @@ interface Run {
   durationUs: Uint32Array;
   disc: Uint32Array;
   mediaStartUs: Float64Array;
+  /** 1: a gap entry (missing time, no media). */
+  gap: Uint8Array;
 }
 
 export interface RenditionView {
@@ -40,12 +42,13 @@ function toRun(names: string[]): Run | undefined {
   if (!first) return undefined;
   const n = parsed.length;
   const run: Run = { firstSeq: first.seq, n, startMs: new Float64Array(n), durationUs: new Uint32Array(n), disc: new Uint32Array(n),
-    mediaStartUs: new Float64Array(n) };
+    mediaStartUs: new Float64Array(n), gap: new Uint8Array(n) };
   parsed.forEach((s, i) => {
     run.startMs[i] = s.startMs;
     run.durationUs[i] = s.durationUs;
     run.disc[i] = s.disc;
     run.mediaStartUs[i] = s.mediaStartUs;
+    run.gap[i] = s.gap === true ? 1 : 0;
   });
   return run;
 }
@@ -179,7 +182,8 @@ export function segmentsIn(view: RenditionView, fromMs: number, toMs: number | u
       const durationUs = r.durationUs[i] ?? 0;
       if (toMs !== undefined && start >= toMs) return out;
       if (start + durationUs / 1000 <= fromMs) continue;
-      out.push({ seq: r.firstSeq + i, startMs: start, durationUs, disc: r.disc[i] ?? 0, mediaStartUs: r.mediaStartUs[i] ?? 0, bytes: 0 });
+      out.push({ seq: r.firstSeq + i, startMs: start, durationUs, disc: r.disc[i] ?? 0, mediaStartUs: r.mediaStartUs[i] ?? 0, bytes: 0,
+        ...(r.gap[i] === 1 ? { gap: true } : {}) });
     }
   }
   return out;

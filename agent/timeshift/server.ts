@@ -245,6 +245,7 @@ export class TimeShiftServer {
     if (got instanceof Answer) return got;
     const segment = got.segments[0];
     if (!segment) return notFound(`nothing stored for ${r.app}/${r.stream} at ${when(r.fromMs)}`);
+    if (segment.gap === true) return notFound(`media missing for ${r.app}/${r.stream} at ${when(r.fromMs)} (the source was gone)`);
     const own = Math.ceil(segment.startMs / 1000);
     if (own !== r.fromMs / 1000 && own * 1000 < segment.startMs + segment.durationUs / 1000) {
       return new Answer(302, '', 'text/plain; charset=utf-8', MAX_AGE_S, `thumb-${own}.jpg`);
@@ -270,11 +271,19 @@ export class TimeShiftServer {
     if (!rendition) { this.send(res, notFound(`no stream ${r.app}/${r.stream} here`)); return; }
     const got = await this.slice(r, rendition);
     if (got instanceof Answer) { this.send(res, got); return; }
-    const tracks: ClipTrack[] = [{ dir: this.catalog.dir(r.app, r.stream, rendition), ext: got.view.ext, segments: got.segments }];
+    // Missing time (gap entries) has no media: the clip joins what is there.
+    const media = (segments: readonly SegmentRecord[]): SegmentRecord[] => segments.filter((s) => s.gap !== true);
+    if (media(got.segments).length === 0) {
+      this.send(res, notFound(`media missing for ${r.app}/${r.stream} in that range (the source was gone)`));
+      return;
+    }
+    const tracks: ClipTrack[] = [{ dir: this.catalog.dir(r.app, r.stream, rendition), ext: got.view.ext, segments: media(got.segments) }];
     const audio = master ? /^#EXT-X-MEDIA:TYPE=AUDIO,.*URI="([a-z0-9_-]+)\/index\.m3u8"/m.exec(master)?.[1] : undefined;
     if (audio) {
       const a = await this.slice(r, audio);
-      if (!(a instanceof Answer)) tracks.push({ dir: this.catalog.dir(r.app, r.stream, audio), ext: a.view.ext, segments: a.segments });
+      if (!(a instanceof Answer) && media(a.segments).length > 0) {
+        tracks.push({ dir: this.catalog.dir(r.app, r.stream, audio), ext: a.view.ext, segments: media(a.segments) });
+      }
     }
     if (this.clips >= this.o.maxClips) {
       this.send(res, new Answer(503, `${this.o.maxClips} clips are being made on this edge; try again in a moment\n`));

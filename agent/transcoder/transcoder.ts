@@ -112,7 +112,7 @@ export class Transcoder {
     const fragments = originFragmentsDir(job, this.o.originSegments);
     const splitAudio = fragments === undefined ? copyAudioRendition({ ...job, renditions: job.ladder }) : undefined;
     const sp = await packager.addStream({ ...job.dvr, app: job.app, stream: job.stream, format: job.format,
-      segmentSeconds: job.segmentSeconds,
+      segmentSeconds: job.segmentSeconds, reconnectGraceSeconds: job.reconnectGraceSeconds,
       renditions: [...job.ladder.map((r) => r.name), ...(splitAudio !== undefined ? [splitAudio] : [])] },
     { fed: fragments !== undefined, lease: { epoch: job.epoch, node: this.o.node } });
     const graceMs = job.reconnectGraceSeconds * 1000;

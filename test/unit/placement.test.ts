@@ -3,7 +3,7 @@ import { placeSegment, type Arrival, type Placement, type RenditionTail } from '
 
 const T0 = 1_800_000_000_000;
 const empty: RenditionTail = { last: undefined, nextSeq: 0, lastDisc: -1, session: undefined, lastN: undefined, holePending: false,
-  takenOver: false, target: 2 };
+  takenOver: false, target: 2, gapLimitMs: 36_000 };
 const seg = (over: Partial<Arrival> = {}): Arrival => ({ session: 'sa', n: 0, arrivedMs: T0 + 2000, durationUs: 2_000_000,
   mediaStartUs: 0, ...over });
 
@@ -70,8 +70,30 @@ describe('placing a segment in the timeline', () => {
     const t = { ...after(empty, placeSegment(empty, seg()), 0), takenOver: true, session: undefined };
     assert.deepEqual(placeSegment(t, seg({ session: 'sx', arrivedMs: T0 - 5000 })), { kind: 'superseded' });
     const fresh = listed(placeSegment(t, seg({ session: 'sx', arrivedMs: T0 + 6000 })));
-    assert.deepEqual([fresh.record.seq, fresh.record.disc], [1, 1]);
+    assert.deepEqual([fresh.record.seq, fresh.record.disc, fresh.gaps.length], [2, 1, 1], 'the takeover\'s 2 s are a gap entry');
     assert.equal(placeSegment({ ...t, takenOver: false }, seg({ session: 'sx', arrivedMs: T0 - 5000 })).kind, 'list',
       'without a takeover an early arrival is listed (a fast encoder)');
+  });
+
+  it('missing time before a new discontinuity is listed as gap entries of the one before, at most the target each', () => {
+    const t = after(empty, placeSegment(empty, seg()), 0);
+    const rejected = listed(placeSegment({ ...t, holePending: true }, seg({ n: 2, mediaStartUs: 4_000_000 })));
+    assert.deepEqual(rejected.gaps, [{ seq: 1, startMs: T0 + 2000, durationUs: 2_000_000, disc: 0, mediaStartUs: 2_000_000, gap: true }],
+      'the rejected segment\'s 2 s');
+    assert.deepEqual([rejected.record.seq, rejected.record.startMs, rejected.record.disc], [2, T0 + 4000, 1]);
+
+    const back = listed(placeSegment(t, seg({ session: 'sb', arrivedMs: T0 + 11_000, mediaStartUs: 0 })));
+    assert.equal(back.record.startMs, T0 + 9000, 'the encoder was gone 7 s');
+    assert.deepEqual(back.gaps.map((g) => [g.seq, g.startMs - T0, g.durationUs, g.disc, g.mediaStartUs]), [
+      [1, 2000, 1_750_000, 0, 2_000_000], [2, 3750, 1_750_000, 0, 3_750_000], [3, 5500, 1_750_000, 0, 5_500_000],
+      [4, 7250, 1_750_000, 0, 7_250_000]], 'four equal entries, the wall-clock and the media time continuous');
+    assert.deepEqual([back.record.seq, back.record.disc], [5, 1]);
+
+    const late = listed(placeSegment(t, seg({ session: 'sb', arrivedMs: T0 + 60_000 })));
+    assert.deepEqual([late.gaps, late.record.seq], [[], 1], 'gone longer than the reconnect grace: a discontinuity only');
+    const jitter = listed(placeSegment(t, seg({ session: 'sb', arrivedMs: T0 + 4300 })));
+    assert.deepEqual(jitter.gaps, [], 'a reconnect 0.3 s after the last end is no missing media');
+    const next = listed(placeSegment(t, seg({ n: 1, mediaStartUs: 2_000_000, arrivedMs: T0 + 9000 })));
+    assert.deepEqual(next.gaps, [], 'a late segment of the same session is no gap');
   });
 });

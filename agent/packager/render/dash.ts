@@ -74,6 +74,8 @@ function follow(index: SegmentIndex, gridUs: number | undefined): Learnt {
 
 /** Adds the segment at position `p` to a timeline, its discontinuity's origin first if it is new. */
 function addAt(index: SegmentIndex, p: number, into: Omit<Learnt, 'nextSeq'>): void {
+  // Missing time is left out: the timeline leaves the gap, the next Period starts after it.
+  if (index.gapAt(p)) return;
   const disc = index.discAt(p);
   let origin = into.origins.get(disc);
   if (!origin) {

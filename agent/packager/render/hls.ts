@@ -65,9 +65,12 @@ export function renderSegments(input: MediaPlaylistInput, start: number, end: nu
     if (p === leading || changed || seq % CHUNK_SIZE === 0) {
       out += `#EXT-X-PROGRAM-DATE-TIME:${isoTime(index.startMsAt(p))}\n`;
     }
+    const gap = index.gapAt(p);
+    // Missing time (RFC 8216bis 4.4.4.7): a player skips it; its URI (an empty marker) is never fetched.
+    if (gap) out += '#EXT-X-GAP\n';
     out += `#EXTINF:${(index.durationUsAt(p) / 1e6).toFixed(6)},\n`;
     out += segmentName({ seq, startMs: index.startMsAt(p), durationUs: index.durationUsAt(p), disc,
-      mediaStartUs: index.mediaStartUsAt(p) }, ext) + '\n';
+      mediaStartUs: index.mediaStartUsAt(p), gap }, ext) + '\n';
   }
   return out;
 }
