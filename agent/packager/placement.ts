@@ -113,8 +113,9 @@ function gapRecords(t: RenditionTail, last: NonNullable<RenditionTail['last']>, 
   const out: GapRecord[] = [];
   const mediaEndUs = last.mediaStartUs + last.durationUs;
   for (let k = 0; k < count; k++) {
-    const fromMs = last.endMs + Math.round((missingMs * k) / count);
-    const toMs = last.endMs + Math.round((missingMs * (k + 1)) / count);
+    // Whole milliseconds, as the marker's name keeps them (a restart rebuilds the same entries).
+    const fromMs = Math.round(last.endMs + (missingMs * k) / count);
+    const toMs = Math.round(last.endMs + (missingMs * (k + 1)) / count);
     out.push({ seq: t.nextSeq + k, startMs: fromMs, durationUs: (toMs - fromMs) * 1000, disc: last.disc,
       mediaStartUs: mediaEndUs + (fromMs - last.endMs) * 1000, gap: true });
   }

@@ -13,10 +13,13 @@ export class SegmentIndex {
   private head = 0;
   private count = 0;
   private total = 0;
+  private gaps = 0;
   /** Sequence number of the segment at position 0. */
   private firstSeq = 0;
 
   get length(): number { return this.count; }
+  /** Gap entries it holds. */
+  get gapCount(): number { return this.gaps; }
   /** Bytes of the segments it holds (what they take on the storage). */
   get totalBytes(): number { return this.total; }
   get firstSequence(): number { return this.firstSeq; }
@@ -36,6 +39,7 @@ export class SegmentIndex {
     this.disc[i] = s.disc;
     this.bytes[i] = s.bytes;
     this.gap[i] = s.gap === true ? 1 : 0;
+    this.gaps += this.gap[i] ?? 0;
     this.total += s.bytes;
     this.count++;
   }
@@ -44,6 +48,7 @@ export class SegmentIndex {
   shift(): void {
     if (this.count === 0) return;
     this.total -= this.bytes[this.head] ?? 0;
+    this.gaps -= this.gap[this.head] ?? 0;
     this.head = (this.head + 1) % this.startMs.length;
     this.count--;
     this.firstSeq++;

@@ -235,9 +235,21 @@ describe('packager with a real encoder', function () {
     assert.match(rejected[1]?.reason ?? '', /empty/);
     assert.equal(sp.counters()['src']?.segmentsRejected, 3);
     const p = parsePlaylist(await readText(path.join(sp.paths.dir, 'src', 'index.m3u8')));
-    assert.equal(p.segments.length, 3);
-    assert.deepEqual(p.segments.map((s) => s.discontinuity), [false, false, true], 'the hole is a discontinuity, not a silent jump');
+    assert.equal(p.segments.length, 4);
+    assert.deepEqual(p.segments.map((s) => s.discontinuity), [false, false, false, true], 'the hole is a discontinuity, not a silent jump');
+    assert.deepEqual(p.segments.map((s) => s.gap), [false, false, true, false], 'the rejected segment\'s time is a gap entry');
+    const [before, gap, after] = p.segments.slice(1);
+    assert.ok(before && gap && after && Math.abs((gap.wallStart ?? 0) - ((before.wallStart ?? 0) + before.duration * 1000)) < 1
+      && Math.abs((after.wallStart ?? 0) - ((gap.wallStart ?? 0) + gap.duration * 1000)) < 1, 'the wall-clock timeline is continuous');
+    assert.ok(gap && Math.abs(gap.duration - 2) < 0.1, `the gap covers the missing segment (${gap?.duration} s)`);
     assert.deepEqual(await fs.readdir(incoming), []);
+    // Restarted, the index is rebuilt from the directory: the gap entry with it (its empty marker file).
+    const listing = await readText(path.join(sp.paths.dir, 'src', 'index.m3u8'));
+    await packager.close();
+    packager = new Packager({ root, log: silentLogger() });
+    const again = await packager.addStream({ app: 'live', stream: 'bad', renditions: ['src'], format: 'ts', windowSeconds: 0 });
+    await drained(again);
+    assert.equal(await readText(path.join(again.paths.dir, 'src', 'index.m3u8')), listing, 'the same playlist after a restart');
     await fs.rm(scratch, { recursive: true, force: true });
   });
 

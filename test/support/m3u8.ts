@@ -14,6 +14,8 @@ export interface ParsedSegment {
   /** Wall-clock start: the last PROGRAM-DATE-TIME plus the durations since (RFC 8216 4.3.2.6). */
   wallStart: number | undefined;
   map: string | undefined;
+  /** EXT-X-GAP: missing time, not to be fetched. */
+  gap: boolean;
 }
 
 export interface ParsedPlaylist {
@@ -45,6 +47,7 @@ export function parsePlaylist(text: string): ParsedPlaylist {
     playlistType: undefined, endList: false, canSkipUntil: undefined, skipped: 0, segments: [], variants: [], ssiIncludes: 0 };
   let duration: number | undefined;
   let disc = false;
+  let gap = false;
   let pdt: number | undefined;
   let map: string | undefined;
   let discCount = 0;
@@ -65,6 +68,7 @@ export function parsePlaylist(text: string): ParsedPlaylist {
       case '#EXT-X-SKIP': p.skipped = Number(parseAttributes(value)['SKIPPED-SEGMENTS']); break;
       case '#EXTINF': duration = Number(value.split(',')[0]); break;
       case '#EXT-X-DISCONTINUITY': disc = true; discCount++; break;
+      case '#EXT-X-GAP': gap = true; break;
       case '#EXT-X-PROGRAM-DATE-TIME': pdt = Date.parse(value); break;
       case '#EXT-X-MAP': map = parseAttributes(value)['URI']; break;
       case '#EXT-X-STREAM-INF': pendingVariant = parseAttributes(value); break;
@@ -79,9 +83,10 @@ export function parsePlaylist(text: string): ParsedPlaylist {
         const wallStart = wall;
         if (wall !== undefined) wall += duration * 1000;
         p.segments.push({ wallStart, uri: line, duration, seq: p.mediaSequence + p.skipped + p.segments.length,
-          discSeq: p.discontinuitySequence + discCount, discontinuity: disc, programDateTime: pdt, map });
+          discSeq: p.discontinuitySequence + discCount, discontinuity: disc, programDateTime: pdt, map, gap });
         duration = undefined;
         disc = false;
+        gap = false;
         pdt = undefined;
         break;
       }
@@ -116,7 +121,8 @@ function crossCheck(text: string, p: ParsedPlaylist): void {
     && m.mediaSequenceBase !== p.mediaSequence) differ('the media sequence', p.mediaSequence, m.mediaSequenceBase);
   if (m.endlist !== p.endList) differ('ENDLIST', p.endList, m.endlist);
   if (p.skipped > 0) return;
-  const ours = p.segments.map((x) => [x.uri, x.seq, x.discontinuity, Math.round(x.duration * 1000)]);
-  const theirs = m.segments.map((x) => [x.uri, x.mediaSequenceNumber, x.discontinuity === true, Math.round(x.duration * 1000)]);
+  const ours = p.segments.map((x) => [x.uri, x.seq, x.discontinuity, Math.round(x.duration * 1000), x.gap]);
+  const theirs = m.segments.map((x) => [x.uri, x.mediaSequenceNumber, x.discontinuity === true, Math.round(x.duration * 1000),
+    x.gap === true]);
   if (JSON.stringify(ours) !== JSON.stringify(theirs)) differ('the segments', ours, theirs);
 }

@@ -5,6 +5,7 @@ import { renderMpd, type DashInput, type DashRendition } from '../../agent/packa
 import type { VariantInfo } from '../../agent/packager/render/master.js';
 import { SegmentIndex } from '../../agent/packager/segment-index.js';
 import { windowHead } from '../../agent/packager/window.js';
+import { indexWithGap } from '../support/index-fixture.js';
 
 // The MPD is read back by an independent DASH parser (mpd-parser, the one video.js plays DASH
 // with): what it lists must be what the index holds, at the wall-clock times the index says.
@@ -351,6 +352,18 @@ describe('DASH MPD rendering', () => {
     }
     const atOnce = all.map((r) => ({ ...r, from: purged }));
     assert.equal(renderMpd(input(grown, unbounded)), renderMpd(input(atOnce, unbounded)));
+  });
+
+  it('leaves missing time out: the Period before a gap ends where its media ends, the next starts at its own time', () => {
+    const index = indexWithGap();
+    const r: DashRendition = { info: VIDEO, index, from: 0 };
+    const mpd = renderMpd(input([r], { windowSeconds: 0 }));
+    const found = templates(mpd);
+    assert.deepEqual(found.map((t) => [t.startNumber, t.s]), [[0, [{ t: 0, d: 2_000_000, r: 3 }]], [7, [{ t: 500_000, d: 2_000_000, r: 3 }]]],
+      'the gap entries (7 s of sequence numbers 4-6) are not listed');
+    assert.deepEqual(periods(mpd).map((p) => p.start), ['PT0.000S', 'PT13.000S'], 'the second Period at its wall-clock time');
+    const list = read(mpd).playlists[0] as MpdPlaylist;
+    assert.deepEqual(list.segments.map((s) => s.uri.replace(/^.*\//, '')), [0, 1, 2, 3, 7, 8, 9, 10].map(dashSegmentName));
   });
 
   it('an ended recording is a static MPD of the whole event, from 0, its duration to the last segment\'s end', () => {

@@ -5,7 +5,7 @@ import {
 import { renderMaster } from '../../agent/packager/render/master.js';
 import { windowHead } from '../../agent/packager/window.js';
 import { parsePlaylist } from '../support/m3u8.js';
-import { makeIndex, T0 } from '../support/index-fixture.js';
+import { indexWithGap, makeIndex, T0 } from '../support/index-fixture.js';
 
 function input(over: Partial<MediaPlaylistInput> & Pick<MediaPlaylistInput, 'index'>): MediaPlaylistInput {
   return { from: 0, ext: 'ts', target: 2, kind: 'live', ended: false, canSkipUntil: 0, chunkedBelow: 0, ...over };
@@ -45,6 +45,27 @@ describe('media playlist rendering', () => {
     assert.equal(d[0]?.seq, 4);
     assert.equal(d[0]?.programDateTime, T0 + 8000 + 5000, 'the 5 s outage is visible in wall-clock time');
     assert.equal(p.segments[4]?.discSeq, 1);
+  });
+
+  it('lists missing time as EXT-X-GAP entries: the wall-clock timeline stays continuous, a player skips them', () => {
+    const index = indexWithGap();
+    for (const ext of ['ts', 'm4s'] as const) {
+      const text = renderMediaPlaylist(input({ index, ext, kind: 'event', ...(ext === 'm4s' ? { initUri: (d: number) => `init_${d}.mp4` } : {}) }));
+      const p = parsePlaylist(text);
+      assert.equal(p.version, 8, 'EXT-X-GAP needs version 8');
+      assert.deepEqual(p.segments.map((s) => s.gap), [false, false, false, false, true, true, true, false, false, false, false]);
+      assert.deepEqual(p.segments.map((s) => s.discontinuity), [false, false, false, false, false, false, false, true, false, false, false],
+        'the gap continues the session before it; the new session is the discontinuity');
+      p.segments.slice(1).forEach((s, k) => {
+        const prev = p.segments[k];
+        assert.ok(prev && Math.abs((s.wallStart ?? NaN) - ((prev.wallStart ?? NaN) + prev.duration * 1000)) < 1,
+          `${ext} entry ${k + 1} starts where the one before ends`);
+      });
+      assert.ok(p.segments.slice(4, 7).every((s) => s.uri.endsWith('.gap')), 'a gap entry names its marker, never media');
+      assert.equal(p.segments[7]?.programDateTime, T0 + 13_000, 'the new session carries its own PROGRAM-DATE-TIME');
+      if (ext === 'm4s') assert.deepEqual([p.segments[4]?.map, p.segments[7]?.map], ['init_0.mp4', 'init_1.mp4']);
+    }
+    assert.equal(parsePlaylist(renderMediaPlaylist(input({ index: makeIndex(4) }))).version, 3, 'no gap, no version 8');
   });
 
   it('is never shorter than three target durations', () => {

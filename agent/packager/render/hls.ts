@@ -31,6 +31,8 @@ export function isoTime(ms: number): string {
 
 function version(input: MediaPlaylistInput): number {
   if (input.canSkipUntil > 0) return 9;
+  // EXT-X-GAP came with version 8: a client older than that would fetch the gap's URI.
+  if (input.index.gapCount > 0) return 8;
   return input.ext === 'm4s' ? 6 : 3;
 }
 
