@@ -50,7 +50,8 @@ describe('media playlist rendering', () => {
   it('lists missing time as EXT-X-GAP entries: the wall-clock timeline stays continuous, a player skips them', () => {
     const index = indexWithGap();
     for (const ext of ['ts', 'm4s'] as const) {
-      const text = renderMediaPlaylist(input({ index, ext, kind: 'event', ...(ext === 'm4s' ? { initUri: (d: number) => `init_${d}.mp4` } : {}) }));
+      const initUri = ext === 'm4s' ? { initUri: (d: number): string => `init_${d}.mp4` } : {};
+      const text = renderMediaPlaylist(input({ index, ext, kind: 'event', ...initUri }));
       const p = parsePlaylist(text);
       assert.equal(p.version, 8, 'EXT-X-GAP needs version 8');
       assert.deepEqual(p.segments.map((s) => s.gap), [false, false, false, false, true, true, true, false, false, false, false]);
