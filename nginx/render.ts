@@ -16,6 +16,7 @@ export const MEDIA_TYPES: ReadonlyArray<[string, string]> = [
   ['video/iso.segment', 'm4s'],
   ['video/mp4', 'mp4'],
   ['application/dash+xml', 'mpd'],
+  ['application/dash-patch+xml', 'mpp'],
   ['text/vtt', 'vtt'],
   ['audio/aac', 'aac'],
   ['audio/mp4', 'm4a'],
@@ -300,6 +301,11 @@ export function renderEdge(m: EdgeModel): string {
     // Small pieces: copied through buffers, not sent one sendfile each (1.5x the req/s).
     b('location @dvr_chunked.gz', ...stitched(), 'add_header Content-Encoding gzip always;',
       'try_files $dvr_base.m3u8.gz.ssi @dvr_chunked;', 'gzip off;', 'sendfile off;'),
+    // An MPD Patch is written once a newer MPD exists; until then (or once too old) the MPD itself
+    // answers, which a player takes as a full update.
+    b('location ~ "^(?<dvr_mpd_dir>/.+)/manifest-patch-\\d{1,15}\\.mpp$"', preflight(), ...requireToken(tokens), ...cors(),
+      'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;',
+      'try_files $uri $dvr_mpd_dir/manifest.mpd;'),
     b('location ~ \\.mpd$', preflight(), ...requireToken(tokens), ...timeshiftQuery(m), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;'),
     b(`location ~ \\.(${MEDIA_EXT})$`, preflight(), ...requireToken(tokens), ...cors(),
@@ -351,7 +357,7 @@ export function renderRelay(m: RelayModel): string {
     // Upstream Cache-Control decides (playlists 1 s, segments immutable); the fallback is short.
     ...signedLocation(m.signing, ['proxy_cache_key $sl_path$is_args$args;', ...proxied([
       `proxy_cache_valid 200 206 ${m.playlistMaxAgeSeconds}s;`, 'proxy_ignore_headers Vary;'])]),
-    b('location ~ "\\.(m3u8|mpd)$"', ...requireToken(tokens), ...proxied([
+    b('location ~ "\\.(m3u8|mpd|mpp)$"', ...requireToken(tokens), ...proxied([
       `proxy_cache_valid 200 ${m.playlistMaxAgeSeconds}s;`,
       // At most playlistMaxAgeSeconds, whatever the upstream says; one copy whatever the viewer's
       // Accept-Encoding (Vary would key a copy on each).

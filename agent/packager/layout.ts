@@ -97,6 +97,13 @@ export function parseChunkPieceName(name: string): { seq: number; crc: number; l
   return m ? { seq: Number(m[1]), crc: parseInt(m[2] ?? '', 16), length: Number(m[3]) } : undefined;
 }
 
+/** The MPD Patch from the MPD published at `publishMs` to the newest (render/dash-patch.ts). */
+export function mpdPatchName(publishMs: number): string {
+  return `manifest-patch-${publishMs}.mpp`;
+}
+
+export const MPD_PATCH_RE = /^manifest-patch-\d{1,15}\.mpp$/;
+
 export function dashSegmentName(seq: number): string {
   return `${String(seq).padStart(9, '0')}.m4s`;
 }

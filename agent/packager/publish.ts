@@ -7,12 +7,13 @@ import path from 'node:path';
 import type { Logger } from '../../common/log.js';
 import { listedSeconds } from '../../common/stream-settings.js';
 import type { PackagerEmitter, StreamRef } from './events.js';
-import { unlinkIfPresent, writeAtomic } from './files.js';
+import { listDir, unlinkIfPresent, writeAtomic } from './files.js';
 import {
-  CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, PLAYLIST, WINDOW_LISTING,
-  dashSegmentName, initName, segmentName, type SegmentExt, type StreamPaths,
+  CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, MPD_PATCH_RE, PLAYLIST, WINDOW_LISTING,
+  dashSegmentName, initName, mpdPatchName, segmentName, type SegmentExt, type StreamPaths,
 } from './layout.js';
 import { renderMpd } from './render/dash.js';
+import { renderMpdPatch } from './render/dash-patch.js';
 import { renderGzipPlaylist } from './render/gzip.js';
 import {
   CHUNK_SIZE, mediaPlaylistParts, renderChunk, renderDeltaPlaylist, ssiPlaylist, type MediaPlaylistInput, type PlaylistKind,
@@ -141,13 +142,26 @@ async function writeFullPlaylist(r: Rendition, input: MediaPlaylistInput): Promi
   }
 }
 
-/** The stream's master playlist and MPD; the master is rewritten only when it changes. */
+/** Live MPD versions kept for patches: a player refreshes every target duration, each rendition publishes once in it. */
+const PATCHED_VERSIONS = 4;
+
+/**
+ * The stream's master playlist and MPD; the master is rewritten only when it changes. A live MPD
+ * names where the patch from it will be; once a newer MPD is published, the patch from each of the
+ * last few versions to it is written there (until then the edge answers that name with the MPD).
+ */
 export class Manifests {
   private lastMaster = '';
+  private versions: Array<{ ms: number; mpd: string }> = [];
+  private lastPublishMs = 0;
+  /** Patch files of an earlier run of the packager are swept once. */
+  private swept = false;
 
   /** A new event (archive strategy version or delete) starts from nothing. */
   reset(): void {
     this.lastMaster = '';
+    this.versions = [];
+    this.swept = false;
   }
 
   async write(ctx: PublishContext, all: readonly Rendition[], force: boolean): Promise<void> {
@@ -168,13 +182,41 @@ export class Manifests {
     }
     if (ctx.ext !== 'm4s' || !ctx.settings.dash) return;
     const s = ctx.settings;
+    // publishTime names the version a patch starts from: it only moves forward.
+    const publishMs = Math.max(ctx.now(), this.lastPublishMs + 1);
+    this.lastPublishMs = publishMs;
     const mpd = renderMpd({
       renditions: variants.map((v) => ({ info: v.info, index: v.r.index, from: ctx.ended && s.recording ? 0 : v.r.playlistFrom,
         segmentUs: v.r.segmentUs })),
       availabilityStartMs: ctx.eventStartMs ?? 0, windowSeconds: capping(ctx) ? s.playlistCapSeconds : s.windowSeconds,
-      target: Math.max(...variants.map((v) => v.r.target)), ended: ctx.ended, publishMs: ctx.now(),
+      target: Math.max(...variants.map((v) => v.r.target)), ended: ctx.ended, publishMs,
+      patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs) },
     });
     await writeAtomic(path.join(ctx.paths.dir, DASH_MANIFEST), mpd);
+    await this.writePatches(ctx.paths.dir, ctx.ended ? undefined : { ms: publishMs, mpd });
+  }
+
+  /** The patches from the kept versions to `newest`; none once the event ended (players reload the MPD, now static). */
+  private async writePatches(dir: string, newest: { ms: number; mpd: string } | undefined): Promise<void> {
+    if (!this.swept) {
+      for (const f of await listDir(dir)) if (MPD_PATCH_RE.test(f)) await unlinkIfPresent(path.join(dir, f));
+      this.swept = true;
+    }
+    if (!newest) {
+      for (const v of this.versions) await unlinkIfPresent(path.join(dir, mpdPatchName(v.ms)));
+      this.versions = [];
+      return;
+    }
+    for (const old of this.versions) {
+      const patch = renderMpdPatch(old.mpd, newest.mpd);
+      if (patch) await writeAtomic(path.join(dir, mpdPatchName(old.ms)), patch);
+      else await unlinkIfPresent(path.join(dir, mpdPatchName(old.ms)));
+    }
+    this.versions.push(newest);
+    while (this.versions.length > PATCHED_VERSIONS) {
+      const gone = this.versions.shift();
+      if (gone) await unlinkIfPresent(path.join(dir, mpdPatchName(gone.ms)));
+    }
   }
 }
 

@@ -28,12 +28,15 @@ interface State { time: number; paused: boolean; ready: number; live: number; st
 
 /** dash.js on a page of the edge's origin, playing `mpdUrl`: its state, and a wait for it to play as wanted. */
 async function openPlayer(browser: Browser, edgeUrl: string, mpdUrl: string): Promise<{
-  page: Page; requests: string[]; state: () => Promise<State>;
+  page: Page; requests: string[]; patches: string[]; state: () => Promise<State>;
   playing: (what: string, check: (s: State) => boolean) => Promise<State>;
 }> {
   const page: Page = await browser.newPage();
   const requests: string[] = [];
   page.on('request', (r) => { requests.push(r.url()); });
+  // The MPD updates answered as patches (the others were the whole MPD: no newer version yet).
+  const patches: string[] = [];
+  page.on('response', (r) => { if (r.headers()['content-type'] === 'application/dash-patch+xml') patches.push(r.url()); });
   // The edge's origin, so that the page is an http page like any viewer's.
   await page.goto(`${edgeUrl}/_time`);
   await page.setContent('<video id="v" muted style="width:320px"></video>');
@@ -58,7 +61,7 @@ async function openPlayer(browser: Browser, edgeUrl: string, mpdUrl: string): Pr
     assert.deepEqual(s.errors, [], `dash.js reported errors (${mpdUrl})`);
     return !s.paused && s.ready >= 3 && check(s) ? s : undefined;
   }, 40_000, 100);
-  return { page, requests, state, playing };
+  return { page, requests, patches, state, playing };
 }
 
 /** Seconds of media an MPD lists, summed over its representations. */
@@ -118,11 +121,11 @@ describe('dash.js plays every fMP4 stream (headless Chromium, live through an ed
         return text.includes('contentType="audio"') && listedSeconds(text) >= 20 ? text : undefined;
       }, 60_000, 500);
       const mpd = await (await fetch(mpdUrl)).text();
-      assert.match(mpd, /<AdaptationSet contentType="video"[^>]*>\n<Representation [^>]*codecs="avc1\.[0-9a-fA-F]+"/,
+      assert.match(mpd, /<AdaptationSet id="0" contentType="video"[^>]*>\n<Representation [^>]*codecs="avc1\.[0-9a-fA-F]+"/,
         'video without audio');
-      assert.match(mpd, /<AdaptationSet contentType="audio"[^>]*>\n<Representation [^>]*codecs="mp4a\.40\.2"/, 'audio on its own');
+      assert.match(mpd, /<AdaptationSet id="1" contentType="audio"[^>]*>\n<Representation [^>]*codecs="mp4a\.40\.2"/, 'audio on its own');
 
-      const { page, requests, playing } = await openPlayer(browser, edge.url, mpdUrl);
+      const { page, requests, patches, playing } = await openPlayer(browser, edge.url, mpdUrl);
       try {
         const first = await playing(`${stream}: dash.js to play live`, () => true);
         const atLive = await playing(`${stream}: playback to advance`, (s) => s.time > first.time + 2);
@@ -138,6 +141,13 @@ describe('dash.js plays every fMP4 stream (headless Chromium, live through an ed
         await page.evaluate('window.player.seekToOriginalLive()');
         const again = await playing(`${stream}: back at live`, (s) => s.live - s.time < 12);
         assert.ok(again.time > back.time + 5, 'went forward to live');
+        // Its MPD updates were patches (MPD Patch: PatchLocation), and it kept up with the live edge on them.
+        const patched = await until(`${stream}: MPD updates by patch`, () => (patches.length >= 3 ? patches.length : undefined),
+          30_000, 200);
+        assert.ok(patched >= 3, 'dash.js updated the MPD by patches');
+        // A patch dash.js refuses makes it load the MPD itself again.
+        assert.equal(requests.filter((u) => u === mpdUrl).length, 1, 'every patch applied: the MPD was loaded once');
+        await playing(`${stream}: still at live after the patches`, (s) => s.live - s.time < 12 && s.time > again.time + 2);
 
         assert.ok(requests.some((u) => u === `${edge.url}/_time`), 'dash.js read the clock from the edge');
         const elsewhere = requests.filter((u) => !u.startsWith(edge.url) && !u.startsWith('data:') && !u.startsWith('about:'));

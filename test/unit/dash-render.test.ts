@@ -391,7 +391,7 @@ describe('DASH MPD rendering', () => {
     const r: DashRendition = { info: AUDIO, index: audio, from: 0, segmentUs: SEGMENT_US };
     const mpd = renderMpd(input([r], { windowSeconds: 0 }));
     assert.doesNotMatch(mpd, /contentType="video"| width=| height=| frameRate=/);
-    assert.equal(mpd.match(/<AdaptationSet contentType="audio" [^>]*mimeType="audio\/mp4"/g)?.length, 3, 'one per Period');
+    assert.equal(mpd.match(/<AdaptationSet id="1" contentType="audio" [^>]*mimeType="audio\/mp4"/g)?.length, 3, 'one per Period');
     const p = read(mpd);
     assert.equal(p.playlists.length, 0, 'no video representation');
     const group = Object.values(p.mediaGroups.AUDIO)[0];
@@ -412,6 +412,6 @@ describe('DASH MPD rendering', () => {
     assert.equal(byName.get('720p')?.CODECS, 'avc1.64001f');
     assert.equal(byName.get('720p')?.['FRAME-RATE'], 25);
     assert.deepEqual(byName.get('360p')?.RESOLUTION, { width: 640, height: 360 });
-    assert.equal(mpd.match(/<AdaptationSet contentType="video"/g)?.length, 3, 'both in one AdaptationSet per Period');
+    assert.equal(mpd.match(/<AdaptationSet id="0" contentType="video"/g)?.length, 3, 'both in one AdaptationSet per Period');
   });
 });

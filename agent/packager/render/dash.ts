@@ -25,7 +25,15 @@ export interface DashInput {
   target: number;
   ended: boolean;
   publishMs: number;
+  /**
+   * A live MPD that players may update by patches (dash-patch.ts): its id (MPD@id, the same for the
+   * whole event) and where the patch from this version is (PatchLocation, relative to the MPD).
+   */
+  patch?: { mpdId: string; location: string };
 }
+
+/** How long a PatchLocation may be used after the MPD naming it was loaded (seconds). */
+const PATCH_TTL_S = 60;
 
 const dur = (sec: number): string => `PT${Math.max(0, sec).toFixed(3)}S`;
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -129,6 +137,7 @@ export function renderMpd(input: DashInput): string {
   const zeroMs = input.ended && listed ? main.index.startMsAt(main.from) : input.availabilityStartMs;
   const layouts = new Map(input.renditions.map((r) => [r, layout(r, input.ended)]));
   const attrs = [
+    ...(input.patch && !input.ended ? [`id="${input.patch.mpdId}"`] : []),
     'xmlns="urn:mpeg:dash:schema:mpd:2011"',
     'profiles="urn:mpeg:dash:profile:isoff-live:2011"',
     `type="${input.ended ? 'static' : 'dynamic'}"`,
@@ -144,6 +153,7 @@ export function renderMpd(input: DashInput): string {
     if (input.windowSeconds > 0) attrs.push(`timeShiftBufferDepth="${dur(input.windowSeconds)}"`);
   }
   let out = `<?xml version="1.0" encoding="utf-8"?>\n<MPD ${attrs.join(' ')}>\n`;
+  if (input.patch && !input.ended) out += `<PatchLocation ttl="${PATCH_TTL_S}">${input.patch.location}</PatchLocation>\n`;
   if (main) {
     for (const period of layouts.get(main) ?? []) {
       out += `<Period id="p${period.disc}" start="${dur((period.origin.wallMs - zeroMs) / 1000)}">\n`;
@@ -151,7 +161,9 @@ export function renderMpd(input: DashInput): string {
         const members = input.renditions.filter((r) => isAudioOnly(r.info) === (kind === 'audio'));
         const body = representations(members, layouts, period.disc);
         if (body === '') continue;
-        out += `<AdaptationSet contentType="${kind}" segmentAlignment="true" startWithSAP="1" mimeType="${kind}/mp4">\n`;
+        // Ids that a patch's selectors name (dash-patch.ts).
+        out += `<AdaptationSet id="${kind === 'video' ? 0 : 1}" contentType="${kind}" segmentAlignment="true" startWithSAP="1"`
+          + ` mimeType="${kind}/mp4">\n`;
         out += body + '</AdaptationSet>\n';
       }
       out += '</Period>\n';
