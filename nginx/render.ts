@@ -304,8 +304,10 @@ export function renderEdge(m: EdgeModel): string {
     // An MPD Patch is written once a newer MPD exists; until then (or once too old) the MPD itself
     // answers, which a player takes as a full update.
     b('location ~ "^(?<dvr_mpd_dir>/.+)/manifest-patch-\\d{1,15}\\.mpp$"', preflight(), ...requireToken(tokens), ...cors(),
-      'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;',
-      'try_files $uri $dvr_mpd_dir/manifest.mpd;'),
+      'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;', 'try_files $uri @dvr_mpd;'),
+    // A named location: the token checked above stays checked (a URI redirect would run the server's checks again).
+    b('location @dvr_mpd', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;',
+      'rewrite ^ $dvr_mpd_dir/manifest.mpd break;'),
     b('location ~ \\.mpd$', preflight(), ...requireToken(tokens), ...timeshiftQuery(m), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;'),
     b(`location ~ \\.(${MEDIA_EXT})$`, preflight(), ...requireToken(tokens), ...cors(),

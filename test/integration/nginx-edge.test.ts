@@ -71,6 +71,23 @@ describe('nginx edge config', function () {
     }
   });
 
+  it('serves an MPD patch where it is written, and the MPD itself where it is not (yet, or no longer)', async () => {
+    const stream = 'live/big';
+    await fs.writeFile(path.join(root, stream, 'manifest.mpd'), '<MPD/>\n');
+    await fs.writeFile(path.join(root, stream, 'manifest-patch-1800000000000.mpp'), '<Patch/>\n');
+    const patch = await fetch(`${edge.url}/${stream}/manifest-patch-1800000000000.mpp`);
+    assert.equal(patch.status, 200);
+    assert.equal(patch.headers.get('content-type'), 'application/dash-patch+xml');
+    assert.equal(await patch.text(), '<Patch/>\n');
+    assert.match(patch.headers.get('cache-control') ?? '', /max-age=1$/, 'rewritten as newer MPDs come: short-lived');
+    assert.equal(patch.headers.get('access-control-allow-origin'), '*');
+    const none = await fetch(`${edge.url}/${stream}/manifest-patch-1800000002000.mpp`);
+    assert.equal(none.status, 200, 'a patch not written: the MPD answers, a full update for the player');
+    assert.equal(none.headers.get('content-type'), 'application/dash+xml');
+    assert.equal(await none.text(), '<MPD/>\n');
+    assert.equal((await fetch(`${edge.url}/live/none/manifest-patch-1800000002000.mpp`)).status, 404, 'no stream, no MPD');
+  });
+
   it('a 404 keeps CORS and is not cacheable; temp files, incoming/ and traversal are refused', async () => {
     const missing = await fetch(`${edge.url}/${dir}/nope.ts`);
     assert.equal(missing.status, 404);

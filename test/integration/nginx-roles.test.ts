@@ -49,6 +49,8 @@ async function writeStream(root: string, app: string, stream: string): Promise<v
   await fs.writeFile(path.join(root, app, stream, 'master.m3u8'), '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nr/index.m3u8\n');
   await fs.writeFile(path.join(dir, 'index.m3u8'), '#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\nseg.ts\n');
   await fs.writeFile(path.join(dir, 'seg.ts'), Buffer.alloc(2 * 1024 * 1024, 1));
+  await fs.writeFile(path.join(root, app, stream, 'manifest.mpd'), '<MPD/>\n');
+  await fs.writeFile(path.join(root, app, stream, 'manifest-patch-1800000000000.mpp'), '<Patch/>\n');
 }
 
 describe('nginx roles', function () {
@@ -98,6 +100,12 @@ describe('nginx roles', function () {
       const seg = await fetch(new URL('seg.ts', media));
       assert.equal(seg.status, 200);
       assert.match(seg.headers.get('cache-control') ?? '', /immutable/);
+      // The MPD's relative PatchLocation, written or not yet.
+      const mpd = new URL(signedPlaybackPath(SECRET, 'live', 'secret', 'manifest.mpd', inAnHour()), edge.url);
+      const patch = await fetch(new URL('manifest-patch-1800000000000.mpp', mpd));
+      assert.deepEqual([patch.status, patch.headers.get('content-type')], [200, 'application/dash-patch+xml']);
+      const notYet = await fetch(new URL('manifest-patch-1800000002000.mpp', mpd));
+      assert.deepEqual([notYet.status, await notYet.text()], [200, '<MPD/>\n']);
     });
 
     it('refuses a missing or wrong token (403) and an expired one (410), with CORS', async () => {
@@ -105,6 +113,8 @@ describe('nginx roles', function () {
       assert.equal(plain.status, 403);
       assert.equal(plain.headers.get('access-control-allow-origin'), '*');
       assert.equal((await fetch(`${edge.url}/live/secret/r/seg.ts`)).status, 403);
+      assert.equal((await fetch(`${edge.url}/live/secret/manifest-patch-1800000000000.mpp`)).status, 403);
+      assert.equal((await fetch(`${edge.url}/live/secret/manifest-patch-1800000002000.mpp`)).status, 403, 'nor the MPD through it');
       const wrong = signedPlaybackPath('another-secret-0123456789', 'live', 'secret', 'master.m3u8', inAnHour());
       assert.equal((await fetch(edge.url + wrong)).status, 403);
       const otherStream = signedPlaybackPath(SECRET, 'live', 'open', 'master.m3u8', inAnHour()).replace('/live/open/', '/live/secret/');
