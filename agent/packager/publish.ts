@@ -13,7 +13,7 @@ import {
   dashSegmentName, initName, mpdPatchName, segmentName, type SegmentExt, type StreamPaths,
 } from './layout.js';
 import { renderMpd } from './render/dash.js';
-import { renderMpdPatch } from './render/dash-patch.js';
+import { parseMpd, renderMpdPatch, type ParsedMpd } from './render/dash-patch.js';
 import { renderGzipPlaylist } from './render/gzip.js';
 import {
   CHUNK_SIZE, mediaPlaylistParts, renderChunk, renderDeltaPlaylist, ssiPlaylist, type MediaPlaylistInput, type PlaylistKind,
@@ -152,7 +152,7 @@ const PATCHED_VERSIONS = 4;
  */
 export class Manifests {
   private lastMaster = '';
-  private versions: Array<{ ms: number; mpd: string }> = [];
+  private versions: Array<{ ms: number; mpd: ParsedMpd | undefined }> = [];
   private lastPublishMs = 0;
   /** Patch files of an earlier run of the packager are swept once. */
   private swept = false;
@@ -193,11 +193,11 @@ export class Manifests {
       patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs) },
     });
     await writeAtomic(path.join(ctx.paths.dir, DASH_MANIFEST), mpd);
-    await this.writePatches(ctx.paths.dir, ctx.ended ? undefined : { ms: publishMs, mpd });
+    await this.writePatches(ctx.paths.dir, ctx.ended ? undefined : { ms: publishMs, mpd: parseMpd(mpd) });
   }
 
   /** The patches from the kept versions to `newest`; none once the event ended (players reload the MPD, now static). */
-  private async writePatches(dir: string, newest: { ms: number; mpd: string } | undefined): Promise<void> {
+  private async writePatches(dir: string, newest: { ms: number; mpd: ParsedMpd | undefined } | undefined): Promise<void> {
     if (!this.swept) {
       for (const f of await listDir(dir)) if (MPD_PATCH_RE.test(f)) await unlinkIfPresent(path.join(dir, f));
       this.swept = true;

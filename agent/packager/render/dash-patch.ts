@@ -9,11 +9,12 @@ interface Timeline { sel: string; attrs: Map<string, string>; s: string[] }
 
 interface Period { id: string; text: string; skeleton: string; timelines: Timeline[] }
 
-interface Parsed { attrs: Map<string, string>; patchLocation: string | undefined; periods: Period[] }
+/** An MPD as a patch compares it: read once per version, compared with each newer one. */
+export interface ParsedMpd { attrs: Map<string, string>; patchLocation: string | undefined; periods: Period[] }
 
 const attrsOf = (tag: string): Map<string, string> => new Map([...tag.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1] ?? '', m[2] ?? '']));
 
-function parse(mpd: string): Parsed | undefined {
+export function parseMpd(mpd: string): ParsedMpd | undefined {
   const root = /<MPD ([^>]*)>/.exec(mpd);
   if (!root) return undefined;
   const periods: Period[] = [];
@@ -74,9 +75,9 @@ function timelineOps(template: string, a: readonly string[], b: readonly string[
  * the change is not one a patch expresses here (another event, the event ended, attributes that
  * come or go): the player then reloads the MPD.
  */
-export function renderMpdPatch(older: string, newer: string): string | undefined {
-  const a = parse(older);
-  const b = parse(newer);
+export function renderMpdPatch(older: string | ParsedMpd | undefined, newer: string | ParsedMpd | undefined): string | undefined {
+  const a = typeof older === 'string' ? parseMpd(older) : older;
+  const b = typeof newer === 'string' ? parseMpd(newer) : newer;
   const id = b?.attrs.get('id');
   if (!a || !b || id === undefined || a.attrs.get('id') !== id || b.attrs.get('type') !== 'dynamic' || a.attrs.get('type') !== 'dynamic'
     || !b.patchLocation || !a.patchLocation) return undefined;
