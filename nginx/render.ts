@@ -180,7 +180,8 @@ function requireToken(check: boolean): Node[] {
 /** A time-shift path: index-<from>-<duration|now>.m3u8/.mpd (a rendition's too), archive-<from>-<duration>.mp4. */
 const TIMESHIFT_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}(/[a-z0-9_-]{1,64})?/index-\\d{1,12}-(\\d{1,9}|now)\\.(m3u8|mpd)$';
 const CLIP_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/archive-\\d{1,12}-\\d{1,9}\\.mp4$';
-const THUMB_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/thumb-[1-9]\\d{0,11}\\.jpg$';
+/** A thumbnail (thumb-<second>.jpg) or the thumbnail track that lists them (thumbs.m3u8). */
+const THUMB_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/(thumb-[1-9]\\d{0,11}\\.jpg|thumbs\\.m3u8)$';
 
 /**
  * The edge's time-shift URLs, passed to the edge agent's service on loopback. Playlists and MPDs are
@@ -204,8 +205,9 @@ function timeshiftLocations(m: EdgeModel, tokens: boolean): Node[] {
   const cached = cache('$uri$is_args$args');
   return [
     b(`location ~ "${TIMESHIFT_PATH}"`, preflight(), ...requireToken(tokens), ...cors(), ...cached),
-    // Thumbnails for the player's scrub bar: made once by the service, then served from the cache.
-    // Keyed on the path alone: a query the service ignores must not make another picture.
+    // Thumbnails for the player's scrub bar: made once by the service, then served from the cache,
+    // and the track that lists them (cached as a live playlist). Keyed on the path alone: a query
+    // the service ignores must not make another picture.
     b(`location ~ "${THUMB_PATH}"`, preflight(), ...requireToken(tokens), ...cors(), ...cache('$uri')),
     b(`location ~ "${CLIP_PATH}"`, preflight(), ...requireToken(tokens), ...cors(), ...proxied,
       'proxy_buffering off;', 'proxy_read_timeout 60s;'),

@@ -52,6 +52,26 @@ export function rangeMpd(renditions: readonly MpdRendition[], o: { target: numbe
   });
 }
 
+/**
+ * The thumbnail track of `segments` (an image media playlist: one picture per segment, each
+ * thumb-<second>.jpg of the segment's first whole second, which the edge makes when asked), a live
+ * one unless the event ended. Missing time is a gap entry.
+ */
+export function imagePlaylist(segments: readonly SegmentRecord[], o: { target: number; ended: boolean; width: number; height: number }):
+string {
+  const first = segments[0];
+  let out = `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:${o.target}\n#EXT-X-MEDIA-SEQUENCE:${first?.seq ?? 0}\n`;
+  if (o.ended) out += '#EXT-X-PLAYLIST-TYPE:VOD\n';
+  out += '#EXT-X-IMAGES-ONLY\n';
+  for (const s of segments) {
+    const seconds = (s.durationUs / 1e6).toFixed(3);
+    if (s.gap === true) out += '#EXT-X-GAP\n';
+    out += `#EXTINF:${seconds},\n#EXT-X-TILES:RESOLUTION=${o.width}x${o.height},LAYOUT=1x1,DURATION=${seconds}\n`;
+    out += `thumb-${Math.ceil(s.startMs / 1000)}.jpg\n`;
+  }
+  return o.ended ? `${out}#EXT-X-ENDLIST\n` : out;
+}
+
 /** Representations as the live MPD describes them (the packager measured them from the media). */
 export function representationsOf(mpd: string): Map<string, VariantInfo> {
   const out = new Map<string, VariantInfo>();

@@ -5,12 +5,13 @@
 //   /<app>/<stream>/index-<from>-<duration|now>.mpd             MPD of the range
 //   /<app>/<stream>/archive-<from>-<duration>.mp4               the range as one MP4
 //   /<app>/<stream>/thumb-<at>.jpg                               a thumbnail of the segment at <at>
+//   /<app>/<stream>/thumbs.m3u8                                  the thumbnail track: one per listed segment
 //   .../master.m3u8, index.m3u8 or manifest.mpd ?start=<ISO-8601|epoch|-seconds>&end=...  the same by query
 //   .../index.m3u8?window=<seconds>                              the live playlist, shortened
 // <from> is Unix seconds, <duration> seconds. A malformed request is a 400, with one line that says why.
 import { NAME_PATTERN } from '../../common/stream-settings.js';
 
-export type TimeShiftKind = 'master' | 'media' | 'mpd' | 'clip' | 'thumb';
+export type TimeShiftKind = 'master' | 'media' | 'mpd' | 'clip' | 'thumb' | 'thumbs';
 
 export interface TimeShiftRequest {
   app: string;
@@ -41,6 +42,7 @@ const PATH_RE = new RegExp(
   `^/(${NAME})/(${NAME})(?:/(${NAME}))?/(index|archive|manifest|master)(?:-(\\d{1,12})-(\\d{1,9}|now))?\\.(m3u8|mpd|mp4)$`);
 
 const THUMB_RE = new RegExp(`^/(${NAME})/(${NAME})/thumb-([1-9]\\d{0,11})\\.jpg$`);
+const THUMBS_RE = new RegExp(`^/(${NAME})/(${NAME})/thumbs\\.m3u8$`);
 
 const bad = (reason: string): Parsed => ({ ok: false, status: 400, reason });
 
@@ -62,6 +64,8 @@ export function parseTimeShift(path: string, query: URLSearchParams, nowMs: numb
     if (fromMs > nowMs) return bad(`${path}: the time is in the future (${new Date(fromMs).toISOString()})`);
     return { ok: true, request: { app: thumb[1] ?? '', stream: thumb[2] ?? '', kind: 'thumb', fromMs, toMs: fromMs + 1 } };
   }
+  const thumbs = THUMBS_RE.exec(path);
+  if (thumbs) return { ok: true, request: { app: thumbs[1] ?? '', stream: thumbs[2] ?? '', kind: 'thumbs', fromMs: 0, toMs: undefined } };
   const m = PATH_RE.exec(path);
   if (!m) return bad(`${path} is not a time-shift URL`);
   const [, app = '', stream = '', rendition, name, from, duration, ext] = m;

@@ -8,12 +8,13 @@ import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { errnoCode } from '../../common/errors.js';
+import { PLAYLIST_CAP_DEFAULT_SECONDS } from '../../common/stream-settings.js';
 import type { Logger } from '../../common/log.js';
 import type { AgentConfig } from '../config.js';
 import { DASH_MANIFEST, MASTER, type SegmentRecord } from '../packager/layout.js';
 import { Catalog, listedSpan, segmentsIn, type RenditionView } from './catalog.js';
 import { startClip, thumbnail, type ClipTrack } from './clip.js';
-import { availabilityStartOf, rangeMaster, rangeMpd, rangePlaylist, representationsOf } from './render.js';
+import { availabilityStartOf, imagePlaylist, rangeMaster, rangeMpd, rangePlaylist, representationsOf } from './render.js';
 import { parseTimeShift, type RequestLimits, type TimeShiftRequest } from './request.js';
 
 export interface TimeShiftOptions {
@@ -38,6 +39,8 @@ class Answer {
 
 /** The longest a time-shift answer is cached, seconds. */
 const MAX_AGE_S = 3600;
+/** The thumbnail track lists at most the default playlist cap's span. */
+const THUMBS_SPAN_MS = PLAYLIST_CAP_DEFAULT_SECONDS * 1000;
 /** Thumbnails made at once (a keyframe decoded each); more wait THUMB_WAIT_MS for a slot, then get a 503. */
 const MAX_THUMBS = 2;
 const THUMB_WAIT_MS = 2000;
@@ -116,7 +119,7 @@ export class TimeShiftServer {
         return;
       }
       const answer = r.kind === 'media' ? await this.media(r) : r.kind === 'master' ? await this.master(r, pathname, url.search)
-        : r.kind === 'thumb' ? await this.thumb(r) : await this.mpd(r);
+        : r.kind === 'thumb' ? await this.thumb(r) : r.kind === 'thumbs' ? await this.thumbTrack(r) : await this.mpd(r);
       this.send(res, answer, req.method === 'HEAD');
     } catch (err) {
       this.o.log.error({ path: pathname, err: err instanceof Error ? err.message : String(err) }, 'time-shift request failed');
@@ -262,6 +265,24 @@ export class TimeShiftServer {
     } finally {
       this.thumbs--;
     }
+  }
+
+  /**
+   * The thumbnail track the master playlist names: a picture per segment of the lowest video
+   * rendition, over what its live playlist lists (at most the default playlist cap), cached as a
+   * live playlist is.
+   */
+  private async thumbTrack(r: TimeShiftRequest): Promise<Answer> {
+    const master = await this.masterOf(r);
+    const rendition = master ? lowestVideo(master) : undefined;
+    const size = master ? /^#EXT-X-IMAGE-STREAM-INF:.*RESOLUTION=(\d+)x(\d+)/m.exec(master) : undefined;
+    if (!rendition || !size) return notFound(`no video stream ${r.app}/${r.stream} here`);
+    const view = await this.catalog.rendition(r.app, r.stream, rendition);
+    const span = view ? listedSpan(view) : undefined;
+    if (!view || !span) return notFound(`nothing stored for ${r.app}/${r.stream} yet`);
+    const segments = segmentsIn(view, Math.max(span.fromMs, span.toMs - THUMBS_SPAN_MS), undefined);
+    const text = imagePlaylist(segments, { target: view.target, ended: view.ended, width: Number(size[1]), height: Number(size[2]) });
+    return new Answer(200, text, 'application/vnd.apple.mpegurl', view.ended ? MAX_AGE_S : 1);
   }
 
   private async clip(r: TimeShiftRequest, res: http.ServerResponse): Promise<void> {

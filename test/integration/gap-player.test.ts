@@ -2,7 +2,8 @@
 // within the reconnect grace leaves EXT-X-GAP entries covering the missing time, so the wall-clock
 // timeline stays continuous. hls.js and Shaka Player (headless Chromium, through a real edge) play
 // from before the gap across it, never fetch a gap entry, and show the wall-clock time the
-// playlist says on either side.
+// playlist says on either side. Shaka Player also finds the thumbnail track the master playlist
+// names, and its pictures.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -11,11 +12,12 @@ import { fileURLToPath } from 'node:url';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
+import { TimeShiftServer } from '../../agent/timeshift/server.js';
 import { silentLogger } from '../../common/log.js';
 import { startEdge, type Edge } from '../support/edge.js';
 import { parsePlaylist, type ParsedSegment } from '../support/m3u8.js';
 import { kill, publish, startOrigin, type Origin } from '../support/origin.js';
-import { tempDir, until } from '../support/run.js';
+import { freePort, tempDir, until } from '../support/run.js';
 
 const CHROMIUM = '/usr/lib/chromium/chromium';
 const MODULES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../node_modules');
@@ -35,6 +37,7 @@ describe('players across a gap (the publisher gone and back within the reconnect
   let edge: Edge;
   let agent: Agent;
   let browser: Browser;
+  let service: TimeShiftServer;
   let publisher: ReturnType<typeof publish> | undefined;
   /** The gap as the video playlist lists it: wall-clock ms. */
   let gap: { fromMs: number; toMs: number };
@@ -48,7 +51,10 @@ describe('players across a gap (the publisher gone and back within the reconnect
       encoder: { initialDelayMs: 300, maxDelayMs: 1000 }, jobs: [{ app: 'live', stream: 'gap', source: { url: origin.rtmpUrl('gap') },
         format: 'fmp4', mode: 'copy', segmentSeconds: 1, reconnectGraceSeconds: 30, dvr: { windowSeconds: 600 } }] }),
     silentLogger());
-    edge = await startEdge(root);
+    const port = await freePort();
+    service = await TimeShiftServer.start({ root, host: '127.0.0.1', port, maxClips: 1,
+      limits: { maxClipSeconds: 30, maxRangeSeconds: 3600 }, log: silentLogger() });
+    edge = await startEdge(root, { timeshift: { port, cacheMaxSizeMb: 16 } });
     const playlist = `${edge.url}/live/gap/source/index.m3u8`;
     const segments = async (): Promise<ParsedSegment[]> => {
       const res = await fetch(playlist);
@@ -81,6 +87,7 @@ describe('players across a gap (the publisher gone and back within the reconnect
     if (publisher) await kill(publisher);
     await agent?.close();
     await edge?.stop();
+    await service?.close();
     await origin?.stop();
     if (root) await fs.rm(root, { recursive: true, force: true });
   });
@@ -141,4 +148,31 @@ describe('players across a gap (the publisher gone and back within the reconnect
       }
     });
   }
+
+  it('Shaka Player finds the thumbnail track the master playlist names, and a picture of the moment asked', async () => {
+    const page: Page = await browser.newPage();
+    try {
+      await page.goto(`${edge.url}/_time`);
+      await page.setContent('<video id="v" muted style="width:320px"></video>');
+      await page.addScriptTag({ path: PLAYERS['Shaka Player'] });
+      const found = await page.evaluate(`(async () => {
+        shaka.polyfill.installAll();
+        const player = new shaka.Player();
+        await player.attach(document.getElementById('v'));
+        await player.load(${JSON.stringify(`${edge.url}/live/gap/master.m3u8`)});
+        const tracks = player.getImageTracks();
+        const range = player.seekRange();
+        const thumb = tracks.length ? await player.getThumbnails(tracks[0].id, range.start + 4) : null;
+        return { tracks: tracks.map((t) => ({ width: t.width, height: t.height })), uris: thumb ? thumb.uris : [] };
+      })()`) as { tracks: Array<{ width: number; height: number }>; uris: string[] };
+      assert.deepEqual(found.tracks, [{ width: 160, height: 90 }], 'one thumbnail track, 160x90');
+      const uri = found.uris[0] ?? '';
+      assert.match(uri, /\/live\/gap\/thumb-\d+\.jpg$/);
+      const picture = await fetch(uri);
+      assert.equal(picture.status, 200, `${uri}: ${picture.status}`);
+      assert.equal(picture.headers.get('content-type'), 'image/jpeg');
+    } finally {
+      await page.close();
+    }
+  });
 });

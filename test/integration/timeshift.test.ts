@@ -191,6 +191,24 @@ describe('time-shift URLs through the edge', function () {
     assert.equal((await get(`/live/private/thumb-${first + 3}.jpg`)).status, 403, 'a signed stream\'s thumbnails need its token');
   });
 
+  it('the thumbnail track the master playlist names lists a picture of each segment, made when asked', async () => {
+    const master = await (await get('/live/cam/master.m3u8')).text();
+    assert.match(master, /^#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=\d+,RESOLUTION=160x90,CODECS="jpeg",URI="thumbs\.m3u8"$/m);
+    const res = await get('/live/cam/thumbs.m3u8');
+    const text = await res.text();
+    assert.equal(res.status, 200, text);
+    assert.equal(res.headers.get('content-type'), 'application/vnd.apple.mpegurl');
+    assert.equal(res.headers.get('cache-control'), 'public, max-age=1', 'live: refreshed as a live playlist is');
+    const video = parsePlaylist(await (await get('/live/cam/video/index.m3u8')).text());
+    const pictures = text.split('\n').filter((l) => l.startsWith('thumb-'));
+    const listed = new Set(video.segments.map((s) => `thumb-${Math.ceil((s.wallStart ?? 0) / 1000)}.jpg`));
+    assert.ok(pictures.length >= 12 && pictures.filter((p) => listed.has(p)).length >= 10,
+      `a picture per listed segment: ${pictures.length} pictures, ${video.segments.length} segments`);
+    const picture = await get(`/live/cam/${pictures[2] ?? ''}`, { redirect: 'manual' });
+    assert.equal(picture.status, 200, 'each names its segment\'s own second: no redirect');
+    assert.equal(picture.headers.get('content-type'), 'image/jpeg');
+  });
+
   it('a signed stream\'s time-shift URLs need its token, as its live playlist does', async () => {
     await fs.cp(path.join(root, 'live/cam'), path.join(root, 'live/private'), { recursive: true });
     const p = `index-${first + 2}-4.m3u8`;

@@ -46,6 +46,14 @@ describe('master playlist rendering', () => {
     assert.ok(p.variants.every((v) => v.audio.length === 0), 'muxed renditions carry their own audio: no audio group');
   });
 
+  it('names the thumbnail track: 160 pixels wide, of the lowest video rendition\'s shape; none for audio only', () => {
+    const text = renderMaster([video('720p', 720, 2_500_000), video('360p', 360, 800_000, { width: 480 })], true);
+    assert.match(text, /\n#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=\d+,RESOLUTION=160x120,CODECS="jpeg",URI="thumbs\.m3u8"\n$/,
+      'a 480x360 picture is 160x120');
+    assert.equal(parseMaster(text).variants.length, 2, 'not a variant for players that do not read it');
+    assert.doesNotMatch(renderMaster([audioOnly('audio', 128_000)], true), /IMAGE-STREAM-INF/);
+  });
+
   it('TS needs no more than version 3; fMP4 says version 6 (EXT-X-MAP in its media playlists)', () => {
     const ts = parseMaster(renderMaster([video('720p', 720, 2_500_000)], false));
     const fmp4 = parseMaster(renderMaster([video('720p', 720, 2_500_000)], true));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { parse, setOptions, types } from 'hls-parser';
 import { segmentName, type SegmentRecord } from '../../agent/packager/layout.js';
-import { rangeMaster, rangePlaylist } from '../../agent/timeshift/render.js';
+import { imagePlaylist, rangeMaster, rangePlaylist } from '../../agent/timeshift/render.js';
 import { parseTimeShift, type TimeShiftRequest } from '../../agent/timeshift/request.js';
 
 setOptions({ strictMode: true });
@@ -30,6 +30,7 @@ describe('time-shift requests', () => {
     assert.equal(parsed(`/live/cam/archive-${from}-60.mp4`).kind, 'clip');
     assert.deepEqual(parsed(`/live/cam/thumb-${from}.jpg`), { app: 'live', stream: 'cam', kind: 'thumb', fromMs: from * 1000,
       toMs: from * 1000 + 1 });
+    assert.equal(parsed('/live/cam/thumbs.m3u8').kind, 'thumbs');
   });
 
   it('reads the query forms: ISO-8601, epoch and relative starts, an end, a shortened window', () => {
@@ -63,6 +64,20 @@ describe('time-shift requests', () => {
 describe('time-shift answers', () => {
   const segs: SegmentRecord[] = Array.from({ length: 6 }, (_v, i) => ({ seq: 100 + i, startMs: NOW - 60_000 + i * 2000,
     durationUs: 2_000_000, disc: i < 3 ? 4 : 5, mediaStartUs: i * 2_000_000, bytes: 0 }));
+
+  it('the thumbnail track: one picture per segment, of its first whole second, a gap where media is missing', () => {
+    const withGap = segs.map((s, i) => (i === 3 ? { ...s, gap: true } : s));
+    const text = imagePlaylist(withGap, { target: 2, ended: false, width: 160, height: 90 });
+    const lines = text.split('\n');
+    assert.deepEqual(lines.slice(0, 6), ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-TARGETDURATION:2', '#EXT-X-MEDIA-SEQUENCE:100',
+      '#EXT-X-IMAGES-ONLY', '#EXTINF:2.000,']);
+    assert.deepEqual(lines.filter((l) => l.startsWith('thumb-')), segs.map((s) => `thumb-${Math.ceil(s.startMs / 1000)}.jpg`));
+    assert.equal(lines.filter((l) => l === '#EXT-X-TILES:RESOLUTION=160x90,LAYOUT=1x1,DURATION=2.000').length, 6);
+    assert.equal(lines.indexOf('#EXT-X-GAP'), lines.indexOf(`thumb-${Math.ceil((segs[3]?.startMs ?? 0) / 1000)}.jpg`) - 3);
+    assert.ok(!text.includes('ENDLIST'), 'live: it grows');
+    const ended = imagePlaylist(segs, { target: 2, ended: true, width: 160, height: 90 });
+    assert.match(ended, /#EXT-X-PLAYLIST-TYPE:VOD\n[^]*#EXT-X-ENDLIST\n$/);
+  });
 
   it('a finished range is a VOD playlist that starts at its own first segment, with its discontinuities', () => {
     const text = rangePlaylist(segs, { ext: 'ts', target: 2, state: 'finished' });

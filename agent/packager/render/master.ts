@@ -55,5 +55,27 @@ export function renderMaster(variants: VariantInfo[], fmp4: boolean, dvr?: { win
     if (joinAudio) attrs.push('AUDIO="audio"');
     out += `#EXT-X-STREAM-INF:${attrs.join(',')}\n${v.rendition}/index.m3u8\n`;
   }
-  return out;
+  return out + imageStream(sorted);
 }
+
+/** The thumbnails' width: the player's scrub bar shows them at this size. */
+export const THUMBNAIL_WIDTH = 160;
+
+/**
+ * The thumbnail track (an image media playlist, as Roku and Shaka Player read them): every edge
+ * lists a picture per segment of the lowest video rendition (thumbs.m3u8) and makes each when it
+ * is first asked for, so ingest pays nothing for it.
+ */
+function imageStream(sorted: VariantInfo[]): string {
+  const lowest = [...sorted].reverse().find((v) => v.width && v.height && !isAudioOnly(v));
+  if (!lowest?.width || !lowest.height) return '';
+  const height = 2 * Math.round((THUMBNAIL_WIDTH * lowest.height) / lowest.width / 2);
+  return `#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=${IMAGE_BANDWIDTH},RESOLUTION=${THUMBNAIL_WIDTH}x${height},CODECS="jpeg",`
+    + `URI="${IMAGE_PLAYLIST}"\n`;
+}
+
+/** A 160-pixel JPEG every 2 s or so: about 8 KB, 32 kbit/s. */
+const IMAGE_BANDWIDTH = 32_000;
+
+/** The stream's image media playlist, made by the edge's time-shift service. */
+export const IMAGE_PLAYLIST = 'thumbs.m3u8';
