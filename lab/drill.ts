@@ -3,7 +3,8 @@
 // how long until the live playlist advanced with new media, how long a player stalled, the requests
 // served and the errors during the fault. Then the checks: every edge's playlists parse with an
 // independent parser (hls-parser), every segment on the storage is listed once and only once, and
-// every hole in the timeline is marked (a discontinuity) and lies within the outage.
+// every hole in the timeline is marked (gap entries covering it, or a discontinuity) and lies within
+// the outage.
 import { promises as fs } from 'node:fs';
 import { parse, setOptions, types } from 'hls-parser';
 import { DvrError } from '../common/errors.js';
@@ -57,7 +58,7 @@ export interface DrillResult {
   problems: string[];
 }
 
-interface Seg { uri: string; seq: number; duration: number; discontinuity: boolean; wallStart: number | undefined }
+interface Seg { uri: string; seq: number; duration: number; discontinuity: boolean; gap: boolean; wallStart: number | undefined }
 
 /** A media playlist's segments with their wall-clock starts (PROGRAM-DATE-TIME carried forward). */
 export function readSegments(text: string): Seg[] {
@@ -66,7 +67,8 @@ export function readSegments(text: string): Seg[] {
   let wall: number | undefined;
   return p.segments.map((s) => {
     if (s.programDateTime) wall = s.programDateTime.getTime();
-    const seg = { uri: s.uri, seq: s.mediaSequenceNumber, duration: s.duration, discontinuity: s.discontinuity === true, wallStart: wall };
+    const seg = { uri: s.uri, seq: s.mediaSequenceNumber, duration: s.duration, discontinuity: s.discontinuity === true,
+      gap: s.gap === true, wallStart: wall };
     if (wall !== undefined) wall += s.duration * 1000;
     return seg;
   });
@@ -241,8 +243,11 @@ export async function checkStream(t: DrillTarget, window: { from: number; to: nu
     }
   }
   if (!reference) return problems;
-  const stored = (await fs.readdir(t.storageDir)).filter((f) => /^\d{9,}_\d+_\d+_\d+_\d+\.(ts|m4s)$/.test(f));
-  const listed = new Set(reference.map((s) => s.uri));
+  // A gap entry's marker (.gap) is stored as a segment is.
+  const stored = (await fs.readdir(t.storageDir)).filter((f) => /^\d{9,}_\d+_\d+_\d+_\d+\.(ts|m4s|gap)$/.test(f));
+  // A gap entry is stored as its empty marker: <name>.gap.
+  const storedAs = (s: Seg): string => (s.gap ? s.uri.replace(/\.(ts|m4s)$/, '.gap') : s.uri);
+  const listed = new Set(reference.map(storedAs));
   const oldestListed = Math.min(...reference.map((s) => s.seq));
   const notListed = stored.filter((f) => !listed.has(f) && Number(f.slice(0, 9)) >= oldestListed);
   // The newest segment may have reached the storage a moment before the playlist that lists it.
@@ -250,7 +255,7 @@ export async function checkStream(t: DrillTarget, window: { from: number; to: nu
   const late = notListed.filter((f) => Number(f.slice(0, 9)) > newest);
   if (notListed.length > late.length) problems.push(
     `on the storage but not listed: ${notListed.filter((f) => !late.includes(f)).join(', ')}`);
-  const missing = reference.filter((s) => !stored.includes(s.uri)).map((s) => s.uri);
+  const missing = reference.filter((s) => !stored.includes(storedAs(s))).map(storedAs);
   if (missing.length > 0) problems.push(`listed but not on the storage: ${missing.join(', ')}`);
   const seqs = reference.map((s) => s.seq);
   if (seqs.some((q, i) => i > 0 && q !== (seqs[i - 1] ?? 0) + 1)) problems.push('media sequence numbers skip or repeat');
@@ -259,14 +264,19 @@ export async function checkStream(t: DrillTarget, window: { from: number; to: nu
   const twice = [...bySeq].filter(([, n]) => n > 1).map(([q]) => q);
   if (twice.length > 0) problems.push(`sequence numbers written twice on the storage: ${twice.join(', ')}`);
   for (let i = 1; i < reference.length; i++) {
-    const prev = reference[i - 1];
     const s = reference[i];
-    if (!prev || !s || prev.wallStart === undefined || s.wallStart === undefined) continue;
-    const gapMs = s.wallStart - (prev.wallStart + prev.duration * 1000);
-    if (gapMs < 1000) continue;
-    if (!s.discontinuity) problems.push(`an unmarked hole of ${(gapMs / 1000).toFixed(1)} s before ${s.uri}`);
-    // A hole made in this drill lies within the outage.
+    if (!s || s.gap) continue;
+    // The media before it, past any gap entries: what is missing between them is the hole.
+    let k = i - 1;
+    while (k > 0 && reference[k]?.gap) k--;
+    const prev = reference[k];
+    if (!prev || prev.wallStart === undefined || s.wallStart === undefined) continue;
     const start = prev.wallStart + prev.duration * 1000;
+    const gapMs = s.wallStart - start;
+    if (gapMs < 1000) continue;
+    const jumpMs = s.wallStart - ((reference[i - 1]?.wallStart ?? 0) + (reference[i - 1]?.duration ?? 0) * 1000);
+    if (jumpMs >= 1000 && !s.discontinuity) problems.push(`an unmarked hole of ${(jumpMs / 1000).toFixed(1)} s before ${s.uri}`);
+    // A hole made in this drill lies within the outage.
     if (start >= window.from - 4000 && s.wallStart > window.to + 4000) {
       problems.push(`a hole from ${new Date(start).toISOString()} to ${new Date(s.wallStart).toISOString()} runs past the outage `
         + `(every edge had new media again at ${new Date(window.to).toISOString()})`);

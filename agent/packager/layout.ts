@@ -43,10 +43,19 @@ export const INCOMING_DIR = 'incoming';
 export const CHUNK_DIR = 'chunks';
 export const DASH_DIR = 'dash';
 
-/** A segment's file name; a gap entry's (its marker file, the URI its playlist entry names) ends in .gap. */
+/**
+ * A segment's name: its file, and the URI its playlist entry names. A gap entry's URI has the same
+ * form but names no file (players that know EXT-X-GAP never fetch it; others get a 404 and go on,
+ * as ffmpeg does, where a .gap URI would stop ffmpeg: not an allowed segment extension).
+ */
 export function segmentName(s: Omit<SegmentRecord, 'bytes'>, ext: SegmentExt): string {
   return `${String(s.seq).padStart(9, '0')}_${Math.round(s.startMs)}_${Math.round(s.durationUs)}_${s.disc}_`
-    + `${Math.max(0, Math.round(s.mediaStartUs))}.${s.gap === true ? 'gap' : ext}`;
+    + `${Math.max(0, Math.round(s.mediaStartUs))}.${ext}`;
+}
+
+/** What a segment is stored as: its media file, or for a gap entry an empty marker (<name>.gap) that recovery reads. */
+export function storedName(s: Omit<SegmentRecord, 'bytes'>, ext: SegmentExt): string {
+  return s.gap === true ? segmentName(s, ext).replace(/\.(ts|m4s)$/, '.gap') : segmentName(s, ext);
 }
 
 export function parseSegmentName(name: string): (Omit<SegmentRecord, 'bytes'> & { ext: SegmentExt | 'gap' }) | undefined {

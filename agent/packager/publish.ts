@@ -10,7 +10,7 @@ import type { PackagerEmitter, StreamRef } from './events.js';
 import { listDir, unlinkIfPresent, writeAtomic } from './files.js';
 import {
   CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, MPD_PATCH_RE, PLAYLIST, WINDOW_LISTING,
-  dashSegmentName, initName, mpdPatchName, segmentName, type SegmentExt, type StreamPaths,
+  dashSegmentName, initName, mpdPatchName, storedName, type SegmentExt, type StreamPaths,
 } from './layout.js';
 import { renderMpd } from './render/dash.js';
 import { parseMpd, renderMpdPatch, type ParsedMpd } from './render/dash-patch.js';
@@ -226,7 +226,7 @@ async function purge(ctx: PublishContext, r: Rendition, upTo: number, reason: 'w
   let count = 0;
   for (let i = 0; i < upTo; i++) {
     const rec = r.index.at(0);
-    await unlinkIfPresent(path.join(r.dir, segmentName(rec, r.ext)));
+    await unlinkIfPresent(path.join(r.dir, storedName(rec, r.ext)));
     if (r.ext === 'm4s') await unlinkIfPresent(path.join(r.dir, DASH_DIR, dashSegmentName(rec.seq)));
     if ((rec.seq + 1) % CHUNK_SIZE === 0) await r.deleteChunk(rec.seq + 1 - CHUNK_SIZE);
     bytes += rec.bytes;

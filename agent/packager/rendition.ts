@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
-  CHUNK_DIR, chunkName, chunkPieceName, parseChunkPieceName, parseInitName, parseSegmentName, segmentName, type SegmentExt,
+  CHUNK_DIR, chunkName, chunkPieceName, parseChunkPieceName, parseInitName, parseSegmentName, storedName, type SegmentExt,
 } from './layout.js';
 import { listDir, unlinkIfPresent, writeAtomic } from './files.js';
 import type { InitMedia } from './media/inspect.js';
@@ -123,7 +123,7 @@ export class Rendition {
     for (const s of found.slice(0, start)) ignored.push(String(s.seq));
     const kept = found.slice(start);
     const sizes = await mapLimit(kept, 64, async (s) => {
-      const st = await fs.stat(path.join(this.dir, segmentName(s, this.ext)));
+      const st = await fs.stat(path.join(this.dir, storedName(s, this.ext)));
       return st.size;
     });
     kept.forEach((s, i) => {

@@ -11,7 +11,7 @@ import type { PackagerEmitter, StreamRef } from './events.js';
 import { listDir, moveInto, readJson, readTransientSync, readWhole, unlinkIfPresent, writeAtomic } from './files.js';
 import type { Gate } from './gate.js';
 import {
-  DASH_DIR, STREAM_STATE, dashSegmentName, initName, parseIncomingName, renditionDir, segmentName, streamPaths,
+  DASH_DIR, STREAM_STATE, dashSegmentName, initName, parseIncomingName, renditionDir, segmentName, storedName, streamPaths,
   type IncomingFile, type SegmentExt, type StreamPaths,
 } from './layout.js';
 import { WriterLease, type Lease } from './lease.js';
@@ -357,7 +357,7 @@ export class StreamPackager {
     const dest = path.join(r.dir, segmentName(record, r.ext));
     if (await this.lease?.check()) return;
     // Each gap entry's marker (empty), so that the index is rebuilt with them after a restart.
-    for (const g of gaps) await writeAtomic(path.join(r.dir, segmentName(g, r.ext)), '');
+    for (const g of gaps) await writeAtomic(path.join(r.dir, storedName(g, r.ext)), '');
     if (this.ext === 'm4s' && initFrom === 'incoming') {
       await moveInto(path.join(r.incomingDir, `${w.session}-init.mp4`), path.join(r.dir, initName(record.disc)));
     } else if (this.ext === 'm4s' && initFrom === 'link') {

@@ -53,7 +53,18 @@ function toRun(names: string[]): Run | undefined {
   return run;
 }
 
-const segmentLines = (text: string): string[] => text.split('\n').filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('<!--'));
+/** The segment names a listing holds; a gap entry's (after EXT-X-GAP) as its marker's, so that it parses as a gap. */
+function segmentLines(text: string): string[] {
+  const out: string[] = [];
+  let gap = false;
+  for (const l of text.split('\n')) {
+    if (l === '#EXT-X-GAP') gap = true;
+    if (l === '' || l.startsWith('#') || l.startsWith('<!--')) continue;
+    out.push(gap ? l.replace(/\.(ts|m4s)$/, '.gap') : l);
+    gap = false;
+  }
+  return out;
+}
 
 export class Catalog {
   private readonly playlists = new Map<string, { mtimeMs: number; size: number; view: RenditionView }>();

@@ -11,7 +11,7 @@ import type { Heartbeat } from '../../common/protocol.js';
 import { Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { parseTranscodeJob } from '../../common/job.js';
-import { parsePlaylist, type ParsedSegment } from '../support/m3u8.js';
+import { missingBefore, parsePlaylist, type ParsedSegment } from '../support/m3u8.js';
 import { kill, publish, startOrigin, type Origin } from '../support/origin.js';
 import { freePort, run, tempDir, until } from '../support/run.js';
 import { patternJob } from '../support/jobs.js';
@@ -31,7 +31,8 @@ async function segmentsListed(root: string, stream: string, n: number, rendition
   deadlineMs = 40_000): Promise<ParsedSegment[]> {
   return until(`${n} segments of ${stream}/${rendition}`, async () => {
     const p = await playlist(root, stream, rendition);
-    return p && p.segments.length >= n ? p.segments : undefined;
+    // Media segments: gap entries list missing time.
+    return p && p.segments.filter((s) => !s.gap).length >= n ? p.segments : undefined;
   }, deadlineMs, 100);
 }
 
@@ -72,10 +73,12 @@ describe('transcoder agent', function () {
       assert.equal(discs.length, 1, 'exactly one discontinuity');
       const at = segs.indexOf(discs[0] as ParsedSegment);
       assert.deepEqual(segs.map((s) => s.seq), segs.map((_s, i) => i), 'no segment lost or duplicated');
-      const prev = segs[at - 1] as ParsedSegment;
-      const gap = ((discs[0]?.wallStart ?? 0) - (prev.wallStart ?? 0)) / 1000 - prev.duration;
+      const hole = missingBefore(segs, at);
       const outage = (restartedAt - killedAt) / 1000;
-      assert.ok(gap >= outage - 1.5 && gap <= outage + 6, `the DVR jumps ${gap.toFixed(1)} s over a ${outage.toFixed(1)} s outage`);
+      assert.ok(hole.seconds >= outage - 1.5 && hole.seconds <= outage + 6,
+        `the DVR misses ${hole.seconds.toFixed(1)} s over a ${outage.toFixed(1)} s outage`);
+      assert.ok(Math.abs(hole.listedAsGaps - hole.seconds) < 0.1,
+        `the missing time is listed as gap entries (${hole.listedAsGaps.toFixed(1)} of ${hole.seconds.toFixed(1)} s)`);
       const figures = agent.transcoder.figures()[0];
       assert.ok((figures?.segmentsWritten ?? 0) >= before + 4);
       assert.ok((figures?.restarts ?? 0) >= 1);

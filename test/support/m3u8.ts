@@ -40,6 +40,19 @@ export function parseAttributes(s: string): Record<string, string> {
   return out;
 }
 
+/**
+ * The media missing before segment `at`: the seconds from the end of the last media segment before
+ * it to its start, and how much of that is listed as gap entries.
+ */
+export function missingBefore(segments: readonly ParsedSegment[], at: number): { seconds: number; listedAsGaps: number } {
+  let k = at - 1;
+  let listedAsGaps = 0;
+  for (; k >= 0 && segments[k]?.gap === true; k--) listedAsGaps += segments[k]?.duration ?? 0;
+  const prev = segments[k];
+  const seconds = ((segments[at]?.wallStart ?? NaN) - (prev?.wallStart ?? NaN)) / 1000 - (prev?.duration ?? NaN);
+  return { seconds, listedAsGaps };
+}
+
 export function parsePlaylist(text: string): ParsedPlaylist {
   const lines = text.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
   if (lines[0] !== '#EXTM3U') throw new Error('playlist does not start with #EXTM3U');

@@ -62,7 +62,8 @@ describe('media playlist rendering', () => {
         assert.ok(prev && Math.abs((s.wallStart ?? NaN) - ((prev.wallStart ?? NaN) + prev.duration * 1000)) < 1,
           `${ext} entry ${k + 1} starts where the one before ends`);
       });
-      assert.ok(p.segments.slice(4, 7).every((s) => s.uri.endsWith('.gap')), 'a gap entry names its marker, never media');
+      assert.deepEqual(p.segments.slice(4, 7).map((s) => s.uri.slice(0, 9)), ['000000004', '000000005', '000000006'],
+        'a gap entry has a name of its own, of no stored media: a player that fetches it anyway gets a 404 and goes on');
       assert.equal(p.segments[7]?.programDateTime, T0 + 13_000, 'the new session carries its own PROGRAM-DATE-TIME');
       if (ext === 'm4s') assert.deepEqual([p.segments[4]?.map, p.segments[7]?.map], ['init_0.mp4', 'init_1.mp4']);
     }

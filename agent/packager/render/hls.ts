@@ -72,7 +72,7 @@ export function renderSegments(input: MediaPlaylistInput, start: number, end: nu
     if (gap) out += '#EXT-X-GAP\n';
     out += `#EXTINF:${(index.durationUsAt(p) / 1e6).toFixed(6)},\n`;
     out += segmentName({ seq, startMs: index.startMsAt(p), durationUs: index.durationUsAt(p), disc,
-      mediaStartUs: index.mediaStartUsAt(p), gap }, ext) + '\n';
+      mediaStartUs: index.mediaStartUsAt(p) }, ext) + '\n';
   }
   return out;
 }
