@@ -53,7 +53,7 @@ async function windowBench(dir: string, label: string, seconds: number, listing:
   const reps: DashRendition[] = [{ info: VIDEO, index: video, from: 0 },
     { info: AUDIO, index: audio, from: 0, ...(onGrid ? { segmentUs: SEGMENT_US } : {}) }];
   const render = (k: number): string => renderMpd({ renditions: reps, availabilityStartMs: T0, windowSeconds: 0, target: 3,
-    ended: false, publishMs: T0 + k * 2000, patch: { mpdId: 'e', location: `manifest-patch-${T0 + k * 2000}.mpp` } });
+    ended: false, publishMs: T0 + k * 2000, patch: { mpdId: 'e', location: `manifest-patch-${T0 + k * 2000}.mpp`, ttlSeconds: 8 } });
   // The last four versions, as the packager keeps them for patches.
   const versions: Array<ParsedMpd | undefined> = [parseMpd(render(entries))];
   const added = quick ? 20 : listing === 'on the grid' ? 400 : 60;

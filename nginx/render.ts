@@ -180,6 +180,8 @@ function requireToken(check: boolean): Node[] {
 /** A time-shift path: index-<from>-<duration|now>.m3u8/.mpd (a rendition's too), archive-<from>-<duration>.mp4. */
 const TIMESHIFT_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}(/[a-z0-9_-]{1,64})?/index-\\d{1,12}-(\\d{1,9}|now)\\.(m3u8|mpd)$';
 const CLIP_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/archive-\\d{1,12}-\\d{1,9}\\.mp4$';
+/** A stream's directory as a URI: <app>/<stream>, or an ended event's version <app>/<stream>.<N>. */
+const STREAM_DIR_PATH = '/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}(\\.\\d{1,9})?';
 /** A thumbnail (thumb-<second>.jpg) or the thumbnail track that lists them (thumbs.m3u8). */
 const THUMB_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/(thumb-[1-9]\\d{0,11}\\.jpg|thumbs\\.m3u8)$';
 
@@ -305,7 +307,7 @@ export function renderEdge(m: EdgeModel): string {
       'try_files $dvr_base.m3u8.gz.ssi @dvr_chunked;', 'gzip off;', 'sendfile off;'),
     // An MPD Patch is written once a newer MPD exists; until then (or once too old) the MPD itself
     // answers, which a player takes as a full update.
-    b('location ~ "^(?<dvr_mpd_dir>/.+)/manifest-patch-\\d{1,15}\\.mpp$"', preflight(), ...requireToken(tokens), ...cors(),
+    b(`location ~ "^(?<dvr_mpd_dir>${STREAM_DIR_PATH})/manifest-patch-\\d{1,15}\\.mpp$"`, preflight(), ...requireToken(tokens), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;', 'try_files $uri @dvr_mpd;'),
     // A named location: the token checked above stays checked (a URI redirect would run the server's checks again).
     b('location @dvr_mpd', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;',

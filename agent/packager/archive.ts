@@ -4,8 +4,8 @@
 // (lease.ts) stay where they are: they belong to the stream, not to the event.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { listDir } from './files.js';
-import { INCOMING_DIR, type StreamPaths } from './layout.js';
+import { listDir, writeAtomic } from './files.js';
+import { INCOMING_DIR, MASTER, type StreamPaths } from './layout.js';
 import { LEASE_FILE } from './lease.js';
 
 /** Entries of the stream's directory that are not the event's. */
@@ -31,7 +31,15 @@ export async function moveToVersion(paths: StreamPaths, renditions: ReadonlySet<
       await fs.rename(path.join(paths.dir, entry), path.join(target, entry));
     }
   }
+  await dropImageStream(path.join(target, MASTER));
   return version;
+}
+
+/** A version's master playlist names no thumbnail track: edges make it for <stream>/ only. */
+async function dropImageStream(master: string): Promise<void> {
+  const text = await fs.readFile(master, 'utf8').catch(() => undefined);
+  if (text === undefined || !text.includes('#EXT-X-IMAGE-STREAM-INF:')) return;
+  await writeAtomic(master, text.split('\n').filter((l) => !l.startsWith('#EXT-X-IMAGE-STREAM-INF:')).join('\n'));
 }
 
 /** Removes the ended event's files. */

@@ -13,7 +13,8 @@ export interface SessionState {
 
 /** What placement needs to know of a rendition: its last listed segment and the session it follows. */
 export interface RenditionTail {
-  last: { endMs: number; disc: number; mediaStartUs: number; durationUs: number } | undefined;
+  /** `gap`: the last entry is a gap entry (listed just before a segment that did not make it, a crash between). */
+  last: { endMs: number; disc: number; mediaStartUs: number; durationUs: number; gap?: boolean } | undefined;
   nextSeq: number;
   /** Highest discontinuity number ever used (also of purged segments); -1 for none. */
   lastDisc: number;
@@ -71,7 +72,9 @@ export function placeSegment(t: RenditionTail, a: Arrival): Placement {
   if (t.takenOver && t.last !== undefined && a.arrivedMs < prevEnd - t.target * 500) return { kind: 'superseded' };
   const newSession = t.session?.session !== a.session;
   let state = t.session;
-  let hole = t.holePending || (!newSession && t.lastN !== undefined && a.n !== t.lastN + 1);
+  // After gap entries comes a new discontinuity, whatever the media says: DASH numbers a Period's
+  // segments consecutively, and the gap entries are not in it.
+  let hole = t.holePending || t.last?.gap === true || (!newSession && t.lastN !== undefined && a.n !== t.lastN + 1);
   if (!newSession && state && t.last !== undefined && t.last.disc >= state.disc) {
     const expected = t.last.mediaStartUs + t.last.durationUs;
     if (Math.abs(a.mediaStartUs - expected) > 500_000 * t.target) hole = true;

@@ -142,8 +142,13 @@ async function writeFullPlaylist(r: Rendition, input: MediaPlaylistInput): Promi
   }
 }
 
-/** Live MPD versions kept for patches: a player refreshes every target duration, each rendition publishes once in it. */
-const PATCHED_VERSIONS = 4;
+/**
+ * How long an MPD version is kept for patches, in target durations (plus the edge's second of
+ * cache): a player refreshes every target duration, and every rendition's segment makes a version.
+ */
+const PATCH_KEEP_TARGETS = 2;
+/** At most this many versions (each newer MPD writes a patch from each). */
+const PATCH_MAX_VERSIONS = 16;
 
 /**
  * The stream's master playlist and MPD; the master is rewritten only when it changes. A live MPD
@@ -185,19 +190,24 @@ export class Manifests {
     // publishTime names the version a patch starts from: it only moves forward.
     const publishMs = Math.max(ctx.now(), this.lastPublishMs + 1);
     this.lastPublishMs = publishMs;
+    const target = Math.max(...variants.map((v) => v.r.target));
+    const keepS = PATCH_KEEP_TARGETS * target + 2;
     const mpd = renderMpd({
       renditions: variants.map((v) => ({ info: v.info, index: v.r.index, from: ctx.ended && s.recording ? 0 : v.r.playlistFrom,
         segmentUs: v.r.segmentUs })),
       availabilityStartMs: ctx.eventStartMs ?? 0, windowSeconds: capping(ctx) ? s.playlistCapSeconds : s.windowSeconds,
-      target: Math.max(...variants.map((v) => v.r.target)), ended: ctx.ended, publishMs,
-      patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs) },
+      target, ended: ctx.ended, publishMs,
+      patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs), ttlSeconds: keepS },
     });
     await writeAtomic(path.join(ctx.paths.dir, DASH_MANIFEST), mpd);
-    await this.writePatches(ctx.paths.dir, ctx.ended ? undefined : { ms: publishMs, mpd: parseMpd(mpd) });
+    await this.writePatches(ctx.paths.dir, ctx.ended ? undefined : { ms: publishMs, mpd: parseMpd(mpd) }, keepS * 1000);
   }
 
-  /** The patches from the kept versions to `newest`; none once the event ended (players reload the MPD, now static). */
-  private async writePatches(dir: string, newest: { ms: number; mpd: ParsedMpd | undefined } | undefined): Promise<void> {
+  /**
+   * The patches from the versions of the last `keepMs` to `newest`; none once the event ended
+   * (players reload the MPD, now static).
+   */
+  private async writePatches(dir: string, newest: { ms: number; mpd: ParsedMpd | undefined } | undefined, keepMs = 0): Promise<void> {
     if (!this.swept) {
       for (const f of await listDir(dir)) if (MPD_PATCH_RE.test(f)) await unlinkIfPresent(path.join(dir, f));
       this.swept = true;
@@ -213,7 +223,7 @@ export class Manifests {
       else await unlinkIfPresent(path.join(dir, mpdPatchName(old.ms)));
     }
     this.versions.push(newest);
-    while (this.versions.length > PATCHED_VERSIONS) {
+    while (this.versions.length > PATCH_MAX_VERSIONS || (this.versions[0]?.ms ?? Infinity) < newest.ms - keepMs) {
       const gone = this.versions.shift();
       if (gone) await unlinkIfPresent(path.join(dir, mpdPatchName(gone.ms)));
     }

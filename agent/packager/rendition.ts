@@ -77,7 +77,7 @@ export class Rendition {
     const n = this.index.length;
     return {
       last: n > 0 ? { endMs: this.index.endMsAt(n - 1), disc: this.index.discAt(n - 1), mediaStartUs: this.index.mediaStartUsAt(n - 1),
-        durationUs: this.index.durationUsAt(n - 1) } : undefined,
+        durationUs: this.index.durationUsAt(n - 1), ...(this.index.gapAt(n - 1) ? { gap: true } : {}) } : undefined,
       nextSeq: this.index.nextSequence, lastDisc: this.lastDisc, session: this.session, lastN: this.lastN,
       holePending: this.holePending, takenOver: this.takenOver, target: this.target, gapLimitMs,
     };
@@ -114,7 +114,10 @@ export class Rendition {
       const d = parseInitName(n);
       if (d !== undefined) this.inits.add(d);
     }
-    found.sort((a, b) => a.seq - b.seq);
+    // A gap marker left beside a segment of the same number (a writer that lost the stream midway):
+    // the media is what was listed.
+    found.sort((a, b) => a.seq - b.seq || Number(a.gap === true) - Number(b.gap === true));
+    for (let i = found.length - 1; i > 0; i--) if (found[i]?.seq === found[i - 1]?.seq) found.splice(i, 1);
     // Keep the newest contiguous run; anything before a hole cannot be listed consistently.
     let start = 0;
     for (let i = 1; i < found.length; i++) {

@@ -372,7 +372,7 @@ export class StreamPackager {
     // A move held up by the storage may complete after a new owner claimed the stream: look again
     // before any playlist names it, and take it back out if so (the new owner's index never had it).
     if (await this.lease?.check(true)) {
-      await unlinkIfPresent(dest).catch(() => undefined);
+      for (const f of [dest, ...gaps.map((g) => path.join(r.dir, storedName(g, r.ext)))]) await unlinkIfPresent(f).catch(() => undefined);
       return;
     }
     if (this.ext === 'm4s' && this.settings.dash) {

@@ -53,14 +53,18 @@ function toRun(names: string[]): Run | undefined {
   return run;
 }
 
-/** The segment names a listing holds; a gap entry's (after EXT-X-GAP) as its marker's, so that it parses as a gap. */
+const GAP_TAG = '#EXT-X-GAP';
+/** A gap entry's name as its marker's, so that it parses as a gap. */
+const asGap = (name: string): string => name.replace(/\.(ts|m4s)$/, '.gap');
+
+/** The segment names a listing holds, a gap entry's (after EXT-X-GAP) as its marker's. */
 function segmentLines(text: string): string[] {
   const out: string[] = [];
   let gap = false;
   for (const l of text.split('\n')) {
-    if (l === '#EXT-X-GAP') gap = true;
+    if (l === GAP_TAG) gap = true;
     if (l === '' || l.startsWith('#') || l.startsWith('<!--')) continue;
-    out.push(gap ? l.replace(/\.(ts|m4s)$/, '.gap') : l);
+    out.push(gap ? asGap(l) : l);
     gap = false;
   }
   return out;
@@ -146,14 +150,18 @@ export class Catalog {
       if (run) runs.push(run);
       pending = [];
     };
+    let gap = false;
     for (const line of text.split('\n')) {
       const include = INCLUDE_RE.exec(line);
       if (include) {
         flush();
         const chunk = await this.chunk(dir, include[1] ?? '');
         if (chunk) runs.push(chunk);
+      } else if (line === GAP_TAG) {
+        gap = true;
       } else if (line !== '' && !line.startsWith('#')) {
-        pending.push(line);
+        pending.push(gap ? asGap(line) : line);
+        gap = false;
       }
     }
     flush();

@@ -34,7 +34,8 @@ export function rangePlaylist(
  */
 export function rangeMaster(master: string, name: string, query: string): string {
   const target = `${name}${query}`;
-  return master.split('\n').map((line) => {
+  // The thumbnail track is the live one's: a range has none of its own.
+  return master.split('\n').filter((line) => !line.startsWith('#EXT-X-IMAGE-STREAM-INF:')).map((line) => {
     if (line.startsWith('#EXT-X-MEDIA:')) return line.replace(/URI="([^"/]+)\/index\.m3u8"/, `URI="$1/${target}"`);
     return /^[a-z0-9_-]+\/index\.m3u8$/.test(line) ? line.replace(/index\.m3u8$/, target) : line;
   }).join('\n');
@@ -60,7 +61,9 @@ export function rangeMpd(renditions: readonly MpdRendition[], o: { target: numbe
 export function imagePlaylist(segments: readonly SegmentRecord[], o: { target: number; ended: boolean; width: number; height: number }):
 string {
   const first = segments[0];
-  let out = `#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:${o.target}\n#EXT-X-MEDIA-SEQUENCE:${first?.seq ?? 0}\n`;
+  // EXT-X-GAP came with version 8.
+  const version = segments.some((s) => s.gap === true) ? 8 : 7;
+  let out = `#EXTM3U\n#EXT-X-VERSION:${version}\n#EXT-X-TARGETDURATION:${o.target}\n#EXT-X-MEDIA-SEQUENCE:${first?.seq ?? 0}\n`;
   if (o.ended) out += '#EXT-X-PLAYLIST-TYPE:VOD\n';
   out += '#EXT-X-IMAGES-ONLY\n';
   for (const s of segments) {

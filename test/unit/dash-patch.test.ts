@@ -94,7 +94,7 @@ class Stream {
     const reps: DashRendition[] = [{ info: VIDEO, index: this.video, from: from(this.video) },
       { info: AUDIO, index: this.audio, from: from(this.audio), segmentUs: 2e6 }];
     const input: DashInput = { renditions: reps, availabilityStartMs: T0, windowSeconds: 40, target: 2, ended, publishMs,
-      patch: { mpdId: `e${T0}`, location: `manifest-patch-${publishMs}.mpp` } };
+      patch: { mpdId: `e${T0}`, location: `manifest-patch-${publishMs}.mpp`, ttlSeconds: 6 } };
     return renderMpd(input);
   }
 }
@@ -138,7 +138,8 @@ describe('MPD patches', () => {
     const listed = 5400;
     const input = (publishMs: number): DashInput => ({
       renditions: [{ info: VIDEO, index: s.video, from: Math.max(0, s.video.length - listed) }], availabilityStartMs: T0,
-      windowSeconds: 10_800, target: 3, ended: false, publishMs, patch: { mpdId: `e${T0}`, location: `p-${publishMs}.mpp` } });
+      windowSeconds: 10_800, target: 3, ended: false, publishMs,
+      patch: { mpdId: `e${T0}`, location: `p-${publishMs}.mpp`, ttlSeconds: 8 } });
     for (let k = 0; k < listed; k++) s.add(uneven[k % 3]);
     let older = renderMpd(input(T0 + 1));
     for (let k = listed; k < listed + 7; k++) {

@@ -96,4 +96,12 @@ describe('placing a segment in the timeline', () => {
     const next = listed(placeSegment(t, seg({ n: 1, mediaStartUs: 2_000_000, arrivedMs: T0 + 9000 })));
     assert.deepEqual(next.gaps, [], 'a late segment of the same session is no gap');
   });
+
+  it('after gap entries comes a new discontinuity, though the media goes on where they end (a crash between them and it)', () => {
+    const t = after(empty, placeSegment(empty, seg()), 0);
+    const withGap: RenditionTail = { ...t, nextSeq: 2, last: { endMs: T0 + 4000, disc: 0, mediaStartUs: 2_000_000, durationUs: 2_000_000,
+      gap: true } };
+    const p = listed(placeSegment(withGap, seg({ n: 2, mediaStartUs: 4_000_000, arrivedMs: T0 + 6000 })));
+    assert.deepEqual([p.record.seq, p.record.disc, p.gaps.length], [2, 1, 0]);
+  });
 });

@@ -69,7 +69,7 @@ describe('time-shift answers', () => {
     const withGap = segs.map((s, i) => (i === 3 ? { ...s, gap: true } : s));
     const text = imagePlaylist(withGap, { target: 2, ended: false, width: 160, height: 90 });
     const lines = text.split('\n');
-    assert.deepEqual(lines.slice(0, 6), ['#EXTM3U', '#EXT-X-VERSION:7', '#EXT-X-TARGETDURATION:2', '#EXT-X-MEDIA-SEQUENCE:100',
+    assert.deepEqual(lines.slice(0, 6), ['#EXTM3U', '#EXT-X-VERSION:8', '#EXT-X-TARGETDURATION:2', '#EXT-X-MEDIA-SEQUENCE:100',
       '#EXT-X-IMAGES-ONLY', '#EXTINF:2.000,']);
     assert.deepEqual(lines.filter((l) => l.startsWith('thumb-')), segs.map((s) => `thumb-${Math.ceil(s.startMs / 1000)}.jpg`));
     assert.equal(lines.filter((l) => l === '#EXT-X-TILES:RESOLUTION=160x90,LAYOUT=1x1,DURATION=2.000').length, 6);
@@ -100,8 +100,10 @@ describe('time-shift answers', () => {
 
   it('the master playlist points each rendition (and the audio group) at the same range', () => {
     const master = '#EXTM3U\n#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",URI="audio/index.m3u8"\n'
-      + '#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO="audio"\nr720/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\nr360/index.m3u8\n';
+      + '#EXT-X-STREAM-INF:BANDWIDTH=1,AUDIO="audio"\nr720/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=2\nr360/index.m3u8\n'
+      + '#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=32000,RESOLUTION=160x90,CODECS="jpeg",URI="thumbs.m3u8"\n';
     const ranged = rangeMaster(master, 'index-1790000000-60.m3u8', '');
+    assert.doesNotMatch(ranged, /IMAGE-STREAM-INF/, 'the thumbnail track is the live stream\'s, not the range\'s');
     assert.match(ranged, /URI="audio\/index-1790000000-60\.m3u8"/);
     assert.match(ranged, /^r720\/index-1790000000-60\.m3u8$/m);
     assert.match(rangeMaster(master, 'index.m3u8', '?start=-60'), /^r360\/index\.m3u8\?start=-60$/m);

@@ -27,13 +27,11 @@ export interface DashInput {
   publishMs: number;
   /**
    * A live MPD that players may update by patches (dash-patch.ts): its id (MPD@id, the same for the
-   * whole event) and where the patch from this version is (PatchLocation, relative to the MPD).
+   * whole event), where the patch from this version is (PatchLocation, relative to the MPD) and for
+   * how long after loading it that patch is kept (its ttl, seconds).
    */
-  patch?: { mpdId: string; location: string };
+  patch?: { mpdId: string; location: string; ttlSeconds: number };
 }
-
-/** How long a PatchLocation may be used after the MPD naming it was loaded (seconds). */
-const PATCH_TTL_S = 60;
 
 const dur = (sec: number): string => `PT${Math.max(0, sec).toFixed(3)}S`;
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -153,7 +151,7 @@ export function renderMpd(input: DashInput): string {
     if (input.windowSeconds > 0) attrs.push(`timeShiftBufferDepth="${dur(input.windowSeconds)}"`);
   }
   let out = `<?xml version="1.0" encoding="utf-8"?>\n<MPD ${attrs.join(' ')}>\n`;
-  if (input.patch && !input.ended) out += `<PatchLocation ttl="${PATCH_TTL_S}">${input.patch.location}</PatchLocation>\n`;
+  if (input.patch && !input.ended) out += `<PatchLocation ttl="${input.patch.ttlSeconds}">${input.patch.location}</PatchLocation>\n`;
   if (main) {
     for (const period of layouts.get(main) ?? []) {
       out += `<Period id="p${period.disc}" start="${dur((period.origin.wallMs - zeroMs) / 1000)}">\n`;
