@@ -7,6 +7,7 @@
 // the outage.
 import { promises as fs } from 'node:fs';
 import { parse, setOptions, types } from 'hls-parser';
+import { gapMarkerName } from '../agent/packager/layout.js';
 import { DvrError } from '../common/errors.js';
 
 // Every rule hls-parser knows is enforced, but one: it wants CAN-BLOCK-RELOAD in every
@@ -245,8 +246,8 @@ export async function checkStream(t: DrillTarget, window: { from: number; to: nu
   if (!reference) return problems;
   // A gap entry's marker (.gap) is stored as a segment is.
   const stored = (await fs.readdir(t.storageDir)).filter((f) => /^\d{9,}_\d+_\d+_\d+_\d+\.(ts|m4s|gap)$/.test(f));
-  // A gap entry is stored as its empty marker: <name>.gap.
-  const storedAs = (s: Seg): string => (s.gap ? s.uri.replace(/\.(ts|m4s)$/, '.gap') : s.uri);
+  // A gap entry is stored as its empty marker.
+  const storedAs = (s: Seg): string => (s.gap ? gapMarkerName(s.uri) : s.uri);
   const listed = new Set(reference.map(storedAs));
   const oldestListed = Math.min(...reference.map((s) => s.seq));
   const notListed = stored.filter((f) => !listed.has(f) && Number(f.slice(0, 9)) >= oldestListed);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { listDir, writeAtomic } from './files.js';
 import { INCOMING_DIR, MASTER, type StreamPaths } from './layout.js';
 import { LEASE_FILE } from './lease.js';
+import { withoutImageStream } from './render/master.js';
 
 /** Entries of the stream's directory that are not the event's. */
 const STAYS = new Set([LEASE_FILE]);
@@ -38,8 +39,8 @@ export async function moveToVersion(paths: StreamPaths, renditions: ReadonlySet<
 /** A version's master playlist names no thumbnail track: edges make it for <stream>/ only. */
 async function dropImageStream(master: string): Promise<void> {
   const text = await fs.readFile(master, 'utf8').catch(() => undefined);
-  if (text === undefined || !text.includes('#EXT-X-IMAGE-STREAM-INF:')) return;
-  await writeAtomic(master, text.split('\n').filter((l) => !l.startsWith('#EXT-X-IMAGE-STREAM-INF:')).join('\n'));
+  const without = text !== undefined ? withoutImageStream(text) : undefined;
+  if (without !== undefined && without !== text) await writeAtomic(master, without);
 }
 
 /** Removes the ended event's files. */

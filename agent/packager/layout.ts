@@ -53,9 +53,14 @@ export function segmentName(s: Omit<SegmentRecord, 'bytes'>, ext: SegmentExt): s
     + `${Math.max(0, Math.round(s.mediaStartUs))}.${ext}`;
 }
 
-/** What a segment is stored as: its media file, or for a gap entry an empty marker (<name>.gap) that recovery reads. */
+/** A gap entry's empty marker on the storage, from the name its playlist entry has: <name>.gap. */
+export function gapMarkerName(name: string): string {
+  return name.replace(/\.(ts|m4s)$/, '.gap');
+}
+
+/** What a segment is stored as: its media file, or for a gap entry the marker that recovery reads. */
 export function storedName(s: Omit<SegmentRecord, 'bytes'>, ext: SegmentExt): string {
-  return s.gap === true ? segmentName(s, ext).replace(/\.(ts|m4s)$/, '.gap') : segmentName(s, ext);
+  return s.gap === true ? gapMarkerName(segmentName(s, ext)) : segmentName(s, ext);
 }
 
 export function parseSegmentName(name: string): (Omit<SegmentRecord, 'bytes'> & { ext: SegmentExt | 'gap' }) | undefined {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { errnoCode } from '../../common/errors.js';
 import { checkName } from '../../common/names.js';
 import {
-  CHUNKED_PLAYLIST, PLAYLIST, STREAM_STATE, WINDOW_LISTING, parseSegmentName, type SegmentExt, type SegmentRecord,
+  CHUNKED_PLAYLIST, PLAYLIST, STREAM_STATE, WINDOW_LISTING, gapMarkerName, parseSegmentName, type SegmentExt, type SegmentRecord,
 } from '../packager/layout.js';
 
 /** Consecutive segments in columns (about 29 bytes each). */
@@ -53,18 +53,14 @@ function toRun(names: string[]): Run | undefined {
   return run;
 }
 
-const GAP_TAG = '#EXT-X-GAP';
-/** A gap entry's name as its marker's, so that it parses as a gap. */
-const asGap = (name: string): string => name.replace(/\.(ts|m4s)$/, '.gap');
-
-/** The segment names a listing holds, a gap entry's (after EXT-X-GAP) as its marker's. */
-function segmentLines(text: string): string[] {
+/** The segment names a listing holds, a gap entry's (after EXT-X-GAP) as its marker's, so that it parses as a gap. */
+function segmentLines(lines: readonly string[]): string[] {
   const out: string[] = [];
   let gap = false;
-  for (const l of text.split('\n')) {
-    if (l === GAP_TAG) gap = true;
+  for (const l of lines) {
+    if (l === '#EXT-X-GAP') gap = true;
     if (l === '' || l.startsWith('#') || l.startsWith('<!--')) continue;
-    out.push(gap ? asGap(l) : l);
+    out.push(gap ? gapMarkerName(l) : l);
     gap = false;
   }
   return out;
@@ -144,24 +140,21 @@ export class Catalog {
 
   private async parse(dir: string, text: string): Promise<RenditionView> {
     const runs: Run[] = [];
+    // The playlist's own lines between the chunks it includes.
     let pending: string[] = [];
     const flush = (): void => {
-      const run = toRun(pending);
+      const run = toRun(segmentLines(pending));
       if (run) runs.push(run);
       pending = [];
     };
-    let gap = false;
     for (const line of text.split('\n')) {
       const include = INCLUDE_RE.exec(line);
       if (include) {
         flush();
         const chunk = await this.chunk(dir, include[1] ?? '');
         if (chunk) runs.push(chunk);
-      } else if (line === GAP_TAG) {
-        gap = true;
-      } else if (line !== '' && !line.startsWith('#')) {
-        pending.push(gap ? asGap(line) : line);
-        gap = false;
+      } else {
+        pending.push(line);
       }
     }
     flush();
@@ -174,7 +167,7 @@ export class Catalog {
     const file = path.join(dir, path.normalize(rel));
     if (!file.startsWith(dir + path.sep)) return undefined;
     if (this.chunks.has(file)) return this.chunks.get(file);
-    const run = toRun(segmentLines(await fs.readFile(file, 'utf8')));
+    const run = toRun(segmentLines((await fs.readFile(file, 'utf8')).split('\n')));
     if (this.chunks.size >= this.maxChunks) this.chunks.delete(this.chunks.keys().next().value ?? '');
     this.chunks.set(file, run);
     return run;

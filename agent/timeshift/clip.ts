@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { initName, segmentName, type SegmentExt, type SegmentRecord } from '../packager/layout.js';
+import { THUMBNAIL_WIDTH } from '../packager/render/master.js';
 
 /** The concat demuxer's script for the segments of one rendition directory. Pure. */
 export function concatScript(dir: string, ext: SegmentExt, segments: readonly SegmentRecord[]): string {
@@ -49,9 +50,6 @@ export async function startClip(tracks: readonly ClipTrack[], ffmpeg = 'ffmpeg')
   return child;
 }
 
-/** Width of a thumbnail, pixels (its height keeps the picture's proportions). */
-export const THUMB_WIDTH = 160;
-
 /** How long ffmpeg may take for one thumbnail before it is killed, ms. */
 const THUMB_TIMEOUT_MS = 10_000;
 
@@ -66,7 +64,7 @@ export function thumbnail(dir: string, ext: SegmentExt, s: SegmentRecord, ffmpeg
   const input = ext === 'm4s' ? `concat:${path.join(dir, initName(s.disc))}|${file}` : file;
   return new Promise((resolve) => {
     const child = spawn(ffmpeg, ['-hide_banner', '-loglevel', 'error', '-nostdin', '-protocol_whitelist', 'file,concat',
-      '-skip_frame', 'nokey', '-i', input, '-map', '0:v:0', '-frames:v', '1', '-vf', `scale=${THUMB_WIDTH}:-2`, '-q:v', '5',
+      '-skip_frame', 'nokey', '-i', input, '-map', '0:v:0', '-frames:v', '1', '-vf', `scale=${THUMBNAIL_WIDTH}:-2`, '-q:v', '5',
       '-f', 'image2', '-c:v', 'mjpeg', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
     if (child.pid !== undefined) {
       try { os.setPriority(child.pid, 10); } catch { /* gone already */ }

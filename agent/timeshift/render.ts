@@ -5,7 +5,7 @@
 import { initName, type SegmentExt, type SegmentRecord } from '../packager/layout.js';
 import { renderMpd } from '../packager/render/dash.js';
 import { renderMediaPlaylist } from '../packager/render/hls.js';
-import type { VariantInfo } from '../packager/render/master.js';
+import { withoutImageStream, type VariantInfo } from '../packager/render/master.js';
 import { SegmentIndex } from '../packager/segment-index.js';
 
 function indexOf(segments: readonly SegmentRecord[]): SegmentIndex {
@@ -35,7 +35,7 @@ export function rangePlaylist(
 export function rangeMaster(master: string, name: string, query: string): string {
   const target = `${name}${query}`;
   // The thumbnail track is the live one's: a range has none of its own.
-  return master.split('\n').filter((line) => !line.startsWith('#EXT-X-IMAGE-STREAM-INF:')).map((line) => {
+  return withoutImageStream(master).split('\n').map((line) => {
     if (line.startsWith('#EXT-X-MEDIA:')) return line.replace(/URI="([^"/]+)\/index\.m3u8"/, `URI="$1/${target}"`);
     return /^[a-z0-9_-]+\/index\.m3u8$/.test(line) ? line.replace(/index\.m3u8$/, target) : line;
   }).join('\n');

@@ -294,16 +294,18 @@ export class TimeShiftServer {
     if (got instanceof Answer) { this.send(res, got); return; }
     // Missing time (gap entries) has no media: the clip joins what is there.
     const media = (segments: readonly SegmentRecord[]): SegmentRecord[] => segments.filter((s) => s.gap !== true);
-    if (media(got.segments).length === 0) {
+    const video = media(got.segments);
+    if (video.length === 0) {
       this.send(res, notFound(`media missing for ${r.app}/${r.stream} in that range (the source was gone)`));
       return;
     }
-    const tracks: ClipTrack[] = [{ dir: this.catalog.dir(r.app, r.stream, rendition), ext: got.view.ext, segments: media(got.segments) }];
+    const tracks: ClipTrack[] = [{ dir: this.catalog.dir(r.app, r.stream, rendition), ext: got.view.ext, segments: video }];
     const audio = master ? /^#EXT-X-MEDIA:TYPE=AUDIO,.*URI="([a-z0-9_-]+)\/index\.m3u8"/m.exec(master)?.[1] : undefined;
     if (audio) {
       const a = await this.slice(r, audio);
-      if (!(a instanceof Answer) && media(a.segments).length > 0) {
-        tracks.push({ dir: this.catalog.dir(r.app, r.stream, audio), ext: a.view.ext, segments: media(a.segments) });
+      const sound = a instanceof Answer ? [] : media(a.segments);
+      if (!(a instanceof Answer) && sound.length > 0) {
+        tracks.push({ dir: this.catalog.dir(r.app, r.stream, audio), ext: a.view.ext, segments: sound });
       }
     }
     if (this.clips >= this.o.maxClips) {

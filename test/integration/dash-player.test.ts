@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { STREAM_STATE } from '../../agent/packager/layout.js';
@@ -17,8 +17,8 @@ import { startEdge, type Edge } from '../support/edge.js';
 import { writeHistory } from '../support/history.js';
 import { kill, publish, startOrigin, type Origin } from '../support/origin.js';
 import { tempDir, until } from '../support/run.js';
+import { hasChromium, launchChromium, videoPage } from '../support/chromium.js';
 
-const CHROMIUM = '/usr/lib/chromium/chromium';
 const DASHJS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../node_modules/dashjs/dist/modern/umd/dash.all.min.js');
 
 /** How much live/long holds when the agent starts: an hour and a minute. */
@@ -37,10 +37,7 @@ async function openPlayer(browser: Browser, edgeUrl: string, mpdUrl: string): Pr
   // The MPD updates answered as patches (the others were the whole MPD: no newer version yet).
   const patches: string[] = [];
   page.on('response', (r) => { if (r.headers()['content-type'] === 'application/dash-patch+xml') patches.push(r.url()); });
-  // The edge's origin, so that the page is an http page like any viewer's.
-  await page.goto(`${edgeUrl}/_time`);
-  await page.setContent('<video id="v" muted style="width:320px"></video>');
-  await page.addScriptTag({ path: DASHJS });
+  await videoPage(page, edgeUrl, DASHJS);
   await page.evaluate(`(() => {
     window.errors = [];
     const p = dashjs.MediaPlayer().create();
@@ -79,7 +76,7 @@ describe('dash.js plays every fMP4 stream (headless Chromium, live through an ed
   const publishers: Array<ReturnType<typeof publish>> = [];
 
   before(async function () {
-    if (!await fs.access(CHROMIUM).then(() => true, () => false)) { console.log('      skipped: no Chromium'); this.skip(); }
+    if (!await hasChromium()) { console.log('      skipped: no Chromium'); this.skip(); }
     root = await tempDir('dashjs');
     origin = await startOrigin();
     // live/long was on air for an hour before this agent started (2 s segments); its publisher is back.
@@ -96,10 +93,7 @@ describe('dash.js plays every fMP4 stream (headless Chromium, live through an ed
         { ...job('long'), mode: 'copy', segmentSeconds: 2, dvr: { windowSeconds: 2 * HISTORY_SECONDS } }] }),
     silentLogger());
     edge = await startEdge(root);
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'] });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

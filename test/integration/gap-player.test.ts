@@ -9,7 +9,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { TimeShiftServer } from '../../agent/timeshift/server.js';
@@ -18,8 +18,8 @@ import { startEdge, type Edge } from '../support/edge.js';
 import { parsePlaylist, type ParsedSegment } from '../support/m3u8.js';
 import { kill, publish, startOrigin, type Origin } from '../support/origin.js';
 import { freePort, tempDir, until } from '../support/run.js';
+import { hasChromium, launchChromium, videoPage } from '../support/chromium.js';
 
-const CHROMIUM = '/usr/lib/chromium/chromium';
 const MODULES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../node_modules');
 const PLAYERS = {
   'hls.js': path.join(MODULES, 'hls.js/dist/hls.min.js'),
@@ -43,7 +43,7 @@ describe('players across a gap (the publisher gone and back within the reconnect
   let gap: { fromMs: number; toMs: number };
 
   before(async function () {
-    if (!await fs.access(CHROMIUM).then(() => true, () => false)) { console.log('      skipped: no Chromium'); this.skip(); }
+    if (!await hasChromium()) { console.log('      skipped: no Chromium'); this.skip(); }
     root = await tempDir('gaps');
     origin = await startOrigin();
     publisher = publish(origin.rtmpUrl('gap'));
@@ -77,10 +77,7 @@ describe('players across a gap (the publisher gone and back within the reconnect
     assert.ok(gap.toMs - gap.fromMs >= AWAY_MS - 2000, `the gap covers the time away (${gap.toMs - gap.fromMs} ms listed)`);
     const audio = parsePlaylist(await (await fetch(`${edge.url}/live/gap/audio/index.m3u8`)).text());
     assert.ok(audio.segments.some((s) => s.gap), 'the audio rendition lists its gap too');
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'] });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
@@ -99,9 +96,7 @@ describe('players across a gap (the publisher gone and back within the reconnect
       const requests: string[] = [];
       page.on('request', (r) => { requests.push(r.url()); });
       try {
-        await page.goto(`${edge.url}/_time`);
-        await page.setContent('<video id="v" muted style="width:320px"></video>');
-        await page.addScriptTag({ path: script });
+        await videoPage(page, edge.url, script);
         // Each player reports the wall-clock time of the frame on screen its own way.
         await page.evaluate(name === 'hls.js' ? `(() => {
           window.errors = [];
@@ -152,9 +147,7 @@ describe('players across a gap (the publisher gone and back within the reconnect
   it('Shaka Player finds the thumbnail track the master playlist names, and a picture of the moment asked', async () => {
     const page: Page = await browser.newPage();
     try {
-      await page.goto(`${edge.url}/_time`);
-      await page.setContent('<video id="v" muted style="width:320px"></video>');
-      await page.addScriptTag({ path: PLAYERS['Shaka Player'] });
+      await videoPage(page, edge.url, PLAYERS['Shaka Player']);
       const found = await page.evaluate(`(async () => {
         shaka.polyfill.installAll();
         const player = new shaka.Player();

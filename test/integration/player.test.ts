@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
 import { Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { TimeShiftServer } from '../../agent/timeshift/server.js';
@@ -16,8 +16,8 @@ import { signedPlaybackPath } from '../../nginx/signing.js';
 import { startEdge, type Edge } from '../support/edge.js';
 import { parsePlaylist } from '../support/m3u8.js';
 import { ffmpeg, freePort, run, tempDir, until } from '../support/run.js';
+import { hasChromium, launchChromium } from '../support/chromium.js';
 
-const CHROMIUM = '/usr/lib/chromium/chromium';
 const SECRET = 'player-test-secret-0123456789';
 /** The player's 'LIVE' badge: within this many seconds of the live edge. */
 const LIVE_SLACK_S = 8;
@@ -59,7 +59,7 @@ describe('the player page (headless Chromium on an edge)', function () {
     }, 5000, 100);
 
   before(async function () {
-    if (!await fs.access(CHROMIUM).then(() => true, () => false)) { console.log('      skipped: no Chromium'); this.skip(); }
+    if (!await hasChromium()) { console.log('      skipped: no Chromium'); this.skip(); }
     root = await tempDir('player');
     // 100 s of a live stream with wall-clock dates, as a DVR playlist still being written (no ENDLIST).
     const dir = path.join(root, 'live', 'cam', 'v');
@@ -75,10 +75,7 @@ describe('the player page (headless Chromium on an edge)', function () {
     await fs.writeFile(path.join(root, 'live', 'cam', 'master.m3u8'),
       '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=600000,RESOLUTION=320x180\nv/index.m3u8\n');
     edge = await startEdge(root, { player: localPlayerFiles() });
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--autoplay-policy=no-user-gesture-required', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'] });
+    browser = await launchChromium();
     page = await browser.newPage();
     page.on('pageerror', (e) => { pageErrors.push(e instanceof Error ? e.message : String(e)); });
     await page.setViewport({ width: 1000, height: 760 });

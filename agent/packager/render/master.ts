@@ -58,7 +58,7 @@ export function renderMaster(variants: VariantInfo[], fmp4: boolean, dvr?: { win
   return out + imageStream(sorted);
 }
 
-/** The thumbnails' width: the player's scrub bar shows them at this size. */
+/** The thumbnails' width, as the master playlist's thumbnail track names it and the edge makes them. */
 export const THUMBNAIL_WIDTH = 160;
 
 /**
@@ -70,12 +70,19 @@ function imageStream(sorted: VariantInfo[]): string {
   const lowest = [...sorted].reverse().find((v) => v.width && v.height && !isAudioOnly(v));
   if (!lowest?.width || !lowest.height) return '';
   const height = 2 * Math.round((THUMBNAIL_WIDTH * lowest.height) / lowest.width / 2);
-  return `#EXT-X-IMAGE-STREAM-INF:BANDWIDTH=${IMAGE_BANDWIDTH},RESOLUTION=${THUMBNAIL_WIDTH}x${height},CODECS="jpeg",`
+  return `${IMAGE_STREAM_TAG}BANDWIDTH=${IMAGE_BANDWIDTH},RESOLUTION=${THUMBNAIL_WIDTH}x${height},CODECS="jpeg",`
     + `URI="${IMAGE_PLAYLIST}"\n`;
 }
 
 /** A 160-pixel JPEG every 2 s or so: about 8 KB, 32 kbit/s. */
 const IMAGE_BANDWIDTH = 32_000;
+
+const IMAGE_STREAM_TAG = '#EXT-X-IMAGE-STREAM-INF:';
+
+/** A master playlist without its thumbnail track (where nothing serves it: a range, a moved recording). */
+export function withoutImageStream(master: string): string {
+  return master.split('\n').filter((l) => !l.startsWith(IMAGE_STREAM_TAG)).join('\n');
+}
 
 /** The stream's image media playlist, made by the edge's time-shift service. */
 export const IMAGE_PLAYLIST = 'thumbs.m3u8';
