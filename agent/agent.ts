@@ -5,7 +5,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import type { Logger } from '../common/log.js';
 import { errnoCode } from '../common/errors.js';
-import type { Heartbeat, RecordingRef } from '../common/protocol.js';
+import type { Heartbeat, RecordingRef, StreamFigures } from '../common/protocol.js';
 import type { AgentConfig } from './config.js';
 import { startAgentHeartbeat, type HeartbeatSender } from './metrics/heartbeat.js';
 import { createRegistry, serveMetrics } from './metrics/prometheus.js';
@@ -155,10 +155,19 @@ export class Agent {
     const deletedRecordings = [...this.deleted.values()].map((d) => d.ref);
     return {
       nodeId: this.config.nodeId, role: this.config.role, sentAt: new Date().toISOString(),
-      storage: { available: st.available, reason: st.reason }, system: await systemFigures(st), streams: this.transcoder.figures(),
+      storage: { available: st.available, reason: st.reason }, system: await systemFigures(st), streams: this.streamFigures(),
       ...(failedJobs.length > 0 ? { failedJobs } : {}),
       ...(deletedRecordings.length > 0 ? { deletedRecordings } : {}),
     };
+  }
+
+  /** The transcoder's figures; a stream of the local config carries its settings (no controller knows them). */
+  private streamFigures(): StreamFigures[] {
+    const local = new Map(this.config.jobs.map((j) => [`${j.app}/${j.stream}`, j]));
+    return this.transcoder.figures().map((f) => {
+      const j = local.get(`${f.app}/${f.stream}`);
+      return j ? { ...f, local: { format: j.format, mode: j.mode, ladder: j.ladder, segmentSeconds: j.segmentSeconds, dvr: j.dvr } } : f;
+    });
   }
 
   close(): Promise<void> {

@@ -41,7 +41,7 @@ export interface AgentConfig {
     /** A stream moved here waits this long after claiming it before its first write (the old writer stops first). */
     takeoverDelayMs: number;
   };
-  encoder: { initialDelayMs: number; maxDelayMs: number; firstSegmentMs: number; stopTimeoutMs: number };
+  encoder: { initialDelayMs: number; maxDelayMs: number; firstSegmentMs: number; stopTimeoutMs: number; outliveAgent: boolean };
   /**
    * This node is also an origin whose nginx-rtmp segments what it receives (nginx OriginSegmenter):
    * a copy-mode TS job pulling from one of `sources` with this fragment length takes those fragments
@@ -89,7 +89,9 @@ const schema = {
       initialDelayMs: { type: 'integer', minimum: 0, default: 500 },
       maxDelayMs: { type: 'integer', minimum: 0, default: 10_000 },
       firstSegmentMs: { type: 'integer', minimum: 1000, default: 15_000 },
-      stopTimeoutMs: { type: 'integer', minimum: 100, default: 5000 } } },
+      stopTimeoutMs: { type: 'integer', minimum: 100, default: 5000 },
+      // false: encoders stop when the agent dies (nothing restarts it to adopt them).
+      outliveAgent: { type: 'boolean', default: true } } },
     originSegments: { type: 'object', additionalProperties: false, required: ['dir', 'sources'], properties: {
       dir: { type: 'string', pattern: '^/' },
       fragmentSeconds: { type: 'number', minimum: 0.5, maximum: 30, default: 2 },

@@ -18,9 +18,10 @@ import { NginxProcess } from '../nginx/process.js';
 import { EDGE_DEFAULTS, RTMP_MODULE_PATH } from '../nginx/model.js';
 import { renderConfig, renderSecretInclude, renderStreamMaps } from '../nginx/render.js';
 import { streamMapsOf } from '../controller/api.js';
-import { localPlayerFiles } from '../nginx/player.js';
+import { stagePlayerFiles } from '../nginx/player.js';
 import { prepareSegmenterDirs } from '../nginx/segmenter.js';
 import { ensureWorkerAccount, shareWithWorkers, type Account } from './data-dir.js';
+import { reclaim, release } from './leftovers.js';
 
 export interface ApplianceOptions {
   dataDir: string;
@@ -83,6 +84,14 @@ export class Appliance {
     // Secrets are written with explicit modes; everything else must be readable by nginx's workers.
     process.umask(0o022);
     const workers = await this.step('data directory', [], async () => this.prepareDataDir());
+    const edgePrefix = path.join(o.dataDir, 'nginx');
+    const originPrefix = path.join(o.dataDir, 'nginx-origin');
+    const stateDir = path.join(o.dataDir, 'state');
+    // What a crashed run left (its nginx instances hold the ports) is stopped before anything binds.
+    await this.step('data directory', [], async () => {
+      await reclaim({ dataDir: o.dataDir, nginx: { 'nginx (edge)': edgePrefix, 'nginx (origin)': originPrefix }, stateDir }, this.say);
+      this.parts.push({ name: 'data directory lock', stop: () => release(o.dataDir) });
+    });
     const mediaRoot = path.join(o.dataDir, 'media');
     await fs.mkdir(mediaRoot, { recursive: true });
     // Where this machine reaches its own listeners to see them up.
@@ -104,7 +113,6 @@ export class Appliance {
     // The edge checks signed playback with the controller's secret (its own 0600 file) and takes the
     // stream maps (signed streams, ended events) from the controller through its agent, as a
     // cluster's edges do; the first maps are written before it starts.
-    const edgePrefix = path.join(o.dataDir, 'nginx');
     const edge = new NginxProcess({ binary: 'nginx', prefix: edgePrefix, log: this.log, startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
     const secretFile = path.join(edgePrefix, 'signing.conf');
     const streamsInclude = path.join(edgePrefix, 'streams.conf');
@@ -113,16 +121,17 @@ export class Appliance {
       await fs.mkdir(edgePrefix, { recursive: true });
       await writeAtomic(secretFile, renderSecretInclude(controller.signingSecret), 0o600);
       await writeAtomic(streamsInclude, renderStreamMaps(streamMapsOf(controller.store.streams())), 0o644);
+      // The player page is served from the data directory: nginx's workers may not read the checkout.
+      const player = await stagePlayerFiles(edgePrefix);
       this.parts.push({ name: 'nginx (edge)', stop: () => edge.stop() });
       await edge.start(renderConfig({ ...EDGE_DEFAULTS, ...user, role: 'edge', storageRoot: mediaRoot, prefix: edgePrefix,
-        listen: [{ host: o.host, port: o.port }], player: localPlayerFiles(), signing: { secret: { file: secretFile }, streams: [] },
+        listen: [{ host: o.host, port: o.port }], player, signing: { secret: { file: secretFile }, streams: [] },
         streamsInclude, timeshift: { port: o.timeshiftPort, cacheMaxSizeMb: 256 } }),
       { host: local, port: o.port });
     });
 
     // The origin segments copy-mode streams itself (nginx-rtmp's HLS writer) and the agent takes the
     // fragments from the same disk, so no puller runs per stream.
-    const originPrefix = path.join(o.dataDir, 'nginx-origin');
     const origin = new NginxProcess({ binary: 'nginx', prefix: originPrefix, log: this.log, startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
     const segmenter = { dir: path.join(o.dataDir, 'origin-fragments'), fragmentSeconds: 2, playlistSeconds: 60 };
     this.say(`starting nginx (origin) for publishers on ${o.host}:${o.rtmpPort}`);
@@ -154,12 +163,13 @@ export class Appliance {
       ladder: [{ name: 'r720', height: 720, videoKbps: 2000 }, { name: 'r360', height: 360, videoKbps: 600 }, { name: 'audio' }],
       format: 'fmp4', segmentSeconds: 2, dvr: { windowSeconds: o.demoWindowSeconds },
     };
-    const stateDir = path.join(o.dataDir, 'state');
     const encoderLog = path.join(stateDir, 'live-demo.ffmpeg.log');
     this.say(`starting the transcoder agent${o.demo ? ' and the demo stream' : ''}`);
     await this.step('agent (transcoder)', o.demo ? [encoderLog] : [], async () => {
       const agent = await Agent.start(parseAgentConfig({
         nodeId: 'appliance', storageRoot: mediaRoot, stateDir, jobs: o.demo ? [demo] : [],
+        // Nothing restarts the appliance to adopt its encoders: they stop with it, whatever kills it.
+        encoder: { outliveAgent: false },
         controller: { url: controller.url, agentToken: controller.agentToken }, heartbeatSeconds: 2,
         originSegments: { dir: segmenter.dir, fragmentSeconds: segmenter.fragmentSeconds, sources: [`rtmp://127.0.0.1:${o.rtmpPort}`] },
       }), this.log);

@@ -136,7 +136,7 @@ export function parseLadder(raw: string): RenditionSpec[] {
 
 interface StreamJson { app: string; stream: string; status: string; format: string; mode: string; windowSeconds: number;
   recording: boolean; signedPlayback?: boolean; transcoder: string | null; ladder: RenditionSpec[]; streamKey?: string;
-  warnings?: string[] }
+  warnings?: string[]; local?: boolean }
 interface NodeJson { id: string; role: string; state: string; address: string; capacity: number; lastHeartbeat: number;
   assigned?: number; metrics: { system?: { cpuLoadPercent?: number; memoryUsedBytes?: number; memoryTotalBytes?: number;
     storageFreeBytes?: number | null }; connections?: number; streams?: unknown[] } | null }
@@ -232,7 +232,8 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
       out(a.values.json, streams, () => (streams.length === 0 ? 'no streams (dvr streams create <app>/<stream>)' : table(
         ['STREAM', 'STATUS', 'FORMAT', 'MODE', 'RENDITIONS', 'WINDOW', 'RECORD', 'SIGNED', 'TRANSCODER'],
         streams.map((s) => [`${s.app}/${s.stream}`, s.status, s.format, s.mode, s.ladder.map((r) => r.name).join(','),
-          duration(s.windowSeconds), s.recording ? 'yes' : 'no', s.signedPlayback === true ? 'yes' : 'no', s.transcoder]))));
+          duration(s.windowSeconds), s.recording ? 'yes' : 'no', s.signedPlayback === true ? 'yes' : 'no',
+          s.local === true ? `${s.transcoder ?? ''} (local)` : s.transcoder]))));
       return 0;
     }
     case 'streams create': {
@@ -298,7 +299,10 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
       if (!a) return 0;
       const { app, stream } = streamRef(a.positionals[0]);
       const api = await client(a.values);
-      const publish = await api.call<{ url: string }>('GET', `/streams/${app}/${stream}/publish`);
+      // A local stream (one a transcoder runs from its own config, as the appliance's demo) takes no publisher.
+      const s = await api.call<StreamJson>('GET', `/streams/${app}/${stream}`);
+      const publish = s.local === true ? `none (${app}/${stream} runs from transcoder '${s.transcoder ?? ''}'s own config)`
+        : (await api.call<{ url: string }>('GET', `/streams/${app}/${stream}/publish`)).url;
       let playback: { url: string; edge: string; expires?: number } | string;
       try {
         playback = await api.call<{ url: string; edge: string; expires?: number }>('GET', `/streams/${app}/${stream}/playback`);
@@ -311,7 +315,7 @@ export async function apiMain(command: ApiCommand, argv: string[]): Promise<numb
         const u = new URL(playback.url);
         return `${u.origin}/player/?src=${encodeURIComponent(u.pathname)}`;
       })();
-      out(a.values.json, { publish: publish.url, playback, ...(player ? { player } : {}) }, () => [`publish: ${publish.url}`,
+      out(a.values.json, { publish, playback, ...(player ? { player } : {}) }, () => [`publish: ${publish}`,
         typeof playback === 'string' ? `playback: none: ${playback}`
           : `playback: ${playback.url}\nplayer: ${player ?? ''}${playback.expires !== undefined
             ? `\nexpires: ${new Date(playback.expires * 1000).toISOString()}` : ''}`,

@@ -28,7 +28,15 @@ export interface StreamFigures {
   segmentLatencyMs?: number;
   /** Seconds since its source's last segment arrived (its health: about one segment's length while live). */
   lastSegmentAgeSeconds?: number;
+  /**
+   * A stream the transcoder runs from its own config (the appliance's demo), which no controller
+   * assigned: its settings, so that the API lists it as a stream like the others.
+   */
+  local?: LocalStreamSettings;
 }
+
+/** How a transcoder runs a stream of its own config: the job's encoding and DVR settings. */
+export type LocalStreamSettings = Pick<TranscodeJob, 'format' | 'mode' | 'ladder' | 'segmentSeconds' | 'dvr'>;
 
 export type Role = 'transcoder' | 'edge' | 'origin' | 'relay';
 

@@ -8,7 +8,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { urlHost } from '../common/address.js';
 import { DvrError, isDvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import type { Heartbeat, HeartbeatReply } from '../common/protocol.js';
+import type { Heartbeat, HeartbeatReply, StreamFigures } from '../common/protocol.js';
 import type { TranscodeJob } from '../common/job.js';
 import { compile, validateOrThrow } from '../common/schema.js';
 import { sameSecret } from '../common/secrets.js';
@@ -72,8 +72,7 @@ function hookForm(req: Request, hook: string): Record<string, string | undefined
 const same = sameSecret;
 
 /** The streams a node's last heartbeat reported figures for. */
-const reportedStreams = (n: NodeRow): Array<{ app: string; stream: string }> =>
-  (n.metrics as { streams?: Array<{ app: string; stream: string }> } | null)?.streams ?? [];
+const reportedStreams = (n: NodeRow): StreamFigures[] => (n.metrics as { streams?: StreamFigures[] } | null)?.streams ?? [];
 
 /** A clip's start: Unix seconds or an ISO 8601 time, as the edge's time-shift URLs take them. */
 function clipTime(raw: unknown, name: string): number {
@@ -157,7 +156,7 @@ export function createApi(o: ApiOptions): express.Express {
   const openapi = openApiDocument();
   app.get('/api/v1/openapi.json', (_req, res) => { res.json(openapi); });
   app.get('/api/v1/health', (_req, res) => {
-    res.json({ status: 'ok', nodes: store.nodes().length, streams: store.streams().length });
+    res.json({ status: 'ok', nodes: store.nodes().length, streams: store.streams().length + localStreams().length });
   });
 
   // Launch configs
@@ -314,15 +313,45 @@ export function createApi(o: ApiOptions): express.Express {
   // Streams
   const findStream = (req: Request): StreamRow => {
     const s = store.stream(param(req, 'app'), param(req, 'stream'));
-    if (!s) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${param(req, 'app')}/${param(req, 'stream')}`);
+    if (!s) {
+      const local = localStreams().find((l) => l.app === param(req, 'app') && l.stream === param(req, 'stream'));
+      throw local ? new DvrError('DVR_ERR_CONFLICT', `${local.app}/${local.stream} runs from transcoder '${local.transcoder ?? ''}'s `
+        + 'own config (a local stream): it has no publisher and its settings are that config\'s')
+        : new DvrError('DVR_ERR_NOT_FOUND', `no stream ${param(req, 'app')}/${param(req, 'stream')}`);
+    }
     return s;
+  };
+  /**
+   * Streams a transcoder runs from its own config (the appliance's demo), known by their heartbeats:
+   * listed beside the API's own, marked local, with the settings that config gives them.
+   */
+  const localStreams = (): StreamRow[] => {
+    const rows = new Map<string, StreamRow>();
+    for (const n of store.nodes({ role: 'transcoder' })) {
+      if (n.state === 'gone') continue;
+      for (const f of reportedStreams(n)) {
+        const k = `${f.app}/${f.stream}`;
+        if (!f.local || rows.has(k) || store.stream(f.app, f.stream)) continue;
+        const { dvr, ...encoding } = f.local;
+        let settings: StreamRow['settings'];
+        try {
+          settings = newStream({ app: f.app, stream: f.stream, ...encoding, ...dvr }, {}).settings;
+        } catch {
+          settings = newStream({ app: f.app, stream: f.stream }, {}).settings;
+        }
+        rows.set(k, { app: f.app, stream: f.stream, settings, streamKey: '', status: f.ended ? 'ended' : 'live', transcoder: n.id,
+          endingSince: undefined, local: true });
+      }
+    }
+    return [...rows.values()];
   };
   const publicStream = (s: StreamRow): object => {
     // Rows stored before a setting existed take its default.
     const settings = { ...s.settings, retentionHours: s.settings.retentionHours ?? 0,
       playlistCapSeconds: s.settings.playlistCapSeconds ?? PLAYLIST_CAP_DEFAULT_SECONDS };
     return { app: s.app, stream: s.stream, ...settings, status: s.status, transcoder: s.transcoder ?? null, origin: s.origin ?? null,
-      epoch: s.epoch ?? 0, warnings: settingsAdvice(`${s.app}/${s.stream}`, { ...settings, renditions: settings.ladder.length }) };
+      epoch: s.epoch ?? 0, ...(s.local ? { local: true } : {}),
+      warnings: settingsAdvice(`${s.app}/${s.stream}`, { ...settings, renditions: settings.ladder.length }) };
   };
   const defaults = o.streamDefaults ?? {};
   app.get('/api/v1/stream-defaults', admin, (_req, res) => { res.json(defaults); });
@@ -333,8 +362,8 @@ export function createApi(o: ApiOptions): express.Express {
     if (!store.insertStream(row)) throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid stream: $.stream: ${a}/${name} exists`);
     res.status(201).json({ ...publicStream(row), streamKey: row.streamKey });
   });
-  app.get('/api/v1/streams', admin, (_req, res) => { res.json(store.streams().map(publicStream)); });
-  app.get('/api/v1/streams/:app/:stream', admin, (req, res) => { res.json(publicStream(findStream(req))); });
+  app.get('/api/v1/streams', admin, (_req, res) => { res.json([...store.streams(), ...localStreams()].map(publicStream)); });
+  app.get('/api/v1/streams/:app/:stream', admin, (req, res) => { res.json(publicStream(findPlayable(req))); });
   // Its DVR settings (window, recording, storage cap, ...) and signing; a running stream's transcoder
   // applies them with its next heartbeat, without restarting the encoder.
   app.patch('/api/v1/streams/:app/:stream', admin, (req, res) => {
@@ -380,12 +409,9 @@ export function createApi(o: ApiOptions): express.Express {
    */
   const findPlayable = (req: Request): StreamRow => {
     const [a, name] = [param(req, 'app'), param(req, 'stream')];
-    const s = store.stream(a, name);
-    if (s) return s;
-    const local = store.nodes({ role: 'transcoder' }).some((n) => reportedStreams(n).some((f) => f.app === a && f.stream === name));
-    if (!local) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${a}/${name}`);
-    const { settings } = newStream({ app: a, stream: name }, {});
-    return { app: a, stream: name, settings, streamKey: '', status: 'live', transcoder: undefined, endingSince: undefined };
+    const s = store.stream(a, name) ?? localStreams().find((l) => l.app === a && l.stream === name);
+    if (!s) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${a}/${name}`);
+    return s;
   };
   app.get('/api/v1/streams/:app/:stream/playback', admin, (req, res) => { res.json(edgeUrl(findPlayable(req), 'master.m3u8')); });
   // A clip of the window as one MP4 (the edge cuts it from the segments, without re-encoding).

@@ -2,7 +2,7 @@
 // are non-negative numbers, lists are bounded. Fields it does not know are ignored (an agent newer
 // than its controller keeps reporting during a rolling upgrade); those it knows must be right.
 import { compile, describeErrors } from '../common/schema.js';
-import { NAME_SCHEMA } from '../common/stream-settings.js';
+import { DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA } from '../common/stream-settings.js';
 import { DvrError } from '../common/errors.js';
 import type { Heartbeat } from '../common/protocol.js';
 
@@ -24,7 +24,8 @@ export const heartbeatSchema = {
     streams: { type: 'array', maxItems: 10_000, items: { type: 'object', required: ['app', 'stream'], properties: {
       app: NAME_SCHEMA, stream: { type: 'string', pattern: '^[a-z0-9_-]{1,64}(\\.\\d{1,9})?$' }, inputBitrateBps: figure,
       segmentsWritten: figure, lateSegments: figure, encoderSpeed: figure, restarts: figure, ended: { type: 'boolean' },
-      storedBytes: figure, segmentLatencyMs: figure, lastSegmentAgeSeconds: figure } } },
+      storedBytes: figure, segmentLatencyMs: figure, lastSegmentAgeSeconds: figure,
+      local: { type: 'object', properties: { ...ENCODING_PROPERTIES, dvr: { type: 'object', properties: DVR_PROPERTIES } } } } } },
     connections: figure,
     nginx: { enum: ['up', 'down'] },
     deletedRecordings: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['app', 'stream', 'endedAt'],

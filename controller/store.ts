@@ -44,6 +44,8 @@ export interface StreamRow {
   endingSince: number | undefined;
   /** The node whose origin accepted the current (or last) publish: its transcoder pulls from there. */
   origin?: string | undefined;
+  /** Not stored: a stream a transcoder runs from its own config, known by its heartbeats (the appliance's demo). */
+  local?: true;
   /**
    * The assignment's epoch: raised each time the stream goes to another transcoder. Its job carries it
    * and its directory records it, so an older writer stops (fencing).

@@ -4,6 +4,7 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { DvrError } from '../common/errors.js';
+import { leashed } from '../common/leash.js';
 import type { Logger } from '../common/log.js';
 
 export interface NginxOptions {
@@ -73,15 +74,18 @@ export class NginxProcess {
    * (it writes its pid file only then; one address answering proves nothing about the others, and
    * a port held by another program answers too) and every address in `waitFor` accepts connections.
    * A master that exits (a port taken) fails the start with nginx's own message. nginx runs in its
-   * own process group: a terminal's Ctrl-C reaches only its owner, which stops it in order.
+   * own process group: a terminal's Ctrl-C reaches only its owner, which stops it in order; and it
+   * stops when its owner dies.
    */
   async start(config: string, waitFor: { host: string; port: number } | Array<{ host: string; port: number }>): Promise<void> {
     await this.test(config);
     await fs.mkdir(path.join(this.o.prefix, 'tmp'), { recursive: true });
     const pidFile = /^pid "(.+)";$/m.exec(config)?.[1];
     if (pidFile !== undefined) await fs.rm(pidFile, { force: true });
-    const child = spawn(this.o.binary, ['-p', this.o.prefix, '-c', this.configPath, '-e', path.join(this.o.prefix, 'error.log'),
-      '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    // Leashed: if this process dies (kill -9, the OOM killer), nginx stops too instead of holding its ports.
+    const cmd = leashed(this.o.binary, ['-p', this.o.prefix, '-c', this.configPath, '-e', path.join(this.o.prefix, 'error.log'),
+      '-g', 'daemon off;']);
+    const child = spawn(cmd.binary, cmd.args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
     this.child = child;
     let stderr = '';
     child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });

@@ -3,12 +3,13 @@
 // durations); restarts with exponential backoff; reports when the reconnect grace runs out.
 // ffmpeg's stderr goes to a log file and its pid to a pid file, not to pipes: if the agent is
 // SIGKILLed the encoder keeps running and the restarted agent adopts it, so the DVR continues
-// without a discontinuity.
+// without a discontinuity (unless the policy leashes encoders to the agent: the appliance's).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { promises as fs, openSync, closeSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../../common/errors.js';
+import { leashed } from '../../common/leash.js';
 import type { Logger } from '../../common/log.js';
 import { ffmpegArgs, newSession, type EncoderJob } from './args.js';
 
@@ -23,6 +24,12 @@ export interface SupervisorPolicy {
   reconnectGraceMs: number;
   /** How long stop() waits for ffmpeg to finish its segment before killing it. */
   stopTimeoutMs: number;
+  /**
+   * Whether an encoder keeps running when the agent dies, to be adopted by the restarted agent (a
+   * node's agent, restarted by pm2 or systemd); otherwise it stops with the agent (the appliance,
+   * which nothing restarts by itself).
+   */
+  outliveAgent: boolean;
 }
 
 export interface SupervisorEvents {
@@ -119,7 +126,8 @@ export class EncoderSupervisor extends EventEmitter<SupervisorEvents> {
     const args = ffmpegArgs({ ...this.job, session });
     const logFd = openSync(this.logFile, 'a', 0o640);
     // Its own process group: a terminal's Ctrl-C reaches the agent, which stops it after its segment.
-    const child = spawn(this.binary, args, { stdio: ['ignore', 'ignore', logFd], detached: true });
+    const cmd = this.policy.outliveAgent ? { binary: this.binary, args } : leashed(this.binary, args);
+    const child = spawn(cmd.binary, cmd.args, { stdio: ['ignore', 'ignore', logFd], detached: true });
     closeSync(logFd);
     this.child = child;
     this.session = session;

@@ -11,8 +11,15 @@ import { canConnect } from '../../nginx/process.js';
 import { signedPlaybackPath } from '../../nginx/signing.js';
 import { parsePlaylist } from '../support/m3u8.js';
 import { ffmpeg, freePort, run, tempDir, until } from '../support/run.js';
+import { privateCheckout, type PrivateCheckout } from '../support/checkout.js';
+import { hasChromium, launchChromium } from '../support/chromium.js';
 
-const cli = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.cjs');
+/**
+ * The `dvr` command these tests run: a copy of the checkout inside a 0700 directory (a clone in
+ * root's home), so that every URL it prints must be served from places nginx's workers can read.
+ */
+let checkout: PrivateCheckout | undefined;
+const cli = (): string => checkout?.cli ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.cjs');
 
 interface Appliance {
   dataDir: string;
@@ -28,15 +35,16 @@ interface Appliance {
 }
 
 /** `dvr start` as the README runs it, on free ports, in a data directory of its own (`dataDir`, if given). */
-async function startAppliance(args: string[] = [], env: Record<string, string> = {}, given?: string): Promise<Appliance> {
+async function startAppliance(args: string[] = [], env: Record<string, string> = {}, given?: string, detached = false):
+Promise<Appliance> {
   const dataDir = given ?? await tempDir('appliance');
   const [port, apiPort, rtmpPort, statusPort, timeshiftPort] = [await freePort(), await freePort(), await freePort(), await freePort(),
     await freePort()];
-  const proc = spawn(process.execPath, [cli, 'start', ...args], {
+  const proc = spawn(process.execPath, [cli(), 'start', ...args], {
     env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_API_PORT: String(apiPort),
       DVR_RTMP_PORT: String(rtmpPort), DVR_RTMP_STATUS_PORT: String(statusPort),
       DVR_TIMESHIFT_PORT: String(timeshiftPort), DVR_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'], detached,
   });
   let stderr = '';
   proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
@@ -51,8 +59,31 @@ async function startAppliance(args: string[] = [], env: Record<string, string> =
   return { dataDir, port, apiPort, rtmpPort, proc, lines, stderr: () => stderr, exited, line };
 }
 
-describe('the appliance command (README quick start)', function () {
+/** Every process below `pid` (nginx's workers included), from ps. */
+async function descendants(pid: number): Promise<number[]> {
+  const rows = (await run('ps', ['-eo', 'pid=,ppid='])).stdout.trim().split('\n').map((l) => l.trim().split(/\s+/).map(Number));
+  const out: number[] = [];
+  const walk = (parent: number): void => {
+    for (const [child, ppid] of rows) if (ppid === parent && child !== undefined) { out.push(child); walk(child); }
+  };
+  walk(pid);
+  return out;
+}
+
+/** Those of `pids` that still run (a zombie does not). */
+async function alive(pids: number[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const pid of pids) {
+    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+    if (stat !== undefined && !/\) Z /.test(stat)) out.push(pid);
+  }
+  return out;
+}
+
+describe('the appliance command (README quick start), from a checkout in a private directory', function () {
   this.timeout(120_000);
+  before(async () => { checkout = await privateCheckout(); });
+  after(async () => { await checkout?.remove(); checkout = undefined; });
 
   it('prints playback: <url> once the demo stream plays over HTTP, and Ctrl-C stops everything it started', async () => {
     const a = await startAppliance();
@@ -86,6 +117,50 @@ describe('the appliance command (README quick start)', function () {
     const dashboard = await a.line('dashboard', 5000);
     assert.equal(dashboard, `http://127.0.0.1:${apiPort}/dashboard/`);
     assert.match(await (await fetch(dashboard)).text(), /<title>DVR controller<\/title>/);
+    // From a checkout that nginx's workers cannot read, the player page, a thumbnail and a clip are served.
+    const player = await a.line('player', 5000);
+    assert.equal(player, `http://127.0.0.1:${port}/player/?stream=live/demo`);
+    const pageRes = await fetch(player);
+    assert.equal(pageRes.status, 200, `the player page: ${await pageRes.text()}`);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/player/vendor/hls.min.js`)).status, 200, 'the player\'s hls.js');
+    const oldest = Math.ceil((media.segments[0]?.programDateTime ?? NaN) / 1000);
+    assert.ok(Number.isFinite(oldest), 'the demo\'s playlist dates its segments');
+    const thumb = await fetch(`http://127.0.0.1:${port}/live/demo/thumb-${oldest}.jpg`);
+    assert.equal(thumb.status, 200, `a thumbnail: ${thumb.status}`);
+    assert.equal(thumb.headers.get('content-type'), 'image/jpeg');
+    assert.deepEqual([...new Uint8Array(await thumb.arrayBuffer()).subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
+    const clip = await fetch(`http://127.0.0.1:${port}/live/demo/archive-${oldest}-2.mp4`);
+    assert.equal(clip.status, 200, `a clip: ${clip.status}`);
+    assert.equal(Buffer.from(await clip.arrayBuffer()).subarray(4, 8).toString('latin1'), 'ftyp', 'an MP4');
+    if (await hasChromium()) {
+      const browser = await launchChromium();
+      try {
+        const page = await browser.newPage();
+        await page.goto(player);
+        await until('the player page to play the demo', async () => await page.evaluate(`(() => {
+          const v = document.querySelector('video');
+          const error = document.getElementById('error');
+          if (!error.hidden) throw new Error('the page shows: ' + error.textContent);
+          return !v.paused && v.readyState >= 3 && v.currentTime > 1;
+        })()`) as boolean, 30_000, 200);
+      } finally {
+        await browser.close();
+      }
+    }
+    // The API, the CLI and the dashboard know the demo as a stream (local: its transcoder's own config).
+    const dvr = (...args: string[]): ReturnType<typeof run> => run(process.execPath, [cli(), ...args, '--api', api,
+      '--token-file', path.join(dataDir, 'controller', 'admin-token')]);
+    const listed = await dvr('streams', 'list');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /^live\/demo +live +fmp4 +transcode +r720,r360,audio .* appliance \(local\)$/m);
+    const url = await dvr('streams', 'url', 'live/demo');
+    assert.equal(url.code, 0, url.stderr);
+    assert.match(url.stdout, /^publish: none \(live\/demo runs from transcoder 'appliance's own config\)$/m);
+    assert.match(url.stdout, new RegExp(`^playback: http://127\\.0\\.0\\.1:${port}/live/demo/master\\.m3u8$`, 'm'));
+    assert.match(url.stdout, new RegExp(`^player: http://127\\.0\\.0\\.1:${port}/player/\\?src=%2Flive%2Fdemo%2Fmaster\\.m3u8$`, 'm'));
+    const nodesListed = await dvr('nodes', 'list');
+    assert.match(nodesListed.stdout, /\nappliance +transcoder +inservice .*\n/);
+    assert.ok(nodesListed.stdout.endsWith('\n'), 'the table ends with a newline');
     // The appliance's own agent reports to its controller, so the dashboard shows the machine and the demo.
     const node = await until('the appliance node on the dashboard\'s API', async () => {
       const nodes = await (await fetch(`${api}/nodes`, { headers: { Authorization: `Bearer ${token}` } })).json() as
@@ -113,7 +188,7 @@ describe('the appliance command (README quick start)', function () {
       assert.equal(cam.endList, false, 'live');
       const streams = await (await fetch(`${api}/streams`, { headers: { Authorization: `Bearer ${token}` } })).json() as
         Array<{ stream: string; status: string; transcoder: string | null }>;
-      assert.deepEqual(streams.map((st) => [st.stream, st.status, st.transcoder]), [['cam1', 'live', 'appliance']]);
+      assert.deepEqual(streams.map((st) => [st.stream, st.status, st.transcoder]), [['cam1', 'live', 'appliance'], ['demo', 'live', 'appliance']], 'the demo is listed too (local)');
       const wrongKey = await ffmpeg(['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-t', '2',
         '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'flv', publish.replace(/key=.*/, 'key=wrong')]);
       assert.notEqual(wrongKey.code, 0, 'a wrong stream key is refused');
@@ -154,6 +229,62 @@ describe('the appliance command (README quick start)', function () {
     const left = await run('pgrep', ['-f', dataDir]);
     assert.equal(left.stdout.trim(), '', 'no ffmpeg or nginx left behind');
     await fs.rm(dataDir, { recursive: true, force: true });
+  });
+  it('after a crash (kill -9 of its process group) nothing of it runs on; started again on the same ports and data directory, it '
+    + 'stops what an older run left, leaves other programs alone, and the same playlist continues with one discontinuity',
+  async function () {
+    this.timeout(180_000);
+    const first = await startAppliance([], {}, undefined, true);
+    const { dataDir } = first;
+    const playback = await first.line('playback');
+    const mediaUrl = new URL(parsePlaylist(await (await fetch(playback)).text()).variants[0]?.uri ?? '', playback);
+    const playlist = async (): Promise<ReturnType<typeof parsePlaylist>> => parsePlaylist(await (await fetch(mediaUrl)).text());
+    const before = await until('three segments before the crash', async () => {
+      const p = await playlist();
+      return p.segments.length >= 3 ? p : undefined;
+    }, 30_000, 250);
+    const firstRun = await descendants(first.proc.pid ?? 0);
+    assert.ok(firstRun.length >= 4, `nginx (edge and origin, with workers) and the encoder run: ${firstRun.join(' ')}`);
+    process.kill(-(first.proc.pid ?? 0), 'SIGKILL');
+    await first.exited;
+    await until('every process of the crashed run to stop by itself', async () => (await alive(firstRun)).length === 0 ? true : undefined,
+      15_000, 100).catch(async (err: Error) => { throw new Error(`${err.message}: ${(await run('ps', ['-o', 'pid,cmd', '-p',
+      (await alive(firstRun)).join(',')])).stdout}`); });
+    // What an older version left: its edge nginx, holding the port; and a record naming another program.
+    const prefix = path.join(dataDir, 'nginx');
+    const stale = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf'), '-g', 'daemon off;'],
+      { stdio: 'ignore', detached: true });
+    await until('the leftover nginx to listen', async () => (await canConnect('127.0.0.1', first.port)) || undefined, 10_000, 50);
+    const other = spawn('sleep', ['600'], { stdio: 'ignore', detached: true });
+    await fs.writeFile(path.join(dataDir, 'state', 'live-other.pid'), JSON.stringify({ pid: other.pid, session: 'sother', startedAt: 0 }));
+    try {
+      const ports = { DVR_HTTP_PORT: String(first.port), DVR_API_PORT: String(first.apiPort), DVR_RTMP_PORT: String(first.rtmpPort) };
+      const second = await startAppliance([], ports, dataDir, true);
+      try {
+        await second.line('playback');
+        assert.ok(second.lines.includes(`- stopped nginx (edge) (pid ${String(stale.pid)}), left running by an earlier run on this `
+          + 'data directory'), second.lines.join('\n'));
+        assert.ok(second.lines.some((l) => l.startsWith(`- the encoder record of live-other names pid ${String(other.pid)}, which is `
+          + 'not this data directory\'s encoder') && l.endsWith('left alone')), second.lines.join('\n'));
+        assert.equal(other.exitCode, null, 'another program is never stopped');
+        assert.deepEqual(await alive(firstRun), [], 'nothing of the first run');
+        const after = await until('the playlist to continue past the restart', async () => {
+          const p = await playlist();
+          return p.segments.length > before.segments.length + 2 ? p : undefined;
+        }, 40_000, 250);
+        assert.equal(after.segments[0]?.uri, before.segments[0]?.uri, 'the same DVR: its first segment is still listed');
+        const discontinuities = (p: ReturnType<typeof parsePlaylist>): number => p.segments.filter((x) => x.discontinuity).length;
+        assert.equal(discontinuities(after), discontinuities(before) + 1, 'one discontinuity where the encoder started again');
+      } finally {
+        second.proc.kill('SIGINT');
+        assert.equal(await second.exited, 0);
+      }
+      assert.equal((await run('pgrep', ['-f', dataDir])).stdout.trim(), '', 'nothing left running');
+    } finally {
+      other.kill('SIGKILL');
+      stale.kill('SIGKILL');
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
   });
   it('frees a transcoder slot when an event ends: more publishers than the capacity, one after another, then one more (signed); '
     + 'the edge follows the streams', async function () {

@@ -66,9 +66,11 @@ describe('dashboard (headless Chromium against the controller)', function () {
       sentAt: new Date().toISOString(), storage: { available: true }, system, streams: [{ app: 'live', stream: 'cam2',
         inputBitrateBps: 2_500_000, segmentsWritten: 40, lateSegments: 1, encoderSpeed: 1, restarts: 0, ended: false,
         storedBytes: 25_000_000, segmentLatencyMs: 35, lastSegmentAgeSeconds: 1.2 },
-      // The appliance's demo: a stream the transcoder runs from its own config, unknown to the API's list.
+      // The appliance's demo: a stream the transcoder runs from its own config, with that config's settings.
       { app: 'live', stream: 'demo', inputBitrateBps: 1_000_000, segmentsWritten: 10, lateSegments: 0, encoderSpeed: 1, restarts: 0,
-        ended: false, storedBytes: 5_000_000, segmentLatencyMs: 20, lastSegmentAgeSeconds: 0.5 }] }), 200);
+        ended: false, storedBytes: 5_000_000, segmentLatencyMs: 20, lastSegmentAgeSeconds: 0.5,
+        local: { format: 'fmp4', mode: 'transcode', segmentSeconds: 2, ladder: [{ name: 'r360', height: 360 }, { name: 'audio' }],
+          dvr: { windowSeconds: 1800 } } }] }), 200);
     assert.equal(await hook('publish-done', 'cam3'), 200);
     c.sweep(Date.now() + 31_000);
   });
@@ -105,7 +107,7 @@ describe('dashboard (headless Chromium against the controller)', function () {
     assert.match(signedOut, /<main id="main" hidden="">/);
 
     const dom = await renderedDom(`${base}/dashboard/#token=${ADMIN}`, path.join(dir, 'profile-2'));
-    assert.match(dom, /<span id="status" role="status" class="">2 nodes, 3 streams · updated/);
+    assert.match(dom, /<span id="status" role="status" class="">2 nodes, 4 streams · updated/);
     const nodes = rows(dom, 'nodes');
     assert.deepEqual(nodes.map((r) => r.split('|').slice(0, 5).join('|')).sort(),
       ['edge-a|edge|inservice|127.0.0.1|7 / 500', 'tc-a|transcoder|inservice|127.0.0.1|1 / 4 streams']);
@@ -116,7 +118,7 @@ describe('dashboard (headless Chromium against the controller)', function () {
     assert.ok(roles.includes('transcoder|1|0|25 %|4|+1 −1'), `the ended stream does not count: ${roles.join('\n')}`);
     assert.deepEqual(rows(dom, 'streams').map((r) => r.split('|').slice(0, 7).join('|')),
       ['live/cam1|idle||2 h|yes|fmp4 copy|no', 'live/cam2|live|tc-a|1 h|no|fmp4 copy|no', 'live/cam3|ended||1 h|no|fmp4 copy|no',
-        'live/demo|running on tc-a (its own config)|tc-a||||no']);
+        'live/demo|live (local: tc-a\'s own config)|tc-a|30 min|no|fmp4 transcode|no']);
     // Health: how long ago the live stream's last segment came, as its transcoder reported it.
     assert.match(rows(dom, 'streams')[1]?.split('|')[7] ?? '', /^\d+ s ago$/);
     // (Green within three segment durations; the page's clock runs on virtual time here, so either colour may show.)
@@ -130,8 +132,19 @@ describe('dashboard (headless Chromium against the controller)', function () {
     assert.ok((dom.match(/<canvas/g) ?? []).length >= 8, 'each plot is drawn (uPlot\'s canvas)');
   });
 
-  it('hands out a playback URL for a stream a transcoder runs from its own config (the demo), on an edge', async () => {
-    const res = await fetch(`${base}/api/v1/streams/live/demo/playback`, { headers: { authorization: `Bearer ${ADMIN}` } });
+  it('lists a stream a transcoder runs from its own config (the demo) as a stream, marked local, and hands out its playback URL',
+    async () => {
+    const get = (p: string): Promise<Response> => fetch(`${base}/api/v1${p}`, { headers: { authorization: `Bearer ${ADMIN}` } });
+    const listed = await (await get('/streams')).json() as Array<Record<string, unknown>>;
+    assert.deepEqual(listed.map((x) => `${String(x['stream'])}${x['local'] === true ? ' (local)' : ''}`),
+      ['cam1', 'cam2', 'cam3', 'demo (local)']);
+    const demo = await (await get('/streams/live/demo')).json() as Record<string, unknown>;
+    assert.deepEqual([demo['status'], demo['transcoder'], demo['mode'], demo['windowSeconds'], demo['local']],
+      ['live', 'tc-a', 'transcode', 1800, true]);
+    const publish = await get('/streams/live/demo/publish');
+    assert.equal(publish.status, 409);
+    assert.match(((await publish.json()) as { message: string }).message, /runs from transcoder 'tc-a's own config .*no publisher/);
+    const res = await get('/streams/live/demo/playback');
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { url: 'http://127.0.0.1:8080/live/demo/master.m3u8', edge: 'edge-a' });
     const none = await fetch(`${base}/api/v1/streams/live/nowhere/playback`, { headers: { authorization: `Bearer ${ADMIN}` } });

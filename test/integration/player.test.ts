@@ -11,7 +11,7 @@ import { Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { TimeShiftServer } from '../../agent/timeshift/server.js';
 import { silentLogger } from '../../common/log.js';
-import { localPlayerFiles } from '../../nginx/player.js';
+import { localPlayerFiles, stagePlayerFiles } from '../../nginx/player.js';
 import { signedPlaybackPath } from '../../nginx/signing.js';
 import { startEdge, type Edge } from '../support/edge.js';
 import { parsePlaylist } from '../support/m3u8.js';
@@ -74,7 +74,8 @@ describe('the player page (headless Chromium on an edge)', function () {
     await fs.writeFile(path.join(dir, 'index.m3u8'), playlist.replace('#EXT-X-ENDLIST\n', ''));
     await fs.writeFile(path.join(root, 'live', 'cam', 'master.m3u8'),
       '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=600000,RESOLUTION=320x180\nv/index.m3u8\n');
-    edge = await startEdge(root, { player: localPlayerFiles() });
+    // The page's files as the appliance serves them: copied where nginx's workers read (not the checkout).
+    edge = await startEdge(root, { player: await stagePlayerFiles(path.join(root, '_site')) });
     browser = await launchChromium();
     page = await browser.newPage();
     page.on('pageerror', (e) => { pageErrors.push(e instanceof Error ? e.message : String(e)); });
@@ -181,7 +182,8 @@ describe('the player page (headless Chromium on an edge)', function () {
       service = await TimeShiftServer.start({ root: capRoot, host: '127.0.0.1', port, maxClips: 1,
         limits: { maxClipSeconds: 30, maxRangeSeconds: 3600 }, log: silentLogger() });
       // Signed playback: the page, its ranges and its thumbnails all go through the token's prefix.
-      capEdge = await startEdge(capRoot, { player: localPlayerFiles(), timeshift: { port, cacheMaxSizeMb: 16 },
+      capEdge = await startEdge(capRoot, { player: await stagePlayerFiles(path.join(capRoot, '_site')),
+        timeshift: { port, cacheMaxSizeMb: 16 },
         signing: { secret: SECRET, streams: [{ app: 'live', stream: 'capcam' }] } });
       // 45 s stored: the live playlist lists the newest 20, a time-shift range reaches the rest.
       oldestMs = await until('45 s stored', async () => {

@@ -200,8 +200,9 @@ async function refresh() {
       const of = live.filter((n) => n.role === role);
       const serving = of.filter((n) => n.state === 'inservice');
       const t = targets.find((x) => x.role === role);
-      // A transcoder's load is the streams that run on it (live, or within their reconnect grace).
-      const conns = role === 'transcoder' ? streams.filter((s) => (s.status === 'live' || s.status === 'ending')
+      // A transcoder's load is the streams assigned to it (live, or within their reconnect grace), as its
+      // node's row counts them: a local stream takes no slot the controller hands out.
+      const conns = role === 'transcoder' ? streams.filter((s) => !s.local && (s.status === 'live' || s.status === 'ending')
         && serving.some((n) => n.id === s.transcoder)).length
         : serving.reduce((a, n) => a + (n.metrics?.connections ?? 0), 0);
       const cap = t ? t.connectionCapacity * Math.max(1, serving.length) : 0;
@@ -217,19 +218,15 @@ async function refresh() {
     }));
     // A transcoder reports the streams it was given but could not start (an unwritable directory, say).
     const failed = new Map(live.flatMap((n) => (n.metrics?.failedJobs ?? []).map((f) => [`${n.id} ${f.stream}`, f.error])));
-    // Streams a transcoder runs from its own config (the appliance's demo) are known by their heartbeats only.
-    const known = new Set(streams.map((s) => `${s.app}/${s.stream}`));
-    const local = live.flatMap((n) => (n.metrics?.streams ?? []).filter((f) => !known.has(`${f.app}/${f.stream}`))
-      .map((f) => ({ app: f.app, stream: f.stream, status: 'local', transcoder: n.id, local: true })));
-    fill('streams', [...streams, ...local].map((s) => s.local ? [
-      cell(`${s.app}/${s.stream}`), cell(`running on ${s.transcoder} (its own config)`), cell(s.transcoder), cell(''), cell(''), cell(''),
-      cell('no'), lastSegment(s, live), playerButton(s),
-    ] : [
-      cell(`${s.app}/${s.stream}`), statusCell(s, failed.get(`${s.transcoder} ${s.app}/${s.stream}`)), cell(s.transcoder ?? ''),
-      cell(duration(s.windowSeconds)), cell(s.recording ? 'yes' : 'no'), cell(`${s.format} ${s.mode}`),
+    // A stream a transcoder runs from its own config (the appliance's demo) comes marked local.
+    fill('streams', streams.map((s) => [
+      cell(`${s.app}/${s.stream}`),
+      s.local ? cell(`${s.status} (local: ${s.transcoder}'s own config)`)
+        : statusCell(s, failed.get(`${s.transcoder} ${s.app}/${s.stream}`)),
+      cell(s.transcoder ?? ''), cell(duration(s.windowSeconds)), cell(s.recording ? 'yes' : 'no'), cell(`${s.format} ${s.mode}`),
       cell(s.signedPlayback ? 'yes' : 'no'), lastSegment(s, live), playerButton(s),
     ]));
-    drawPlots(history, live, [...streams, ...local]);
+    drawPlots(history, live, streams);
     fill('events', scale.events.slice(-20).reverse().map((e) => [
       cell(new Date(e.at).toLocaleString()), cell(e.role), cell(e.action === 'out' ? `+${e.count}` : `−${e.count}`),
       cell(e.nodes.join(', ')), cell(e.reason)]));
