@@ -188,7 +188,8 @@ describe('the appliance command (README quick start), from a checkout in a priva
       assert.equal(cam.endList, false, 'live');
       const streams = await (await fetch(`${api}/streams`, { headers: { Authorization: `Bearer ${token}` } })).json() as
         Array<{ stream: string; status: string; transcoder: string | null }>;
-      assert.deepEqual(streams.map((st) => [st.stream, st.status, st.transcoder]), [['cam1', 'live', 'appliance'], ['demo', 'live', 'appliance']], 'the demo is listed too (local)');
+      assert.deepEqual(streams.map((st) => [st.stream, st.status, st.transcoder]),
+        [['cam1', 'live', 'appliance'], ['demo', 'live', 'appliance']], 'the demo is listed too (local)');
       const wrongKey = await ffmpeg(['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-t', '2',
         '-c:v', 'libx264', '-preset', 'ultrafast', '-f', 'flv', publish.replace(/key=.*/, 'key=wrong')]);
       assert.notEqual(wrongKey.code, 0, 'a wrong stream key is refused');
