@@ -51,6 +51,8 @@ if [ "$TEST" -eq 1 ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   # The provisioned agent's logs rotate with it.
   command -v logrotate >/dev/null 2>&1 || need+=(logrotate)
+  # npm run lint checks the shell scripts.
+  command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
 fi
 if [ "$BENCH" -eq 1 ]; then
   command -v wrk >/dev/null 2>&1 || need+=(wrk)

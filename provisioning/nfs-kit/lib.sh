@@ -8,6 +8,8 @@ umask 022
 
 CHECK=0
 CHANGED=0
+# --prefix: the root the scripts that source this file install under (a test host's directory).
+# shellcheck disable=SC2034  # read by those scripts, not here
 PREFIX=""
 STEP="$(basename "$0" .sh)"
 
