@@ -59,12 +59,21 @@ string | undefined {
   return job.renditions[0]?.name === 'audio' ? 'sound' : 'audio';
 }
 
+/**
+ * The mp4 muxer's flags for fMP4 segments: the hls muxer's own, and frag_discont, so that each
+ * fragment's decode time (tfdt) is the source's, on the clock every rendition shares. Without it
+ * each track is moved to start at 0 and its delay hidden in an edit list (a copied camera whose
+ * video starts 0.7 s after its audio had both listed at 0, which MSE players do not undo).
+ */
+const FMP4_MOVFLAGS = 'movflags=+frag_custom+dash+delay_moov+frag_discont';
+
 /** The hls muxer's options for one rendition, as name/value pairs. */
 function hlsOptions(job: EncoderJob, rendition: string): Array<[string, string]> {
   const incoming = path.join(job.streamDir, rendition, 'incoming');
   const ext = job.format === 'fmp4' ? 'm4s' : 'ts';
   const fmp4: Array<[string, string]> = job.format === 'fmp4'
-    ? [['hls_segment_type', 'fmp4'], ['hls_fmp4_init_filename', `${job.session}-init.mp4`]] : [];
+    ? [['hls_segment_type', 'fmp4'], ['hls_fmp4_init_filename', `${job.session}-init.mp4`], ['hls_segment_options', FMP4_MOVFLAGS]]
+    : [];
   return [['hls_time', String(job.segmentSeconds)], ['hls_list_size', '3'], ['hls_flags', 'temp_file+independent_segments'],
     ...fmp4, ['hls_segment_filename', path.join(incoming, `${job.session}-%d.${ext}`)]];
 }

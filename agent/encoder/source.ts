@@ -13,6 +13,11 @@ export interface MediaSource {
   stop(): Promise<void>;
   /** A segment arrived from this source: it is alive. */
   noteSegment(): void;
+  /**
+   * A segment of the source was listed, this long: a source cut at the publisher's keyframes (copy
+   * mode) makes segments as long as its keyframe interval, which a stall check must allow.
+   */
+  noteDuration?(seconds: number): void;
   /** Source restarts: encoder restarts, or publisher reconnects seen by the origin feed. */
   readonly restarts: number;
   on(event: 'graceExpired', listener: () => void): unknown;

@@ -77,12 +77,25 @@ export class EncoderSupervisor extends EventEmitter<SupervisorEvents> {
     this.watchdog.unref();
   }
 
+  /** The longest of the last segments listed, ms: a copy of a publisher's 10 s keyframe interval makes 10 s segments. */
+  private recentDurationsMs: number[] = [];
+
+  noteDuration(seconds: number): void {
+    this.recentDurationsMs.push(seconds * 1000);
+    if (this.recentDurationsMs.length > 10) this.recentDurationsMs.shift();
+  }
+
+  /** How long the encoder may go without a segment: the policy's, or three of the longest segments it made lately. */
+  private get stallAllowanceMs(): number {
+    return Math.max(this.policy.stallAfterMs, 3 * Math.max(0, ...this.recentDurationsMs));
+  }
+
   /** A segment from this encoder arrived: it is alive, and the event goes on. */
   noteSegment(): void {
     const now = Date.now();
     this.lastSegmentAt = now;
     this.graceReported = false;
-    if (now - this.runStartedAt > this.policy.stallAfterMs) this.delay = this.policy.initialDelayMs;
+    if (now - this.runStartedAt > this.stallAllowanceMs) this.delay = this.policy.initialDelayMs;
   }
 
   /** Asks ffmpeg to finish its segment (SIGINT), kills it after stopTimeoutMs. Idempotent. */
@@ -178,7 +191,7 @@ export class EncoderSupervisor extends EventEmitter<SupervisorEvents> {
     const pid = this.pid;
     if (pid !== undefined) {
       const since = Math.max(this.lastSegmentAt, this.runStartedAt, this.stallMark);
-      const allowance = this.lastSegmentAt > this.runStartedAt ? this.policy.stallAfterMs : this.policy.firstSegmentMs;
+      const allowance = this.lastSegmentAt > this.runStartedAt ? this.stallAllowanceMs : this.policy.firstSegmentMs;
       if (now - since > allowance) {
         this.stalls++;
         this.log.warn({ session: this.session, silentMs: now - since }, 'encoder stalled: no segment; killing it');

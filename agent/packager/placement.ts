@@ -45,6 +45,13 @@ export interface Arrival {
   arrivedMs: number;
   durationUs: number;
   mediaStartUs: number;
+  /**
+   * The session's clock, when another rendition of the stream follows the same encoder session:
+   * the renditions of one encoder share its timestamps, so they share its wall-clock anchor (each
+   * anchored on its own arrival, a copied video that starts 0.7 s after its audio was listed at
+   * the audio's start).
+   */
+  clock?: Pick<SessionState, 'anchorWallMs' | 'anchorMediaUs'>;
 }
 
 export type Placement =
@@ -65,7 +72,7 @@ export type Placement =
 /**
  * Places a segment. A new session (the encoder reconnected) or a hole (a missing file number, media
  * timestamps that jump) gets a new discontinuity number. Wall-clock time follows the session's
- * anchor (its first segment's arrival) by the media timestamps, and never goes back.
+ * anchor (its first segment's arrival in any rendition) by the media timestamps, and never goes back.
  */
 export function placeSegment(t: RenditionTail, a: Arrival): Placement {
   const prevEnd = t.last?.endMs ?? 0;
@@ -86,7 +93,8 @@ export function placeSegment(t: RenditionTail, a: Arrival): Placement {
   if (newSession || !state) {
     disc = t.lastDisc + 1;
     initFrom = 'incoming';
-    state = { session: a.session, disc, anchorWallMs: Math.max(prevEnd, a.arrivedMs - a.durationUs / 1000), anchorMediaUs: a.mediaStartUs };
+    const anchor = a.clock ?? { anchorWallMs: Math.max(prevEnd, a.arrivedMs - a.durationUs / 1000), anchorMediaUs: a.mediaStartUs };
+    state = { session: a.session, disc, anchorWallMs: anchor.anchorWallMs, anchorMediaUs: anchor.anchorMediaUs };
   } else if (state.disc > t.lastDisc) {
     disc = state.disc; // the session was registered before a failure; its init is in place
   } else if (hole) {

@@ -345,8 +345,11 @@ export class StreamPackager {
     const durationUs = Math.round(media.duration * 1e6);
     // The source was gone at most the reconnect grace (and an encoder's start) within one event.
     const gapLimitMs = (this.settings.reconnectGraceSeconds + 3 * r.target) * 1000;
+    // A rendition that joins a session another one already follows takes its clock.
+    const sibling = newSession ? [...this.renditions.values()].find((x) => x !== r && x.session?.session === w.session)?.session
+      : undefined;
     const placed = placeSegment(r.tail(gapLimitMs), { session: w.session, n: w.n, arrivedMs, durationUs,
-      mediaStartUs: Math.max(0, Math.round(media.startTime * 1e6)) });
+      mediaStartUs: Math.max(0, Math.round(media.startTime * 1e6)), ...(sibling ? { clock: sibling } : {}) });
     if (placed.kind === 'superseded') {
       await unlinkIfPresent(src);
       r.counters.segmentsSuperseded++;

@@ -51,6 +51,8 @@ interface Running {
   segmentsWritten: number;
   lateSegments: number;
   lastArrival: number;
+  /** The last listed segment's duration, seconds. */
+  lastDurationSec: number;
   /** (wall ms, media seconds, bytes) of recent listed segments, for speed and bit rate. */
   recent: Array<[number, number, number]>;
   detach: () => void;
@@ -83,8 +85,10 @@ export class Transcoder {
     const r = this.jobs.get(key(e.app, e.stream));
     if (!r || e.rendition !== r.job.ladder[0]?.name) return;
     const now = Date.now();
-    // Late: the segment came more than a second after its duration since the previous one.
-    if (r.lastArrival > 0 && now - r.lastArrival > r.job.segmentSeconds * 1000 + 1000) r.lateSegments++;
+    // Late: the segment came more than a second after its duration since the previous one (a copied
+    // source's segments are as long as its keyframe interval, which may exceed the asked length).
+    const expectedMs = Math.max(r.job.segmentSeconds, r.lastDurationSec) * 1000;
+    if (r.lastArrival > 0 && now - r.lastArrival > expectedMs + 1000) r.lateSegments++;
     r.lastArrival = now;
     r.segmentsWritten++;
     r.source.noteSegment();
@@ -97,6 +101,8 @@ export class Transcoder {
     const index = this.o.packager.stream(e.app, e.stream).rendition(e.rendition)?.index;
     const bytes = index && index.length > 0 ? index.bytesAt(index.length - 1) : 0;
     const now = Date.now();
+    r.lastDurationSec = e.durationSec;
+    r.source.noteDuration?.(e.durationSec);
     r.recent.push([now, e.durationSec, bytes]);
     while ((r.recent[0]?.[0] ?? Infinity) < now - 60_000) r.recent.shift();
   }
@@ -131,7 +137,8 @@ export class Transcoder {
       this.o.log.child({ stream: k, part: 'encoder' }), this.o.stateDir, `${job.app}-${job.stream}`, this.o.ffmpeg);
     }
 
-    const running: Running = { job, source, segmentsWritten: 0, lateSegments: 0, lastArrival: 0, recent: [], detach: () => undefined };
+    const running: Running = { job, source, segmentsWritten: 0, lateSegments: 0, lastArrival: 0, lastDurationSec: 0, recent: [],
+      detach: () => undefined };
     const onGrace = (): void => { void packager.endStream(job.app, job.stream); };
     source.on('graceExpired', onGrace);
     running.detach = () => source.off('graceExpired', onGrace);

@@ -195,6 +195,22 @@ describe('DASH MPD rendering', () => {
       'each Period starts with its discontinuity\'s first segment, listed or not');
   });
 
+  it('a copied camera whose video starts 0.76 s after its audio: the Period starts with the video, the audio\'s offset is its '
+    + 'media time there, so a player puts every segment of both at its wall-clock time', () => {
+    // One encoder session, one clock (the packager anchors the second rendition on the first's).
+    const a = listSessions([{ disc: 0, wallMs: T0, mediaUs: 0, durationsUs: aac(10) }]);
+    const v = listSessions([{ disc: 0, wallMs: T0 + 760, mediaUs: 760_000, durationsUs: times(10, 2_000_000) }]);
+    const rv: DashRendition = { info: VIDEO, index: v, from: 0 };
+    const ra: DashRendition = { info: AUDIO, index: a, from: 0 };
+    const mpd = renderMpd(input([rv, ra], { windowSeconds: 0 }));
+    assert.deepEqual(periods(mpd), [{ id: 'p0', start: 'PT0.760S' }]);
+    assert.deepEqual(templates(mpd).map((t) => [t.rep, t.pto, t.s[0]?.t]), [['720p', 760_000, 760_000], ['audio', 760_000, 0]],
+      'the same offset: both are at their media time 0.76 s when the Period starts');
+    const p = read(mpd);
+    assertListsIndex(p.playlists[0] as MpdPlaylist, rv, T0);
+    assertListsIndex(audioOf(p), ra, T0);
+  });
+
   it('an unbounded DVR (no window) lists everything and sets no timeShiftBufferDepth', () => {
     const r: DashRendition = { info: VIDEO, index: video, from: 0 };
     const mpd = renderMpd(input([r], { windowSeconds: 0 }));

@@ -27,6 +27,14 @@ describe('placing a segment in the timeline', () => {
     assert.deepEqual([p.newSession, p.initFrom, p.session.anchorWallMs], [true, 'incoming', T0]);
   });
 
+  it('a rendition that joins a session another one follows takes its clock: its first segment sits by its media time', () => {
+    // The audio's first segment (media 0) arrived first; the video's starts 0.76 s later in media time.
+    const clock = listed(placeSegment(empty, seg())).session;
+    const p = listed(placeSegment(empty, seg({ mediaStartUs: 760_000, arrivedMs: T0 + 5000, clock })));
+    assert.equal(p.record.startMs, T0 + 760, 'by the shared clock, not at its own arrival less its duration');
+    assert.deepEqual([p.session.anchorWallMs, p.session.anchorMediaUs, p.newSession], [T0, 0, true]);
+  });
+
   it('the next segment of the session follows by its media time, not by when it arrived', () => {
     const t = after(empty, placeSegment(empty, seg()), 0);
     const p = listed(placeSegment(t, seg({ n: 1, mediaStartUs: 2_000_000, arrivedMs: T0 + 9000 })));

@@ -157,7 +157,7 @@ export function renderMpd(input: DashInput): string {
       out += `<Period id="p${period.disc}" start="${dur((period.origin.wallMs - zeroMs) / 1000)}">\n`;
       for (const kind of ['video', 'audio'] as const) {
         const members = input.renditions.filter((r) => isAudioOnly(r.info) === (kind === 'audio'));
-        const body = representations(members, layouts, period.disc);
+        const body = representations(members, layouts, period);
         if (body === '') continue;
         // Ids that a patch's selectors name (dash-patch.ts).
         out += `<AdaptationSet id="${kind === 'video' ? 0 : 1}" contentType="${kind}" segmentAlignment="true" startWithSAP="1"`
@@ -174,14 +174,17 @@ export function renderMpd(input: DashInput): string {
 }
 
 /**
- * The representations of one Period. presentationTimeOffset is the media time at the Period's start
- * (its origin); the first S@t, that of the first listed segment, so each plays at its wall-clock time.
+ * The representations of one Period. presentationTimeOffset is each one's media time at the Period's
+ * start (the main rendition's origin), from its own origin by the wall clock the renditions of an
+ * encoder session share: a copied video that starts 0.7 s after its audio begins the Period, and
+ * the audio's first 0.7 s fall before it, so that both play in sync. The first S@t is that of the
+ * first listed segment, so each plays at its wall-clock time.
  */
 function representations(renditions: DashRendition[], layouts: Map<DashRendition, PeriodRuns[]>,
-  disc: number): string {
+  period: PeriodRuns): string {
   let out = '';
   for (const r of renditions) {
-    const ps = layouts.get(r)?.find((x) => x.disc === disc);
+    const ps = layouts.get(r)?.find((x) => x.disc === period.disc);
     const first = ps?.runs[0];
     if (!ps || !first) continue;
     const v = r.info;
@@ -190,8 +193,9 @@ function representations(renditions: DashRendition[], layouts: Map<DashRendition
     if (v.width && v.height) attrs.push(`width="${v.width}" height="${v.height}"`);
     if (v.frameRate) attrs.push(`frameRate="${Math.round(v.frameRate)}"`);
     out += `<Representation ${attrs.join(' ')}>\n`;
-    out += `<SegmentTemplate timescale="1000000" presentationTimeOffset="${Math.round(ps.origin.mediaUs)}"`
-      + ` startNumber="${first.seq}" initialization="${v.rendition}/${initName(disc)}"`
+    const offsetUs = Math.max(0, Math.round(ps.origin.mediaUs + (period.origin.wallMs - ps.origin.wallMs) * 1000));
+    out += `<SegmentTemplate timescale="1000000" presentationTimeOffset="${offsetUs}"`
+      + ` startNumber="${first.seq}" initialization="${v.rendition}/${initName(period.disc)}"`
       + ` media="${v.rendition}/${DASH_DIR}/$Number%09d$.m4s">\n`;
     out += `<SegmentTimeline>${timeline(ps.runs)}</SegmentTimeline>\n</SegmentTemplate>\n</Representation>\n`;
   }
