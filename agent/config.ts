@@ -1,6 +1,7 @@
 // The agent's configuration file: validated once by a schema, defaults here, then frozen.
-import { promises as fs } from 'node:fs';
 import { DvrError } from '../common/errors.js';
+import { readJsonFile } from '../common/json-file.js';
+import { NAME_SCHEMA } from '../common/names.js';
 import { compile, validateOrThrow } from '../common/schema.js';
 import type { Role } from '../common/protocol.js';
 import { parseTranscodeJob, type TranscodeJob } from '../common/job.js';
@@ -58,7 +59,7 @@ const schema = {
   additionalProperties: false,
   required: ['nodeId', 'storageRoot'],
   properties: {
-    nodeId: { type: 'string', pattern: '^[a-z0-9_-]{1,64}$' },
+    nodeId: NAME_SCHEMA,
     role: { enum: ['transcoder', 'edge', 'relay', 'origin'], default: 'transcoder' },
     nginxStatusUrl: { type: 'string', pattern: '^https?://[A-Za-z0-9.:\\[\\]-]+(/[A-Za-z0-9._/-]*)?$' },
     nginx: { type: 'object', additionalProperties: false, required: ['config', 'streamsInclude'], properties: {
@@ -88,7 +89,9 @@ const schema = {
     encoder: { type: 'object', additionalProperties: false, default: {}, properties: {
       initialDelayMs: { type: 'integer', minimum: 0, default: 500 },
       maxDelayMs: { type: 'integer', minimum: 0, default: 10_000 },
-      firstSegmentMs: { type: 'integer', minimum: 1000, default: 15_000 },
+      // Connecting, waiting for the source's next keyframe, and a whole segment: 10 s keyframe
+      // intervals (libx264's and OBS's default) make that up to 20 s.
+      firstSegmentMs: { type: 'integer', minimum: 1000, default: 25_000 },
       stopTimeoutMs: { type: 'integer', minimum: 100, default: 5000 },
       // false: encoders stop when the agent dies (nothing restarts it to adopt them).
       outliveAgent: { type: 'boolean', default: true } } },
@@ -140,18 +143,6 @@ export function parseAgentConfig(input: unknown, where = 'agent config'): Readon
 }
 
 export async function loadAgentConfig(file: string): Promise<Readonly<AgentConfig>> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    throw new DvrError('DVR_ERR_CONFIG', `cannot read ${file}: ${(err as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new DvrError('DVR_ERR_CONFIG', `${file}: not valid JSON: ${(err as Error).message}`);
-  }
-  return parseAgentConfig(json, file);
+  return parseAgentConfig(await readJsonFile(file), file);
 }
 

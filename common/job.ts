@@ -2,9 +2,10 @@
 // for each stream it assigns, in its heartbeat replies) and the agent (which runs it, or one from
 // its local config). One schema, validated on both sides.
 import { DvrError } from './errors.js';
+import { NAME_SCHEMA } from './names.js';
 import { compile, validateOrThrow } from './schema.js';
 import {
-  DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, RECONNECT_GRACE_SCHEMA, encodingProblem, type DvrSettings,
+  DVR_PROPERTIES, ENCODING_PROPERTIES, RECONNECT_GRACE_SCHEMA, encodingProblem, type DvrSettings,
   type EncodingSettings,
 } from './stream-settings.js';
 

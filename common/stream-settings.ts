@@ -3,9 +3,7 @@
 // updates), with their defaults in one place. The API's stream schema, the job a transcoder gets
 // and the packager's settings are built from these pieces. Leaf module: schema fragments and types.
 
-/** Names that become path components (app, stream, rendition). */
-export const NAME_PATTERN = '^[a-z0-9_-]{1,64}$';
-export const NAME_SCHEMA = { type: 'string', pattern: NAME_PATTERN } as const;
+import { NAME_SCHEMA } from './names.js';
 
 export type SegmentFormat = 'ts' | 'fmp4';
 export type ArchiveStrategy = 'append' | 'version' | 'delete';

@@ -12,7 +12,8 @@ import type { Heartbeat, HeartbeatReply, StreamFigures } from '../common/protoco
 import type { TranscodeJob } from '../common/job.js';
 import { compile, validateOrThrow } from '../common/schema.js';
 import { sameSecret } from '../common/secrets.js';
-import { NAME_PATTERN, PLAYLIST_CAP_DEFAULT_SECONDS, settingsAdvice } from '../common/stream-settings.js';
+import { isName } from '../common/names.js';
+import { PLAYLIST_CAP_DEFAULT_SECONDS, settingsAdvice } from '../common/stream-settings.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
 import { leastLoaded, transcoderFor } from './allocation.js';
 import { parseHeartbeat } from './heartbeat-schema.js';
@@ -216,7 +217,7 @@ export function createApi(o: ApiOptions): express.Express {
   app.post('/api/v1/nodes/:id/heartbeat', agent, (req, res) => {
     const id = param(req, 'id');
     const body: Partial<Heartbeat> & { address?: string } = parseHeartbeat(req.body);
-    if (!new RegExp(NAME_PATTERN).test(id) || body.nodeId !== id) {
+    if (!isName(id) || body.nodeId !== id) {
       throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.nodeId must be the node id in the path ('${id}')`);
     }
     const role = body.role ?? 'transcoder';

@@ -2,7 +2,8 @@
 // are non-negative numbers, lists are bounded. Fields it does not know are ignored (an agent newer
 // than its controller keeps reporting during a rolling upgrade); those it knows must be right.
 import { compile, describeErrors } from '../common/schema.js';
-import { DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA } from '../common/stream-settings.js';
+import { NAME_SCHEMA, STREAM_DIR_PATTERN } from '../common/names.js';
+import { DVR_PROPERTIES, ENCODING_PROPERTIES } from '../common/stream-settings.js';
 import { DvrError } from '../common/errors.js';
 import type { Heartbeat } from '../common/protocol.js';
 
@@ -22,7 +23,7 @@ export const heartbeatSchema = {
       cpuLoadPercent: figure, memoryUsedBytes: figure, memoryTotalBytes: figure, networkRxBytesPerSec: figure,
       networkTxBytesPerSec: figure, storageFreeBytes: optionalFigure, storageTotalBytes: optionalFigure } },
     streams: { type: 'array', maxItems: 10_000, items: { type: 'object', required: ['app', 'stream'], properties: {
-      app: NAME_SCHEMA, stream: { type: 'string', pattern: '^[a-z0-9_-]{1,64}(\\.\\d{1,9})?$' }, inputBitrateBps: figure,
+      app: NAME_SCHEMA, stream: { type: 'string', pattern: STREAM_DIR_PATTERN }, inputBitrateBps: figure,
       segmentsWritten: figure, lateSegments: figure, encoderSpeed: figure, restarts: figure, ended: { type: 'boolean' },
       storedBytes: figure, segmentLatencyMs: figure, lastSegmentAgeSeconds: figure,
       local: { type: 'object', properties: { ...ENCODING_PROPERTIES, dvr: { type: 'object', properties: DVR_PROPERTIES } } } } } },

@@ -4,7 +4,7 @@
 // that every route the API serves under /api/v1 is described here and nothing else.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { NAME_SCHEMA } from '../common/stream-settings.js';
+import { NAME_SCHEMA } from '../common/names.js';
 import { heartbeatSchema } from './heartbeat-schema.js';
 import { LAUNCH_CONFIG_DIR, ROLES } from './launch-config.js';
 import { NODE_STATES } from './node-states.js';

@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DvrError } from '../common/errors.js';
+import { isName } from '../common/names.js';
 import type { Logger } from '../common/log.js';
 import { buildAgentBundle } from '../provisioning/bundle.js';
 import { loadInventory, PROVISIONING_DIR, type Inventory } from '../provisioning/inventory.js';
@@ -49,7 +50,7 @@ export class ExecProvider implements Provider {
   async create(role: Role, target: Target): Promise<CreatedNode> {
     const out = await runScript(this.o.createScript, [role, target.instanceType, target.image ?? ''], this.o.timeoutMs);
     const [id, address] = (out.split('\n')[0] ?? '').trim().split(/\s+/);
-    if (!id || !/^[a-z0-9_-]{1,64}$/.test(id) || !address || !/^[0-9A-Za-z.:-]{1,253}$/.test(address)) {
+    if (!id || !isName(id) || !address || !/^[0-9A-Za-z.:-]{1,253}$/.test(address)) {
       throw new DvrError('DVR_ERR_DEPENDENCY', `${this.o.createScript} must print '<node-id> <address>' on its first line; `
         + `it printed ${JSON.stringify(out.slice(0, 200))}`);
     }

@@ -4,7 +4,8 @@
 import { DvrError } from '../common/errors.js';
 import { readJsonFile } from '../common/json-file.js';
 import { compile, describeErrors, validateOrThrow } from '../common/schema.js';
-import { DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, encodingProblem, type DvrSettings } from '../common/stream-settings.js';
+import { NAME_SCHEMA } from '../common/names.js';
+import { DVR_PROPERTIES, ENCODING_PROPERTIES, encodingProblem, type DvrSettings } from '../common/stream-settings.js';
 import type { StreamOptions } from './store.js';
 
 export const streamSchema = {

@@ -2,7 +2,7 @@
 // segment URLs inside its playlists stay valid. nginx checks it itself (secure_link).
 // URL shape: /s/<expires>/<token>/<app>/<stream>/<file>
 import { createHash } from 'node:crypto';
-import { checkName } from '../common/names.js';
+import { STREAM_DIR_PATTERN, checkName } from '../common/names.js';
 import { DvrError } from '../common/errors.js';
 
 export const SECRET_RE = /^[A-Za-z0-9_-]{16,128}$/;
@@ -22,7 +22,7 @@ export function playbackToken(secret: string, app: string, stream: string, expir
 /** A signed path for `file` (e.g. master.m3u8) of a stream, valid until `expires` (epoch seconds). */
 export function signedPlaybackPath(secret: string, app: string, stream: string, file: string, expires: number): string {
   checkName('app', app);
-  if (!/^[a-z0-9_-]{1,64}(\.\d{1,9})?$/.test(stream)) checkName('stream', stream);
+  if (!new RegExp(STREAM_DIR_PATTERN).test(stream)) checkName('stream', stream);
   const exp = Math.floor(expires);
   return `/s/${exp}/${playbackToken(checkSecret(secret), app, stream, exp)}/${app}/${stream}/${file}`;
 }

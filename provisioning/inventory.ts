@@ -1,9 +1,10 @@
 // The cluster inventory dvr-provision works from: validated by the JSON Schema shipped beside this
 // file (editors can use it) and by the rules a schema cannot say. Errors name the JSON path.
-import { promises as fs, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DvrError } from '../common/errors.js';
+import { readJsonFile } from '../common/json-file.js';
 import { compile, validateOrThrow } from '../common/schema.js';
 
 export const HOST_ROLES = ['storage', 'origin', 'edge', 'relay', 'transcoder'] as const;
@@ -121,19 +122,7 @@ export function parseInventory(input: unknown, where = 'inventory'): Readonly<In
 }
 
 export async function loadInventory(file: string): Promise<Readonly<Inventory>> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (e) {
-    throw new DvrError('DVR_ERR_CONFIG', `cannot read inventory ${file}: ${(e as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new DvrError('DVR_ERR_CONFIG', `inventory ${file} is not JSON: ${(e as Error).message}`);
-  }
-  return parseInventory(json, `inventory ${file}`);
+  return parseInventory(await readJsonFile(file), `inventory ${file}`);
 }
 
 /** The storage is an NFS mount on the nodes (not a local directory). */

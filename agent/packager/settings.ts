@@ -1,7 +1,8 @@
 // A stream's DVR settings: validated once by a schema, defaults in one place, then frozen.
+import { NAME_SCHEMA } from '../../common/names.js';
 import { compile, validateOrThrow } from '../../common/schema.js';
 import {
-  DVR_PROPERTIES, ENCODING_PROPERTIES, NAME_SCHEMA, RECONNECT_GRACE_SCHEMA, settingsAdvice, type DvrSettings, type SegmentFormat,
+  DVR_PROPERTIES, ENCODING_PROPERTIES, RECONNECT_GRACE_SCHEMA, settingsAdvice, type DvrSettings, type SegmentFormat,
 } from '../../common/stream-settings.js';
 
 export type { ArchiveStrategy, SegmentFormat } from '../../common/stream-settings.js';

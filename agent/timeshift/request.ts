@@ -9,7 +9,7 @@
 //   .../master.m3u8, index.m3u8 or manifest.mpd ?start=<ISO-8601|epoch|-seconds>&end=...  the same by query
 //   .../index.m3u8?window=<seconds>                              the live playlist, shortened
 // <from> is Unix seconds, <duration> seconds. A malformed request is a 400, with one line that says why.
-import { NAME_PATTERN } from '../../common/stream-settings.js';
+import { NAME_SOURCE } from '../../common/names.js';
 
 export type TimeShiftKind = 'master' | 'media' | 'mpd' | 'clip' | 'thumb' | 'thumbs';
 
@@ -37,7 +37,7 @@ export interface RequestLimits {
   maxRangeSeconds: number;
 }
 
-const NAME = NAME_PATTERN.slice(1, -1);
+const NAME = NAME_SOURCE;
 const PATH_RE = new RegExp(
   `^/(${NAME})/(${NAME})(?:/(${NAME}))?/(index|archive|manifest|master)(?:-(\\d{1,12})-(\\d{1,9}|now))?\\.(m3u8|mpd|mp4)$`);
 

@@ -80,10 +80,15 @@ export class Transcoder {
       this.o.log.error({ stream: k, err: String(err) }, 'could not stop a moved stream\'s job'));
   }
 
-  /** The encoder wrote a segment (first rendition): it is alive; count late arrivals. */
+  /**
+   * The encoder wrote a segment: it is alive (any rendition says so: a copied video's 10 s segments
+   * come between its audio's 2 s ones); count the first rendition's late arrivals.
+   */
   private onArrived(e: { app: string; stream: string; rendition: string }): void {
     const r = this.jobs.get(key(e.app, e.stream));
-    if (!r || e.rendition !== r.job.ladder[0]?.name) return;
+    if (!r) return;
+    r.source.noteSegment();
+    if (e.rendition !== r.job.ladder[0]?.name) return;
     const now = Date.now();
     // Late: the segment came more than a second after its duration since the previous one (a copied
     // source's segments are as long as its keyframe interval, which may exceed the asked length).
@@ -91,7 +96,6 @@ export class Transcoder {
     if (r.lastArrival > 0 && now - r.lastArrival > expectedMs + 1000) r.lateSegments++;
     r.lastArrival = now;
     r.segmentsWritten++;
-    r.source.noteSegment();
   }
 
   /** A segment was listed: keep a minute of (time, media seconds, bytes) for speed and bit rate. */

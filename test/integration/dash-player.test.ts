@@ -108,11 +108,11 @@ describe('dash.js plays every fMP4 stream (headless Chromium, live through an ed
     it(`${stream === 'copy' ? 'copy mode (the source split into video and audio)' : 'a transcode ladder'}: plays live, seeks back `
       + 'and returns live, its clock from the edge', async () => {
       const mpdUrl = `${edge.url}/live/${stream}/manifest.mpd`;
-      // Ten seconds of DVR to seek into (the S@d of both representations add up to twice that).
-      await until(`${stream}: 10 s in the MPD`, async () => {
+      // Fourteen seconds of DVR to seek into (the S@d of both representations add up to twice that).
+      await until(`${stream}: 14 s in the MPD`, async () => {
         const res = await fetch(mpdUrl);
         const text = res.ok ? await res.text() : '';
-        return text.includes('contentType="audio"') && listedSeconds(text) >= 20 ? text : undefined;
+        return text.includes('contentType="audio"') && listedSeconds(text) >= 28 ? text : undefined;
       }, 60_000, 500);
       const mpd = await (await fetch(mpdUrl)).text();
       assert.match(mpd, /<AdaptationSet id="0" contentType="video"[^>]*>\n<Representation [^>]*codecs="avc1\.[0-9a-fA-F]+"/,
