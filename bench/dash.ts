@@ -10,11 +10,11 @@
 import path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { writeAtomic } from '../agent/packager/files.js';
-import { renderMpd, type DashRendition } from '../agent/packager/render/dash.js';
-import { parseMpd, renderMpdPatch, type ParsedMpd } from '../agent/packager/render/dash-patch.js';
-import type { VariantInfo } from '../agent/packager/render/master.js';
-import { SegmentIndex } from '../agent/packager/segment-index.js';
+import { writeAtomic } from '../common/files.js';
+import { renderMpd, type DashRendition } from '../packager/render/dash.js';
+import { parseMpd, renderMpdPatch, type ParsedMpd } from '../packager/render/dash-patch.js';
+import type { VariantInfo } from '../packager/render/master.js';
+import { SegmentIndex } from '../packager/index/segment-index.js';
 import { percentile, runBench, tempDir, type Started } from './util.js';
 
 const quick = process.argv.includes('--quick');

@@ -6,7 +6,7 @@ import { watch, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { silentLogger } from '../common/log.js';
 import { ffmpegArgs } from '../agent/encoder/args.js';
-import { Packager } from '../agent/packager/packager.js';
+import { Packager } from '../packager/packager.js';
 import { NginxProcess } from '../nginx/process.js';
 import { ffmpeg, percentile, tempDir } from './util.js';
 
@@ -18,7 +18,8 @@ const X264 = ['-map', '0:v', '-map', '1:a', '-c:v', 'libx264', '-preset', 'veryf
 async function ours(seconds: number): Promise<number[]> {
   const root = await tempDir('lat-ours');
   const packager = new Packager({ root, log: silentLogger() });
-  const sp = await packager.addStream({ app: 'live', stream: 'lat', renditions: ['src'], segmentSeconds: 1, windowSeconds: 60 });
+  const sp = await packager.addStream({ app: 'live', stream: 'lat', renditions: ['src'], format: 'ts', segmentSeconds: 1,
+    windowSeconds: 60 });
   const latencies: number[] = [];
   packager.events.on('listed', (e) => latencies.push(e.latencyMs));
   const args = ffmpegArgs({ input: { kind: 'test-pattern', width: 640, height: 360, fps: 25, durationSeconds: seconds }, mode: 'transcode',

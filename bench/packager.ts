@@ -8,10 +8,10 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { silentLogger } from '../common/log.js';
 import { ffmpegArgs } from '../agent/encoder/args.js';
-import { writeAtomic } from '../agent/packager/files.js';
-import { segmentName } from '../agent/packager/layout.js';
-import { Packager } from '../agent/packager/packager.js';
-import { renderDeltaPlaylist, renderMediaPlaylist } from '../agent/packager/render/hls.js';
+import { writeAtomic } from '../common/files.js';
+import { segmentName } from '../packager/layout.js';
+import { Packager } from '../packager/packager.js';
+import { renderDeltaPlaylist, renderMediaPlaylist } from '../packager/render/hls.js';
 import { latencyBench } from './latency.js';
 import { ffmpeg, percentile, runBench, tempDir, type Started } from './util.js';
 
@@ -49,7 +49,8 @@ async function windowBench(label: string, seconds: number, sources: string[]): P
   }
   const heapBefore = process.memoryUsage().arrayBuffers;
   const packager = new Packager({ root, log: silentLogger(), probe: async () => ({ width: 320, height: 180 }) });
-  const sp = await packager.addStream({ app: 'live', stream: 'w', renditions: ['src'], windowSeconds: seconds, segmentSeconds: SEG });
+  const sp = await packager.addStream({ app: 'live', stream: 'w', renditions: ['src'], format: 'ts', windowSeconds: seconds,
+    segmentSeconds: SEG });
   const r = sp.rendition('src');
   if (!r) throw new Error('no rendition');
   const memPerSegment = (process.memoryUsage().arrayBuffers - heapBefore) / r.index.length;

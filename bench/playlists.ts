@@ -10,12 +10,12 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { silentLogger } from '../common/log.js';
-import { chunkName, chunkPieceName } from '../agent/packager/layout.js';
-import { deflatePiece, renderGzipPlaylist, type ChunkPiece } from '../agent/packager/render/gzip.js';
+import { chunkName, chunkPieceName } from '../packager/layout.js';
+import { deflatePiece, renderGzipPlaylist, type ChunkPiece } from '../packager/render/gzip.js';
 import {
   CHUNK_SIZE, mediaPlaylistParts, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, ssiPlaylist, type MediaPlaylistInput,
-} from '../agent/packager/render/hls.js';
-import { SegmentIndex } from '../agent/packager/segment-index.js';
+} from '../packager/render/hls.js';
+import { SegmentIndex } from '../packager/index/segment-index.js';
 import { EDGE_DEFAULTS } from '../nginx/model.js';
 import { NginxProcess } from '../nginx/process.js';
 import { renderConfig } from '../nginx/render.js';

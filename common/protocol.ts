@@ -55,11 +55,24 @@ export interface Heartbeat {
   failedJobs?: Array<{ stream: string; error: string }>;
   /** Transcoders: ended events whose media it deleted when their retention ran out, as the controller asked. */
   deletedRecordings?: RecordingRef[];
+  /** Transcoders: ended events kept as versions (<stream>.<N>) found on the storage, with what each takes. */
+  versions?: ArchivedVersion[];
+  /** Transcoders: streams whose media it removed as the controller asked (a stream deleted with its media). */
+  purgedStreams?: PurgeResult[];
 }
 
 export interface StreamRef { app: string; stream: string }
-/** One ended event of a stream: the stream, and when that event ended (ms), so a report never touches a later event. */
-export interface RecordingRef extends StreamRef { endedAt: number }
+/**
+ * One ended event of a stream: the stream, and when that event ended (ms), so a report never touches
+ * a later event; with `version`, the event kept as <stream>.<version> (archive strategy 'version').
+ */
+export interface RecordingRef extends StreamRef { endedAt: number; version?: number }
+
+/** An ended event kept as <stream>.<version>, as a transcoder finds it on the storage: when it ended, what it takes. */
+export interface ArchivedVersion extends StreamRef { version: number; endedAt: number; bytes: number }
+
+/** What removing a stream's media removed: its directory and its versions' (as <app>/<dir>), and their bytes. */
+export interface PurgeResult extends StreamRef { removed: string[]; bytes: number }
 
 /** What the controller answers: the jobs this node should run (absent: keep the current ones). */
 export interface HeartbeatReply {
@@ -69,4 +82,6 @@ export interface HeartbeatReply {
   streamMaps?: { signed: StreamRef[]; ended: StreamRef[] };
   /** Transcoders: ended events whose retention ran out: delete their media from the shared storage. */
   deleteRecordings?: RecordingRef[];
+  /** Transcoders: streams deleted with their media: remove it (the stream's directory and its versions). */
+  purgeStreams?: StreamRef[];
 }

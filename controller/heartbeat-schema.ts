@@ -10,6 +10,8 @@ import type { Heartbeat } from '../common/protocol.js';
 /** A figure: a non-negative number, or null where the agent could not measure it (NaN serialises as null). */
 const figure = { type: ['number', 'null'], minimum: 0 } as const;
 const optionalFigure = figure;
+/** An archived event's number (<stream>.<N>). */
+const VERSION = { type: 'integer', minimum: 0, maximum: 999_999_999 } as const;
 
 export const heartbeatSchema = {
   $id: 'heartbeat', type: 'object', required: ['nodeId'],
@@ -30,7 +32,12 @@ export const heartbeatSchema = {
     connections: figure,
     nginx: { enum: ['up', 'down'] },
     deletedRecordings: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['app', 'stream', 'endedAt'],
-      properties: { app: NAME_SCHEMA, stream: NAME_SCHEMA, endedAt: { type: 'number', minimum: 0 } } } },
+      properties: { app: NAME_SCHEMA, stream: NAME_SCHEMA, endedAt: { type: 'number', minimum: 0 }, version: VERSION } } },
+    versions: { type: 'array', maxItems: 10_000, items: { type: 'object', required: ['app', 'stream', 'version', 'endedAt', 'bytes'],
+      properties: { app: NAME_SCHEMA, stream: NAME_SCHEMA, version: VERSION, endedAt: { type: 'number', minimum: 0 }, bytes: figure } } },
+    purgedStreams: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['app', 'stream', 'removed', 'bytes'],
+      properties: { app: NAME_SCHEMA, stream: NAME_SCHEMA, bytes: figure,
+        removed: { type: 'array', maxItems: 100_000, items: { type: 'string', maxLength: 200 } } } } },
     failedJobs: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['stream', 'error'], properties: {
       stream: { type: 'string', maxLength: 200 }, error: { type: 'string', maxLength: 2000 } } } },
   },

@@ -1,10 +1,11 @@
 // The controller's Prometheus metrics (GET /metrics with the admin token).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { processMetrics } from '../common/prom.js';
-import type { Store } from './store.js';
+import type { StateStore } from './store.js';
 
-export function controllerMetrics(store: Store):
-  { registry: Registry; heartbeats: Counter; allocation: Histogram; publishRefused: Counter } {
+export interface ControllerMetrics { registry: Registry; heartbeats: Counter; allocation: Histogram; publishRefused: Counter }
+
+export function controllerMetrics(store: StateStore): ControllerMetrics {
   const registry = new Registry();
   processMetrics(registry);
   new Gauge({ name: 'dvr_controller_nodes', help: 'Nodes by role and state', labelNames: ['role', 'state'], registers: [registry],

@@ -4,7 +4,7 @@
 // that every route the API serves under /api/v1 is described here and nothing else.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { NAME_SCHEMA } from '../common/names.js';
+import { NAME_SCHEMA, STREAM_DIR_PATTERN } from '../common/names.js';
 import { heartbeatSchema } from './heartbeat-schema.js';
 import { LAUNCH_CONFIG_DIR, ROLES } from './launch-config.js';
 import { NODE_STATES } from './node-states.js';
@@ -12,7 +12,8 @@ import { scaleRequestSchema } from './scaling.js';
 import { streamDefaultsSchema, streamPatchSchema, streamSchema } from './streams.js';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
-type Op = { summary: string; security: 'admin' | 'agent' | 'none'; body?: string; ok: number; alsoOk?: number; returns?: object };
+type Op = { summary: string; security: 'admin' | 'agent' | 'none'; body?: string; ok: number; alsoOk?: number[]; returns?: object };
+const STATUS_TEXT: Record<number, string> = { 200: 'OK', 201: 'Created', 202: 'Accepted', 204: 'No content' };
 
 const ref = (name: string): object => ({ $ref: `#/components/schemas/${name}` });
 const list = (name: string): object => ({ type: 'array', items: ref(name) });
@@ -30,7 +31,7 @@ export const ROUTES: Record<string, Partial<Record<Method, Op>>> = {
   '/launch-configs/{name}': {
     get: { summary: 'One launch config', security: 'admin', ok: 200, returns: ref('LaunchConfig') },
     put: { summary: 'Add or replace a launch config (201 added, 200 replaced); the name in the body is the one in the path',
-      security: 'admin', ok: 200, alsoOk: 201, body: 'LaunchConfig', returns: ref('LaunchConfig') },
+      security: 'admin', ok: 200, alsoOk: [201], body: 'LaunchConfig', returns: ref('LaunchConfig') },
     delete: { summary: 'Remove a launch config', security: 'admin', ok: 204 },
   },
   '/nodes': { get: { summary: 'Nodes, filtered by ?role= and ?state=', security: 'admin', ok: 200, returns: list('Node') } },
@@ -55,7 +56,9 @@ export const ROUTES: Record<string, Partial<Record<Method, Op>>> = {
     get: { summary: 'One stream', security: 'admin', ok: 200, returns: ref('Stream') },
     patch: { summary: 'Change a stream\'s DVR settings or signing; a running stream\'s transcoder applies them without a restart',
       security: 'admin', ok: 200, body: 'StreamUpdate', returns: ref('Stream') },
-    delete: { summary: 'Delete a stream', security: 'admin', ok: 204 },
+    delete: { summary: 'Delete a stream (204; its media stays). With ?purge=true its media too: its directory and its archived '
+      + 'versions, removed by a transcoder, refused while it runs (409); 200 with what was removed ({ deleted, removed, bytes }), or '
+      + '202 while the removal goes on', security: 'admin', ok: 204, alsoOk: [200, 202] },
   },
   '/history': {
     get: { summary: 'The last half hour of what heartbeats carried, per node and per stream, as columns (t: ms, then each figure)',
@@ -106,6 +109,8 @@ export function openApiDocument(): object {
     ...streamSchema.properties, status: { enum: ['idle', 'live', 'ending', 'ended'] },
     transcoder: { type: ['string', 'null'] }, origin: { type: ['string', 'null'] },
     epoch: { type: 'integer', description: 'Its assignment epoch: raised each time it moves to another transcoder' },
+    local: { type: 'boolean', description: 'Run by a transcoder from its own config (the appliance\'s demo): no publisher' },
+    deleting: { type: 'boolean', description: 'Deleted with its media: listed until a transcoder has removed it' },
     warnings: { type: 'array', items: { type: 'string' },
       description: 'Advice on its settings (e.g. a playlist too long for players)' } } };
   const node = { type: 'object', required: ['id', 'role', 'state', 'address', 'capacity', 'lastHeartbeat'], properties: {
@@ -114,7 +119,9 @@ export function openApiDocument(): object {
     capacity: { type: 'integer' }, assigned: { type: 'integer' }, lastHeartbeat: { type: 'integer', description: 'Unix ms' },
     since: { type: 'integer', description: 'Unix ms' }, metrics: { type: ['object', 'null'] } } };
   const recording = { type: 'object', required: ['app', 'stream', 'kind', 'endedAt', 'bytes', 'retentionHours', 'expiresAt'], properties: {
-    app: NAME_SCHEMA, stream: NAME_SCHEMA, kind: { enum: ['event', 'window'] }, endedAt: { type: ['string', 'null'] },
+    app: NAME_SCHEMA, stream: { type: 'string', pattern: STREAM_DIR_PATTERN, description: 'The stream, or an archived version '
+      + '(<stream>.<N>)' }, kind: { enum: ['event', 'window', 'version'] }, version: { type: 'integer' },
+    endedAt: { type: ['string', 'null'] },
     bytes: { type: ['integer', 'null'] }, retentionHours: { type: 'number' }, expiresAt: { type: ['string', 'null'] } } };
   const paths: Record<string, object> = {};
   for (const [p, ops] of Object.entries(ROUTES)) {
@@ -124,8 +131,8 @@ export function openApiDocument(): object {
       ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: ref(op.body) } } } } : {}),
       responses: {
         [String(op.ok)]: { description: 'OK', ...(op.returns ? { content: { 'application/json': { schema: op.returns } } } : {}) },
-        ...(op.alsoOk !== undefined ? { [String(op.alsoOk)]: { description: 'Created',
-          ...(op.returns ? { content: { 'application/json': { schema: op.returns } } } : {}) } } : {}),
+        ...Object.fromEntries((op.alsoOk ?? []).map((code) => [String(code), { description: STATUS_TEXT[code] ?? 'OK',
+          ...(op.returns ? { content: { 'application/json': { schema: op.returns } } } : {}) }])),
         default: { description: 'Error', content: { 'application/json': { schema: ref('Error') } } },
       },
     }]));

@@ -6,12 +6,12 @@ import { targetsByRole, type Role, type Target } from './launch-config.js';
 import type { Provider } from './providers.js';
 import { nextState } from './node-states.js';
 import { decide } from './scaling.js';
-import type { NodeRow, Store } from './store.js';
+import type { NodeRow, StateStore } from './store.js';
 
 export class Scaler {
   private busy = false;
 
-  constructor(private readonly store: Store, private readonly provider: Provider | undefined, private readonly log: Logger,
+  constructor(private readonly store: StateStore, private readonly provider: Provider | undefined, private readonly log: Logger,
     private readonly now: () => number = Date.now) {}
 
   private targets(): Target[] {
@@ -23,7 +23,7 @@ export class Scaler {
       const counts = this.store.assignedCounts();
       return nodes.reduce((a, n) => a + (counts.get(n.id) ?? 0), 0);
     }
-    return nodes.reduce((a, n) => a + Number((n.metrics as { connections?: number } | null)?.connections ?? 0), 0);
+    return nodes.reduce((a, n) => a + (n.metrics?.connections ?? 0), 0);
   }
 
   /** One pass over every role with a scale policy. Never runs twice at once. */

@@ -2,6 +2,7 @@
 // assignments. Every change is one transaction, so a kill -9 at any moment leaves either the
 // old row or the new one.
 import Database from 'better-sqlite3';
+import type { Heartbeat, StreamFigures, SystemFigures } from '../common/protocol.js';
 import type { DvrSettings, EncodingSettings } from '../common/stream-settings.js';
 import type { Role } from './launch-config.js';
 import type { NodeState } from './node-states.js';
@@ -15,11 +16,23 @@ export interface NodeRow {
   address: string;
   capacity: number;
   lastHeartbeat: number;
-  metrics: unknown;
+  metrics: NodeMetrics | null;
   /** When the node came into service (warm-up is counted from here). */
   since: number;
   /** Transcoders: streams that run on it now (live, or within their reconnect grace). Kept by the store. */
   assigned?: number;
+}
+
+/** What a node's last heartbeat carried, as the controller keeps it (heartbeats.ts builds it from the checked heartbeat). */
+export interface NodeMetrics {
+  system?: SystemFigures;
+  streams?: StreamFigures[];
+  storage?: Heartbeat['storage'];
+  failedJobs?: Array<{ stream: string; error: string }>;
+  /** Serving nodes: viewers or publishers connected. */
+  connections?: number;
+  /** Serving nodes: whether their nginx answers. */
+  nginx?: 'up' | 'down';
 }
 
 export interface ScaleEvent { role: string; at: number; action: 'out' | 'in'; count: number; reason: string; nodes: string[] }
@@ -56,6 +69,18 @@ export interface StreamRow {
   /** What its media took on the storage, as its transcoder last reported. */
   storedBytes?: number | undefined;
   /** When its media was deleted (its retention ran out). */
+  mediaDeletedAt?: number | undefined;
+  /** When it was deleted with its media: the row stays until a transcoder says the media is gone. */
+  purgeRequestedAt?: number | undefined;
+}
+
+/** An ended event kept as <stream>.<version> (archive strategy 'version'). */
+export interface VersionRow {
+  app: string;
+  stream: string;
+  version: number;
+  endedAt: number;
+  storedBytes?: number | undefined;
   mediaDeletedAt?: number | undefined;
 }
 
@@ -105,22 +130,82 @@ const MIGRATIONS = [
    ALTER TABLE streams ADD COLUMN stored_bytes INTEGER;
    ALTER TABLE streams ADD COLUMN media_deleted_at INTEGER;
    UPDATE streams SET ended_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 WHERE status = 'ended';`,
+  // Ended events kept as versions (<stream>.<N>), as transcoders find them on the storage; and a
+  // stream deleted with its media, kept until a transcoder says the media is gone.
+  `CREATE TABLE versions (app TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL, ended_at INTEGER NOT NULL,
+     stored_bytes INTEGER, media_deleted_at INTEGER, PRIMARY KEY (app, stream, version));
+   ALTER TABLE streams ADD COLUMN purge_requested_at INTEGER;`,
 ];
 
 interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string;
   since: number; assigned: number }
 interface RawStream { app: string; stream: string; settings: string; stream_key: string; status: StreamRow['status'];
   transcoder: string | null; ending_since: number | null; origin: string | null; epoch: number; ended_at: number | null;
-  stored_bytes: number | null; media_deleted_at: number | null }
+  stored_bytes: number | null; media_deleted_at: number | null; purge_requested_at: number | null }
+interface RawVersion { app: string; stream: string; version: number; ended_at: number; stored_bytes: number | null;
+  media_deleted_at: number | null }
 
 const node = (r: RawNode): NodeRow => ({ id: r.id, role: r.role, state: r.state, address: r.address, capacity: r.capacity,
-  lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as unknown, since: r.since, assigned: r.assigned });
+  lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as NodeMetrics | null, since: r.since, assigned: r.assigned });
 const stream = (r: RawStream): StreamRow => ({ app: r.app, stream: r.stream, settings: JSON.parse(r.settings) as StreamOptions,
   streamKey: r.stream_key, status: r.status, transcoder: r.transcoder ?? undefined, endingSince: r.ending_since ?? undefined,
   origin: r.origin ?? undefined, epoch: r.epoch, endedAt: r.ended_at ?? undefined, storedBytes: r.stored_bytes ?? undefined,
-  mediaDeletedAt: r.media_deleted_at ?? undefined });
+  mediaDeletedAt: r.media_deleted_at ?? undefined, purgeRequestedAt: r.purge_requested_at ?? undefined });
+const version = (r: RawVersion): VersionRow => ({ app: r.app, stream: r.stream, version: r.version, endedAt: r.ended_at,
+  storedBytes: r.stored_bytes ?? undefined, mediaDeletedAt: r.media_deleted_at ?? undefined });
 
-export class Store {
+/**
+ * Where the controller's state is read and written: every service goes through this seam (the
+ * SQLite engine below implements it; PostgreSQL is to implement it for a cluster's controllers).
+ * Everything else a service keeps is a cache any controller can rebuild from it.
+ */
+export interface StateStore {
+  /** Runs `fn` as one transaction: all its changes, or none. */
+  transaction<T>(fn: () => T): T;
+  putLaunchConfig(name: string, body: unknown): boolean;
+  replaceLaunchConfig(name: string, body: unknown): boolean;
+  launchConfigs(): Array<{ name: string; body: unknown }>;
+  deleteLaunchConfig(name: string): boolean;
+  upsertNode(n: NodeRow): void;
+  node(id: string): NodeRow | undefined;
+  nodes(filter?: { role?: string; state?: string }): NodeRow[];
+  setNodeState(id: string, state: NodeState): void;
+  addScaleEvent(e: ScaleEvent): void;
+  scaleEvents(limit?: number): ScaleEvent[];
+  lastScaleAt(role: string): number;
+  /** Bumped by every change to the streams, so views of them can be cached. */
+  readonly streamsVersion: number;
+  insertStream(s: StreamRow): boolean;
+  updateStreamSettings(app: string, name: string, settings: StreamOptions): boolean;
+  stream(app: string, name: string): StreamRow | undefined;
+  streams(): StreamRow[];
+  streamsOn(transcoder: string): StreamRow[];
+  loadOf(role: string): Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }>;
+  assignedCounts(): Map<string, number>;
+  setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined, endingSince?: number): void;
+  setStreamOrigin(app: string, name: string, origin: string | undefined): void;
+  endStreams(before: number): StreamRow[];
+  setStoredBytes(app: string, name: string, bytes: number): void;
+  markMediaDeleted(app: string, name: string, endedAt: number, at: number): boolean;
+  firstWithStorage(role: string): string | undefined;
+  endedWithMedia(): StreamRow[];
+  deleteStream(app: string, name: string): boolean;
+  /** A version a transcoder found (its end and size); one whose media was deleted stays deleted. */
+  upsertVersion(v: VersionRow): void;
+  /** Versions whose media is still on the storage. */
+  versionsWithMedia(): VersionRow[];
+  markVersionDeleted(app: string, name: string, version: number, at: number): boolean;
+  /** Asks for a stream to be deleted with its media; false while it runs (live or ending) or when it does not exist. */
+  requestPurge(app: string, name: string, at: number): boolean;
+  /** Streams whose media is to be removed. */
+  purgesPending(): StreamRow[];
+  /** A stream's media is gone: its row and its versions' go too. */
+  finishPurge(app: string, name: string): boolean;
+  close(): void;
+}
+
+/** The embedded engine: one SQLite file. */
+export class Store implements StateStore {
   private readonly db: Database.Database;
   private closed = false;
   /** Bumped by every change to the streams table, so views of it can be cached. */
@@ -280,6 +365,36 @@ export class Store {
   deleteStream(app: string, name: string): boolean {
     this.streamsVersion++;
     return this.db.prepare('DELETE FROM streams WHERE app = ? AND stream = ?').run(app, name).changes === 1;
+  }
+  upsertVersion(v: VersionRow): void {
+    this.db.prepare(`INSERT INTO versions (app, stream, version, ended_at, stored_bytes) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (app, stream, version) DO UPDATE SET ended_at = excluded.ended_at, stored_bytes = excluded.stored_bytes
+      WHERE versions.media_deleted_at IS NULL`).run(v.app, v.stream, v.version, Math.round(v.endedAt), v.storedBytes ?? null);
+  }
+  versionsWithMedia(): VersionRow[] {
+    return (this.db.prepare('SELECT * FROM versions WHERE media_deleted_at IS NULL ORDER BY ended_at, app, stream, version')
+      .all() as RawVersion[]).map(version);
+  }
+  markVersionDeleted(app: string, name: string, v: number, at: number): boolean {
+    return this.db.prepare(`UPDATE versions SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ? AND version = ?
+      AND media_deleted_at IS NULL`).run(at, app, name, v).changes === 1;
+  }
+  requestPurge(app: string, name: string, at: number): boolean {
+    this.streamsVersion++;
+    return this.db.prepare(`UPDATE streams SET purge_requested_at = COALESCE(purge_requested_at, ?) WHERE app = ? AND stream = ?
+      AND status NOT IN ('live', 'ending')`).run(at, app, name).changes === 1;
+  }
+  purgesPending(): StreamRow[] {
+    return (this.db.prepare('SELECT * FROM streams WHERE purge_requested_at IS NOT NULL ORDER BY purge_requested_at')
+      .all() as RawStream[]).map(stream);
+  }
+  finishPurge(app: string, name: string): boolean {
+    return this.transaction(() => {
+      this.db.prepare('DELETE FROM versions WHERE app = ? AND stream = ?').run(app, name);
+      this.streamsVersion++;
+      return this.db.prepare('DELETE FROM streams WHERE app = ? AND stream = ? AND purge_requested_at IS NOT NULL')
+        .run(app, name).changes === 1;
+    });
   }
 
   close(): void {

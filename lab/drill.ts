@@ -7,7 +7,7 @@
 // the outage.
 import { promises as fs } from 'node:fs';
 import { parse, setOptions, types } from 'hls-parser';
-import { gapMarkerName } from '../agent/packager/layout.js';
+import { gapMarkerName } from '../packager/layout.js';
 import { DvrError } from '../common/errors.js';
 
 // Every rule hls-parser knows is enforced, but one: it wants CAN-BLOCK-RELOAD in every

@@ -80,110 +80,103 @@ async function signalIn(h: Host, match: RegExp, signal: NodeJS.Signals): Promise
 
 const addUnique = (list: string[], v: string): string[] => (list.includes(v) ? list : [...list, v]);
 
+/** What a fault handler works with: the lab, its records of faults, the host named, the controller's host. */
+interface FaultContext { s: LabState; f: LabState['faults']; need: () => Host; controller: Host; say: Say }
+
+/** heal: link up, the controller reachable again, and what was killed provisioned again. */
+async function heal({ s, f, need, controller, say }: FaultContext): Promise<string> {
+  const target = need();
+  await run('ip', ['link', 'set', target.link, 'up']);
+  await run('ip', ['-n', target.ns, 'route', 'del', 'prohibit', `${controller.address}/32`]);
+  const wasKilled = f.killed.includes(target.name);
+  f.cut = f.cut.filter((x) => x !== target.name);
+  f.cutController = f.cutController.filter((x) => x !== target.name);
+  if (wasKilled) {
+    say(`provisioning ${target.name} again (dvr-provision apply --host ${target.name})`);
+    const r = await provisionLab(s, [target.name]);
+    if (!r.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `provisioning ${target.name} failed: ${r.summary}`);
+    f.killed = f.killed.filter((x) => x !== target.name);
+  }
+  return `${target.name} healed (link up, controller reachable${wasKilled ? ', what was killed provisioned again' : ''})`;
+}
+
+/** fill-storage: the export filled but for 16 MiB. */
+async function fillStorage({ s, f }: FaultContext): Promise<string> {
+  const dir = labPaths(s.options.dir).export;
+  const st = await fs.statfs(dir);
+  const size = Math.max(0, st.bavail * st.bsize - 16 * 1024 * 1024);
+  const r = await run('fallocate', ['-l', String(size), path.join(dir, '.lab-filler')]);
+  if (r.code !== 0) throw new DvrError('DVR_ERR_DEPENDENCY', `fallocate: ${r.stderr.trim()}`);
+  f.storageFilled = true;
+  return `filled the storage (${Math.round(size / 1048576)} MiB written, 16 MiB left)`;
+}
+
+/** Each fault: what it does to the lab, and what it says it did. */
+const HANDLERS: Record<FaultKind, (c: FaultContext) => Promise<string>> = {
+  'kill-agent': async ({ f, need }) => {
+    const n = await killIn(need(), /dvr-agent|PM2 v\d|God Daemon|(^|\/)ffmpeg /);
+    f.killed = addUnique(f.killed, need().name);
+    return `killed ${n} processes on ${need().name} (its agent, pm2 and encoders)`;
+  },
+  'kill-edge': async ({ f, need }) => {
+    const n = await killIn(need(), /^nginx: /);
+    f.killed = addUnique(f.killed, need().name);
+    return `killed ${n} nginx processes on ${need().name}`;
+  },
+  cut: async ({ f, need }) => {
+    const r = await run('ip', ['link', 'set', need().link, 'down']);
+    if (r.code !== 0) throw new DvrError('DVR_ERR_DEPENDENCY', `ip link set ${need().link} down: ${r.stderr.trim()}`);
+    f.cut = addUnique(f.cut, need().name);
+    return `${need().name}'s link is down`;
+  },
+  'cut-controller': async ({ f, need, controller }) => {
+    await run('ip', ['-n', need().ns, 'route', 'del', 'prohibit', `${controller.address}/32`]);
+    const r = await run('ip', ['-n', need().ns, 'route', 'add', 'prohibit', `${controller.address}/32`]);
+    if (r.code !== 0) throw new DvrError('DVR_ERR_DEPENDENCY', `ip route add prohibit ${controller.address}: ${r.stderr.trim()}`);
+    f.cutController = addUnique(f.cutController, need().name);
+    return `${need().name} can no longer reach the controller (${controller.address})`;
+  },
+  heal,
+  'stop-storage': async ({ s, f }) => {
+    const n = await signalIn(host(s, 'storage'), /ganesha\.nfsd|sshd/, 'SIGSTOP');
+    f.storageStopped = true;
+    return `froze the storage service (${n} processes)`;
+  },
+  'start-storage': async ({ s, f }) => {
+    const n = await signalIn(host(s, 'storage'), /ganesha\.nfsd|sshd/, 'SIGCONT');
+    f.storageStopped = false;
+    return `the storage service goes on (${n} processes)`;
+  },
+  'kill-controller': async ({ f, controller }) => {
+    const n = await killIn(controller, /dvr-controller/);
+    f.controllerKilled = true;
+    return `killed dvr-controller (${n} process)`;
+  },
+  'start-controller': async ({ s, f, controller }) => {
+    if ((await matching(controller, /dvr-controller/)).length > 0) return 'dvr-controller is running already';
+    s.controller = await startController(s);
+    f.controllerKilled = false;
+    return `dvr-controller started again (pid ${s.controller.pid})`;
+  },
+  'fill-storage': fillStorage,
+  'free-storage': async ({ s, f }) => {
+    await fs.rm(path.join(labPaths(s.options.dir).export, '.lab-filler'), { force: true });
+    f.storageFilled = false;
+    return 'freed the storage';
+  },
+  'drop-publisher': async ({ s }) => {
+    const n = await killIn(host(s, PUBLISHER_HOST), /(^|\/)ffmpeg /, 0);
+    return `dropped the publisher's connection (${n} process); it reconnects in 2 s`;
+  },
+};
+
 /** Applies a fault to the running lab and records it; returns what was done, for people. */
 export async function applyFault(s: LabState, kind: FaultKind, h: Host | undefined, say: Say): Promise<string> {
-  const f = s.faults;
-  const controller = host(s, CONTROLLER_HOST);
   const need = (): Host => {
     if (!h) throw new FaultUsageError(`fault '${kind}' needs a host`);
     return h;
   };
-  let done: string;
-  switch (kind) {
-    case 'kill-agent': {
-      const n = await killIn(need(), /dvr-agent|PM2 v\d|God Daemon|(^|\/)ffmpeg /);
-      f.killed = addUnique(f.killed, need().name);
-      done = `killed ${n} processes on ${need().name} (its agent, pm2 and encoders)`;
-      break;
-    }
-    case 'kill-edge': {
-      const n = await killIn(need(), /^nginx: /);
-      f.killed = addUnique(f.killed, need().name);
-      done = `killed ${n} nginx processes on ${need().name}`;
-      break;
-    }
-    case 'cut': {
-      const r = await run('ip', ['link', 'set', need().link, 'down']);
-      if (r.code !== 0) throw new DvrError('DVR_ERR_DEPENDENCY', `ip link set ${need().link} down: ${r.stderr.trim()}`);
-      f.cut = addUnique(f.cut, need().name);
-      done = `${need().name}'s link is down`;
-      break;
-    }
-    case 'cut-controller': {
-      await run('ip', ['-n', need().ns, 'route', 'del', 'prohibit', `${controller.address}/32`]);
-      const r = await run('ip', ['-n', need().ns, 'route', 'add', 'prohibit', `${controller.address}/32`]);
-      if (r.code !== 0) throw new DvrError('DVR_ERR_DEPENDENCY', `ip route add prohibit ${controller.address}: ${r.stderr.trim()}`);
-      f.cutController = addUnique(f.cutController, need().name);
-      done = `${need().name} can no longer reach the controller (${controller.address})`;
-      break;
-    }
-    case 'heal': {
-      const target = need();
-      await run('ip', ['link', 'set', target.link, 'up']);
-      await run('ip', ['-n', target.ns, 'route', 'del', 'prohibit', `${controller.address}/32`]);
-      const wasKilled = f.killed.includes(target.name);
-      f.cut = f.cut.filter((x) => x !== target.name);
-      f.cutController = f.cutController.filter((x) => x !== target.name);
-      if (wasKilled) {
-        say(`provisioning ${target.name} again (dvr-provision apply --host ${target.name})`);
-        const r = await provisionLab(s, [target.name]);
-        if (!r.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `provisioning ${target.name} failed: ${r.summary}`);
-        f.killed = f.killed.filter((x) => x !== target.name);
-      }
-      done = `${target.name} healed (link up, controller reachable${wasKilled ? ', what was killed provisioned again' : ''})`;
-      break;
-    }
-    case 'stop-storage': {
-      const n = await signalIn(host(s, 'storage'), /ganesha\.nfsd|sshd/, 'SIGSTOP');
-      f.storageStopped = true;
-      done = `froze the storage service (${n} processes)`;
-      break;
-    }
-    case 'start-storage': {
-      const n = await signalIn(host(s, 'storage'), /ganesha\.nfsd|sshd/, 'SIGCONT');
-      f.storageStopped = false;
-      done = `the storage service goes on (${n} processes)`;
-      break;
-    }
-    case 'kill-controller': {
-      const n = await killIn(controller, /dvr-controller/);
-      f.controllerKilled = true;
-      done = `killed dvr-controller (${n} process)`;
-      break;
-    }
-    case 'start-controller': {
-      if ((await matching(controller, /dvr-controller/)).length > 0) {
-        done = 'dvr-controller is running already';
-        break;
-      }
-      s.controller = await startController(s);
-      f.controllerKilled = false;
-      done = `dvr-controller started again (pid ${s.controller.pid})`;
-      break;
-    }
-    case 'fill-storage': {
-      const dir = labPaths(s.options.dir).export;
-      const st = await fs.statfs(dir);
-      const free = st.bavail * st.bsize;
-      const size = Math.max(0, free - 16 * 1024 * 1024);
-      const r = await run('fallocate', ['-l', String(size), path.join(dir, '.lab-filler')]);
-      if (r.code !== 0) throw new DvrError('DVR_ERR_DEPENDENCY', `fallocate: ${r.stderr.trim()}`);
-      f.storageFilled = true;
-      done = `filled the storage (${Math.round(size / 1048576)} MiB written, 16 MiB left)`;
-      break;
-    }
-    case 'free-storage': {
-      await fs.rm(path.join(labPaths(s.options.dir).export, '.lab-filler'), { force: true });
-      f.storageFilled = false;
-      done = 'freed the storage';
-      break;
-    }
-    case 'drop-publisher': {
-      const n = await killIn(host(s, PUBLISHER_HOST), /(^|\/)ffmpeg /, 0);
-      done = `dropped the publisher's connection (${n} process); it reconnects in 2 s`;
-      break;
-    }
-  }
+  const done = await HANDLERS[kind]({ s, f: s.faults, need, controller: host(s, CONTROLLER_HOST), say });
   await writeState(s);
   return done;
 }

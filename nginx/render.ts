@@ -1,8 +1,14 @@
 // nginx configuration rendered from a typed model (edge, relay, origin). Pure: the same model
 // always gives the same text, which golden-file tests pin and `nginx -t` validates.
 import { urlHost } from '../common/address.js';
-import { EDGE_TIME_PATH } from '../common/edge-paths.js';
-import { checkName } from '../common/names.js';
+import {
+  CLIP_NAME_SOURCE, EDGE_TIME_PATH, RANGE_NAME_SOURCE, SIGNED_PREFIX_SOURCE, STREAM_PATH_SOURCE, THUMB_NAME_SOURCE, THUMB_TRACK,
+} from '../common/edge-paths.js';
+import { TEMP_SUFFIX } from '../common/files.js';
+import { NAME_SOURCE, STREAM_DIR_SOURCE, checkName } from '../common/names.js';
+import {
+  CHUNK_DIR, CHUNK_PIECE_EXT, GZ_SSI_SUFFIX, INCOMING_DIR, MPD_PATCH_SOURCE, SSI_SUFFIX, STATE_EXT,
+} from '../packager/layout.js';
 import { checkSecret } from './signing.js';
 import type { EdgeModel, Listen, NginxModel, OriginModel, OriginSegmenter, RelayModel, Signing, StreamKey, StreamMaps } from './model.js';
 import { DvrError } from '../common/errors.js';
@@ -160,8 +166,7 @@ function checksTokens(m: EdgeModel | RelayModel): boolean {
 /** The signed-URL entry: check token and expiry, then serve the plain path inside. */
 function signedLocation(s: Signing | undefined, then: Node[]): Node[] {
   if (!s) return [];
-  return [b('location ~ "^/s/(?<sl_expires>\\d{1,12})/(?<sl_token>[A-Za-z0-9_-]{22})'
-      + '(?<sl_path>/(?<sl_app>[a-z0-9_-]{1,64})/(?<sl_stream>[a-z0-9_-]{1,64}(\\.\\d{1,9})?)/.+)$"',
+  return [b(`location ~ "^${SIGNED_LOCATION_PREFIX}(?<sl_path>/(?<sl_app>${NAME_SOURCE})/(?<sl_stream>${STREAM_DIR_SOURCE})/.+)$"`,
     'secure_link $sl_token,$sl_expires;',
     'secure_link_md5 "$sl_expires/$sl_app/$sl_stream/ $dvr_signing_secret";',
     preflight(),
@@ -177,13 +182,18 @@ function requireToken(check: boolean): Node[] {
   return ['set $dvr_sig "$dvr_sig_required$dvr_sig_ok";', b('if ($dvr_sig = "10")', 'return 403;')];
 }
 
+/** A literal name as a regex: its dots escaped. */
+const lit = (name: string): string => name.replaceAll('.', '\\.');
+/** Signed playback's prefix with its parts captured for secure_link. */
+const SIGNED_LOCATION_PREFIX = SIGNED_PREFIX_SOURCE.replace('\\d{1,12}', '(?<sl_expires>\\d{1,12})')
+  .replace('[A-Za-z0-9_-]{22}', '(?<sl_token>[A-Za-z0-9_-]{22})');
 /** A time-shift path: index-<from>-<duration|now>.m3u8/.mpd (a rendition's too), archive-<from>-<duration>.mp4. */
-const TIMESHIFT_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}(/[a-z0-9_-]{1,64})?/index-\\d{1,12}-(\\d{1,9}|now)\\.(m3u8|mpd)$';
-const CLIP_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/archive-\\d{1,12}-\\d{1,9}\\.mp4$';
-/** A stream's directory as a URI: <app>/<stream>, or an ended event's version <app>/<stream>.<N>. */
-const STREAM_DIR_PATH = '/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}(\\.\\d{1,9})?';
+const TIMESHIFT_PATH = `^/${NAME_SOURCE}/${NAME_SOURCE}(/${NAME_SOURCE})?/${RANGE_NAME_SOURCE}$`;
+const CLIP_PATH = `^/${NAME_SOURCE}/${NAME_SOURCE}/${CLIP_NAME_SOURCE}$`;
 /** A thumbnail (thumb-<second>.jpg) or the thumbnail track that lists them (thumbs.m3u8). */
-const THUMB_PATH = '^/[a-z0-9_-]{1,64}/[a-z0-9_-]{1,64}/(thumb-[1-9]\\d{0,11}\\.jpg|thumbs\\.m3u8)$';
+const THUMB_PATH = `^/${NAME_SOURCE}/${NAME_SOURCE}/(${THUMB_NAME_SOURCE}|${lit(THUMB_TRACK)})$`;
+/** What is never served: dotfiles and temp names, the encoders' scratch directories, state files. */
+const PRIVATE = `/\\.|${lit(TEMP_SUFFIX)}$|/${INCOMING_DIR}/|${lit(STATE_EXT)}$`;
 
 /**
  * The edge's time-shift URLs, passed to the edge agent's service on loopback. Playlists and MPDs are
@@ -262,7 +272,7 @@ export function renderEdge(m: EdgeModel): string {
   const playlistCache: Node[] = [
     b('map $uri $dvr_live_cache', `default "public, max-age=${m.playlistMaxAgeSeconds}";`,
       // Versioned recordings (<stream>.<N>) are ended events.
-      `"~^/[a-z0-9_-]+/[a-z0-9_-]+\\.\\d+/" "public, max-age=${m.endedPlaylistMaxAgeSeconds}";`),
+      `"~^/${NAME_SOURCE}/${NAME_SOURCE}\\.\\d+/" "public, max-age=${m.endedPlaylistMaxAgeSeconds}";`),
     b('map $dvr_stream_ended $dvr_playlist_cache', `default $dvr_live_cache;`, `1 "public, max-age=${m.endedPlaylistMaxAgeSeconds}";`)];
   const server = b('server',
     ...m.listen.map(listen),
@@ -276,12 +286,12 @@ export function renderEdge(m: EdgeModel): string {
       'return 200 $time_iso8601;'),
     ...playerLocations(m),
     // Temp names (.name.tmp), dotfiles, the encoder's scratch dirs and state files are never served.
-    b('location ~ "(/\\.|\\.tmp$|/incoming/|\\.json$|\\.ssi$)"', 'return 403;'),
+    b(`location ~ "(${PRIVATE}|${lit(SSI_SUFFIX)}$)"`, 'return 403;'),
     // Chunks are included by the stitched playlists only. Without TCP_CORK here too (the included
     // files decide it): a 3 h playlist's compressed form went from 368 to 10,035 req/s. Compressed
     // pieces are small: copied through buffers, not one sendfile each.
-    b('location ~ "/chunks/[^/]*\\.deflate$"', 'internal;', 'ssi off;', 'tcp_nopush off;', 'sendfile off;'),
-    b('location ~ /chunks/', 'internal;', 'ssi off;', 'tcp_nopush off;'),
+    b(`location ~ "/${CHUNK_DIR}/[^/]*${lit(CHUNK_PIECE_EXT)}$"`, 'internal;', 'ssi off;', 'tcp_nopush off;', 'sendfile off;'),
+    b(`location ~ /${CHUNK_DIR}/`, 'internal;', 'ssi off;', 'tcp_nopush off;'),
     ...signedLocation(m.signing, ['rewrite ^ $sl_path last;']),
     ...timeshiftLocations(m, tokens),
     b('location ~ "^(?<dvr_base>.+)\\.m3u8$"', preflight(), ...requireToken(tokens), ...timeshiftQuery(m), ...cors(),
@@ -301,13 +311,13 @@ export function renderEdge(m: EdgeModel): string {
     // compressed too): nothing is compressed per request, whatever the playlist's length. Without
     // TCP_CORK: a stitched response on a kept-alive connection waited 40 ms for the client's delayed
     // ACK (24 h window: 26 req/s on one connection, 850 without).
-    b('location @dvr_chunked', ...stitched(), 'rewrite ^ $dvr_base.m3u8.ssi break;', 'tcp_nopush off;'),
+    b('location @dvr_chunked', ...stitched(), `rewrite ^ $dvr_base.m3u8${SSI_SUFFIX} break;`, 'tcp_nopush off;'),
     // Small pieces: copied through buffers, not sent one sendfile each (1.5x the req/s).
     b('location @dvr_chunked.gz', ...stitched(), 'add_header Content-Encoding gzip always;',
-      'try_files $dvr_base.m3u8.gz.ssi @dvr_chunked;', 'gzip off;', 'sendfile off;'),
+      `try_files $dvr_base.m3u8${GZ_SSI_SUFFIX} @dvr_chunked;`, 'gzip off;', 'sendfile off;'),
     // An MPD Patch is written once a newer MPD exists; until then (or once too old) the MPD itself
     // answers, which a player takes as a full update.
-    b(`location ~ "^(?<dvr_mpd_dir>${STREAM_DIR_PATH})/manifest-patch-\\d{1,15}\\.mpp$"`, preflight(), ...requireToken(tokens), ...cors(),
+    b(`location ~ "^(?<dvr_mpd_dir>${STREAM_PATH_SOURCE})/${MPD_PATCH_SOURCE}$"`, preflight(), ...requireToken(tokens), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;', 'try_files $uri @dvr_mpd;'),
     // A named location: the token checked above stays checked (a URI redirect would run the server's checks again).
     b('location @dvr_mpd', ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;',
@@ -358,7 +368,7 @@ export function renderRelay(m: RelayModel): string {
     'proxy_intercept_errors off;',
     '',
     statusLocation(m),
-    b('location ~ "(/\\.|\\.tmp$|/incoming/|\\.json$|/chunks/)"', 'return 403;'),
+    b(`location ~ "(${PRIVATE}|/${CHUNK_DIR}/)"`, 'return 403;'),
     // Tokens are checked here too; the cache key drops them so every viewer shares one copy.
     // Upstream Cache-Control decides (playlists 1 s, segments immutable); the fallback is short.
     ...signedLocation(m.signing, ['proxy_cache_key $sl_path$is_args$args;', ...proxied([

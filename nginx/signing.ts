@@ -2,6 +2,7 @@
 // segment URLs inside its playlists stay valid. nginx checks it itself (secure_link).
 // URL shape: /s/<expires>/<token>/<app>/<stream>/<file>
 import { createHash } from 'node:crypto';
+import { signedPrefix } from '../common/edge-paths.js';
 import { STREAM_DIR_PATTERN, checkName } from '../common/names.js';
 import { DvrError } from '../common/errors.js';
 
@@ -24,5 +25,5 @@ export function signedPlaybackPath(secret: string, app: string, stream: string, 
   checkName('app', app);
   if (!new RegExp(STREAM_DIR_PATTERN).test(stream)) checkName('stream', stream);
   const exp = Math.floor(expires);
-  return `/s/${exp}/${playbackToken(checkSecret(secret), app, stream, exp)}/${app}/${stream}/${file}`;
+  return `${signedPrefix(exp, playbackToken(checkSecret(secret), app, stream, exp))}/${app}/${stream}/${file}`;
 }

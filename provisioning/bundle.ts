@@ -29,7 +29,8 @@ export async function buildAgentBundle(projectRoot: string, outFile: string): Pr
     for (let p = path.dirname(d); p !== '.' && p !== 'node_modules'; p = path.dirname(p)) if (listed.has(p)) return false;
     return true;
   });
-  const dist = ['agent', 'appliance', 'bin', 'cli', 'common', 'lab', 'controller', 'nginx', 'provisioning'].map((d) => `dist/${d}`);
+  const dist = ['agent', 'appliance', 'bin', 'cli', 'common', 'lab', 'controller', 'nginx', 'packager', 'provisioning']
+    .map((d) => `dist/${d}`);
   const list = path.join(path.dirname(outFile), `.${path.basename(outFile)}.list`);
   await fs.mkdir(path.dirname(outFile), { recursive: true });
   await fs.writeFile(list, [...dist, 'package.json', 'ecosystem.config.cjs', 'launch-configs', 'provisioning/inventory.schema.json',

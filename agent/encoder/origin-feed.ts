@@ -17,7 +17,7 @@ import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { errnoCode } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import { moveInto } from '../packager/files.js';
+import { moveInto } from '../../common/files.js';
 import { newSession } from './args.js';
 import type { MediaSource, MediaSourceEvents } from './source.js';
 

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { processMetrics } from '../../common/prom.js';
 import { bearerIs } from '../../common/secrets.js';
-import type { Packager } from '../packager/packager.js';
+import type { Packager } from '../../packager/packager.js';
 import type { StorageMonitor } from '../storage/monitor.js';
 import type { Transcoder } from '../transcoder/transcoder.js';
 

@@ -7,9 +7,10 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../../common/errors.js';
 import { checkName } from '../../common/names.js';
+import { parseStreamState } from '../../packager/state.js';
 import {
   CHUNKED_PLAYLIST, PLAYLIST, STREAM_STATE, WINDOW_LISTING, gapMarkerName, parseSegmentName, type SegmentExt, type SegmentRecord,
-} from '../packager/layout.js';
+} from '../../packager/layout.js';
 
 /** Consecutive segments in columns (about 29 bytes each). */
 interface Run {
@@ -91,8 +92,7 @@ export class Catalog {
     const text = await fs.readFile(file, 'utf8').catch(() => undefined);
     let seconds: number | undefined;
     try {
-      const w = (JSON.parse(text ?? 'null') as { settings?: { windowSeconds?: unknown } } | null)?.settings?.windowSeconds;
-      seconds = typeof w === 'number' && w >= 0 ? w : undefined;
+      seconds = parseStreamState(JSON.parse(text ?? 'null'))?.settings?.windowSeconds;
     } catch {
       seconds = undefined; // being replaced: asked again next time
     }

@@ -5,8 +5,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { initName, segmentName, type SegmentExt, type SegmentRecord } from '../packager/layout.js';
-import { THUMBNAIL_WIDTH } from '../packager/render/master.js';
+import { initName, segmentName, type SegmentExt, type SegmentRecord } from '../../packager/layout.js';
+import { THUMBNAIL_WIDTH } from '../../packager/render/master.js';
 
 /** The concat demuxer's script for the segments of one rendition directory. Pure. */
 export function concatScript(dir: string, ext: SegmentExt, segments: readonly SegmentRecord[]): string {

@@ -2,11 +2,12 @@
 // the same renderers: a media playlist of a range (VOD once it is finished, EVENT while it is open,
 // a sliding live one for ?window=), the stream's master playlist pointing at its renditions' range,
 // and the range as an MPD. Pure.
-import { initName, type SegmentExt, type SegmentRecord } from '../packager/layout.js';
-import { renderMpd } from '../packager/render/dash.js';
-import { renderMediaPlaylist } from '../packager/render/hls.js';
-import { withoutImageStream, type VariantInfo } from '../packager/render/master.js';
-import { SegmentIndex } from '../packager/segment-index.js';
+import { thumbName } from '../../common/edge-paths.js';
+import { initName, type SegmentExt, type SegmentRecord } from '../../packager/layout.js';
+import { renderMpd } from '../../packager/render/dash.js';
+import { renderMediaPlaylist } from '../../packager/render/hls.js';
+import { withoutImageStream, type VariantInfo } from '../../packager/render/master.js';
+import { SegmentIndex } from '../../packager/index/segment-index.js';
 
 function indexOf(segments: readonly SegmentRecord[]): SegmentIndex {
   const index = new SegmentIndex();
@@ -70,7 +71,7 @@ string {
     const seconds = (s.durationUs / 1e6).toFixed(3);
     if (s.gap === true) out += '#EXT-X-GAP\n';
     out += `#EXTINF:${seconds},\n#EXT-X-TILES:RESOLUTION=${o.width}x${o.height},LAYOUT=1x1,DURATION=${seconds}\n`;
-    out += `thumb-${Math.ceil(s.startMs / 1000)}.jpg\n`;
+    out += `${thumbName(Math.ceil(s.startMs / 1000))}\n`;
   }
   return o.ended ? `${out}#EXT-X-ENDLIST\n` : out;
 }

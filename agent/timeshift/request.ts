@@ -9,6 +9,7 @@
 //   .../master.m3u8, index.m3u8 or manifest.mpd ?start=<ISO-8601|epoch|-seconds>&end=...  the same by query
 //   .../index.m3u8?window=<seconds>                              the live playlist, shortened
 // <from> is Unix seconds, <duration> seconds. A malformed request is a 400, with one line that says why.
+import { THUMB_TRACK } from '../../common/edge-paths.js';
 import { NAME_SOURCE } from '../../common/names.js';
 
 export type TimeShiftKind = 'master' | 'media' | 'mpd' | 'clip' | 'thumb' | 'thumbs';
@@ -42,7 +43,7 @@ const PATH_RE = new RegExp(
   `^/(${NAME})/(${NAME})(?:/(${NAME}))?/(index|archive|manifest|master)(?:-(\\d{1,12})-(\\d{1,9}|now))?\\.(m3u8|mpd|mp4)$`);
 
 const THUMB_RE = new RegExp(`^/(${NAME})/(${NAME})/thumb-([1-9]\\d{0,11})\\.jpg$`);
-const THUMBS_RE = new RegExp(`^/(${NAME})/(${NAME})/thumbs\\.m3u8$`);
+const THUMBS_RE = new RegExp(`^/(${NAME})/(${NAME})/${THUMB_TRACK.replaceAll('.', '\\.')}$`);
 
 const bad = (reason: string): Parsed => ({ ok: false, status: 400, reason });
 

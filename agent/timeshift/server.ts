@@ -11,7 +11,7 @@ import { errnoCode } from '../../common/errors.js';
 import { PLAYLIST_CAP_DEFAULT_SECONDS } from '../../common/stream-settings.js';
 import type { Logger } from '../../common/log.js';
 import type { AgentConfig } from '../config.js';
-import { DASH_MANIFEST, MASTER, type SegmentRecord } from '../packager/layout.js';
+import { DASH_MANIFEST, MASTER, type SegmentRecord } from '../../packager/layout.js';
 import { Catalog, listedSpan, segmentsIn, type RenditionView } from './catalog.js';
 import { startClip, thumbnail, type ClipTrack } from './clip.js';
 import { availabilityStartOf, imagePlaylist, rangeMaster, rangeMpd, rangePlaylist, representationsOf } from './render.js';

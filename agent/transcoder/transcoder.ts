@@ -8,7 +8,7 @@ import { copyAudioRendition, type EncoderInput } from '../encoder/args.js';
 import { OriginFeed } from '../encoder/origin-feed.js';
 import type { MediaSource } from '../encoder/source.js';
 import { EncoderSupervisor, type SupervisorPolicy } from '../encoder/supervisor.js';
-import type { Packager } from '../packager/packager.js';
+import type { Packager } from '../../packager/packager.js';
 import type { AgentConfig } from '../config.js';
 import type { TranscodeJob } from '../../common/job.js';
 

@@ -48,7 +48,8 @@ async function recordings(a: Parsed, api: () => Promise<ApiClient>): Promise<num
     bytes: number | null; retentionHours: number; expiresAt: string | null }>>('GET', '/recordings');
   out(a.values.json, found, () => (found.length === 0 ? 'no recordings' : table(
     ['STREAM', 'KIND', 'ENDED', 'SIZE', 'RETENTION', 'DELETED AT'],
-    found.map((r) => [`${r.app}/${r.stream}`, r.kind === 'event' ? 'whole event' : 'last window', r.endedAt, bytes(r.bytes),
+    found.map((r) => [`${r.app}/${r.stream}`, r.kind === 'event' ? 'whole event' : r.kind === 'version' ? 'archived version'
+      : 'last window', r.endedAt, bytes(r.bytes),
       r.retentionHours > 0 ? `${r.retentionHours} h` : 'kept', r.expiresAt ?? '-']))));
   return 0;
 }

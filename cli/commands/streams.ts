@@ -1,5 +1,5 @@
 // `dvr streams list | create | set | defaults | url | rm`: the API's streams.
-import { duration, table } from '../table.js';
+import { bytes, duration, table } from '../table.js';
 import { usageError } from '../../common/cli.js';
 import { isDvrError } from '../../common/errors.js';
 import type { RenditionSpec } from '../../common/stream-settings.js';
@@ -18,7 +18,9 @@ const HELP = `usage: dvr streams list
                                            change its DVR settings; a live stream takes them at once
        dvr streams defaults                the cluster's defaults for new streams
        dvr streams url <app>/<stream>      its publish URL (with the stream key) and a playback URL
-       dvr streams rm <app>/<stream>
+       dvr streams rm <app>/<stream> [--purge]
+                                           --purge: its media too (its directory and archived versions);
+                                           refused while it runs; says what was removed and its size
 
 create: --window is the DVR window in seconds (0 = the whole event; default 3600), --record keeps
 the whole event as VOD when it ends, --signed makes playback need the URLs the API signs.
@@ -149,8 +151,17 @@ async function url(a: Parsed, api: () => Promise<ApiClient>): Promise<number> {
 
 async function rm(a: Parsed, api: () => Promise<ApiClient>): Promise<number> {
   const { app, stream } = streamRef(a.positionals[0]);
-  await (await api()).call('DELETE', `/streams/${app}/${stream}`);
-  out(a.values.json, { deleted: `${app}/${stream}` }, () => `deleted: ${app}/${stream}`);
+  if (a.values['purge'] !== true) {
+    await (await api()).call('DELETE', `/streams/${app}/${stream}`);
+    out(a.values.json, { deleted: `${app}/${stream}` }, () => `deleted: ${app}/${stream} (its media stays on the storage; --purge `
+      + 'removes it too)');
+    return 0;
+  }
+  const r = await (await api()).call<{ deleted?: string; removed?: string[]; bytes?: number; deleting?: string; message?: string }>(
+    'DELETE', `/streams/${app}/${stream}?purge=true`);
+  out(a.values.json, r, () => (r.deleted !== undefined ? `deleted: ${r.deleted} and its media: `
+    + `${(r.removed ?? []).length > 0 ? (r.removed ?? []).join(', ') : 'nothing was stored'} (${bytes(r.bytes)})`
+    : `deleting: ${r.deleting ?? `${app}/${stream}`}: ${r.message ?? ''}`));
   return 0;
 }
 
@@ -166,6 +177,6 @@ export const STREAMS: CommandGroup = {
     set: { positionals: [1, 1], run: set, options: { ...DVR_OPTIONS, 'no-record': { type: 'boolean' }, 'no-signed': { type: 'boolean' } } },
     defaults: { positionals: [0, 0], run: defaults },
     url: { positionals: [1, 1], run: url },
-    rm: { positionals: [1, 1], run: rm },
+    rm: { positionals: [1, 1], run: rm, options: { purge: { type: 'boolean' } } },
   },
 };

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'puppeteer-core';
 import { Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
-import { STREAM_STATE } from '../../agent/packager/layout.js';
+import { STREAM_STATE } from '../../packager/layout.js';
 import { silentLogger } from '../../common/log.js';
 import { startEdge, type Edge } from '../support/edge.js';
 import { writeHistory } from '../support/history.js';

@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
-import { readLease } from '../../agent/packager/lease.js';
+import { readLease } from '../../packager/write/lease.js';
 import { parseTranscodeJob } from '../../common/job.js';
 import { silentLogger } from '../../common/log.js';
 import { patternJob } from '../support/jobs.js';

@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { renderConfig } from '../../nginx/render.js';
 import {
   CHUNK_SIZE, mediaPlaylistParts, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, ssiPlaylist, type MediaPlaylistInput,
-} from '../../agent/packager/render/hls.js';
-import { deflatePiece, renderGzipPlaylist, type ChunkPiece } from '../../agent/packager/render/gzip.js';
-import { chunkName, chunkPieceName } from '../../agent/packager/layout.js';
+} from '../../packager/render/hls.js';
+import { deflatePiece, renderGzipPlaylist, type ChunkPiece } from '../../packager/render/gzip.js';
+import { chunkName, chunkPieceName } from '../../packager/layout.js';
 import { edgeModel, startEdge, type Edge } from '../support/edge.js';
 import { makeIndex } from '../support/index-fixture.js';
 import { parsePlaylist } from '../support/m3u8.js';

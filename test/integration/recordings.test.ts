@@ -15,7 +15,7 @@ const ADMIN = 'admin-token-for-recordings-0123456789';
 const AGENT = 'agent-token-for-recordings-0123456789';
 
 interface Recording { app: string; stream: string; kind: string; endedAt: string | null; bytes: number | null; retentionHours: number;
-  expiresAt: string | null }
+  expiresAt: string | null; version?: number }
 
 describe('recordings and their retention (controller)', function () {
   this.timeout(60_000);
@@ -99,5 +99,33 @@ describe('recordings and their retention (controller)', function () {
     // Published again: a new event, its recording no longer deleted.
     assert.equal((await hook('publish', 'short', (short.json as { streamKey: string }).streamKey)).status, 200);
     assert.equal(((await call('/streams/live/short')).json as { status: string }).status, 'live');
+  });
+
+  it('deletes a stream with its media: refused while live; the request says what the deleting transcoder removed; '
+    + 'archived versions are listed as recordings', async () => {
+    const made = await call('/streams', 'POST', { app: 'live', stream: 'gone', archiveStrategy: 'version' });
+    const key = (made.json as { streamKey: string }).streamKey;
+    assert.equal((await hook('publish', 'gone', key)).status, 200);
+    const live = await call('/streams/live/gone?purge=true', 'DELETE');
+    assert.equal(live.status, 409);
+    assert.match((live.json as { message: string }).message, /is live: its media cannot be deleted while it runs/);
+    // A transcoder found an archived version of it on the storage.
+    await beat('tc-a', { versions: [{ app: 'live', stream: 'gone', version: 0, endedAt: Date.now() - 60_000, bytes: 9999 }] });
+    const version = (await recordings()).find((r) => r.stream === 'gone.0');
+    assert.deepEqual([version?.kind, version?.bytes], ['version', 9999]);
+    assert.equal((await hook('publish-done', 'gone')).status, 200);
+    await until('the event to end', async () => (((await call('/streams/live/gone')).json as { status: string }).status === 'ended'
+      ? true : undefined), 10_000, 200);
+    const deleting = call('/streams/live/gone?purge=true', 'DELETE');
+    const asked = await until('the deleter to be asked to remove it', async () => (await beat('tc-a') as { purgeStreams?: unknown })
+      .purgeStreams, 10_000, 200);
+    assert.deepEqual(asked, [{ app: 'live', stream: 'gone' }]);
+    assert.equal((await hook('publish', 'gone', key)).status, 403, 'no publish while it is being deleted');
+    await beat('tc-a', { purgedStreams: [{ app: 'live', stream: 'gone', removed: ['live/gone', 'live/gone.0'], bytes: 123_456 }] });
+    const done = await deleting;
+    assert.equal(done.status, 200);
+    assert.deepEqual(done.json, { deleted: 'live/gone', removed: ['live/gone', 'live/gone.0'], bytes: 123_456 });
+    assert.equal((await call('/streams/live/gone')).status, 404);
+    assert.ok(!(await recordings()).some((r) => r.stream.startsWith('gone')), 'its versions are gone from the recordings too');
   });
 });

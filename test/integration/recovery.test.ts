@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ffmpegArgs } from '../../agent/encoder/args.js';
-import { parseStreamSettings } from '../../agent/packager/settings.js';
+import { parseStreamSettings } from '../../packager/settings.js';
 import { parsePlaylist } from '../support/m3u8.js';
 import { tempDir, until } from '../support/run.js';
 

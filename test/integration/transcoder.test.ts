@@ -256,10 +256,22 @@ describe('transcoder agent', function () {
     await fs.writeFile(path.join(root, 'live', 'blocked'), '');
     let jobs: unknown[] = [patternJob('blocked'), patternJob('ctl')];
     let deleteRecordings: unknown[] | undefined;
+    let purgeStreams: unknown[] | undefined;
     const controller = http.createServer((req, res) => {
       req.resume();
-      req.on('end', () => res.end(JSON.stringify({ jobs, ...(deleteRecordings ? { deleteRecordings } : {}) })));
+      req.on('end', () => res.end(JSON.stringify({ jobs, ...(deleteRecordings ? { deleteRecordings } : {}),
+        ...(purgeStreams ? { purgeStreams } : {}) })));
     });
+    // Ended events kept as versions by an earlier run (one of a packager before it noted their facts).
+    await fs.mkdir(path.join(root, 'live', 'old', 'source'), { recursive: true });
+    await fs.writeFile(path.join(root, 'live', 'old', 'source', '000000000_1_2000000_0_0.ts'), Buffer.alloc(1000));
+    await fs.mkdir(path.join(root, 'live', 'old.0'), { recursive: true });
+    const v0 = JSON.stringify({ status: 'ended', eventStartMs: 1_699_999_000_000, sessions: {}, settings: { windowSeconds: 60 },
+      endedAt: 1_700_000_000_000, storedBytes: 4242 });
+    await fs.writeFile(path.join(root, 'live', 'old.0', 'stream.json'), v0);
+    await fs.mkdir(path.join(root, 'live', 'old.1', 'source'), { recursive: true });
+    await fs.writeFile(path.join(root, 'live', 'old.1', 'source', 'x.ts'), Buffer.alloc(10));
+    await fs.mkdir(path.join(root, 'live', 'aged.2', 'source'), { recursive: true });
     controller.listen(0, '127.0.0.1');
     await once(controller, 'listening');
     const agent = await Agent.start(config(root, { heartbeatSeconds: 1,
@@ -306,6 +318,24 @@ describe('transcoder agent', function () {
       await fs.access(path.join(root, 'live', 'blocked', 'source', 'index.m3u8'));
       await until('the tombstone to go too', async () =>
         ((await fs.readdir(path.join(root, 'live'))).some((f) => f.startsWith('.deleting-')) ? undefined : true), 10_000, 100);
+
+      // The versions on the storage were reported, with what each takes (its stream.json's facts, else its files).
+      const versions = ((await agent.heartbeatBody()).versions ?? []).sort((a, b) => `${a.stream}.${a.version}`.localeCompare(
+        `${b.stream}.${b.version}`));
+      assert.deepEqual(versions.map((v) => [v.stream, v.version, v.bytes]), [['aged', 2, 0], ['old', 0, 4242], ['old', 1, 10]]);
+      assert.equal(versions[1]?.endedAt, 1_700_000_000_000);
+      // A version's retention ran out: that version goes, nothing else.
+      deleteRecordings = [{ app: 'live', stream: 'aged', endedAt: versions[0]?.endedAt ?? 0, version: 2 }];
+      await until('the version to be deleted', async () =>
+        (await fs.access(path.join(root, 'live', 'aged.2')).then(() => undefined, () => true)), 10_000, 100);
+      // A stream deleted with its media: its directory and every version, measured as they go.
+      deleteRecordings = undefined;
+      purgeStreams = [{ app: 'live', stream: 'old' }, { app: 'live', stream: 'blocked' }];
+      const purged = await until('the purge to be reported', async () => (await agent.heartbeatBody()).purgedStreams, 10_000, 100);
+      assert.deepEqual(purged, [{ app: 'live', stream: 'old', removed: ['live/old', 'live/old.0', 'live/old.1'],
+        bytes: 1000 + Buffer.byteLength(v0) + 10 }]);
+      assert.deepEqual((await fs.readdir(path.join(root, 'live'))).filter((d) => d.startsWith('old')), []);
+      await fs.access(path.join(root, 'live', 'blocked', 'source', 'index.m3u8'));
     } finally {
       await agent.close();
       controller.close();

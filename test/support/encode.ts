@@ -2,8 +2,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ffmpegArgs, type RenditionSpec } from '../../agent/encoder/args.js';
-import { listDir } from '../../agent/packager/files.js';
-import type { StreamPackager } from '../../agent/packager/stream.js';
+import { listDir } from '../../common/files.js';
+import type { StreamPackager } from '../../packager/stream.js';
 import { ffmpeg, run, until } from './run.js';
 
 export interface EncodeOptions {

@@ -5,8 +5,8 @@
 // each fragment's decode time (tfdt) moved on, so the media plays at the times its names say.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { DASH_DIR, dashSegmentName, initName, segmentName } from '../../agent/packager/layout.js';
-import { inspectInit, inspectSegment } from '../../agent/packager/media/inspect.js';
+import { DASH_DIR, dashSegmentName, initName, segmentName } from '../../packager/layout.js';
+import { inspectInit, inspectSegment } from '../../packager/media/inspect.js';
 import { run, tempDir } from './run.js';
 
 const BLOCK_SEGMENTS = 4;

@@ -1,5 +1,5 @@
 // Builds DVR indexes for renderer and window tests without media.
-import { SegmentIndex } from '../../agent/packager/segment-index.js';
+import { SegmentIndex } from '../../packager/index/segment-index.js';
 
 export const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 

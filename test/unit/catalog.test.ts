@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CHUNK_DIR, chunkName } from '../../agent/packager/layout.js';
-import { CHUNK_SIZE, renderChunk, renderMediaPlaylist, type MediaPlaylistInput } from '../../agent/packager/render/hls.js';
-import { SegmentIndex } from '../../agent/packager/segment-index.js';
+import { CHUNK_DIR, chunkName } from '../../packager/layout.js';
+import { CHUNK_SIZE, renderChunk, renderMediaPlaylist, type MediaPlaylistInput } from '../../packager/render/hls.js';
+import { SegmentIndex } from '../../packager/index/segment-index.js';
 import { Catalog, segmentsIn } from '../../agent/timeshift/catalog.js';
 import { indexWithGap, T0 } from '../support/index-fixture.js';
 import { tempDir } from '../support/run.js';

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { DOMParser } from '@xmldom/xmldom';
-import { renderMpd, type DashInput, type DashRendition } from '../../agent/packager/render/dash.js';
-import { renderMpdPatch } from '../../agent/packager/render/dash-patch.js';
-import type { VariantInfo } from '../../agent/packager/render/master.js';
-import { SegmentIndex } from '../../agent/packager/segment-index.js';
-import { windowHead } from '../../agent/packager/window.js';
+import { renderMpd, type DashInput, type DashRendition } from '../../packager/render/dash.js';
+import { renderMpdPatch } from '../../packager/render/dash-patch.js';
+import type { VariantInfo } from '../../packager/render/master.js';
+import { SegmentIndex } from '../../packager/index/segment-index.js';
+import { windowHead } from '../../packager/index/window.js';
 
 // Each patch is applied to the MPD it starts from by an RFC 5261 applier written here on a DOM
 // (independent of the writer), and must give the MPD it leads to, as a player's model of it:
@@ -89,7 +89,7 @@ class Stream {
   }
 
   mpd(publishMs: number, ended = false): string {
-    const from = (i: SegmentIndex): number => windowHead(i, 0, { windowSeconds: 40, recording: false, storageCapBytes: 0 }, 2);
+    const from = (i: SegmentIndex): number => windowHead(i, 0, 40, 2);
     while (this.video.length > 0 && from(this.video) > 3) { this.video.shift(); this.audio.shift(); }
     const reps: DashRendition[] = [{ info: VIDEO, index: this.video, from: from(this.video) },
       { info: AUDIO, index: this.audio, from: from(this.audio), segmentUs: 2e6 }];

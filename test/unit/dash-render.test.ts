@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { parse, type MpdPlaylist, type ParsedMpd } from 'mpd-parser';
-import { dashSegmentName, DASH_DIR, initName } from '../../agent/packager/layout.js';
-import { renderMpd, type DashInput, type DashRendition } from '../../agent/packager/render/dash.js';
-import type { VariantInfo } from '../../agent/packager/render/master.js';
-import { SegmentIndex } from '../../agent/packager/segment-index.js';
-import { windowHead } from '../../agent/packager/window.js';
+import { dashSegmentName, DASH_DIR, initName } from '../../packager/layout.js';
+import { renderMpd, type DashInput, type DashRendition } from '../../packager/render/dash.js';
+import type { VariantInfo } from '../../packager/render/master.js';
+import { SegmentIndex } from '../../packager/index/segment-index.js';
+import { windowHead } from '../../packager/index/window.js';
 import { indexWithGap } from '../support/index-fixture.js';
 
 // The MPD is read back by an independent DASH parser (mpd-parser, the one video.js plays DASH
@@ -80,7 +80,7 @@ const SEGMENT_US = TARGET * 1e6;
 const FRAME_US = (1024 / 48_000) * 1e6;
 
 function live(index: SegmentIndex, info: VariantInfo, windowSeconds: number): DashRendition {
-  return { info, index, from: windowHead(index, 0, { windowSeconds, recording: false, storageCapBytes: 0 }, TARGET),
+  return { info, index, from: windowHead(index, 0, windowSeconds, TARGET),
     segmentUs: SEGMENT_US };
 }
 

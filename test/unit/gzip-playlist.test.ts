@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { crc32, gunzipSync } from 'node:zlib';
-import { crc32Combine, deflatePiece, renderGzipPlaylist, type ChunkPiece } from '../../agent/packager/render/gzip.js';
+import { crc32Combine, deflatePiece, renderGzipPlaylist, type ChunkPiece } from '../../packager/render/gzip.js';
 import {
   CHUNK_SIZE, mediaPlaylistParts, renderChunk, renderMediaPlaylist, type MediaPlaylistInput,
-} from '../../agent/packager/render/hls.js';
+} from '../../packager/render/hls.js';
 import { makeIndex } from '../support/index-fixture.js';
 
 describe('compressed playlists', () => {

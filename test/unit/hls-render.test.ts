@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import {
   CHUNK_SIZE, renderChunk, renderDeltaPlaylist, renderMediaPlaylist, type MediaPlaylistInput,
-} from '../../agent/packager/render/hls.js';
-import { renderMaster } from '../../agent/packager/render/master.js';
-import { windowHead } from '../../agent/packager/window.js';
+} from '../../packager/render/hls.js';
+import { renderMaster } from '../../packager/render/master.js';
+import { windowHead } from '../../packager/index/window.js';
 import { parsePlaylist } from '../support/m3u8.js';
 import { indexWithGap, makeIndex, T0 } from '../support/index-fixture.js';
 
@@ -26,7 +26,7 @@ describe('media playlist rendering', () => {
   it('a sliding window advances MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE as a discontinuity slides out', () => {
     const index = makeIndex(30, 2, [5, 12]);
     const settings = { windowSeconds: 20, recording: false, storageCapBytes: 0 };
-    const head = windowHead(index, 0, settings, 2);
+    const head = windowHead(index, 0, settings.windowSeconds, 2);
     const p = parsePlaylist(renderMediaPlaylist(input({ index, from: head })));
     assert.equal(p.playlistType, undefined, 'a sliding window must not claim EVENT');
     assert.equal(p.mediaSequence, head);
@@ -72,7 +72,7 @@ describe('media playlist rendering', () => {
 
   it('is never shorter than three target durations', () => {
     const index = makeIndex(10, 2);
-    const head = windowHead(index, 0, { windowSeconds: 1, recording: false, storageCapBytes: 0 }, 2);
+    const head = windowHead(index, 0, 1, 2);
     const p = parsePlaylist(renderMediaPlaylist(input({ index, from: head })));
     assert.ok(p.segments.reduce((a, s) => a + s.duration, 0) >= 6);
   });

@@ -3,8 +3,8 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hevcCodec } from '../../agent/packager/media/codecs.js';
-import { inspectInit, inspectSegment, SegmentRejected, type InitMedia } from '../../agent/packager/media/inspect.js';
+import { hevcCodec } from '../../packager/media/codecs.js';
+import { inspectInit, inspectSegment, SegmentRejected, type InitMedia } from '../../packager/media/inspect.js';
 import { run } from '../support/run.js';
 
 // The segment inspectors over real media (test/fixtures/segments, made by

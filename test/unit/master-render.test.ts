@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { parse, setOptions, types } from 'hls-parser';
-import { renderMaster, type VariantInfo } from '../../agent/packager/render/master.js';
+import { renderMaster, type VariantInfo } from '../../packager/render/master.js';
 
 // Checked by an independent parser (hls-parser, strict) as a player would read it, and by the
 // text where the exact form of an attribute matters. renderMaster never writes

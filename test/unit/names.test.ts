@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { checkName } from '../../common/names.js';
-import { parseIncomingName, parseSegmentName, segmentName, streamPaths } from '../../agent/packager/layout.js';
+import { parseIncomingName, parseSegmentName, segmentName, streamPaths } from '../../packager/layout.js';
 
 describe('stream and rendition names', () => {
   for (const bad of ['a/../b', '..', 'a/b', 'a\\b', 'a\u0000b', 'tab\there', 'x'.repeat(65), '', 'Upper', 'a b', '.hidden']) {

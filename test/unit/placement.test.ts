@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { placeSegment, type Arrival, type Placement, type RenditionTail } from '../../agent/packager/placement.js';
+import { placeSegment, type Arrival, type Placement, type RenditionTail } from '../../packager/index/placement.js';
 
 const T0 = 1_800_000_000_000;
 const empty: RenditionTail = { last: undefined, nextSeq: 0, lastDisc: -1, session: undefined, lastN: undefined, holePending: false,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import type { SegmentRecord } from '../../agent/packager/layout.js';
-import { SegmentIndex } from '../../agent/packager/segment-index.js';
+import type { SegmentRecord } from '../../packager/layout.js';
+import { SegmentIndex } from '../../packager/index/segment-index.js';
 
 const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 

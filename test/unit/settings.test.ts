@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseStreamSettings, settingsWarnings } from '../../agent/packager/settings.js';
+import { parseStreamSettings, settingsWarnings } from '../../packager/settings.js';
 
 describe('stream settings', () => {
   it('fills defaults and freezes', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { parse, setOptions, types } from 'hls-parser';
-import { segmentName, type SegmentRecord } from '../../agent/packager/layout.js';
+import { segmentName, type SegmentRecord } from '../../packager/layout.js';
 import { imagePlaylist, rangeMaster, rangePlaylist } from '../../agent/timeshift/render.js';
 import { parseTimeShift, type TimeShiftRequest } from '../../agent/timeshift/request.js';
 

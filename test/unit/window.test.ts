@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { capTrim, purgeUpTo, windowHead } from '../../agent/packager/window.js';
+import { capTrim, purgeUpTo, windowHead } from '../../packager/index/window.js';
 import { makeIndex } from '../support/index-fixture.js';
 
 describe('DVR window and purge', () => {
@@ -8,13 +8,13 @@ describe('DVR window and purge', () => {
   it('counts the window in seconds, not segments', () => {
     const twoSecond = makeIndex(100, 2);
     const sixSecond = makeIndex(100, 6);
-    assert.equal(twoSecond.length - windowHead(twoSecond, 0, settings, 2), 30);
-    assert.equal(sixSecond.length - windowHead(sixSecond, 0, settings, 6), 10);
+    assert.equal(twoSecond.length - windowHead(twoSecond, 0, settings.windowSeconds, 2), 30);
+    assert.equal(sixSecond.length - windowHead(sixSecond, 0, settings.windowSeconds, 6), 10);
   });
 
   it('deletes a segment only after the window plus its duration plus the longest playlist (RFC 8216 6.2.2)', () => {
     const index = makeIndex(200, 2);
-    const head = windowHead(index, 0, settings, 2);
+    const head = windowHead(index, 0, settings.windowSeconds, 2);
     const upTo = purgeUpTo(index, 0, head, settings, 2);
     assert.ok(upTo < head, 'something that left the window is still kept');
     const liveEnd = index.endMsAt(index.length - 1);

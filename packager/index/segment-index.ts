@@ -1,6 +1,6 @@
 // The DVR index of one rendition: a growable ring of fixed-width columns (about 33 bytes a
 // segment), so a week of 2 s segments costs a few MB and appending is O(1).
-import type { SegmentRecord } from './layout.js';
+import type { SegmentRecord } from '../layout.js';
 import { DvrError } from '../../common/errors.js';
 
 export class SegmentIndex {

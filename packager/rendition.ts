@@ -5,15 +5,15 @@ import path from 'node:path';
 import {
   CHUNK_DIR, chunkName, chunkPieceName, parseChunkPieceName, parseInitName, parseSegmentName, storedName, type SegmentExt,
 } from './layout.js';
-import { listDir, unlinkIfPresent, writeAtomic } from './files.js';
+import { listDir, unlinkIfPresent, writeAtomic } from '../common/files.js';
 import type { InitMedia } from './media/inspect.js';
 import { newCounters, type RenditionCounters } from './metrics.js';
-import type { RenditionTail, SessionState } from './placement.js';
+import type { RenditionTail, SessionState } from './index/placement.js';
 
 export type { SessionState };
 import { deflatePiece, type ChunkPiece } from './render/gzip.js';
 import { CHUNK_SIZE } from './render/hls.js';
-import { SegmentIndex } from './segment-index.js';
+import { SegmentIndex } from './index/segment-index.js';
 
 export interface MediaFacts {
   codecs: string[];

@@ -1,5 +1,5 @@
 // What the packager learns from one segment's bytes.
-import { DvrError } from '../../../common/errors.js';
+import { DvrError } from '../../common/errors.js';
 
 export type ContainerKind = 'ts' | 'fmp4';
 

@@ -1,6 +1,6 @@
 // Picture size from ffprobe, once per encoder session (not per segment: off the hot path).
 import { execFile } from 'node:child_process';
-import type { VideoProbe } from './stream.js';
+import type { VideoProbe } from '../stream.js';
 import { DvrError } from '../../common/errors.js';
 
 export interface ProbeOptions {

@@ -2,7 +2,7 @@
 // Pure: no I/O, no clock. The full playlist stitches complete chunks in with SSI includes
 // so that adding a segment costs the same at a week of DVR as at an hour.
 import { CHUNK_DIR, chunkName, segmentName, type SegmentExt } from '../layout.js';
-import type { SegmentIndex } from '../segment-index.js';
+import type { SegmentIndex } from '../index/segment-index.js';
 
 /** Segments per immutable chunk file. */
 export const CHUNK_SIZE = 1000;

@@ -3,11 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, promises as fs, readSync } from 'node:fs';
 import path from 'node:path';
-import { errnoCode } from '../../common/errors.js';
+import { errnoCode } from './errors.js';
+
+/** What a temp name ends with: nginx refuses it (and every dotfile). */
+export const TEMP_SUFFIX = '.tmp';
 
 /** Temp names start with a dot and end in .tmp; nginx refuses both. */
 export function tempName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
+  return path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
 }
 
 export async function writeAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {

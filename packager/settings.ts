@@ -1,11 +1,11 @@
 // A stream's DVR settings: validated once by a schema, defaults in one place, then frozen.
-import { NAME_SCHEMA } from '../../common/names.js';
-import { compile, validateOrThrow } from '../../common/schema.js';
+import { NAME_SCHEMA } from '../common/names.js';
+import { compile, validateOrThrow } from '../common/schema.js';
 import {
   DVR_PROPERTIES, ENCODING_PROPERTIES, RECONNECT_GRACE_SCHEMA, settingsAdvice, type DvrSettings, type SegmentFormat,
-} from '../../common/stream-settings.js';
+} from '../common/stream-settings.js';
 
-export type { ArchiveStrategy, SegmentFormat } from '../../common/stream-settings.js';
+export type { ArchiveStrategy, SegmentFormat } from '../common/stream-settings.js';
 
 /** What the packager needs of a stream: its names, its renditions, its format and segment length, its DVR. */
 export interface StreamSettings extends DvrSettings {

@@ -1,4 +1,5 @@
 // Master playlist: one variant per rendition, attributes measured from the media.
+import { THUMB_TRACK } from '../../common/edge-paths.js';
 
 export interface VariantInfo {
   rendition: string;
@@ -71,7 +72,7 @@ function imageStream(sorted: VariantInfo[]): string {
   if (!lowest?.width || !lowest.height) return '';
   const height = 2 * Math.round((THUMBNAIL_WIDTH * lowest.height) / lowest.width / 2);
   return `${IMAGE_STREAM_TAG}BANDWIDTH=${IMAGE_BANDWIDTH},RESOLUTION=${THUMBNAIL_WIDTH}x${height},CODECS="jpeg",`
-    + `URI="${IMAGE_PLAYLIST}"\n`;
+    + `URI="${THUMB_TRACK}"\n`;
 }
 
 /** A 160-pixel JPEG every 2 s or so: about 8 KB, 32 kbit/s. */
@@ -83,6 +84,3 @@ const IMAGE_STREAM_TAG = '#EXT-X-IMAGE-STREAM-INF:';
 export function withoutImageStream(master: string): string {
   return master.split('\n').filter((l) => !l.startsWith(IMAGE_STREAM_TAG)).join('\n');
 }
-
-/** The stream's image media playlist, made by the edge's time-shift service. */
-export const IMAGE_PLAYLIST = 'thumbs.m3u8';

@@ -4,24 +4,25 @@
 // never seen half-updated; every task checks first that this writer still holds the stream (lease.ts).
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { DvrError, errnoCode } from '../../common/errors.js';
-import type { Logger } from '../../common/log.js';
-import { deleteEvent, moveToVersion } from './archive.js';
+import { DvrError, errnoCode } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { deleteEvent, moveToVersion } from './write/archive.js';
 import type { PackagerEmitter, StreamRef } from './events.js';
-import { listDir, moveInto, readJson, readTransientSync, readWhole, unlinkIfPresent, writeAtomic } from './files.js';
-import type { Gate } from './gate.js';
+import { listDir, moveInto, readJson, readTransientSync, readWhole, unlinkIfPresent, writeAtomic } from '../common/files.js';
+import type { Gate } from '../common/gate.js';
 import {
   DASH_DIR, STREAM_STATE, dashSegmentName, initName, parseIncomingName, renditionDir, segmentName, storedName, streamPaths,
   type IncomingFile, type SegmentExt, type StreamPaths,
 } from './layout.js';
-import { WriterLease, type Lease } from './lease.js';
+import { WriterLease, type Lease } from './write/lease.js';
 import { inspectInit, inspectSegment, SegmentRejected, type InitMedia, type SegmentMedia } from './media/inspect.js';
 import type { RenditionCounters } from './metrics.js';
-import { placeSegment } from './placement.js';
-import { Manifests, publish, type PublishContext } from './publish.js';
+import { placeSegment } from './index/placement.js';
+import { Manifests, publish, type PublishContext } from './write/publish.js';
 import { Rendition, type SessionState } from './rendition.js';
+import { parseStreamState, type StreamStateFile } from './state.js';
 import { parseStreamSettings, settingsWarnings, type StreamSettings } from './settings.js';
-import type { DvrSettings } from '../../common/stream-settings.js';
+import type { DvrSettings } from '../common/stream-settings.js';
 
 export interface VideoProbe {
   /** Picture size of a segment (TS) or init segment (fMP4), or undefined when it has no video. */
@@ -49,12 +50,6 @@ export interface StreamDeps {
   takeoverDelayMs: number;
 }
 
-interface StreamStateFile {
-  status: 'live' | 'ended';
-  eventStartMs: number | undefined;
-  sessions: Record<string, SessionState>;
-  settings: StreamSettings;
-}
 
 /** A finished file waiting in a rendition's incoming/, its name parsed once. */
 type Waiting = { file: string } & Extract<IncomingFile, { kind: 'segment' }>;
@@ -68,6 +63,8 @@ export class StreamPackager {
   private readonly renditions = new Map<string, Rendition>();
   private status: 'live' | 'ended' = 'live';
   private eventStartMs: number | undefined;
+  /** When the event ended (ms), while it is ended. */
+  private endedAt: number | undefined;
   private queue: Promise<void> = Promise.resolve();
   private readonly manifests = new Manifests();
   private closed = false;
@@ -150,10 +147,11 @@ export class StreamPackager {
    * ingests starts a new session (a discontinuity), even an origin's fragments that carry none.
    */
   private async recoverIndex(takeover: boolean): Promise<void> {
-    const saved = (await readJson(path.join(this.paths.dir, STREAM_STATE))) as Partial<StreamStateFile> | undefined;
+    const saved = parseStreamState(await readJson(path.join(this.paths.dir, STREAM_STATE)));
     if (saved) {
       this.status = saved.status === 'ended' ? 'ended' : 'live';
       this.eventStartMs = saved.eventStartMs;
+      this.endedAt = saved.endedAt;
     }
     for (const r of this.renditions.values()) {
       const { segments, ignored } = await r.recover();
@@ -241,6 +239,7 @@ export class StreamPackager {
     return this.enqueue(async () => {
       if (this.status === 'ended') return;
       this.status = 'ended';
+      this.endedAt = this.deps.now();
       for (const r of this.renditions.values()) {
         r.session = undefined;
         r.init = undefined;
@@ -503,6 +502,7 @@ export class StreamPackager {
       this.manifests.reset();
     }
     this.status = 'live';
+    this.endedAt = undefined;
     await this.writeState();
     this.log.info({ strategy, version }, 'stream published again after its event ended');
     this.deps.events.emit('republished', { ...this.ref, strategy, ...(version !== undefined ? { version } : {}) });
@@ -511,6 +511,7 @@ export class StreamPackager {
   private async writeState(): Promise<void> {
     const state: StreamStateFile = {
       status: this.status, eventStartMs: this.eventStartMs, settings: { ...this.settings },
+      ...(this.status === 'ended' ? { endedAt: this.endedAt ?? this.deps.now(), storedBytes: this.storedBytes } : {}),
       sessions: Object.fromEntries([...this.renditions].filter(([, r]) => r.session).map(([k, r]) => [k, r.session as SessionState])),
     };
     await writeAtomic(path.join(this.paths.dir, STREAM_STATE), JSON.stringify(state, null, 2) + '\n');

@@ -4,10 +4,10 @@
 // (lease.ts) stay where they are: they belong to the stream, not to the event.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { listDir, writeAtomic } from './files.js';
-import { INCOMING_DIR, MASTER, type StreamPaths } from './layout.js';
+import { listDir, writeAtomic } from '../../common/files.js';
+import { INCOMING_DIR, MASTER, type StreamPaths } from '../layout.js';
 import { LEASE_FILE } from './lease.js';
-import { withoutImageStream } from './render/master.js';
+import { withoutImageStream } from '../render/master.js';
 
 /** Entries of the stream's directory that are not the event's. */
 const STAYS = new Set([LEASE_FILE]);

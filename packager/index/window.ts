@@ -16,14 +16,15 @@ export function targetDuration(maxDurationUs: number, configuredSeconds: number)
 }
 
 /**
- * Position of the first segment the live playlist lists. The window is measured in wall-clock
+ * Position of the first segment listed when `spanSeconds` are (the DVR window, or the live
+ * playlist's cap where the window is longer; 0: unbounded). The span is measured in wall-clock
  * seconds back from the live edge, and a playlist is never shorter than 3 target durations.
  */
-export function windowHead(index: SegmentIndex, from: number, settings: WindowSettings, target: number): number {
+export function windowHead(index: SegmentIndex, from: number, spanSeconds: number, target: number): number {
   const n = index.length;
-  if (n === 0 || settings.windowSeconds <= 0) return from;
+  if (n === 0 || spanSeconds <= 0) return from;
   const liveEnd = index.endMsAt(n - 1);
-  const span = Math.max(settings.windowSeconds, 3 * target) * 1000;
+  const span = Math.max(spanSeconds, 3 * target) * 1000;
   let pos = from;
   while (pos < n - 1 && liveEnd - index.startMsAt(pos) > span + 0.5) pos++;
   return pos;

@@ -6,22 +6,22 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../common/log.js';
 import { listedSeconds } from '../../common/stream-settings.js';
-import type { PackagerEmitter, StreamRef } from './events.js';
-import { listDir, unlinkIfPresent, writeAtomic } from './files.js';
+import type { PackagerEmitter, StreamRef } from '../events.js';
+import { listDir, unlinkIfPresent, writeAtomic } from '../../common/files.js';
 import {
   CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, MPD_PATCH_RE, PLAYLIST, WINDOW_LISTING,
   dashSegmentName, initName, mpdPatchName, storedName, type SegmentExt, type StreamPaths,
-} from './layout.js';
-import { renderMpd } from './render/dash.js';
-import { parseMpd, renderMpdPatch, type ParsedMpd } from './render/dash-patch.js';
-import { renderGzipPlaylist } from './render/gzip.js';
+} from '../layout.js';
+import { renderMpd } from '../render/dash.js';
+import { parseMpd, renderMpdPatch, type ParsedMpd } from '../render/dash-patch.js';
+import { renderGzipPlaylist } from '../render/gzip.js';
 import {
   CHUNK_SIZE, mediaPlaylistParts, renderChunk, renderDeltaPlaylist, ssiPlaylist, type MediaPlaylistInput, type PlaylistKind,
-} from './render/hls.js';
-import { renderMaster, type VariantInfo } from './render/master.js';
-import type { Rendition } from './rendition.js';
-import type { StreamSettings } from './settings.js';
-import { capTrim, purgeUpTo, windowHead } from './window.js';
+} from '../render/hls.js';
+import { renderMaster, type VariantInfo } from '../render/master.js';
+import type { Rendition } from '../rendition.js';
+import type { StreamSettings } from '../settings.js';
+import { capTrim, purgeUpTo, windowHead } from '../index/window.js';
 
 export interface PublishContext {
   paths: StreamPaths;
@@ -39,7 +39,7 @@ export interface PublishContext {
 /** Window, cap, chunks, playlists, the stream's manifests, then the purge. */
 export async function publish(ctx: PublishContext, r: Rendition, all: readonly Rendition[], manifests: Manifests): Promise<void> {
   const s = ctx.settings;
-  r.listedFrom = !ctx.ended || !s.recording ? windowHead(r.index, r.listedFrom, s, r.target) : 0;
+  r.listedFrom = !ctx.ended || !s.recording ? windowHead(r.index, r.listedFrom, s.windowSeconds, r.target) : 0;
   let upTo = purgeUpTo(r.index, 0, r.listedFrom, s, r.target);
   const capTo = s.recording ? 0 : capTrim(r.index, 0, { ...s, storageCapBytes: capShare(s.storageCapBytes, r, all) }, r.target);
   if (capTo > upTo) {
@@ -53,7 +53,7 @@ export async function publish(ctx: PublishContext, r: Rendition, all: readonly R
   // The live playlist's start never moves back (RFC 8216 6.2.2): a longer cap or none fills in as
   // the live edge moves on, the window's listing kept until the two starts meet.
   const from = Math.max(r.listedFrom, r.playlistFrom);
-  r.playlistFrom = capping(ctx) ? windowHead(r.index, from, { ...s, windowSeconds: s.playlistCapSeconds }, r.target) : from;
+  r.playlistFrom = capping(ctx) ? windowHead(r.index, from, s.playlistCapSeconds, r.target) : from;
   const input = playlistInput(ctx, r);
   await writeChunks(r, input);
   // A chunk completed by this segment is included at once.

@@ -1,7 +1,7 @@
 // Where a stream's files live, and the canonical segment name that lets the index be rebuilt
 // from the directory alone: <seq>_<wallStartMs>_<durationUs>_<disc>_<mediaStartUs>.<ext>
 import path from 'node:path';
-import { checkName } from '../../common/names.js';
+import { checkName } from '../common/names.js';
 
 export type SegmentExt = 'ts' | 'm4s';
 
@@ -26,10 +26,12 @@ const INCOMING_INIT_RE = /^([A-Za-z0-9]{1,40})-init\.mp4$/;
 const INIT_RE = /^init_(\d{1,9})\.mp4$/;
 
 export const PLAYLIST = 'index.m3u8';
-/** The full playlist when it includes chunks: nginx assembles it with SSI (never served raw). */
-export const CHUNKED_PLAYLIST = 'index.m3u8.ssi';
-/** The chunked playlist for clients that accept gzip, compressed once (render/gzip.ts). */
-export const COMPRESSED_PLAYLIST = 'index.m3u8.gz.ssi';
+/** A playlist that includes chunks, as <playlist>.ssi: nginx assembles it with SSI (never served raw). */
+export const SSI_SUFFIX = '.ssi';
+/** The same for clients that accept gzip, compressed once (render/gzip.ts): <playlist>.gz.ssi. */
+export const GZ_SSI_SUFFIX = `.gz${SSI_SUFFIX}`;
+export const CHUNKED_PLAYLIST = `${PLAYLIST}${SSI_SUFFIX}`;
+export const COMPRESSED_PLAYLIST = `${PLAYLIST}${GZ_SSI_SUFFIX}`;
 /**
  * The whole window's listing where the live playlist is capped: read by the time-shift catalog,
  * never served (no <name>.m3u8 request maps to it, as index.m3u8 maps to index.m3u8.ssi).
@@ -38,7 +40,9 @@ export const WINDOW_LISTING = 'window.ssi';
 export const DELTA_PLAYLIST = 'index_delta.m3u8';
 export const MASTER = 'master.m3u8';
 export const DASH_MANIFEST = 'manifest.mpd';
-export const STREAM_STATE = 'stream.json';
+/** State files (the stream's, the writer's lease) end so: never served. */
+export const STATE_EXT = '.json';
+export const STREAM_STATE = `stream${STATE_EXT}`;
 export const INCOMING_DIR = 'incoming';
 export const CHUNK_DIR = 'chunks';
 export const DASH_DIR = 'dash';
@@ -99,11 +103,13 @@ export function chunkName(firstSeq: number): string {
   return `${String(firstSeq).padStart(9, '0')}.m3u8`;
 }
 
+/** A chunk's compressed piece ends so; the edge sends pieces as they are, never through its own compression. */
+export const CHUNK_PIECE_EXT = '.deflate';
 const CHUNK_PIECE_RE = /^(\d{9,15})_([0-9a-f]{8})_(\d{1,12})\.deflate$/;
 
 /** A chunk's compressed piece; its name carries the CRC-32 and length of the text it inflates to. */
 export function chunkPieceName(firstSeq: number, crc: number, length: number): string {
-  return `${String(firstSeq).padStart(9, '0')}_${crc.toString(16).padStart(8, '0')}_${length}.deflate`;
+  return `${String(firstSeq).padStart(9, '0')}_${crc.toString(16).padStart(8, '0')}_${length}${CHUNK_PIECE_EXT}`;
 }
 
 export function parseChunkPieceName(name: string): { seq: number; crc: number; length: number } | undefined {
@@ -116,7 +122,9 @@ export function mpdPatchName(publishMs: number): string {
   return `manifest-patch-${publishMs}.mpp`;
 }
 
-export const MPD_PATCH_RE = /^manifest-patch-\d{1,15}\.mpp$/;
+/** A patch's name as a regex source (the edge answers a missing one with the MPD itself). */
+export const MPD_PATCH_SOURCE = 'manifest-patch-\\d{1,15}\\.mpp';
+export const MPD_PATCH_RE = new RegExp(`^${MPD_PATCH_SOURCE}$`);
 
 export function dashSegmentName(seq: number): string {
   return `${String(seq).padStart(9, '0')}.m4s`;

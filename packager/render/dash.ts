@@ -1,8 +1,8 @@
 // DASH MPD over the same fMP4 segments: dynamic while live (SegmentTimeline,
 // timeShiftBufferDepth = window), static once the event has ended. One Period per discontinuity.
-import { EDGE_TIME_PATH } from '../../../common/edge-paths.js';
+import { EDGE_TIME_PATH } from '../../common/edge-paths.js';
 import { DASH_DIR, initName } from '../layout.js';
-import type { SegmentIndex } from '../segment-index.js';
+import type { SegmentIndex } from '../index/segment-index.js';
 import { Timeline, type Run } from './dash-timeline.js';
 import { isAudioOnly, type VariantInfo } from './master.js';
 

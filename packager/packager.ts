@@ -1,13 +1,13 @@
 // The packager of one agent: its streams under a storage root, and the watcher that feeds them.
 import path from 'node:path';
-import { DvrError } from '../../common/errors.js';
-import type { Logger } from '../../common/log.js';
+import { DvrError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
 import { PackagerEmitter } from './events.js';
-import { Gate } from './gate.js';
-import { ffprobeVideoSize } from './probe.js';
+import { Gate } from '../common/gate.js';
+import { ffprobeVideoSize } from './media/probe.js';
 import { parseStreamSettings, settingsWarnings, type StreamSettings } from './settings.js';
-import type { DvrSettings } from '../../common/stream-settings.js';
-import type { Lease } from './lease.js';
+import type { DvrSettings } from '../common/stream-settings.js';
+import type { Lease } from './write/lease.js';
 import { StreamPackager, type VideoProbe } from './stream.js';
 import { watchIncoming, type IncomingWatcher } from './watch.js';
 

@@ -1,0 +1,95 @@
+// Heartbeat intake: a node's report is checked, its row (state, capacity, figures) written, its
+// figures kept for the dashboard's plots, and its reply made: a transcoder's jobs and deletions, an
+// edge's or relay's stream maps. The node's row is the store's; the capacities by role (from the
+// stored launch configs) and the plots' figures are caches of this process.
+import { DvrError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { isName } from '../common/names.js';
+import type { HeartbeatReply } from '../common/protocol.js';
+import { parseHeartbeat } from './heartbeat-schema.js';
+import { History } from './history.js';
+import { isRole, targetsByRole, type Role } from './launch-config.js';
+import type { ControllerMetrics } from './metrics.js';
+import { nextState } from './node-states.js';
+import type { Publishing } from './publishing.js';
+import type { Retention } from './retention.js';
+import type { NodeMetrics, NodeRow, StateStore } from './store.js';
+import type { StreamMapsCache } from './stream-maps.js';
+
+/** The plots forget what is gone at most this often (and when the dashboard asks). */
+const PRUNE_MS = 60_000;
+
+export interface HeartbeatDeps {
+  publishing: Publishing;
+  retention: Retention;
+  maps: StreamMapsCache;
+  metrics: ControllerMetrics;
+  now: () => number;
+}
+
+export class Heartbeats {
+  /** The dashboard's plots: the last half hour of what heartbeats carried. */
+  private readonly history = new History();
+  private prunedAt = 0;
+  /** Capacities by role from the stored launch configs, read again when they change. */
+  private targets: ReturnType<typeof targetsByRole> | undefined;
+
+  constructor(private readonly store: StateStore, private readonly log: Logger, private readonly d: HeartbeatDeps) {}
+
+  /** The stored launch configs changed: capacities are read again with the next heartbeats. */
+  launchConfigsChanged(): void {
+    this.targets = undefined;
+  }
+
+  /** A node's capacity is its role's in the stored launch configs; without one, what it had (1 at first). */
+  private capacityFor(role: Role, known: number | undefined): number {
+    this.targets ??= targetsByRole(this.store.launchConfigs());
+    return this.targets.get(role)?.connectionCapacity ?? (known !== undefined && known > 0 ? known : 1);
+  }
+
+  /** A heartbeat of node `id` (the path's), from `remoteAddress`: the node's row written, its reply. */
+  accept(id: string, raw: unknown, remoteAddress: string | undefined): HeartbeatReply {
+    const body = parseHeartbeat(raw);
+    if (!isName(id) || body.nodeId !== id) {
+      throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.nodeId must be the node id in the path ('${id}')`);
+    }
+    const role = body.role ?? 'transcoder';
+    if (!isRole(role)) throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.role: unknown role '${String(role)}'`);
+    const now = this.d.now();
+    const known = this.store.node(id);
+    const state = nextState(known?.state, 'heartbeat') ?? 'inservice';
+    const metrics: NodeMetrics = { system: body.system, streams: body.streams, storage: body.storage,
+      ...(Array.isArray(body.failedJobs) && body.failedJobs.length > 0 ? { failedJobs: body.failedJobs.slice(0, 100) } : {}),
+      ...(typeof body.connections === 'number' && body.connections >= 0 ? { connections: Math.floor(body.connections) } : {}),
+      ...(body.nginx === 'up' || body.nginx === 'down' ? { nginx: body.nginx } : {}) };
+    const address = body.address ?? known?.address ?? (remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+    const row: NodeRow = { id, role, state, address,
+      capacity: this.capacityFor(role, known?.capacity), lastHeartbeat: now, metrics,
+      since: known?.state === state && known.since > 0 ? known.since : now };
+    this.store.upsertNode(row);
+    this.d.metrics.heartbeats.inc();
+    if (!known || known.state !== state) this.log.info({ node: id, role, state }, 'node in service');
+    if (role === 'transcoder') this.d.retention.noteReport(id, body);
+    this.history.record(id, body, now);
+    if (now - this.prunedAt > PRUNE_MS) this.prune();
+    return role === 'transcoder' ? { jobs: this.d.publishing.jobsFor(id), ...this.d.retention.deletionsFor(id) }
+      : role === 'origin' ? {} : { streamMaps: this.d.maps.get() };
+  }
+
+  /** The plots' figures, without what is gone. */
+  historySnapshot(): ReturnType<History['snapshot']> {
+    this.prune();
+    return this.history.snapshot();
+  }
+
+  /** Forgets the figures of nodes and streams that are gone. */
+  private prune(): void {
+    this.prunedAt = this.d.now();
+    const nodes = this.store.nodes().filter((n) => n.state !== 'gone');
+    // The API's streams, and those transcoders report (run from their own config: the appliance's demo).
+    const reported = nodes.flatMap((n) => n.metrics?.streams ?? []);
+    const streams = new Set([...this.store.streams(), ...reported].map((s) => `${s.app}/${s.stream}`));
+    this.history.keepOnly(new Set(nodes.map((n) => n.id)), streams);
+    this.d.retention.keepOnly(streams);
+  }
+}

@@ -1,0 +1,109 @@
+// Publishing: the origins' callback for each publisher (its stream key checked, a transcoder chosen
+// for it), its end, the URL a publisher is given, and the jobs a transcoder is handed for the
+// streams assigned to it. Assignments are the store's (one transaction each); nothing is kept here.
+import { DvrError } from '../common/errors.js';
+import { urlHost } from '../common/address.js';
+import type { TranscodeJob } from '../common/job.js';
+import type { Logger } from '../common/log.js';
+import { sameSecret } from '../common/secrets.js';
+import { leastLoaded, transcoderFor } from './allocation.js';
+import { jobsFor } from './jobs.js';
+import type { ControllerMetrics } from './metrics.js';
+import type { NodeRow, StateStore, StreamRow } from './store.js';
+
+export interface PublishingOptions {
+  /** The port origins take RTMP on. */
+  originRtmpPort: number;
+  /** Seconds a job stays with its transcoder after the publisher left (the agent's reconnect grace). */
+  endGraceSeconds: number;
+  /** The name publishers use for the origins (DNS with every origin's address, or a load balancer). */
+  publishHost?: string | undefined;
+  /** A transcoder silent this long gets no publisher back (it may be dying; the sweep decides). */
+  quietAfterMs: number;
+  now: () => number;
+}
+
+/** What nginx-rtmp's on_publish and on_publish_done send (form fields). */
+export interface PublishForm { app?: string | undefined; name?: string | undefined; key?: string | undefined; addr?: string | undefined }
+
+export class Publishing {
+  constructor(private readonly store: StateStore, private readonly log: Logger, private readonly metrics: ControllerMetrics,
+    private readonly o: PublishingOptions) {}
+
+  /** A node the controller still knows (not handed back). */
+  private present(id: string): NodeRow | undefined {
+    const n = this.store.node(id);
+    return n && n.state !== 'gone' ? n : undefined;
+  }
+
+  private rtmpBase(address: string): string {
+    return `rtmp://${urlHost(address)}:${this.o.originRtmpPort}`;
+  }
+
+  /** Where publishers go: an origin in service. */
+  private originUrl(): string {
+    return this.rtmpBase(leastLoaded(this.store.nodes({ role: 'origin' }), 'origin', new Map())?.node.address ?? '127.0.0.1');
+  }
+
+  /** Where a transcoder pulls from: the origin that took the publisher (any, for an origin that does not name itself). */
+  private sourceUrl(s: StreamRow): string {
+    const named = s.origin ? this.present(s.origin) : undefined;
+    return named ? this.rtmpBase(named.address) : this.originUrl();
+  }
+
+  /**
+   * A publisher at an origin (`originNode`, when the origin names itself): its key is checked and
+   * the stream assigned to a transcoder (the one it has, if it can go on). Returns that transcoder.
+   */
+  authorize(form: PublishForm, originNode: string | undefined): string {
+    const s = this.store.stream(form.app ?? '', form.name ?? '');
+    if (!s || !form.key || !sameSecret(form.key, s.streamKey)) {
+      this.log.warn({ app: form.app, stream: form.name, addr: form.addr }, 'publish refused: unknown stream or wrong key');
+      this.metrics.publishRefused.inc();
+      throw new DvrError('DVR_ERR_FORBIDDEN', 'unknown stream or wrong stream key');
+    }
+    if (s.purgeRequestedAt !== undefined) {
+      this.log.warn({ stream: `${s.app}/${s.stream}` }, 'publish refused: the stream is being deleted with its media');
+      throw new DvrError('DVR_ERR_FORBIDDEN', `${s.app}/${s.stream} is being deleted with its media`);
+    }
+    const origin = originNode !== undefined ? this.present(originNode) : undefined;
+    const timer = this.metrics.allocation.startTimer();
+    const transcoder = this.store.transaction(() => {
+      const loads = this.store.loadOf('transcoder');
+      const chosen = transcoderFor({ current: s.transcoder ? this.store.node(s.transcoder) : undefined, loads,
+        used: new Map(loads.map((l) => [l.id, l.used])), origin, now: this.o.now(), quietAfterMs: this.o.quietAfterMs });
+      if (!chosen) return undefined;
+      this.store.setStreamStatus(s.app, s.stream, 'live', chosen);
+      this.store.setStreamOrigin(s.app, s.stream, origin?.id);
+      return chosen;
+    });
+    timer();
+    if (!transcoder) {
+      this.log.warn({ stream: `${s.app}/${s.stream}` }, 'publish refused: no transcoder has room');
+      throw new DvrError('DVR_ERR_NO_CAPACITY', 'no transcoder has room for this stream; scale out the transcoder role');
+    }
+    this.log.info({ stream: `${s.app}/${s.stream}`, transcoder, origin: origin?.id }, 'publish accepted');
+    return transcoder;
+  }
+
+  /** The publisher left: the stream is ending (its job stays with its transcoder for the reconnect grace). */
+  publishDone(form: PublishForm): void {
+    const s = this.store.stream(form.app ?? '', form.name ?? '');
+    if (s && s.status === 'live') this.store.setStreamStatus(s.app, s.stream, 'ending', s.transcoder, this.o.now());
+  }
+
+  /**
+   * The URL a publisher of `s` is given. With a publish host (a DNS name for every origin, or a load
+   * balancer in front of them), a publisher that reconnects after its origin died lands on a live one.
+   */
+  publishUrl(s: StreamRow): string {
+    const base = this.o.publishHost !== undefined ? `rtmp://${urlHost(this.o.publishHost)}:${this.o.originRtmpPort}` : this.originUrl();
+    return `${base}/${s.app}/${s.stream}?key=${s.streamKey}`;
+  }
+
+  /** The jobs of a transcoder: the streams assigned to it that run. */
+  jobsFor(nodeId: string): TranscodeJob[] {
+    return jobsFor(this.store.streamsOn(nodeId), { now: this.o.now(), graceSeconds: this.o.endGraceSeconds,
+      sourceOf: (s) => this.sourceUrl(s) });
+  }
+}
