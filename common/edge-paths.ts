@@ -7,6 +7,12 @@ import { NAME_SOURCE, STREAM_DIR_SOURCE } from './names.js';
 /** The edge's clock (ISO 8601, no cache): the MPD's UTCTiming source, so DASH players sync offline. */
 export const EDGE_TIME_PATH = '/_time';
 
+/**
+ * Content steering's manifests (hls.json, dash.json) under this path on every edge of a cluster:
+ * the edge's agent answers them from the controller's view of the edges.
+ */
+export const STEERING_PATH = '/_steering/';
+
 /** A stream's path: /<app>/<stream>, or an ended event's version /<app>/<stream>.<N>. */
 export const STREAM_PATH_SOURCE = `/${NAME_SOURCE}/${STREAM_DIR_SOURCE}`;
 

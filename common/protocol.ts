@@ -84,4 +84,12 @@ export interface HeartbeatReply {
   deleteRecordings?: RecordingRef[];
   /** Transcoders: streams deleted with their media: remove it (the stream's directory and its versions). */
   purgeStreams?: StreamRef[];
+  /** Edges: the edges players may be steered to (content steering), least loaded first. */
+  steering?: { edges: SteeringEdge[] };
 }
+
+/**
+ * An edge in service whose nginx answers, as content steering names it: its node id (the pathway's
+ * id), the base URL players reach it at (http://<host>:<port>) and its viewers.
+ */
+export interface SteeringEdge { id: string; url: string; connections: number }

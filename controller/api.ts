@@ -91,7 +91,8 @@ function services(o: ApiOptions): ApiContext {
     publishHost: o.publishHost, quietAfterMs: o.quietAfterMs, now });
   const playback = new Playback(store, { edgeHttpPort: o.edgeHttpPort, signingSecret: o.signingSecret,
     playbackTtlSeconds: o.playbackTtlSeconds, now });
-  const heartbeats = new Heartbeats(store, log, { publishing, retention, maps: new StreamMapsCache(store), metrics, now });
+  const heartbeats = new Heartbeats(store, log, { publishing, retention, maps: new StreamMapsCache(store), metrics, now,
+    steeringEdges: () => playback.steeringEdges() });
   return { store, log, heartbeats, publishing, playback, retention, scaler: o.scaler, metrics, defaults: o.streamDefaults ?? {},
     admin: auth('admin', o.adminToken), agent: auth('agent', o.agentToken) };
 }

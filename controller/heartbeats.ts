@@ -5,7 +5,7 @@
 import { DvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { isName } from '../common/names.js';
-import type { HeartbeatReply } from '../common/protocol.js';
+import type { HeartbeatReply, SteeringEdge } from '../common/protocol.js';
 import { parseHeartbeat } from './heartbeat-schema.js';
 import { History } from './history.js';
 import { isRole, targetsByRole, type Role } from './launch-config.js';
@@ -23,6 +23,8 @@ export interface HeartbeatDeps {
   publishing: Publishing;
   retention: Retention;
   maps: StreamMapsCache;
+  /** Edges: the edges their players may be steered to. */
+  steeringEdges: () => SteeringEdge[];
   metrics: ControllerMetrics;
   now: () => number;
 }
@@ -73,7 +75,8 @@ export class Heartbeats {
     this.history.record(id, body, now);
     if (now - this.prunedAt > PRUNE_MS) this.prune();
     return role === 'transcoder' ? { jobs: this.d.publishing.jobsFor(id), ...this.d.retention.deletionsFor(id) }
-      : role === 'origin' ? {} : { streamMaps: this.d.maps.get() };
+      : role === 'origin' ? {} : role === 'edge' ? { streamMaps: this.d.maps.get(), steering: { edges: this.d.steeringEdges() } }
+        : { streamMaps: this.d.maps.get() };
   }
 
   /** The plots' figures, without what is gone. */

@@ -37,10 +37,14 @@ export const ROUTES: Record<string, Partial<Record<Method, Op>>> = {
   '/nodes': { get: { summary: 'Nodes, filtered by ?role= and ?state=', security: 'admin', ok: 200, returns: list('Node') } },
   '/nodes/{id}/drain': { post: { summary: 'Stop giving a node new streams', security: 'admin', ok: 200, returns: ref('Node') } },
   '/nodes/{id}/heartbeat': {
-    post: { summary: 'A node reports; the reply lists its jobs (transcoders) or the stream maps (edges, relays)', security: 'agent',
-      ok: 200, body: 'Heartbeat', returns: { type: 'object', properties: { jobs: { type: 'array', items: { type: 'object' } },
-        streamMaps: { type: 'object' }, deleteRecordings: { type: 'array', items: { type: 'object', required: ['app', 'stream', 'endedAt'],
-          properties: { app: NAME_SCHEMA, stream: NAME_SCHEMA, endedAt: { type: 'number' } } } } } } },
+    post: { summary: 'A node reports; the reply lists its jobs (transcoders) or the stream maps (edges, relays) and the edges to steer '
+      + 'players to (edges)', security: 'agent', ok: 200, body: 'Heartbeat', returns: { type: 'object', properties: {
+      jobs: { type: 'array', items: { type: 'object' } },
+      streamMaps: { type: 'object' },
+      steering: { type: 'object', properties: { edges: { type: 'array', items: { type: 'object', required: ['id', 'url', 'connections'],
+        properties: { id: NAME_SCHEMA, url: { type: 'string' }, connections: { type: 'integer' } } } } } },
+      deleteRecordings: { type: 'array', items: { type: 'object', required: ['app', 'stream', 'endedAt'],
+        properties: { app: NAME_SCHEMA, stream: NAME_SCHEMA, endedAt: { type: 'number' } } } } } } },
   },
   '/stream-defaults': {
     get: { summary: 'The cluster\'s defaults for new streams (DVR_STREAM_DEFAULTS)', security: 'admin', ok: 200,

@@ -5,7 +5,8 @@ import { urlHost } from '../common/address.js';
 import { DvrError } from '../common/errors.js';
 import { signedPlaybackPath } from '../nginx/signing.js';
 import { leastLoaded } from './allocation.js';
-import type { StateStore, StreamRow } from './store.js';
+import type { SteeringEdge } from '../common/protocol.js';
+import type { NodeRow, StateStore, StreamRow } from './store.js';
 import { newStream } from './streams.js';
 
 export interface PlaybackOptions {
@@ -44,6 +45,17 @@ export function localStreamsOf(nodes: ReturnType<StateStore['nodes']>, known: (a
   return [...rows.values()];
 }
 
+/**
+ * The edges players may be steered to (content steering): in service, their nginx answering, the
+ * least loaded (viewers per capacity) first, ties by id. Pure.
+ */
+export function steeringEdgesOf(nodes: readonly NodeRow[], edgeHttpPort: number): SteeringEdge[] {
+  return nodes.filter((n) => n.role === 'edge' && n.state === 'inservice' && n.metrics?.nginx !== 'down')
+    .map((n) => ({ n, load: (n.metrics?.connections ?? 0) / Math.max(1, n.capacity) }))
+    .sort((a, b) => a.load - b.load || (a.n.id < b.n.id ? -1 : a.n.id > b.n.id ? 1 : 0))
+    .map(({ n }) => ({ id: n.id, url: `http://${urlHost(n.address)}:${edgeHttpPort}`, connections: n.metrics?.connections ?? 0 }));
+}
+
 export class Playback {
   constructor(private readonly store: StateStore, private readonly o: PlaybackOptions) {}
 
@@ -62,6 +74,11 @@ export class Playback {
     const s = this.store.stream(app, stream) ?? this.localStreams().find((l) => l.app === app && l.stream === stream);
     if (!s) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${app}/${stream}`);
     return s;
+  }
+
+  /** The edges players may be steered to, as each edge's heartbeat reply tells it. */
+  steeringEdges(): SteeringEdge[] {
+    return steeringEdgesOf(this.store.nodes({ role: 'edge' }), this.o.edgeHttpPort);
   }
 
   /** A URL for one of a stream's files on the least-loaded edge, signed when the stream asks for it. */

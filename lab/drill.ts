@@ -52,6 +52,12 @@ export interface DrillResult {
   advanceS: number | undefined;
   /** Seconds the player on an unaffected edge could not play (buffer empty). */
   stallS: number;
+  /**
+   * What the players saw, those on an edge the fault took out included (they follow content
+   * steering): the longest single stall, seconds, and the largest share of one's requests that failed.
+   */
+  longestStallS: number;
+  viewerErrorRate: number;
   /** Requests per second served (2xx) and the share that failed, while the fault lasted. */
   reqPerS: number;
   errorRate: number;
@@ -87,9 +93,78 @@ async function fetchText(url: string, timeoutMs = 3000): Promise<{ status: numbe
 }
 
 /**
- * A player: it reloads the live playlist about once per target duration and fetches each new
- * segment, starting three segments from the live edge; it plays in real time once it holds two
- * segments, and stalls when its buffer runs dry.
+ * Content steering as a player follows it (RFC 8216bis section 7): the pathways the steering
+ * manifests name (this edge's, and clones on other hosts), their order, and the ones that failed
+ * the player lately. Without an EXT-X-CONTENT-STEERING tag in the master playlist, one pathway.
+ */
+class Pathways {
+  private readonly hosts = new Map<string, string>();
+  private priority: string[];
+  private readonly penalized = new Map<string, number>();
+  private manifestUrl: string | undefined;
+  private nextAskAt = 0;
+  current: string;
+
+  constructor(masterUrl: string, master: string) {
+    const tag = /^#EXT-X-CONTENT-STEERING:(.*)$/m.exec(master)?.[1] ?? '';
+    this.current = /PATHWAY-ID="([^"]+)"/.exec(tag)?.[1] ?? '.';
+    const server = /SERVER-URI="([^"]+)"/.exec(tag)?.[1];
+    this.manifestUrl = server ? new URL(server, masterUrl).href : undefined;
+    this.hosts.set(this.current, new URL(masterUrl).hostname);
+    this.priority = [this.current];
+  }
+
+  /** `url` on the current pathway's host. */
+  locate(url: string): string {
+    const u = new URL(url);
+    u.hostname = this.hosts.get(this.current) ?? u.hostname;
+    return u.href;
+  }
+
+  /** A request on the current pathway failed: it waits five minutes, the next one takes over. */
+  failed(): void {
+    this.penalized.set(this.current, Date.now());
+    this.choose();
+  }
+
+  /** The steering manifest, asked again once its TTL ran out. */
+  async refresh(): Promise<void> {
+    if (!this.manifestUrl || Date.now() < this.nextAskAt) return;
+    const u = new URL(this.manifestUrl);
+    u.searchParams.set('_HLS_pathway', this.current);
+    const r = await fetchText(u.href);
+    let ttl = 10;
+    if (r.status === 200) {
+      try {
+        const m = JSON.parse(r.text) as { TTL?: number; 'RELOAD-URI'?: string; 'PATHWAY-PRIORITY'?: string[];
+          'PATHWAY-CLONES'?: Array<{ 'BASE-ID': string; ID: string; 'URI-REPLACEMENT'?: { HOST?: string } }> };
+        for (const c of m['PATHWAY-CLONES'] ?? []) {
+          const host = c['URI-REPLACEMENT']?.HOST ?? this.hosts.get(c['BASE-ID']);
+          if (host && !this.hosts.has(c.ID)) this.hosts.set(c.ID, host);
+        }
+        if (m['PATHWAY-PRIORITY']?.length) this.priority = m['PATHWAY-PRIORITY'];
+        if (m['RELOAD-URI']) this.manifestUrl = new URL(m['RELOAD-URI'], u).href;
+        ttl = m.TTL ?? ttl;
+        this.choose();
+      } catch {
+        // A manifest that does not parse changes nothing.
+      }
+    }
+    this.nextAskAt = Date.now() + ttl * 1000;
+  }
+
+  private choose(): void {
+    const fresh = (id: string): boolean => Date.now() - (this.penalized.get(id) ?? -Infinity) > 300_000;
+    this.current = this.priority.find((id) => this.hosts.has(id) && fresh(id)) ?? this.current;
+  }
+}
+
+/**
+ * A player: it reads the master playlist, then reloads the live playlist about once per target
+ * duration and fetches each new segment, starting three segments from the live edge; it plays in
+ * real time once it holds two segments, and stalls when its buffer runs dry. It follows content
+ * steering as hls.js does: it moves to the next pathway when a request fails or the steering
+ * manifest says so.
  */
 export class Player {
   private stopped = false;
@@ -99,14 +174,22 @@ export class Player {
   private lastTick = Date.now();
   private stallStartedAt: number | undefined;
   private readonly stalls: Array<[number, number]> = [];
+  private readonly requests: Array<{ at: number; ok: boolean }> = [];
   private lastSeq = -1;
+  private pathways: Pathways | undefined;
   segments = 0;
   errors = 0;
 
-  constructor(readonly url: string) {}
+  /** `edge`: the edge it starts on; `media`: the media playlist's path under the stream. */
+  constructor(readonly url: string, private readonly master: string, private readonly media: string) {}
 
   start(): void {
     this.loop = this.run();
+  }
+
+  /** Where the player fetches from now. */
+  get host(): string {
+    return new URL(this.pathways ? this.pathways.locate(this.url) : this.url).hostname;
   }
 
   private tick(now: number): void {
@@ -120,47 +203,85 @@ export class Player {
     this.lastTick = now;
   }
 
+  private note(ok: boolean): boolean {
+    this.requests.push({ at: Date.now(), ok });
+    if (!ok) {
+      this.errors++;
+      this.pathways?.failed();
+    }
+    return ok;
+  }
+
   private async run(): Promise<void> {
-    while (!this.stopped) {
-      const t = await fetchText(this.url);
+    while (!this.stopped && !this.pathways) {
+      const m = await fetchText(`${this.url}/${this.master}`);
+      if (this.note(m.status === 200)) this.pathways = new Pathways(`${this.url}/${this.master}`, m.text);
+      else await sleep(1000);
+    }
+    while (!this.stopped && this.pathways) {
+      await this.pathways.refresh();
+      const url = this.pathways.locate(`${this.url}/${this.media}`);
+      const t = await fetchText(url);
       let waitMs = 1000;
-      if (t.status === 200) {
+      if (this.note(t.status === 200)) {
         try {
-          const segs = readSegments(t.text);
-          if (this.lastSeq < 0) this.lastSeq = (segs[Math.max(0, segs.length - 3)]?.seq ?? 0) - 1;
-          for (const s of segs.filter((x) => x.seq > this.lastSeq)) {
-            const r = await fetch(new URL(s.uri, this.url), { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
-            if (!r?.ok) { this.errors++; break; }
-            await r.arrayBuffer();
-            this.lastSeq = s.seq;
-            this.segments++;
-            this.tick(Date.now());
-            this.bufferedS += s.duration;
-            if (this.stallStartedAt !== undefined) {
-              this.stalls.push([this.stallStartedAt, Date.now()]);
-              this.stallStartedAt = undefined;
-            }
-            if (!this.playing && this.bufferedS >= 2 * s.duration) this.playing = true;
-          }
-          waitMs = Math.max(500, Math.min(2000, (segs[segs.length - 1]?.duration ?? 2) * 500));
+          waitMs = await this.segmentsOf(t.text, url);
         } catch {
           this.errors++;
         }
-      } else {
-        this.errors++;
       }
       this.tick(Date.now());
       await sleep(waitMs);
     }
   }
 
+  /** Fetches the new segments a playlist lists; the time to wait before the next reload. */
+  private async segmentsOf(text: string, url: string): Promise<number> {
+    const segs = readSegments(text);
+    if (this.lastSeq < 0) this.lastSeq = (segs[Math.max(0, segs.length - 3)]?.seq ?? 0) - 1;
+    for (const s of segs.filter((x) => x.seq > this.lastSeq)) {
+      // A gap (EXT-X-GAP) is time without media: players skip it, nothing is fetched.
+      if (s.gap) {
+        this.lastSeq = s.seq;
+        continue;
+      }
+      const r = await fetch(new URL(s.uri, url), { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+      if (!this.note(r?.ok === true)) break;
+      await r?.arrayBuffer();
+      this.lastSeq = s.seq;
+      this.segments++;
+      this.tick(Date.now());
+      this.bufferedS += s.duration;
+      if (this.stallStartedAt !== undefined) {
+        this.stalls.push([this.stallStartedAt, Date.now()]);
+        this.stallStartedAt = undefined;
+      }
+      if (!this.playing && this.bufferedS >= 2 * s.duration) this.playing = true;
+    }
+    return Math.max(500, Math.min(2000, (segs[segs.length - 1]?.duration ?? 2) * 500));
+  }
+
   get started(): boolean { return this.playing; }
+
+  private spans(): Array<[number, number]> {
+    this.tick(Date.now());
+    return [...this.stalls, ...(this.stallStartedAt !== undefined ? [[this.stallStartedAt, Date.now()] as [number, number]] : [])];
+  }
 
   /** Seconds spent stalled between `from` and `to` (ms since the epoch). */
   stalledS(from: number, to: number): number {
-    this.tick(Date.now());
-    const spans = [...this.stalls, ...(this.stallStartedAt !== undefined ? [[this.stallStartedAt, Date.now()] as [number, number]] : [])];
-    return spans.reduce((a, [s, e]) => a + Math.max(0, Math.min(e, to) - Math.max(s, from)), 0) / 1000;
+    return this.spans().reduce((a, [s, e]) => a + Math.max(0, Math.min(e, to) - Math.max(s, from)), 0) / 1000;
+  }
+
+  /** The longest single stall between `from` and `to`, seconds. */
+  longestStallS(from: number, to: number): number {
+    return Math.max(0, ...this.spans().map(([s, e]) => Math.max(0, Math.min(e, to) - Math.max(s, from)))) / 1000;
+  }
+
+  /** The share of its requests that failed between `from` and `to`. */
+  errorRate(from: number, to: number): number {
+    const inside = this.requests.filter((r) => r.at >= from && r.at <= to);
+    return inside.length ? inside.filter((r) => !r.ok).length / inside.length : 0;
   }
 
   async stop(): Promise<void> {
@@ -289,7 +410,7 @@ export async function checkStream(t: DrillTarget, window: { from: number; to: nu
 /** Runs one fault on the lab: measures, heals, checks. */
 export async function drill(t: DrillTarget, plan: DrillPlan, o: { loadPerSecond: number } = { loadPerSecond: 20 }): Promise<DrillResult> {
   const up = t.edges.filter((e) => !(plan.edgesDown ?? []).includes(e));
-  const players = t.edges.map((e) => new Player(`${e}/${t.stream}/${t.rendition}/index.m3u8`));
+  const players = t.edges.map((e) => new Player(e, `${t.stream}/master.m3u8`, `${t.stream}/${t.rendition}/index.m3u8`));
   const load = new Load(t.edges, t.stream, t.rendition, o.loadPerSecond);
   for (const p of players) p.start();
   load.start();
@@ -347,13 +468,16 @@ export async function drill(t: DrillTarget, plan: DrillPlan, o: { loadPerSecond:
     }
     const recoveredAt = Date.now();
     const stallS = Math.max(0, ...players.filter((p) => up.some((e) => p.url.startsWith(e))).map((p) => p.stalledS(t0, recoveredAt)));
+    // Every player, the one on an edge the fault took out included: what its viewer saw.
+    const viewer = { longestStallS: Math.max(0, ...players.map((p) => p.longestStallS(t0, recoveredAt))),
+      viewerErrorRate: Math.max(0, ...players.map((p) => p.errorRate(t0, recoveredAt))) };
     // The outage lasts from the fault until every edge lists new media again (a stream moved off a
     // node the controller gave up on may change hands after the fault itself was undone).
     const problems = await checkStream(t, { from: t0, to: recoveredAt });
     if (plan.detect !== undefined && detectS === undefined) problems.push(
       `the controller did not mark ${plan.detect} failed within ${plan.maxHoldS} s`);
     if (advanceS === undefined) problems.push('the playlist did not advance again, even after the fault was undone');
-    return { label: plan.label, detectS, advanceS, stallS, ...figures, problems };
+    return { label: plan.label, detectS, advanceS, stallS, ...viewer, ...figures, problems };
   } finally {
     await load.stop();
     for (const p of players) await p.stop();
@@ -362,9 +486,10 @@ export async function drill(t: DrillTarget, plan: DrillPlan, o: { loadPerSecond:
 
 /** The drill results as one table, for people. */
 export function resultTable(results: DrillResult[]): string {
-  const head = ['fault', 'detect (s)', 'playlist advances (s)', 'viewer stall (s)', 'req/s held', 'errors'];
+  const head = ['fault', 'detect (s)', 'playlist advances (s)', 'viewer stall (s)', 'longest stall (s)', 'viewer errors', 'req/s held',
+    'errors'];
   const rows = results.map((r) => [r.label, r.detectS?.toFixed(1) ?? '-', r.advanceS?.toFixed(1) ?? '-', r.stallS.toFixed(1),
-    r.reqPerS.toFixed(1), `${(r.errorRate * 100).toFixed(1)} %`]);
+    r.longestStallS.toFixed(1), `${(r.viewerErrorRate * 100).toFixed(1)} %`, r.reqPerS.toFixed(1), `${(r.errorRate * 100).toFixed(1)} %`]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');

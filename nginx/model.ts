@@ -79,6 +79,11 @@ export interface RelayModel extends Common {
 export interface StreamMaps {
   signed: StreamKey[];
   ended: StreamKey[];
+  /**
+   * Edges of a cluster with content steering: this edge's pathway (its node id), which the master
+   * playlists and MPDs it serves name. Absent: they are served as written.
+   */
+  pathway?: string;
 }
 
 export interface OriginModel extends Common {

@@ -1,7 +1,8 @@
 // The agent on a serving node (edge, relay, origin): nginx does the work; the agent reports the
 // node's figures, its connections and whether its nginx answers with each heartbeat. On edges and
 // relays it also keeps nginx's stream maps (signed streams, ended events) in step with the
-// controller's replies: tested, swapped, reloaded only when they change.
+// controller's replies: tested, swapped, reloaded only when they change; on edges, content steering
+// follows the controller's view of the edges (steering.ts).
 import type { Logger } from '../../common/log.js';
 import type { Heartbeat, HeartbeatReply, Role } from '../../common/protocol.js';
 import { IncludeFile } from '../../nginx/include.js';
@@ -11,6 +12,7 @@ import { startAgentHeartbeat, type HeartbeatSender } from '../metrics/heartbeat.
 import { systemFigures } from '../metrics/system.js';
 import { TimeShiftServer } from '../timeshift/server.js';
 import { nginxConnections } from './nginx-status.js';
+import { validSteeringEdges } from './steering.js';
 import { DvrError } from '../../common/errors.js';
 
 export class ServingAgent {
@@ -19,6 +21,8 @@ export class ServingAgent {
   timeshift: TimeShiftServer | undefined;
   private statusFailures = 0;
   private readonly maps: IncludeFile | undefined;
+  /** Content steering is on: the controller named two or more edges in service once. */
+  private steers = false;
   /** The last stream-maps failure, logged once until it changes. */
   private mapsError: string | undefined;
   readonly metricsPort = undefined;
@@ -38,11 +42,20 @@ export class ServingAgent {
     return agent;
   }
 
-  /** The controller's view of the streams becomes nginx's stream maps. */
+  /**
+   * The controller's view of the streams becomes nginx's stream maps; on an edge, its view of the
+   * edges becomes content steering: once two or more edges are in service, the master playlists
+   * and MPDs this edge serves name its pathway and its steering manifests list the others.
+   */
   async onReply(reply: HeartbeatReply): Promise<void> {
+    const edges = this.role === 'edge' && reply.steering ? validSteeringEdges(reply.steering.edges) : [];
+    // Once on, steering stays on: the players it moved here still ask when the others are gone.
+    this.steers ||= edges.length >= 2;
+    if (this.timeshift && this.steers) this.timeshift.steering = { self: this.config.nodeId, edges };
     if (!this.maps || !reply.streamMaps) return;
     try {
-      const result = await this.maps.apply(renderStreamMaps(reply.streamMaps));
+      const pathway = this.steers ? { pathway: this.config.nodeId } : {};
+      const result = await this.maps.apply(renderStreamMaps({ ...reply.streamMaps, ...pathway }));
       if (result === 'reloaded') {
         this.log.info({ signed: reply.streamMaps.signed.length, ended: reply.streamMaps.ended.length }, 'nginx stream maps updated');
       }

@@ -2,12 +2,15 @@
 // caches what it answers. It reads the storage as the packager left it (catalog.ts) and answers with
 // playlists, MPDs and clips cut from the same segments (render.ts, clip.ts). A finished range is
 // cached as long as its segments stay listed; an open one for a second, as live playlists are.
+// In a cluster it also answers the players' content steering requests (../roles/steering.ts).
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { STEERING_PATH } from '../../common/edge-paths.js';
 import { errnoCode } from '../../common/errors.js';
+import type { SteeringEdge } from '../../common/protocol.js';
 import { PLAYLIST_CAP_DEFAULT_SECONDS } from '../../common/stream-settings.js';
 import type { Logger } from '../../common/log.js';
 import type { AgentConfig } from '../config.js';
@@ -15,6 +18,7 @@ import { DASH_MANIFEST, MASTER, type SegmentRecord } from '../../packager/layout
 import { Catalog, listedSpan, segmentsIn, type RenditionView } from './catalog.js';
 import { startClip, thumbnail, type ClipTrack } from './clip.js';
 import { availabilityStartOf, imagePlaylist, rangeMaster, rangeMpd, rangePlaylist, representationsOf } from './render.js';
+import { currentPathway, steeringManifest, type SteeringKind } from '../roles/steering.js';
 import { parseTimeShift, type RequestLimits, type TimeShiftRequest } from './request.js';
 
 export interface TimeShiftOptions {
@@ -28,6 +32,9 @@ export interface TimeShiftOptions {
   log: Logger;
   now?: () => number;
 }
+
+/** A content steering manifest's path. */
+const STEERING_REQUEST = new RegExp(`^${STEERING_PATH}(hls|dash)\\.json$`);
 
 /** Requests nginx hands over for the query forms carry this prefix (an internal location). */
 export const INTERNAL_PREFIX = '/_timeshift';
@@ -69,6 +76,8 @@ const when = (ms: number): string => new Date(ms).toISOString().replace('.000Z',
 export class TimeShiftServer {
   private readonly catalog: Catalog;
   private readonly server: http.Server;
+  /** Content steering: this edge's pathway and the edges in service, as the agent last heard them. */
+  steering: { self: string; edges: SteeringEdge[] } | undefined;
   private clips = 0;
   private thumbs = 0;
   private closing: Promise<void> | undefined;
@@ -108,6 +117,11 @@ export class TimeShiftServer {
         this.send(res, new Answer(405, 'GET or HEAD\n'));
         return;
       }
+      const steering = STEERING_REQUEST.exec(url.pathname)?.[1] as SteeringKind | undefined;
+      if (steering) {
+        this.send(res, this.steeringAnswer(steering, url.searchParams), req.method === 'HEAD');
+        return;
+      }
       const parsed = parseTimeShift(pathname, url.searchParams, this.now(), this.o.limits);
       if (!parsed.ok) {
         this.send(res, new Answer(400, `${parsed.reason}\n`));
@@ -126,6 +140,13 @@ export class TimeShiftServer {
       if (!res.headersSent) this.send(res, new Answer(500, 'the time-shift service failed; see the edge agent\'s log\n'));
       else res.destroy();
     }
+  }
+
+  /** The content steering manifest for a player, from the edges the controller last named. */
+  private steeringAnswer(kind: SteeringKind, query: URLSearchParams): Answer {
+    if (!this.steering) return notFound('this edge steers no players');
+    const m = steeringManifest(kind, this.steering.edges, this.steering.self, currentPathway(kind, query));
+    return new Answer(200, JSON.stringify(m), 'application/json', 0);
   }
 
   private send(res: http.ServerResponse, a: Answer, head = false): void {

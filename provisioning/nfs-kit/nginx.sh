@@ -85,15 +85,25 @@ if [ -n "$secret_path" ]; then
   secret_changed=$CHANGED; CHANGED=$((before | CHANGED))
 fi
 # The stream maps the agent keeps: until it has written them (within a heartbeat of starting),
-# every stream needs a token, so a signed stream is never served open.
+# every stream needs a token, so a signed stream is never served open, and no content steering
+# pathway is named. Maps an older agent wrote gain the pathway map the config now uses.
 maps_path=$(sed -n 's/^ *include "\(.*\/streams\.conf\)";$/\1/p' "$SRC" | head -n1)
+pathway_map=('map $http_x_dvr_relay $dvr_pathway {' '    default "";' '}')
 if [ -n "$maps_path" ] && [ ! -f "$maps_path" ]; then
   check_path "$maps_path" "the stream maps include in $SRC"
   closed=$(mktemp)
   printf '%s\n' "# Until the agent writes the controller's stream maps: every stream needs a token." \
-    'map $uri $dvr_sig_required {' '    default 1;' '}' 'map $uri $dvr_stream_ended {' '    default 0;' '}' >"$closed"
+    'map $uri $dvr_sig_required {' '    default 1;' '}' 'map $uri $dvr_stream_ended {' '    default 0;' '}' \
+    "${pathway_map[@]}" >"$closed"
   ensure_file "$maps_path" 0640 "$DVR_USER:$DVR_USER" "$closed"
   rm -f "$closed"
+elif [ -n "$maps_path" ] && grep -q 'dvr_pathway' "$SRC" && ! grep -q ' \$dvr_pathway {' "$maps_path"; then
+  check_path "$maps_path" "the stream maps include in $SRC"
+  upgraded=$(mktemp)
+  cat "$maps_path" >"$upgraded"
+  printf '%s\n' "${pathway_map[@]}" >>"$upgraded"
+  ensure_file "$maps_path" 0640 "$DVR_USER:$DVR_USER" "$upgraded"
+  rm -f "$upgraded"
 fi
 
 # The segmenter's directories (hls_path), owned by the workers' account, before nginx -t.

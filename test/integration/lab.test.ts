@@ -5,7 +5,7 @@
 // segment that reached the storage is listed once, and the only holes are marked ones within the
 // outage. Transcoder failures are detected within 15 s and the playlist advances again within 20 s.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,16 +13,78 @@ import { resultTable, type DrillResult } from '../../lab/drill.js';
 import { whyNoLab } from '../../lab/lab.js';
 import { readState, type LabState } from '../../lab/state.js';
 import { faultSuite } from '../../lab/suite.js';
+import { hasChromium, launchChromium, videoPage } from '../support/chromium.js';
 import { parsePlaylist } from '../support/m3u8.js';
-import { run, tempDir } from '../support/run.js';
+import { run, tempDir, until } from '../support/run.js';
 
 const dvr = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.cjs');
+const MODULES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../node_modules');
+
+/** The player libraries the page loads. */
+const LIBRARIES = [path.join(MODULES, 'hls.js/dist/hls.min.js'), path.join(MODULES, 'dashjs/dist/modern/umd/dash.all.min.js')];
+
+/**
+ * dash.js (5.2) stops updating a live MPD once a reload of it (or of its patch) failed; its own
+ * updateSource() goes on from another URL. This moves it to the next pathway content steering names,
+ * as the README tells a page to do.
+ */
+const DASH_RECOVERY = `p.on('error', (e) => {
+  if (!e.error || e.error.code !== 25) return;
+  const failed = new URL(String(e.error.message).split(' ')[0]);
+  const s = p.getCurrentSteeringResponseData();
+  const next = (s && s.pathwayClones || [])
+    .find((c) => (s.pathwayPriority || []).includes(c.ID) && c['URI-REPLACEMENT'].HOST !== failed.host);
+  if (!next) return;
+  const mpd = new URL(p.getSource()); mpd.host = next['URI-REPLACEMENT'].HOST;
+  p.updateSource(mpd.href);
+});`;
+
+/**
+ * A player with its default settings (content steering is on in both) in a <video> of its own, and
+ * what a viewer would notice: errors it did not get over (hls.js: fatal ones; dash.js: those the
+ * recovery above and its own BaseURL failover do not handle), the longest time the picture stood
+ * still once it played, and the host its latest media came from.
+ */
+function playerSetup(player: 'hls.js' | 'dash.js', url: string): string {
+  const start = player === 'hls.js'
+    ? `const hls = new Hls(); hls.on(Hls.Events.ERROR, (_e, d) => { if (d.fatal) errors.push(d.details); });
+       hls.loadSource(url); hls.attachMedia(v); v.play().catch(() => undefined);`
+    : `const p = dashjs.MediaPlayer().create();
+       p.on('error', (e) => { const c = e.error && e.error.code; const m = String(e.error && e.error.message);
+         if (c !== 25 && c !== 27 && !m.includes('/_steering/')) errors.push(JSON.stringify(e.error ?? e).slice(0, 200)); });
+       ${DASH_RECOVERY}
+       p.initialize(v, url, true);`;
+  return `(() => {
+    const url = ${JSON.stringify(url)};
+    const v = document.createElement('video'); v.muted = true; document.body.appendChild(v);
+    const errors = []; const host = new URL(url).host;
+    performance.setResourceTimingBufferSize(100000);
+    let lastT = 0; let lastAt = 0; let longest = 0;
+    setInterval(() => {
+      const now = performance.now();
+      if (v.currentTime > lastT + 0.01) { if (lastAt > 0) longest = Math.max(longest, now - lastAt); lastT = v.currentTime; lastAt = now; }
+    }, 100);
+    const ext = ${JSON.stringify(player === 'hls.js' ? 'ts' : 'm4s')};
+    const lastHost = () => {
+      const m = performance.getEntriesByType('resource').filter((e) => e.name.split('?')[0].endsWith('.' + ext));
+      return m.length ? new URL(m[m.length - 1].name).hostname : '';
+    };
+    window.players = window.players || {};
+    window.players[${JSON.stringify(player)}] = () => ({ errors, played: v.currentTime, host: lastHost(),
+      longestStallS: Math.max(longest, lastAt > 0 ? performance.now() - lastAt : 0) / 1000 });
+    ${start}
+  })()`;
+}
+
+interface PlayerReport { errors: string[]; longestStallS: number; played: number; host: string }
 
 describe('dvr lab: a cluster on one machine, and the fault suite', function () {
   this.timeout(600_000);
   const n = process.pid % 100;
   let dir: string;
   let state: LabState | undefined;
+  /** What `dvr lab up` printed. */
+  let lines = '';
   const env = (): NodeJS.ProcessEnv => ({ ...process.env, DVR_LAB_DIR: dir, DVR_LAB_NAME: `dvrl${n}`,
     DVR_LAB_SUBNET: `10.209.${120 + n}.0/24`, DVR_ADMIN_TOKEN: 'lab-test-admin-token-0123456789' });
   /** `dvr lab ...` in the test's own environment (its directory, names and network). */
@@ -50,6 +112,7 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
   it('dvr lab up provisions the cluster and prints the lines dvr start prints; '
     + 'the stream plays through both edges and the relay', async () => {
     const up = await lab('up');
+    lines = up.stdout;
     assert.equal(up.code, 0,
       `dvr lab up failed:\n${up.stdout}\n${up.stderr}\n${await fs.readFile(path.join(dir, 'provision.log'), 'utf8').catch(() => '')}`);
     for (const name of ['playback', 'dash', 'player', 'publish', 'api', 'dashboard']) {
@@ -113,6 +176,68 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
     }
     const kill = results.find((r) => r.label.startsWith('kill-controller'));
     assert.ok((kill?.advanceS ?? Infinity) <= 6 && kill?.stallS === 0, `streams go on while the controller is down\n${table}`);
+  });
+
+  it('players on an edge that dies move to the other by content steering: hls.js (HLS, TS) and dash.js (DASH, fMP4) in '
+    + 'Chromium play on without an error or a stall longer than two target durations', async function () {
+    if (!(await hasChromium())) this.skip();
+    assert.ok(state, 'the lab is up');
+    const s = state;
+    const edge1 = s.net.hosts.find((h) => h.name === 'edge-1')?.address ?? '';
+    const edge2 = s.net.hosts.find((h) => h.name === 'edge-2')?.address ?? '';
+    // DASH needs fMP4: the user's stream, published to as a user would (the publish: line).
+    const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
+      '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-c:v', 'libx264', '-preset', 'veryfast', '-g', '50',
+      '-keyint_min', '50', '-sc_threshold', '0', '-b:v', '400k', '-c:a', 'aac', '-b:a', '64k', '-f', 'flv', line(lines, 'publish')],
+    { stdio: 'ignore' });
+    const browser = await launchChromium();
+    try {
+      const hlsUrl = `http://${edge1}:8080/live/lab/master.m3u8`;
+      const dashUrl = `http://${edge1}:8080/live/cam1/manifest.mpd`;
+      await until('the user\'s stream to be in its MPD on edge-1', async () => {
+        const r = await fetch(dashUrl).catch(() => undefined);
+        return r?.ok && ((await r.text()).match(/<S /g)?.length ?? 0) >= 2 ? true : undefined;
+      }, 90_000, 500);
+      const master = await (await fetch(hlsUrl)).text();
+      assert.match(master, /^#EXT-X-CONTENT-STEERING:SERVER-URI="\/_steering\/hls\.json",PATHWAY-ID="edge-1"$/m);
+      // One page (a background tab would not autoplay), both players.
+      const page = await videoPage(await browser.newPage(), `http://${edge1}:8080`, LIBRARIES[0] ?? '');
+      await page.addScriptTag({ path: LIBRARIES[1] ?? '' });
+      const runs = [['hls.js', hlsUrl], ['dash.js', dashUrl]] as const;
+      for (const [name, url] of runs) await page.evaluate(playerSetup(name, url));
+      const report = async (name: string): Promise<PlayerReport> =>
+        await page.evaluate(`window.players[${JSON.stringify(name)}]()`) as PlayerReport;
+      for (const [name] of runs) {
+        await until(`${name} to play on edge-1`, async () => {
+          const r = await report(name);
+          return r.played > 4 && r.host === edge1 ? true : undefined;
+        }, 60_000, 250).catch(async (err: unknown) => {
+          throw new Error(`${String(err)}: ${JSON.stringify(await report(name))}`);
+        });
+      }
+      const killed = await lab('fault', 'kill-edge', 'edge-1');
+      assert.equal(killed.code, 0, killed.stderr);
+      const since = Date.now();
+      for (const [name] of runs) {
+        await until(`${name} to fetch its media from edge-2`, async () => ((await report(name)).host === edge2 ? true : undefined),
+          30_000, 250).catch(async (err: unknown) => {
+          throw new Error(`${String(err)}: ${JSON.stringify(await report(name))}`);
+        });
+      }
+      // It plays on there: 20 s after the edge died.
+      await until('20 s after the fault', () => (Date.now() - since > 20_000 ? true : undefined), 30_000, 500);
+      for (const [name] of runs) {
+        const r = await report(name);
+        assert.deepEqual(r.errors, [], `${name}: no error it did not get over`);
+        assert.ok(r.longestStallS <= 4, `${name}: its longest stall was ${r.longestStallS.toFixed(1)} s (two target durations: 4 s)`);
+        assert.equal(r.host, edge2, `${name}: it plays from edge-2`);
+        console.log(`      ${name}: moved to edge-2, longest stall ${r.longestStallS.toFixed(1)} s, at ${r.played.toFixed(1)} s`);
+      }
+    } finally {
+      await browser.close();
+      publisher.kill('SIGKILL');
+      await lab('fault', 'heal', 'edge-1');
+    }
   });
 
   it('a second up over a lab left behind removes it first; down removes every namespace, mount and process', async () => {

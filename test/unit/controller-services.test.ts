@@ -62,7 +62,8 @@ describe('the controller\'s services (no HTTP, a real store)', function () {
     publishing = new Publishing(store, log, metrics, { originRtmpPort: 1935, endGraceSeconds: 30, quietAfterMs: 4000, now: () => now });
     playback = new Playback(store, { edgeHttpPort: 8080, signingSecret: 'a-signing-secret-0123456789', playbackTtlSeconds: 3600,
       now: () => now });
-    heartbeats = new Heartbeats(store, log, { publishing, retention, maps: new StreamMapsCache(store), metrics, now: () => now });
+    heartbeats = new Heartbeats(store, log, { publishing, retention, maps: new StreamMapsCache(store), metrics, now: () => now,
+      steeringEdges: () => playback.steeringEdges() });
   });
   afterEach(() => store.close());
 
@@ -73,7 +74,8 @@ describe('the controller\'s services (no HTTP, a real store)', function () {
     assert.deepEqual(heartbeats.accept('tc-1', heartbeat('tc-1', 'transcoder'), '10.0.0.9'), { jobs: [] });
     assert.deepEqual([store.node('tc-1')?.state, store.node('tc-1')?.capacity, store.node('tc-1')?.address], ['inservice', 4, '10.0.0.1']);
     assert.deepEqual(heartbeats.accept('edge-1', heartbeat('edge-1', 'edge', { connections: 7 }), undefined),
-      { streamMaps: { signed: [{ app: 'live', stream: 'signed' }], ended: [] } });
+      { streamMaps: { signed: [{ app: 'live', stream: 'signed' }], ended: [] },
+        steering: { edges: [{ id: 'edge-1', url: 'http://10.0.0.1:8080', connections: 7 }] } });
     assert.equal(store.node('edge-1')?.metrics?.connections, 7);
     store.replaceLaunchConfig('c', config(8));
     heartbeats.accept('tc-1', heartbeat('tc-1', 'transcoder'), undefined);
@@ -127,6 +129,19 @@ describe('the controller\'s services (no HTTP, a real store)', function () {
     assert.throws(() => playback.find('live', 'nowhere'), (err: unknown) => isDvrError(err, 'DVR_ERR_NOT_FOUND'));
     assert.throws(() => playback.clip(playback.find('live', 'open'), '1800000000', '0'),
       (err: unknown) => isDvrError(err, 'DVR_ERR_BAD_REQUEST') && /\?duration='0' must be whole seconds/.test(err.message));
+  });
+
+  it('content steering: an edge\'s reply names the edges in service whose nginx answers, the least loaded first', () => {
+    store.putLaunchConfig('c', launchConfig([['edge', 10]]));
+    heartbeats.accept('edge-a', heartbeat('edge-a', 'edge', { address: '10.0.0.2', connections: 6, nginx: 'up' }), undefined);
+    heartbeats.accept('edge-b', heartbeat('edge-b', 'edge', { address: 'fd00::3', connections: 2, nginx: 'up' }), undefined);
+    heartbeats.accept('edge-c', heartbeat('edge-c', 'edge', { address: '10.0.0.4', connections: 0, nginx: 'down' }), undefined);
+    const reply = heartbeats.accept('edge-a', heartbeat('edge-a', 'edge', { address: '10.0.0.2', connections: 6, nginx: 'up' }), undefined);
+    assert.deepEqual(reply.steering?.edges, [{ id: 'edge-b', url: 'http://[fd00::3]:8080', connections: 2 },
+      { id: 'edge-a', url: 'http://10.0.0.2:8080', connections: 6 }]);
+    store.setNodeState('edge-b', 'draining');
+    assert.deepEqual(playback.steeringEdges().map((e) => e.id), ['edge-a'], 'a draining edge gets no new players');
+    assert.equal(heartbeats.accept('tc-1', heartbeat('tc-1', 'transcoder'), undefined).steering, undefined, 'transcoders are not steered');
   });
 
   it('retention: a stream\'s size is written at most every 10 s, expired events go to one deleter, whose report closes them', () => {
