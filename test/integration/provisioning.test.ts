@@ -271,6 +271,13 @@ describe('provisioning over SSH (network namespaces, real sshd, nfs-ganesha, ngi
     assert.ok(progress.some((l) => /edge1 \| nginx \(edge\): nginx: would: write .*nginx\.conf/.test(l)), progress.join('\n'));
     assert.equal(await fs.readFile(path.join(net.dir, 'hosts', 'edge1', 'etc', 'dvr', 'nginx', 'nginx.conf'), 'utf8'), before);
     assert.equal((await fetch(`http://${net.host('edge1').address}:8080/live/demo/index.m3u8`)).status, 200);
+    // Stream maps an older agent wrote (no content steering pathway): provisioning this release adds
+    // the map its config uses, so nginx -t passes and the edge serves on.
+    const maps = path.join(net.dir, 'hosts', 'edge1', 'var', 'lib', 'dvr', 'nginx', 'streams.conf');
+    await fs.writeFile(maps, 'map $uri $dvr_sig_required {\n    default 0;\n}\nmap $uri $dvr_stream_ended {\n    default 0;\n}\n');
+    assert.deepEqual(byHost(await provision(options({ only: ['edge1'] }))), { edge1: 'changed' });
+    assert.match(await fs.readFile(maps, 'utf8'), /^map \$http_x_dvr_relay \$dvr_pathway \{\n {4}default "";\n\}$/m);
+    assert.equal((await fetch(`http://${net.host('edge1').address}:8080/live/demo/index.m3u8`)).status, 200);
   });
 
   it('a daemon of another pm2 (a release that changed pm2) is replaced by pm2 update; the agent stays online', async () => {
