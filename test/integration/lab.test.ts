@@ -194,9 +194,12 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
     try {
       const hlsUrl = `http://${edge1}:8080/live/lab/master.m3u8`;
       const dashUrl = `http://${edge1}:8080/live/cam1/manifest.mpd`;
-      await until('the user\'s stream to be in its MPD on edge-1', async () => {
+      // 14 s of window, as the DASH player suite waits for (dash.js stalls on a window of a few seconds).
+      await until('14 s of the user\'s stream in its MPD on edge-1', async () => {
         const r = await fetch(dashUrl).catch(() => undefined);
-        return r?.ok && ((await r.text()).match(/<S /g)?.length ?? 0) >= 2 ? true : undefined;
+        const timeline = r?.ok ? /<SegmentTimeline>(.*?)<\/SegmentTimeline>/.exec(await r.text())?.[1] ?? '' : '';
+        const us = [...timeline.matchAll(/d="(\d+)"(?: r="(\d+)")?/g)].reduce((a, m) => a + Number(m[1]) * (1 + Number(m[2] ?? 0)), 0);
+        return us >= 14e6 ? true : undefined;
       }, 90_000, 500);
       const master = await (await fetch(hlsUrl)).text();
       assert.match(master, /^#EXT-X-CONTENT-STEERING:SERVER-URI="\/_steering\/hls\.json",PATHWAY-ID="edge-1"$/m);
