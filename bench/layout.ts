@@ -4,12 +4,14 @@
 // rename it into place, look one up by name, the recovery scan (list the names and stat each, as
 // packager/rendition.ts recover() does) and the purge of the oldest hour. The names are the
 // packager's own; the files are made on the storage host's side (its export, local disk) and every
-// measured operation goes through the mount. Builds its own lab and removes it.
+// measured operation goes through a transcoder host's mount (in that host's mount namespace, where
+// its agent sees it). Builds its own lab and removes it.
 // Usage: node dist/bench/layout.js [--days 1,7]
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../lab/hosts.js';
+import { host } from '../lab/lab.js';
 import { readState } from '../lab/state.js';
 import { labPaths } from '../lab/topology.js';
 import { segmentName } from '../packager/layout.js';
@@ -41,13 +43,13 @@ async function inBatches<T>(items: T[], width: number, each: (item: T) => Promis
 
 const seqs = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i);
 
-/** `count` segments on the storage host's side of the export (one byte each: names are what is measured). */
+/** `count` segments on the storage host's side of the export (empty: names are what is measured; the lab's export is a 1 GiB tmpfs). */
 async function populate(dir: string, layout: Layout, count: number): Promise<void> {
   await fs.mkdir(dir, { recursive: true });
   if (layout === 'folders') {
     for (let f = 0; f * PER_FOLDER < count; f++) await fs.mkdir(path.join(dir, folderOf(f * PER_FOLDER)), { recursive: true });
   }
-  await inBatches(seqs(0, count), 256, (s) => fs.writeFile(path.join(dir, relPath(layout, s)), 'x'));
+  await inBatches(seqs(0, count), 256, (s) => fs.writeFile(path.join(dir, relPath(layout, s)), ''));
 }
 
 async function timed(f: () => Promise<unknown>): Promise<number> {
@@ -91,6 +93,15 @@ async function measure(dir: string, layout: Layout, count: number): Promise<Figu
     purgeS: purgeMs / 1000 };
 }
 
+/** A process of the host's namespaces (its sshd, which holds the mount namespace its mounts are in). */
+async function hostPid(ns: string): Promise<number> {
+  const pids = (await run('ip', ['netns', 'pids', ns], 10_000)).stdout.split('\n').map(Number).filter((x) => x > 0);
+  for (const pid of pids) {
+    if ((await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'sshd') return pid;
+  }
+  throw new Error(`no sshd in ${ns}`);
+}
+
 async function main(started: Started): Promise<void> {
   process.env['DVR_LAB_DIR'] ??= '/var/lib/dvr-lab-bench';
   process.env['DVR_LAB_NAME'] ??= 'dvrbench';
@@ -101,8 +112,11 @@ async function main(started: Started): Promise<void> {
   const state = await readState(process.env['DVR_LAB_DIR']);
   if (!state) throw new Error('dvr lab up left no state');
   const p = labPaths(state.options.dir);
-  const fsType = (await run('findmnt', ['-n', '-o', 'FSTYPE', p.storageRoot], 10_000)).stdout.trim();
-  if (!/sshfs|nfs/.test(fsType)) throw new Error(`${p.storageRoot} is not the lab's network mount (${fsType || 'not a mount'})`);
+  const pid = await hostPid(host(state, 'tc-1').ns);
+  const inHost = (...args: string[]): ReturnType<typeof run> =>
+    run('nsenter', ['-t', String(pid), '-m', '-n', '--', ...args], 1_800_000);
+  const fsType = (await inHost('findmnt', '-n', '-o', 'FSTYPE', p.storageRoot)).stdout.trim();
+  if (!/sshfs|nfs/.test(fsType)) throw new Error(`${p.storageRoot} is not tc-1's network mount (${fsType || 'not a mount'})`);
   const rows: Array<[string, ...string[]]> = [['', ...DAYS.flatMap((d) => [`flat ${d} d`, `folders ${d} d`])]];
   const results: Figures[] = [];
   for (const days of DAYS) {
@@ -111,7 +125,13 @@ async function main(started: Started): Promise<void> {
       const rel = path.join('bench-layout', `${layout}-${days}d`);
       console.log(`${layout}, ${days} d: ${count} segments`);
       await populate(path.join(p.export, rel), layout, count);
-      results.push(await measure(path.join(p.storageRoot, rel), layout, count));
+      // The mount logs in as the service account: the files are its own, as the packager's are.
+      const chown = await run('chown', ['-R', 'dvr:dvr', path.join(p.export, 'bench-layout')], 600_000);
+      if (chown.code !== 0) throw new Error(`chown: ${chown.stderr.trim()}`);
+      const r = await inHost(process.execPath, fileURLToPath(import.meta.url), '--measure', path.join(p.storageRoot, rel), layout,
+        String(count));
+      if (r.code !== 0) throw new Error(`measuring on tc-1 failed: ${r.stderr.trim()}`);
+      results.push(JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Figures);
       await fs.rm(path.join(p.export, rel), { recursive: true, force: true });
     }
   }
@@ -127,4 +147,10 @@ async function main(started: Started): Promise<void> {
   console.log([line(rows[0] ?? []), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n'));
 }
 
-await runBench('bench:layout', main);
+// In the host's namespaces: measure one directory and print the figures as JSON.
+if (process.argv[2] === '--measure') {
+  const [dir = '', layout = 'flat', count = '0'] = process.argv.slice(3);
+  console.log(JSON.stringify(await measure(dir, layout as Layout, Number(count))));
+} else {
+  await runBench('bench:layout', main);
+}
