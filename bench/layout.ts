@@ -2,7 +2,8 @@
 // (today's layout: a week of 2 s segments is 302,400 names) against folders of 1000 (the layout the
 // segment folders would bring), for what the packager and the edges do to them: write a segment and
 // rename it into place, look one up by name, the recovery scan (list the names and stat each, as
-// packager/rendition.ts recover() does) and the purge of the oldest hour. The names are the
+// packager/rendition.ts recover() did), the packager's own recovery (sizes from the chunks' size
+// files) and the purge of the oldest hour. The names are the
 // packager's own; the files are made on the storage host's side (its export, local disk) and every
 // measured operation goes through a transcoder host's mount (in that host's mount namespace, where
 // its agent sees it). Builds its own lab and removes it.
@@ -14,7 +15,9 @@ import { run } from '../lab/hosts.js';
 import { host } from '../lab/lab.js';
 import { readState } from '../lab/state.js';
 import { labPaths } from '../lab/topology.js';
-import { segmentName } from '../packager/layout.js';
+import { chunkName, chunkPieceName, chunkSizesName, CHUNK_DIR, segmentName } from '../packager/layout.js';
+import { CHUNK_SIZE } from '../packager/render/hls.js';
+import { Rendition } from '../packager/rendition.js';
 import { percentile, runBench, type Started } from './util.js';
 
 const dvr = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'dvr.cjs');
@@ -50,6 +53,15 @@ async function populate(dir: string, layout: Layout, count: number): Promise<voi
     for (let f = 0; f * PER_FOLDER < count; f++) await fs.mkdir(path.join(dir, folderOf(f * PER_FOLDER)), { recursive: true });
   }
   await inBatches(seqs(0, count), 256, (s) => fs.writeFile(path.join(dir, relPath(layout, s)), ''));
+  if (layout === 'folders') return;
+  // The chunks the packager writes beside them (text, compressed piece, sizes), which recovery reads.
+  await fs.mkdir(path.join(dir, CHUNK_DIR));
+  const sizes = '0\n'.repeat(CHUNK_SIZE);
+  await inBatches(seqs(0, Math.floor(count / CHUNK_SIZE)).map((k) => k * CHUNK_SIZE), 64, async (first) => {
+    for (const [name, text] of [[chunkName(first), ''], [chunkPieceName(first, 0, 0), ''], [chunkSizesName(first), sizes]] as const) {
+      await fs.writeFile(path.join(dir, CHUNK_DIR, name), text);
+    }
+  });
 }
 
 async function timed(f: () => Promise<unknown>): Promise<number> {
@@ -58,7 +70,7 @@ async function timed(f: () => Promise<unknown>): Promise<number> {
   return performance.now() - t;
 }
 
-interface Figures { writeMs: number; lookupMs: number; listS: number; scanS: number; purgeS: number }
+interface Figures { writeMs: number; lookupMs: number; listS: number; scanS: number; recoverS: number; purgeS: number }
 
 /** The operations through the mount on a directory of `count` segments. */
 async function measure(dir: string, layout: Layout, count: number): Promise<Figures> {
@@ -85,12 +97,15 @@ async function measure(dir: string, layout: Layout, count: number): Promise<Figu
     else for (const f of (await fs.readdir(dir)).sort()) for (const n of await fs.readdir(path.join(dir, f))) names.push(path.join(f, n));
   });
   const scanMs = listMs + await timed(() => inBatches(names, 64, (n) => fs.stat(path.join(dir, n))));
+  // The packager's recovery of the rendition (the flat layout is the one it reads).
+  const recoverMs = layout === 'flat'
+    ? await timed(() => new Rendition('source', dir, path.join(dir, '..', 'spool'), 'ts', SEGMENT_S).recover()) : NaN;
   const purgeMs = await timed(async () => {
     await inBatches(seqs(0, HOUR), 16, (s) => fs.unlink(path.join(dir, relPath(layout, s))));
     if (layout === 'folders') for (let f = 0; (f + 1) * PER_FOLDER <= HOUR; f++) await fs.rmdir(path.join(dir, folderOf(f * PER_FOLDER)));
   });
   return { writeMs: percentile(writes, 50), lookupMs: percentile(lookups, 50), listS: listMs / 1000, scanS: scanMs / 1000,
-    purgeS: purgeMs / 1000 };
+    recoverS: recoverMs / 1000, purgeS: purgeMs / 1000 };
 }
 
 /** A process of the host's namespaces (its sshd, which holds the mount namespace its mounts are in). */
@@ -140,6 +155,7 @@ async function main(started: Started): Promise<void> {
   row('lookup by name (stat), p50 ms', (x) => x.lookupMs.toFixed(2));
   row('list every name, s', (x) => x.listS.toFixed(2));
   row('recovery scan (list + stat each), s', (x) => x.scanS.toFixed(1));
+  row('the packager\'s recovery (chunk sizes), s', (x) => (Number.isFinite(x.recoverS) ? x.recoverS.toFixed(1) : '-'));
   row(`purge the oldest hour (${HOUR} files), s`, (x) => x.purgeS.toFixed(2));
   const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]): string => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;

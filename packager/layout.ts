@@ -103,6 +103,15 @@ export function chunkName(firstSeq: number): string {
   return `${String(firstSeq).padStart(9, '0')}.m3u8`;
 }
 
+/**
+ * The byte sizes of a chunk's segments, one decimal line each from its first, written with the
+ * chunk: recovery reads a week's sizes from a few hundred of these rather than stat-ing every
+ * segment (the stat calls were the whole cost of a 7 d recovery on a network mount).
+ */
+export function chunkSizesName(firstSeq: number): string {
+  return `${String(firstSeq).padStart(9, '0')}.sizes`;
+}
+
 /** A chunk's compressed piece ends so; the edge sends pieces as they are, never through its own compression. */
 export const CHUNK_PIECE_EXT = '.deflate';
 const CHUNK_PIECE_RE = /^(\d{9,15})_([0-9a-f]{8})_(\d{1,12})\.deflate$/;

@@ -3,7 +3,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import {
-  CHUNK_DIR, chunkName, chunkPieceName, parseChunkPieceName, parseInitName, parseSegmentName, storedName, type SegmentExt,
+  CHUNK_DIR, chunkName, chunkPieceName, chunkSizesName, parseChunkPieceName, parseInitName, parseSegmentName, storedName,
+  type SegmentExt,
 } from './layout.js';
 import { listDir, unlinkIfPresent, writeAtomic } from '../common/files.js';
 import type { InitMedia } from './media/inspect.js';
@@ -125,10 +126,12 @@ export class Rendition {
     }
     for (const s of found.slice(0, start)) ignored.push(String(s.seq));
     const kept = found.slice(start);
-    const sizes = await mapLimit(kept, 64, async (s) => {
-      const st = await fs.stat(path.join(this.dir, storedName(s, this.ext)));
-      return st.size;
-    });
+    const chunkFiles = await listDir(path.join(this.dir, CHUNK_DIR));
+    const chunks = new Set(chunkFiles);
+    // Sizes from the chunks' size files; only segments of a chunk without one are stat-ed.
+    const known = await this.chunkSizes(kept.map((s) => s.seq), chunks);
+    const sizes = await mapLimit(kept, 64, async (s) => known.get(s.seq)
+      ?? (await fs.stat(path.join(this.dir, storedName(s, this.ext)))).size);
     kept.forEach((s, i) => {
       this.index.push({ ...s, bytes: sizes[i] ?? 0 });
       this.lastDisc = Math.max(this.lastDisc, s.disc);
@@ -137,22 +140,46 @@ export class Rendition {
     for (let p = 0; p < this.index.length; p++) {
       if (!this.index.gapAt(p)) this.account(this.index.bytesAt(p), this.index.durationUsAt(p) / 1e6);
     }
-    const chunkFiles = await listDir(path.join(this.dir, CHUNK_DIR));
-    const chunks = new Set(chunkFiles);
     for (const f of chunkFiles) {
       const piece = parseChunkPieceName(f);
       if (piece) this.pieces.set(piece.seq, { file: `${CHUNK_DIR}/${f}`, crc: piece.crc, length: piece.length });
     }
     let below = this.index.firstSequence - (this.index.firstSequence % CHUNK_SIZE);
     while (chunks.has(chunkName(below))) {
-      // A chunk written before pieces existed gets its piece now, once.
+      // A chunk written before pieces (or size files) existed gets its piece now, once.
       if (!this.pieces.has(below)) {
         await this.writePiece(below, await fs.readFile(path.join(this.dir, CHUNK_DIR, chunkName(below)), 'utf8'));
       }
+      if (!chunks.has(chunkSizesName(below))) await this.writeSizes(below);
       below += CHUNK_SIZE;
     }
     this.chunkedBelow = below;
     return { segments: kept.length, ignored };
+  }
+
+  /**
+   * The sizes the size files of the chunks holding `seqs` give, by sequence. A file that does not
+   * read as one size per segment of its chunk is passed over (its segments are stat-ed instead).
+   */
+  private async chunkSizes(seqs: number[], chunkFiles: Set<string>): Promise<Map<number, number>> {
+    const firsts = [...new Set(seqs.map((q) => q - (q % CHUNK_SIZE)))].filter((f) => chunkFiles.has(chunkSizesName(f)));
+    const out = new Map<number, number>();
+    await mapLimit(firsts, 16, async (first) => {
+      const text = await fs.readFile(path.join(this.dir, CHUNK_DIR, chunkSizesName(first)), 'utf8').catch(() => '');
+      const lines = text.split('\n');
+      if (lines.pop() !== '' || lines.length !== CHUNK_SIZE || !lines.every((l) => /^\d{1,12}$/.test(l))) return;
+      lines.forEach((l, i) => out.set(first + i, Number(l)));
+    });
+    return out;
+  }
+
+  /** Writes the size file of the chunk from `firstSeq` when the index holds all its segments. */
+  private async writeSizes(firstSeq: number): Promise<void> {
+    const pos = this.index.posOf(firstSeq);
+    if (pos < 0 || pos + CHUNK_SIZE > this.index.length) return;
+    let text = '';
+    for (let i = 0; i < CHUNK_SIZE; i++) text += `${this.index.bytesAt(pos + i)}\n`;
+    await writeAtomic(path.join(this.dir, CHUNK_DIR, chunkSizesName(firstSeq)), text);
   }
 
   /** Writes a chunk's text and its compressed piece; both are immutable once written. */
@@ -160,6 +187,7 @@ export class Rendition {
     await fs.mkdir(path.join(this.dir, CHUNK_DIR), { recursive: true });
     await writeAtomic(path.join(this.dir, CHUNK_DIR, chunkName(firstSeq)), text);
     await this.writePiece(firstSeq, text);
+    await this.writeSizes(firstSeq);
   }
 
   private async writePiece(firstSeq: number, text: string): Promise<void> {
@@ -172,6 +200,7 @@ export class Rendition {
   /** Deletes a chunk that no listed segment needs any more, both forms. */
   async deleteChunk(firstSeq: number): Promise<void> {
     await unlinkIfPresent(path.join(this.dir, CHUNK_DIR, chunkName(firstSeq)));
+    await unlinkIfPresent(path.join(this.dir, CHUNK_DIR, chunkSizesName(firstSeq)));
     const piece = this.pieces.get(firstSeq);
     if (piece) await unlinkIfPresent(path.join(this.dir, piece.file));
     this.pieces.delete(firstSeq);
