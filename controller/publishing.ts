@@ -46,9 +46,9 @@ export class Publishing {
   }
 
   /** Where a transcoder pulls from: the origin that took the publisher (any, for an origin that does not name itself). */
-  private sourceUrl(s: StreamRow): string {
+  private sourceUrl(s: StreamRow, anyOrigin: () => string = () => this.originUrl()): string {
     const named = s.origin ? this.present(s.origin) : undefined;
-    return named ? this.rtmpBase(named.address) : this.originUrl();
+    return named ? this.rtmpBase(named.address) : anyOrigin();
   }
 
   /**
@@ -103,7 +103,10 @@ export class Publishing {
 
   /** The jobs of a transcoder: the streams assigned to it that run. */
   jobsFor(nodeId: string): TranscodeJob[] {
+    // The origin for streams whose origin does not name itself: chosen once per reply, not per stream.
+    let origin: string | undefined;
+    const anyOrigin = (): string => (origin ??= this.originUrl());
     return jobsFor(this.store.streamsOn(nodeId), { now: this.o.now(), graceSeconds: this.o.endGraceSeconds,
-      sourceOf: (s) => this.sourceUrl(s) });
+      sourceOf: (s) => this.sourceUrl(s, anyOrigin) });
   }
 }

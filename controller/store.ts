@@ -135,6 +135,12 @@ const MIGRATIONS = [
   `CREATE TABLE versions (app TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL, ended_at INTEGER NOT NULL,
      stored_bytes INTEGER, media_deleted_at INTEGER, PRIMARY KEY (app, stream, version));
    ALTER TABLE streams ADD COLUMN purge_requested_at INTEGER;`,
+  // Every transcoder's heartbeat asks for the origins (a transcoder's source) and for the first
+  // transcoder that reaches the storage (the one that deletes): indexed, not a scan of every node's figures.
+  `CREATE INDEX nodes_by_role ON nodes (role);
+   ALTER TABLE nodes ADD COLUMN storage_ok INTEGER NOT NULL DEFAULT 0;
+   UPDATE nodes SET storage_ok = COALESCE(json_extract(metrics, '$.storage.available'), 0) = 1;
+   CREATE INDEX nodes_with_storage ON nodes (role, state, storage_ok, id);`,
 ];
 
 interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string;
@@ -208,6 +214,7 @@ export interface StateStore {
 export class Store implements StateStore {
   private readonly db: Database.Database;
   private closed = false;
+  private readonly statements = new Map<string, Database.Statement>();
   /** Bumped by every change to the streams table, so views of it can be cached. */
   streamsVersion = 0;
 
@@ -227,97 +234,114 @@ export class Store implements StateStore {
 
   transaction<T>(fn: () => T): T { return this.db.transaction(fn)(); }
 
+  /** A statement prepared once per text: the heartbeat path runs the same few thousands of times a second. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
+
   // Launch configs
   putLaunchConfig(name: string, body: unknown): boolean {
-    const r = this.db.prepare('INSERT OR IGNORE INTO launch_configs (name, body, created_at) VALUES (?, ?, ?)')
+    const r = this.sql('INSERT OR IGNORE INTO launch_configs (name, body, created_at) VALUES (?, ?, ?)')
       .run(name, JSON.stringify(body), Date.now());
     return r.changes === 1;
   }
   /** Stores or replaces a launch config; true when it was new. */
   replaceLaunchConfig(name: string, body: unknown): boolean {
-    const had = this.db.prepare('SELECT 1 FROM launch_configs WHERE name = ?').get(name) !== undefined;
-    this.db.prepare(`INSERT INTO launch_configs (name, body, created_at) VALUES (?, ?, ?)
+    const had = this.sql('SELECT 1 FROM launch_configs WHERE name = ?').get(name) !== undefined;
+    this.sql(`INSERT INTO launch_configs (name, body, created_at) VALUES (?, ?, ?)
       ON CONFLICT (name) DO UPDATE SET body = excluded.body`).run(name, JSON.stringify(body), Date.now());
     return !had;
   }
   launchConfigs(): Array<{ name: string; body: unknown }> {
-    return (this.db.prepare('SELECT name, body FROM launch_configs ORDER BY name').all() as Array<{ name: string; body: string }>)
+    return (this.sql('SELECT name, body FROM launch_configs ORDER BY name').all() as Array<{ name: string; body: string }>)
       .map((r) => ({ name: r.name, body: JSON.parse(r.body) as unknown }));
   }
   deleteLaunchConfig(name: string): boolean {
-    return this.db.prepare('DELETE FROM launch_configs WHERE name = ?').run(name).changes === 1;
+    return this.sql('DELETE FROM launch_configs WHERE name = ?').run(name).changes === 1;
   }
 
   // Nodes
   upsertNode(n: NodeRow): void {
-    this.db.prepare(`INSERT INTO nodes (id, role, state, address, capacity, last_heartbeat, metrics, since) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    this.sql(`INSERT INTO nodes (id, role, state, address, capacity, last_heartbeat, metrics, since, storage_ok)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET role = excluded.role, state = excluded.state, address = excluded.address,
-        capacity = excluded.capacity, last_heartbeat = excluded.last_heartbeat, metrics = excluded.metrics, since = excluded.since`)
-      .run(n.id, n.role, n.state, n.address, n.capacity, n.lastHeartbeat, JSON.stringify(n.metrics ?? null), n.since);
+        capacity = excluded.capacity, last_heartbeat = excluded.last_heartbeat, metrics = excluded.metrics, since = excluded.since,
+        storage_ok = excluded.storage_ok`)
+      .run(n.id, n.role, n.state, n.address, n.capacity, n.lastHeartbeat, JSON.stringify(n.metrics ?? null), n.since,
+        n.metrics?.storage?.available === true ? 1 : 0);
   }
   node(id: string): NodeRow | undefined {
-    const r = this.db.prepare('SELECT * FROM nodes WHERE id = ?').get(id) as RawNode | undefined;
+    const r = this.sql('SELECT * FROM nodes WHERE id = ?').get(id) as RawNode | undefined;
     return r ? node(r) : undefined;
   }
   nodes(filter: { role?: string; state?: string } = {}): NodeRow[] {
-    return (this.db.prepare(`SELECT * FROM nodes WHERE (@role IS NULL OR role = @role) AND (@state IS NULL OR state = @state) ORDER BY id`)
-      .all({ role: filter.role ?? null, state: filter.state ?? null }) as RawNode[]).map(node);
+    // One statement per combination of filters, so the role's index serves the role's.
+    const where = [filter.role !== undefined ? 'role = @role' : '', filter.state !== undefined ? 'state = @state' : ''].filter(Boolean);
+    const params = { ...(filter.role !== undefined ? { role: filter.role } : {}),
+      ...(filter.state !== undefined ? { state: filter.state } : {}) };
+    return (this.sql(`SELECT * FROM nodes${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`)
+      .all(params) as RawNode[]).map(node);
   }
   setNodeState(id: string, state: NodeState): void {
-    this.db.prepare('UPDATE nodes SET state = ? WHERE id = ?').run(state, id);
+    this.sql('UPDATE nodes SET state = ? WHERE id = ?').run(state, id);
   }
 
   // Scale events: the audit trail, and the cool-down clock
   addScaleEvent(e: ScaleEvent): void {
-    this.db.prepare('INSERT INTO scale_events (role, at, action, count, reason, nodes) VALUES (?, ?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO scale_events (role, at, action, count, reason, nodes) VALUES (?, ?, ?, ?, ?, ?)')
       .run(e.role, e.at, e.action, e.count, e.reason, JSON.stringify(e.nodes));
   }
   scaleEvents(limit = 100): ScaleEvent[] {
-    return (this.db.prepare('SELECT role, at, action, count, reason, nodes FROM scale_events ORDER BY id DESC LIMIT ?').all(limit) as
+    return (this.sql('SELECT role, at, action, count, reason, nodes FROM scale_events ORDER BY id DESC LIMIT ?').all(limit) as
       Array<Omit<ScaleEvent, 'nodes'> & { nodes: string }>).map((e) => ({ ...e, nodes: JSON.parse(e.nodes) as string[] }));
   }
   lastScaleAt(role: string): number {
-    const r = this.db.prepare('SELECT MAX(at) AS at FROM scale_events WHERE role = ?').get(role) as { at: number | null };
+    const r = this.sql('SELECT MAX(at) AS at FROM scale_events WHERE role = ?').get(role) as { at: number | null };
     return r.at ?? 0;
   }
 
   // Streams
   insertStream(s: StreamRow): boolean {
     this.streamsVersion++;
-    return this.db.prepare(`INSERT OR IGNORE INTO streams (app, stream, settings, stream_key, status, transcoder, ending_since)
+    return this.sql(`INSERT OR IGNORE INTO streams (app, stream, settings, stream_key, status, transcoder, ending_since)
       VALUES (?, ?, ?, ?, ?, ?, ?)`).run(s.app, s.stream, JSON.stringify(s.settings), s.streamKey, s.status, s.transcoder ?? null,
       s.endingSince ?? null).changes === 1;
   }
   updateStreamSettings(app: string, name: string, settings: StreamOptions): boolean {
     this.streamsVersion++;
-    return this.db.prepare('UPDATE streams SET settings = ? WHERE app = ? AND stream = ?')
+    return this.sql('UPDATE streams SET settings = ? WHERE app = ? AND stream = ?')
       .run(JSON.stringify(settings), app, name).changes === 1;
   }
   stream(app: string, name: string): StreamRow | undefined {
-    const r = this.db.prepare('SELECT * FROM streams WHERE app = ? AND stream = ?').get(app, name) as RawStream | undefined;
+    const r = this.sql('SELECT * FROM streams WHERE app = ? AND stream = ?').get(app, name) as RawStream | undefined;
     return r ? stream(r) : undefined;
   }
   streams(): StreamRow[] {
-    return (this.db.prepare('SELECT * FROM streams ORDER BY app, stream').all() as RawStream[]).map(stream);
+    return (this.sql('SELECT * FROM streams ORDER BY app, stream').all() as RawStream[]).map(stream);
   }
   streamsOn(transcoder: string): StreamRow[] {
-    return (this.db.prepare('SELECT * FROM streams WHERE transcoder = ? ORDER BY app, stream').all(transcoder) as RawStream[]).map(stream);
+    return (this.sql('SELECT * FROM streams WHERE transcoder = ? ORDER BY app, stream').all(transcoder) as RawStream[]).map(stream);
   }
   /** Each node of a role with the streams assigned to it: the light input allocation needs. */
   loadOf(role: string): Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }> {
-    return this.db.prepare('SELECT id, role, state, address, capacity, assigned AS used FROM nodes WHERE role = ?').all(role) as
+    return this.sql('SELECT id, role, state, address, capacity, assigned AS used FROM nodes WHERE role = ?').all(role) as
       Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }>;
   }
 
   /** Streams assigned per transcoder, for allocation. */
   assignedCounts(): Map<string, number> {
-    const rows = this.db.prepare('SELECT id, assigned FROM nodes WHERE assigned > 0').all() as Array<{ id: string; assigned: number }>;
+    const rows = this.sql('SELECT id, assigned FROM nodes WHERE assigned > 0').all() as Array<{ id: string; assigned: number }>;
     return new Map(rows.map((r) => [r.id, r.assigned]));
   }
   /** Sets a stream's status and transcoder; a different transcoder is a new assignment (its epoch goes up). */
   setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined, endingSince?: number): void {
     this.streamsVersion++;
-    this.db.prepare(`UPDATE streams SET epoch = CASE WHEN @t IS NOT NULL AND (transcoder IS NULL OR transcoder != @t) `
+    this.sql(`UPDATE streams SET epoch = CASE WHEN @t IS NOT NULL AND (transcoder IS NULL OR transcoder != @t) `
       + `THEN epoch + 1 ELSE epoch END,
       status = @status, transcoder = @t, ending_since = @since,
       ended_at = CASE WHEN @status = 'live' THEN NULL ELSE ended_at END,
@@ -326,14 +350,14 @@ export class Store implements StateStore {
   }
   setStreamOrigin(app: string, name: string, origin: string | undefined): void {
     this.streamsVersion++;
-    this.db.prepare('UPDATE streams SET origin = ? WHERE app = ? AND stream = ?').run(origin ?? null, app, name);
+    this.sql('UPDATE streams SET origin = ? WHERE app = ? AND stream = ?').run(origin ?? null, app, name);
   }
   /** Ends every stream whose publisher left before `before` (ms): its slot is freed. Returns them. */
   endStreams(before: number): StreamRow[] {
     return this.transaction(() => {
-      const rows = (this.db.prepare(`SELECT * FROM streams WHERE status = 'ending' AND ending_since < ?`).all(before) as RawStream[])
+      const rows = (this.sql(`SELECT * FROM streams WHERE status = 'ending' AND ending_since < ?`).all(before) as RawStream[])
         .map(stream);
-      const end = this.db.prepare(
+      const end = this.sql(
         `UPDATE streams SET status = 'ended', ended_at = ending_since, transcoder = NULL, ending_since = NULL
          WHERE app = ? AND stream = ?`);
       for (const r of rows) end.run(r.app, r.stream);
@@ -343,56 +367,56 @@ export class Store implements StateStore {
   }
   /** What a stream's media takes on the storage, as its transcoder reports it. */
   setStoredBytes(app: string, name: string, bytes: number): void {
-    this.db.prepare('UPDATE streams SET stored_bytes = ? WHERE app = ? AND stream = ?').run(Math.round(bytes), app, name);
+    this.sql('UPDATE streams SET stored_bytes = ? WHERE app = ? AND stream = ?').run(Math.round(bytes), app, name);
   }
   /** The media of the event that ended at `endedAt` is gone from the storage (its retention ran out); a later event is untouched. */
   markMediaDeleted(app: string, name: string, endedAt: number, at: number): boolean {
     this.streamsVersion++;
-    return this.db.prepare(`UPDATE streams SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ? AND status = 'ended'
+    return this.sql(`UPDATE streams SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ? AND status = 'ended'
       AND media_deleted_at IS NULL AND ended_at = ?`).run(at, app, name, endedAt).changes === 1;
   }
   /** The first node of a role in service whose last heartbeat said its storage is available, by id (one query). */
   firstWithStorage(role: string): string | undefined {
-    const r = this.db.prepare(`SELECT MIN(id) AS id FROM nodes WHERE role = ? AND state = 'inservice'
-      AND json_extract(metrics, '$.storage.available') = 1`).get(role) as { id: string | null };
+    const r = this.sql(`SELECT MIN(id) AS id FROM nodes WHERE role = ? AND state = 'inservice' AND storage_ok = 1`)
+      .get(role) as { id: string | null };
     return r.id ?? undefined;
   }
   /** Ended streams whose media is still on the storage. */
   endedWithMedia(): StreamRow[] {
-    return (this.db.prepare(`SELECT * FROM streams WHERE status = 'ended' AND media_deleted_at IS NULL ORDER BY ended_at, app, stream`)
+    return (this.sql(`SELECT * FROM streams WHERE status = 'ended' AND media_deleted_at IS NULL ORDER BY ended_at, app, stream`)
       .all() as RawStream[]).map(stream);
   }
   deleteStream(app: string, name: string): boolean {
     this.streamsVersion++;
-    return this.db.prepare('DELETE FROM streams WHERE app = ? AND stream = ?').run(app, name).changes === 1;
+    return this.sql('DELETE FROM streams WHERE app = ? AND stream = ?').run(app, name).changes === 1;
   }
   upsertVersion(v: VersionRow): void {
-    this.db.prepare(`INSERT INTO versions (app, stream, version, ended_at, stored_bytes) VALUES (?, ?, ?, ?, ?)
+    this.sql(`INSERT INTO versions (app, stream, version, ended_at, stored_bytes) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT (app, stream, version) DO UPDATE SET ended_at = excluded.ended_at, stored_bytes = excluded.stored_bytes
       WHERE versions.media_deleted_at IS NULL`).run(v.app, v.stream, v.version, Math.round(v.endedAt), v.storedBytes ?? null);
   }
   versionsWithMedia(): VersionRow[] {
-    return (this.db.prepare('SELECT * FROM versions WHERE media_deleted_at IS NULL ORDER BY ended_at, app, stream, version')
+    return (this.sql('SELECT * FROM versions WHERE media_deleted_at IS NULL ORDER BY ended_at, app, stream, version')
       .all() as RawVersion[]).map(version);
   }
   markVersionDeleted(app: string, name: string, v: number, at: number): boolean {
-    return this.db.prepare(`UPDATE versions SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ? AND version = ?
+    return this.sql(`UPDATE versions SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ? AND version = ?
       AND media_deleted_at IS NULL`).run(at, app, name, v).changes === 1;
   }
   requestPurge(app: string, name: string, at: number): boolean {
     this.streamsVersion++;
-    return this.db.prepare(`UPDATE streams SET purge_requested_at = COALESCE(purge_requested_at, ?) WHERE app = ? AND stream = ?
+    return this.sql(`UPDATE streams SET purge_requested_at = COALESCE(purge_requested_at, ?) WHERE app = ? AND stream = ?
       AND status NOT IN ('live', 'ending')`).run(at, app, name).changes === 1;
   }
   purgesPending(): StreamRow[] {
-    return (this.db.prepare('SELECT * FROM streams WHERE purge_requested_at IS NOT NULL ORDER BY purge_requested_at')
+    return (this.sql('SELECT * FROM streams WHERE purge_requested_at IS NOT NULL ORDER BY purge_requested_at')
       .all() as RawStream[]).map(stream);
   }
   finishPurge(app: string, name: string): boolean {
     return this.transaction(() => {
-      this.db.prepare('DELETE FROM versions WHERE app = ? AND stream = ?').run(app, name);
+      this.sql('DELETE FROM versions WHERE app = ? AND stream = ?').run(app, name);
       this.streamsVersion++;
-      return this.db.prepare('DELETE FROM streams WHERE app = ? AND stream = ? AND purge_requested_at IS NOT NULL')
+      return this.sql('DELETE FROM streams WHERE app = ? AND stream = ? AND purge_requested_at IS NOT NULL')
         .run(app, name).changes === 1;
     });
   }

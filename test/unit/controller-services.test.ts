@@ -1,6 +1,9 @@
 // The controller's services without HTTP, over a real store (SQLite in memory): what a heartbeat
 // writes and is answered, a publisher's allocation, where a stream plays, and retention.
 import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
 import { isDvrError } from '../../common/errors.js';
 import { silentLogger } from '../../common/log.js';
 import type { Heartbeat, StreamFigures } from '../../common/protocol.js';
@@ -13,6 +16,7 @@ import { Retention } from '../../controller/retention.js';
 import { Store, type StreamRow } from '../../controller/store.js';
 import { StreamMapsCache } from '../../controller/stream-maps.js';
 import { newStream } from '../../controller/streams.js';
+import { tempDir } from '../support/run.js';
 
 const T0 = 1_800_000_000_000;
 const SYSTEM = { cpuLoadPercent: 10, memoryUsedBytes: 1, memoryTotalBytes: 2, networkRxBytesPerSec: 0, networkTxBytesPerSec: 0,
@@ -198,5 +202,42 @@ describe('the controller\'s services (no HTTP, a real store)', function () {
     assert.deepEqual(await done, { app: 'live', stream: 'cam', removed: ['live/cam', 'live/cam.0'], bytes: 123 });
     assert.equal(store.stream('live', 'cam'), undefined, 'the row goes once the media is gone');
     assert.equal(heartbeats.accept('tc-1', heartbeat('tc-1', 'transcoder'), undefined).purgeStreams, undefined);
+  });
+
+  it('the deleter is the first transcoder in service that reaches the storage; it moves when that one\'s storage fails', () => {
+    for (const id of ['tc-1', 'tc-2']) heartbeats.accept(id, heartbeat(id, 'transcoder'), undefined);
+    assert.equal(store.firstWithStorage('transcoder'), 'tc-1');
+    heartbeats.accept('tc-1', heartbeat('tc-1', 'transcoder', { storage: { available: false, reason: 'stale file handle' } }), undefined);
+    assert.equal(store.firstWithStorage('transcoder'), 'tc-2', 'tc-1 cannot reach the storage');
+    store.setNodeState('tc-2', 'draining');
+    assert.equal(store.firstWithStorage('transcoder'), undefined, 'none in service reaches it');
+  });
+
+  it('a database of the previous schema gains what the heartbeats need, from the figures its nodes last sent', async () => {
+    const dir = await tempDir('store-upgrade');
+    try {
+      const file = path.join(dir, 'controller.db');
+      const s = new Store(file);
+      const row = { role: 'transcoder' as const, state: 'inservice' as const, address: '10.0.0.1', capacity: 4, lastHeartbeat: T0,
+        since: T0 };
+      s.upsertNode({ id: 'tc-1', ...row, metrics: { storage: { available: false, reason: 'down' } } });
+      s.upsertNode({ id: 'tc-2', ...row, metrics: { storage: { available: true, reason: undefined } } });
+      s.close();
+      // What the release before this one left: no storage column, no indexes, its schema version.
+      const db = new Database(file);
+      const version = db.pragma('user_version', { simple: true }) as number;
+      db.exec('DROP INDEX nodes_with_storage; DROP INDEX nodes_by_role; ALTER TABLE nodes DROP COLUMN storage_ok;');
+      db.pragma(`user_version = ${version - 1}`);
+      db.close();
+      const upgraded = new Store(file);
+      try {
+        assert.equal(upgraded.firstWithStorage('transcoder'), 'tc-2');
+        assert.deepEqual(upgraded.nodes({ role: 'transcoder' }).map((n) => n.id), ['tc-1', 'tc-2']);
+      } finally {
+        upgraded.close();
+      }
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });
