@@ -53,11 +53,13 @@ async function openPlayer(browser: Browser, edgeUrl: string, mpdUrl: string): Pr
     return { time: v.currentTime, paused: v.paused, ready: v.readyState, live: w ? w.end : NaN, start: w ? w.start : NaN,
       errors: window.errors, tracks: ['video', 'audio'].filter((t) => (p.getTracksFor(t) || []).length > 0) };
   })()`) as State;
+  let last: State | undefined;
   const playing = async (what: string, check: (s: State) => boolean): Promise<State> => until(what, async () => {
     const s = await state();
+    last = s;
     assert.deepEqual(s.errors, [], `dash.js reported errors (${mpdUrl})`);
     return !s.paused && s.ready >= 3 && check(s) ? s : undefined;
-  }, 40_000, 100);
+  }, 40_000, 100).catch((err: Error) => { throw new Error(`${err.message}; dash.js last said ${JSON.stringify(last)}`); });
   return { page, requests, patches, state, playing };
 }
 
