@@ -11,7 +11,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from '../lab/hosts.js';
+import { run, sshdPid } from '../lab/hosts.js';
 import { host } from '../lab/lab.js';
 import { readState } from '../lab/state.js';
 import { labPaths } from '../lab/topology.js';
@@ -108,15 +108,6 @@ async function measure(dir: string, layout: Layout, count: number): Promise<Figu
     recoverS: recoverMs / 1000, purgeS: purgeMs / 1000 };
 }
 
-/** A process of the host's namespaces (its sshd, which holds the mount namespace its mounts are in). */
-async function hostPid(ns: string): Promise<number> {
-  const pids = (await run('ip', ['netns', 'pids', ns], 10_000)).stdout.split('\n').map(Number).filter((x) => x > 0);
-  for (const pid of pids) {
-    if ((await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim() === 'sshd') return pid;
-  }
-  throw new Error(`no sshd in ${ns}`);
-}
-
 async function main(started: Started): Promise<void> {
   process.env['DVR_LAB_DIR'] ??= '/var/lib/dvr-lab-bench';
   process.env['DVR_LAB_NAME'] ??= 'dvrbench';
@@ -127,7 +118,8 @@ async function main(started: Started): Promise<void> {
   const state = await readState(process.env['DVR_LAB_DIR']);
   if (!state) throw new Error('dvr lab up left no state');
   const p = labPaths(state.options.dir);
-  const pid = await hostPid(host(state, 'tc-1').ns);
+  // In tc-1's mount namespace (its sshd's), where its agent sees the mount.
+  const pid = await sshdPid(host(state, 'tc-1'));
   const inHost = (...args: string[]): ReturnType<typeof run> =>
     run('nsenter', ['-t', String(pid), '-m', '-n', '--', ...args], 1_800_000);
   const fsType = (await inHost('findmnt', '-n', '-o', 'FSTYPE', p.storageRoot)).stdout.trim();

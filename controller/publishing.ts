@@ -46,7 +46,7 @@ export class Publishing {
   }
 
   /** Where a transcoder pulls from: the origin that took the publisher (any, for an origin that does not name itself). */
-  private sourceUrl(s: StreamRow, anyOrigin: () => string = () => this.originUrl()): string {
+  private sourceUrl(s: StreamRow, anyOrigin: () => string): string {
     const named = s.origin ? this.present(s.origin) : undefined;
     return named ? this.rtmpBase(named.address) : anyOrigin();
   }

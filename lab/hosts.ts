@@ -156,9 +156,14 @@ export async function createHosts(o: { name: string; subnet: string; dir: string
   return rec;
 }
 
+/** The host's sshd (its listener): the process that holds the host's namespaces, network and mounts. */
+export async function sshdPid(h: Pick<Host, 'dir'>): Promise<number> {
+  return Number((await fs.readFile(path.join(h.dir, 'sshd.pid'), 'utf8')).trim());
+}
+
 /** A new host key and a restarted sshd: the host now looks like a different machine. */
 export async function replaceHostKey(h: Host): Promise<void> {
-  const pid = Number((await fs.readFile(path.join(h.dir, 'sshd.pid'), 'utf8')).trim());
+  const pid = await sshdPid(h);
   process.kill(pid, 'SIGTERM');
   await until('the old sshd to stop', async () => { try { process.kill(pid, 0); return false; } catch { return true; } }, 10_000);
   await fs.rm(path.join(h.dir, 'hostkey'), { force: true });
