@@ -15,12 +15,16 @@ import { MOUNT_MARKER, StorageMonitor } from './storage/monitor.js';
 import { parseTranscodeJob, type TranscodeJob } from '../common/job.js';
 import { TimeShiftServer } from './timeshift/server.js';
 import { Transcoder } from './transcoder/transcoder.js';
+import { LiveViewServer } from './transcoder/live-view-server.js';
+import { liveViewKey } from '../common/secrets.js';
 
 export class Agent {
   private heartbeat: HeartbeatSender | undefined;
   private metricsServer: http.Server | undefined;
   /** The host is an edge too: its time-shift service. */
   private timeshift: TimeShiftServer | undefined;
+  /** Each stream's newest media for edges that cannot read the storage. */
+  private liveView: LiveViewServer | undefined;
   private closing: Promise<void> | undefined;
   /** What this node removes from the storage when asked, and the versions it finds there. */
   readonly cleanup: StorageCleanup;
@@ -45,7 +49,8 @@ export class Agent {
     const packager = new Packager({ root: config.storageRoot, spoolRoot: config.spoolRoot, log,
       spoolIsLocal: !config.storage.mount || config.spoolRoot !== config.storageRoot,
       storageAvailable: () => storage.available, retryDelayMs: config.storage.probeIntervalMs,
-      concurrentStreamTasks: config.storage.concurrentStreamTasks, takeoverDelayMs: config.storage.takeoverDelayMs });
+      concurrentStreamTasks: config.storage.concurrentStreamTasks, takeoverDelayMs: config.storage.takeoverDelayMs,
+      liveView: config.liveView !== undefined });
     const transcoder = new Transcoder({ packager, node: config.nodeId, log, stateDir: config.stateDir, policy: config.encoder,
       ...(config.originSegments ? { originSegments: config.originSegments } : {}) });
     const agent = new Agent(config, storage, packager, transcoder, log);
@@ -54,6 +59,11 @@ export class Agent {
         config.metrics.port, config.metrics.token);
     }
     agent.timeshift = await TimeShiftServer.forAgent(config, log);
+    const token = config.controller?.agentToken;
+    if (config.liveView && token !== undefined) {
+      agent.liveView = await LiveViewServer.start({ ...config.liveView, key: liveViewKey(token), log: log.child({ part: 'live-view' }),
+        find: (app, stream) => packager.find(app, stream) });
+    }
     await transcoder.reconcile(config.jobs);
     agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), async (reply) => {
       if (reply.deleteRecordings) agent.cleanup.deleteRecordings(reply.deleteRecordings);
@@ -79,6 +89,8 @@ export class Agent {
     return agent;
   }
 
+  get liveViewPort(): number | undefined { return this.liveView?.port; }
+
   get metricsPort(): number | undefined {
     const a = this.metricsServer?.address();
     return a && typeof a === 'object' ? a.port : undefined;
@@ -90,6 +102,7 @@ export class Agent {
     return {
       nodeId: this.config.nodeId, role: this.config.role, sentAt: new Date().toISOString(),
       storage: { available: st.available, reason: st.reason }, system: await systemFigures(st), streams: this.streamFigures(),
+      ...(this.liveView ? { liveView: { port: this.liveView.port } } : {}),
       ...(failedJobs.length > 0 ? { failedJobs } : {}),
       ...this.cleanup.report(),
     };
@@ -110,6 +123,7 @@ export class Agent {
         ['heartbeat', () => this.heartbeat?.close()],
         ['storage cleanup', () => this.cleanup.close()],
         ['time-shift', () => this.timeshift?.close()],
+        ['live view', () => this.liveView?.close()],
         ['transcoder', () => this.transcoder.close()],
         ['packager', () => this.packager.close()],
         ['storage', () => this.storage.close()],

@@ -29,6 +29,18 @@ export interface AgentConfig {
   /** pid files and encoder logs. */
   stateDir: string;
   controller?: { url: string; agentToken?: string };
+  /**
+   * Transcoders: the live view edges read each stream's newest playlists and segments from when the
+   * storage stalls (agent/transcoder/live-view-server.ts), on an address the edges reach. Its key
+   * derives from the controller's agent token.
+   */
+  liveView?: { host: string; port: number };
+  /**
+   * Edges: the storage mount is watched (a read probe every probeIntervalMs; slower than
+   * probeTimeoutMs counts as stalled) and while it fails `flagFile` exists: nginx then serves live
+   * playlists and segments from the streams' transcoders and nothing from the mount.
+   */
+  liveFallback?: { flagFile: string; probeIntervalMs: number; probeTimeoutMs: number };
   heartbeatSeconds: number;
   metrics?: { host: string; port: number; token?: string };
   storage: {
@@ -75,6 +87,12 @@ const schema = {
     stateDir: { type: 'string', pattern: '^/' },
     controller: { type: 'object', additionalProperties: false, required: ['url'], properties: {
       url: { type: 'string', pattern: '^https?://' }, agentToken: { type: 'string', minLength: 16 } } },
+    liveView: { type: 'object', additionalProperties: false, required: ['host', 'port'], properties: {
+      host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } } },
+    liveFallback: { type: 'object', additionalProperties: false, required: ['flagFile'], properties: {
+      flagFile: { type: 'string', pattern: '^/' },
+      probeIntervalMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 250 },
+      probeTimeoutMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 1000 } } },
     heartbeatSeconds: { type: 'number', minimum: 1, maximum: 60, default: 2 },
     metrics: { type: 'object', additionalProperties: false, required: ['port'], properties: {
       host: { type: 'string', default: '127.0.0.1' }, port: { type: 'integer', minimum: 0, maximum: 65535 },
@@ -117,6 +135,14 @@ export function parseAgentConfig(input: unknown, where = 'agent config'): Readon
   if (base.nginx && base.role !== 'edge' && base.role !== 'relay') {
     throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.nginx: only edges and relays keep stream maps, `
       + `this node is ${base.role === 'origin' ? 'an' : 'a'} ${base.role}`);
+  }
+  if (base.liveView && (base.role !== 'transcoder' || base.controller?.agentToken === undefined)) {
+    throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.liveView: a transcoder of a cluster serves the live view `
+      + '(it needs $.controller.agentToken, which its key derives from)');
+  }
+  if (base.liveFallback && (base.role !== 'edge' || base.controller?.agentToken === undefined || !base.nginx)) {
+    throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.liveFallback: an edge of a cluster falls back to the live view `
+      + '(it needs $.nginx and $.controller.agentToken)');
   }
   if (base.role !== 'transcoder') {
     if (jobs.length) throw new DvrError('DVR_ERR_CONFIG', `invalid ${where}: $.jobs: only a transcoder runs jobs, `

@@ -51,6 +51,8 @@ export interface Heartbeat {
   connections?: number;
   /** Serving nodes: whether the node's nginx answers its status page (a node whose nginx is down gets no viewers). */
   nginx?: 'up' | 'down';
+  /** Transcoders: the port of its live view (edges read live media there when the storage stalls). */
+  liveView?: { port: number };
   /** Transcoders: streams the controller assigned that could not start, and why. */
   failedJobs?: Array<{ stream: string; error: string }>;
   /** Transcoders: ended events whose media it deleted when their retention ran out, as the controller asked. */
@@ -74,12 +76,18 @@ export interface ArchivedVersion extends StreamRef { version: number; endedAt: n
 /** What removing a stream's media removed: its directory and its versions' (as <app>/<dir>), and their bytes. */
 export interface PurgeResult extends StreamRef { removed: string[]; bytes: number }
 
+/** A running stream's live view: `source` is its transcoder's <address>:<port> (agent/transcoder/live-view-server.ts). */
+export interface LiveSourceRef extends StreamRef { source: string }
+
 /** What the controller answers: the jobs this node should run (absent: keep the current ones). */
 export interface HeartbeatReply {
   /** Transcoders: the streams to run (each validated by the agent with common/job.ts's schema). */
   jobs?: TranscodeJob[];
-  /** Edges and relays: the streams that need a token and the events that ended, for nginx's stream maps. */
-  streamMaps?: { signed: StreamRef[]; ended: StreamRef[] };
+  /**
+   * Edges and relays: the streams that need a token and the events that ended, for nginx's stream
+   * maps; edges also where each running stream's live view is (its transcoder's).
+   */
+  streamMaps?: { signed: StreamRef[]; ended: StreamRef[]; live?: LiveSourceRef[] };
   /** Transcoders: ended events whose retention ran out: delete their media from the shared storage. */
   deleteRecordings?: RecordingRef[];
   /** Transcoders: streams deleted with their media: remove it (the stream's directory and its versions). */

@@ -31,6 +31,7 @@ export const heartbeatSchema = {
       local: { type: 'object', properties: { ...ENCODING_PROPERTIES, dvr: { type: 'object', properties: DVR_PROPERTIES } } } } } },
     connections: figure,
     nginx: { enum: ['up', 'down'] },
+    liveView: { type: 'object', required: ['port'], properties: { port: { type: 'integer', minimum: 1, maximum: 65535 } } },
     deletedRecordings: { type: 'array', maxItems: 1000, items: { type: 'object', required: ['app', 'stream', 'endedAt'],
       properties: { app: NAME_SCHEMA, stream: NAME_SCHEMA, endedAt: { type: 'number', minimum: 0 }, version: VERSION } } },
     versions: { type: 'array', maxItems: 10_000, items: { type: 'object', required: ['app', 'stream', 'version', 'endedAt', 'bytes'],

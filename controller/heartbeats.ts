@@ -63,7 +63,8 @@ export class Heartbeats {
     const metrics: NodeMetrics = { system: body.system, streams: body.streams, storage: body.storage,
       ...(Array.isArray(body.failedJobs) && body.failedJobs.length > 0 ? { failedJobs: body.failedJobs.slice(0, 100) } : {}),
       ...(typeof body.connections === 'number' && body.connections >= 0 ? { connections: Math.floor(body.connections) } : {}),
-      ...(body.nginx === 'up' || body.nginx === 'down' ? { nginx: body.nginx } : {}) };
+      ...(body.nginx === 'up' || body.nginx === 'down' ? { nginx: body.nginx } : {}),
+      ...(body.liveView ? { liveViewPort: body.liveView.port } : {}) };
     const address = body.address ?? known?.address ?? (remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
     const row: NodeRow = { id, role, state, address,
       capacity: this.capacityFor(role, known?.capacity), lastHeartbeat: now, metrics,
@@ -75,7 +76,7 @@ export class Heartbeats {
     this.history.record(id, body, now);
     if (now - this.prunedAt > PRUNE_MS) this.prune();
     return role === 'transcoder' ? { jobs: this.d.publishing.jobsFor(id), ...this.d.retention.deletionsFor(id) }
-      : role === 'origin' ? {} : role === 'edge' ? { streamMaps: this.d.maps.get(), steering: { edges: this.d.steeringEdges() } }
+      : role === 'origin' ? {} : role === 'edge' ? { streamMaps: this.d.maps.forEdges(), steering: { edges: this.d.steeringEdges() } }
         : { streamMaps: this.d.maps.get() };
   }
 

@@ -33,6 +33,8 @@ export interface NodeMetrics {
   connections?: number;
   /** Serving nodes: whether their nginx answers. */
   nginx?: 'up' | 'down';
+  /** Transcoders: the port of their live view. */
+  liveViewPort?: number;
 }
 
 export interface ScaleEvent { role: string; at: number; action: 'out' | 'in'; count: number; reason: string; nodes: string[] }

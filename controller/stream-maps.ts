@@ -1,7 +1,9 @@
 // What edges and relays must know of the streams (nginx's stream maps): which need a token, which
-// events ended. Pure, and a cache of it that follows the store's streams.
-import type { HeartbeatReply, StreamRef } from '../common/protocol.js';
-import type { StateStore, StreamRow } from './store.js';
+// events ended, and (edges) which transcoder serves each live stream's live view. Pure, and a cache
+// of it that follows the store's streams.
+import type { HeartbeatReply, LiveSourceRef, StreamRef } from '../common/protocol.js';
+import { urlHost } from '../common/address.js';
+import type { NodeRow, StateStore, StreamRow } from './store.js';
 
 export type StreamMaps = NonNullable<HeartbeatReply['streamMaps']>;
 
@@ -11,15 +13,44 @@ export function streamMapsOf(streams: readonly StreamRow[]): StreamMaps {
   return { signed: streams.filter((s) => s.settings.signedPlayback).map(ref), ended: streams.filter((s) => s.status === 'ended').map(ref) };
 }
 
+/**
+ * Where each running stream's live view is: its transcoder's address and the live-view port its
+ * heartbeat gave, for streams whose transcoder is in service and serves one. Pure.
+ */
+export function liveSourcesOf(streams: readonly StreamRow[], nodes: readonly NodeRow[]): LiveSourceRef[] {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  return streams.flatMap((s) => {
+    const n = s.transcoder === undefined || s.status === 'ended' || s.status === 'idle' ? undefined : byId.get(s.transcoder);
+    const port = n?.metrics?.liveViewPort;
+    if (!n || n.state !== 'inservice' || port === undefined) return [];
+    return [{ app: s.app, stream: s.stream, source: `${urlHost(n.address)}:${port}` }];
+  });
+}
+
+/** How long the edges' live sources are kept before they are read again (nodes change without a version). */
+const LIVE_TTL_MS = 1000;
+
 /** The maps, made again only when the store's streams changed (every edge asks with each heartbeat). */
 export class StreamMapsCache {
   private cached: { version: number; value: StreamMaps } | undefined;
+  private live: { version: number; at: number; value: StreamMaps } | undefined;
 
-  constructor(private readonly store: Pick<StateStore, 'streams' | 'streamsVersion'>) {}
+  constructor(private readonly store: Pick<StateStore, 'streams' | 'streamsVersion' | 'nodes'>, private readonly now = Date.now) {}
 
   get(): StreamMaps {
     const version = this.store.streamsVersion;
     if (this.cached?.version !== version) this.cached = { version, value: streamMapsOf(this.store.streams()) };
     return this.cached.value;
+  }
+
+  /** An edge's maps: with the live sources. */
+  forEdges(): StreamMaps {
+    const maps = this.get();
+    const version = this.store.streamsVersion;
+    const at = this.now();
+    if (this.live?.version !== version || at - this.live.at >= LIVE_TTL_MS) {
+      this.live = { version, at, value: { ...maps, live: liveSourcesOf(this.store.streams(), this.store.nodes({ role: 'transcoder' })) } };
+    }
+    return this.live.value;
   }
 }

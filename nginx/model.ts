@@ -58,6 +58,13 @@ export interface EdgeModel extends Common {
    * loopback: nginx passes it the time-shift URLs and caches its answers under the prefix.
    */
   timeshift?: { port: number; cacheMaxSizeMb: number };
+  /**
+   * Live through a stalled storage (needs streamsInclude, whose maps name each stream's live view):
+   * while `flagFile` exists (the agent's probe of the mount fails) and when a read of the mount
+   * fails, live playlists and segments come from the stream's transcoder (cached here), archive
+   * reads and time-shift URLs get a fast 503 with Retry-After, and nothing waits on the mount.
+   */
+  liveFallback?: { flagFile: string; cacheMaxSizeMb: number };
 }
 
 export interface RelayModel extends Common {
@@ -84,6 +91,11 @@ export interface StreamMaps {
    * playlists and MPDs it serves name. Absent: they are served as written.
    */
   pathway?: string;
+  /**
+   * Edges with a live fallback: where each running stream's live view is (<address>:<port> of its
+   * transcoder) and the key that opens it.
+   */
+  live?: { sources: Array<StreamKey & { source: string }>; key: string };
 }
 
 export interface OriginModel extends Common {

@@ -27,6 +27,8 @@ export interface PackagerOptions {
   concurrentStreamTasks?: number;
   /** A new owner of a stream waits this long after claiming it before its first write (default 2000). */
   takeoverDelayMs?: number;
+  /** Keep each stream's newest media for the live view (the transcoder serves it to edges). */
+  liveView?: boolean;
 }
 
 export class Packager {
@@ -61,7 +63,8 @@ export class Packager {
       spoolRoot: path.resolve(this.options.spoolRoot ?? this.root),
       spoolIsLocal: this.options.spoolIsLocal ?? path.resolve(this.options.spoolRoot ?? this.root) !== this.root,
       storageAvailable: this.options.storageAvailable ?? (() => true),
-      gate: this.gate, takeoverDelayMs: this.options.takeoverDelayMs ?? 2000, ...(options.lease ? { lease: options.lease } : {}),
+      gate: this.gate, takeoverDelayMs: this.options.takeoverDelayMs ?? 2000, liveView: this.options.liveView === true,
+      ...(options.lease ? { lease: options.lease } : {}),
     });
     await sp.open();
     this.streams.set(key, sp);
@@ -85,6 +88,11 @@ export class Packager {
     const sp = this.stream(app, stream);
     this.events.emit('arrived', { app, stream, rendition, file });
     return sp.offer(rendition, file);
+  }
+
+  /** The stream's packager, or undefined when it is not packaged here. */
+  find(app: string, stream: string): StreamPackager | undefined {
+    return this.streams.get(`${app}/${stream}`);
   }
 
   stream(app: string, stream: string): StreamPackager {

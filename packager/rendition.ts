@@ -15,6 +15,7 @@ export type { SessionState };
 import { deflatePiece, type ChunkPiece } from './render/gzip.js';
 import { CHUNK_SIZE } from './render/hls.js';
 import { SegmentIndex } from './index/segment-index.js';
+import { RecentMedia, liveViewSegments } from './live-view.js';
 
 export interface MediaFacts {
   codecs: string[];
@@ -55,6 +56,8 @@ export class Rendition {
   /** The segment duration the encoder was asked for (an audio muxer cuts on its multiples). */
   readonly segmentUs: number;
   readonly counters: RenditionCounters = newCounters();
+  /** The newest segments' bytes for the live view (filled only where the packager keeps them). */
+  readonly recent: RecentMedia;
   /** Bit rate figures over what is listed: the master playlist's BANDWIDTH and AVERAGE-BANDWIDTH. */
   peakBps = 0;
   totalBytes = 0;
@@ -69,6 +72,7 @@ export class Rendition {
     segmentSeconds: number) {
     this.target = Math.max(1, Math.round(segmentSeconds));
     this.segmentUs = Math.round(segmentSeconds * 1e6);
+    this.recent = new RecentMedia(liveViewSegments(this.target));
   }
 
   get incomingDir(): string { return path.join(this.spoolDir, 'incoming'); }

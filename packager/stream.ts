@@ -22,6 +22,7 @@ import { Manifests, publish, type PublishContext } from './write/publish.js';
 import { Rendition, type SessionState } from './rendition.js';
 import { parseStreamState, type StreamStateFile } from './state.js';
 import { parseStreamSettings, settingsWarnings, type StreamSettings } from './settings.js';
+import type { LiveRenditionView, LiveSource, PredictedSegment } from './live-view.js';
 import type { DvrSettings } from '../common/stream-settings.js';
 
 export interface VideoProbe {
@@ -48,6 +49,8 @@ export interface StreamDeps {
   lease?: Lease;
   /** How long a new owner waits after claiming a stream before its first write; checks run twice as often. */
   takeoverDelayMs: number;
+  /** Keep the newest segments in memory and list the spooled ones for the live view (live-view.ts). */
+  liveView?: boolean;
 }
 
 
@@ -58,7 +61,7 @@ function ignoreExists(err: unknown): void {
   if (errnoCode(err) !== 'EEXIST') throw err;
 }
 
-export class StreamPackager {
+export class StreamPackager implements LiveSource {
   readonly paths: StreamPaths;
   private readonly renditions = new Map<string, Rendition>();
   private status: 'live' | 'ended' = 'live';
@@ -74,6 +77,8 @@ export class StreamPackager {
   private readonly log: Logger;
   private readonly ref: StreamRef;
   private readonly lease: WriterLease | undefined;
+  /** The live view's measurements of spooled files, by rendition and file (each file is read once). */
+  private readonly previewed = new Map<string, { durationUs: number; mediaStartUs: number; bytes: number; arrivedMs: number }>();
 
   private current: Readonly<StreamSettings>;
   get settings(): Readonly<StreamSettings> { return this.current; }
@@ -159,7 +164,10 @@ export class StreamPackager {
         'segments before a hole in the sequence are not listed');
       const session = takeover ? undefined : saved?.sessions?.[r.name];
       r.takenOver = takeover;
-      if (session && this.ext === 'm4s') r.init = await this.loadInit(path.join(r.dir, initName(session.disc))).catch(() => undefined);
+      if (session && this.ext === 'm4s') {
+        r.init = await this.loadInit(path.join(r.dir, initName(session.disc)), (b) => this.keepInit(r, session.disc, b))
+          .catch(() => undefined);
+      }
       r.session = session;
       if (segments > 0) this.log.info({ rendition: r.name, segments, firstSeq: r.index.firstSequence }, 'index rebuilt from the directory');
     }
@@ -334,16 +342,17 @@ export class StreamPackager {
     if (w.ext !== r.ext) throw new SegmentRejected(`a .${w.ext} segment in a ${this.settings.format} stream`);
     const newSession = r.session?.session !== w.session;
     let init: InitMedia | undefined;
+    let initBytes: Buffer | undefined;
+    const keep = (b: Buffer): void => { initBytes = b; };
     if (this.ext === 'm4s') {
-      init = newSession ? await this.loadInit(path.join(r.incomingDir, `${w.session}-init.mp4`))
-        : r.init ?? await this.loadInit(path.join(r.dir, initName(r.session?.disc ?? 0)));
+      init = newSession ? await this.loadInit(path.join(r.incomingDir, `${w.session}-init.mp4`), keep)
+        : r.init ?? await this.loadInit(path.join(r.dir, initName(r.session?.disc ?? 0)), keep);
     }
     const measured = await this.measure(src, init);
     if (!measured) return; // already listed by an earlier event for the same file
     const { media, bytes, arrivedMs } = measured;
     const durationUs = Math.round(media.duration * 1e6);
-    // The source was gone at most the reconnect grace (and an encoder's start) within one event.
-    const gapLimitMs = (this.settings.reconnectGraceSeconds + 3 * r.target) * 1000;
+    const gapLimitMs = this.gapLimitMs(r);
     // A rendition that joins a session another one already follows takes its clock.
     const sibling = newSession ? [...this.renditions.values()].find((x) => x !== r && x.session?.session === w.session)?.session
       : undefined;
@@ -382,7 +391,13 @@ export class StreamPackager {
       await fs.link(dest, path.join(r.dir, DASH_DIR, dashSegmentName(record.seq))).catch(ignoreExists);
     }
     for (const g of gaps) r.index.push({ ...g, bytes: 0 });
+    const previousDisc = r.lastDisc;
     this.commit(r, record, bytes, w.n, init);
+    if (this.deps.liveView) {
+      if (measured.data) r.recent.add(record.seq, measured.data);
+      const initData = initBytes ?? (record.disc !== previousDisc ? r.recent.init(previousDisc) : undefined);
+      if (initData) this.keepInit(r, record.disc, initData);
+    }
     if (this.eventStartMs === undefined) {
       this.eventStartMs = record.startMs;
       await this.writeState();
@@ -421,11 +436,12 @@ export class StreamPackager {
    * spool they are read into one buffer shared by every stream and inspected before anything else
    * runs (no await between), so segments do not churn the heap. Arrival is the last write.
    */
-  private async measure(src: string,
-    init: InitMedia | undefined): Promise<{ media: SegmentMedia; bytes: number; arrivedMs: number } | undefined> {
+  private async measure(src: string, init: InitMedia | undefined,
+    keep = this.deps.liveView === true): Promise<{ media: SegmentMedia; bytes: number; arrivedMs: number; data?: Buffer } | undefined> {
     try {
       const { buf, mtimeMs } = this.deps.spoolIsLocal ? readTransientSync(src) : await readWhole(src);
-      return { media: inspectSegment(buf, init), bytes: buf.length, arrivedMs: mtimeMs };
+      // The live view keeps its own copy (the transient buffer is reused by the next read).
+      return { media: inspectSegment(buf, init), bytes: buf.length, arrivedMs: mtimeMs, ...(keep ? { data: Buffer.from(buf) } : {}) };
     } catch (err) {
       if (errnoCode(err) === 'ENOENT') return undefined;
       throw err;
@@ -439,14 +455,91 @@ export class StreamPackager {
     }
   }
 
-  private async loadInit(file: string): Promise<InitMedia> {
+  private async loadInit(file: string, keep?: (data: Buffer) => void): Promise<InitMedia> {
     let buf: Buffer;
     try {
       buf = await fs.readFile(file);
     } catch (err) {
       throw new SegmentRejected(`no init segment ${path.basename(file)} (${errnoCode(err) ?? 'unreadable'})`);
     }
-    return inspectInit(buf);
+    const media = inspectInit(buf);
+    keep?.(buf);
+    return media;
+  }
+
+  /** The source was gone at most the reconnect grace (and an encoder's start) within one event. */
+  private gapLimitMs(r: Rendition): number {
+    return (this.settings.reconnectGraceSeconds + 3 * r.target) * 1000;
+  }
+
+  private keepInit(r: Rendition, disc: number, data: Buffer): void {
+    if (this.deps.liveView) r.recent.addInit(disc, data);
+  }
+
+  get lastMaster(): string | undefined { return this.manifests.master; }
+  get lastMpd(): string | undefined { return this.manifests.lastMpd; }
+
+  /**
+   * The live view of a rendition: its newest listed records, then what waits in the spool placed as
+   * the packager will place it. Read without the stream's queue (a write held up by a frozen storage
+   * holds the queue); a segment listed meanwhile makes it look again, so nothing is predicted from
+   * a stale tail.
+   */
+  async liveRendition(name: string): Promise<LiveRenditionView | undefined> {
+    const r = this.renditions.get(name);
+    if (!r || !this.deps.liveView) return undefined;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const next = r.index.nextSequence;
+      const predicted = await this.predict(r);
+      if (r.index.nextSequence !== next) continue;
+      const n = r.index.length;
+      const from = Math.max(r.playlistFrom, n - r.recent.capacity);
+      const records = [];
+      for (let p = from; p < n; p++) records.push(r.index.at(p));
+      for (const x of predicted) records.push(x.record);
+      return { ext: r.ext, target: r.target, records, spool: new Map(predicted.map((x) => [x.record.seq, x.file])), recent: r.recent };
+    }
+    return undefined;
+  }
+
+  /**
+   * The files waiting in a rendition's spool that continue its session without a hole, placed as
+   * place() will: the same sequence numbers and names. A new session, a hole or a new discontinuity
+   * ends the prediction (the packager decides those when the storage is back).
+   */
+  private async predict(r: Rendition): Promise<PredictedSegment[]> {
+    if (this.status !== 'live' || r.takenOver || r.holePending || !r.session || r.index.length === 0) return [];
+    let tail = r.tail(this.gapLimitMs(r));
+    const out: PredictedSegment[] = [];
+    const seen = new Set<string>();
+    for (const w of await this.pending(r)) {
+      const key = `${r.name}/${w.file}`;
+      seen.add(key);
+      if (w.ext !== r.ext || w.session !== tail.session?.session || tail.lastN === undefined || w.n !== tail.lastN + 1) break;
+      const m = this.previewed.get(key) ?? await this.previewMeasure(r, w.file);
+      if (!m) break;
+      this.previewed.set(key, m);
+      const placed = placeSegment(tail, { session: w.session, n: w.n, arrivedMs: m.arrivedMs, durationUs: m.durationUs,
+        mediaStartUs: m.mediaStartUs });
+      if (placed.kind !== 'list' || placed.gaps.length > 0 || placed.record.disc !== tail.lastDisc) break;
+      const { record } = placed;
+      out.push({ record: { ...record, bytes: m.bytes }, file: path.join(r.incomingDir, w.file) });
+      tail = { ...tail, last: { endMs: record.startMs + record.durationUs / 1000, disc: record.disc, mediaStartUs: record.mediaStartUs,
+        durationUs: record.durationUs }, nextSeq: record.seq + 1, session: placed.session, lastN: w.n };
+    }
+    for (const k of this.previewed.keys()) if (k.startsWith(`${r.name}/`) && !seen.has(k)) this.previewed.delete(k);
+    return out;
+  }
+
+  private async previewMeasure(r: Rendition,
+    file: string): Promise<{ durationUs: number; mediaStartUs: number; bytes: number; arrivedMs: number } | undefined> {
+    try {
+      const m = await this.measure(path.join(r.incomingDir, file), r.init, false);
+      return m && { durationUs: Math.round(m.media.duration * 1e6), mediaStartUs: Math.max(0, Math.round(m.media.startTime * 1e6)),
+        bytes: m.bytes, arrivedMs: m.arrivedMs };
+    } catch {
+      return undefined; // not a segment the packager will list: the prediction ends before it
+    }
   }
 
   /** Codecs and frame rate from the inspector; the picture size from ffprobe, once per session. */

@@ -21,6 +21,7 @@ export interface Inventory {
   controller?: { url: string; agentTokenFile?: string; signingSecretFile?: string };
   http: { port: number };
   timeshift: { port: number; maxClipSeconds: number; maxClips: number; cacheMaxSizeMb: number };
+  liveView: { port: number };
   rtmp: { port: number };
   hosts: InventoryHost[];
 }

@@ -46,10 +46,15 @@ export function hostDirs(h: InventoryHost): { uploads: string; data: string } {
 }
 
 /** A host's nginx files: its main config, the secret's include, and the stream maps its agent keeps. */
-export function nginxFiles(h: InventoryHost): { config: string; secret: string; streams: string } {
+export function nginxFiles(h: InventoryHost): { config: string; secret: string; streams: string; storageDown: string } {
   const prefix = h.prefix ?? '';
   return { config: `${prefix}/etc/dvr/nginx/nginx.conf`, secret: `${prefix}/etc/dvr/nginx/signing.conf`,
-    streams: `${hostDirs(h).data}/nginx/streams.conf` };
+    streams: `${hostDirs(h).data}/nginx/streams.conf`, storageDown: `${hostDirs(h).data}/nginx/storage-down` };
+}
+
+/** An edge that reads a mounted storage and runs an agent falls back to the transcoders' live view while the mount stalls. */
+function fallsBack(inv: Inventory, h: InventoryHost, inputs: PlanInputs): boolean {
+  return h.roles.includes('edge') && !h.roles.includes('transcoder') && storageOn(inv, h).mounted && runsAgent(inv, h, inputs);
 }
 
 /** Where a host sees the storage: the export itself on the storage server, the mountpoint elsewhere. */
@@ -93,7 +98,8 @@ export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'rel
         networkStorage: storageOn(inv, h).mounted,
         // The node's agent serves the time-shift URLs; its bundle holds the player page.
         ...(runsAgent(inv, h, inputs) ? { timeshift: { port: inv.timeshift.port, cacheMaxSizeMb: inv.timeshift.cacheMaxSizeMb },
-          player: bundledPlayerFiles(`${h.prefix ?? ''}/opt/dvr/current`) } : {}) };
+          player: bundledPlayerFiles(`${h.prefix ?? ''}/opt/dvr/current`) } : {}),
+        ...(fallsBack(inv, h, inputs) ? { liveFallback: { flagFile: files.storageDown, cacheMaxSizeMb: 1024 } } : {}) };
     case 'relay':
       return { ...common, ...maps, role, listen, cacheMaxSizeMb: 10_240, cacheInactiveMinutes: 120, playlistMaxAgeSeconds: 1,
         segmentMaxAgeSeconds: 31_536_000,
@@ -131,6 +137,8 @@ export function agentConfig(inv: Inventory, h: InventoryHost, agentToken: string
     storage: { mount: storageOn(inv, h).mounted || h.roles.includes('storage') },
     ...(fragments ? { originSegments: { dir: fragments.segmenter.dir, fragmentSeconds: fragments.segmenter.fragmentSeconds,
       sources: fragments.sources } } : {}),
+    ...(role === 'transcoder' ? { liveView: { host: h.address, port: inv.liveView.port } } : {}),
+    ...(role === 'edge' && fallsBack(inv, h, { agentToken }) ? { liveFallback: { flagFile: nginxFiles(h).storageDown } } : {}),
     ...(role === 'transcoder' ? {} : { nginxStatusUrl: `http://${urlHost(h.address)}:${inv.http.port}` }),
     ...(role === 'edge' || role === 'relay' ? { nginx: { config: nginxFiles(h).config, streamsInclude: nginxFiles(h).streams } } : {}),
     // Whatever else it runs, the agent of an edge host serves its time-shift URLs.

@@ -14,6 +14,9 @@ import { TimeShiftServer } from '../timeshift/server.js';
 import { nginxConnections } from './nginx-status.js';
 import { validSteeringEdges } from './steering.js';
 import { DvrError } from '../../common/errors.js';
+import { liveViewKey } from '../../common/secrets.js';
+import { StorageMonitor } from '../storage/monitor.js';
+import { writeAtomic, unlinkIfPresent } from '../../common/files.js';
 
 export class ServingAgent {
   private heartbeat: HeartbeatSender | undefined;
@@ -26,6 +29,8 @@ export class ServingAgent {
   /** The last stream-maps failure, logged once until it changes. */
   private mapsError: string | undefined;
   readonly metricsPort = undefined;
+  /** Edges with a live fallback: the probe of the storage mount that raises and lowers nginx's flag. */
+  private reader: StorageMonitor | undefined;
 
   private constructor(readonly config: Readonly<AgentConfig>, private readonly role: Exclude<Role, 'transcoder'>,
     private readonly log: Logger) {
@@ -37,6 +42,7 @@ export class ServingAgent {
     if (config.role === 'transcoder') throw new DvrError('DVR_ERR_INTERNAL', 'ServingAgent serves edge, relay and origin nodes');
     const agent = new ServingAgent(config, config.role, log);
     agent.timeshift = await TimeShiftServer.forAgent(config, log);
+    await agent.watchMount();
     agent.heartbeat = startAgentHeartbeat(config, log, () => agent.heartbeatBody(), (reply) => agent.onReply(reply));
     log.info({ node: config.nodeId, role: config.role, ...(agent.timeshift ? { timeshift: agent.timeshift.port } : {}) }, 'agent started');
     return agent;
@@ -55,7 +61,11 @@ export class ServingAgent {
     if (!this.maps || !reply.streamMaps) return;
     try {
       const pathway = this.steers ? { pathway: this.config.nodeId } : {};
-      const result = await this.maps.apply(renderStreamMaps({ ...reply.streamMaps, ...pathway }));
+      const token = this.config.controller?.agentToken;
+      const live = this.config.liveFallback && token !== undefined ? { sources: reply.streamMaps.live ?? [], key: liveViewKey(token) }
+        : undefined;
+      const result = await this.maps.apply(renderStreamMaps({ signed: reply.streamMaps.signed, ended: reply.streamMaps.ended,
+        ...pathway, ...(live ? { live } : {}) }));
       if (result === 'reloaded') {
         this.log.info({ signed: reply.streamMaps.signed.length, ended: reply.streamMaps.ended.length }, 'nginx stream maps updated');
       }
@@ -66,6 +76,32 @@ export class ServingAgent {
       if (message !== this.mapsError) this.log.error({ err: message }, 'cannot update nginx\'s stream maps; it keeps the ones it has');
       this.mapsError = message;
     }
+  }
+
+  /**
+   * An edge with a live fallback watches its storage mount (a read probe in a child process, as a
+   * transcoder's watch writes): while it fails, the flag file tells nginx to serve live media from the
+   * transcoders and nothing from the mount.
+   */
+  private async watchMount(): Promise<void> {
+    const f = this.config.liveFallback;
+    if (!f) return;
+    const flag = async (down: boolean): Promise<void> => {
+      try {
+        if (down) await writeAtomic(f.flagFile, 'the storage mount does not answer: live media come from the transcoders\n');
+        else await unlinkIfPresent(f.flagFile);
+      } catch (err) {
+        this.log.error({ file: f.flagFile, err: String(err) }, 'cannot set nginx\'s storage flag');
+      }
+    };
+    this.reader = new StorageMonitor({ root: this.config.storageRoot, log: this.log, intervalMs: f.probeIntervalMs,
+      timeoutMs: f.probeTimeoutMs, minFreeBytes: 0, readOnly: true,
+      messages: { down: 'storage mount stalled: live playlists and segments come from the transcoders, archive reads get 503',
+        up: 'storage mount answers again: everything is served from it' } });
+    this.reader.on('down', () => { void flag(true); });
+    this.reader.on('up', () => { void flag(false); });
+    await this.reader.start();
+    await flag(!this.reader.available);
   }
 
   /** Connections now, or undefined when nginx cannot be asked (reported once, then every tenth time). */
@@ -96,6 +132,7 @@ export class ServingAgent {
   }
 
   async close(): Promise<void> {
+    this.reader?.close();
     await this.heartbeat?.close();
     await this.timeshift?.close();
   }

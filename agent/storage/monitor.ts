@@ -21,6 +21,10 @@ export interface StorageMonitorOptions {
   timeoutMs: number;
   /** Free bytes below which the disk counts as full. */
   minFreeBytes: number;
+  /** A reader's mount (an edge's): the probe reads the marker instead of writing a file. */
+  readOnly?: boolean;
+  /** What the log says when the storage goes and comes back (the writer's spooling, by default). */
+  messages?: { down: string; up: string };
 }
 
 export interface StorageState {
@@ -37,15 +41,17 @@ export interface StorageEvents {
   full: [{ freeBytes: number }];
 }
 
-// Runs in the child: argv[1] = root, argv[2] = marker name. For each line on stdin it probes and
-// prints one line: "ok <free> <total>" or "fail <reason>".
+// Runs in the child: argv[1] = root, argv[2] = marker name, argv[3] = 'ro' for a read-only probe.
+// For each line on stdin it probes and prints one line: "ok <free> <total>" or "fail <reason>".
 const PROBER = `
 const fs = require('fs'), path = require('path');
-const root = process.argv[1], marker = process.argv[2];
+const root = process.argv[1], marker = process.argv[2], readOnly = process.argv[3] === 'ro';
 const probe = path.join(root, '.probe-' + process.pid);
 function once() {
   try { fs.statSync(path.join(root, marker)); } catch (e) { return 'fail mount marker ' + marker + ' missing (not mounted?): ' + e.code; }
-  try {
+  if (readOnly) {
+    try { fs.readFileSync(path.join(root, marker)); } catch (e) { return 'fail read probe failed: ' + (e.code || e.message); }
+  } else try {
     fs.writeFileSync(probe, 'dvr');
     if (fs.readFileSync(probe, 'utf8') !== 'dvr') throw Object.assign(new Error('read back differs'), { code: 'EIO' });
     fs.unlinkSync(probe);
@@ -101,7 +107,8 @@ export class StorageMonitor extends EventEmitter<StorageEvents> {
   }
 
   private startProber(): NonNullable<StorageMonitor['prober']> {
-    const child = spawn(process.execPath, ['-e', PROBER, this.o.root, MOUNT_MARKER], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, ['-e', PROBER, this.o.root, MOUNT_MARKER, this.o.readOnly ? 'ro' : 'rw'],
+      { stdio: ['pipe', 'pipe', 'ignore'] });
     const p: NonNullable<StorageMonitor['prober']> = { child, answer: undefined };
     // The prober never keeps the agent alive on its own.
     child.unref();
@@ -165,10 +172,11 @@ export class StorageMonitor extends EventEmitter<StorageEvents> {
       if (full) this.emit('full', { freeBytes: r.free });
     }
     if (was && !this.state.available) {
-      this.o.log.error({ root: this.o.root, reason: this.state.reason }, 'shared storage unavailable: spooling segments locally');
+      this.o.log.error({ root: this.o.root, reason: this.state.reason },
+        this.o.messages?.down ?? 'shared storage unavailable: spooling segments locally');
       this.emit('down', { reason: this.state.reason ?? 'unknown' });
     } else if (!was && this.state.available) {
-      this.o.log.info({ root: this.o.root }, 'shared storage back: listing the spooled segments');
+      this.o.log.info({ root: this.o.root }, this.o.messages?.up ?? 'shared storage back: listing the spooled segments');
       this.emit('up');
     }
   }

@@ -157,6 +157,8 @@ const PATCH_MAX_VERSIONS = 16;
  */
 export class Manifests {
   private lastMaster = '';
+  /** The MPD as last written (the live view's). */
+  lastMpd: string | undefined;
   private versions: Array<{ ms: number; mpd: ParsedMpd | undefined }> = [];
   private lastPublishMs = 0;
   /** Patch files of an earlier run of the packager are swept once. */
@@ -165,9 +167,13 @@ export class Manifests {
   /** A new event (archive strategy version or delete) starts from nothing. */
   reset(): void {
     this.lastMaster = '';
+    this.lastMpd = undefined;
     this.versions = [];
     this.swept = false;
   }
+
+  /** The master playlist as last written. */
+  get master(): string | undefined { return this.lastMaster === '' ? undefined : this.lastMaster; }
 
   async write(ctx: PublishContext, all: readonly Rendition[], force: boolean): Promise<void> {
     const variants = all.filter((r) => r.index.length > 0 && r.totalSeconds > 0).map((r) => {
@@ -200,6 +206,7 @@ export class Manifests {
       patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs), ttlSeconds: keepS },
     });
     await writeAtomic(path.join(ctx.paths.dir, DASH_MANIFEST), mpd);
+    this.lastMpd = mpd;
     await this.writePatches(ctx.paths.dir, ctx.ended ? undefined : { ms: publishMs, mpd: parseMpd(mpd) }, keepS * 1000);
   }
 

@@ -5,7 +5,8 @@
 #                 [--transport nfs|sshfs --identity KEY --known-hosts FILE [--user dvr] [--port 22]]
 # writer (transcoders): hard mount, long timeouts, nconnect, noatime; verified by writing and
 #   reading back a probe file as the 'dvr' account.
-# reader (edges): read-only, one-second attribute caches so playlists stay fresh,
+# reader (edges): read-only, soft with short timeouts (a stalled read fails, it never holds a
+#   worker), one-second attribute caches so playlists stay fresh,
 #   lookupcache=positive so a new segment is never hidden by a cached "not found"; verified by
 #   reading the storage marker.
 # sshfs is the stand-in where the kernel has no NFS client (test labs): the same export over SFTP
@@ -47,7 +48,9 @@ case "$TRANSPORT" in
   nfs)
     SOURCE="$SERVER:$EXPORT" FSTYPE=nfs
     if [ "$PROFILE" = writer ]; then OPTS="rw,hard,timeo=600,retrans=2,nconnect=$NCONNECT,noatime,_netdev,vers=4.1"
-    else OPTS="ro,hard,timeo=100,retrans=2,actimeo=1,lookupcache=positive,noatime,_netdev,vers=4.1"; fi ;;
+    # Soft, with short timeouts: a read of a stalled server fails within about 3 s instead of holding
+    # an nginx worker until the server returns (the edge then serves live media from the transcoders).
+    else OPTS="ro,soft,timeo=10,retrans=1,actimeo=1,lookupcache=positive,noatime,_netdev,vers=4.1"; fi ;;
   sshfs)
     [[ "$SSH_USER" =~ ^[a-z_][a-z0-9_-]{0,31}$ ]] || usage_error "--user: '$SSH_USER' is not a user name"
     [[ "$SSH_PORT" =~ ^[0-9]{1,5}$ ]] || usage_error "--port: '$SSH_PORT' is not a port"

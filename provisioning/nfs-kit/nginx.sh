@@ -85,23 +85,29 @@ if [ -n "$secret_path" ]; then
   secret_changed=$CHANGED; CHANGED=$((before | CHANGED))
 fi
 # The stream maps the agent keeps: until it has written them (within a heartbeat of starting),
-# every stream needs a token, so a signed stream is never served open, and no content steering
-# pathway is named. Maps an older agent wrote gain the pathway map the config now uses.
+# every stream needs a token, so a signed stream is never served open, no content steering pathway
+# is named and no stream has a live view to fall back to. Maps an older agent wrote gain the maps
+# the config now uses.
 maps_path=$(sed -n 's/^ *include "\(.*\/streams\.conf\)";$/\1/p' "$SRC" | head -n1)
 pathway_map=('map $http_x_dvr_relay $dvr_pathway {' '    default "";' '}')
+live_maps=('map $dvr_live_path $dvr_live_source {' '    default "";' '}' 'map $host $dvr_live_key {' '    default "";' '}')
+missing_maps() {  # the default maps the config uses that the file ($1, may be empty) lacks
+  if grep -q 'dvr_pathway' "$SRC" && ! grep -q ' \$dvr_pathway {' "$1"; then printf '%s\n' "${pathway_map[@]}"; fi
+  if grep -q 'dvr_live_source' "$SRC" && ! grep -q ' \$dvr_live_source {' "$1"; then printf '%s\n' "${live_maps[@]}"; fi
+}
 if [ -n "$maps_path" ] && [ ! -f "$maps_path" ]; then
   check_path "$maps_path" "the stream maps include in $SRC"
   closed=$(mktemp)
   printf '%s\n' "# Until the agent writes the controller's stream maps: every stream needs a token." \
-    'map $uri $dvr_sig_required {' '    default 1;' '}' 'map $uri $dvr_stream_ended {' '    default 0;' '}' \
-    "${pathway_map[@]}" >"$closed"
+    'map $uri $dvr_sig_required {' '    default 1;' '}' 'map $uri $dvr_stream_ended {' '    default 0;' '}' >"$closed"
+  missing_maps /dev/null >>"$closed"
   ensure_file "$maps_path" 0640 "$DVR_USER:$DVR_USER" "$closed"
   rm -f "$closed"
-elif [ -n "$maps_path" ] && grep -q 'dvr_pathway' "$SRC" && ! grep -q ' \$dvr_pathway {' "$maps_path"; then
+elif [ -n "$maps_path" ] && [ -n "$(missing_maps "$maps_path")" ]; then
   check_path "$maps_path" "the stream maps include in $SRC"
   upgraded=$(mktemp)
   cat "$maps_path" >"$upgraded"
-  printf '%s\n' "${pathway_map[@]}" >>"$upgraded"
+  missing_maps "$maps_path" >>"$upgraded"
   ensure_file "$maps_path" 0640 "$DVR_USER:$DVR_USER" "$upgraded"
   rm -f "$upgraded"
 fi

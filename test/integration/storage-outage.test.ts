@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent } from '../../agent/agent.js';
 import { parseAgentConfig } from '../../agent/config.js';
 import { silentLogger } from '../../common/log.js';
+import { liveViewKey } from '../../common/secrets.js';
 import { parsePlaylist } from '../support/m3u8.js';
 import { patternJob } from '../support/jobs.js';
 import { canMakeHosts, createTestNet, type TestNet } from '../support/netns.js';
@@ -58,9 +59,13 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
     await net.destroy();
   });
 
-  it('a hung mount (network down 10 s) and an unmounted one: segments spool, the event loop runs, nothing is lost', async () => {
+  it('a hung mount (network down 10 s) and an unmounted one: segments spool, the event loop runs, nothing is lost; '
+    + 'the live view lists the spooled segments under the names the storage gets', async () => {
     const spool = path.join(net.dir, 'spool');
+    const agentToken = 'outage-test-agent-token-0123';
+    // No controller answers (nothing listens on port 1): the agent runs its config's job alone.
     const agent = await Agent.start(parseAgentConfig({ nodeId: 'tc-sshfs', storageRoot: mnt, spoolRoot: spool,
+      controller: { url: 'http://127.0.0.1:1', agentToken }, liveView: { host: '127.0.0.1', port: 0 }, heartbeatSeconds: 60,
       stateDir: path.join(net.dir, 'state'), storage: { mount: true, probeIntervalMs: 300, probeTimeoutMs: 1500, minFreeBytes: 0 },
       encoder: { initialDelayMs: 300, maxDelayMs: 2000 }, jobs: [patternJob('nfs')] }), silentLogger());
     // The playlist as the storage server has it (reading the mount would hang with it).
@@ -85,9 +90,25 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
       assert.match(agent.storage.snapshot().reason ?? '', /timed out|timeout/i);
       await until('8 s of outage with segments waiting in the local spool', async () =>
         (Date.now() - down >= 8000 && (await spooled()) >= 5 ? true : undefined), 30_000, 200);
+      // The live view (what an edge reads while its mount stalls): the spooled segments are listed.
+      const viewUrl = `http://127.0.0.1:${agent.liveViewPort ?? 0}/live/nfs/source/index.m3u8`;
+      const key = { authorization: `Bearer ${liveViewKey(agentToken)}` };
+      assert.equal((await fetch(viewUrl)).status, 401, 'the live view needs the key');
+      const storageLast = (await listed()).at(-1)?.seq ?? -1;
+      const viewRes = await fetch(viewUrl, { headers: key });
+      assert.equal(viewRes.status, 200);
+      const view = parsePlaylist(await viewRes.text()).segments;
+      assert.ok((view.at(-1)?.seq ?? 0) >= storageLast + 4,
+        `the live view lists the spooled segments (storage's last ${storageLast}, the view's ${view.at(-1)?.seq})`);
+      const newest = await fetch(viewUrl.replace('index.m3u8', view.at(-1)?.uri ?? ''), { headers: key });
+      assert.equal(newest.status, 200, 'the newest spooled segment is served');
+      assert.equal(Buffer.from(await newest.arrayBuffer())[0], 0x47, 'as MPEG-TS');
       await run('ip', ['link', 'set', link, 'up']);
       await until('the storage to come back', () => (agent.storage.available ? true : undefined), 30_000, 50);
       await until('the spool to drain', async () => ((await spooled()) === 0 ? true : undefined), 30_000, 100);
+      // Listed on the storage under the very names the live view gave them: one timeline.
+      const stored = new Map((await listed()).map((x) => [x.seq, x.uri]));
+      for (const x of view) assert.equal(stored.get(x.seq), x.uri, `segment ${x.seq}: the storage lists what the live view listed`);
 
       // 2. The mount goes away (an empty mountpoint, no marker): segments spool again.
       const before = (await listed()).length;
