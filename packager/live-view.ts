@@ -70,9 +70,10 @@ export interface LiveRenditionView {
 export interface LiveSource {
   readonly ended: boolean;
   liveRendition(name: string): Promise<LiveRenditionView | undefined>;
-  /** The master playlist and the MPD as last written. */
+  /** The master playlist as last written. */
   readonly lastMaster: string | undefined;
-  readonly lastMpd: string | undefined;
+  /** The MPD of the live view's records. */
+  liveMpd(): Promise<string | undefined>;
 }
 
 export type LiveAnswer =
@@ -107,7 +108,10 @@ export async function answerLive(src: LiveSource, rest: readonly string[]): Prom
   if (rest.length === 1 && first !== undefined) {
     if (first === MASTER) return src.lastMaster ? playlist(HLS, src.lastMaster) : missing('no master playlist yet');
     // A patch the live view cannot make: the MPD itself, which a player takes as a full update.
-    if (first === DASH_MANIFEST || MPD_PATCH_RE.test(first)) return src.lastMpd ? playlist(MPD, src.lastMpd) : missing('no MPD yet');
+    if (first === DASH_MANIFEST || MPD_PATCH_RE.test(first)) {
+      const mpd = await src.liveMpd();
+      return mpd ? playlist(MPD, mpd) : missing('no MPD');
+    }
     return missing(`${first} is not a live file`);
   }
   if (first === undefined || second === undefined) return missing('not a live file');

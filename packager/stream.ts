@@ -18,7 +18,8 @@ import { WriterLease, type Lease } from './write/lease.js';
 import { inspectInit, inspectSegment, SegmentRejected, type InitMedia, type SegmentMedia } from './media/inspect.js';
 import type { RenditionCounters } from './metrics.js';
 import { placeSegment } from './index/placement.js';
-import { Manifests, publish, type PublishContext } from './write/publish.js';
+import { Manifests, publish, renderLiveMpd, type PublishContext } from './write/publish.js';
+import { SegmentIndex } from './index/segment-index.js';
 import { Rendition, type SessionState } from './rendition.js';
 import { parseStreamState, type StreamStateFile } from './state.js';
 import { parseStreamSettings, settingsWarnings, type StreamSettings } from './settings.js';
@@ -477,7 +478,19 @@ export class StreamPackager implements LiveSource {
   }
 
   get lastMaster(): string | undefined { return this.manifests.master; }
-  get lastMpd(): string | undefined { return this.manifests.lastMpd; }
+
+  /** The live view's MPD: each rendition's newest records and what waits in the spool. */
+  async liveMpd(): Promise<string | undefined> {
+    const views = [];
+    for (const r of this.renditions.values()) {
+      const v = await this.liveRendition(r.name);
+      if (!v) continue;
+      const index = new SegmentIndex();
+      for (const rec of v.records) index.push(rec);
+      views.push({ r, index });
+    }
+    return renderLiveMpd(this.publishing, views);
+  }
 
   /**
    * The live view of a rendition: its newest listed records, then what waits in the spool placed as

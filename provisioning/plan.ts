@@ -99,7 +99,9 @@ export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'rel
         // The node's agent serves the time-shift URLs; its bundle holds the player page.
         ...(runsAgent(inv, h, inputs) ? { timeshift: { port: inv.timeshift.port, cacheMaxSizeMb: inv.timeshift.cacheMaxSizeMb },
           player: bundledPlayerFiles(`${h.prefix ?? ''}/opt/dvr/current`) } : {}),
-        ...(fallsBack(inv, h, inputs) ? { liveFallback: { flagFile: files.storageDown, cacheMaxSizeMb: 1024 } } : {}) };
+        // A read that waits on a stalled mount holds its worker (and that worker's connections) until
+        // the mount gives up: with more workers than cores, the others go on serving meanwhile.
+        ...(fallsBack(inv, h, inputs) ? { liveFallback: { flagFile: files.storageDown, cacheMaxSizeMb: 1024 }, workerProcesses: 8 } : {}) };
     case 'relay':
       return { ...common, ...maps, role, listen, cacheMaxSizeMb: 10_240, cacheInactiveMinutes: 120, playlistMaxAgeSeconds: 1,
         segmentMaxAgeSeconds: 31_536_000,

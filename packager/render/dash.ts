@@ -15,6 +15,11 @@ export interface DashRendition {
    * that grid (every audio frame may begin a segment), so its timeline is listed on it (dash-timeline.ts).
    */
   segmentUs?: number;
+  /**
+   * The Periods' origins of another index of the same rendition (periodOrigins): a partial view of
+   * it (the live view's newest records) keeps the Period starts and offsets the full MPD has.
+   */
+  origins?: ReadonlyMap<number, Origin>;
 }
 
 export interface DashInput {
@@ -49,7 +54,12 @@ function timeline(runs: readonly Run[]): string {
 }
 
 /** Where a Period begins: the wall-clock start and media time of its discontinuity's first segment. */
-interface Origin { wallMs: number; mediaUs: number }
+export interface Origin { wallMs: number; mediaUs: number }
+
+/** The Periods' origins learnt of an index rendered before, by discontinuity. */
+export function periodOrigins(index: SegmentIndex): ReadonlyMap<number, Origin> {
+  return new Map(learnt.get(index)?.origins ?? []);
+}
 
 /** A rendition's listed runs of one discontinuity, with the Period's origin. */
 interface PeriodRuns { disc: number; runs: Run[]; origin: Origin }
@@ -64,10 +74,10 @@ interface PeriodRuns { disc: number; runs: Run[]; origin: Origin }
 interface Learnt { nextSeq: number; origins: Map<number, Origin>; timeline: Timeline }
 const learnt = new WeakMap<SegmentIndex, Learnt>();
 
-function follow(index: SegmentIndex, gridUs: number | undefined): Learnt {
+function follow(index: SegmentIndex, gridUs: number | undefined, seed?: ReadonlyMap<number, Origin>): Learnt {
   let known = learnt.get(index);
   if (!known || known.nextSeq > index.nextSequence || known.timeline.gridUs !== gridUs) {
-    known = { nextSeq: index.firstSequence, origins: new Map(), timeline: new Timeline(gridUs) };
+    known = { nextSeq: index.firstSequence, origins: new Map(seed ?? []), timeline: new Timeline(gridUs) };
     learnt.set(index, known);
   }
   for (let p = Math.max(0, known.nextSeq - index.firstSequence); p < index.length; p++) addAt(index, p, known);
@@ -105,7 +115,7 @@ function layout(r: DashRendition, ended: boolean): PeriodRuns[] {
     known = { origins: new Map(), timeline: new Timeline(gridUs) };
     for (let p = r.from; p < r.index.length; p++) addAt(r.index, p, known);
   } else {
-    known = follow(r.index, gridUs);
+    known = follow(r.index, gridUs, r.origins);
   }
   const out: PeriodRuns[] = [];
   for (const run of known.timeline.from(r.index.seqAt(r.from))) {

@@ -12,7 +12,8 @@ import {
   CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, MPD_PATCH_RE, PLAYLIST, WINDOW_LISTING,
   dashSegmentName, initName, mpdPatchName, storedName, type SegmentExt, type StreamPaths,
 } from '../layout.js';
-import { renderMpd } from '../render/dash.js';
+import { periodOrigins, renderMpd } from '../render/dash.js';
+import type { SegmentIndex } from '../index/segment-index.js';
 import { parseMpd, renderMpdPatch, type ParsedMpd } from '../render/dash-patch.js';
 import { renderGzipPlaylist } from '../render/gzip.js';
 import {
@@ -157,8 +158,7 @@ const PATCH_MAX_VERSIONS = 16;
  */
 export class Manifests {
   private lastMaster = '';
-  /** The MPD as last written (the live view's). */
-  lastMpd: string | undefined;
+
   private versions: Array<{ ms: number; mpd: ParsedMpd | undefined }> = [];
   private lastPublishMs = 0;
   /** Patch files of an earlier run of the packager are swept once. */
@@ -167,7 +167,6 @@ export class Manifests {
   /** A new event (archive strategy version or delete) starts from nothing. */
   reset(): void {
     this.lastMaster = '';
-    this.lastMpd = undefined;
     this.versions = [];
     this.swept = false;
   }
@@ -176,12 +175,7 @@ export class Manifests {
   get master(): string | undefined { return this.lastMaster === '' ? undefined : this.lastMaster; }
 
   async write(ctx: PublishContext, all: readonly Rendition[], force: boolean): Promise<void> {
-    const variants = all.filter((r) => r.index.length > 0 && r.totalSeconds > 0).map((r) => {
-      const bandwidth = r.bandwidth();
-      const info: VariantInfo = { rendition: r.name, bandwidth, averageBandwidth: Math.min(bandwidth, (r.totalBytes * 8) / r.totalSeconds),
-        codecs: r.facts.codecs, width: r.facts.width, height: r.facts.height, frameRate: r.facts.frameRate };
-      return { r, info };
-    });
+    const variants = all.filter((r) => r.index.length > 0 && r.totalSeconds > 0).map((r) => ({ r, info: variantInfo(r, r.bandwidth()) }));
     if (variants.length === 0) return;
     const eventStartMs = ctx.eventStartMs ?? variants[0]?.r.index.startMsAt(0) ?? 0;
     const cut = capping(ctx) || variants.some((v) => v.r.playlistFrom > v.r.listedFrom);
@@ -206,7 +200,6 @@ export class Manifests {
       patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs), ttlSeconds: keepS },
     });
     await writeAtomic(path.join(ctx.paths.dir, DASH_MANIFEST), mpd);
-    this.lastMpd = mpd;
     await this.writePatches(ctx.paths.dir, ctx.ended ? undefined : { ms: publishMs, mpd: parseMpd(mpd) }, keepS * 1000);
   }
 
@@ -235,6 +228,29 @@ export class Manifests {
       if (gone) await unlinkIfPresent(path.join(dir, mpdPatchName(gone.ms)));
     }
   }
+}
+
+function variantInfo(r: Rendition, bandwidth: number): VariantInfo {
+  return { rendition: r.name, bandwidth, averageBandwidth: Math.min(bandwidth, (r.totalBytes * 8) / r.totalSeconds),
+    codecs: r.facts.codecs, width: r.facts.width, height: r.facts.height, frameRate: r.facts.frameRate };
+}
+
+/**
+ * The live view's MPD (live-view.ts): the presentation the storage's MPD describes, listing the
+ * live view's records of each rendition (its Periods where the full MPD has them). No patch: a
+ * player reloads it whole. Undefined where the stream has no MPD or nothing listed.
+ */
+export function renderLiveMpd(ctx: PublishContext, views: ReadonlyArray<{ r: Rendition; index: SegmentIndex }>): string | undefined {
+  if (ctx.ext !== 'm4s' || !ctx.settings.dash || ctx.ended) return undefined;
+  const listed = views.filter((v) => v.index.length > 0 && v.r.totalSeconds > 0);
+  if (listed.length === 0) return undefined;
+  const s = ctx.settings;
+  return renderMpd({
+    renditions: listed.map((v) => ({ info: variantInfo(v.r, v.r.advertisedBps), index: v.index, from: 0, segmentUs: v.r.segmentUs,
+      origins: periodOrigins(v.r.index) })),
+    availabilityStartMs: ctx.eventStartMs ?? 0, windowSeconds: capping(ctx) ? s.playlistCapSeconds : s.windowSeconds,
+    target: Math.max(...listed.map((v) => v.r.target)), ended: false, publishMs: ctx.now(),
+  });
 }
 
 /** Deletes the first `upTo` segments (and chunks and init segments no segment needs any more). */

@@ -58,10 +58,12 @@ case "$TRANSPORT" in
     [ -f "$KNOWN" ] && grep -q . "$KNOWN" || usage_error "--known-hosts: '$KNOWN' holds no pinned key of the storage host"
     SOURCE="$SSH_USER@$SERVER:$EXPORT" FSTYPE=fuse.sshfs
     key="$PREFIX/etc/dvr/storage-key" known="$PREFIX/etc/dvr/storage-known-hosts"
-    base="allow_other,reconnect,ServerAliveInterval=2,ServerAliveCountMax=3,negative_timeout=0,IdentityFile=$key"
+    base="allow_other,reconnect,negative_timeout=0,IdentityFile=$key"
     base+=",UserKnownHostsFile=$known,StrictHostKeyChecking=yes,Port=$SSH_PORT,_netdev"
-    if [ "$PROFILE" = writer ]; then OPTS="rw,dir_cache=no,max_conns=$NCONNECT,$base"
-    else OPTS="ro,dcache_timeout=1,entry_timeout=1,attr_timeout=1,$base"; fi ;;
+    if [ "$PROFILE" = writer ]; then OPTS="rw,dir_cache=no,max_conns=$NCONNECT,ServerAliveInterval=2,ServerAliveCountMax=3,$base"
+    # A reader gives up on a silent server within about 2 s (its waiting reads fail, as a soft NFS
+    # mount's do) and does not wait on one that accepts but never answers when it reconnects.
+    else OPTS="ro,dcache_timeout=1,entry_timeout=1,attr_timeout=1,ServerAliveInterval=1,ServerAliveCountMax=2,ConnectTimeout=2,$base"; fi ;;
   *) usage_error "--transport: '$TRANSPORT' is not nfs or sshfs" ;;
 esac
 need_root

@@ -78,7 +78,7 @@ describe('the controller\'s services (no HTTP, a real store)', function () {
     assert.deepEqual(heartbeats.accept('tc-1', heartbeat('tc-1', 'transcoder'), '10.0.0.9'), { jobs: [] });
     assert.deepEqual([store.node('tc-1')?.state, store.node('tc-1')?.capacity, store.node('tc-1')?.address], ['inservice', 4, '10.0.0.1']);
     assert.deepEqual(heartbeats.accept('edge-1', heartbeat('edge-1', 'edge', { connections: 7 }), undefined),
-      { streamMaps: { signed: [{ app: 'live', stream: 'signed' }], ended: [] },
+      { streamMaps: { signed: [{ app: 'live', stream: 'signed' }], ended: [], live: [] },
         steering: { edges: [{ id: 'edge-1', url: 'http://10.0.0.1:8080', connections: 7 }] } });
     assert.equal(store.node('edge-1')?.metrics?.connections, 7);
     store.replaceLaunchConfig('c', config(8));
@@ -90,6 +90,21 @@ describe('the controller\'s services (no HTTP, a real store)', function () {
     assert.throws(() => heartbeats.accept('tc-2', heartbeat('tc-1', 'transcoder'), undefined),
       (err: unknown) => isDvrError(err, 'DVR_ERR_BAD_REQUEST')
         && /\$\.nodeId must be the node id in the path \('tc-2'\)/.test(err.message));
+  });
+
+  it('an edge learns where each running stream\'s live view is: its transcoder\'s address and live-view port', () => {
+    store.insertStream(stream('cam'));
+    store.insertStream(stream('idle'));
+    heartbeats.accept('tc-1', heartbeat('tc-1', 'transcoder', { address: '10.0.0.7', liveView: { port: 8083 } }), undefined);
+    publishing.authorize({ app: 'live', name: 'cam', key: 'key-of-cam-0123456789' }, undefined);
+    const live = (): unknown => heartbeats.accept('edge-1', heartbeat('edge-1', 'edge'), undefined).streamMaps?.live;
+    assert.deepEqual(live(), [{ app: 'live', stream: 'cam', source: '10.0.0.7:8083' }]);
+    // A transcoder that serves no live view (an older agent) names none.
+    heartbeats.accept('tc-1', heartbeat('tc-1', 'transcoder', { address: '10.0.0.7' }), undefined);
+    store.insertStream(stream('other'));
+    assert.deepEqual(live(), []);
+    assert.throws(() => heartbeats.accept('tc-1', heartbeat('tc-1', 'transcoder', { liveView: { port: 'x' as unknown as number } }), undefined),
+      (err: unknown) => isDvrError(err, 'DVR_ERR_BAD_REQUEST') && /\$\.liveView\.port: must be integer/.test(err.message));
   });
 
   it('a publisher with the right key gets a transcoder (the one on its origin\'s machine), which is handed the job', () => {
