@@ -28,6 +28,8 @@ export interface StreamFigures {
   segmentLatencyMs?: number;
   /** Seconds since its source's last segment arrived (its health: about one segment's length while live). */
   lastSegmentAgeSeconds?: number;
+  /** Segments wait in its spool, not on the storage yet (the storage was down): its live view is ahead of the storage. */
+  spooling?: boolean;
   /**
    * A stream the transcoder runs from its own config (the appliance's demo), which no controller
    * assigned: its settings, so that the API lists it as a stream like the others.
@@ -77,7 +79,11 @@ export interface ArchivedVersion extends StreamRef { version: number; endedAt: n
 export interface PurgeResult extends StreamRef { removed: string[]; bytes: number }
 
 /** A running stream's live view: `source` is its transcoder's <address>:<port> (agent/transcoder/live-view-server.ts). */
-export interface LiveSourceRef extends StreamRef { source: string }
+export interface LiveSourceRef extends StreamRef {
+  source: string;
+  /** Its transcoder still lists spooled segments on the storage: the storage's playlists are behind its live view. */
+  catchingUp?: boolean;
+}
 
 /** What the controller answers: the jobs this node should run (absent: keep the current ones). */
 export interface HeartbeatReply {

@@ -27,7 +27,7 @@ export const heartbeatSchema = {
     streams: { type: 'array', maxItems: 10_000, items: { type: 'object', required: ['app', 'stream'], properties: {
       app: NAME_SCHEMA, stream: { type: 'string', pattern: STREAM_DIR_PATTERN }, inputBitrateBps: figure,
       segmentsWritten: figure, lateSegments: figure, encoderSpeed: figure, restarts: figure, ended: { type: 'boolean' },
-      storedBytes: figure, segmentLatencyMs: figure, lastSegmentAgeSeconds: figure,
+      storedBytes: figure, segmentLatencyMs: figure, lastSegmentAgeSeconds: figure, spooling: { type: 'boolean' },
       local: { type: 'object', properties: { ...ENCODING_PROPERTIES, dvr: { type: 'object', properties: DVR_PROPERTIES } } } } } },
     connections: figure,
     nginx: { enum: ['up', 'down'] },

@@ -23,7 +23,8 @@ export function liveSourcesOf(streams: readonly StreamRow[], nodes: readonly Nod
     const n = s.transcoder === undefined || s.status === 'ended' || s.status === 'idle' ? undefined : byId.get(s.transcoder);
     const port = n?.metrics?.liveViewPort;
     if (!n || n.state !== 'inservice' || port === undefined) return [];
-    return [{ app: s.app, stream: s.stream, source: `${urlHost(n.address)}:${port}` }];
+    const spooling = n.metrics?.streams?.some((f) => f.app === s.app && f.stream === s.stream && f.spooling === true) === true;
+    return [{ app: s.app, stream: s.stream, source: `${urlHost(n.address)}:${port}`, ...(spooling ? { catchingUp: true } : {}) }];
   });
 }
 

@@ -4,7 +4,7 @@
 // rendition are kept); the ones that wait in the local spool while the storage is down are listed
 // as the packager will list them once it is back (the same sequence numbers and names: a player
 // that moves between the storage's playlist and this one sees one timeline), read from the spool.
-import { promises as fs } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { errnoCode } from '../common/errors.js';
 import {
   CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, MPD_PATCH_RE, PLAYLIST, initName,
@@ -143,7 +143,8 @@ async function segmentBytes(v: LiveRenditionView, seq: number, type: string): Pr
   const file = v.spool.get(seq);
   if (file === undefined) return missing(`segment ${seq} is not held`);
   try {
-    return media(type, await fs.readFile(file));
+    // Local disk, read at once: the thread pool may be held by writes to a frozen storage.
+    return media(type, readFileSync(file));
   } catch (err) {
     // Listed meanwhile (the storage came back): it is in memory now.
     const now = v.recent.segment(seq);

@@ -2,7 +2,7 @@
 // checks each (media/), places it in the timeline (placement.ts), moves it into place under its
 // canonical name and publishes (publish.ts). Work for a stream runs on one queue, so its state is
 // never seen half-updated; every task checks first that this writer still holds the stream (lease.ts).
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { DvrError, errnoCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -101,6 +101,15 @@ export class StreamPackager implements LiveSource {
 
   get ext(): SegmentExt { return this.settings.format === 'fmp4' ? 'm4s' : 'ts'; }
   get ended(): boolean { return this.status === 'ended'; }
+  /**
+   * The most segments waiting in one rendition's spool (incoming/): 0 or 1 while the storage keeps
+   * up, more while it is down or catching up (its queue may be held by a write the storage holds).
+   */
+  spoolDepth(): number {
+    let most = 0;
+    for (const r of this.renditions.values()) most = Math.max(most, this.pendingSync(r).length);
+    return most;
+  }
   get incomingDirs(): string[] { return [...this.renditions.values()].map((r) => r.incomingDir); }
   /** The stream's directory in the spool: the encoder writes <spoolDir>/<rendition>/incoming/. */
   get spoolDir(): string { return path.join(this.deps.spoolRoot, this.paths.app, this.paths.stream); }
@@ -525,7 +534,7 @@ export class StreamPackager implements LiveSource {
     let tail = r.tail(this.gapLimitMs(r));
     const out: PredictedSegment[] = [];
     const seen = new Set<string>();
-    for (const w of await this.pending(r)) {
+    for (const w of this.pendingSync(r)) {
       const key = `${r.name}/${w.file}`;
       seen.add(key);
       if (w.ext !== r.ext || w.session !== tail.session?.session || tail.lastN === undefined || w.n !== tail.lastN + 1) break;
@@ -542,6 +551,27 @@ export class StreamPackager implements LiveSource {
     }
     for (const k of this.previewed.keys()) if (k.startsWith(`${r.name}/`) && !seen.has(k)) this.previewed.delete(k);
     return out;
+  }
+
+  /**
+   * pending(), read synchronously: the spool is local disk, and the thread pool may be taken by
+   * writes the frozen storage holds (the live view must answer then).
+   */
+  private pendingSync(r: Rendition): Waiting[] {
+    let names: string[];
+    try {
+      names = readdirSync(r.incomingDir);
+    } catch {
+      return [];
+    }
+    const files = names.flatMap((file): Waiting[] => {
+      const p = parseIncomingName(file);
+      return p?.kind === 'segment' ? [{ file, ...p }] : [];
+    });
+    // The session the rendition follows first (its backlog is older than any new one), then by number.
+    const current = r.session?.session;
+    return files.sort((a, b) => Number(b.session === current) - Number(a.session === current) || a.session.localeCompare(b.session)
+      || a.n - b.n);
   }
 
   private async previewMeasure(r: Rendition,

@@ -18,6 +18,9 @@ import { liveViewKey } from '../../common/secrets.js';
 import { StorageMonitor } from '../storage/monitor.js';
 import { writeAtomic, unlinkIfPresent } from '../../common/files.js';
 
+/** After a stall, the flag waits at most this long for the transcoders to list their spools on the storage. */
+const CATCH_UP_MAX_MS = 60_000;
+
 export class ServingAgent {
   private heartbeat: HeartbeatSender | undefined;
   /** Edges: the time-shift service nginx passes time-shift URLs to. */
@@ -31,6 +34,12 @@ export class ServingAgent {
   readonly metricsPort = undefined;
   /** Edges with a live fallback: the probe of the storage mount that raises and lowers nginx's flag. */
   private reader: StorageMonitor | undefined;
+  /** The mount as the probe sees it, and when it answered again after a stall. */
+  private mount: { down: boolean; backAt: number | undefined } = { down: false, backAt: undefined };
+  /** The controller's last reply named a stream whose transcoder still lists its spool on the storage. */
+  private catchingUp = false;
+  /** Whether nginx's flag is up (undefined: not known). */
+  private flagged: boolean | undefined;
 
   private constructor(readonly config: Readonly<AgentConfig>, private readonly role: Exclude<Role, 'transcoder'>,
     private readonly log: Logger) {
@@ -58,6 +67,10 @@ export class ServingAgent {
     // Once on, steering stays on: the players it moved here still ask when the others are gone.
     this.steers ||= edges.length >= 2;
     if (this.timeshift && this.steers) this.timeshift.steering = { self: this.config.nodeId, edges };
+    if (this.config.liveFallback && reply.streamMaps) {
+      this.catchingUp = (reply.streamMaps.live ?? []).some((l) => l.catchingUp === true);
+      await this.updateFlag();
+    }
     if (!this.maps || !reply.streamMaps) return;
     try {
       const pathway = this.steers ? { pathway: this.config.nodeId } : {};
@@ -81,27 +94,50 @@ export class ServingAgent {
   /**
    * An edge with a live fallback watches its storage mount (a read probe in a child process, as a
    * transcoder's watch writes): while it fails, the flag file tells nginx to serve live media from the
-   * transcoders and nothing from the mount.
+   * transcoders and nothing from the mount. Once the mount answers again the flag stays while a
+   * transcoder still lists its spooled segments on the storage (the controller says so): until then the
+   * storage's playlists are behind what players already have from the live view.
    */
   private async watchMount(): Promise<void> {
     const f = this.config.liveFallback;
     if (!f) return;
-    const flag = async (down: boolean): Promise<void> => {
-      try {
-        if (down) await writeAtomic(f.flagFile, 'the storage mount does not answer: live media come from the transcoders\n');
-        else await unlinkIfPresent(f.flagFile);
-      } catch (err) {
-        this.log.error({ file: f.flagFile, err: String(err) }, 'cannot set nginx\'s storage flag');
-      }
-    };
     this.reader = new StorageMonitor({ root: this.config.storageRoot, log: this.log, intervalMs: f.probeIntervalMs,
       timeoutMs: f.probeTimeoutMs, minFreeBytes: 0, readOnly: true,
       messages: { down: 'storage mount stalled: live playlists and segments come from the transcoders, archive reads get 503',
-        up: 'storage mount answers again: everything is served from it' } });
-    this.reader.on('down', () => { void flag(true); });
-    this.reader.on('up', () => { void flag(false); });
+        up: 'storage mount answers again' } });
+    this.reader.on('down', () => {
+      this.mount = { down: true, backAt: undefined };
+      void this.updateFlag();
+    });
+    this.reader.on('up', () => {
+      this.mount = { down: false, backAt: Date.now() };
+      setTimeout(() => { void this.updateFlag(); }, CATCH_UP_MAX_MS + 100).unref();
+      void this.updateFlag();
+    });
     await this.reader.start();
-    await flag(!this.reader.available);
+    this.mount = { down: !this.reader.available, backAt: undefined };
+    await this.updateFlag();
+  }
+
+  /** Raises or lowers nginx's flag as the mount and the transcoders' catching up say. */
+  private async updateFlag(): Promise<void> {
+    const f = this.config.liveFallback;
+    if (!f) return;
+    const { down, backAt } = this.mount;
+    const holding = backAt !== undefined && Date.now() - backAt < CATCH_UP_MAX_MS && this.catchingUp;
+    const flag = down || holding;
+    if (flag === this.flagged) return;
+    this.flagged = flag;
+    try {
+      if (flag) await writeAtomic(f.flagFile, 'the storage mount does not answer: live media come from the transcoders\n');
+      else await unlinkIfPresent(f.flagFile);
+      if (!flag && backAt !== undefined) {
+        this.log.info({ afterMs: Date.now() - backAt }, 'the storage lists what the transcoders spooled: everything is served from it again');
+      }
+    } catch (err) {
+      this.flagged = undefined;
+      this.log.error({ file: f.flagFile, err: String(err) }, 'cannot set nginx\'s storage flag');
+    }
   }
 
   /** Connections now, or undefined when nginx cannot be asked (reported once, then every tenth time). */

@@ -216,6 +216,7 @@ export class Transcoder {
     return [...this.startFailures].map(([stream, error]) => ({ stream, error }));
   }
 
+
   figures(): StreamFigures[] {
     return [...this.jobs.values()].map((r) => {
       const media = r.recent.reduce((a, x) => a + x[1], 0);
@@ -230,6 +231,8 @@ export class Transcoder {
         ...(sp ? { storedBytes: sp.storedBytes, segmentLatencyMs: sp.rendition(r.job.ladder[0]?.name ?? '')?.counters.lastLatencyMs ?? 0 }
           : {}),
         ...(r.lastArrival > 0 ? { lastSegmentAgeSeconds: (Date.now() - r.lastArrival) / 1000 } : {}),
+        // More than the one being listed waits in a rendition's spool: the storage is down or catching up.
+        ...(sp && sp.spoolDepth() >= 2 ? { spooling: true } : {}),
       };
     });
   }

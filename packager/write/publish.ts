@@ -237,19 +237,24 @@ function variantInfo(r: Rendition, bandwidth: number): VariantInfo {
 
 /**
  * The live view's MPD (live-view.ts): the presentation the storage's MPD describes, listing the
- * live view's records of each rendition (its Periods where the full MPD has them). No patch: a
- * player reloads it whole. Undefined where the stream has no MPD or nothing listed.
+ * live view's records of each rendition (its Periods where the full MPD has them). Undefined where
+ * the stream has no MPD or nothing listed.
  */
 export function renderLiveMpd(ctx: PublishContext, views: ReadonlyArray<{ r: Rendition; index: SegmentIndex }>): string | undefined {
   if (ctx.ext !== 'm4s' || !ctx.settings.dash || ctx.ended) return undefined;
   const listed = views.filter((v) => v.index.length > 0 && v.r.totalSeconds > 0);
   if (listed.length === 0) return undefined;
   const s = ctx.settings;
+  const target = Math.max(...listed.map((v) => v.r.target));
+  const publishMs = ctx.now();
   return renderMpd({
     renditions: listed.map((v) => ({ info: variantInfo(v.r, v.r.advertisedBps), index: v.index, from: 0, segmentUs: v.r.segmentUs,
       origins: periodOrigins(v.r.index) })),
     availabilityStartMs: ctx.eventStartMs ?? 0, windowSeconds: capping(ctx) ? s.playlistCapSeconds : s.windowSeconds,
-    target: Math.max(...listed.map((v) => v.r.target)), ended: false, publishMs: ctx.now(),
+    target, ended: false, publishMs,
+    // The MPD's identity and a patch location as the storage's MPD has them (a player moving between
+    // the two sees one MPD); the live view answers a patch request with this MPD, a full update.
+    patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs), ttlSeconds: PATCH_KEEP_TARGETS * target + 2 },
   });
 }
 

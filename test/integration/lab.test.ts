@@ -51,18 +51,22 @@ function playerSetup(player: 'hls.js' | 'dash.js', url: string): string {
        hls.loadSource(url); hls.attachMedia(v); v.play().catch(() => undefined);`
     : `const p = dashjs.MediaPlayer().create();
        p.on('error', (e) => { const c = e.error && e.error.code; const m = String(e.error && e.error.message);
-         if (c !== 25 && c !== 27 && !m.includes('/_steering/')) errors.push(JSON.stringify(e.error ?? e).slice(0, 200)); });
+         if (c !== 25 && c !== 27 && !m.includes('/_steering/')) errors.push(JSON.stringify(e.error ?? e).slice(0, 200));
+         else overcome.push(Math.round(performance.now()) + ' ' + c + ' ' + m.slice(0, 160)); });
        ${DASH_RECOVERY}
        p.initialize(v, url, true);`;
   return `(() => {
     const url = ${JSON.stringify(url)};
     const v = document.createElement('video'); v.muted = true; document.body.appendChild(v);
-    const errors = []; const host = new URL(url).host;
+    const errors = []; const overcome = []; const stalls = []; const host = new URL(url).host;
     performance.setResourceTimingBufferSize(100000);
     let lastT = 0; let lastAt = 0; let longest = 0;
     setInterval(() => {
       const now = performance.now();
-      if (v.currentTime > lastT + 0.01) { if (lastAt > 0) longest = Math.max(longest, now - lastAt); lastT = v.currentTime; lastAt = now; }
+      if (v.currentTime > lastT + 0.01) {
+        if (lastAt > 0 && now - lastAt > 1000) stalls.push([Math.round(lastAt), Math.round(now)]);
+        if (lastAt > 0) longest = Math.max(longest, now - lastAt); lastT = v.currentTime; lastAt = now;
+      }
     }, 100);
     const ext = ${JSON.stringify(player === 'hls.js' ? 'ts' : 'm4s')};
     const lastHost = () => {
@@ -70,13 +74,13 @@ function playerSetup(player: 'hls.js' | 'dash.js', url: string): string {
       return m.length ? new URL(m[m.length - 1].name).hostname : '';
     };
     window.players = window.players || {};
-    window.players[${JSON.stringify(player)}] = () => ({ errors, played: v.currentTime, host: lastHost(),
+    window.players[${JSON.stringify(player)}] = () => ({ errors, overcome, stalls, played: v.currentTime, host: lastHost(), now: performance.now(),
       longestStallS: Math.max(longest, lastAt > 0 ? performance.now() - lastAt : 0) / 1000 });
     ${start}
   })()`;
 }
 
-interface PlayerReport { errors: string[]; longestStallS: number; played: number; host: string }
+interface PlayerReport { errors: string[]; overcome: string[]; stalls: Array<[number, number]>; longestStallS: number; played: number; host: string; now: number }
 
 describe('dvr lab: a cluster on one machine, and the fault suite', function () {
   this.timeout(600_000);
@@ -174,12 +178,16 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
       assert.ok((r.detectS ?? Infinity) <= 15, `${r.label}: detected after ${String(r.detectS)} s (target 15 s)\n${table}`);
       assert.ok((r.advanceS ?? Infinity) <= 20, `${r.label}: the playlist advanced after ${String(r.advanceS)} s (target 20 s)\n${table}`);
     }
+    // Live through a frozen storage: the edges serve the live edge from the transcoders meanwhile.
+    const frozen = results.find((r) => r.label.startsWith('stop-storage'));
+    assert.ok(frozen && frozen.errorRate < 0.01 && frozen.viewerErrorRate < 0.01 && frozen.longestStallS <= 4
+      && (frozen.advanceS ?? Infinity) < 30, `the storage frozen: errors under 1 %, no stall over 4 s, the playlist advanced\n${table}`);
     const kill = results.find((r) => r.label.startsWith('kill-controller'));
     assert.ok((kill?.advanceS ?? Infinity) <= 6 && kill?.stallS === 0, `streams go on while the controller is down\n${table}`);
   });
 
-  it('players on an edge that dies move to the other by content steering: hls.js (HLS, TS) and dash.js (DASH, fMP4) in '
-    + 'Chromium play on without an error or a stall longer than two target durations', async function () {
+  it('players ride out a frozen storage (30 s) on their edge, then move off it by content steering when it dies: hls.js (HLS, '
+    + 'TS) and dash.js (DASH, fMP4) in Chromium play on without an error or a stall longer than two target durations', async function () {
     if (!(await hasChromium())) this.skip();
     assert.ok(state, 'the lab is up');
     const s = state;
@@ -217,6 +225,25 @@ describe('dvr lab: a cluster on one machine, and the fault suite', function () {
         }, 60_000, 250).catch(async (err: unknown) => {
           throw new Error(`${String(err)}: ${JSON.stringify(await report(name))}`);
         });
+      }
+      // The storage freezes for 30 s: edge-1 serves the live edge from the transcoders' live view.
+      const frozenAt = await Promise.all(runs.map(async ([name]) => report(name)));
+      assert.equal((await lab('fault', 'stop-storage')).code, 0);
+      const frozen = Date.now();
+      try {
+        await until('30 s of frozen storage', () => (Date.now() - frozen > 30_000 ? true : undefined), 40_000, 500);
+      } finally {
+        assert.equal((await lab('fault', 'start-storage')).code, 0);
+      }
+      for (const [i, [name]] of runs.entries()) {
+        const r = await report(name);
+        assert.deepEqual(r.errors, [], `${name}: no error it did not get over while the storage was frozen`);
+        assert.ok(r.longestStallS <= 4, `${name}: its longest stall was ${r.longestStallS.toFixed(1)} s with the storage frozen (4 s); `
+          + `errors it got over: ${JSON.stringify(r.overcome)}; stalls over 1 s ${JSON.stringify(r.stalls)}, the storage frozen at `
+          + `${Math.round(frozenAt[i]?.now ?? 0)} for 30 s (now ${Math.round(r.now)})`);
+        const played = r.played - (frozenAt[i]?.played ?? 0);
+        assert.ok(played >= 25, `${name}: it played on (${played.toFixed(1)} s in 30 s)`);
+        console.log(`      ${name}: played through 30 s of frozen storage, longest stall ${r.longestStallS.toFixed(1)} s`);
       }
       const killed = await lab('fault', 'kill-edge', 'edge-1');
       assert.equal(killed.code, 0, killed.stderr);

@@ -110,6 +110,30 @@ describe('an edge\'s live fallback to the transcoder\'s live view (real nginx, r
     assert.match(await master.text(), /src\/index\.m3u8/);
   });
 
+  it('with the flag: the live view\'s MPD has the storage MPD\'s Periods and timeline, and the spooled segments after', async () => {
+    const onStorage = await fs.readFile(path.join(root, 'live', 'lf', 'manifest.mpd'), 'utf8');
+    await fs.writeFile(flag, 'down\n');
+    const res = await fetch(`${edge.url}/live/lf/manifest.mpd`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-dvr-source'), 'live-view');
+    const viewed = await res.text();
+    const attr = (text: string, name: string): string | undefined => new RegExp(`<MPD [^>]*\\b${name}="([^"]*)"`).exec(text)?.[1];
+    for (const name of ['id', 'type', 'availabilityStartTime', 'timeShiftBufferDepth', 'minimumUpdatePeriod']) {
+      assert.equal(attr(viewed, name), attr(onStorage, name), `MPD@${name}`);
+    }
+    const periods = (text: string): string[] => [...text.matchAll(/<Period [^>]*>|presentationTimeOffset="\d+"|<S t="\d+"/g)].map((m) => m[0]);
+    assert.deepEqual(periods(viewed), periods(onStorage), 'the same Periods, offsets and timeline start');
+    assert.match(viewed, /<PatchLocation ttl="\d+">manifest-patch-\d+\.mpp<\/PatchLocation>/);
+    const listed = (text: string): number => [...text.matchAll(/<S t="\d+" d="\d+"(?: r="(\d+)")?\/>|<S d="\d+"(?: r="(\d+)")?\/>/g)]
+      .reduce((a, m) => a + 1 + Number(m[1] ?? m[2] ?? 0), 0);
+    assert.ok(listed(viewed) >= listed(onStorage) + 4, `the spooled segments are listed (${listed(onStorage)} -> ${listed(viewed)})`);
+    // A patch request (its name as the MPD gives it) gets the MPD itself: a full update.
+    const patch = /<PatchLocation[^>]*>([^<]+)</.exec(viewed)?.[1] ?? '';
+    const full = await fetch(`${edge.url}/live/lf/${patch}`);
+    assert.equal(full.status, 200);
+    assert.match(await full.text(), /^<\?xml[^]*<MPD /);
+  });
+
   it('with the flag: what the live view does not hold, and time-shift URLs, are a fast 503 with Retry-After', async () => {
     for (const url of ['/live/lf/src/000000900_1800000000000_2000000_0_0.m4s', '/live/other/src/index.m3u8',
       '/live/lf/index-1800000000-60.m3u8']) {
