@@ -132,7 +132,8 @@ export class ServingAgent {
       if (flag) await writeAtomic(f.flagFile, 'the storage mount does not answer: live media come from the transcoders\n');
       else await unlinkIfPresent(f.flagFile);
       if (!flag && backAt !== undefined) {
-        this.log.info({ afterMs: Date.now() - backAt }, 'the storage lists what the transcoders spooled: everything is served from it again');
+        this.log.info({ afterMs: Date.now() - backAt },
+          'the storage lists what the transcoders spooled: everything is served from it again');
       }
     } catch (err) {
       this.flagged = undefined;

@@ -254,7 +254,8 @@ export function renderLiveMpd(ctx: PublishContext, views: ReadonlyArray<{ r: Ren
     target, ended: false, publishMs,
     // The MPD's identity and a patch location as the storage's MPD has them (a player moving between
     // the two sees one MPD); the live view answers a patch request with this MPD, a full update.
-    patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs), ttlSeconds: PATCH_KEEP_TARGETS * target + 2 },
+    patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs),
+      ttlSeconds: PATCH_KEEP_TARGETS * target + 2 },
   });
 }
 

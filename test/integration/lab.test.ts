@@ -74,13 +74,16 @@ function playerSetup(player: 'hls.js' | 'dash.js', url: string): string {
       return m.length ? new URL(m[m.length - 1].name).hostname : '';
     };
     window.players = window.players || {};
-    window.players[${JSON.stringify(player)}] = () => ({ errors, overcome, stalls, played: v.currentTime, host: lastHost(), now: performance.now(),
+    window.players[${JSON.stringify(player)}] = () => ({ errors, overcome, stalls, played: v.currentTime, host: lastHost(),
+      now: performance.now(),
       longestStallS: Math.max(longest, lastAt > 0 ? performance.now() - lastAt : 0) / 1000 });
     ${start}
   })()`;
 }
 
-interface PlayerReport { errors: string[]; overcome: string[]; stalls: Array<[number, number]>; longestStallS: number; played: number; host: string; now: number }
+interface PlayerReport {
+  errors: string[]; overcome: string[]; stalls: Array<[number, number]>; longestStallS: number; played: number; host: string; now: number;
+}
 
 describe('dvr lab: a cluster on one machine, and the fault suite', function () {
   this.timeout(600_000);

@@ -58,8 +58,8 @@ describe('an edge\'s live fallback to the transcoder\'s live view (real nginx, r
     const move = async (f: string): Promise<void> => fs.rename(path.join(staged, 'src', 'incoming', f), path.join(incoming(), f));
     await move('lf-init.mp4');
     for (const f of files.slice(0, 3)) await move(f);
-    await until('3 segments on the storage', async () => ((await stored().catch(() => undefined))?.segments.length === 3 ? true : undefined),
-      30_000, 50);
+    await until('3 segments on the storage',
+      async () => ((await stored().catch(() => undefined))?.segments.length === 3 ? true : undefined), 30_000, 50);
     // The storage stalls: the rest waits in the spool.
     storageUp = false;
     for (const f of files.slice(3)) await move(f);
@@ -121,7 +121,8 @@ describe('an edge\'s live fallback to the transcoder\'s live view (real nginx, r
     for (const name of ['id', 'type', 'availabilityStartTime', 'timeShiftBufferDepth', 'minimumUpdatePeriod']) {
       assert.equal(attr(viewed, name), attr(onStorage, name), `MPD@${name}`);
     }
-    const periods = (text: string): string[] => [...text.matchAll(/<Period [^>]*>|presentationTimeOffset="\d+"|<S t="\d+"/g)].map((m) => m[0]);
+    const periods = (text: string): string[] =>
+      [...text.matchAll(/<Period [^>]*>|presentationTimeOffset="\d+"|<S t="\d+"/g)].map((m) => m[0]);
     assert.deepEqual(periods(viewed), periods(onStorage), 'the same Periods, offsets and timeline start');
     assert.match(viewed, /<PatchLocation ttl="\d+">manifest-patch-\d+\.mpp<\/PatchLocation>/);
     const listed = (text: string): number => [...text.matchAll(/<S t="\d+" d="\d+"(?: r="(\d+)")?\/>|<S d="\d+"(?: r="(\d+)")?\/>/g)]
@@ -152,20 +153,21 @@ describe('an edge\'s live fallback to the transcoder\'s live view (real nginx, r
     const maps = new IncludeFile({ config: edge.nginx.configPath, file: include });
     await maps.apply(mapsText(true));
     try {
-      await until('the signed maps in force', async () => ((await fetch(`${edge.url}/live/lf/src/index.m3u8`)).status === 403 ? true : undefined),
-        10_000, 50);
+      const status = async (): Promise<number> => (await fetch(`${edge.url}/live/lf/src/index.m3u8`)).status;
+      await until('the signed maps in force', async () => ((await status()) === 403 ? true : undefined), 10_000, 50);
       const signed = signedPlaybackPath(SECRET, 'live', 'lf', 'src/index.m3u8', Date.now() / 1000 + 600);
       const res = await fetch(`${edge.url}${signed}`);
       assert.equal(res.status, 200);
       assert.equal(res.headers.get('x-dvr-source'), 'live-view');
     } finally {
       await maps.apply(mapsText(false));
-      await until('the open maps in force', async () => ((await fetch(`${edge.url}/live/lf/src/index.m3u8`)).status === 200 ? true : undefined),
-        10_000, 50);
+      await until('the open maps in force', async () =>
+        ((await fetch(`${edge.url}/live/lf/src/index.m3u8`)).status === 200 ? true : undefined), 10_000, 50);
     }
   });
 
-  it('once the storage is back, it lists the segments the live view listed, under the same names; the flag gone, the edge reads it', async () => {
+  it('once the storage is back, it lists the segments the live view listed, under the same names; the flag gone, '
+    + 'the edge reads it', async () => {
     const res = await fetch(`${edge.url}/live/lf/src/index.m3u8`);
     const viewed = parsePlaylist(await res.text()).segments;
     storageUp = true;

@@ -103,7 +103,8 @@ describe('the controller\'s services (no HTTP, a real store)', function () {
     heartbeats.accept('tc-1', heartbeat('tc-1', 'transcoder', { address: '10.0.0.7' }), undefined);
     store.insertStream(stream('other'));
     assert.deepEqual(live(), []);
-    assert.throws(() => heartbeats.accept('tc-1', heartbeat('tc-1', 'transcoder', { liveView: { port: 'x' as unknown as number } }), undefined),
+    const badPort = heartbeat('tc-1', 'transcoder', { liveView: { port: 'x' as unknown as number } });
+    assert.throws(() => heartbeats.accept('tc-1', badPort, undefined),
       (err: unknown) => isDvrError(err, 'DVR_ERR_BAD_REQUEST') && /\$\.liveView\.port: must be integer/.test(err.message));
   });
 
