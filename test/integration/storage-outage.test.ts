@@ -107,7 +107,11 @@ describe('shared storage over a real network mount (sshfs from a namespace host)
       await until('the storage to come back', () => (agent.storage.available ? true : undefined), 30_000, 50);
       await until('the spool to drain', async () => ((await spooled()) === 0 ? true : undefined), 30_000, 100);
       // Listed on the storage under the very names the live view gave them: one timeline.
-      const stored = new Map((await listed()).map((x) => [x.seq, x.uri]));
+      const viewLast = view.at(-1)?.seq ?? 0;
+      const stored = new Map((await until('the storage to list what the live view listed', async () => {
+        const l = await listed();
+        return (l.at(-1)?.seq ?? -1) >= viewLast ? l : undefined;
+      }, 30_000, 100)).map((x) => [x.seq, x.uri]));
       for (const x of view) assert.equal(stored.get(x.seq), x.uri, `segment ${x.seq}: the storage lists what the live view listed`);
 
       // 2. The mount goes away (an empty mountpoint, no marker): segments spool again.
