@@ -163,8 +163,8 @@ class Pathways {
  * A player: it reads the master playlist, then reloads the live playlist about once per target
  * duration and fetches each new segment, starting three segments from the live edge; it plays in
  * real time once it holds two segments, and stalls when its buffer runs dry. It follows content
- * steering as hls.js does: it moves to the next pathway when a request fails or the steering
- * manifest says so.
+ * steering as hls.js does: it moves to the next pathway when a request fails (and asks there again
+ * at once) or the steering manifest says so.
  */
 export class Player {
   private stopped = false;
@@ -179,6 +179,8 @@ export class Player {
   private pathways: Pathways | undefined;
   segments = 0;
   errors = 0;
+  /** Requests that failed on one pathway and were asked again on the next. */
+  retried = 0;
 
   /** `edge`: the edge it starts on; `media`: the media playlist's path under the stream. */
   constructor(readonly url: string, private readonly master: string, private readonly media: string) {}
@@ -205,10 +207,7 @@ export class Player {
 
   private note(ok: boolean): boolean {
     this.requests.push({ at: Date.now(), ok });
-    if (!ok) {
-      this.errors++;
-      this.pathways?.failed();
-    }
+    if (!ok) this.errors++;
     return ok;
   }
 
@@ -220,12 +219,14 @@ export class Player {
     }
     while (!this.stopped && this.pathways) {
       await this.pathways.refresh();
-      const url = this.pathways.locate(`${this.url}/${this.media}`);
-      const t = await fetchText(url);
+      const t = await this.onPathway(`${this.url}/${this.media}`, async (url) => {
+        const r = await fetchText(url);
+        return r.status === 200 ? { ...r, url } : undefined;
+      });
       let waitMs = 1000;
-      if (this.note(t.status === 200)) {
+      if (this.note(t !== undefined) && t) {
         try {
-          waitMs = await this.segmentsOf(t.text, url);
+          waitMs = await this.segmentsOf(t.text, t.url);
         } catch {
           this.errors++;
         }
@@ -245,9 +246,13 @@ export class Player {
         this.lastSeq = s.seq;
         continue;
       }
-      const r = await fetch(new URL(s.uri, url), { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
-      if (!this.note(r?.ok === true)) break;
-      await r?.arrayBuffer();
+      const r = await this.onPathway(new URL(s.uri, url).href, async (u) => {
+        const res = await fetch(u, { signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+        if (!res?.ok) return undefined;
+        await res.arrayBuffer();
+        return res;
+      });
+      if (!this.note(r !== undefined)) break;
       this.lastSeq = s.seq;
       this.segments++;
       this.tick(Date.now());
@@ -259,6 +264,21 @@ export class Player {
       if (!this.playing && this.bufferedS >= 2 * s.duration) this.playing = true;
     }
     return Math.max(500, Math.min(2000, (segs[segs.length - 1]?.duration ?? 2) * 500));
+  }
+
+  /**
+   * A request on the current pathway; when it fails and steering names another pathway, the player
+   * moves there and asks again at once, as hls.js does (a failed request it gets over is no error
+   * the viewer sees, and is counted apart).
+   */
+  private async onPathway<T>(url: string, get: (url: string) => Promise<T | undefined>): Promise<T | undefined> {
+    const p = this.pathways;
+    const first = await get(p ? p.locate(url) : url);
+    if (first !== undefined || !p) return first;
+    const was = p.current;
+    p.failed();
+    this.retried++;
+    return p.current !== was ? get(p.locate(url)) : undefined;
   }
 
   get started(): boolean { return this.playing; }
