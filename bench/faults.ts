@@ -32,7 +32,8 @@ async function main(started: Started): Promise<void> {
     { ...(only ? { only } : {}), log: (l) => console.log(l) });
   console.log(`\nfaults on the lab (${state.transport} storage; a player and ${20} req/s on both edges; `
     + 'detect: the controller marks the node failed; advances: the live playlist lists media made after the fault; '
-    + 'viewer errors: the player\'s requests that failed on every pathway; errors: the load\'s failed requests)\n');
+    + 'viewer errors: the player\'s requests that failed on every pathway; errors: the load\'s failed requests, '
+    + 'which follows the redundant variants as a player without steering does)\n');
   console.log(resultTable(results));
   const problems = results.flatMap((r) => r.problems.map((p) => `${r.label}: ${p}`));
   if (problems.length > 0) console.log(`\nproblems:\n${problems.join('\n')}`);

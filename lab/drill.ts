@@ -310,13 +310,20 @@ export class Player {
   }
 }
 
-/** A bounded load: `perSecond` requests (playlists, and a segment in four) spread over the edges. */
+/**
+ * A bounded load: `perSecond` requests (playlists, and a segment in four) spread over the edges. It
+ * does not follow content steering; a playlist request that fails is asked again on the redundant
+ * variant the edge's master names on another edge, as a player without steering does.
+ */
 export class Load {
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly samples: Array<{ at: number; ok: boolean }> = [];
   private n = 0;
+  private readonly backups = new Map<string, { url: string | undefined; at: number }>();
+  /** Requests that failed on their edge and were asked again on its redundant variant. */
+  retried = 0;
 
   constructor(private readonly edges: string[], private readonly stream: string, private readonly rendition: string,
     private readonly perSecond: number) {}
@@ -331,9 +338,30 @@ export class Load {
     }, 1000 / this.perSecond);
   }
 
+  /**
+   * The redundant variant the edge's master names on another edge for the rendition (a player
+   * without content steering fails over to it), read again every 10 s while the edge answers.
+   */
+  private async backupOf(edge: string): Promise<string | undefined> {
+    const known = this.backups.get(edge);
+    if (known && Date.now() - known.at < 10_000) return known.url;
+    const m = await fetchText(`${edge}/${this.stream}/master.m3u8`, 1000);
+    const escaped = this.rendition.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const url = m.status === 200 ? new RegExp(`^(https?://\\S+/${escaped}/index\\.m3u8)$`, 'm').exec(m.text)?.[1] : known?.url;
+    this.backups.set(edge, { url, at: Date.now() });
+    return url;
+  }
+
   private async one(edge: string, segment: boolean): Promise<void> {
-    const url = `${edge}/${this.stream}/${this.rendition}/index.m3u8`;
-    const pl = await fetchText(url);
+    let url = `${edge}/${this.stream}/${this.rendition}/index.m3u8`;
+    const backup = await this.backupOf(edge);
+    let pl = await fetchText(url);
+    if (pl.status !== 200 && backup) {
+      // As a player without steering does: the same rendition's redundant variant.
+      this.retried++;
+      url = backup;
+      pl = await fetchText(url);
+    }
     let ok = pl.status === 200;
     if (ok && segment) {
       const last = /^([^#\s][^\s]*)\s*$/m.exec([...pl.text.trim().split('\n')].reverse().join('\n'))?.[1];

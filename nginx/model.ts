@@ -92,6 +92,11 @@ export interface StreamMaps {
    */
   pathway?: string;
   /**
+   * Edges with content steering: another edge in service (its node id and <host>:<port>), which the
+   * master playlists' redundant variants name for players without steering.
+   */
+  backup?: { id: string; host: string };
+  /**
    * Edges with a live fallback: where each running stream's live view is (<address>:<port> of its
    * transcoder) and the key that opens it.
    */

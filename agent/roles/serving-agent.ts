@@ -4,7 +4,7 @@
 // controller's replies: tested, swapped, reloaded only when they change; on edges, content steering
 // follows the controller's view of the edges (steering.ts).
 import type { Logger } from '../../common/log.js';
-import type { Heartbeat, HeartbeatReply, Role } from '../../common/protocol.js';
+import type { Heartbeat, HeartbeatReply, Role, SteeringEdge } from '../../common/protocol.js';
 import { IncludeFile } from '../../nginx/include.js';
 import { renderStreamMaps } from '../../nginx/render.js';
 import type { AgentConfig } from '../config.js';
@@ -17,6 +17,15 @@ import { DvrError } from '../../common/errors.js';
 import { liveViewKey } from '../../common/secrets.js';
 import { StorageMonitor } from '../storage/monitor.js';
 import { writeAtomic, unlinkIfPresent } from '../../common/files.js';
+
+/**
+ * The other edge the master playlists' redundant variants name: the first in service by name, so
+ * that it changes (and nginx reloads) only when edges come or go, not as their loads move.
+ */
+function backupOf(self: string, edges: SteeringEdge[]): { backup?: { id: string; host: string } } {
+  const other = edges.filter((e) => e.id !== self).sort((a, b) => a.id.localeCompare(b.id))[0];
+  return other ? { backup: { id: other.id, host: new URL(other.url).host } } : {};
+}
 
 /** After a stall, the flag waits at most this long for the transcoders to list their spools on the storage. */
 const CATCH_UP_MAX_MS = 60_000;
@@ -73,7 +82,7 @@ export class ServingAgent {
     }
     if (!this.maps || !reply.streamMaps) return;
     try {
-      const pathway = this.steers ? { pathway: this.config.nodeId } : {};
+      const pathway = this.steers ? { pathway: this.config.nodeId, ...backupOf(this.config.nodeId, edges) } : {};
       const token = this.config.controller?.agentToken;
       const live = this.config.liveFallback && token !== undefined ? { sources: reply.streamMaps.live ?? [], key: liveViewKey(token) }
         : undefined;

@@ -40,10 +40,10 @@ export function renderMaster(variants: VariantInfo[], fmp4: boolean, dvr?: { win
   const sorted = [...variants].sort((a, b) => b.bandwidth - a.bandwidth || a.rendition.localeCompare(b.rendition));
   const audio = sorted.find(isAudioOnly);
   const demuxed = audio !== undefined && sorted.some((v) => !isAudioOnly(v) && !v.codecs.some(isAudioCodec));
-  if (audio && demuxed) {
-    out += `#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="${audio.rendition}",DEFAULT=YES,AUTOSELECT=YES,`
-      + `URI="${audio.rendition}/index.m3u8"\n`;
-  }
+  const audioGroup = (group: string, uri: string): string => `TYPE=AUDIO,GROUP-ID="${group}",NAME="${audio?.rendition ?? ''}",`
+    + `DEFAULT=YES,AUTOSELECT=YES,URI="${uri}${audio?.rendition ?? ''}/index.m3u8"\n`;
+  if (audio && demuxed) out += `#EXT-X-MEDIA:${audioGroup('audio', '')}`;
+  let backup = audio && demuxed ? `${BACKUP_MEDIA}${audioGroup('audio-backup', BACKUP_URI)}` : '';
   for (const v of sorted) {
     const joinAudio = audio && demuxed && !isAudioOnly(v) && !v.codecs.some(isAudioCodec);
     const bandwidth = v.bandwidth + (joinAudio ? audio.bandwidth : 0);
@@ -53,11 +53,23 @@ export function renderMaster(variants: VariantInfo[], fmp4: boolean, dvr?: { win
     if (codecs.length > 0) attrs.push(`CODECS="${codecs.join(',')}"`);
     if (v.width && v.height) attrs.push(`RESOLUTION=${v.width}x${v.height}`);
     if (v.frameRate) attrs.push(`FRAME-RATE=${v.frameRate.toFixed(3)}`);
-    if (joinAudio) attrs.push('AUDIO="audio"');
-    out += `#EXT-X-STREAM-INF:${attrs.join(',')}\n${v.rendition}/index.m3u8\n`;
+    out += `#EXT-X-STREAM-INF:${[...attrs, ...(joinAudio ? ['AUDIO="audio"'] : [])].join(',')}\n${v.rendition}/index.m3u8\n`;
+    backup += `${BACKUP_STREAM_INF}${[...attrs, ...(joinAudio ? ['AUDIO="audio-backup"'] : [])].join(',')}\n`
+      + `${BACKUP_URI}${v.rendition}/index.m3u8\n`;
   }
-  return out + imageStream(sorted);
+  return out + backup + imageStream(sorted);
 }
+
+/**
+ * Redundant variant streams, for players without content steering: each variant (and the audio
+ * group) again, on lines that are comments as written (`#` and not `#EXT`: players ignore them).
+ * An edge that has another edge to name turns them into variants of that edge's pathway with
+ * absolute URIs there (nginx's sub_filter: the markers become the tags and the other edge's base
+ * URL); a lone edge, a relay and the time-shift service leave them as they are.
+ */
+export const BACKUP_MEDIA = '#DVR-BACKUP-MEDIA:';
+export const BACKUP_STREAM_INF = '#DVR-BACKUP-STREAM-INF:';
+export const BACKUP_URI = '#DVR-BACKUP-URI:';
 
 /** The thumbnails' width, as the master playlist's thumbnail track names it and the edge makes them. */
 export const THUMBNAIL_WIDTH = 160;

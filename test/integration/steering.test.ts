@@ -114,4 +114,27 @@ describe('content steering on an edge (nginx and the edge agent\'s service)', fu
     const viaRelay = await fetch(`${edge.url}/live/cam/master.m3u8`, { headers: { 'X-DVR-Relay': '1' } });
     assert.equal(await viaRelay.text(), MASTER, 'a relay\'s viewers stay on the relay');
   });
+
+  it('with another edge to name, the master lists each variant again on that edge (redundant variant streams, for '
+    + 'players without steering): its pathway, absolute URIs there (signed prefix kept), its own audio group', async () => {
+    await maps.apply(renderStreamMaps({ signed: [{ app: 'live', stream: 'signed' }], ended: [], pathway: 'edge-1',
+      backup: { id: 'edge-2', host: '127.0.0.2:8080' } }));
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const signedDir = signedPlaybackPath(SECRET, 'live', 'signed', '', exp);
+    const master = await until('the reloaded edge to name the other edge', async () => {
+      const text = await (await fetch(`${edge.url}${signedDir}master.m3u8`).catch(() => undefined))?.text();
+      return text?.includes('PATHWAY-ID="edge-2"') ? text : undefined;
+    }, 10_000);
+    assert.doesNotMatch(master, /#DVR-BACKUP/, 'every redundant line is a tag or a URI now');
+    const variants = [...master.matchAll(/^#EXT-X-STREAM-INF:(.*)\n(.*)$/gm)].map((m) => [/PATHWAY-ID="([^"]+)"/.exec(m[1] ?? '')?.[1],
+      /AUDIO="([^"]+)"/.exec(m[1] ?? '')?.[1], m[2]]);
+    const other = `http://127.0.0.2:8080${signedDir}`;
+    assert.deepEqual(variants, [['edge-1', 'audio', 'r720/index.m3u8'], ['edge-1', 'audio', 'r360/index.m3u8'],
+      ['edge-1', undefined, 'audio/index.m3u8'], ['edge-2', 'audio-backup', `${other}r720/index.m3u8`],
+      ['edge-2', 'audio-backup', `${other}r360/index.m3u8`], ['edge-2', undefined, `${other}audio/index.m3u8`]]);
+    const audioUri = /^#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio-backup",.*URI="([^"]+)"$/m.exec(master)?.[1];
+    assert.equal(audioUri, `${other}audio/index.m3u8`, 'the redundant variants\' audio group, on the other edge');
+    const viaRelay = await (await fetch(`${edge.url}/live/cam/master.m3u8`, { headers: { 'X-DVR-Relay': '1' } })).text();
+    assert.equal(viaRelay, MASTER, 'a relay\'s viewers get the file as written: the redundant lines stay comments');
+  });
 });

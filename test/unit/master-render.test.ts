@@ -25,6 +25,31 @@ const videoOnly = (rendition: string, height: number, bandwidth: number): Varian
 describe('master playlist rendering', () => {
   before(() => setOptions({ strictMode: true }));
 
+  it('writes each variant (and the audio group) again as comments, which an edge with another to name turns into '
+    + 'redundant variants there', () => {
+    const ladder = [videoOnly('720p', 720, 2_000_000), videoOnly('360p', 360, 700_000), audioOnly('audio', 96_000)];
+    const text = renderMaster(ladder, true);
+    const plain = parseMaster(text);
+    assert.deepEqual(plain.variants.map((v) => v.uri), ['720p/index.m3u8', '360p/index.m3u8', 'audio/index.m3u8'],
+      'as written, players see comments');
+    assert.deepEqual(text.split('\n').filter((l) => l.startsWith('#DVR-')).map((l) => l.split(':')[0]),
+      ['#DVR-BACKUP-MEDIA', ...Array<string[]>(3).fill(['#DVR-BACKUP-STREAM-INF', '#DVR-BACKUP-URI']).flat()]);
+    // What the edge's nginx does with them (nginx/render.ts hlsSteering) when it names edge-2.
+    const other = 'http://10.0.0.6:8080/live/cam/';
+    const steered = text.replaceAll('#EXT-X-STREAM-INF:', '#EXT-X-STREAM-INF:PATHWAY-ID="edge-1",')
+      .replaceAll('#DVR-BACKUP-MEDIA:', '#EXT-X-MEDIA:').replaceAll('#DVR-BACKUP-STREAM-INF:', '#EXT-X-STREAM-INF:PATHWAY-ID="edge-2",')
+      .replaceAll('#DVR-BACKUP-URI:', other);
+    const p = parseMaster(steered);
+    assert.deepEqual(p.variants.map((v) => [v.uri, v.bandwidth, v.audio.map((a) => [a.groupId, a.uri])]), [
+      ['720p/index.m3u8', 2_096_000, [['audio', 'audio/index.m3u8']]],
+      ['360p/index.m3u8', 796_000, [['audio', 'audio/index.m3u8']]],
+      ['audio/index.m3u8', 96_000, []],
+      [`${other}720p/index.m3u8`, 2_096_000, [['audio-backup', `${other}audio/index.m3u8`]]],
+      [`${other}360p/index.m3u8`, 796_000, [['audio-backup', `${other}audio/index.m3u8`]]],
+      [`${other}audio/index.m3u8`, 96_000, []],
+    ]);
+  });
+
   it('lists every rendition, highest bandwidth first, with what the media measured', () => {
     const text = renderMaster([
       video('360p', 360, 800_000, { averageBandwidth: 612_345.2 }),
