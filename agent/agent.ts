@@ -47,7 +47,8 @@ export class Agent {
       timeoutMs: config.storage.probeTimeoutMs, minFreeBytes: config.storage.minFreeBytes });
     await storage.start();
     const packager = new Packager({ root: config.storageRoot, spoolRoot: config.spoolRoot, log,
-      spoolIsLocal: !config.storage.mount || config.spoolRoot !== config.storageRoot,
+      // A spool inside the mounted storage is the network mount too.
+      spoolIsLocal: !config.storage.mount || path.relative(config.storageRoot, config.spoolRoot).startsWith('..'),
       storageAvailable: () => storage.available, retryDelayMs: config.storage.probeIntervalMs,
       concurrentStreamTasks: config.storage.concurrentStreamTasks, takeoverDelayMs: config.storage.takeoverDelayMs,
       liveView: config.liveView !== undefined });

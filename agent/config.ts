@@ -91,8 +91,8 @@ const schema = {
       host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } } },
     liveFallback: { type: 'object', additionalProperties: false, required: ['flagFile'], properties: {
       flagFile: { type: 'string', pattern: '^/' },
-      probeIntervalMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 200 },
-      probeTimeoutMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 600 } } },
+      probeIntervalMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 100 },
+      probeTimeoutMs: { type: 'integer', minimum: 100, maximum: 60_000, default: 400 } } },
     heartbeatSeconds: { type: 'number', minimum: 1, maximum: 60, default: 2 },
     metrics: { type: 'object', additionalProperties: false, required: ['port'], properties: {
       host: { type: 'string', default: '127.0.0.1' }, port: { type: 'integer', minimum: 0, maximum: 65535 },

@@ -3,6 +3,7 @@
 // of it that follows the store's streams.
 import type { HeartbeatReply, LiveSourceRef, StreamRef } from '../common/protocol.js';
 import { urlHost } from '../common/address.js';
+import { LIVE_STATES } from './node-states.js';
 import type { NodeRow, StateStore, StreamRow } from './store.js';
 
 export type StreamMaps = NonNullable<HeartbeatReply['streamMaps']>;
@@ -22,7 +23,7 @@ export function liveSourcesOf(streams: readonly StreamRow[], nodes: readonly Nod
   return streams.flatMap((s) => {
     const n = s.transcoder === undefined || s.status === 'ended' || s.status === 'idle' ? undefined : byId.get(s.transcoder);
     const port = n?.metrics?.liveViewPort;
-    if (!n || n.state !== 'inservice' || port === undefined) return [];
+    if (!n || !LIVE_STATES.includes(n.state) || port === undefined) return [];
     const spooling = n.metrics?.streams?.some((f) => f.app === s.app && f.stream === s.stream && f.spooling === true) === true;
     return [{ app: s.app, stream: s.stream, source: `${urlHost(n.address)}:${port}`, ...(spooling ? { catchingUp: true } : {}) }];
   });

@@ -380,21 +380,24 @@ function liveDivert(m: EdgeModel): Node[] {
   return m.liveFallback ? [b(`if (-f ${q(m.liveFallback.flagFile)})`, 'rewrite ^ /_live$uri last;')] : [];
 }
 
+/** The server's error pages (CORS, never cached), named again where a location names its own (it loses the server's). */
+const SERVER_ERROR_PAGES = ['error_page 404 @missing;', 'error_page 403 @forbidden;', 'error_page 410 @gone;'];
+
 /**
  * A read of the mount that failed (a soft mount's timeout, a lost sshfs connection) is answered from
- * the live view too. Where a location names its own error pages it loses the server's, so they are
- * named again (`plain`: the CORS 404 that is never cached).
+ * the live view too, whose own error pages (503 with Retry-After) must still apply: error pages stay
+ * recursive. `plain`: the location has no error pages of its own (the server's are named again);
+ * otherwise it has its 404 handling and recursive_error_pages already.
  */
 function liveOnError(m: EdgeModel, plain: boolean): Node[] {
   if (!m.liveFallback) return [];
-  return [...(plain ? ['error_page 404 @missing;', 'error_page 403 @forbidden;', 'error_page 410 @gone;'] : []),
-    'error_page 500 502 503 504 = @dvr_live;'];
+  return [...(plain ? [...SERVER_ERROR_PAGES, 'recursive_error_pages on;'] : []), 'error_page 500 502 503 504 = @dvr_live;'];
 }
 
 /** While the mount stalls, time-shift URLs (the service reads the mount) get a fast 503. */
 function unavailableWhileStalled(m: EdgeModel): Node[] {
   if (!m.liveFallback) return [];
-  return ['error_page 503 @dvr_unavailable;', b(`if (-f ${q(m.liveFallback.flagFile)})`, 'return 503;')];
+  return [...SERVER_ERROR_PAGES, 'error_page 503 @dvr_unavailable;', b(`if (-f ${q(m.liveFallback.flagFile)})`, 'return 503;')];
 }
 
 /**
@@ -409,12 +412,14 @@ function liveLocations(m: EdgeModel, tokens: boolean): Node[] {
     'proxy_read_timeout 2s;', 'proxy_intercept_errors on;', 'proxy_cache dvr_live;', 'proxy_cache_key $dvr_live_path;',
     'proxy_cache_lock on;', 'proxy_cache_lock_timeout 2s;', 'proxy_cache_use_stale updating;', 'tcp_nopush off;',
     'add_header X-DVR-Source live-view always;'];
+  // Rewrite directives are not inherited: each location checks for a live view of its own.
+  const known = b('if ($dvr_live_source = "")', 'return 503;');
   return [
     b('location ^~ /_live/', 'internal;', ...requireToken(tokens), ...cors(), 'error_page 404 500 502 503 504 = @dvr_unavailable;',
-      b('if ($dvr_live_source = "")', 'return 503;'), ...proxied,
+      known, ...proxied,
       // The stream's manifests name this edge's steering pathway, as from the storage.
-      b(`location ~ "/${lit(MASTER)}$"`, ...cors(), ...proxied, ...hlsSteering()),
-      b(`location ~ "/(${lit(DASH_MANIFEST)}|${MPD_PATCH_SOURCE})$"`, ...cors(), ...proxied, ...dashSteering())),
+      b(`location ~ "/${lit(MASTER)}$"`, known, ...cors(), ...proxied, ...hlsSteering()),
+      b(`location ~ "/(${lit(DASH_MANIFEST)}|${MPD_PATCH_SOURCE})$"`, known, ...cors(), ...proxied, ...dashSteering())),
     b('location @dvr_live', 'rewrite ^ /_live$uri last;'),
     b('location @dvr_unavailable', ...cors(), `add_header Retry-After ${RETRY_AFTER_SECONDS} always;`,
       'add_header Cache-Control "no-store" always;', 'return 503;'),
@@ -426,7 +431,8 @@ function liveHttp(m: EdgeModel): Node[] {
   if (m.streamsInclude === undefined) {
     throw new DvrError('DVR_ERR_CONFIG', 'nginx edge: liveFallback needs streamsInclude (its maps name each stream\'s live view)');
   }
-  return [b('map $uri $dvr_live_path', 'default "";', '"~^/_live(?<dvr_lp>/.+)$" $dvr_lp;'),
+  // Only names the live view knows (the map's value is sent upstream as it is): nothing to escape.
+  return [b('map $uri $dvr_live_path', 'default "";', '"~^/_live(?<dvr_lp>/[A-Za-z0-9._/-]+)$" $dvr_lp;'),
     `proxy_cache_path ${q(`${m.prefix}/live-cache`)} levels=1:2 keys_zone=dvr_live:8m max_size=${m.liveFallback.cacheMaxSizeMb}m `
       + 'inactive=2m use_temp_path=off;'];
 }
@@ -475,7 +481,7 @@ export function renderEdge(m: EdgeModel): string {
       'error_page 404 = @dvr_playlist;', 'recursive_error_pages on;',
       // No ETag/304 loop and no open_file_cache: a live playlist must always be fresh.
       'etag off;', 'if_modified_since off;'),
-    b('location @dvr_playlist', ...liveDivert(m), ...liveOnError(m, false), ...cors(),
+    b('location @dvr_playlist', ...liveDivert(m), ...liveOnError(m, true), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;',
       'try_files $dvr_base.m3u8 @dvr_chunked$dvr_gz;', 'etag off;', 'if_modified_since off;'),
     // Long playlists are stitched from immutable chunks with SSI; only they pay for the filter. A
@@ -483,18 +489,18 @@ export function renderEdge(m: EdgeModel): string {
     // compressed too): nothing is compressed per request, whatever the playlist's length. Without
     // TCP_CORK: a stitched response on a kept-alive connection waited 40 ms for the client's delayed
     // ACK (24 h window: 26 req/s on one connection, 850 without).
-    b('location @dvr_chunked', ...liveDivert(m), ...liveOnError(m, false), ...stitched(), `rewrite ^ $dvr_base.m3u8${SSI_SUFFIX} break;`,
+    b('location @dvr_chunked', ...liveDivert(m), ...liveOnError(m, true), ...stitched(), `rewrite ^ $dvr_base.m3u8${SSI_SUFFIX} break;`,
       'tcp_nopush off;'),
     // Small pieces: copied through buffers, not sent one sendfile each (1.5x the req/s).
-    b('location @dvr_chunked.gz', ...liveDivert(m), ...liveOnError(m, false), ...stitched(), 'add_header Content-Encoding gzip always;',
+    b('location @dvr_chunked.gz', ...liveDivert(m), ...liveOnError(m, true), ...stitched(), 'add_header Content-Encoding gzip always;',
       `try_files $dvr_base.m3u8${GZ_SSI_SUFFIX} @dvr_chunked;`, 'gzip off;', 'sendfile off;'),
     // An MPD Patch is written once a newer MPD exists; until then (or once too old) the MPD itself
     // answers, which a player takes as a full update.
     b(`location ~ "^(?<dvr_mpd_dir>${STREAM_PATH_SOURCE})/${MPD_PATCH_SOURCE}$"`, preflight(), ...requireToken(tokens), ...liveDivert(m),
-      ...liveOnError(m, false), ...cors(),
+      ...liveOnError(m, true), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;', 'try_files $uri @dvr_mpd;'),
     // A named location: the token checked above stays checked (a URI redirect would run the server's checks again).
-    b('location @dvr_mpd', ...liveDivert(m), ...liveOnError(m, false), ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
+    b('location @dvr_mpd', ...liveDivert(m), ...liveOnError(m, true), ...cors(), 'add_header Cache-Control $dvr_playlist_cache always;',
       'etag off;',
       'if_modified_since off;', `rewrite ^ $dvr_mpd_dir/${DASH_MANIFEST} break;`, ...dashSteering()),
     b('location ~ \\.mpd$', preflight(), ...requireToken(tokens), ...timeshiftQuery(m), ...liveDivert(m), ...liveOnError(m, true),

@@ -52,8 +52,8 @@ export function liveViewSegments(target: number): number {
   return Math.max(4, Math.ceil(LIVE_VIEW_SECONDS / Math.max(1, target)));
 }
 
-/** A segment that waits in the spool, placed as the packager will place it. */
-export interface PredictedSegment { record: Omit<SegmentRecord, 'bytes'> & { bytes: number }; file: string }
+/** A segment placed ahead of the index: waiting in the spool (`file`), or on its way to the storage (its bytes held). */
+export interface PredictedSegment { record: Omit<SegmentRecord, 'bytes'> & { bytes: number }; file?: string }
 
 /** What the live view reads of one rendition at one moment. */
 export interface LiveRenditionView {
@@ -76,8 +76,13 @@ export interface LiveSource {
   liveMpd(): Promise<string | undefined>;
 }
 
+/**
+ * `media`: a listed segment, which never changes; `provisional`: one read from the spool, whose
+ * placement the packager makes final once the storage is back (cached briefly: a DASH name is its
+ * sequence number only).
+ */
 export type LiveAnswer =
-  | { status: 200; type: string; kind: 'playlist' | 'media'; body: Buffer }
+  | { status: 200; type: string; kind: 'playlist' | 'media' | 'provisional'; body: Buffer }
   | { status: 404; reason: string };
 
 const missing = (reason: string): LiveAnswer => ({ status: 404, reason });
@@ -144,7 +149,7 @@ async function segmentBytes(v: LiveRenditionView, seq: number, type: string): Pr
   if (file === undefined) return missing(`segment ${seq} is not held`);
   try {
     // Local disk, read at once: the thread pool may be held by writes to a frozen storage.
-    return media(type, readFileSync(file));
+    return { status: 200, type, kind: 'provisional', body: readFileSync(file) };
   } catch (err) {
     // Listed meanwhile (the storage came back): it is in memory now.
     const now = v.recent.segment(seq);

@@ -10,6 +10,7 @@ import { listDir, unlinkIfPresent, writeAtomic } from '../common/files.js';
 import type { InitMedia } from './media/inspect.js';
 import { newCounters, type RenditionCounters } from './metrics.js';
 import type { RenditionTail, SessionState } from './index/placement.js';
+import type { SegmentRecord } from './layout.js';
 
 export type { SessionState };
 import { deflatePiece, type ChunkPiece } from './render/gzip.js';
@@ -58,6 +59,8 @@ export class Rendition {
   readonly counters: RenditionCounters = newCounters();
   /** The newest segments' bytes for the live view (filled only where the packager keeps them). */
   readonly recent: RecentMedia;
+  /** The segment being moved onto the storage, placed but not listed yet (the live view lists it). */
+  placing: { record: SegmentRecord; n: number; session: SessionState } | undefined;
   /** Bit rate figures over what is listed: the master playlist's BANDWIDTH and AVERAGE-BANDWIDTH. */
   peakBps = 0;
   totalBytes = 0;

@@ -325,7 +325,7 @@ export class StreamPackager implements LiveSource {
       }
       // A new event may have replaced the rendition's state.
       current = this.renditions.get(renditionName) ?? r;
-      await this.place(current, waiting, src);
+      await this.place(current, waiting, src).finally(() => { current.placing = undefined; });
     } catch (err) {
       if (err instanceof SegmentRejected) {
         current.holePending = true;
@@ -376,6 +376,11 @@ export class StreamPackager implements LiveSource {
     }
     const { record, initFrom, gaps } = placed;
     const dest = path.join(r.dir, segmentName(record, r.ext));
+    if (this.deps.liveView && measured.data && gaps.length === 0 && !placed.newSession && record.disc === r.lastDisc) {
+      // On its way to the storage (which may hold it there): the live view lists it already.
+      r.recent.add(record.seq, measured.data);
+      r.placing = { record: { ...record, bytes }, n: w.n, session: placed.session };
+    }
     if (await this.lease?.check()) return;
     // Each gap entry's marker (empty), so that the index is rebuilt with them after a restart.
     for (const g of gaps) await writeAtomic(path.join(r.dir, storedName(g, r.ext)), '');
@@ -519,7 +524,8 @@ export class StreamPackager implements LiveSource {
       const records = [];
       for (let p = from; p < n; p++) records.push(r.index.at(p));
       for (const x of predicted) records.push(x.record);
-      return { ext: r.ext, target: r.target, records, spool: new Map(predicted.map((x) => [x.record.seq, x.file])), recent: r.recent };
+      const spool = new Map(predicted.flatMap((x) => (x.file === undefined ? [] : [[x.record.seq, x.file] as const])));
+      return { ext: r.ext, target: r.target, records, spool, recent: r.recent };
     }
     return undefined;
   }
@@ -533,10 +539,22 @@ export class StreamPackager implements LiveSource {
     if (this.status !== 'live' || r.takenOver || r.holePending || !r.session || r.index.length === 0) return [];
     let tail = r.tail(this.gapLimitMs(r));
     const out: PredictedSegment[] = [];
+    const next = (record: Omit<PredictedSegment['record'], 'bytes'>, n: number, session: SessionState): void => {
+      tail = { ...tail, last: { endMs: record.startMs + record.durationUs / 1000, disc: record.disc, mediaStartUs: record.mediaStartUs,
+        durationUs: record.durationUs }, nextSeq: record.seq + 1, session, lastN: n };
+    };
+    // The segment being moved to the storage (its bytes are held): listed, and the rest follow it.
+    const p = r.placing;
+    if (p && p.record.seq === tail.nextSeq) {
+      out.push({ record: p.record });
+      next(p.record, p.n, p.session);
+    }
     const seen = new Set<string>();
     for (const w of this.pendingSync(r)) {
       const key = `${r.name}/${w.file}`;
       seen.add(key);
+      // Still in the spool while it is copied to the storage: listed above.
+      if (w.session === tail.session?.session && tail.lastN !== undefined && w.n <= tail.lastN) continue;
       if (w.ext !== r.ext || w.session !== tail.session?.session || tail.lastN === undefined || w.n !== tail.lastN + 1) break;
       const m = this.previewed.get(key) ?? await this.previewMeasure(r, w.file);
       if (!m) break;
@@ -546,8 +564,7 @@ export class StreamPackager implements LiveSource {
       if (placed.kind !== 'list' || placed.gaps.length > 0 || placed.record.disc !== tail.lastDisc) break;
       const { record } = placed;
       out.push({ record: { ...record, bytes: m.bytes }, file: path.join(r.incomingDir, w.file) });
-      tail = { ...tail, last: { endMs: record.startMs + record.durationUs / 1000, disc: record.disc, mediaStartUs: record.mediaStartUs,
-        durationUs: record.durationUs }, nextSeq: record.seq + 1, session: placed.session, lastN: w.n };
+      next(record, w.n, placed.session);
     }
     for (const k of this.previewed.keys()) if (k.startsWith(`${r.name}/`) && !seen.has(k)) this.previewed.delete(k);
     return out;
@@ -555,9 +572,12 @@ export class StreamPackager implements LiveSource {
 
   /**
    * pending(), read synchronously: the spool is local disk, and the thread pool may be taken by
-   * writes the frozen storage holds (the live view must answer then).
+   * writes the frozen storage holds (the live view must answer then). Nothing where the spool is
+   * the storage itself.
    */
   private pendingSync(r: Rendition): Waiting[] {
+    // A spool on the network mount itself is never read synchronously (a hung mount would hold the event loop).
+    if (!this.deps.spoolIsLocal) return [];
     let names: string[];
     try {
       names = readdirSync(r.incomingDir);

@@ -4,7 +4,7 @@
 // controller's replies: tested, swapped, reloaded only when they change; on edges, content steering
 // follows the controller's view of the edges (steering.ts).
 import type { Logger } from '../../common/log.js';
-import type { Heartbeat, HeartbeatReply, Role, SteeringEdge } from '../../common/protocol.js';
+import type { Heartbeat, HeartbeatReply, Role } from '../../common/protocol.js';
 import { IncludeFile } from '../../nginx/include.js';
 import { renderStreamMaps } from '../../nginx/render.js';
 import type { AgentConfig } from '../config.js';
@@ -12,20 +12,11 @@ import { startAgentHeartbeat, type HeartbeatSender } from '../metrics/heartbeat.
 import { systemFigures } from '../metrics/system.js';
 import { TimeShiftServer } from '../timeshift/server.js';
 import { nginxConnections } from './nginx-status.js';
-import { validSteeringEdges } from './steering.js';
+import { backupOf, validSteeringEdges } from './steering.js';
 import { DvrError } from '../../common/errors.js';
 import { liveViewKey } from '../../common/secrets.js';
 import { StorageMonitor } from '../storage/monitor.js';
 import { writeAtomic, unlinkIfPresent } from '../../common/files.js';
-
-/**
- * The other edge the master playlists' redundant variants name: the first in service by name, so
- * that it changes (and nginx reloads) only when edges come or go, not as their loads move.
- */
-function backupOf(self: string, edges: SteeringEdge[]): { backup?: { id: string; host: string } } {
-  const other = edges.filter((e) => e.id !== self).sort((a, b) => a.id.localeCompare(b.id))[0];
-  return other ? { backup: { id: other.id, host: new URL(other.url).host } } : {};
-}
 
 /** After a stall, the flag waits at most this long for the transcoders to list their spools on the storage. */
 const CATCH_UP_MAX_MS = 60_000;
@@ -49,6 +40,7 @@ export class ServingAgent {
   private catchingUp = false;
   /** Whether nginx's flag is up (undefined: not known). */
   private flagged: boolean | undefined;
+  private flagging: Promise<void> = Promise.resolve();
 
   private constructor(readonly config: Readonly<AgentConfig>, private readonly role: Exclude<Role, 'transcoder'>,
     private readonly log: Logger) {
@@ -128,8 +120,13 @@ export class ServingAgent {
     await this.updateFlag();
   }
 
-  /** Raises or lowers nginx's flag as the mount and the transcoders' catching up say. */
-  private async updateFlag(): Promise<void> {
+  /** Raises or lowers nginx's flag as the mount and the transcoders' catching up say; one change at a time. */
+  private updateFlag(): Promise<void> {
+    this.flagging = this.flagging.then(() => this.applyFlag());
+    return this.flagging;
+  }
+
+  private async applyFlag(): Promise<void> {
     const f = this.config.liveFallback;
     if (!f) return;
     const { down, backAt } = this.mount;

@@ -76,3 +76,15 @@ export function steeringManifest(kind: SteeringKind, edges: readonly SteeringEdg
     'PATHWAY-CLONES': clones,
   };
 }
+
+/**
+ * The other edge the master playlists' redundant variants name: the first in service by name, so
+ * that it changes (and nginx reloads) only when edges come or go, not as their loads move.
+ */
+export function backupOf(self: string, edges: SteeringEdge[]): { backup?: { id: string; host: string } } {
+  const other = edges.filter((e) => e.id !== self).sort((a, b) => a.id.localeCompare(b.id))[0];
+  if (!other) return {};
+  // <host>:<port> always (URL.host leaves out a scheme's default port).
+  const u = new URL(other.url);
+  return { backup: { id: other.id, host: `${u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}` } };
+}

@@ -73,7 +73,8 @@ async function handle(o: LiveViewServerOptions, req: http.IncomingMessage, res: 
   }
   res.writeHead(200, {
     'Content-Type': a.type, 'Content-Length': a.body.length,
-    'Cache-Control': a.kind === 'playlist' ? 'public, max-age=1' : 'public, max-age=31536000, immutable',
+    'Cache-Control': a.kind === 'playlist' ? 'public, max-age=1' : a.kind === 'provisional' ? 'public, max-age=2'
+      : 'public, max-age=31536000, immutable',
   });
   res.end(req.method === 'HEAD' ? undefined : a.body);
 }

@@ -63,7 +63,7 @@ case "$TRANSPORT" in
     if [ "$PROFILE" = writer ]; then OPTS="rw,dir_cache=no,max_conns=$NCONNECT,ServerAliveInterval=2,ServerAliveCountMax=3,$base"
     # A reader gives up on a silent server within about 2 s (its waiting reads fail, as a soft NFS
     # mount's do) and does not wait on one that accepts but never answers when it reconnects.
-    else OPTS="ro,dcache_timeout=1,entry_timeout=1,attr_timeout=1,ServerAliveInterval=1,ServerAliveCountMax=1,ConnectTimeout=2,$base"; fi ;;
+    else OPTS="ro,dcache_timeout=1,entry_timeout=1,attr_timeout=1,ServerAliveInterval=1,ServerAliveCountMax=1,ConnectTimeout=1,$base"; fi ;;
   *) usage_error "--transport: '$TRANSPORT' is not nfs or sshfs" ;;
 esac
 need_root
@@ -94,6 +94,9 @@ if ! mountpoint -q "$MOUNTPOINT"; then
   change "mount $SOURCE on $MOUNTPOINT ($TRANSPORT, $PROFILE)" mount_now
 elif ! findmnt -n -o SOURCE "$MOUNTPOINT" | grep -qx "$SOURCE"; then
   die "$MOUNTPOINT is already a mount of $(findmnt -n -o SOURCE "$MOUNTPOINT"), not $SOURCE: unmount it first"
+elif [ "$PROFILE" = reader ] && [ "$TRANSPORT" = nfs ] && ! findmnt -n -o OPTIONS "$MOUNTPOINT" | tr ',' '\n' | grep -qx soft; then
+  # Mounted before reader mounts were soft: a stalled read would hold an nginx worker until it is remounted.
+  say "warning: $MOUNTPOINT is mounted hard (an older reader profile); the new options apply once it is mounted again (umount -l $MOUNTPOINT, then run this again)"
 fi
 
 if [ "$CHECK" -eq 0 ]; then

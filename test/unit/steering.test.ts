@@ -2,7 +2,8 @@
 // service, the others cloned from the player's pathway, the next request sent where the player
 // would go.
 import assert from 'node:assert/strict';
-import { currentPathway, steeringManifest, validSteeringEdges } from '../../agent/roles/steering.js';
+import { backupOf, currentPathway, steeringManifest, validSteeringEdges } from '../../agent/roles/steering.js';
+import { renderStreamMaps } from '../../nginx/render.js';
 import type { SteeringEdge } from '../../common/protocol.js';
 
 const EDGES: SteeringEdge[] = [
@@ -12,6 +13,18 @@ const EDGES: SteeringEdge[] = [
 ];
 
 describe('content steering manifest', () => {
+  it('names as the redundant variants\' edge the first other edge by name, with its port even where the scheme implies it', () => {
+    assert.deepEqual(backupOf('edge-1', EDGES), { backup: { id: 'edge-2', host: '10.0.0.3:8080' } });
+    const onDefaultPorts: SteeringEdge[] = [{ id: 'edge-1', url: 'http://10.0.0.2', connections: 0 },
+      { id: 'edge-3', url: 'https://[fd00::4]', connections: 0 }, { id: 'edge-2', url: 'http://10.0.0.3:80', connections: 0 }];
+    const b = backupOf('edge-1', onDefaultPorts);
+    assert.deepEqual(b, { backup: { id: 'edge-2', host: '10.0.0.3:80' } });
+    assert.deepEqual(backupOf('edge-2', onDefaultPorts), { backup: { id: 'edge-1', host: '10.0.0.2:80' } });
+    assert.deepEqual(backupOf('edge-1', onDefaultPorts.filter((e) => e.id !== 'edge-2')), { backup: { id: 'edge-3', host: '[fd00::4]:443' } });
+    assert.deepEqual(backupOf('edge-1', [EDGES[1] as SteeringEdge]), {}, 'alone: none');
+    assert.match(renderStreamMaps({ signed: [], ended: [], pathway: 'edge-1', ...b }), /default "10\.0\.0\.3:80";/, 'the maps take it');
+  });
+
   it('keeps a player on its edge while that is in service, clones the others from its pathway, asks next where it would go', () => {
     const m = steeringManifest('hls', EDGES, 'edge-2', 'edge-1');
     assert.deepEqual(m['PATHWAY-PRIORITY'], ['edge-1', 'edge-2', 'edge-3']);
