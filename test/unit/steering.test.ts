@@ -20,7 +20,8 @@ describe('content steering manifest', () => {
     const b = backupOf('edge-1', onDefaultPorts);
     assert.deepEqual(b, { backup: { id: 'edge-2', host: '10.0.0.3:80' } });
     assert.deepEqual(backupOf('edge-2', onDefaultPorts), { backup: { id: 'edge-1', host: '10.0.0.2:80' } });
-    assert.deepEqual(backupOf('edge-1', onDefaultPorts.filter((e) => e.id !== 'edge-2')), { backup: { id: 'edge-3', host: '[fd00::4]:443' } });
+    assert.deepEqual(backupOf('edge-1', onDefaultPorts.filter((e) => e.id !== 'edge-2')),
+      { backup: { id: 'edge-3', host: '[fd00::4]:443' } });
     assert.deepEqual(backupOf('edge-1', [EDGES[1] as SteeringEdge]), {}, 'alone: none');
     assert.match(renderStreamMaps({ signed: [], ended: [], pathway: 'edge-1', ...b }), /default "10\.0\.0\.3:80";/, 'the maps take it');
   });
