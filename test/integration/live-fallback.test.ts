@@ -100,7 +100,10 @@ describe('an edge\'s live fallback to the transcoder\'s live view (real nginx, r
     const newest = await fetch(`${edge.url}/live/lf/src/${p.segments.at(-1)?.uri ?? ''}`);
     assert.equal(newest.status, 200);
     assert.equal(newest.headers.get('content-type'), 'video/iso.segment');
-    assert.match(newest.headers.get('cache-control') ?? '', /immutable/);
+    assert.equal(newest.headers.get('cache-control'), 'public, max-age=2', 'read from the spool: cached briefly, its placement not final');
+    const listed = await fetch(`${edge.url}/live/lf/src/${p.segments[2]?.uri ?? ''}`);
+    assert.equal(listed.status, 200);
+    assert.match(listed.headers.get('cache-control') ?? '', /immutable/, 'a listed segment, held in memory, never changes');
     assert.ok((await newest.arrayBuffer()).byteLength > 1000);
     const init = await fetch(`${edge.url}/live/lf/src/init_0.mp4`);
     assert.equal(init.status, 200);
