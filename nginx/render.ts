@@ -168,7 +168,7 @@ function liveMaps(live: NonNullable<StreamMaps['live']>): Node[] {
  */
 function pathwayMap(pathway: string | undefined): Node {
   if (pathway !== undefined) checkName('node', pathway);
-  return b(`map $http_${RELAY_HEADER.toLowerCase().replaceAll('-', '_')} $dvr_pathway`, `default "${pathway ?? ''}";`, '"~." "";');
+  return b(`map ${relayVariable()} $dvr_pathway`, `default "${pathway ?? ''}";`, '"~." "";');
 }
 
 /**
@@ -182,13 +182,14 @@ function backupMaps(backup: StreamMaps['backup']): Node[] {
       throw new DvrError('DVR_ERR_CONFIG', `backup edge ${backup.id}: '${backup.host}' is not <host>:<port>`);
     }
   }
-  const relay = `$http_${RELAY_HEADER.toLowerCase().replaceAll('-', '_')}`;
-  return [b(`map ${relay} $dvr_backup_host`, `default "${backup?.host ?? ''}";`, '"~." "";'),
+  return [b(`map ${relayVariable()} $dvr_backup_host`, `default "${backup?.host ?? ''}";`, '"~." "";'),
     b('map $host $dvr_backup_id', `default "${backup?.id ?? ''}";`)];
 }
 
 /** The header a relay sends with the requests it makes to an edge. */
 const RELAY_HEADER = 'X-DVR-Relay';
+/** nginx's variable for that header: set on a relay's requests. */
+const relayVariable = (): string => `$http_${RELAY_HEADER.toLowerCase().replaceAll('-', '_')}`;
 
 /** The file that holds the signing secret for a config that includes it (installed 0640). */
 export function renderSecretInclude(secret: string): string {

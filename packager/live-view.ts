@@ -10,7 +10,7 @@ import {
   CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, MPD_PATCH_RE, PLAYLIST, initName,
   parseInitName, parseSegmentName, segmentName, type SegmentExt, type SegmentRecord,
 } from './layout.js';
-import { SegmentIndex } from './index/segment-index.js';
+import type { SegmentIndex } from './index/segment-index.js';
 import { mediaPlaylistParts } from './render/hls.js';
 
 /** How much of the newest media the live view lists and keeps in memory, per rendition. */
@@ -53,14 +53,14 @@ export function liveViewSegments(target: number): number {
 }
 
 /** A segment placed ahead of the index: waiting in the spool (`file`), or on its way to the storage (its bytes held). */
-export interface PredictedSegment { record: Omit<SegmentRecord, 'bytes'> & { bytes: number }; file?: string }
+export interface PredictedSegment { record: SegmentRecord; file?: string }
 
 /** What the live view reads of one rendition at one moment. */
 export interface LiveRenditionView {
   ext: SegmentExt;
   target: number;
   /** The newest listed records (oldest first), then the predicted ones. */
-  records: Array<Omit<SegmentRecord, 'bytes'> & { bytes: number }>;
+  index: SegmentIndex;
   /** Spool files of the predicted records, by sequence. */
   spool: Map<number, string>;
   recent: RecentMedia;
@@ -96,9 +96,7 @@ const PLAYLIST_NAMES = new Set([PLAYLIST, DELTA_PLAYLIST, CHUNKED_PLAYLIST, COMP
 
 /** The live playlist of a rendition's newest records: a live playlist of the same timeline as the storage's. */
 export function renderLivePlaylist(v: LiveRenditionView): string {
-  const index = new SegmentIndex();
-  for (const r of v.records) index.push(r);
-  const parts = mediaPlaylistParts({ index, from: 0, ext: v.ext, target: v.target, kind: 'live', ended: false, canSkipUntil: 0,
+  const parts = mediaPlaylistParts({ index: v.index, from: 0, ext: v.ext, target: v.target, kind: 'live', ended: false, canSkipUntil: 0,
     chunkedBelow: 0, ...(v.ext === 'm4s' ? { initUri: (disc: number) => initName(disc) } : {}) });
   return parts.head + parts.tail;
 }
@@ -123,7 +121,7 @@ export async function answerLive(src: LiveSource, rest: readonly string[]): Prom
   const v = await src.liveRendition(first);
   if (!v) return missing(`no rendition ${first}`);
   if (rest.length === 2 && PLAYLIST_NAMES.has(second)) {
-    return v.records.length > 0 ? playlist(HLS, renderLivePlaylist(v)) : missing('nothing listed yet');
+    return v.index.length > 0 ? playlist(HLS, renderLivePlaylist(v)) : missing('nothing listed yet');
   }
   if (rest.length === 3 && second === DASH_DIR && third !== undefined) {
     const seq = /^(\d{9,15})\.m4s$/.exec(third)?.[1];
@@ -136,7 +134,8 @@ export async function answerLive(src: LiveSource, rest: readonly string[]): Prom
     return init ? media('video/mp4', init) : missing(`init segment ${second} is not held`);
   }
   const parsed = parseSegmentName(second);
-  const rec = parsed && v.records.find((r) => r.seq === parsed.seq);
+  const pos = parsed ? v.index.posOf(parsed.seq) : -1;
+  const rec = pos >= 0 ? v.index.at(pos) : undefined;
   // The whole name must be the listed one: a made-up name never gets another segment's bytes.
   if (!rec || rec.gap || segmentName(rec, v.ext) !== second) return missing(`${second} is not among the newest segments`);
   return segmentBytes(v, rec.seq, v.ext === 'ts' ? 'video/mp2t' : 'video/iso.segment');

@@ -58,6 +58,14 @@ export interface StreamDeps {
 /** A finished file waiting in a rendition's incoming/, its name parsed once. */
 type Waiting = { file: string } & Extract<IncomingFile, { kind: 'segment' }>;
 
+/** The encoder's finished segments among the names in an incoming/ (its init segments and playlists left out). */
+function waitingSegments(names: readonly string[]): Waiting[] {
+  return names.flatMap((file): Waiting[] => {
+    const p = parseIncomingName(file);
+    return p?.kind === 'segment' ? [{ file, ...p }] : [];
+  });
+}
+
 function ignoreExists(err: unknown): void {
   if (errnoCode(err) !== 'EEXIST') throw err;
 }
@@ -219,10 +227,7 @@ export class StreamPackager implements LiveSource {
 
   /** Waiting files in order: sessions by their oldest file, then by the encoder's number. */
   private async pending(r: Rendition): Promise<Waiting[]> {
-    const files = (await listDir(r.incomingDir)).flatMap((file): Waiting[] => {
-      const p = parseIncomingName(file);
-      return p?.kind === 'segment' ? [{ file, ...p }] : [];
-    });
+    const files = waitingSegments(await listDir(r.incomingDir));
     const firstSeen = new Map<string, number>();
     for (const x of files) {
       const st = await fs.stat(path.join(r.incomingDir, x.file)).catch(() => undefined);
@@ -376,10 +381,12 @@ export class StreamPackager implements LiveSource {
     }
     const { record, initFrom, gaps } = placed;
     const dest = path.join(r.dir, segmentName(record, r.ext));
-    if (this.deps.liveView && measured.data && gaps.length === 0 && !placed.newSession && record.disc === r.lastDisc) {
-      // On its way to the storage (which may hold it there): the live view lists it already.
+    if (this.deps.liveView && measured.data) {
       r.recent.add(record.seq, measured.data);
-      r.placing = { record: { ...record, bytes }, n: w.n, session: placed.session };
+      // On its way to the storage (which may hold it there): the live view lists it already.
+      if (gaps.length === 0 && !placed.newSession && record.disc === r.lastDisc) {
+        r.placing = { record: { ...record, bytes }, n: w.n, session: placed.session };
+      }
     }
     if (await this.lease?.check()) return;
     // Each gap entry's marker (empty), so that the index is rebuilt with them after a restart.
@@ -409,7 +416,6 @@ export class StreamPackager implements LiveSource {
     const previousDisc = r.lastDisc;
     this.commit(r, record, bytes, w.n, init);
     if (this.deps.liveView) {
-      if (measured.data) r.recent.add(record.seq, measured.data);
       const initData = initBytes ?? (record.disc !== previousDisc ? r.recent.init(previousDisc) : undefined);
       if (initData) this.keepInit(r, record.disc, initData);
     }
@@ -498,10 +504,7 @@ export class StreamPackager implements LiveSource {
     const views = [];
     for (const r of this.renditions.values()) {
       const v = await this.liveRendition(r.name);
-      if (!v) continue;
-      const index = new SegmentIndex();
-      for (const rec of v.records) index.push(rec);
-      views.push({ r, index });
+      if (v) views.push({ r, index: v.index });
     }
     return renderLiveMpd(this.publishing, views);
   }
@@ -521,11 +524,11 @@ export class StreamPackager implements LiveSource {
       if (r.index.nextSequence !== next) continue;
       const n = r.index.length;
       const from = Math.max(r.playlistFrom, n - r.recent.capacity);
-      const records = [];
-      for (let p = from; p < n; p++) records.push(r.index.at(p));
-      for (const x of predicted) records.push(x.record);
+      const index = new SegmentIndex();
+      for (let p = from; p < n; p++) index.push(r.index.at(p));
+      for (const x of predicted) index.push(x.record);
       const spool = new Map(predicted.flatMap((x) => (x.file === undefined ? [] : [[x.record.seq, x.file] as const])));
-      return { ext: r.ext, target: r.target, records, spool, recent: r.recent };
+      return { ext: r.ext, target: r.target, index, spool, recent: r.recent };
     }
     return undefined;
   }
@@ -584,10 +587,7 @@ export class StreamPackager implements LiveSource {
     } catch {
       return [];
     }
-    const files = names.flatMap((file): Waiting[] => {
-      const p = parseIncomingName(file);
-      return p?.kind === 'segment' ? [{ file, ...p }] : [];
-    });
+    const files = waitingSegments(names);
     // The session the rendition follows first (its backlog is older than any new one), then by number.
     const current = r.session?.session;
     return files.sort((a, b) => Number(b.session === current) - Number(a.session === current) || a.session.localeCompare(b.session)

@@ -12,7 +12,7 @@ import {
   CHUNKED_PLAYLIST, COMPRESSED_PLAYLIST, DASH_DIR, DASH_MANIFEST, DELTA_PLAYLIST, MASTER, MPD_PATCH_RE, PLAYLIST, WINDOW_LISTING,
   dashSegmentName, initName, mpdPatchName, storedName, type SegmentExt, type StreamPaths,
 } from '../layout.js';
-import { periodOrigins, renderMpd } from '../render/dash.js';
+import { periodOrigins, renderMpd, type DashInput } from '../render/dash.js';
 import type { SegmentIndex } from '../index/segment-index.js';
 import { parseMpd, renderMpdPatch, type ParsedMpd } from '../render/dash-patch.js';
 import { renderGzipPlaylist } from '../render/gzip.js';
@@ -158,7 +158,6 @@ const PATCH_MAX_VERSIONS = 16;
  */
 export class Manifests {
   private lastMaster = '';
-
   private versions: Array<{ ms: number; mpd: ParsedMpd | undefined }> = [];
   private lastPublishMs = 0;
   /** Patch files of an earlier run of the packager are swept once. */
@@ -186,21 +185,17 @@ export class Manifests {
       this.lastMaster = master;
     }
     if (ctx.ext !== 'm4s' || !ctx.settings.dash) return;
-    const s = ctx.settings;
     // publishTime names the version a patch starts from: it only moves forward.
     const publishMs = Math.max(ctx.now(), this.lastPublishMs + 1);
     this.lastPublishMs = publishMs;
-    const target = Math.max(...variants.map((v) => v.r.target));
-    const keepS = PATCH_KEEP_TARGETS * target + 2;
+    const frame = mpdFrame(ctx, Math.max(...variants.map((v) => v.r.target)), publishMs);
     const mpd = renderMpd({
-      renditions: variants.map((v) => ({ info: v.info, index: v.r.index, from: ctx.ended && s.recording ? 0 : v.r.playlistFrom,
+      renditions: variants.map((v) => ({ info: v.info, index: v.r.index, from: ctx.ended && ctx.settings.recording ? 0 : v.r.playlistFrom,
         segmentUs: v.r.segmentUs })),
-      availabilityStartMs: ctx.eventStartMs ?? 0, windowSeconds: capping(ctx) ? s.playlistCapSeconds : s.windowSeconds,
-      target, ended: ctx.ended, publishMs,
-      patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs), ttlSeconds: keepS },
+      ...frame, ended: ctx.ended,
     });
     await writeAtomic(path.join(ctx.paths.dir, DASH_MANIFEST), mpd);
-    await this.writePatches(ctx.paths.dir, ctx.ended ? undefined : { ms: publishMs, mpd: parseMpd(mpd) }, keepS * 1000);
+    await this.writePatches(ctx.paths.dir, ctx.ended ? undefined : { ms: publishMs, mpd: parseMpd(mpd) }, frame.patch.ttlSeconds * 1000);
   }
 
   /**
@@ -230,6 +225,20 @@ export class Manifests {
   }
 }
 
+/**
+ * What an MPD of the stream says besides its renditions: its clock, window and target, its identity
+ * and where the patch from this version will be (kept two target durations and the edge's second of
+ * cache). The storage's MPD and the live view's share it, so a player moving between them sees one MPD.
+ */
+function mpdFrame(ctx: PublishContext, target: number, publishMs: number): Pick<DashInput,
+  'availabilityStartMs' | 'windowSeconds' | 'target' | 'publishMs'> & { patch: NonNullable<DashInput['patch']> } {
+  const s = ctx.settings;
+  return { availabilityStartMs: ctx.eventStartMs ?? 0, windowSeconds: capping(ctx) ? s.playlistCapSeconds : s.windowSeconds,
+    target, publishMs,
+    patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs),
+      ttlSeconds: PATCH_KEEP_TARGETS * target + 2 } };
+}
+
 function variantInfo(r: Rendition, bandwidth: number): VariantInfo {
   return { rendition: r.name, bandwidth, averageBandwidth: Math.min(bandwidth, (r.totalBytes * 8) / r.totalSeconds),
     codecs: r.facts.codecs, width: r.facts.width, height: r.facts.height, frameRate: r.facts.frameRate };
@@ -244,18 +253,11 @@ export function renderLiveMpd(ctx: PublishContext, views: ReadonlyArray<{ r: Ren
   if (ctx.ext !== 'm4s' || !ctx.settings.dash || ctx.ended) return undefined;
   const listed = views.filter((v) => v.index.length > 0 && v.r.totalSeconds > 0);
   if (listed.length === 0) return undefined;
-  const s = ctx.settings;
-  const target = Math.max(...listed.map((v) => v.r.target));
-  const publishMs = ctx.now();
+  // The live view answers a patch request with this MPD: a full update.
   return renderMpd({
     renditions: listed.map((v) => ({ info: variantInfo(v.r, v.r.advertisedBps), index: v.index, from: 0, segmentUs: v.r.segmentUs,
       origins: periodOrigins(v.r.index) })),
-    availabilityStartMs: ctx.eventStartMs ?? 0, windowSeconds: capping(ctx) ? s.playlistCapSeconds : s.windowSeconds,
-    target, ended: false, publishMs,
-    // The MPD's identity and a patch location as the storage's MPD has them (a player moving between
-    // the two sees one MPD); the live view answers a patch request with this MPD, a full update.
-    patch: { mpdId: `e${Math.round(ctx.eventStartMs ?? 0)}`, location: mpdPatchName(publishMs),
-      ttlSeconds: PATCH_KEEP_TARGETS * target + 2 },
+    ...mpdFrame(ctx, Math.max(...listed.map((v) => v.r.target)), ctx.now()), ended: false,
   });
 }
 
