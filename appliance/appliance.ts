@@ -120,7 +120,7 @@ export class Appliance {
     await this.step('nginx (edge)', [path.join(edgePrefix, 'error.log')], async () => {
       await fs.mkdir(edgePrefix, { recursive: true });
       await writeAtomic(secretFile, renderSecretInclude(controller.signingSecret), 0o600);
-      await writeAtomic(streamsInclude, renderStreamMaps({ ...streamMapsOf(controller.store.streams()), live: undefined }), 0o644);
+      await writeAtomic(streamsInclude, renderStreamMaps({ ...streamMapsOf(await controller.store.streams()), live: undefined }), 0o644);
       // The player page is served from the data directory: nginx's workers may not read the checkout.
       const player = await stagePlayerFiles(edgePrefix);
       this.parts.push({ name: 'nginx (edge)', stop: () => edge.stop() });

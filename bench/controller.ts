@@ -46,22 +46,22 @@ async function main(started: Started): Promise<void> {
     endGraceSeconds: 30, playbackTtlSeconds: 60, scaleIntervalMs: 60_000 });
   started.add('the controller', () => c.close());
   const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${AGENT}` };
-  c.store.putLaunchConfig('bench', parseLaunchConfig({ launchconfig: { name: 'bench', version: '1', targets: { target: [
+  await c.store.putLaunchConfig('bench', parseLaunchConfig({ launchconfig: { name: 'bench', version: '1', targets: { target: [
     { role: 'transcoder', connectionCapacity: 20, instanceType: 'c-4' }] } } }));
   for (let i = 0; i < NODES; i += 50) {
     await Promise.all(Array.from({ length: 50 }, (_v, k) => fetch(`${c.url}/api/v1/nodes/tc-${i + k}/heartbeat`,
       { method: 'POST', headers, body: heartbeat(`tc-${i + k}`) })));
   }
-  c.store.transaction(() => {
+  await c.store.transaction(async (tx) => {
     for (let i = 0; i < STREAMS; i++) {
-      c.store.insertStream({ app: 'live', stream: `s${i}`, streamKey: `k${i}`, status: 'idle', transcoder: undefined,
+      await tx.insertStream({ app: 'live', stream: `s${i}`, streamKey: `k${i}`, status: 'idle', transcoder: undefined,
         endingSince: undefined, settings: { windowSeconds: 3600, recording: false, archiveStrategy: 'append', format: 'fmp4', mode: 'copy',
           ladder: [{ name: 'source' }], segmentSeconds: 2, signedPlayback: false, storageCapBytes: 0, dash: true, deltaUpdates: true,
           retentionHours: 0, playlistCapSeconds: 10_800 } });
     }
   });
   // Half the streams are live already, so allocation sees a loaded cluster.
-  for (let i = 0; i < STREAMS / 2; i++) c.store.setStreamStatus('live', `s${i}`, 'live', `tc-${i % NODES}`);
+  for (let i = 0; i < STREAMS / 2; i++) await c.store.setStreamStatus('live', `s${i}`, 'live', `tc-${i % NODES}`);
 
   const bare = express();
   bare.use(express.json());

@@ -9,7 +9,8 @@ import { DvrError, isDvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { sameSecret } from '../common/secrets.js';
 import { Heartbeats } from './heartbeats.js';
-import { controllerMetrics } from './metrics.js';
+import type { Leadership } from './leadership.js';
+import { controllerMetrics, type ControllerMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { Playback } from './playback.js';
 import { Publishing } from './publishing.js';
@@ -42,6 +43,10 @@ export interface ApiOptions {
   now: () => number;
   /** The cluster's defaults for new streams (DVR_STREAM_DEFAULTS). */
   streamDefaults?: Readonly<StreamDefaults>;
+  /** The controller's metrics (made here when not given). */
+  metrics?: ControllerMetrics;
+  /** Whether this controller leads (the API lists the cluster's controllers). */
+  leadership?: Pick<Leadership, 'leads' | 'holder'>;
 }
 
 type TokenKind = 'admin' | 'agent';
@@ -85,7 +90,7 @@ const UPLOT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..
 /** The services the routes call, made once over the store. */
 function services(o: ApiOptions): ApiContext {
   const { store, log, now } = o;
-  const metrics = controllerMetrics(store);
+  const metrics = o.metrics ?? controllerMetrics(store);
   const retention = new Retention(store, log, now);
   const publishing = new Publishing(store, log, metrics, { originRtmpPort: o.originRtmpPort, endGraceSeconds: o.endGraceSeconds,
     publishHost: o.publishHost, quietAfterMs: o.quietAfterMs, now });
@@ -94,7 +99,7 @@ function services(o: ApiOptions): ApiContext {
   const heartbeats = new Heartbeats(store, log, { publishing, retention, maps: new StreamMapsCache(store), metrics, now,
     steeringEdges: () => playback.steeringEdges() });
   return { store, log, heartbeats, publishing, playback, retention, scaler: o.scaler, metrics, defaults: o.streamDefaults ?? {},
-    admin: auth('admin', o.adminToken), agent: auth('agent', o.agentToken) };
+    admin: auth('admin', o.adminToken), agent: auth('agent', o.agentToken), leads: () => o.leadership?.leads ?? true };
 }
 
 /** The dashboard (public static code; everything it shows comes from the API with the admin token), OpenAPI, health, metrics. */
@@ -120,8 +125,15 @@ function pageRoutes(app: express.Express, c: ApiContext): void {
   app.use('/dashboard/', dashboardHeaders, express.static(DASHBOARD_DIR, { index: 'index.html', fallthrough: false, dotfiles: 'ignore' }));
   const openapi = openApiDocument();
   app.get('/api/v1/openapi.json', (_req, res) => { res.json(openapi); });
-  app.get('/api/v1/health', (_req, res) => {
-    res.json({ status: 'ok', nodes: c.store.nodes().length, streams: c.playback.all().length });
+  app.get('/api/v1/health', async (_req, res) => {
+    res.json({ status: 'ok', nodes: (await c.store.nodes()).length, streams: (await c.playback.all()).length, store: c.store.engine,
+      leader: c.leads() });
+  });
+  // The cluster's controllers, as each last said it was alive, and which one leads.
+  app.get('/api/v1/controllers', c.admin, async (_req, res) => {
+    const now = Date.now();
+    res.json({ store: c.store.engine, thisLeads: c.leads(),
+      controllers: (await c.store.controllers()).map((x) => ({ ...x, secondsSinceSeen: Math.round((now - x.lastSeen) / 100) / 10 })) });
   });
 }
 

@@ -1,6 +1,7 @@
-// The controller process: SQLite state, the REST API, and the sweeper that marks silent nodes
-// failed and moves their streams to another transcoder (which resumes the DVR from the shared
-// storage with a discontinuity).
+// The controller process: its store (SQLite, or PostgreSQL shared by the cluster's controllers),
+// the REST API, and what the leader runs: the sweeper that marks silent nodes failed and moves their
+// streams to another transcoder (which resumes the DVR from the shared storage with a
+// discontinuity), and the scaler.
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
@@ -12,13 +13,16 @@ import { DvrError, errnoCode } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { deadNodes, leastLoaded, stuckProvisioning } from './allocation.js';
 import { createApi } from './api.js';
+import { defaultControllerName, Leadership } from './leadership.js';
+import { controllerMetrics, type ControllerMetrics } from './metrics.js';
 import { parseLaunchConfig } from './launch-config.js';
 import { nextState } from './node-states.js';
 import type { Provider } from './providers.js';
 import { envNumber } from '../common/env.js';
 import { type StreamDefaults } from './streams.js';
 import { Scaler } from './scaler.js';
-import { RUNNING_STATUSES, Store } from './store.js';
+import { RUNNING_STATUSES, type NodeRow, type StateStore, type StoreOps } from './store.js';
+import { openStore } from './store/open.js';
 
 export interface ControllerOptions {
   dataDir: string;
@@ -48,6 +52,10 @@ export interface ControllerOptions {
   publishHost?: string;
   /** Serve HTTPS with this certificate and key (PEM files); without, a listener beyond loopback is warned about. */
   tls?: { certFile: string; keyFile: string };
+  /** postgres://... (DVR_DATABASE_URL): the store the cluster's controllers share; without, SQLite in dataDir. */
+  databaseUrl?: string;
+  /** This controller's name among the cluster's (DVR_CONTROLLER_ID; default: the host's name). */
+  name?: string;
 }
 
 /**
@@ -70,10 +78,13 @@ export function controllerTimings(): Pick<ControllerOptions, 'deadAfterMs' | 'pr
 export const MIN_TOKEN_LENGTH = 16;
 
 /**
- * A secret: the one given (from the environment, named by `env`), else the one kept in the data
- * directory, else a new one written there (0600). A short or empty one is refused, naming where it came from.
+ * A secret: the one given (from the environment, named by `env`), else the one the cluster's
+ * controllers share (PostgreSQL), else the one kept in the data directory, else a new one written
+ * there (0600). A short or empty one is refused, naming where it came from. `keep`: a shared one is
+ * also written to the data directory (the admin token, which `dvr` on this machine reads there).
  */
-async function secret(dataDir: string, name: string, given: string | undefined, env?: string): Promise<string> {
+async function secret(store: StateStore, dataDir: string, name: string, given: string | undefined, env?: string,
+  keep = false): Promise<string> {
   const check = (value: string, where: string): string => {
     if (value.length < MIN_TOKEN_LENGTH) {
       throw new DvrError('DVR_ERR_CONFIG', `${where}: ${value.length === 0 ? 'empty' : `${value.length} characters`}; `
@@ -83,6 +94,11 @@ async function secret(dataDir: string, name: string, given: string | undefined, 
   };
   if (given !== undefined) return check(given.trim(), env ?? name);
   const file = path.join(dataDir, name);
+  if (store.engine === 'postgres') {
+    const value = check(await store.sharedSecret(name, randomBytes(24).toString('base64url')), `the store's ${name}`);
+    if (keep) await fs.writeFile(file, `${value}\n`, { mode: 0o600 });
+    return value;
+  }
   try {
     return check((await fs.readFile(file, 'utf8')).trim(), file);
   } catch (err) {
@@ -99,25 +115,43 @@ export class Controller {
   private scaleTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
   private readonly startedAt = Date.now();
+  private sweeping: Promise<void> | undefined;
+  readonly leadership: Leadership;
 
-  private constructor(readonly store: Store, readonly adminToken: string, readonly agentToken: string,
+  private constructor(readonly store: StateStore, readonly adminToken: string, readonly agentToken: string,
     /** Signs playback URLs; edges and relays check them with the same secret. */
-    readonly signingSecret: string, private readonly o: ControllerOptions) {}
+    readonly signingSecret: string, private readonly o: ControllerOptions, private readonly metrics: ControllerMetrics) {
+    this.leadership = new Leadership(store, { name: o.name ?? defaultControllerName(), url: () => `${this.url}/api/v1`,
+      ttlMs: Math.max(1000, Math.floor(o.deadAfterMs / 2)), log: o.log.child({ part: 'leadership' }), metrics });
+  }
 
   static async start(o: ControllerOptions): Promise<Controller> {
     await fs.mkdir(o.dataDir, { recursive: true, mode: 0o750 });
-    const adminToken = await secret(o.dataDir, 'admin-token', o.adminToken, 'DVR_ADMIN_TOKEN');
-    const agentToken = await secret(o.dataDir, 'agent-token', o.agentToken, 'DVR_AGENT_TOKEN');
-    const signingSecret = await secret(o.dataDir, 'signing-secret', undefined);
-    const store = new Store(path.join(o.dataDir, 'controller.sqlite'));
-    if (o.initialLaunchConfig && store.launchConfigs().length === 0) {
-      const config = parseLaunchConfig(JSON.parse(await fs.readFile(o.initialLaunchConfig, 'utf8')) as unknown);
-      store.putLaunchConfig(config.launchconfig.name, config);
-      o.log.info({ launchConfig: config.launchconfig.name, file: o.initialLaunchConfig }, 'launch config stored');
+    const store = await openStore({ dataDir: o.dataDir, databaseUrl: o.databaseUrl, log: o.log });
+    try {
+      const adminToken = await secret(store, o.dataDir, 'admin-token', o.adminToken, 'DVR_ADMIN_TOKEN', true);
+      const agentToken = await secret(store, o.dataDir, 'agent-token', o.agentToken, 'DVR_AGENT_TOKEN');
+      const signingSecret = await secret(store, o.dataDir, 'signing-secret', undefined);
+      if (o.initialLaunchConfig && (await store.launchConfigs()).length === 0) {
+        const config = parseLaunchConfig(JSON.parse(await fs.readFile(o.initialLaunchConfig, 'utf8')) as unknown);
+        await store.putLaunchConfig(config.launchconfig.name, config);
+        o.log.info({ launchConfig: config.launchconfig.name, file: o.initialLaunchConfig }, 'launch config stored');
+      }
+      const c = new Controller(store, adminToken, agentToken, signingSecret, o, controllerMetrics(store));
+      await c.listen();
+      return c;
+    } catch (err) {
+      await store.close();
+      throw err;
     }
-    const c = new Controller(store, adminToken, agentToken, signingSecret, o);
-    const scaler = new Scaler(store, o.provider, o.log.child({ part: 'scaler' }));
-    const app = createApi({ store, scaler, log: o.log, adminToken, agentToken, signingSecret, originRtmpPort: o.originRtmpPort,
+  }
+
+  /** The API on its port, the lease, and the leader's timers. */
+  private async listen(): Promise<void> {
+    const o = this.o;
+    const scaler = new Scaler(this.store, o.provider, o.log.child({ part: 'scaler' }));
+    const app = createApi({ store: this.store, scaler, log: o.log, adminToken: this.adminToken, agentToken: this.agentToken,
+      signingSecret: this.signingSecret, originRtmpPort: o.originRtmpPort, metrics: this.metrics, leadership: this.leadership,
       edgeHttpPort: o.edgeHttpPort, endGraceSeconds: o.endGraceSeconds, playbackTtlSeconds: o.playbackTtlSeconds, now: Date.now,
       quietAfterMs: Math.max(1000, o.deadAfterMs / 2), ...(o.publishHost !== undefined ? { publishHost: o.publishHost } : {}),
       ...(o.streamDefaults !== undefined ? { streamDefaults: o.streamDefaults } : {}) });
@@ -127,28 +161,31 @@ export class Controller {
       });
       const options = { cert: await read(o.tls.certFile, 'certificate'), key: await read(o.tls.keyFile, 'key') };
       try {
-        c.server = https.createServer(options, app);
+        this.server = https.createServer(options, app);
       } catch (err) {
         throw new DvrError('DVR_ERR_CONFIG', `the TLS certificate ${o.tls.certFile} and key ${o.tls.keyFile} do not make a server: `
           + `${err instanceof Error ? err.message : String(err)}`);
       }
-      c.server.listen(o.port, o.host);
+      this.server.listen(o.port, o.host);
     } else {
-      c.server = app.listen(o.port, o.host);
+      this.server = app.listen(o.port, o.host);
       if (!isLoopback(o.host)) {
         o.log.warn({ host: o.host, port: o.port }, `the API listens on ${o.host} without TLS: the admin and agent tokens cross the `
           + 'network in clear text; give it a certificate (DVR_TLS_CERT and DVR_TLS_KEY) or listen on 127.0.0.1 behind a TLS proxy');
       }
     }
-    await once(c.server, 'listening');
+    await once(this.server, 'listening');
     // Where `dvr streams ...` on this machine finds the API (it reads the admin token beside it).
-    await fs.writeFile(path.join(o.dataDir, 'api-url'), `${c.url}\n`, { mode: 0o644 });
-    c.sweeper = setInterval(() => c.sweep(), o.sweepIntervalMs);
-    c.sweeper.unref();
-    c.scaleTimer = setInterval(() => { void scaler.tick(); }, o.scaleIntervalMs);
-    c.scaleTimer.unref();
-    o.log.info({ url: c.url, nodes: store.nodes().length, streams: store.streams().length }, 'controller started');
-    return c;
+    await fs.writeFile(path.join(o.dataDir, 'api-url'), `${this.url}\n`, { mode: 0o644 });
+    await this.leadership.start();
+    this.sweeper = setInterval(() => { this.sweeping ??= this.sweep().catch((err: unknown) => {
+      o.log.error({ err: err instanceof Error ? err.message : String(err) }, 'sweep failed');
+    }).finally(() => { this.sweeping = undefined; }); }, o.sweepIntervalMs);
+    this.sweeper.unref();
+    this.scaleTimer = setInterval(() => { void scaler.tick(() => this.leadership.confirm()); }, o.scaleIntervalMs);
+    this.scaleTimer.unref();
+    o.log.info({ url: this.url, engine: this.store.engine, leads: this.leadership.leads, nodes: (await this.store.nodes()).length,
+      streams: (await this.store.streams()).length }, 'controller started');
   }
 
   get url(): string {
@@ -159,43 +196,53 @@ export class Controller {
   }
 
   /**
-   * Ends streams whose publisher stayed away past the reconnect grace (their transcoder slot is
-   * freed), fails silent nodes and moves their streams to the least-loaded transcoder.
+   * The leader's round (fenced by its term): ends streams whose publisher stayed away past the
+   * reconnect grace (their transcoder slot is freed), fails silent nodes and moves their streams to
+   * the least-loaded transcoder. Silence is counted from when this controller started leading at the
+   * earliest (the heartbeats may have gone to a controller that died).
    */
-  sweep(now = Date.now()): void {
-    for (const s of this.store.endStreams(now - this.o.endGraceSeconds * 1000)) {
-      this.o.log.info({ stream: `${s.app}/${s.stream}`, transcoder: s.transcoder ?? null },
-        'event ended: the publisher did not come back within the reconnect grace');
+  async sweep(now = Date.now()): Promise<void> {
+    const since = Math.max(this.startedAt, this.leadership.leadingSince ?? now);
+    await this.leadership.fenced(async (tx) => {
+      for (const s of await tx.endStreams(now - this.o.endGraceSeconds * 1000)) {
+        this.o.log.info({ stream: `${s.app}/${s.stream}`, transcoder: s.transcoder ?? null },
+          'event ended: the publisher did not come back within the reconnect grace');
+      }
+      const provisioning = await tx.nodes({ state: 'provisioning' });
+      for (const stuck of stuckProvisioning(provisioning, now, this.o.provisioningTimeoutMs, since)) {
+        await tx.setNodeState(stuck.id, nextState(stuck.state, 'never-joined') ?? 'failed');
+        this.o.log.error({ node: stuck.id, afterMs: now - stuck.lastHeartbeat }, 'node never joined after provisioning: failed');
+      }
+      const dead = deadNodes(await tx.nodes(), now, this.o.deadAfterMs, since);
+      if (dead.length > 0) await tx.lockAllocation();
+      for (const d of dead) await this.failNode(tx, d, now);
+    });
+  }
+
+  /** A node missed its heartbeats: failed, and its running streams moved to the least-loaded transcoder. */
+  private async failNode(tx: StoreOps, dead: NodeRow, now: number): Promise<void> {
+    await tx.setNodeState(dead.id, nextState(dead.state, 'silent') ?? 'failed');
+    for (const s of await tx.streamsOn(dead.id)) {
+      if (!RUNNING_STATUSES.includes(s.status)) continue;
+      const loads = await tx.loadOf('transcoder');
+      const next = leastLoaded(loads, 'transcoder', new Map(loads.map((l) => [l.id, l.used])), new Set([dead.id]));
+      await tx.setStreamStatus(s.app, s.stream, next ? s.status : 'idle', next?.node.id, s.endingSince);
+      this.o.log.warn({ stream: `${s.app}/${s.stream}`, from: dead.id, to: next?.node.id ?? null }, 'stream moved off a dead node');
     }
-    const provisioning = this.store.nodes({ state: 'provisioning' });
-    for (const stuck of stuckProvisioning(provisioning, now, this.o.provisioningTimeoutMs, this.startedAt)) {
-      this.store.setNodeState(stuck.id, nextState(stuck.state, 'never-joined') ?? 'failed');
-      this.o.log.error({ node: stuck.id, afterMs: now - stuck.lastHeartbeat }, 'node never joined after provisioning: failed');
-    }
-    for (const dead of deadNodes(this.store.nodes(), now, this.o.deadAfterMs, this.startedAt)) {
-      this.store.transaction(() => {
-        this.store.setNodeState(dead.id, nextState(dead.state, 'silent') ?? 'failed');
-        for (const s of this.store.streamsOn(dead.id)) {
-          if (!RUNNING_STATUSES.includes(s.status)) continue;
-          const loads = this.store.loadOf('transcoder');
-          const next = leastLoaded(loads, 'transcoder', new Map(loads.map((l) => [l.id, l.used])), new Set([dead.id]));
-          this.store.setStreamStatus(s.app, s.stream, next ? s.status : 'idle', next?.node.id, s.endingSince);
-          this.o.log.warn({ stream: `${s.app}/${s.stream}`, from: dead.id, to: next?.node.id ?? null }, 'stream moved off a dead node');
-        }
-      });
-      this.o.log.error({ node: dead.id, silentMs: now - dead.lastHeartbeat }, 'node missed its heartbeats: failed');
-    }
+    this.o.log.error({ node: dead.id, silentMs: now - dead.lastHeartbeat }, 'node missed its heartbeats: failed');
   }
 
   close(): Promise<void> {
     this.closing ??= (async () => {
       clearInterval(this.sweeper);
       clearInterval(this.scaleTimer);
+      await this.sweeping;
+      await this.leadership.close();
       if (this.server) {
         this.server.closeAllConnections();
         await new Promise<void>((resolve) => this.server?.close(() => resolve()));
       }
-      this.store.close();
+      await this.store.close();
     })();
     return this.closing;
   }

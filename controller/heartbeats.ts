@@ -24,7 +24,7 @@ export interface HeartbeatDeps {
   retention: Retention;
   maps: StreamMapsCache;
   /** Edges: the edges their players may be steered to. */
-  steeringEdges: () => SteeringEdge[];
+  steeringEdges: () => Promise<SteeringEdge[]>;
   metrics: ControllerMetrics;
   now: () => number;
 }
@@ -33,24 +33,20 @@ export class Heartbeats {
   /** The dashboard's plots: the last half hour of what heartbeats carried. */
   private readonly history = new History();
   private prunedAt = 0;
-  /** Capacities by role from the stored launch configs, read again when they change. */
-  private targets: ReturnType<typeof targetsByRole> | undefined;
+  /** Capacities by role from the stored launch configs, read again when they change (through any controller). */
+  private targets: { version: number; value: ReturnType<typeof targetsByRole> } | undefined;
 
   constructor(private readonly store: StateStore, private readonly log: Logger, private readonly d: HeartbeatDeps) {}
 
-  /** The stored launch configs changed: capacities are read again with the next heartbeats. */
-  launchConfigsChanged(): void {
-    this.targets = undefined;
-  }
-
   /** A node's capacity is its role's in the stored launch configs; without one, what it had (1 at first). */
-  private capacityFor(role: Role, known: number | undefined): number {
-    this.targets ??= targetsByRole(this.store.launchConfigs());
-    return this.targets.get(role)?.connectionCapacity ?? (known !== undefined && known > 0 ? known : 1);
+  private async capacityFor(role: Role, known: number | undefined): Promise<number> {
+    const version = this.store.launchConfigsVersion;
+    if (this.targets?.version !== version) this.targets = { version, value: targetsByRole(await this.store.launchConfigs()) };
+    return this.targets.value.get(role)?.connectionCapacity ?? (known !== undefined && known > 0 ? known : 1);
   }
 
   /** A heartbeat of node `id` (the path's), from `remoteAddress`: the node's row written, its reply. */
-  accept(id: string, raw: unknown, remoteAddress: string | undefined): HeartbeatReply {
+  async accept(id: string, raw: unknown, remoteAddress: string | undefined): Promise<HeartbeatReply> {
     const body = parseHeartbeat(raw);
     if (!isName(id) || body.nodeId !== id) {
       throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.nodeId must be the node id in the path ('${id}')`);
@@ -58,7 +54,7 @@ export class Heartbeats {
     const role = body.role ?? 'transcoder';
     if (!isRole(role)) throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.role: unknown role '${String(role)}'`);
     const now = this.d.now();
-    const known = this.store.node(id);
+    const known = await this.store.node(id);
     const state = nextState(known?.state, 'heartbeat') ?? 'inservice';
     const metrics: NodeMetrics = { system: body.system, streams: body.streams, storage: body.storage,
       ...(Array.isArray(body.failedJobs) && body.failedJobs.length > 0 ? { failedJobs: body.failedJobs.slice(0, 100) } : {}),
@@ -67,32 +63,33 @@ export class Heartbeats {
       ...(body.liveView ? { liveViewPort: body.liveView.port } : {}) };
     const address = body.address ?? known?.address ?? (remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
     const row: NodeRow = { id, role, state, address,
-      capacity: this.capacityFor(role, known?.capacity), lastHeartbeat: now, metrics,
+      capacity: await this.capacityFor(role, known?.capacity), lastHeartbeat: now, metrics,
       since: known?.state === state && known.since > 0 ? known.since : now };
-    this.store.upsertNode(row);
+    await this.store.upsertNode(row);
     this.d.metrics.heartbeats.inc();
     if (!known || known.state !== state) this.log.info({ node: id, role, state }, 'node in service');
-    if (role === 'transcoder') this.d.retention.noteReport(id, body);
+    if (role === 'transcoder') await this.d.retention.noteReport(id, body);
     this.history.record(id, body, now);
-    if (now - this.prunedAt > PRUNE_MS) this.prune();
-    return role === 'transcoder' ? { jobs: this.d.publishing.jobsFor(id), ...this.d.retention.deletionsFor(id) }
-      : role === 'origin' ? {} : role === 'edge' ? { streamMaps: this.d.maps.forEdges(), steering: { edges: this.d.steeringEdges() } }
-        : { streamMaps: this.d.maps.get() };
+    if (now - this.prunedAt > PRUNE_MS) await this.prune();
+    return role === 'transcoder' ? { jobs: await this.d.publishing.jobsFor(id), ...await this.d.retention.deletionsFor(id) }
+      : role === 'origin' ? {}
+        : role === 'edge' ? { streamMaps: await this.d.maps.forEdges(), steering: { edges: await this.d.steeringEdges() } }
+        : { streamMaps: await this.d.maps.get() };
   }
 
   /** The plots' figures, without what is gone. */
-  historySnapshot(): ReturnType<History['snapshot']> {
-    this.prune();
+  async historySnapshot(): Promise<ReturnType<History['snapshot']>> {
+    await this.prune();
     return this.history.snapshot();
   }
 
   /** Forgets the figures of nodes and streams that are gone. */
-  private prune(): void {
+  private async prune(): Promise<void> {
     this.prunedAt = this.d.now();
-    const nodes = this.store.nodes().filter((n) => n.state !== 'gone');
+    const nodes = (await this.store.nodes()).filter((n) => n.state !== 'gone');
     // The API's streams, and those transcoders report (run from their own config: the appliance's demo).
     const reported = nodes.flatMap((n) => n.metrics?.streams ?? []);
-    const streams = new Set([...this.store.streams(), ...reported].map((s) => `${s.app}/${s.stream}`));
+    const streams = new Set([...await this.store.streams(), ...reported].map((s) => `${s.app}/${s.stream}`));
     this.history.keepOnly(new Set(nodes.map((n) => n.id)), streams);
     this.d.retention.keepOnly(streams);
   }

@@ -24,7 +24,7 @@ export interface PlaybackUrl { url: string; edge: string; expires?: number }
  * Streams a transcoder runs from its own config, as rows: the settings its heartbeat reports, the
  * defaults where those do not validate (an agent newer than this controller). Pure.
  */
-export function localStreamsOf(nodes: ReturnType<StateStore['nodes']>, known: (app: string, stream: string) => boolean): StreamRow[] {
+export function localStreamsOf(nodes: readonly NodeRow[], known: (app: string, stream: string) => boolean): StreamRow[] {
   const rows = new Map<string, StreamRow>();
   for (const n of nodes) {
     if (n.role !== 'transcoder' || n.state === 'gone') continue;
@@ -60,31 +60,32 @@ export class Playback {
   constructor(private readonly store: StateStore, private readonly o: PlaybackOptions) {}
 
   /** The local streams: listed beside the API's own, marked local, with the settings their config gives them. */
-  localStreams(): StreamRow[] {
-    return localStreamsOf(this.store.nodes({ role: 'transcoder' }), (app, stream) => this.store.stream(app, stream) !== undefined);
+  async localStreams(): Promise<StreamRow[]> {
+    const stored = new Set((await this.store.streams()).map((s) => `${s.app}/${s.stream}`));
+    return localStreamsOf(await this.store.nodes({ role: 'transcoder' }), (app, stream) => stored.has(`${app}/${stream}`));
   }
 
   /** Every stream: the API's and the local ones. */
-  all(): StreamRow[] {
-    return [...this.store.streams(), ...this.localStreams()];
+  async all(): Promise<StreamRow[]> {
+    return [...await this.store.streams(), ...await this.localStreams()];
   }
 
   /** A stream to play: one of the API's, or a local one. */
-  find(app: string, stream: string): StreamRow {
-    const s = this.store.stream(app, stream) ?? this.localStreams().find((l) => l.app === app && l.stream === stream);
+  async find(app: string, stream: string): Promise<StreamRow> {
+    const s = await this.store.stream(app, stream) ?? (await this.localStreams()).find((l) => l.app === app && l.stream === stream);
     if (!s) throw new DvrError('DVR_ERR_NOT_FOUND', `no stream ${app}/${stream}`);
     return s;
   }
 
   /** The edges players may be steered to, as each edge's heartbeat reply tells it. */
-  steeringEdges(): SteeringEdge[] {
-    return steeringEdgesOf(this.store.nodes({ role: 'edge' }), this.o.edgeHttpPort);
+  async steeringEdges(): Promise<SteeringEdge[]> {
+    return steeringEdgesOf(await this.store.nodes({ role: 'edge' }), this.o.edgeHttpPort);
   }
 
   /** A URL for one of a stream's files on the least-loaded edge, signed when the stream asks for it. */
-  edgeUrl(s: StreamRow, file: string): PlaybackUrl {
+  async edgeUrl(s: StreamRow, file: string): Promise<PlaybackUrl> {
     // An edge whose agent says its nginx does not answer gets no viewers.
-    const edges = this.store.nodes({ role: 'edge' }).filter((e) => e.metrics?.nginx !== 'down');
+    const edges = (await this.store.nodes({ role: 'edge' })).filter((e) => e.metrics?.nginx !== 'down');
     const viewers = new Map(edges.map((e) => [e.id, e.metrics?.connections ?? 0]));
     const edge = leastLoaded(edges, 'edge', viewers);
     if (!edge) throw new DvrError('DVR_ERR_NO_CAPACITY', 'no edge in service has room for another viewer; scale out the edge role');
@@ -96,13 +97,13 @@ export class Playback {
   }
 
   /** A clip of the window as one MP4 (the edge cuts it from the segments, without re-encoding). */
-  clip(s: StreamRow, rawFrom: unknown, rawDuration: unknown): PlaybackUrl & { from: string; duration: number } {
+  async clip(s: StreamRow, rawFrom: unknown, rawDuration: unknown): Promise<PlaybackUrl & { from: string; duration: number }> {
     const from = clipTime(rawFrom, 'from');
     const duration = Number(rawDuration);
     if (!Number.isInteger(duration) || duration < 1 || duration > 86_400) {
       throw new DvrError('DVR_ERR_BAD_REQUEST', `clip: ?duration='${String(rawDuration ?? '')}' must be whole seconds, 1 to 86400`);
     }
-    return { ...this.edgeUrl(s, `archive-${from}-${duration}.mp4`), from: new Date(from * 1000).toISOString(), duration };
+    return { ...await this.edgeUrl(s, `archive-${from}-${duration}.mp4`), from: new Date(from * 1000).toISOString(), duration };
   }
 }
 

@@ -9,7 +9,7 @@ import { sameSecret } from '../common/secrets.js';
 import { leastLoaded, transcoderFor } from './allocation.js';
 import { jobsFor } from './jobs.js';
 import type { ControllerMetrics } from './metrics.js';
-import type { NodeRow, StateStore, StreamRow } from './store.js';
+import { RUNNING_STATUSES, type NodeRow, type StateStore, type StreamRow } from './store.js';
 
 export interface PublishingOptions {
   /** The port origins take RTMP on. */
@@ -31,8 +31,8 @@ export class Publishing {
     private readonly o: PublishingOptions) {}
 
   /** A node the controller still knows (not handed back). */
-  private present(id: string): NodeRow | undefined {
-    const n = this.store.node(id);
+  private async present(id: string): Promise<NodeRow | undefined> {
+    const n = await this.store.node(id);
     return n && n.state !== 'gone' ? n : undefined;
   }
 
@@ -41,22 +41,16 @@ export class Publishing {
   }
 
   /** Where publishers go: an origin in service. */
-  private originUrl(): string {
-    return this.rtmpBase(leastLoaded(this.store.nodes({ role: 'origin' }), 'origin', new Map())?.node.address ?? '127.0.0.1');
-  }
-
-  /** Where a transcoder pulls from: the origin that took the publisher (any, for an origin that does not name itself). */
-  private sourceUrl(s: StreamRow, anyOrigin: () => string): string {
-    const named = s.origin ? this.present(s.origin) : undefined;
-    return named ? this.rtmpBase(named.address) : anyOrigin();
+  private async originUrl(): Promise<string> {
+    return this.rtmpBase(leastLoaded(await this.store.nodes({ role: 'origin' }), 'origin', new Map())?.node.address ?? '127.0.0.1');
   }
 
   /**
    * A publisher at an origin (`originNode`, when the origin names itself): its key is checked and
    * the stream assigned to a transcoder (the one it has, if it can go on). Returns that transcoder.
    */
-  authorize(form: PublishForm, originNode: string | undefined): string {
-    const s = this.store.stream(form.app ?? '', form.name ?? '');
+  async authorize(form: PublishForm, originNode: string | undefined): Promise<string> {
+    const s = await this.store.stream(form.app ?? '', form.name ?? '');
     if (!s || !form.key || !sameSecret(form.key, s.streamKey)) {
       this.log.warn({ app: form.app, stream: form.name, addr: form.addr }, 'publish refused: unknown stream or wrong key');
       this.metrics.publishRefused.inc();
@@ -66,15 +60,20 @@ export class Publishing {
       this.log.warn({ stream: `${s.app}/${s.stream}` }, 'publish refused: the stream is being deleted with its media');
       throw new DvrError('DVR_ERR_FORBIDDEN', `${s.app}/${s.stream} is being deleted with its media`);
     }
-    const origin = originNode !== undefined ? this.present(originNode) : undefined;
+    const origin = originNode !== undefined ? await this.present(originNode) : undefined;
     const timer = this.metrics.allocation.startTimer();
-    const transcoder = this.store.transaction(() => {
-      const loads = this.store.loadOf('transcoder');
-      const chosen = transcoderFor({ current: s.transcoder ? this.store.node(s.transcoder) : undefined, loads,
+    // One allocation at a time across every controller: the stream and the loads are read under the
+    // lock, so two publishes of one stream (through two controllers) find the same transcoder.
+    const transcoder = await this.store.transaction(async (tx) => {
+      await tx.lockAllocation();
+      const now = await tx.stream(s.app, s.stream);
+      if (!now) return undefined;
+      const loads = await tx.loadOf('transcoder');
+      const chosen = transcoderFor({ current: now.transcoder ? await tx.node(now.transcoder) : undefined, loads,
         used: new Map(loads.map((l) => [l.id, l.used])), origin, now: this.o.now(), quietAfterMs: this.o.quietAfterMs });
       if (!chosen) return undefined;
-      this.store.setStreamStatus(s.app, s.stream, 'live', chosen);
-      this.store.setStreamOrigin(s.app, s.stream, origin?.id);
+      await tx.setStreamStatus(s.app, s.stream, 'live', chosen);
+      await tx.setStreamOrigin(s.app, s.stream, origin?.id);
       return chosen;
     });
     timer();
@@ -87,26 +86,35 @@ export class Publishing {
   }
 
   /** The publisher left: the stream is ending (its job stays with its transcoder for the reconnect grace). */
-  publishDone(form: PublishForm): void {
-    const s = this.store.stream(form.app ?? '', form.name ?? '');
-    if (s && s.status === 'live') this.store.setStreamStatus(s.app, s.stream, 'ending', s.transcoder, this.o.now());
+  async publishDone(form: PublishForm): Promise<void> {
+    const s = await this.store.stream(form.app ?? '', form.name ?? '');
+    if (s && s.status === 'live') await this.store.setStreamStatus(s.app, s.stream, 'ending', s.transcoder, this.o.now());
   }
 
   /**
    * The URL a publisher of `s` is given. With a publish host (a DNS name for every origin, or a load
    * balancer in front of them), a publisher that reconnects after its origin died lands on a live one.
    */
-  publishUrl(s: StreamRow): string {
-    const base = this.o.publishHost !== undefined ? `rtmp://${urlHost(this.o.publishHost)}:${this.o.originRtmpPort}` : this.originUrl();
+  async publishUrl(s: StreamRow): Promise<string> {
+    const base = this.o.publishHost !== undefined ? `rtmp://${urlHost(this.o.publishHost)}:${this.o.originRtmpPort}`
+      : await this.originUrl();
     return `${base}/${s.app}/${s.stream}?key=${s.streamKey}`;
   }
 
   /** The jobs of a transcoder: the streams assigned to it that run. */
-  jobsFor(nodeId: string): TranscodeJob[] {
-    // The origin for streams whose origin does not name itself: chosen once per reply, not per stream.
-    let origin: string | undefined;
-    const anyOrigin = (): string => (origin ??= this.originUrl());
-    return jobsFor(this.store.streamsOn(nodeId), { now: this.o.now(), graceSeconds: this.o.endGraceSeconds,
-      sourceOf: (s) => this.sourceUrl(s, anyOrigin) });
+  async jobsFor(nodeId: string): Promise<TranscodeJob[]> {
+    const streams = (await this.store.streamsOn(nodeId)).filter((s) => RUNNING_STATUSES.includes(s.status));
+    if (streams.length === 0) return [];
+    // Where each pulls from: the origin that took its publisher, else any (chosen once per reply).
+    const origins = await this.store.nodes({ role: 'origin' });
+    const anyOrigin = this.rtmpBase(leastLoaded(origins, 'origin', new Map())?.node.address ?? '127.0.0.1');
+    const sources = new Map<string, string>();
+    for (const s of streams) {
+      const named = s.origin ? origins.find((n) => n.id === s.origin && n.state !== 'gone') ?? await this.present(s.origin) : undefined;
+      sources.set(`${s.app}/${s.stream}`, named ? this.rtmpBase(named.address) : anyOrigin);
+    }
+    return jobsFor(streams, { now: this.o.now(), graceSeconds: this.o.endGraceSeconds,
+      sourceOf: (s) => sources.get(`${s.app}/${s.stream}`) ?? anyOrigin });
   }
+
 }

@@ -27,14 +27,14 @@ export class Retention {
   constructor(private readonly store: StateStore, private readonly log: Logger, private readonly now: () => number) {}
 
   /** A transcoder's report: what the streams it writes take, the versions it found, what it removed as asked. */
-  noteReport(nodeId: string, r: StorageReport): void {
-    this.noteSizes(nodeId, r.streams ?? []);
+  async noteReport(nodeId: string, r: StorageReport): Promise<void> {
+    await this.noteSizes(nodeId, r.streams ?? []);
     for (const v of r.versions ?? []) {
-      this.store.upsertVersion({ app: v.app, stream: v.stream, version: v.version, endedAt: v.endedAt, storedBytes: v.bytes });
+      await this.store.upsertVersion({ app: v.app, stream: v.stream, version: v.version, endedAt: v.endedAt, storedBytes: v.bytes });
     }
-    for (const d of r.deletedRecordings ?? []) this.noteDeleted(nodeId, d);
+    for (const d of r.deletedRecordings ?? []) await this.noteDeleted(nodeId, d);
     for (const p of r.purgedStreams ?? []) {
-      if (!this.store.finishPurge(p.app, p.stream)) continue;
+      if (!await this.store.finishPurge(p.app, p.stream)) continue;
       this.log.info({ stream: `${p.app}/${p.stream}`, node: nodeId, removed: p.removed, bytes: p.bytes }, 'stream deleted with its media');
       const k = `${p.app}/${p.stream}`;
       for (const resolve of this.waiting.get(k) ?? []) resolve(p);
@@ -42,20 +42,20 @@ export class Retention {
     }
   }
 
-  private noteSizes(nodeId: string, streams: NonNullable<Heartbeat['streams']>): void {
+  private async noteSizes(nodeId: string, streams: NonNullable<Heartbeat['streams']>): Promise<void> {
     const now = this.now();
     for (const f of streams) {
       const k = `${f.app}/${f.stream}`;
       if (typeof f.storedBytes !== 'number' || now - (this.sizeWrittenAt.get(k) ?? 0) < SIZE_WRITE_MS) continue;
-      if (this.store.stream(f.app, f.stream)?.transcoder !== nodeId) continue;
-      this.store.setStoredBytes(f.app, f.stream, f.storedBytes);
+      if ((await this.store.stream(f.app, f.stream))?.transcoder !== nodeId) continue;
+      await this.store.setStoredBytes(f.app, f.stream, f.storedBytes);
       this.sizeWrittenAt.set(k, now);
     }
   }
 
-  private noteDeleted(nodeId: string, d: RecordingRef): void {
-    const done = d.version !== undefined ? this.store.markVersionDeleted(d.app, d.stream, d.version, this.now())
-      : this.store.markMediaDeleted(d.app, d.stream, d.endedAt, this.now());
+  private async noteDeleted(nodeId: string, d: RecordingRef): Promise<void> {
+    const done = d.version !== undefined ? await this.store.markVersionDeleted(d.app, d.stream, d.version, this.now())
+      : await this.store.markMediaDeleted(d.app, d.stream, d.endedAt, this.now());
     if (!done) return;
     this.log.info({ stream: `${d.app}/${d.stream}`, version: d.version, node: nodeId }, 'recording deleted');
     this.expired = this.expired.filter((e) => e.app !== d.app || e.stream !== d.stream || e.version !== d.version);
@@ -66,25 +66,26 @@ export class Retention {
    * one transcoder in service whose storage is available (the first by id), so that one deleter walks
    * the storage and none race.
    */
-  deletionsFor(nodeId: string): Pick<HeartbeatReply, 'deleteRecordings' | 'purgeStreams'> {
-    if (this.store.firstWithStorage('transcoder') !== nodeId) return {};
+  async deletionsFor(nodeId: string): Promise<Pick<HeartbeatReply, 'deleteRecordings' | 'purgeStreams'>> {
+    if (await this.store.firstWithStorage('transcoder') !== nodeId) return {};
     const now = this.now();
     if (now - this.expiredAt >= EXPIRED_LOOKUP_MS) {
-      this.expired = expiredRecordings(this.store.endedWithMedia(), now, 100, this.store.versionsWithMedia(), this.retentionOf());
       this.expiredAt = now;
+      this.expired = expiredRecordings(await this.store.endedWithMedia(), now, 100, await this.store.versionsWithMedia(),
+        await this.retentionOf());
     }
-    const purges = this.store.purgesPending().map((s) => ({ app: s.app, stream: s.stream }));
+    const purges = (await this.store.purgesPending()).map((s) => ({ app: s.app, stream: s.stream }));
     return { ...(this.expired.length > 0 ? { deleteRecordings: this.expired } : {}),
       ...(purges.length > 0 ? { purgeStreams: purges } : {}) };
   }
 
-  list(): Recording[] {
-    return recordingsOf(this.store.endedWithMedia(), this.store.versionsWithMedia(), this.retentionOf());
+  async list(): Promise<Recording[]> {
+    return recordingsOf(await this.store.endedWithMedia(), await this.store.versionsWithMedia(), await this.retentionOf());
   }
 
   /** A version's retention: its stream's (a stream deleted without its media keeps its versions). */
-  private retentionOf(): (app: string, stream: string) => number | undefined {
-    const hours = new Map(this.store.streams().map((s) => [`${s.app}/${s.stream}`, s.settings.retentionHours ?? 0]));
+  private async retentionOf(): Promise<(app: string, stream: string) => number | undefined> {
+    const hours = new Map((await this.store.streams()).map((s) => [`${s.app}/${s.stream}`, s.settings.retentionHours ?? 0]));
     return (app, stream) => hours.get(`${app}/${stream}`);
   }
 
@@ -94,7 +95,7 @@ export class Retention {
    * when it is not done within `waitMs` (it goes on: the answer says so).
    */
   async purge(s: StreamRow, waitMs: number): Promise<PurgeResult | undefined> {
-    if (!this.store.requestPurge(s.app, s.stream, this.now())) {
+    if (!await this.store.requestPurge(s.app, s.stream, this.now())) {
       throw new DvrError('DVR_ERR_CONFLICT', `${s.app}/${s.stream} is ${s.status}: its media cannot be deleted while it runs; `
         + 'stop its publisher and wait for the event to end (its reconnect grace)');
     }

@@ -14,33 +14,37 @@ export class Scaler {
   constructor(private readonly store: StateStore, private readonly provider: Provider | undefined, private readonly log: Logger,
     private readonly now: () => number = Date.now) {}
 
-  private targets(): Target[] {
-    return [...targetsByRole(this.store.launchConfigs()).values()];
+  private async targets(): Promise<Target[]> {
+    return [...targetsByRole(await this.store.launchConfigs()).values()];
   }
 
-  private connections(role: Role, nodes: NodeRow[]): number {
+  private async connections(role: Role, nodes: NodeRow[]): Promise<number> {
     if (role === 'transcoder') {
-      const counts = this.store.assignedCounts();
+      const counts = await this.store.assignedCounts();
       return nodes.reduce((a, n) => a + (counts.get(n.id) ?? 0), 0);
     }
     return nodes.reduce((a, n) => a + (n.metrics?.connections ?? 0), 0);
   }
 
-  /** One pass over every role with a scale policy. Never runs twice at once. */
-  async tick(): Promise<void> {
+  /**
+   * One pass over every role with a scale policy, while `leads` (the leader lease, checked again
+   * before each action: a controller that lost it meanwhile does nothing). Never runs twice at once.
+   */
+  async tick(leads: () => Promise<boolean> = () => Promise.resolve(true)): Promise<void> {
     if (this.busy || !this.provider) return;
     this.busy = true;
     try {
+      if (!await leads()) return;
       await this.removeDrained();
-      for (const t of this.targets()) {
+      for (const t of await this.targets()) {
         if (!t.scalePolicy) continue;
-        const all = this.store.nodes({ role: t.role });
+        const all = await this.store.nodes({ role: t.role });
         const serving = all.filter((n) => n.state === 'inservice');
         const pending = all.filter((n) => n.state === 'provisioning' || n.state === 'registering').length;
         const d = decide(t.scalePolicy, { nodes: serving.map((n) => ({ id: n.id, since: n.since })), pending,
-          capacityPerNode: t.connectionCapacity, connections: this.connections(t.role, serving),
-          lastActionAt: this.store.lastScaleAt(t.role) }, this.now());
-        if (d.action !== 'none') await this.scale(t.role, d.action === 'out' ? d.count : -d.count, d.reason);
+          capacityPerNode: t.connectionCapacity, connections: await this.connections(t.role, serving),
+          lastActionAt: await this.store.lastScaleAt(t.role) }, this.now());
+        if (d.action !== 'none' && await leads()) await this.scale(t.role, d.action === 'out' ? d.count : -d.count, d.reason);
       }
     } catch (err) {
       this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'scaling pass failed');
@@ -52,11 +56,11 @@ export class Scaler {
   /** Draining nodes whose last stream has ended are handed back to the provider. */
   private async removeDrained(): Promise<void> {
     if (!this.provider) return;
-    const counts = this.store.assignedCounts();
-    for (const n of this.store.nodes({ state: 'draining' })) {
+    const counts = await this.store.assignedCounts();
+    for (const n of await this.store.nodes({ state: 'draining' })) {
       if ((counts.get(n.id) ?? 0) > 0) continue;
       await this.provider.destroy(n.id);
-      this.store.setNodeState(n.id, nextState(n.state, 'drained') ?? 'gone');
+      await this.store.setNodeState(n.id, nextState(n.state, 'drained') ?? 'gone');
       this.log.info({ node: n.id }, 'drained node removed');
     }
   }
@@ -65,34 +69,35 @@ export class Scaler {
   async scale(role: Role, delta: number, reason: string): Promise<string[]> {
     if (!this.provider) throw new DvrError('DVR_ERR_CONFLICT',
       'no provider is configured (DVR_INVENTORY for a static pool, or DVR_PROVIDER_CREATE / DVR_PROVIDER_DESTROY)');
-    const target = this.targets().find((t) => t.role === role);
+    const target = (await this.targets()).find((t) => t.role === role);
     if (!target) throw new DvrError('DVR_ERR_BAD_REQUEST', `no launch config declares the role '${role}'`);
     const touched: string[] = [];
     if (delta > 0) {
       for (let i = 0; i < delta; i++) {
-        const taken = new Set(this.store.nodes().filter((n) => n.state !== 'gone').map((n) => n.id));
+        const taken = new Set((await this.store.nodes()).filter((n) => n.state !== 'gone').map((n) => n.id));
         const made = await this.provider.create(role, target, taken);
-        const state = nextState(this.store.node(made.id)?.state, 'created') ?? 'provisioning';
-        this.store.upsertNode({ id: made.id, role, state, address: made.address, capacity: target.connectionCapacity,
+        const state = nextState((await this.store.node(made.id))?.state, 'created') ?? 'provisioning';
+        await this.store.upsertNode({ id: made.id, role, state, address: made.address, capacity: target.connectionCapacity,
           lastHeartbeat: this.now(), metrics: null, since: 0 });
         touched.push(made.id);
       }
     } else {
-      const counts = this.store.assignedCounts();
-      const victims = this.store.nodes({ role }).filter((n) => n.state === 'inservice' || n.state === 'provisioning')
+      const counts = await this.store.assignedCounts();
+      const victims = (await this.store.nodes({ role })).filter((n) => n.state === 'inservice' || n.state === 'provisioning')
         .sort((a, b) => (counts.get(a.id) ?? 0) - (counts.get(b.id) ?? 0) || a.id.localeCompare(b.id)).slice(0, -delta);
       for (const n of victims) {
         if ((counts.get(n.id) ?? 0) > 0) {
-          this.store.setNodeState(n.id, nextState(n.state, 'drain') ?? n.state); // streams finish first; removed by a later pass
+          await this.store.setNodeState(n.id, nextState(n.state, 'drain') ?? n.state); // streams finish first; removed by a later pass
         } else {
           await this.provider.destroy(n.id);
-          this.store.setNodeState(n.id, nextState(n.state, 'removed') ?? 'gone');
+          await this.store.setNodeState(n.id, nextState(n.state, 'removed') ?? 'gone');
         }
         touched.push(n.id);
       }
     }
     if (touched.length > 0) {
-      this.store.addScaleEvent({ role, at: this.now(), action: delta > 0 ? 'out' : 'in', count: touched.length, reason, nodes: touched });
+      await this.store.addScaleEvent({ role, at: this.now(), action: delta > 0 ? 'out' : 'in', count: touched.length, reason,
+        nodes: touched });
       this.log.info({ role, delta, nodes: touched, reason }, 'scaled');
     }
     return touched;

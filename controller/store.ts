@@ -1,7 +1,7 @@
-// The controller's state in one SQLite file (WAL): launch configs, nodes, streams and their
-// assignments. Every change is one transaction, so a kill -9 at any moment leaves either the
-// old row or the new one.
-import Database from 'better-sqlite3';
+// The controller's state: launch configs, nodes, streams and their assignments, behind one
+// interface with two engines (store/sqlite.ts: one file, embedded; store/postgres.ts: a cluster's
+// controllers share it). Every change is one transaction, so a kill -9 at any moment leaves either
+// the old row or the new one.
 import type { Heartbeat, StreamFigures, SystemFigures } from '../common/protocol.js';
 import type { DvrSettings, EncodingSettings } from '../common/stream-settings.js';
 import type { Role } from './launch-config.js';
@@ -91,111 +91,54 @@ export interface StreamOptions extends EncodingSettings, DvrSettings {
   signedPlayback: boolean;
 }
 
-const MIGRATIONS = [
-  `CREATE TABLE launch_configs (name TEXT PRIMARY KEY, body TEXT NOT NULL, created_at INTEGER NOT NULL);
-   CREATE TABLE nodes (id TEXT PRIMARY KEY, role TEXT NOT NULL, state TEXT NOT NULL, address TEXT NOT NULL,
-     capacity INTEGER NOT NULL, last_heartbeat INTEGER NOT NULL, metrics TEXT NOT NULL DEFAULT 'null');
-   CREATE TABLE streams (app TEXT NOT NULL, stream TEXT NOT NULL, settings TEXT NOT NULL, stream_key TEXT NOT NULL,
-     status TEXT NOT NULL, transcoder TEXT, ending_since INTEGER, PRIMARY KEY (app, stream));
-   CREATE INDEX streams_by_transcoder ON streams (transcoder);`,
-  `ALTER TABLE nodes ADD COLUMN since INTEGER NOT NULL DEFAULT 0;
-   CREATE TABLE scale_events (id INTEGER PRIMARY KEY AUTOINCREMENT, role TEXT NOT NULL, at INTEGER NOT NULL,
-     action TEXT NOT NULL, count INTEGER NOT NULL, reason TEXT NOT NULL, nodes TEXT NOT NULL DEFAULT '[]');`,
-  // Streams per node kept by triggers in the same transaction as every assignment change, so
-  // allocation reads one row per node instead of counting streams.
-  `ALTER TABLE nodes ADD COLUMN assigned INTEGER NOT NULL DEFAULT 0;
-   UPDATE nodes SET assigned = (SELECT COUNT(*) FROM streams s WHERE s.transcoder = nodes.id AND s.status != 'idle');
-   CREATE TRIGGER streams_assigned_insert AFTER INSERT ON streams WHEN NEW.transcoder IS NOT NULL AND NEW.status != 'idle'
-     BEGIN UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder; END;
-   CREATE TRIGGER streams_assigned_delete AFTER DELETE ON streams WHEN OLD.transcoder IS NOT NULL AND OLD.status != 'idle'
-     BEGIN UPDATE nodes SET assigned = assigned - 1 WHERE id = OLD.transcoder; END;
-   CREATE TRIGGER streams_assigned_update AFTER UPDATE OF transcoder, status ON streams BEGIN
-     UPDATE nodes SET assigned = assigned - 1 WHERE id = OLD.transcoder AND OLD.status != 'idle';
-     UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder AND NEW.status != 'idle';
-   END;`,
-  `ALTER TABLE streams ADD COLUMN origin TEXT;`,
-  // Only streams that run hold a slot: an ended event keeps its row (and its recording) but not its
-  // transcoder's capacity.
-  `DROP TRIGGER streams_assigned_insert; DROP TRIGGER streams_assigned_delete; DROP TRIGGER streams_assigned_update;
-   UPDATE nodes SET assigned = (SELECT COUNT(*) FROM streams s WHERE s.transcoder = nodes.id AND s.status IN ('live', 'ending'));
-   CREATE TRIGGER streams_assigned_insert AFTER INSERT ON streams WHEN NEW.transcoder IS NOT NULL AND NEW.status IN ('live', 'ending')
-     BEGIN UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder; END;
-   CREATE TRIGGER streams_assigned_delete AFTER DELETE ON streams WHEN OLD.transcoder IS NOT NULL AND OLD.status IN ('live', 'ending')
-     BEGIN UPDATE nodes SET assigned = assigned - 1 WHERE id = OLD.transcoder; END;
-   CREATE TRIGGER streams_assigned_update AFTER UPDATE OF transcoder, status ON streams BEGIN
-     UPDATE nodes SET assigned = assigned - 1 WHERE id = OLD.transcoder AND OLD.status IN ('live', 'ending');
-     UPDATE nodes SET assigned = assigned + 1 WHERE id = NEW.transcoder AND NEW.status IN ('live', 'ending');
-   END;`,
-  `ALTER TABLE streams ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;`,
-  // Recordings: when the event ended, what its media takes on the storage, when it was deleted.
-  `ALTER TABLE streams ADD COLUMN ended_at INTEGER;
-   ALTER TABLE streams ADD COLUMN stored_bytes INTEGER;
-   ALTER TABLE streams ADD COLUMN media_deleted_at INTEGER;
-   UPDATE streams SET ended_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 WHERE status = 'ended';`,
-  // Ended events kept as versions (<stream>.<N>), as transcoders find them on the storage; and a
-  // stream deleted with its media, kept until a transcoder says the media is gone.
-  `CREATE TABLE versions (app TEXT NOT NULL, stream TEXT NOT NULL, version INTEGER NOT NULL, ended_at INTEGER NOT NULL,
-     stored_bytes INTEGER, media_deleted_at INTEGER, PRIMARY KEY (app, stream, version));
-   ALTER TABLE streams ADD COLUMN purge_requested_at INTEGER;`,
-  // Every transcoder's heartbeat asks for the origins (a transcoder's source) and for the first
-  // transcoder that reaches the storage (the one that deletes): indexed, not a scan of every node's figures.
-  `CREATE INDEX nodes_by_role ON nodes (role);
-   ALTER TABLE nodes ADD COLUMN storage_ok INTEGER NOT NULL DEFAULT 0;
-   UPDATE nodes SET storage_ok = COALESCE(json_extract(metrics, '$.storage.available'), 0) = 1;
-   CREATE INDEX nodes_with_storage ON nodes (role, state, storage_ok, id);`,
-];
 
-interface RawNode { id: string; role: Role; state: NodeState; address: string; capacity: number; last_heartbeat: number; metrics: string;
-  since: number; assigned: number }
-interface RawStream { app: string; stream: string; settings: string; stream_key: string; status: StreamRow['status'];
-  transcoder: string | null; ending_since: number | null; origin: string | null; epoch: number; ended_at: number | null;
-  stored_bytes: number | null; media_deleted_at: number | null; purge_requested_at: number | null }
-interface RawVersion { app: string; stream: string; version: number; ended_at: number; stored_bytes: number | null;
-  media_deleted_at: number | null }
+/** What the leader lease says: who leads, in which term (a new term at each change of leader). */
+export interface Lease { holder: string; term: number; expiresAt: number }
 
-const node = (r: RawNode): NodeRow => ({ id: r.id, role: r.role, state: r.state, address: r.address, capacity: r.capacity,
-  lastHeartbeat: r.last_heartbeat, metrics: JSON.parse(r.metrics) as NodeMetrics | null, since: r.since, assigned: r.assigned });
-const stream = (r: RawStream): StreamRow => ({ app: r.app, stream: r.stream, settings: JSON.parse(r.settings) as StreamOptions,
-  streamKey: r.stream_key, status: r.status, transcoder: r.transcoder ?? undefined, endingSince: r.ending_since ?? undefined,
-  origin: r.origin ?? undefined, epoch: r.epoch, endedAt: r.ended_at ?? undefined, storedBytes: r.stored_bytes ?? undefined,
-  mediaDeletedAt: r.media_deleted_at ?? undefined, purgeRequestedAt: r.purge_requested_at ?? undefined });
-const version = (r: RawVersion): VersionRow => ({ app: r.app, stream: r.stream, version: r.version, endedAt: r.ended_at,
-  storedBytes: r.stored_bytes ?? undefined, mediaDeletedAt: r.media_deleted_at ?? undefined });
+/** A controller as it last said it was alive (every controller does, with each lease round). */
+export interface ControllerRow { id: string; url: string; startedAt: number; lastSeen: number }
 
 /**
- * Where the controller's state is read and written: every service goes through this seam (the
- * SQLite engine below implements it; PostgreSQL is to implement it for a cluster's controllers).
- * Everything else a service keeps is a cache any controller can rebuild from it.
+ * The queries, as each engine answers them (an engine's answers are promises: see StoreOps). Every
+ * service reads and writes the state through them; what a service keeps beside is a cache any
+ * controller can rebuild from the store.
  */
-export interface StateStore {
-  /** Runs `fn` as one transaction: all its changes, or none. */
-  transaction<T>(fn: () => T): T;
+export interface StoreQueries {
   putLaunchConfig(name: string, body: unknown): boolean;
+  /** Stores or replaces a launch config; true when it was new. */
   replaceLaunchConfig(name: string, body: unknown): boolean;
   launchConfigs(): Array<{ name: string; body: unknown }>;
   deleteLaunchConfig(name: string): boolean;
   upsertNode(n: NodeRow): void;
+  /** Many nodes' rows in one statement (the heartbeats a controller took since its last write). */
+  upsertNodes(rows: readonly NodeRow[]): void;
   node(id: string): NodeRow | undefined;
   nodes(filter?: { role?: string; state?: string }): NodeRow[];
   setNodeState(id: string, state: NodeState): void;
   addScaleEvent(e: ScaleEvent): void;
   scaleEvents(limit?: number): ScaleEvent[];
   lastScaleAt(role: string): number;
-  /** Bumped by every change to the streams, so views of them can be cached. */
-  readonly streamsVersion: number;
   insertStream(s: StreamRow): boolean;
   updateStreamSettings(app: string, name: string, settings: StreamOptions): boolean;
   stream(app: string, name: string): StreamRow | undefined;
   streams(): StreamRow[];
   streamsOn(transcoder: string): StreamRow[];
+  /** Each node of a role with the streams assigned to it: the light input allocation needs. */
   loadOf(role: string): Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }>;
+  /** Streams assigned per transcoder, for allocation. */
   assignedCounts(): Map<string, number>;
+  /** Sets a stream's status and transcoder; a different transcoder is a new assignment (its epoch goes up). */
   setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined, endingSince?: number): void;
   setStreamOrigin(app: string, name: string, origin: string | undefined): void;
+  /** Ends every stream whose publisher left before `before` (ms): its slot is freed. Returns them. */
   endStreams(before: number): StreamRow[];
+  /** What a stream's media takes on the storage, as its transcoder reports it. */
   setStoredBytes(app: string, name: string, bytes: number): void;
+  /** The media of the event that ended at `endedAt` is gone from the storage (its retention ran out); a later event is untouched. */
   markMediaDeleted(app: string, name: string, endedAt: number, at: number): boolean;
+  /** The first node of a role in service whose last heartbeat said its storage is available, by id (one query). */
   firstWithStorage(role: string): string | undefined;
+  /** Ended streams whose media is still on the storage. */
   endedWithMedia(): StreamRow[];
   deleteStream(app: string, name: string): boolean;
   /** A version a transcoder found (its end and size); one whose media was deleted stays deleted. */
@@ -209,223 +152,63 @@ export interface StateStore {
   purgesPending(): StreamRow[];
   /** A stream's media is gone: its row and its versions' go too. */
   finishPurge(app: string, name: string): boolean;
-  close(): void;
+  /**
+   * In a transaction: waits for every other allocation (a publish, a move off a dead node) to
+   * finish, so two controllers never give the same slot twice. Held until the transaction ends.
+   */
+  lockAllocation(): void;
+  /**
+   * Takes or renews the leader lease for `holder` for `ttlMs` (the database's clock): the lease as
+   * it stands after the attempt (another holder's while theirs runs). A new holder starts a new term.
+   */
+  lead(holder: string, ttlMs: number): Lease;
+  /**
+   * In a transaction: true when `holder` still leads in `term`; the lease cannot change hands until
+   * the transaction ends (what a leader does is fenced by its term).
+   */
+  holdsLease(holder: string, term: number): boolean;
+  /** Gives the lease up (a controller that stops): another takes over at once. */
+  resign(holder: string): void;
+  /** A controller says it is alive (and where its API is). */
+  seeController(c: ControllerRow): void;
+  controllers(): ControllerRow[];
+  /**
+   * A secret shared by every controller of the cluster (the agents' token, the playback signing
+   * key): the stored one, else `generated`, stored. The first controller to start chooses it.
+   */
+  sharedSecret(name: string, generated: string): string;
 }
 
-/** The embedded engine: one SQLite file. */
-export class Store implements StateStore {
-  private readonly db: Database.Database;
-  private closed = false;
-  private readonly statements = new Map<string, Database.Statement>();
-  /** Bumped by every change to the streams table, so views of it can be cached. */
-  streamsVersion = 0;
+/** An engine's answer: a promise of what the query returns. */
+type Answer<F> = F extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never;
 
-  constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    for (let v = version; v < MIGRATIONS.length; v++) {
-      this.db.transaction(() => {
-        this.db.exec(MIGRATIONS[v] as string);
-        this.db.pragma(`user_version = ${v + 1}`);
-      })();
-    }
-  }
+/** The queries as every engine answers them (promises: PostgreSQL's answers cross a network). */
+export type StoreOps = { [K in keyof StoreQueries]: Answer<StoreQueries[K]> };
 
-  transaction<T>(fn: () => T): T { return this.db.transaction(fn)(); }
+/** The queries' names, once (the SQLite engine's promises are made from this list). */
+export const QUERY_NAMES = Object.keys({
+  putLaunchConfig: 1, replaceLaunchConfig: 1, launchConfigs: 1, deleteLaunchConfig: 1, upsertNode: 1, upsertNodes: 1, node: 1,
+  nodes: 1, setNodeState: 1, addScaleEvent: 1, scaleEvents: 1, lastScaleAt: 1, insertStream: 1, updateStreamSettings: 1,
+  stream: 1, streams: 1, streamsOn: 1, loadOf: 1, assignedCounts: 1, setStreamStatus: 1, setStreamOrigin: 1, endStreams: 1,
+  setStoredBytes: 1, markMediaDeleted: 1, firstWithStorage: 1, endedWithMedia: 1, deleteStream: 1, upsertVersion: 1,
+  versionsWithMedia: 1, markVersionDeleted: 1, requestPurge: 1, purgesPending: 1, finishPurge: 1, lockAllocation: 1, lead: 1,
+  holdsLease: 1, resign: 1, seeController: 1, controllers: 1, sharedSecret: 1,
+} satisfies Record<keyof StoreQueries, 1>) as Array<keyof StoreQueries>;
 
-  /** A statement prepared once per text: the heartbeat path runs the same few thousands of times a second. */
-  private sql(text: string): Database.Statement {
-    let st = this.statements.get(text);
-    if (!st) {
-      st = this.db.prepare(text);
-      this.statements.set(text, st);
-    }
-    return st;
-  }
+/** The engine's name, as `dvr-controller` and the API's health report it. */
+export type EngineName = 'sqlite' | 'postgres';
 
-  // Launch configs
-  putLaunchConfig(name: string, body: unknown): boolean {
-    const r = this.sql('INSERT OR IGNORE INTO launch_configs (name, body, created_at) VALUES (?, ?, ?)')
-      .run(name, JSON.stringify(body), Date.now());
-    return r.changes === 1;
-  }
-  /** Stores or replaces a launch config; true when it was new. */
-  replaceLaunchConfig(name: string, body: unknown): boolean {
-    const had = this.sql('SELECT 1 FROM launch_configs WHERE name = ?').get(name) !== undefined;
-    this.sql(`INSERT INTO launch_configs (name, body, created_at) VALUES (?, ?, ?)
-      ON CONFLICT (name) DO UPDATE SET body = excluded.body`).run(name, JSON.stringify(body), Date.now());
-    return !had;
-  }
-  launchConfigs(): Array<{ name: string; body: unknown }> {
-    return (this.sql('SELECT name, body FROM launch_configs ORDER BY name').all() as Array<{ name: string; body: string }>)
-      .map((r) => ({ name: r.name, body: JSON.parse(r.body) as unknown }));
-  }
-  deleteLaunchConfig(name: string): boolean {
-    return this.sql('DELETE FROM launch_configs WHERE name = ?').run(name).changes === 1;
-  }
-
-  // Nodes
-  upsertNode(n: NodeRow): void {
-    this.sql(`INSERT INTO nodes (id, role, state, address, capacity, last_heartbeat, metrics, since, storage_ok)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (id) DO UPDATE SET role = excluded.role, state = excluded.state, address = excluded.address,
-        capacity = excluded.capacity, last_heartbeat = excluded.last_heartbeat, metrics = excluded.metrics, since = excluded.since,
-        storage_ok = excluded.storage_ok`)
-      .run(n.id, n.role, n.state, n.address, n.capacity, n.lastHeartbeat, JSON.stringify(n.metrics ?? null), n.since,
-        n.metrics?.storage?.available === true ? 1 : 0);
-  }
-  node(id: string): NodeRow | undefined {
-    const r = this.sql('SELECT * FROM nodes WHERE id = ?').get(id) as RawNode | undefined;
-    return r ? node(r) : undefined;
-  }
-  nodes(filter: { role?: string; state?: string } = {}): NodeRow[] {
-    // One statement per combination of filters, so the role's index serves the role's.
-    const where = [filter.role !== undefined ? 'role = @role' : '', filter.state !== undefined ? 'state = @state' : ''].filter(Boolean);
-    const params = { ...(filter.role !== undefined ? { role: filter.role } : {}),
-      ...(filter.state !== undefined ? { state: filter.state } : {}) };
-    return (this.sql(`SELECT * FROM nodes${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`)
-      .all(params) as RawNode[]).map(node);
-  }
-  setNodeState(id: string, state: NodeState): void {
-    this.sql('UPDATE nodes SET state = ? WHERE id = ?').run(state, id);
-  }
-
-  // Scale events: the audit trail, and the cool-down clock
-  addScaleEvent(e: ScaleEvent): void {
-    this.sql('INSERT INTO scale_events (role, at, action, count, reason, nodes) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(e.role, e.at, e.action, e.count, e.reason, JSON.stringify(e.nodes));
-  }
-  scaleEvents(limit = 100): ScaleEvent[] {
-    return (this.sql('SELECT role, at, action, count, reason, nodes FROM scale_events ORDER BY id DESC LIMIT ?').all(limit) as
-      Array<Omit<ScaleEvent, 'nodes'> & { nodes: string }>).map((e) => ({ ...e, nodes: JSON.parse(e.nodes) as string[] }));
-  }
-  lastScaleAt(role: string): number {
-    const r = this.sql('SELECT MAX(at) AS at FROM scale_events WHERE role = ?').get(role) as { at: number | null };
-    return r.at ?? 0;
-  }
-
-  // Streams
-  insertStream(s: StreamRow): boolean {
-    this.streamsVersion++;
-    return this.sql(`INSERT OR IGNORE INTO streams (app, stream, settings, stream_key, status, transcoder, ending_since)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`).run(s.app, s.stream, JSON.stringify(s.settings), s.streamKey, s.status, s.transcoder ?? null,
-      s.endingSince ?? null).changes === 1;
-  }
-  updateStreamSettings(app: string, name: string, settings: StreamOptions): boolean {
-    this.streamsVersion++;
-    return this.sql('UPDATE streams SET settings = ? WHERE app = ? AND stream = ?')
-      .run(JSON.stringify(settings), app, name).changes === 1;
-  }
-  stream(app: string, name: string): StreamRow | undefined {
-    const r = this.sql('SELECT * FROM streams WHERE app = ? AND stream = ?').get(app, name) as RawStream | undefined;
-    return r ? stream(r) : undefined;
-  }
-  streams(): StreamRow[] {
-    return (this.sql('SELECT * FROM streams ORDER BY app, stream').all() as RawStream[]).map(stream);
-  }
-  streamsOn(transcoder: string): StreamRow[] {
-    return (this.sql('SELECT * FROM streams WHERE transcoder = ? ORDER BY app, stream').all(transcoder) as RawStream[]).map(stream);
-  }
-  /** Each node of a role with the streams assigned to it: the light input allocation needs. */
-  loadOf(role: string): Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }> {
-    return this.sql('SELECT id, role, state, address, capacity, assigned AS used FROM nodes WHERE role = ?').all(role) as
-      Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }>;
-  }
-
-  /** Streams assigned per transcoder, for allocation. */
-  assignedCounts(): Map<string, number> {
-    const rows = this.sql('SELECT id, assigned FROM nodes WHERE assigned > 0').all() as Array<{ id: string; assigned: number }>;
-    return new Map(rows.map((r) => [r.id, r.assigned]));
-  }
-  /** Sets a stream's status and transcoder; a different transcoder is a new assignment (its epoch goes up). */
-  setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined, endingSince?: number): void {
-    this.streamsVersion++;
-    this.sql(`UPDATE streams SET epoch = CASE WHEN @t IS NOT NULL AND (transcoder IS NULL OR transcoder != @t) `
-      + `THEN epoch + 1 ELSE epoch END,
-      status = @status, transcoder = @t, ending_since = @since,
-      ended_at = CASE WHEN @status = 'live' THEN NULL ELSE ended_at END,
-      media_deleted_at = CASE WHEN @status = 'live' THEN NULL ELSE media_deleted_at END WHERE app = @app AND stream = @stream`)
-      .run({ t: transcoder ?? null, status, since: endingSince ?? null, app, stream: name });
-  }
-  setStreamOrigin(app: string, name: string, origin: string | undefined): void {
-    this.streamsVersion++;
-    this.sql('UPDATE streams SET origin = ? WHERE app = ? AND stream = ?').run(origin ?? null, app, name);
-  }
-  /** Ends every stream whose publisher left before `before` (ms): its slot is freed. Returns them. */
-  endStreams(before: number): StreamRow[] {
-    return this.transaction(() => {
-      const rows = (this.sql(`SELECT * FROM streams WHERE status = 'ending' AND ending_since < ?`).all(before) as RawStream[])
-        .map(stream);
-      const end = this.sql(
-        `UPDATE streams SET status = 'ended', ended_at = ending_since, transcoder = NULL, ending_since = NULL
-         WHERE app = ? AND stream = ?`);
-      for (const r of rows) end.run(r.app, r.stream);
-      if (rows.length > 0) this.streamsVersion++;
-      return rows;
-    });
-  }
-  /** What a stream's media takes on the storage, as its transcoder reports it. */
-  setStoredBytes(app: string, name: string, bytes: number): void {
-    this.sql('UPDATE streams SET stored_bytes = ? WHERE app = ? AND stream = ?').run(Math.round(bytes), app, name);
-  }
-  /** The media of the event that ended at `endedAt` is gone from the storage (its retention ran out); a later event is untouched. */
-  markMediaDeleted(app: string, name: string, endedAt: number, at: number): boolean {
-    this.streamsVersion++;
-    return this.sql(`UPDATE streams SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ? AND status = 'ended'
-      AND media_deleted_at IS NULL AND ended_at = ?`).run(at, app, name, endedAt).changes === 1;
-  }
-  /** The first node of a role in service whose last heartbeat said its storage is available, by id (one query). */
-  firstWithStorage(role: string): string | undefined {
-    const r = this.sql(`SELECT MIN(id) AS id FROM nodes WHERE role = ? AND state = 'inservice' AND storage_ok = 1`)
-      .get(role) as { id: string | null };
-    return r.id ?? undefined;
-  }
-  /** Ended streams whose media is still on the storage. */
-  endedWithMedia(): StreamRow[] {
-    return (this.sql(`SELECT * FROM streams WHERE status = 'ended' AND media_deleted_at IS NULL ORDER BY ended_at, app, stream`)
-      .all() as RawStream[]).map(stream);
-  }
-  deleteStream(app: string, name: string): boolean {
-    this.streamsVersion++;
-    return this.sql('DELETE FROM streams WHERE app = ? AND stream = ?').run(app, name).changes === 1;
-  }
-  upsertVersion(v: VersionRow): void {
-    this.sql(`INSERT INTO versions (app, stream, version, ended_at, stored_bytes) VALUES (?, ?, ?, ?, ?)
-      ON CONFLICT (app, stream, version) DO UPDATE SET ended_at = excluded.ended_at, stored_bytes = excluded.stored_bytes
-      WHERE versions.media_deleted_at IS NULL`).run(v.app, v.stream, v.version, Math.round(v.endedAt), v.storedBytes ?? null);
-  }
-  versionsWithMedia(): VersionRow[] {
-    return (this.sql('SELECT * FROM versions WHERE media_deleted_at IS NULL ORDER BY ended_at, app, stream, version')
-      .all() as RawVersion[]).map(version);
-  }
-  markVersionDeleted(app: string, name: string, v: number, at: number): boolean {
-    return this.sql(`UPDATE versions SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ? AND version = ?
-      AND media_deleted_at IS NULL`).run(at, app, name, v).changes === 1;
-  }
-  requestPurge(app: string, name: string, at: number): boolean {
-    this.streamsVersion++;
-    return this.sql(`UPDATE streams SET purge_requested_at = COALESCE(purge_requested_at, ?) WHERE app = ? AND stream = ?
-      AND status NOT IN ('live', 'ending')`).run(at, app, name).changes === 1;
-  }
-  purgesPending(): StreamRow[] {
-    return (this.sql('SELECT * FROM streams WHERE purge_requested_at IS NOT NULL ORDER BY purge_requested_at')
-      .all() as RawStream[]).map(stream);
-  }
-  finishPurge(app: string, name: string): boolean {
-    return this.transaction(() => {
-      this.sql('DELETE FROM versions WHERE app = ? AND stream = ?').run(app, name);
-      this.streamsVersion++;
-      return this.sql('DELETE FROM streams WHERE app = ? AND stream = ? AND purge_requested_at IS NOT NULL')
-        .run(app, name).changes === 1;
-    });
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.db.close();
-  }
+/** The controller's state: the queries, transactions over them, and what changed (for caches). */
+export interface StateStore extends StoreOps {
+  readonly engine: EngineName;
+  /** Runs `fn` as one transaction: all its changes, or none. `tx` answers inside it. */
+  transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T>;
+  /** Bumped by every change to the streams (by any controller), so views of them can be cached. */
+  readonly streamsVersion: number;
+  /** Bumped by every change to the launch configs (by any controller). */
+  readonly launchConfigsVersion: number;
+  /** Online copy of the whole state into `file` (SQLite: the database file; PostgreSQL: pg_dump's custom format). */
+  backup(file: string): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
 }

@@ -39,19 +39,20 @@ export class StreamMapsCache {
 
   constructor(private readonly store: Pick<StateStore, 'streams' | 'streamsVersion' | 'nodes'>, private readonly now = Date.now) {}
 
-  get(): StreamMaps {
+  async get(): Promise<StreamMaps> {
     const version = this.store.streamsVersion;
-    if (this.cached?.version !== version) this.cached = { version, value: streamMapsOf(this.store.streams()) };
+    if (this.cached?.version !== version) this.cached = { version, value: streamMapsOf(await this.store.streams()) };
     return this.cached.value;
   }
 
   /** An edge's maps: with the live sources. */
-  forEdges(): StreamMaps {
-    const maps = this.get();
+  async forEdges(): Promise<StreamMaps> {
     const version = this.store.streamsVersion;
     const at = this.now();
     if (this.live?.version !== version || at - this.live.at >= LIVE_TTL_MS) {
-      this.live = { version, at, value: { ...maps, live: liveSourcesOf(this.store.streams(), this.store.nodes({ role: 'transcoder' })) } };
+      const maps = await this.get();
+      this.live = { version, at, value: { ...maps, live: liveSourcesOf(await this.store.streams(),
+        await this.store.nodes({ role: 'transcoder' })) } };
     }
     return this.live.value;
   }

@@ -28,6 +28,8 @@ export interface ApiContext {
   admin: Middleware;
   /** Agents' endpoints and the origins' callbacks: the agent token. */
   agent: Middleware;
+  /** Whether this controller leads the cluster (always, alone). */
+  leads: () => boolean;
 }
 
 /** A path parameter, as a string. */

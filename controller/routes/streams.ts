@@ -36,66 +36,69 @@ function hookForm(req: Request, hook: string): PublishForm {
 export function streamRoutes(app: express.Express, c: ApiContext): void {
   const { store, admin, playback } = c;
   /** One of the API's streams (a local one is named as such: its settings are its transcoder's config's). */
-  const stored = (req: Request): StreamRow => {
+  const stored = async (req: Request): Promise<StreamRow> => {
     const [a, name] = [param(req, 'app'), param(req, 'stream')];
-    const s = store.stream(a, name);
+    const s = await store.stream(a, name);
     if (s) return s;
-    const local = playback.localStreams().find((l) => l.app === a && l.stream === name);
+    const local = (await playback.localStreams()).find((l) => l.app === a && l.stream === name);
     throw local ? new DvrError('DVR_ERR_CONFLICT', `${a}/${name} runs from transcoder '${local.transcoder ?? ''}'s own config (a local `
       + 'stream): it has no publisher and its settings are that config\'s') : new DvrError('DVR_ERR_NOT_FOUND', `no stream ${a}/${name}`);
   };
-  const playable = (req: Request): StreamRow => playback.find(param(req, 'app'), param(req, 'stream'));
+  const playable = (req: Request): Promise<StreamRow> => playback.find(param(req, 'app'), param(req, 'stream'));
 
   app.get('/api/v1/stream-defaults', admin, (_req, res) => { res.json(c.defaults); });
-  app.post('/api/v1/streams', admin, (req, res) => {
+  app.post('/api/v1/streams', admin, async (req, res) => {
     const { app: a, stream: name, settings } = newStream(req.body, c.defaults);
     const row: StreamRow = { app: a, stream: name, settings, streamKey: randomBytes(18).toString('base64url'),
       status: 'idle', transcoder: undefined, endingSince: undefined };
-    if (!store.insertStream(row)) throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid stream: $.stream: ${a}/${name} exists`);
+    if (!await store.insertStream(row)) throw new DvrError('DVR_ERR_BAD_REQUEST', `invalid stream: $.stream: ${a}/${name} exists`);
     res.status(201).json({ ...publicStream(row), streamKey: row.streamKey });
   });
-  app.get('/api/v1/streams', admin, (_req, res) => { res.json(playback.all().map(publicStream)); });
-  app.get('/api/v1/streams/:app/:stream', admin, (req, res) => { res.json(publicStream(playable(req))); });
+  app.get('/api/v1/streams', admin, async (_req, res) => { res.json((await playback.all()).map(publicStream)); });
+  app.get('/api/v1/streams/:app/:stream', admin, async (req, res) => { res.json(publicStream(await playable(req))); });
   // Its DVR settings (window, recording, storage cap, ...) and signing; a running stream's transcoder
   // applies them with its next heartbeat, without restarting the encoder.
-  app.patch('/api/v1/streams/:app/:stream', admin, (req, res) => {
-    const s = stored(req);
+  app.patch('/api/v1/streams/:app/:stream', admin, async (req, res) => {
+    const s = await stored(req);
     const settings = patchedStream(s.settings, req.body, c.defaults);
-    store.updateStreamSettings(s.app, s.stream, settings);
+    await store.updateStreamSettings(s.app, s.stream, settings);
     c.log.info({ stream: `${s.app}/${s.stream}`, changed: Object.keys(req.body as object) }, 'stream settings changed');
     res.json(publicStream({ ...s, settings }));
   });
   // ?purge=true: its media too (its directory and archived versions, removed by a transcoder), refused
   // while it runs; the answer waits a while to say what was removed (202: the removal goes on).
-  app.delete('/api/v1/streams/:app/:stream', admin, (req, res, next) => {
-    const s = stored(req);
+  app.delete('/api/v1/streams/:app/:stream', admin, async (req, res) => {
+    const s = await stored(req);
     if (req.query['purge'] !== 'true') {
-      store.deleteStream(s.app, s.stream);
+      await store.deleteStream(s.app, s.stream);
       res.status(204).end();
       return;
     }
-    c.retention.purge(s, PURGE_WAIT_MS).then((done) => {
-      if (done) res.json({ deleted: `${s.app}/${s.stream}`, removed: done.removed, bytes: done.bytes });
-      else res.status(202).json({ deleting: `${s.app}/${s.stream}`, message: 'a transcoder is removing its media; the stream is '
-        + 'listed (deleting: true) until it is done' });
-    }, next);
+    const done = await c.retention.purge(s, PURGE_WAIT_MS);
+    if (done) res.json({ deleted: `${s.app}/${s.stream}`, removed: done.removed, bytes: done.bytes });
+    else res.status(202).json({ deleting: `${s.app}/${s.stream}`, message: 'a transcoder is removing its media; the stream is '
+      + 'listed (deleting: true) until it is done' });
   });
-  app.get('/api/v1/streams/:app/:stream/publish', admin, (req, res) => { res.json({ url: c.publishing.publishUrl(stored(req)) }); });
-  app.get('/api/v1/streams/:app/:stream/playback', admin, (req, res) => { res.json(playback.edgeUrl(playable(req), 'master.m3u8')); });
-  app.get('/api/v1/streams/:app/:stream/clip', admin, (req, res) => {
-    res.json(playback.clip(playable(req), req.query['from'], req.query['duration']));
+  app.get('/api/v1/streams/:app/:stream/publish', admin, async (req, res) => {
+    res.json({ url: await c.publishing.publishUrl(await stored(req)) });
   });
-  app.get('/api/v1/recordings', admin, (_req, res) => { res.json(c.retention.list()); });
-  app.get('/api/v1/history', admin, (_req, res) => { res.json(c.heartbeats.historySnapshot()); });
+  app.get('/api/v1/streams/:app/:stream/playback', admin, async (req, res) => {
+    res.json(await playback.edgeUrl(await playable(req), 'master.m3u8'));
+  });
+  app.get('/api/v1/streams/:app/:stream/clip', admin, async (req, res) => {
+    res.json(await playback.clip(await playable(req), req.query['from'], req.query['duration']));
+  });
+  app.get('/api/v1/recordings', admin, async (_req, res) => { res.json(await c.retention.list()); });
+  app.get('/api/v1/history', admin, async (_req, res) => { res.json(await c.heartbeats.historySnapshot()); });
 
   // Origin callbacks (nginx-rtmp on_publish / on_publish_done, form-encoded). The origin that took
   // the publisher names itself (its hook URL's node=); its transcoder pulls there.
-  app.post('/api/v1/hooks/publish', c.agent, (req, res) => {
-    c.publishing.authorize(hookForm(req, 'publish'), typeof req.query['node'] === 'string' ? req.query['node'] : undefined);
+  app.post('/api/v1/hooks/publish', c.agent, async (req, res) => {
+    await c.publishing.authorize(hookForm(req, 'publish'), typeof req.query['node'] === 'string' ? req.query['node'] : undefined);
     res.status(200).end();
   });
-  app.post('/api/v1/hooks/publish-done', c.agent, (req, res) => {
-    c.publishing.publishDone(hookForm(req, 'publish-done'));
+  app.post('/api/v1/hooks/publish-done', c.agent, async (req, res) => {
+    await c.publishing.publishDone(hookForm(req, 'publish-done'));
     res.status(200).end();
   });
 }

@@ -87,7 +87,7 @@ describe('the controller refuses bad requests with a 4xx and stays up', function
       assert.equal(r.status, 400, r.body);
       assert.match(r.body, field);
     }
-    assert.equal(c.store.node('hb1'), undefined);
+    assert.equal(await c.store.node('hb1'), undefined);
     const ok = await raw(port, 'POST', '/api/v1/nodes/hb1/heartbeat', agentJson,
       JSON.stringify({ nodeId: 'hb1', role: 'edge', system: { cpuLoadPercent: null }, connections: 3 }));
     assert.equal(ok.status, 200, ok.body);

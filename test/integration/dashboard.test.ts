@@ -53,7 +53,7 @@ describe('dashboard (headless Chromium against the controller)', function () {
     // cam2 is live on tc-a; cam3 was published, its publisher left and the reconnect grace passed:
     // only cam2 counts against tc-a's capacity.
     const hook = async (name: string, stream: string): Promise<number> => {
-      const key = c.store.stream('live', stream)?.streamKey ?? '';
+      const key = (await c.store.stream('live', stream))?.streamKey ?? '';
       return (await fetch(`${base}/api/v1/hooks/${name}`, { method: 'POST', headers: { authorization: `Bearer ${c.agentToken}` },
         body: new URLSearchParams({ app: 'live', name: stream, key }) })).status;
     };
@@ -72,7 +72,7 @@ describe('dashboard (headless Chromium against the controller)', function () {
         local: { format: 'fmp4', mode: 'transcode', segmentSeconds: 2, ladder: [{ name: 'r360', height: 360 }, { name: 'audio' }],
           dvr: { windowSeconds: 1800 } } }] }), 200);
     assert.equal(await hook('publish-done', 'cam3'), 200);
-    c.sweep(Date.now() + 31_000);
+    await c.sweep(Date.now() + 31_000);
   });
 
   after(async () => {

@@ -1,0 +1,418 @@
+// The cluster's engine: the controllers' state in PostgreSQL (DVR_DATABASE_URL), shared by every
+// controller of the cluster. Times are milliseconds in BIGINT columns, JSON is kept as text (as in
+// SQLite, so a row reads the same from both). Each controller follows the others' changes of the
+// streams and launch configs by LISTEN (its caches are keyed by the versions this bumps); the leader
+// lease runs on the database's clock, so controllers' clocks may differ.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { DvrError } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import type {
+  ControllerRow, Lease, NodeRow, NodeState, ScaleEvent, StateStore, StoreOps, StreamOptions, StreamRow, VersionRow,
+} from '../store.js';
+import { POSTGRES_BASELINE_VERSION, SCHEMA_VERSION, postgresMigration } from './migrations.js';
+import { node, stream, version, type RawNode, type RawStream, type RawVersion } from './rows.js';
+
+/** BIGINT and COUNT(*) come back as numbers: every one of ours (milliseconds, bytes) is below 2^53. */
+const TYPES = { getTypeParser: (oid: number, format?: string): ((v: string) => unknown) =>
+  (oid === 20 ? Number : pg.types.getTypeParser(oid, format as 'text')) as (v: string) => unknown };
+
+/** The key of the advisory locks: migrations (session) and allocations (transaction). */
+const MIGRATION_LOCK = 7_400_001;
+const ALLOCATION_LOCK = 7_400_002;
+
+/** The database's clock, in milliseconds. */
+const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+
+type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+type Changed = (table: 'streams' | 'launch_configs') => void;
+
+/** `?` placeholders (the queries' text, shared in spirit with SQLite's) as PostgreSQL's `$n`. */
+const numbered = new Map<string, string>();
+function pgText(sql: string): string {
+  let t = numbered.get(sql);
+  if (t === undefined) {
+    let n = 0;
+    t = sql.replace(/\?/g, () => `$${++n}`);
+    numbered.set(sql, t);
+  }
+  return t;
+}
+
+/** The queries over a pool (each its own transaction) or over one client (inside a transaction). */
+class PgQueries implements StoreOps {
+  constructor(protected readonly db: Queryable, protected readonly changed: Changed) {}
+
+  private async rows<R>(sql: string, params: unknown[] = []): Promise<R[]> {
+    return (await this.db.query<R & pg.QueryResultRow>(pgText(sql), params)).rows;
+  }
+  private async count(sql: string, params: unknown[] = []): Promise<number> {
+    return (await this.db.query(pgText(sql), params)).rowCount ?? 0;
+  }
+
+  // Launch configs
+  async putLaunchConfig(name: string, body: unknown): Promise<boolean> {
+    const made = await this.count('INSERT INTO launch_configs (name, body, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING',
+      [name, JSON.stringify(body), Date.now()]) === 1;
+    if (made) this.changed('launch_configs');
+    return made;
+  }
+  async replaceLaunchConfig(name: string, body: unknown): Promise<boolean> {
+    const [r] = await this.rows<{ made: boolean }>(`INSERT INTO launch_configs (name, body, created_at) VALUES (?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET body = excluded.body RETURNING (xmax = 0) AS made`, [name, JSON.stringify(body), Date.now()]);
+    this.changed('launch_configs');
+    return r?.made === true;
+  }
+  async launchConfigs(): Promise<Array<{ name: string; body: unknown }>> {
+    return (await this.rows<{ name: string; body: string }>('SELECT name, body FROM launch_configs ORDER BY name'))
+      .map((r) => ({ name: r.name, body: JSON.parse(r.body) as unknown }));
+  }
+  async deleteLaunchConfig(name: string): Promise<boolean> {
+    const gone = await this.count('DELETE FROM launch_configs WHERE name = ?', [name]) === 1;
+    if (gone) this.changed('launch_configs');
+    return gone;
+  }
+
+  // Nodes
+  async upsertNode(n: NodeRow): Promise<void> {
+    await this.upsertNodes([n]);
+  }
+  /** One statement for the lot: the rows as arrays, unnested. */
+  async upsertNodes(rows: readonly NodeRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const last = [...new Map(rows.map((n) => [n.id, n])).values()];
+    const col = <T>(f: (n: NodeRow) => T): T[] => last.map(f);
+    await this.db.query(`INSERT INTO nodes (id, role, state, address, capacity, last_heartbeat, metrics, since, storage_ok)
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[], $8::bigint[], $9::int[])
+      ON CONFLICT (id) DO UPDATE SET role = excluded.role, state = excluded.state, address = excluded.address,
+        capacity = excluded.capacity, last_heartbeat = excluded.last_heartbeat, metrics = excluded.metrics, since = excluded.since,
+        storage_ok = excluded.storage_ok`,
+    [col((n) => n.id), col((n) => n.role), col((n) => n.state), col((n) => n.address), col((n) => n.capacity),
+      col((n) => n.lastHeartbeat), col((n) => JSON.stringify(n.metrics ?? null)), col((n) => n.since),
+      col((n) => (n.metrics?.storage?.available === true ? 1 : 0))]);
+  }
+  async node(id: string): Promise<NodeRow | undefined> {
+    const [r] = await this.rows<RawNode>('SELECT * FROM nodes WHERE id = ?', [id]);
+    return r ? node(r) : undefined;
+  }
+  async nodes(filter: { role?: string; state?: string } = {}): Promise<NodeRow[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (filter.role !== undefined) { where.push('role = ?'); params.push(filter.role); }
+    if (filter.state !== undefined) { where.push('state = ?'); params.push(filter.state); }
+    return (await this.rows<RawNode>(`SELECT * FROM nodes${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`,
+      params)).map(node);
+  }
+  async setNodeState(id: string, state: NodeState): Promise<void> {
+    await this.count('UPDATE nodes SET state = ? WHERE id = ?', [state, id]);
+  }
+
+  // Scale events
+  async addScaleEvent(e: ScaleEvent): Promise<void> {
+    await this.count('INSERT INTO scale_events (role, at, action, count, reason, nodes) VALUES (?, ?, ?, ?, ?, ?)',
+      [e.role, e.at, e.action, e.count, e.reason, JSON.stringify(e.nodes)]);
+  }
+  async scaleEvents(limit = 100): Promise<ScaleEvent[]> {
+    return (await this.rows<Omit<ScaleEvent, 'nodes'> & { nodes: string }>(
+      'SELECT role, at, action, count, reason, nodes FROM scale_events ORDER BY id DESC LIMIT ?', [limit]))
+      .map((e) => ({ ...e, nodes: JSON.parse(e.nodes) as string[] }));
+  }
+  async lastScaleAt(role: string): Promise<number> {
+    const [r] = await this.rows<{ at: number | null }>('SELECT MAX(at) AS at FROM scale_events WHERE role = ?', [role]);
+    return r?.at ?? 0;
+  }
+
+  // Streams
+  private async streamChange(sql: string, params: unknown[]): Promise<number> {
+    const n = await this.count(sql, params);
+    if (n > 0) this.changed('streams');
+    return n;
+  }
+  async insertStream(s: StreamRow): Promise<boolean> {
+    return await this.streamChange(`INSERT INTO streams (app, stream, settings, stream_key, status, transcoder, ending_since)
+      VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (app, stream) DO NOTHING`, [s.app, s.stream, JSON.stringify(s.settings), s.streamKey,
+      s.status, s.transcoder ?? null, s.endingSince ?? null]) === 1;
+  }
+  async updateStreamSettings(app: string, name: string, settings: StreamOptions): Promise<boolean> {
+    return await this.streamChange('UPDATE streams SET settings = ? WHERE app = ? AND stream = ?',
+      [JSON.stringify(settings), app, name]) === 1;
+  }
+  async stream(app: string, name: string): Promise<StreamRow | undefined> {
+    const [r] = await this.rows<RawStream>('SELECT * FROM streams WHERE app = ? AND stream = ?', [app, name]);
+    return r ? stream(r) : undefined;
+  }
+  async streams(): Promise<StreamRow[]> {
+    return (await this.rows<RawStream>('SELECT * FROM streams ORDER BY app, stream')).map(stream);
+  }
+  async streamsOn(transcoder: string): Promise<StreamRow[]> {
+    return (await this.rows<RawStream>('SELECT * FROM streams WHERE transcoder = ? ORDER BY app, stream', [transcoder])).map(stream);
+  }
+  async loadOf(role: string): Promise<Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }>> {
+    return this.rows('SELECT id, role, state, address, capacity, assigned AS used FROM nodes WHERE role = ?', [role]);
+  }
+  async assignedCounts(): Promise<Map<string, number>> {
+    const rows = await this.rows<{ id: string; assigned: number }>('SELECT id, assigned FROM nodes WHERE assigned > 0');
+    return new Map(rows.map((r) => [r.id, r.assigned]));
+  }
+  async setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined,
+    endingSince?: number): Promise<void> {
+    await this.streamChange(`UPDATE streams SET epoch = CASE WHEN $1::text IS NOT NULL AND (transcoder IS NULL OR transcoder != $1)
+      THEN epoch + 1 ELSE epoch END,
+      status = $2, transcoder = $1, ending_since = $3,
+      ended_at = CASE WHEN $2 = 'live' THEN NULL ELSE ended_at END,
+      media_deleted_at = CASE WHEN $2 = 'live' THEN NULL ELSE media_deleted_at END WHERE app = $4 AND stream = $5`,
+    [transcoder ?? null, status, endingSince ?? null, app, name]);
+  }
+  async setStreamOrigin(app: string, name: string, origin: string | undefined): Promise<void> {
+    await this.streamChange('UPDATE streams SET origin = ? WHERE app = ? AND stream = ?', [origin ?? null, app, name]);
+  }
+  async endStreams(before: number): Promise<StreamRow[]> {
+    // The rows as they were (their transcoder named), ended in the same statement.
+    const rows = (await this.rows<RawStream>(`WITH old AS (SELECT * FROM streams WHERE status = 'ending' AND ending_since < ? FOR UPDATE)
+      UPDATE streams s SET status = 'ended', ended_at = s.ending_since, transcoder = NULL, ending_since = NULL
+      FROM old WHERE s.app = old.app AND s.stream = old.stream RETURNING old.*`, [before])).map(stream);
+    if (rows.length > 0) this.changed('streams');
+    return rows;
+  }
+  async setStoredBytes(app: string, name: string, bytes: number): Promise<void> {
+    await this.count('UPDATE streams SET stored_bytes = ? WHERE app = ? AND stream = ?', [Math.round(bytes), app, name]);
+  }
+  async markMediaDeleted(app: string, name: string, endedAt: number, at: number): Promise<boolean> {
+    return await this.streamChange(`UPDATE streams SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ?
+      AND status = 'ended' AND media_deleted_at IS NULL AND ended_at = ?`, [at, app, name, endedAt]) === 1;
+  }
+  async firstWithStorage(role: string): Promise<string | undefined> {
+    const [r] = await this.rows<{ id: string | null }>(
+      `SELECT MIN(id) AS id FROM nodes WHERE role = ? AND state = 'inservice' AND storage_ok = 1`, [role]);
+    return r?.id ?? undefined;
+  }
+  async endedWithMedia(): Promise<StreamRow[]> {
+    return (await this.rows<RawStream>(`SELECT * FROM streams WHERE status = 'ended' AND media_deleted_at IS NULL
+      ORDER BY ended_at, app, stream`)).map(stream);
+  }
+  async deleteStream(app: string, name: string): Promise<boolean> {
+    return await this.streamChange('DELETE FROM streams WHERE app = ? AND stream = ?', [app, name]) === 1;
+  }
+  async upsertVersion(v: VersionRow): Promise<void> {
+    await this.count(`INSERT INTO versions (app, stream, version, ended_at, stored_bytes) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (app, stream, version) DO UPDATE SET ended_at = excluded.ended_at, stored_bytes = excluded.stored_bytes
+      WHERE versions.media_deleted_at IS NULL`, [v.app, v.stream, v.version, Math.round(v.endedAt), v.storedBytes ?? null]);
+  }
+  async versionsWithMedia(): Promise<VersionRow[]> {
+    return (await this.rows<RawVersion>('SELECT * FROM versions WHERE media_deleted_at IS NULL ORDER BY ended_at, app, stream, version'))
+      .map(version);
+  }
+  async markVersionDeleted(app: string, name: string, v: number, at: number): Promise<boolean> {
+    return await this.count(`UPDATE versions SET media_deleted_at = ?, stored_bytes = 0 WHERE app = ? AND stream = ? AND version = ?
+      AND media_deleted_at IS NULL`, [at, app, name, v]) === 1;
+  }
+  async requestPurge(app: string, name: string, at: number): Promise<boolean> {
+    return await this.streamChange(`UPDATE streams SET purge_requested_at = COALESCE(purge_requested_at, ?) WHERE app = ? AND stream = ?
+      AND status NOT IN ('live', 'ending')`, [at, app, name]) === 1;
+  }
+  async purgesPending(): Promise<StreamRow[]> {
+    return (await this.rows<RawStream>('SELECT * FROM streams WHERE purge_requested_at IS NOT NULL ORDER BY purge_requested_at'))
+      .map(stream);
+  }
+  async finishPurge(app: string, name: string): Promise<boolean> {
+    // One statement: the versions and the row go together.
+    return await this.streamChange(`WITH v AS (DELETE FROM versions WHERE app = $1 AND stream = $2)
+      DELETE FROM streams WHERE app = $1 AND stream = $2 AND purge_requested_at IS NOT NULL`, [app, name]) === 1;
+  }
+
+  // Several controllers
+  async lockAllocation(): Promise<void> {
+    await this.db.query('SELECT pg_advisory_xact_lock($1)', [ALLOCATION_LOCK]);
+  }
+  async lead(holder: string, ttlMs: number): Promise<Lease> {
+    await this.db.query(`INSERT INTO leases AS l (name, holder, term, expires_at) VALUES ('leader', $1, 1, ${NOW_MS} + $2)
+      ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at,
+        term = CASE WHEN l.holder = excluded.holder AND l.expires_at > ${NOW_MS} THEN l.term ELSE l.term + 1 END
+      WHERE l.holder = excluded.holder OR l.expires_at <= ${NOW_MS}`, [holder, ttlMs]);
+    const [l] = await this.rows<Lease>(`SELECT holder, term, expires_at AS "expiresAt" FROM leases WHERE name = 'leader'`);
+    return l as Lease;
+  }
+  async holdsLease(holder: string, term: number): Promise<boolean> {
+    return (await this.rows(`SELECT 1 FROM leases WHERE name = 'leader' AND holder = ? AND term = ? AND expires_at > ${NOW_MS}
+      FOR SHARE`, [holder, term])).length === 1;
+  }
+  async resign(holder: string): Promise<void> {
+    await this.count(`UPDATE leases SET expires_at = 0 WHERE name = 'leader' AND holder = ?`, [holder]);
+  }
+  async seeController(c: ControllerRow): Promise<void> {
+    await this.count(`INSERT INTO controllers (id, url, started_at, last_seen) VALUES (?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET url = excluded.url, started_at = excluded.started_at, last_seen = excluded.last_seen`,
+    [c.id, c.url, c.startedAt, c.lastSeen]);
+  }
+  async controllers(): Promise<ControllerRow[]> {
+    return this.rows(`SELECT id, url, started_at AS "startedAt", last_seen AS "lastSeen" FROM controllers ORDER BY id`);
+  }
+  async sharedSecret(name: string, generated: string): Promise<string> {
+    const [r] = await this.rows<{ value: string }>(`WITH put AS (INSERT INTO secrets (name, value) VALUES ($1, $2)
+      ON CONFLICT (name) DO NOTHING RETURNING value) SELECT value FROM put UNION ALL SELECT value FROM secrets WHERE name = $1`,
+    [name, generated]);
+    return (r as { value: string }).value;
+  }
+}
+
+export interface PostgresOptions {
+  url: string;
+  log: Logger;
+  /** How long a query may wait for a connection, and a statement may run (ms). */
+  timeoutMs?: number;
+}
+
+/** The cluster's engine: a pool of connections, and one more that listens for the other controllers' changes. */
+export class PostgresStore extends PgQueries implements StateStore {
+  readonly engine = 'postgres';
+  streamsVersion = 0;
+  launchConfigsVersion = 0;
+  private listener: pg.Client | undefined;
+  private closed = false;
+  private relisten: NodeJS.Timeout | undefined;
+
+  private constructor(private readonly pool: pg.Pool, private readonly o: PostgresOptions) {
+    super(pool, (table) => this.bump(table));
+  }
+
+  private bump(table: 'streams' | 'launch_configs'): void {
+    if (table === 'streams') this.streamsVersion++;
+    else this.launchConfigsVersion++;
+  }
+
+  /** Connects, brings the schema to this controller's version, and starts listening. */
+  static async open(o: PostgresOptions): Promise<PostgresStore> {
+    const timeout = o.timeoutMs ?? 5000;
+    const pool = new pg.Pool({ connectionString: o.url, types: TYPES, max: 10, connectionTimeoutMillis: timeout,
+      statement_timeout: timeout, idleTimeoutMillis: 30_000, application_name: 'dvr-controller' });
+    // A connection that breaks while idle is the pool's to replace; the next query says what went wrong.
+    pool.on('error', (err) => o.log.warn({ err: err.message }, 'a PostgreSQL connection failed'));
+    try {
+      await migrate(pool, redact(o.url));
+    } catch (err) {
+      await pool.end();
+      throw err instanceof DvrError ? err : new DvrError('DVR_ERR_CONFIG',
+        `DVR_DATABASE_URL (${redact(o.url)}): ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const s = new PostgresStore(pool, o);
+    await s.listen();
+    return s;
+  }
+
+  /** LISTEN on its own connection; when it breaks, every cache is made stale and it connects again. */
+  private async listen(): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ connectionString: this.o.url, types: TYPES, connectionTimeoutMillis: this.o.timeoutMs ?? 5000 });
+    const again = (err?: Error): void => {
+      if (this.listener !== client || this.closed) return;
+      this.listener = undefined;
+      this.bump('streams');
+      this.bump('launch_configs');
+      if (err) this.o.log.warn({ err: err.message }, 'PostgreSQL notifications lost: listening again');
+      client.end().catch(() => undefined);
+      this.relisten = setTimeout(() => { void this.listen().catch(() => again()); }, 1000);
+      this.relisten.unref();
+    };
+    this.listener = client;
+    client.on('error', again);
+    client.on('end', () => again());
+    client.on('notification', (m) => {
+      if (m.payload === 'streams' || m.payload === 'launch_configs') this.bump(m.payload);
+    });
+    try {
+      await client.connect();
+      await client.query('LISTEN dvr_changes');
+    } catch (err) {
+      again(err instanceof Error ? err : new Error(String(err)));
+    }
+    // What changed while nobody listened.
+    this.bump('streams');
+    this.bump('launch_configs');
+  }
+
+  async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(new PgQueries(client, (table) => this.bump(table)));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (e) {
+        broken = e instanceof Error ? e : new Error(String(e));
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** pg_dump's custom format (pg_restore reads it); the password goes in the environment, not on the command line. */
+  async backup(file: string): Promise<void> {
+    await promisify(execFile)('pg_dump', ['--format=custom', `--file=${file}`, '--no-owner', `--dbname=${redact(this.o.url, '')}`],
+      { env: { ...process.env, ...passwordEnv(this.o.url) }, timeout: 600_000 });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.relisten);
+    const l = this.listener;
+    this.listener = undefined;
+    await l?.end().catch(() => undefined);
+    await this.pool.end();
+  }
+}
+
+/** Applies what the database lacks, one version per transaction, under a lock (controllers that start together take turns). */
+async function migrate(pool: pg.Pool, where: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await client.query('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)');
+    const [row] = (await client.query<{ version: number }>('SELECT version FROM schema_version')).rows;
+    const current = row?.version ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new DvrError('DVR_ERR_CONFIG', `${where}: its schema is version ${current}, newer than this controller knows `
+        + `(${SCHEMA_VERSION}); run the release that wrote it, or restore a backup taken before the upgrade`);
+    }
+    for (let v = current === 0 ? POSTGRES_BASELINE_VERSION : current + 1; v <= SCHEMA_VERSION; v++) {
+      await client.query('BEGIN');
+      await client.query(postgresMigration(v));
+      await client.query('DELETE FROM schema_version');
+      await client.query('INSERT INTO schema_version (version) VALUES ($1)', [v]);
+      await client.query('COMMIT');
+    }
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    client.release();
+  }
+}
+
+/** The URL without its password (for messages), or with another in its place. */
+export function redact(url: string, mask = '***'): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = mask;
+    return u.toString().replace(/:@/, '@');
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+/** The URL's password as libpq reads it from the environment. */
+function passwordEnv(url: string): NodeJS.ProcessEnv {
+  try {
+    const p = new URL(url).password;
+    return p ? { PGPASSWORD: decodeURIComponent(p) } : {};
+  } catch {
+    return {};
+  }
+}
