@@ -103,6 +103,8 @@ export class Appliance {
       dataDir: path.join(o.dataDir, 'controller'), host: o.apiHost, port: o.apiPort, log: this.log,
       ...(o.adminToken !== undefined ? { adminToken: o.adminToken } : {}),
       ...(o.streamDefaults !== undefined ? { streamDefaults: o.streamDefaults } : {}),
+      // DVR_DATABASE_URL: the appliance's state in PostgreSQL too (SQLite, in the data directory, otherwise).
+      ...(process.env['DVR_DATABASE_URL'] ? { databaseUrl: process.env['DVR_DATABASE_URL'] } : {}),
       ...controllerTimings(), originRtmpPort: o.rtmpPort, edgeHttpPort: o.port, endGraceSeconds: o.reconnectGraceSeconds,
       // Its roles' capacities (the transcoder takes four publishers) until an admin stores another.
       initialLaunchConfig: path.join(LAUNCH_CONFIG_DIR, 'single-machine.json'),

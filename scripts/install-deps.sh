@@ -45,6 +45,12 @@ if [ "$LAB" -eq 1 ]; then
   # The publisher's burnt-in clock (ffmpeg's drawtext finds a font through fontconfig).
   fc-list 2>/dev/null | grep -q . || need+=(fonts-dejavu-core fontconfig)
 fi
+# The cluster's controllers share their state in PostgreSQL: the lab runs one, the tests start their own.
+if [ "$LAB" -eq 1 ] || [ "$TEST" -eq 1 ]; then
+  compgen -G '/usr/lib/postgresql/*/bin/pg_ctl' >/dev/null || need+=(postgresql)
+  command -v pg_dump >/dev/null 2>&1 || need+=(postgresql-client)
+  command -v runuser >/dev/null 2>&1 || need+=(util-linux)
+fi
 if [ "$TEST" -eq 1 ]; then
   command -v nfs-ls >/dev/null 2>&1 || need+=(libnfs-utils)
   command -v ansible-playbook >/dev/null 2>&1 || need+=(ansible-core)
@@ -72,7 +78,7 @@ else
   dpkg-query -W -f='${Status}' nginx-light nginx-core nginx 2>/dev/null | grep -q 'install ok installed' && nginx_was_installed=1
   say "installing ${need[*]} from Debian (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
-  # The packages' own services (sshd on :22, a system nginx, ganesha) are not wanted: the appliance
+  # The packages' own services (sshd on :22, a system nginx, ganesha, postgresql) are not wanted: the appliance
   # and the tests start their own instances. policy-rc.d stops the install from starting them.
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d

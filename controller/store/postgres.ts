@@ -408,7 +408,7 @@ export function redact(url: string, mask = '***'): string {
 }
 
 /** The URL's password as libpq reads it from the environment. */
-function passwordEnv(url: string): NodeJS.ProcessEnv {
+export function passwordEnv(url: string): NodeJS.ProcessEnv {
   try {
     const p = new URL(url).password;
     return p ? { PGPASSWORD: decodeURIComponent(p) } : {};

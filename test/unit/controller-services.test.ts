@@ -43,18 +43,27 @@ function stream(name: string, over: Partial<StreamRow> = {}, settings: Record<st
     streamKey: `key-of-${name}-0123456789`, status: 'idle', transcoder: undefined, endingSince: undefined, ...over };
 }
 
+/** The database the PostgreSQL suite's last store opened. */
+let lastUrl = '';
+
 /** Each engine, as the suite opens a store of it (a fresh one per test). */
 const ENGINES: Array<[name: string, setup: () => () => Promise<StateStore>]> = [
   ['SQLite', () => () => Promise.resolve(openSqliteStore(':memory:'))],
   ['PostgreSQL', () => {
     const database = usePostgres();
-    return async () => PostgresStore.open({ url: await database(), log: silentLogger() });
+    return async () => {
+      const url = await database();
+      lastUrl = url;
+      return PostgresStore.open({ url, log: silentLogger() });
+    };
   }],
 ];
 
 for (const [engine, setup] of ENGINES) describe(`the controller's services (no HTTP, a real store: ${engine})`, function () {
   const open = setup();
   let store: StateStore;
+  /** The URL of the test's PostgreSQL database (a second connection to it). */
+  let reopen: () => Promise<string> = () => Promise.reject(new Error('no database'));
   let now: number;
   let heartbeats: Heartbeats;
   let publishing: Publishing;
@@ -73,6 +82,7 @@ for (const [engine, setup] of ENGINES) describe(`the controller's services (no H
   });
   beforeEach(async () => {
     store = await open();
+    reopen = () => Promise.resolve(lastUrl);
     now = T0;
     const log = silentLogger();
     metrics = controllerMetrics(store);
@@ -247,6 +257,41 @@ for (const [engine, setup] of ENGINES) describe(`the controller's services (no H
     await store.setNodeState('tc-2', 'draining');
     assert.equal(await store.firstWithStorage('transcoder'), undefined, 'none in service reaches it');
   });
+
+  it('the leader lease: one holder at a time, a new term at each change, and a term that ended fences what its holder does', async () => {
+    const first = await store.lead('a#1', 400);
+    assert.deepEqual([first.holder, first.term], ['a#1', 1]);
+    assert.equal((await store.lead('b#1', 400)).holder, 'a#1', 'not while a\'s lease runs');
+    await new Promise<void>((resolve) => { setTimeout(resolve, 500); });
+    assert.deepEqual([(await store.lead('b#1', 60_000)).holder, (await store.lead('b#1', 60_000)).term], ['b#1', 2]);
+    assert.equal(await store.transaction((tx) => tx.holdsLease('a#1', 1)), false, 'a\'s term is over');
+    assert.equal(await store.transaction((tx) => tx.holdsLease('b#1', 2)), true);
+    await store.resign('b#1');
+    assert.deepEqual([(await store.lead('a#2', 60_000)).holder, (await store.lead('a#2', 60_000)).term], ['a#2', 3],
+      'a controller that stops gives the lease up at once');
+  });
+
+  it('a takeover waits for the leader\'s transaction in flight: what the old term does commits before the new term starts',
+    async function () {
+      if (engine !== 'PostgreSQL') this.skip(); // SQLite: one controller, its transactions one at a time.
+      const other = await PostgresStore.open({ url: await reopen(), log: silentLogger() });
+      try {
+        await store.lead('a#1', 300);
+        let tookOver = false;
+        let takeover: Promise<unknown> | undefined;
+        await store.transaction(async (tx) => {
+          assert.equal(await tx.holdsLease('a#1', 1), true);
+          await new Promise<void>((resolve) => { setTimeout(resolve, 400); }); // the lease runs out meanwhile
+          takeover = other.lead('b#1', 60_000).then((l) => { tookOver = l.holder === 'b#1'; });
+          await new Promise<void>((resolve) => { setTimeout(resolve, 300); });
+          assert.equal(tookOver, false, 'the lease cannot change hands while the old term\'s transaction runs');
+        });
+        await takeover;
+        assert.equal(tookOver, true);
+      } finally {
+        await other.close();
+      }
+    });
 
   it('a database of an older schema gains what the heartbeats need (from the figures its nodes last sent) and what controllers '
     + 'share', async function () {
