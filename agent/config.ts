@@ -28,7 +28,8 @@ export interface AgentConfig {
   spoolRoot: string;
   /** pid files and encoder logs. */
   stateDir: string;
-  controller?: { url: string; agentToken?: string };
+  /** The controller; `fallbackUrls`: the cluster's other controllers, tried in turn when one does not answer. */
+  controller?: { url: string; agentToken?: string; fallbackUrls?: string[] };
   /**
    * Transcoders: the live view edges read each stream's newest playlists and segments from when the
    * storage stalls (agent/transcoder/live-view-server.ts), on an address the edges reach. Its key
@@ -86,7 +87,8 @@ const schema = {
     spoolRoot: { type: 'string', pattern: '^/' },
     stateDir: { type: 'string', pattern: '^/' },
     controller: { type: 'object', additionalProperties: false, required: ['url'], properties: {
-      url: { type: 'string', pattern: '^https?://' }, agentToken: { type: 'string', minLength: 16 } } },
+      url: { type: 'string', pattern: '^https?://' }, agentToken: { type: 'string', minLength: 16 },
+      fallbackUrls: { type: 'array', maxItems: 8, items: { type: 'string', pattern: '^https?://' } } } },
     liveView: { type: 'object', additionalProperties: false, required: ['host', 'port'], properties: {
       host: { type: 'string', minLength: 1 }, port: { type: 'integer', minimum: 0, maximum: 65535 } } },
     liveFallback: { type: 'object', additionalProperties: false, required: ['flagFile'], properties: {

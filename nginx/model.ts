@@ -112,6 +112,11 @@ export interface OriginModel extends Common {
   apps: string[];
   /** Base URL of the controller; publish callbacks go to <url>/api/v1/hooks/... */
   controllerUrl: string;
+  /**
+   * The cluster's other controllers: the callbacks then go through this nginx's status listener to
+   * all of them, the next one asked when one does not answer.
+   */
+  controllerFallbackUrls?: string[];
   /** Authenticates the callbacks to the controller. */
   hookToken: string;
   /** The controller's name for this node: the callbacks say which origin the publisher reached. */

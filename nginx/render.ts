@@ -592,10 +592,35 @@ function segmenter(s: OriginSegmenter | undefined, app: string): Node[] {
   ];
 }
 
+/** Where the origin's callbacks go through to several controllers: a location on its status listener. */
+const CONTROLLERS_PATH = '/_dvr_controllers';
+
+/**
+ * The origin's way to several controllers (nginx-rtmp's callbacks take one URL): an upstream of them
+ * all, the next one asked when one refuses the connection, times out or answers 502-504 (a publish's
+ * allocation may be asked twice: it finds the same transcoder). Only this machine may use it.
+ */
+function controllersProxy(m: OriginModel): { base: string; upstream: Node[]; location: Node[] } {
+  const urls = [m.controllerUrl, ...m.controllerFallbackUrls ?? []].map((u) => new URL(u));
+  if (urls.length < 2) return { base: m.controllerUrl.replace(/\/+$/, ''), upstream: [], location: [] };
+  const first = urls[0] as URL;
+  const local = m.statusListen.host === '0.0.0.0' || m.statusListen.host === '::' ? '127.0.0.1' : m.statusListen.host;
+  const port = (u: URL): string => u.port || (u.protocol === 'https:' ? '443' : '80');
+  return {
+    base: `http://${urlHost(local)}:${m.statusListen.port}${CONTROLLERS_PATH}`,
+    upstream: [b('upstream dvr_controllers', ...urls.map((u) => `server ${u.hostname}:${port(u)} max_fails=1 fail_timeout=5s;`))],
+    location: [b(`location ${CONTROLLERS_PATH}/`, 'allow 127.0.0.1;', 'allow ::1;', `allow ${local};`, 'deny all;',
+      `proxy_pass ${first.protocol}//dvr_controllers${first.pathname.replace(/\/+$/, '')}/;`,
+      ...(first.protocol === 'https:' ? ['proxy_ssl_server_name on;'] : []),
+      'proxy_next_upstream error timeout http_502 http_503 http_504 non_idempotent;',
+      `proxy_next_upstream_tries ${urls.length};`, 'proxy_connect_timeout 2s;', 'proxy_send_timeout 5s;', 'proxy_read_timeout 5s;')],
+  };
+}
+
 export function renderOrigin(m: OriginModel): string {
   const node = m.nodeId === undefined ? '' : `&node=${encodeURIComponent(m.nodeId)}`;
-  const hook = (name: string): string =>
-    `${m.controllerUrl.replace(/\/+$/, '')}/api/v1/hooks/${name}?token=${encodeURIComponent(m.hookToken)}${node}`;
+  const controllers = controllersProxy(m);
+  const hook = (name: string): string => `${controllers.base}/api/v1/hooks/${name}?token=${encodeURIComponent(m.hookToken)}${node}`;
   const apps = m.apps.map((app) => b(`application ${app}`,
     'live on;',
     'record off;',
@@ -613,7 +638,8 @@ export function renderOrigin(m: OriginModel): string {
     '',
     b('http', 'access_log off;',
       ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${q(`${m.prefix}/tmp/${t}`)};`),
-      b('server', listen(m.statusListen), statusLocation(m),
+      ...controllers.upstream,
+      b('server', listen(m.statusListen), statusLocation(m), ...controllers.location,
         // Publishers and players per stream, for the agent's heartbeat and for sysadmins.
         b('location = /rtmp_stat', 'rtmp_stat all;', ...m.statusAllow.map((a) => `allow ${a};`), 'deny all;'),
         b('location /', 'return 404;')))]);

@@ -18,7 +18,7 @@ export interface Inventory {
   networks: { writers: string[]; readers?: string[]; publishers?: string[] };
   storage: { server?: string; backend: 'kernel' | 'ganesha'; export: string; root: string; mount: boolean;
     transport: 'nfs' | 'sshfs'; sshfs?: { identityFile: string; user: string } };
-  controller?: { url: string; agentTokenFile?: string; signingSecretFile?: string };
+  controller?: { url: string; fallbackUrls?: string[]; agentTokenFile?: string; signingSecretFile?: string };
   http: { port: number };
   timeshift: { port: number; maxClipSeconds: number; maxClips: number; cacheMaxSizeMb: number };
   liveView: { port: number };

@@ -113,6 +113,7 @@ export function nginxModel(inv: Inventory, h: InventoryHost, role: 'edge' | 'rel
       return { ...common, workerProcesses: 1, role, rtmpListen: { host: h.address, port: inv.rtmp.port },
         statusListen: { host: h.address, port: inv.http.port }, apps: ['live'],
         controllerUrl: need(inv.controller, 'controller').url.replace(/\/+$/, ''), hookToken: need(inputs.agentToken, 'the agent token'),
+        ...(inv.controller?.fallbackUrls?.length ? { controllerFallbackUrls: inv.controller.fallbackUrls } : {}),
         publishAllow: inv.networks.publishers ?? ['all'], playAllow: inv.networks.writers,
         rtmpModulePath: RTMP_MODULE_PATH, nodeId: h.name, ...(segmenter ? { segmenter, workerUser: 'dvr' } : {}) };
     }
@@ -135,7 +136,8 @@ export function agentConfig(inv: Inventory, h: InventoryHost, agentToken: string
   const fragments = role === 'transcoder' ? originSegments(inv, h) : undefined;
   return {
     nodeId: h.name, role, storageRoot: storageOn(inv, h).root, spoolRoot: `${data}/spool`, stateDir: `${data}/state`,
-    controller: { url: need(inv.controller, 'controller').url.replace(/\/+$/, ''), agentToken },
+    controller: { url: need(inv.controller, 'controller').url.replace(/\/+$/, ''), agentToken,
+      ...(inv.controller?.fallbackUrls?.length ? { fallbackUrls: inv.controller.fallbackUrls } : {}) },
     storage: { mount: storageOn(inv, h).mounted || h.roles.includes('storage') },
     ...(fragments ? { originSegments: { dir: fragments.segmenter.dir, fragmentSeconds: fragments.segmenter.fragmentSeconds,
       sources: fragments.sources } } : {}),

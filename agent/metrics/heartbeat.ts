@@ -6,7 +6,8 @@ import type { AgentConfig } from '../config.js';
 import { DvrError } from '../../common/errors.js';
 
 export interface HeartbeatOptions {
-  controllerUrl: string;
+  /** The controllers, in the order tried: the one that answered last is asked first. */
+  controllerUrls: string[];
   agentToken: string;
   nodeId: string;
   intervalMs: number;
@@ -36,14 +37,36 @@ export class HeartbeatSender {
     tick();
   }
 
+  /** The controller asked first (the last that answered). */
+  private current = 0;
+
+  /** One heartbeat to the controller that answered last, else to the next ones in turn (each within the timeout). */
+  private async send(body: string): Promise<Response> {
+    const urls = this.o.controllerUrls;
+    let last: unknown;
+    for (let i = 0; i < urls.length; i++) {
+      const at = (this.current + i) % urls.length;
+      const url = `${(urls[at] as string).replace(/\/+$/, '')}/api/v1/nodes/${encodeURIComponent(this.o.nodeId)}/heartbeat`;
+      try {
+        const res = await fetch(url, { method: 'POST', body, signal: AbortSignal.timeout(this.o.timeoutMs),
+          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${this.o.agentToken}` } });
+        // A controller that cannot reach its store (5xx) is passed over like one that does not answer.
+        if (res.status >= 500 && i < urls.length - 1) throw new DvrError('DVR_ERR_DEPENDENCY', `${urls[at] ?? ''} answered ${res.status}`);
+        if (at !== this.current) {
+          this.o.log.warn({ controller: urls[at], instead: urls[this.current] }, 'heartbeats go to another controller');
+        }
+        this.current = at;
+        return res;
+      } catch (err) {
+        last = err;
+      }
+    }
+    throw last instanceof Error ? last : new Error(String(last));
+  }
+
   async beat(): Promise<void> {
-    const url = `${this.o.controllerUrl.replace(/\/+$/, '')}/api/v1/nodes/${encodeURIComponent(this.o.nodeId)}/heartbeat`;
     try {
-      const body = await this.o.build();
-      const res = await fetch(url, {
-        method: 'POST', body: JSON.stringify(body), signal: AbortSignal.timeout(this.o.timeoutMs),
-        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${this.o.agentToken}` },
-      });
+      const res = await this.send(JSON.stringify(await this.o.build()));
       if (!res.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `controller answered ${res.status}`);
       this.sent++;
       if (this.failures > 0) this.o.log.info({ after: this.failures }, 'heartbeats reach the controller again');
@@ -72,7 +95,8 @@ export function startAgentHeartbeat(config: Readonly<AgentConfig>, log: Logger, 
   onReply: (reply: HeartbeatReply) => Promise<void>): HeartbeatSender | undefined {
   if (!config.controller) return undefined;
   const sender = new HeartbeatSender({
-    controllerUrl: config.controller.url, agentToken: config.controller.agentToken ?? process.env['DVR_AGENT_TOKEN'] ?? '',
+    controllerUrls: [config.controller.url, ...config.controller.fallbackUrls ?? []],
+    agentToken: config.controller.agentToken ?? process.env['DVR_AGENT_TOKEN'] ?? '',
     nodeId: config.nodeId, intervalMs: config.heartbeatSeconds * 1000, timeoutMs: 5000, log: log.child({ part: 'heartbeat' }),
     build, onReply,
   });

@@ -288,6 +288,34 @@ describe('nginx roles', function () {
     }
   });
 
+  it('an origin of a cluster with two controllers: its callbacks reach the one that answers when the first is down', async () => {
+    const calls: string[] = [];
+    const hooks = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => { calls.push(req.url ?? ''); res.statusCode = 200; res.end(); });
+    });
+    hooks.listen(0, '127.0.0.1');
+    await once(hooks, 'listening');
+    const down = await freePort(); // nothing listens there: a controller that died
+    const [rtmp, status, prefix] = [await freePort(), await freePort(), await tempDir('origin-two')];
+    const model = { ...originModel(prefix, rtmp, status, `http://127.0.0.1:${down}`),
+      controllerFallbackUrls: [`http://127.0.0.1:${(hooks.address() as { port: number }).port}`] };
+    const origin = await startNginx(renderConfig(model), rtmp);
+    try {
+      const r = await ffmpeg(['-re', '-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=25', '-t', '1', '-c:v', 'libx264', '-preset',
+        'ultrafast', '-f', 'flv', `rtmp://127.0.0.1:${rtmp}/live/cam1?key=good`]);
+      assert.equal(r.code, 0, `the publish is accepted through the second controller: ${r.stderr.slice(-300)}`);
+      assert.ok(calls.some((c) => c.startsWith('/api/v1/hooks/publish?token=hook-token-for-tests')), calls.join(', '));
+      // Only this machine may use the way through to the controllers.
+      assert.match(await fs.readFile(path.join(prefix, 'nginx.conf'), 'utf8').catch(() => renderConfig(model)),
+        /location \/_dvr_controllers\/ \{[^}]*allow 127\.0\.0\.1;[^}]*deny all;/);
+    } finally {
+      await origin.nginx.stop();
+      hooks.close();
+      await fs.rm(prefix, { recursive: true, force: true });
+    }
+  });
+
   it('applies a new config with a reload; a broken one is reported with its line and the old one keeps serving', async () => {
     const port = await freePort();
     const prefix = await tempDir('apply');
