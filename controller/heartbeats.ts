@@ -7,6 +7,7 @@ import type { Logger } from '../common/log.js';
 import { isName } from '../common/names.js';
 import type { HeartbeatReply, SteeringEdge } from '../common/protocol.js';
 import { parseHeartbeat } from './heartbeat-schema.js';
+import { HeartbeatWrites } from './heartbeat-writes.js';
 import { History } from './history.js';
 import { isRole, targetsByRole, type Role } from './launch-config.js';
 import type { ControllerMetrics } from './metrics.js';
@@ -33,10 +34,15 @@ export class Heartbeats {
   /** The dashboard's plots: the last half hour of what heartbeats carried. */
   private readonly history = new History();
   private prunedAt = 0;
+  /** Each node's row as this controller last wrote it (the next heartbeat's starting point; checked by the store). */
+  private readonly written = new Map<string, NodeRow>();
+  private readonly writes: HeartbeatWrites;
   /** Capacities by role from the stored launch configs, read again when they change (through any controller). */
   private targets: { version: number; value: ReturnType<typeof targetsByRole> } | undefined;
 
-  constructor(private readonly store: StateStore, private readonly log: Logger, private readonly d: HeartbeatDeps) {}
+  constructor(private readonly store: StateStore, private readonly log: Logger, private readonly d: HeartbeatDeps) {
+    this.writes = new HeartbeatWrites(store);
+  }
 
   /** A node's capacity is its role's in the stored launch configs; without one, what it had (1 at first). */
   private async capacityFor(role: Role, known: number | undefined): Promise<number> {
@@ -54,20 +60,29 @@ export class Heartbeats {
     const role = body.role ?? 'transcoder';
     if (!isRole(role)) throw new DvrError('DVR_ERR_BAD_REQUEST', `heartbeat: $.role: unknown role '${String(role)}'`);
     const now = this.d.now();
-    const known = await this.store.node(id);
-    const state = nextState(known?.state, 'heartbeat') ?? 'inservice';
     const metrics: NodeMetrics = { system: body.system, streams: body.streams, storage: body.storage,
       ...(Array.isArray(body.failedJobs) && body.failedJobs.length > 0 ? { failedJobs: body.failedJobs.slice(0, 100) } : {}),
       ...(typeof body.connections === 'number' && body.connections >= 0 ? { connections: Math.floor(body.connections) } : {}),
       ...(body.nginx === 'up' || body.nginx === 'down' ? { nginx: body.nginx } : {}),
       ...(body.liveView ? { liveViewPort: body.liveView.port } : {}) };
-    const address = body.address ?? known?.address ?? (remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
-    const row: NodeRow = { id, role, state, address,
-      capacity: await this.capacityFor(role, known?.capacity), lastHeartbeat: now, metrics,
-      since: known?.state === state && known.since > 0 ? known.since : now };
-    await this.store.upsertNode(row);
+    // The row as this controller last wrote it, else as the store has it; written only if its state
+    // is still that one (an admin's drain or the leader's failover, through any controller, wins).
+    let known = this.written.get(id) ?? await this.store.node(id);
+    for (let attempt = 1; ; attempt++) {
+      const state = nextState(known?.state, 'heartbeat') ?? 'inservice';
+      const address = body.address ?? known?.address ?? (remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+      const row: NodeRow = { id, role, state, address,
+        capacity: await this.capacityFor(role, known?.capacity), lastHeartbeat: now, metrics,
+        since: known?.state === state && known.since > 0 ? known.since : now };
+      if (await this.writes.write(row, known?.state)) {
+        this.written.set(id, row);
+        if (!known || known.state !== state) this.log.info({ node: id, role, state }, 'node in service');
+        break;
+      }
+      if (attempt === 3) throw new DvrError('DVR_ERR_CONFLICT', `heartbeat of ${id}: its row keeps changing; try again`);
+      known = await this.store.node(id);
+    }
     this.d.metrics.heartbeats.inc();
-    if (!known || known.state !== state) this.log.info({ node: id, role, state }, 'node in service');
     if (role === 'transcoder') await this.d.retention.noteReport(id, body);
     this.history.record(id, body, now);
     if (now - this.prunedAt > PRUNE_MS) await this.prune();
@@ -91,6 +106,8 @@ export class Heartbeats {
     const reported = nodes.flatMap((n) => n.metrics?.streams ?? []);
     const streams = new Set([...await this.store.streams(), ...reported].map((s) => `${s.app}/${s.stream}`));
     this.history.keepOnly(new Set(nodes.map((n) => n.id)), streams);
+    const present = new Set(nodes.map((n) => n.id));
+    for (const id of this.written.keys()) if (!present.has(id)) this.written.delete(id);
     this.d.retention.keepOnly(streams);
   }
 }

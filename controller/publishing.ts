@@ -9,7 +9,7 @@ import { sameSecret } from '../common/secrets.js';
 import { leastLoaded, transcoderFor } from './allocation.js';
 import { jobsFor } from './jobs.js';
 import type { ControllerMetrics } from './metrics.js';
-import { RUNNING_STATUSES, type NodeRow, type StateStore, type StreamRow } from './store.js';
+import type { NodeRow, StateStore, StreamRow } from './store.js';
 
 export interface PublishingOptions {
   /** The port origins take RTMP on. */
@@ -102,11 +102,45 @@ export class Publishing {
   }
 
   /** The jobs of a transcoder: the streams assigned to it that run. */
+  /** The running streams by transcoder, read again when the streams change (through any controller). */
+  private running: { version: number; byTranscoder: Promise<Map<string, StreamRow[]>> } | undefined;
+  /** The origins, read at most once a second (every transcoder's reply names its sources). */
+  private origins: { at: number; nodes: Promise<NodeRow[]> } | undefined;
+
+  private async runningOn(nodeId: string): Promise<StreamRow[]> {
+    const version = this.store.streamsVersion;
+    // One read for every heartbeat that waits on it (not one each).
+    if (this.running?.version !== version) {
+      const byTranscoder = this.store.runningStreams().then((rows) => {
+        const by = new Map<string, StreamRow[]>();
+        for (const s of rows) {
+          if (s.transcoder === undefined) continue;
+          const list = by.get(s.transcoder);
+          if (list) list.push(s);
+          else by.set(s.transcoder, [s]);
+        }
+        return by;
+      });
+      this.running = { version, byTranscoder };
+      byTranscoder.catch(() => { if (this.running?.byTranscoder === byTranscoder) this.running = undefined; });
+    }
+    return (await this.running.byTranscoder).get(nodeId) ?? [];
+  }
+
+  private originNodes(): Promise<NodeRow[]> {
+    const at = this.o.now();
+    if (!this.origins || at - this.origins.at >= 1000 || at < this.origins.at) {
+      this.origins = { at, nodes: this.store.nodes({ role: 'origin' }) };
+      this.origins.nodes.catch(() => { this.origins = undefined; });
+    }
+    return this.origins.nodes;
+  }
+
   async jobsFor(nodeId: string): Promise<TranscodeJob[]> {
-    const streams = (await this.store.streamsOn(nodeId)).filter((s) => RUNNING_STATUSES.includes(s.status));
+    const streams = await this.runningOn(nodeId);
     if (streams.length === 0) return [];
     // Where each pulls from: the origin that took its publisher, else any (chosen once per reply).
-    const origins = await this.store.nodes({ role: 'origin' });
+    const origins = await this.originNodes();
     const anyOrigin = this.rtmpBase(leastLoaded(origins, 'origin', new Map())?.node.address ?? '127.0.0.1');
     const sources = new Map<string, string>();
     for (const s of streams) {

@@ -12,6 +12,8 @@ import type { StateStore, StreamRow } from './store.js';
 
 /** A stream's size is written at most this often: a figure, not worth a write per heartbeat. */
 const SIZE_WRITE_MS = 10_000;
+/** The deleter (the first transcoder that reaches the storage) is looked up again this often. */
+const DELETER_LOOKUP_MS = 1000;
 /** The expired recordings are looked up again this often, not at each heartbeat. */
 const EXPIRED_LOOKUP_MS = 5_000;
 
@@ -23,6 +25,17 @@ export class Retention {
   private expired: RecordingRef[] = [];
   private expiredAt = -Infinity;
   private readonly waiting = new Map<string, Array<(r: PurgeResult) => void>>();
+  /** The deleter, looked up at most once a second (every transcoder's heartbeat asks). */
+  private deleterOf: { at: number; id: Promise<string | undefined> } | undefined;
+
+  private deleter(): Promise<string | undefined> {
+    const at = this.now();
+    if (!this.deleterOf || at - this.deleterOf.at >= DELETER_LOOKUP_MS || at < this.deleterOf.at) {
+      this.deleterOf = { at, id: this.store.firstWithStorage('transcoder') };
+      this.deleterOf.id.catch(() => { this.deleterOf = undefined; });
+    }
+    return this.deleterOf.id;
+  }
 
   constructor(private readonly store: StateStore, private readonly log: Logger, private readonly now: () => number) {}
 
@@ -67,7 +80,7 @@ export class Retention {
    * the storage and none race.
    */
   async deletionsFor(nodeId: string): Promise<Pick<HeartbeatReply, 'deleteRecordings' | 'purgeStreams'>> {
-    if (await this.store.firstWithStorage('transcoder') !== nodeId) return {};
+    if (await this.deleter() !== nodeId) return {};
     const now = this.now();
     if (now - this.expiredAt >= EXPIRED_LOOKUP_MS) {
       this.expiredAt = now;

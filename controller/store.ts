@@ -110,8 +110,12 @@ export interface StoreQueries {
   launchConfigs(): Array<{ name: string; body: unknown }>;
   deleteLaunchConfig(name: string): boolean;
   upsertNode(n: NodeRow): void;
-  /** Many nodes' rows in one statement (the heartbeats a controller took since its last write). */
-  upsertNodes(rows: readonly NodeRow[]): void;
+  /**
+   * Heartbeats' rows in one statement, each written only if its node is still in state `was`
+   * (undefined: not known yet). Returns the ids written; one missing was changed meanwhile by another
+   * controller or an admin (read it again and decide again).
+   */
+  writeHeartbeats(rows: ReadonlyArray<{ row: NodeRow; was: NodeState | undefined }>): string[];
   node(id: string): NodeRow | undefined;
   nodes(filter?: { role?: string; state?: string }): NodeRow[];
   setNodeState(id: string, state: NodeState): void;
@@ -123,6 +127,8 @@ export interface StoreQueries {
   stream(app: string, name: string): StreamRow | undefined;
   streams(): StreamRow[];
   streamsOn(transcoder: string): StreamRow[];
+  /** The streams that hold a transcoder slot (live, or ending within their grace), by transcoder. */
+  runningStreams(): StreamRow[];
   /** Each node of a role with the streams assigned to it: the light input allocation needs. */
   loadOf(role: string): Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }>;
   /** Streams assigned per transcoder, for allocation. */
@@ -187,9 +193,9 @@ export type StoreOps = { [K in keyof StoreQueries]: Answer<StoreQueries[K]> };
 
 /** The queries' names, once (the SQLite engine's promises are made from this list). */
 export const QUERY_NAMES = Object.keys({
-  putLaunchConfig: 1, replaceLaunchConfig: 1, launchConfigs: 1, deleteLaunchConfig: 1, upsertNode: 1, upsertNodes: 1, node: 1,
-  nodes: 1, setNodeState: 1, addScaleEvent: 1, scaleEvents: 1, lastScaleAt: 1, insertStream: 1, updateStreamSettings: 1,
-  stream: 1, streams: 1, streamsOn: 1, loadOf: 1, assignedCounts: 1, setStreamStatus: 1, setStreamOrigin: 1, endStreams: 1,
+  putLaunchConfig: 1, replaceLaunchConfig: 1, launchConfigs: 1, deleteLaunchConfig: 1, upsertNode: 1, writeHeartbeats: 1, node: 1,
+  nodes: 1, setNodeState: 1, addScaleEvent: 1, scaleEvents: 1, lastScaleAt: 1, insertStream: 1, updateStreamSettings: 1, stream: 1,
+  streams: 1, streamsOn: 1, runningStreams: 1, loadOf: 1, assignedCounts: 1, setStreamStatus: 1, setStreamOrigin: 1, endStreams: 1,
   setStoredBytes: 1, markMediaDeleted: 1, firstWithStorage: 1, endedWithMedia: 1, deleteStream: 1, upsertVersion: 1,
   versionsWithMedia: 1, markVersionDeleted: 1, requestPurge: 1, purgesPending: 1, finishPurge: 1, lockAllocation: 1, lead: 1,
   holdsLease: 1, resign: 1, seeController: 1, controllers: 1, sharedSecret: 1,

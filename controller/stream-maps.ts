@@ -34,25 +34,31 @@ const LIVE_TTL_MS = 1000;
 
 /** The maps, made again only when the store's streams changed (every edge asks with each heartbeat). */
 export class StreamMapsCache {
-  private cached: { version: number; value: StreamMaps } | undefined;
-  private live: { version: number; at: number; value: StreamMaps } | undefined;
+  private cached: { version: number; value: Promise<StreamMaps> } | undefined;
+  private live: { version: number; at: number; value: Promise<StreamMaps> } | undefined;
 
   constructor(private readonly store: Pick<StateStore, 'streams' | 'streamsVersion' | 'nodes'>, private readonly now = Date.now) {}
 
-  async get(): Promise<StreamMaps> {
+  /** The maps; one read of the store for all the heartbeats that wait on it. */
+  get(): Promise<StreamMaps> {
     const version = this.store.streamsVersion;
-    if (this.cached?.version !== version) this.cached = { version, value: streamMapsOf(await this.store.streams()) };
+    if (this.cached?.version !== version) {
+      const value = this.store.streams().then(streamMapsOf);
+      this.cached = { version, value };
+      value.catch(() => { if (this.cached?.value === value) this.cached = undefined; });
+    }
     return this.cached.value;
   }
 
   /** An edge's maps: with the live sources. */
-  async forEdges(): Promise<StreamMaps> {
+  forEdges(): Promise<StreamMaps> {
     const version = this.store.streamsVersion;
     const at = this.now();
-    if (this.live?.version !== version || at - this.live.at >= LIVE_TTL_MS) {
-      const maps = await this.get();
-      this.live = { version, at, value: { ...maps, live: liveSourcesOf(await this.store.streams(),
-        await this.store.nodes({ role: 'transcoder' })) } };
+    if (this.live?.version !== version || at - this.live.at >= LIVE_TTL_MS || at < this.live.at) {
+      const value = (async () => ({ ...await this.get(), live: liveSourcesOf(await this.store.streams(),
+        await this.store.nodes({ role: 'transcoder' })) }))();
+      this.live = { version, at, value };
+      value.catch(() => { if (this.live?.value === value) this.live = undefined; });
     }
     return this.live.value;
   }

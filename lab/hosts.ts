@@ -5,8 +5,10 @@
 // Everything made here is described by a plain record (HostNetRecord), so another process can
 // remove it all (`dvr lab down` after a crash).
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import net from 'node:net';
 import { DvrError } from '../common/errors.js';
 
 export interface HostSpec {
@@ -209,4 +211,15 @@ export async function destroyHosts(rec: Pick<HostNetRecord, 'bridge' | 'hosts'>)
     await fs.rm(path.join('/etc/netns', h.ns), { recursive: true, force: true });
   }
   await run('ip', ['link', 'del', rec.bridge]);
+}
+
+/** A TCP port nothing listens on now, on loopback (for a server started next). */
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as net.AddressInfo).port;
+  srv.close();
+  await once(srv, 'close');
+  return port;
 }

@@ -90,7 +90,9 @@ const POSTGRES_BASELINE = `
   -- Every controller's caches of the streams and launch configs follow the others' changes (LISTEN dvr_changes).
   CREATE FUNCTION dvr_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
   BEGIN PERFORM pg_notify('dvr_changes', TG_TABLE_NAME); RETURN NULL; END $$;
-  CREATE TRIGGER streams_changed AFTER INSERT OR UPDATE OR DELETE ON streams FOR EACH STATEMENT EXECUTE FUNCTION dvr_notify_change();
+  -- Not the sizes transcoders report (a figure, written every 10 s a stream): nothing cached depends on them.
+  CREATE TRIGGER streams_changed AFTER INSERT OR DELETE OR UPDATE OF settings, status, transcoder, ending_since, origin, epoch, ended_at,
+    media_deleted_at, purge_requested_at ON streams FOR EACH STATEMENT EXECUTE FUNCTION dvr_notify_change();
   CREATE TRIGGER launch_configs_changed AFTER INSERT OR UPDATE OR DELETE ON launch_configs
     FOR EACH STATEMENT EXECUTE FUNCTION dvr_notify_change();`;
 

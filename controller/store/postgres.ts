@@ -42,7 +42,8 @@ function pgText(sql: string): string {
 
 /** The queries over a pool (each its own transaction) or over one client (inside a transaction). */
 class PgQueries implements StoreOps {
-  constructor(protected readonly db: Queryable, protected readonly changed: Changed) {}
+  /** `figures`: where heartbeats are written (without waiting for the disk); the same connection inside a transaction. */
+  constructor(protected readonly db: Queryable, protected readonly changed: Changed, private readonly figures: Queryable = db) {}
 
   private async rows<R>(sql: string, params: unknown[] = []): Promise<R[]> {
     return (await this.db.query<R & pg.QueryResultRow>(pgText(sql), params)).rows;
@@ -76,21 +77,30 @@ class PgQueries implements StoreOps {
 
   // Nodes
   async upsertNode(n: NodeRow): Promise<void> {
-    await this.upsertNodes([n]);
-  }
-  /** One statement for the lot: the rows as arrays, unnested. */
-  async upsertNodes(rows: readonly NodeRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    const last = [...new Map(rows.map((n) => [n.id, n])).values()];
-    const col = <T>(f: (n: NodeRow) => T): T[] => last.map(f);
-    await this.db.query(`INSERT INTO nodes (id, role, state, address, capacity, last_heartbeat, metrics, since, storage_ok)
-      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[], $7::text[], $8::bigint[], $9::int[])
+    await this.count(`INSERT INTO nodes (id, role, state, address, capacity, last_heartbeat, metrics, since, storage_ok)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET role = excluded.role, state = excluded.state, address = excluded.address,
         capacity = excluded.capacity, last_heartbeat = excluded.last_heartbeat, metrics = excluded.metrics, since = excluded.since,
-        storage_ok = excluded.storage_ok`,
-    [col((n) => n.id), col((n) => n.role), col((n) => n.state), col((n) => n.address), col((n) => n.capacity),
-      col((n) => n.lastHeartbeat), col((n) => JSON.stringify(n.metrics ?? null)), col((n) => n.since),
-      col((n) => (n.metrics?.storage?.available === true ? 1 : 0))]);
+        storage_ok = excluded.storage_ok`, [n.id, n.role, n.state, n.address, n.capacity, n.lastHeartbeat,
+      JSON.stringify(n.metrics ?? null), n.since, n.metrics?.storage?.available === true ? 1 : 0]);
+  }
+  /** The rows as arrays, unnested: an update where the state is still the one read, an insert where the node is new. */
+  async writeHeartbeats(rows: ReadonlyArray<{ row: NodeRow; was: NodeState | undefined }>): Promise<string[]> {
+    if (rows.length === 0) return [];
+    const col = <T>(f: (r: { row: NodeRow; was: NodeState | undefined }) => T): T[] => rows.map(f);
+    return (await this.figures.query<{ id: string }>(`WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[],
+        $4::text[], $5::int[], $6::bigint[], $7::text[], $8::bigint[], $9::int[], $10::text[])
+        AS i(id, role, state, address, capacity, last_heartbeat, metrics, since, storage_ok, was)),
+      updated AS (UPDATE nodes n SET role = i.role, state = i.state, address = i.address, capacity = i.capacity,
+        last_heartbeat = i.last_heartbeat, metrics = i.metrics, since = i.since, storage_ok = i.storage_ok
+        FROM input i WHERE n.id = i.id AND n.state = i.was RETURNING n.id),
+      inserted AS (INSERT INTO nodes (id, role, state, address, capacity, last_heartbeat, metrics, since, storage_ok)
+        SELECT id, role, state, address, capacity, last_heartbeat, metrics, since, storage_ok FROM input WHERE was IS NULL
+        ON CONFLICT (id) DO NOTHING RETURNING id)
+      SELECT id FROM updated UNION ALL SELECT id FROM inserted`,
+    [col((r) => r.row.id), col((r) => r.row.role), col((r) => r.row.state), col((r) => r.row.address), col((r) => r.row.capacity),
+      col((r) => r.row.lastHeartbeat), col((r) => JSON.stringify(r.row.metrics ?? null)), col((r) => r.row.since),
+      col((r) => (r.row.metrics?.storage?.available === true ? 1 : 0)), col((r) => r.was ?? null)])).rows.map((r) => r.id);
   }
   async node(id: string): Promise<NodeRow | undefined> {
     const [r] = await this.rows<RawNode>('SELECT * FROM nodes WHERE id = ?', [id]);
@@ -147,6 +157,10 @@ class PgQueries implements StoreOps {
   }
   async streamsOn(transcoder: string): Promise<StreamRow[]> {
     return (await this.rows<RawStream>('SELECT * FROM streams WHERE transcoder = ? ORDER BY app, stream', [transcoder])).map(stream);
+  }
+  async runningStreams(): Promise<StreamRow[]> {
+    return (await this.rows<RawStream>(`SELECT * FROM streams WHERE status IN ('live', 'ending') AND transcoder IS NOT NULL
+      ORDER BY transcoder, app, stream`)).map(stream);
   }
   async loadOf(role: string): Promise<Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }>> {
     return this.rows('SELECT id, role, state, address, capacity, assigned AS used FROM nodes WHERE role = ?', [role]);
@@ -272,8 +286,8 @@ export class PostgresStore extends PgQueries implements StateStore {
   private closed = false;
   private relisten: NodeJS.Timeout | undefined;
 
-  private constructor(private readonly pool: pg.Pool, private readonly o: PostgresOptions) {
-    super(pool, (table) => this.bump(table));
+  private constructor(private readonly pool: pg.Pool, private readonly o: PostgresOptions, private readonly figuresPool: pg.Pool) {
+    super(pool, (table) => this.bump(table), figuresPool);
   }
 
   private bump(table: 'streams' | 'launch_configs'): void {
@@ -295,7 +309,14 @@ export class PostgresStore extends PgQueries implements StateStore {
       throw err instanceof DvrError ? err : new DvrError('DVR_ERR_CONFIG',
         `DVR_DATABASE_URL (${redact(o.url)}): ${err instanceof Error ? err.message : String(err)}`);
     }
-    const s = new PostgresStore(pool, o);
+    // Heartbeats are figures: written without waiting for the disk (synchronous_commit off, on their
+    // own connections). A crash of PostgreSQL may lose the last fraction of a second of them, which
+    // the next heartbeats write again; assignments and everything else wait for the disk as usual.
+    const figures = new pg.Pool({ connectionString: o.url, types: TYPES, max: 4, connectionTimeoutMillis: timeout,
+      statement_timeout: timeout, idleTimeoutMillis: 30_000, application_name: 'dvr-controller heartbeats',
+      options: '-c synchronous_commit=off' });
+    figures.on('error', (err) => o.log.warn({ err: err.message }, 'a PostgreSQL connection failed'));
+    const s = new PostgresStore(pool, o, figures);
     await s.listen();
     return s;
   }
@@ -364,6 +385,7 @@ export class PostgresStore extends PgQueries implements StateStore {
     const l = this.listener;
     this.listener = undefined;
     await l?.end().catch(() => undefined);
+    await this.figuresPool.end();
     await this.pool.end();
   }
 }

@@ -65,8 +65,15 @@ class SqliteQueries implements StoreQueries {
       .run(n.id, n.role, n.state, n.address, n.capacity, n.lastHeartbeat, JSON.stringify(n.metrics ?? null), n.since,
         n.metrics?.storage?.available === true ? 1 : 0);
   }
-  upsertNodes(rows: readonly NodeRow[]): void {
-    this.transaction(() => { for (const n of rows) this.upsertNode(n); });
+  writeHeartbeats(rows: ReadonlyArray<{ row: NodeRow; was: NodeState | undefined }>): string[] {
+    const st = this.sql(`INSERT INTO nodes (id, role, state, address, capacity, last_heartbeat, metrics, since, storage_ok)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (id) DO UPDATE SET role = excluded.role, state = excluded.state, address = excluded.address,
+        capacity = excluded.capacity, last_heartbeat = excluded.last_heartbeat, metrics = excluded.metrics, since = excluded.since,
+        storage_ok = excluded.storage_ok WHERE nodes.state = ?`);
+    return this.transaction(() => rows.filter(({ row: n, was }) => st.run(n.id, n.role, n.state, n.address, n.capacity,
+      n.lastHeartbeat, JSON.stringify(n.metrics ?? null), n.since, n.metrics?.storage?.available === true ? 1 : 0, was ?? null)
+      .changes === 1).map(({ row }) => row.id));
   }
   node(id: string): NodeRow | undefined {
     const r = this.sql('SELECT * FROM nodes WHERE id = ?').get(id) as RawNode | undefined;
@@ -119,6 +126,10 @@ class SqliteQueries implements StoreQueries {
   }
   streamsOn(transcoder: string): StreamRow[] {
     return (this.sql('SELECT * FROM streams WHERE transcoder = ? ORDER BY app, stream').all(transcoder) as RawStream[]).map(stream);
+  }
+  runningStreams(): StreamRow[] {
+    return (this.sql(`SELECT * FROM streams WHERE status IN ('live', 'ending') AND transcoder IS NOT NULL ORDER BY transcoder, app, stream`)
+      .all() as RawStream[]).map(stream);
   }
   /** Each node of a role with the streams assigned to it: the light input allocation needs. */
   loadOf(role: string): Array<Pick<NodeRow, 'id' | 'role' | 'state' | 'address' | 'capacity'> & { used: number }> {

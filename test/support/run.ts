@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export { run } from '../../lab/hosts.js';
+export { freePort, run } from '../../lab/hosts.js';
 
 /** A fresh directory that nginx's unprivileged workers can read (mkdtemp makes it 0700). */
 export async function tempDir(prefix: string): Promise<string> {
@@ -14,15 +14,6 @@ export async function tempDir(prefix: string): Promise<string> {
   return dir;
 }
 
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as net.AddressInfo).port;
-  srv.close();
-  await once(srv, 'close');
-  return port;
-}
 
 /** Polls `check` until it returns a value, or fails with `what` after the deadline. */
 export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, deadlineMs = 30_000,
