@@ -81,7 +81,8 @@ export const MIN_TOKEN_LENGTH = 16;
  * A secret: the one given (from the environment, named by `env`), else the one the cluster's
  * controllers share (PostgreSQL), else the one kept in the data directory, else a new one written
  * there (0600). A short or empty one is refused, naming where it came from. `keep`: a shared one is
- * also written to the data directory (the admin token, which `dvr` on this machine reads there).
+ * also written to the data directory (`dvr` on this machine reads the admin token there, provisioning
+ * the others).
  */
 async function secret(store: StateStore, dataDir: string, name: string, given: string | undefined, env?: string,
   keep = false): Promise<string> {
@@ -130,8 +131,9 @@ export class Controller {
     const store = await openStore({ dataDir: o.dataDir, databaseUrl: o.databaseUrl, log: o.log });
     try {
       const adminToken = await secret(store, o.dataDir, 'admin-token', o.adminToken, 'DVR_ADMIN_TOKEN', true);
-      const agentToken = await secret(store, o.dataDir, 'agent-token', o.agentToken, 'DVR_AGENT_TOKEN');
-      const signingSecret = await secret(store, o.dataDir, 'signing-secret', undefined);
+      // The cluster's, kept beside the admin token too: provisioning reads them there (the inventory names the files).
+      const agentToken = await secret(store, o.dataDir, 'agent-token', o.agentToken, 'DVR_AGENT_TOKEN', true);
+      const signingSecret = await secret(store, o.dataDir, 'signing-secret', undefined, undefined, true);
       if (o.initialLaunchConfig && (await store.launchConfigs()).length === 0) {
         const config = parseLaunchConfig(JSON.parse(await fs.readFile(o.initialLaunchConfig, 'utf8')) as unknown);
         await store.putLaunchConfig(config.launchconfig.name, config);

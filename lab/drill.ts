@@ -22,7 +22,8 @@ export interface DrillTarget {
   /** app/stream and its rendition. */
   stream: string;
   rendition: string;
-  api: { url: string; token: string };
+  /** Every controller's API (the first that answers is asked) and the admin token. */
+  api: { urls: string[]; token: string };
   /** The rendition's directory on the storage, as this machine sees it. */
   storageDir: string;
 }
@@ -42,6 +43,8 @@ export interface DrillPlan {
   maxHoldS: number;
   /** The media stops until the fault is undone (the storage): hold it holdS, then heal. */
   holdOnly?: boolean;
+  /** A publish started with the fault: true once the cluster accepted it (held until then, maxHoldS at most). */
+  newPublish?: () => Promise<boolean>;
 }
 
 export interface DrillResult {
@@ -61,6 +64,8 @@ export interface DrillResult {
   /** Requests per second served (2xx) and the share that failed, while the fault lasted. */
   reqPerS: number;
   errorRate: number;
+  /** Seconds until a publish started with the fault was accepted (plans with one). */
+  newPublishS?: number | undefined;
   /** Checks that failed, said as a user would see them. */
   problems: string[];
 }
@@ -386,10 +391,18 @@ export class Load {
   }
 }
 
-async function api<T>(t: DrillTarget, p: string): Promise<T> {
-  const res = await fetch(`${t.api.url}${p}`, { headers: { Authorization: `Bearer ${t.api.token}` }, signal: AbortSignal.timeout(3000) });
-  if (!res.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `${p}: ${res.status}`);
-  return (await res.json()) as T;
+export async function api<T>(t: Pick<DrillTarget, 'api'>, p: string): Promise<T> {
+  let failure: unknown;
+  for (const url of t.api.urls) {
+    try {
+      const res = await fetch(`${url}${p}`, { headers: { Authorization: `Bearer ${t.api.token}` }, signal: AbortSignal.timeout(3000) });
+      if (!res.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `${p}: ${res.status}`);
+      return (await res.json()) as T;
+    } catch (err) {
+      failure = err;
+    }
+  }
+  throw failure instanceof Error ? failure : new DvrError('DVR_ERR_DEPENDENCY', `${p}: no controller answers`);
 }
 
 /** The playlist as an edge serves it now, parsed; undefined when it does not answer. */
@@ -479,6 +492,7 @@ export async function drill(t: DrillTarget, plan: DrillPlan, o: { loadPerSecond:
     await plan.apply();
     let detectS: number | undefined;
     let advanceS: number | undefined;
+    let newPublishS: number | undefined;
     // Media made after the fault, listed by an edge that is up.
     const advanced = async (): Promise<boolean> => {
       for (const e of up) if (madeAfter(await playlist(e, t), t0)) return true;
@@ -490,6 +504,9 @@ export async function drill(t: DrillTarget, plan: DrillPlan, o: { loadPerSecond:
         if (nodes.some((n) => n.id === plan.detect && n.state === 'failed')) detectS = (Date.now() - t0) / 1000;
       }
       if (advanceS === undefined && await advanced()) advanceS = (Date.now() - t0) / 1000;
+      if (plan.newPublish && newPublishS === undefined && await plan.newPublish().catch(() => false)) {
+        newPublishS = (Date.now() - t0) / 1000;
+      }
     };
     // Held holdS at least, then until the controller noticed and (unless the media cannot move on
     // before the fault is undone) the playlist advanced, maxHoldS at most.
@@ -497,7 +514,8 @@ export async function drill(t: DrillTarget, plan: DrillPlan, o: { loadPerSecond:
       const now = Date.now();
       if (now >= t0 + plan.maxHoldS * 1000) return false;
       if (now < t0 + plan.holdS * 1000) return true;
-      return (plan.detect !== undefined && detectS === undefined) || (plan.holdOnly !== true && advanceS === undefined);
+      return (plan.detect !== undefined && detectS === undefined) || (plan.holdOnly !== true && advanceS === undefined)
+        || (plan.newPublish !== undefined && newPublishS === undefined);
     };
     while (holding()) {
       await watch();
@@ -525,7 +543,10 @@ export async function drill(t: DrillTarget, plan: DrillPlan, o: { loadPerSecond:
     if (plan.detect !== undefined && detectS === undefined) problems.push(
       `the controller did not mark ${plan.detect} failed within ${plan.maxHoldS} s`);
     if (advanceS === undefined) problems.push('the playlist did not advance again, even after the fault was undone');
-    return { label: plan.label, detectS, advanceS, stallS, ...viewer, ...figures, problems };
+    if (plan.newPublish && newPublishS === undefined) {
+      problems.push(`a publish started with the fault was not accepted within ${plan.maxHoldS} s`);
+    }
+    return { label: plan.label, detectS, advanceS, stallS, ...viewer, ...figures, newPublishS, problems };
   } finally {
     await load.stop();
     for (const p of players) await p.stop();
@@ -535,9 +556,10 @@ export async function drill(t: DrillTarget, plan: DrillPlan, o: { loadPerSecond:
 /** The drill results as one table, for people. */
 export function resultTable(results: DrillResult[]): string {
   const head = ['fault', 'detect (s)', 'playlist advances (s)', 'viewer stall (s)', 'longest stall (s)', 'viewer errors', 'req/s held',
-    'errors'];
+    'errors', 'new publish (s)'];
   const rows = results.map((r) => [r.label, r.detectS?.toFixed(1) ?? '-', r.advanceS?.toFixed(1) ?? '-', r.stallS.toFixed(1),
-    r.longestStallS.toFixed(1), `${(r.viewerErrorRate * 100).toFixed(1)} %`, r.reqPerS.toFixed(1), `${(r.errorRate * 100).toFixed(1)} %`]);
+    r.longestStallS.toFixed(1), `${(r.viewerErrorRate * 100).toFixed(1)} %`, r.reqPerS.toFixed(1), `${(r.errorRate * 100).toFixed(1)} %`,
+    r.newPublishS?.toFixed(1) ?? '-']);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');

@@ -6,19 +6,19 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DvrError } from '../common/errors.js';
 import { killIn, pidsIn, run, type Host } from './hosts.js';
-import { host, provisionLab, startController, type Say } from './lab.js';
+import { host, leaderOf, provisionLab, startController, type Say } from './lab.js';
 import { writeState, type LabState } from './state.js';
-import { CONTROLLER_HOST, LAB_HOSTS, PUBLISHER_HOST, labPaths } from './topology.js';
+import { CONTROLLER_HOST, CONTROLLER_HOSTS, LAB_HOSTS, PUBLISHER_HOST, labPaths } from './topology.js';
 
 export const FAULTS = {
   'kill-agent': 'SIGKILL a host\'s agent, its encoders and its pm2 (it stays down until heal)',
   cut: 'take a host\'s network link down',
   heal: 'undo what was done to a host: link up, route to the controller back, killed parts provisioned again',
-  'cut-controller': 'cut only a host\'s route to the controller (it still reaches the storage and the other hosts)',
+  'cut-controller': 'cut only a host\'s routes to the controllers (it still reaches the storage and the other hosts)',
   'stop-storage': 'freeze the storage service (nfs-ganesha and the sshd that serves the sshfs mounts)',
   'start-storage': 'let the storage service go on',
-  'kill-controller': 'SIGKILL dvr-controller',
-  'start-controller': 'start dvr-controller again, with its data',
+  'kill-controller': 'SIGKILL the dvr-controller that leads (the other takes over)',
+  'start-controller': 'start the killed dvr-controllers again, with their data',
   'kill-edge': 'SIGKILL an edge\'s (or the relay\'s) nginx (it stays down until heal)',
   'fill-storage': 'fill the storage but 16 MiB',
   'free-storage': 'remove what fill-storage wrote',
@@ -44,7 +44,7 @@ export function checkFault(s: Pick<LabState, 'net'>, kind: string,
     const roles = LAB_HOSTS.find((x) => x.name === h.name)?.roles ?? [];
     if (k === 'kill-agent') return roles.some((r) => r !== 'storage');
     if (k === 'kill-edge') return roles.includes('edge') || roles.includes('relay');
-    if (k === 'cut-controller') return h.name !== CONTROLLER_HOST;
+    if (k === 'cut-controller') return !(CONTROLLER_HOSTS as readonly string[]).includes(h.name);
     return true;
   }).map((h) => h.name);
   if (hostName === undefined) throw new FaultUsageError(`fault '${k}' needs a host: ${eligible.join(', ')}`);
@@ -80,14 +80,14 @@ async function signalIn(h: Host, match: RegExp, signal: NodeJS.Signals): Promise
 
 const addUnique = (list: string[], v: string): string[] => (list.includes(v) ? list : [...list, v]);
 
-/** What a fault handler works with: the lab, its records of faults, the host named, the controller's host. */
-interface FaultContext { s: LabState; f: LabState['faults']; need: () => Host; controller: Host; say: Say }
+/** What a fault handler works with: the lab, its records of faults, the host named, the controllers' hosts. */
+interface FaultContext { s: LabState; f: LabState['faults']; need: () => Host; controllers: Host[]; say: Say }
 
 /** heal: link up, the controller reachable again, and what was killed provisioned again. */
-async function heal({ s, f, need, controller, say }: FaultContext): Promise<string> {
+async function heal({ s, f, need, controllers, say }: FaultContext): Promise<string> {
   const target = need();
   await run('ip', ['link', 'set', target.link, 'up']);
-  await run('ip', ['-n', target.ns, 'route', 'del', 'prohibit', `${controller.address}/32`]);
+  for (const c of controllers) await run('ip', ['-n', target.ns, 'route', 'del', 'prohibit', `${c.address}/32`]);
   const wasKilled = f.killed.includes(target.name);
   f.cut = f.cut.filter((x) => x !== target.name);
   f.cutController = f.cutController.filter((x) => x !== target.name);
@@ -129,12 +129,14 @@ const HANDLERS: Record<FaultKind, (c: FaultContext) => Promise<string>> = {
     f.cut = addUnique(f.cut, need().name);
     return `${need().name}'s link is down`;
   },
-  'cut-controller': async ({ f, need, controller }) => {
-    await run('ip', ['-n', need().ns, 'route', 'del', 'prohibit', `${controller.address}/32`]);
-    const r = await run('ip', ['-n', need().ns, 'route', 'add', 'prohibit', `${controller.address}/32`]);
-    if (r.code !== 0) throw new DvrError('DVR_ERR_DEPENDENCY', `ip route add prohibit ${controller.address}: ${r.stderr.trim()}`);
+  'cut-controller': async ({ f, need, controllers }) => {
+    for (const c of controllers) {
+      await run('ip', ['-n', need().ns, 'route', 'del', 'prohibit', `${c.address}/32`]);
+      const r = await run('ip', ['-n', need().ns, 'route', 'add', 'prohibit', `${c.address}/32`]);
+      if (r.code !== 0) throw new DvrError('DVR_ERR_DEPENDENCY', `ip route add prohibit ${c.address}: ${r.stderr.trim()}`);
+    }
     f.cutController = addUnique(f.cutController, need().name);
-    return `${need().name} can no longer reach the controller (${controller.address})`;
+    return `${need().name} can no longer reach the controllers (${controllers.map((c) => c.address).join(', ')})`;
   },
   heal,
   'stop-storage': async ({ s, f }) => {
@@ -147,16 +149,27 @@ const HANDLERS: Record<FaultKind, (c: FaultContext) => Promise<string>> = {
     f.storageStopped = false;
     return `the storage service goes on (${n} processes)`;
   },
-  'kill-controller': async ({ f, controller }) => {
-    const n = await killIn(controller, /dvr-controller/);
-    f.controllerKilled = true;
-    return `killed dvr-controller (${n} process)`;
+  'kill-controller': async ({ s, f }) => {
+    const running = [];
+    for (const c of s.controllers) if ((await matching(host(s, c.name), /dvr-controller/)).length > 0) running.push(c.name);
+    const victim = await leaderOf(s) ?? running[0];
+    if (victim === undefined) return 'no dvr-controller runs';
+    const n = await killIn(host(s, victim), /dvr-controller/);
+    f.controllersKilled = addUnique(f.controllersKilled, victim);
+    const left = running.filter((c) => c !== victim);
+    return `killed dvr-controller on ${victim}, the leader (${n} process)${left.length ? `; ${left.join(', ')} takes over` : ''}`;
   },
-  'start-controller': async ({ s, f, controller }) => {
-    if ((await matching(controller, /dvr-controller/)).length > 0) return 'dvr-controller is running already';
-    s.controller = await startController(s);
-    f.controllerKilled = false;
-    return `dvr-controller started again (pid ${s.controller.pid})`;
+  'start-controller': async ({ s, f }) => {
+    const started: string[] = [];
+    for (const c of s.controllers) {
+      if ((await matching(host(s, c.name), /dvr-controller/)).length > 0) continue;
+      const again = await startController(s, c.name);
+      s.controllers = s.controllers.map((x) => (x.name === c.name ? again : x));
+      if (c.name === CONTROLLER_HOST) s.controller = { pid: again.pid, url: again.url };
+      started.push(`${c.name} (pid ${again.pid})`);
+    }
+    f.controllersKilled = [];
+    return started.length ? `dvr-controller started again on ${started.join(', ')}` : 'every dvr-controller is running already';
   },
   'fill-storage': fillStorage,
   'free-storage': async ({ s, f }) => {
@@ -176,7 +189,7 @@ export async function applyFault(s: LabState, kind: FaultKind, h: Host | undefin
     if (!h) throw new FaultUsageError(`fault '${kind}' needs a host`);
     return h;
   };
-  const done = await HANDLERS[kind]({ s, f: s.faults, need, controller: host(s, CONTROLLER_HOST), say });
+  const done = await HANDLERS[kind]({ s, f: s.faults, need, controllers: CONTROLLER_HOSTS.map((c) => host(s, c)), say });
   await writeState(s);
   return done;
 }

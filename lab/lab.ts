@@ -1,6 +1,7 @@
 // `dvr lab`: a whole cluster on one machine, built the way a sysadmin builds one. Hosts are network
-// namespaces on a bridge, each with its own address and sshd; the lab starts dvr-controller on one,
-// writes the inventory and runs `dvr-provision apply` on the others (a storage host serving the
+// namespaces on a bridge, each with its own address and sshd; the lab starts PostgreSQL beside the
+// storage and dvr-controller on two hosts over it (either answers, one leads), writes the inventory
+// and runs `dvr-provision apply` on the others (a storage host serving the
 // export, two origin+transcoder hosts, a transcoder that pulls from an origin, two edges and a
 // relay), every transcoder and edge mounting the storage host over the network. A publisher with a
 // burnt-in clock streams to the origins' shared name; `up` returns with it all running.
@@ -9,10 +10,13 @@ import { openSync, closeSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DvrError } from '../common/errors.js';
+import { randomBytes } from 'node:crypto';
 import { createHosts, destroyHosts, run, whyNoHosts, type Host } from './hosts.js';
+import { PostgresServer } from './postgres.js';
 import { NO_FAULTS, readState, stateFile, writeState, type LabOptions, type LabState } from './state.js';
 import {
-  CONTROLLER_HOST, LAB_HOSTS, LAB_PORTS, PUBLISH_HOST, PUBLISHER_HOST, hostSpecs, labInventory, labPaths, publisherEtcHosts,
+  CONTROLLER_HOST, CONTROLLER_HOSTS, DATABASE_HOST, LAB_HOSTS, LAB_PORTS, PUBLISH_HOST, PUBLISHER_HOST, controllerDataOf, hostSpecs,
+  labInventory, labPaths, publisherEtcHosts,
 } from './topology.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -80,18 +84,36 @@ function startIn(h: Host, cmd: string[], log: string, env: NodeJS.ProcessEnv = {
   }
 }
 
-/** dvr-controller in its host, on its own address; its data under the lab. */
-export async function startController(s: Pick<LabState, 'net' | 'options'>): Promise<{ pid: number; url: string }> {
-  const h = host(s, CONTROLLER_HOST);
-  const data = labPaths(s.options.dir).controllerData;
+/**
+ * dvr-controller in its host (one of CONTROLLER_HOSTS), on its own address, over the lab's
+ * PostgreSQL; its data under the lab. The admin token is the one in its data directory when there
+ * is one (given to the lab, or the cluster's, written there by the controller), so a restarted
+ * controller keeps it.
+ */
+export async function startController(s: Pick<LabState, 'net' | 'options' | 'database'>, name: string = CONTROLLER_HOST):
+Promise<{ name: string; pid: number; url: string }> {
+  const h = host(s, name);
+  const data = controllerDataOf(s.options.dir, name);
   await fs.mkdir(data, { recursive: true, mode: 0o750 });
+  const admin = (await fs.readFile(path.join(data, 'controller', 'admin-token'), 'utf8').catch(() => '')).trim();
   const pid = startIn(h,
     [process.execPath, path.join(DIST, 'bin', 'dvr-controller.js'), '--host', h.address, '--port', String(LAB_PORTS.api)],
-    path.join(s.options.dir, 'controller.log'), { DVR_DATA_DIR: data, DVR_PUBLISH_HOST: PUBLISH_HOST, DVR_LOG_FORMAT: 'json',
-      DVR_ADMIN_TOKEN: '', DVR_AGENT_TOKEN: '' });
+    path.join(s.options.dir, `${name}.log`), { DVR_DATA_DIR: data, DVR_PUBLISH_HOST: PUBLISH_HOST, DVR_LOG_FORMAT: 'json',
+      DVR_ADMIN_TOKEN: admin, DVR_AGENT_TOKEN: '', DVR_DATABASE_URL: s.database.url, DVR_CONTROLLER_ID: name });
   const url = `http://${h.address}:${LAB_PORTS.api}/api/v1`;
-  await waitFor('the controller to answer', async () => ((await fetch(`${url}/health`)).ok ? true : undefined), 20_000);
-  return { pid, url };
+  await waitFor(`${name} to answer`, async () => ((await fetch(`${url}/health`)).ok ? true : undefined), 20_000);
+  return { name, pid, url };
+}
+
+/** The controllers' PostgreSQL in the storage host, only the controllers' hosts let in (with the password). */
+async function startDatabase(s: Pick<LabState, 'net' | 'options'>): Promise<{ url: string }> {
+  const h = host(s, DATABASE_HOST);
+  const dir = labPaths(s.options.dir).postgres;
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  const pg = await PostgresServer.start({ dir, host: h.address, port: LAB_PORTS.postgres, user: 'dvr', database: 'dvr',
+    password: randomBytes(18).toString('base64url'), wrap: (argv) => ['ip', 'netns', 'exec', h.ns, ...argv],
+    allow: CONTROLLER_HOSTS.map((c) => `${host(s, c).address}/32`) });
+  return { url: pg.url };
 }
 
 /** The publisher: a test pattern with a burnt-in clock, reconnecting (as OBS does) whenever it drops. */
@@ -110,11 +132,23 @@ export function startPublisher(s: Pick<LabState, 'net' | 'options'>, url: string
   return startIn(host(s, PUBLISHER_HOST), ['bash', '-c', loop], path.join(s.options.dir, 'publisher.log'));
 }
 
-async function api<T>(s: Pick<LabState, 'controller' | 'options'>, method: string, p: string, body?: unknown): Promise<T> {
+/** The controllers' API, as a sysadmin's client behind DNS would use it: the first that answers. */
+async function api<T>(s: Pick<LabState, 'controller' | 'controllers' | 'options'>, method: string, p: string, body?: unknown): Promise<T> {
   const token = (await fs.readFile(path.join(labPaths(s.options.dir).controllerData, 'controller', 'admin-token'), 'utf8')).trim();
-  const res = await fetch(`${s.controller.url}${p}`, { method,
-    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const urls = s.controllers.length > 0 ? s.controllers.map((c) => c.url) : [s.controller.url];
+  let res: Response | undefined;
+  let failure: unknown;
+  for (const url of urls) {
+    try {
+      res = await fetch(`${url}${p}`, { method, signal: AbortSignal.timeout(10_000),
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+      break;
+    } catch (err) {
+      failure = err;
+    }
+  }
+  if (!res) throw failure instanceof Error ? failure : new DvrError('DVR_ERR_DEPENDENCY', 'no controller answers');
   const text = await res.text();
   if (!res.ok) throw new DvrError('DVR_ERR_DEPENDENCY', `${method} ${p}: ${res.status} ${text}`);
   return (text ? JSON.parse(text) : undefined) as T;
@@ -186,18 +220,26 @@ export async function up(o: LabOptions, say: Say): Promise<LabState> {
     specs: specs.map((h) => (h.name === PUBLISHER_HOST ? { ...h, etcHosts: publisherEtcHosts(addresses) } : h)) });
   const partial = { options: o, net };
   const state: LabState = { version: 1, options: o, net, transport, exportMount: p.export, controller: { pid: 0, url: '' },
-    publisher: { pid: 0 }, lines: { api: '', dashboard: '', publish: '', playback: '', player: '', adminToken: '', inventory: p.inventory },
+    controllers: [], database: { url: '' }, publisher: { pid: 0 },
+    lines: { api: '', dashboard: '', publish: '', playback: '', player: '', adminToken: '', inventory: p.inventory },
     faults: { ...NO_FAULTS } };
   await writeState(state);
 
-  say(`starting dvr-controller on ${host(partial, CONTROLLER_HOST).address}`);
+  say(`starting PostgreSQL on ${DATABASE_HOST} (${host(partial, DATABASE_HOST).address}:${LAB_PORTS.postgres}) for the controllers`);
+  state.database = await startDatabase(partial);
+  await writeState(state);
   const given = process.env['DVR_ADMIN_TOKEN'];
-  if (given) {
-    // Kept where the controller keeps its own, so a restarted controller (start-controller) has it too.
-    await fs.mkdir(path.join(p.controllerData, 'controller'), { recursive: true, mode: 0o750 });
-    await fs.writeFile(path.join(p.controllerData, 'controller', 'admin-token'), `${given}\n`, { mode: 0o600 });
+  for (const name of CONTROLLER_HOSTS) {
+    if (given) {
+      // Kept where the controller keeps its own, so a restarted controller (start-controller) has it too.
+      await fs.mkdir(path.join(controllerDataOf(o.dir, name), 'controller'), { recursive: true, mode: 0o750 });
+      await fs.writeFile(path.join(controllerDataOf(o.dir, name), 'controller', 'admin-token'), `${given}\n`, { mode: 0o600 });
+    }
+    say(`starting dvr-controller on ${name} (${host(partial, name).address})`);
+    state.controllers.push(await startController(state, name));
+    await writeState(state);
   }
-  state.controller = await startController(partial);
+  state.controller = { pid: state.controllers[0]?.pid ?? 0, url: state.controllers[0]?.url ?? '' };
   await writeState(state);
   const lc = JSON.parse(await fs.readFile(path.join(ROOT, 'launch-configs', 'lab.json'), 'utf8')) as unknown;
   await api(state, 'POST', '/launch-configs', lc);
@@ -250,6 +292,22 @@ export function urlLines(s: LabState): string[] {
     `inventory: ${s.lines.inventory}`];
 }
 
+/** What a controller says of itself: it leads, it stands by, or it does not answer. */
+async function controllerState(url: string): Promise<'leads' | 'standby' | 'down'> {
+  try {
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
+    return ((await res.json()) as { leader?: boolean }).leader === true ? 'leads' : 'standby';
+  } catch {
+    return 'down';
+  }
+}
+
+/** The controller that leads now, by host; undefined when none says it does. */
+export async function leaderOf(s: Pick<LabState, 'controllers'>): Promise<string | undefined> {
+  for (const c of s.controllers) if (await controllerState(c.url) === 'leads') return c.name;
+  return undefined;
+}
+
 /** The hosts, what the controller says of their nodes, and the faults in effect. */
 export async function status(s: LabState): Promise<string[]> {
   let nodes: Array<{ id: string; role: string; state: string; lastHeartbeat: number }> = [];
@@ -261,17 +319,20 @@ export async function status(s: LabState): Promise<string[]> {
   }
   const out = [`lab ${s.options.name} in ${s.options.dir}, storage over ${s.transport}${apiNote}`, ''];
   const rows = [['host', 'address', 'roles', 'node', 'last heartbeat']];
+  const controllers = new Map(await Promise.all(s.controllers.map(async (c) => [c.name, await controllerState(c.url)] as const)));
   for (const h of s.net.hosts) {
-    const roles = LAB_HOSTS.find((x) => x.name === h.name)?.roles.join('+') ?? (h.name === CONTROLLER_HOST ? 'controller' : 'publisher');
+    const roles = [...LAB_HOSTS.find((x) => x.name === h.name)?.roles ?? [], ...(h.name === DATABASE_HOST ? ['postgresql'] : []),
+      ...(controllers.has(h.name) ? ['controller'] : []), ...(h.name === PUBLISHER_HOST ? ['publisher'] : [])].join('+');
     const n = nodes.find((x) => x.id === h.name);
-    rows.push([h.name, h.address, roles, n?.state ?? '', n ? `${Math.round((Date.now() - n.lastHeartbeat) / 1000)} s ago` : '']);
+    rows.push([h.name, h.address, roles, n?.state ?? controllers.get(h.name) ?? '',
+      n ? `${Math.round((Date.now() - n.lastHeartbeat) / 1000)} s ago` : '']);
   }
   const widths = (rows[0] ?? []).map((_c, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   for (const r of rows) out.push(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
   const f = s.faults;
   const active = [...f.cut.map((h) => `cut ${h}`), ...f.cutController.map((h) => `cut-controller ${h}`),
     ...f.killed.map((h) => `killed ${h}`), ...(f.storageStopped ? ['stop-storage'] : []), ...(f.storageFilled ? ['fill-storage'] : []),
-    ...(f.controllerKilled ? ['kill-controller'] : [])];
+    ...f.controllersKilled.map((c) => `kill-controller ${c}`)];
   out.push('', `faults in effect: ${active.length ? active.join(', ') : 'none'}`, '', ...urlLines(s));
   return out;
 }

@@ -96,7 +96,9 @@ export class PostgresServer {
   async createDatabase(name: string): Promise<string> {
     if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new DvrError('DVR_ERR_BAD_REQUEST', `database name '${name}'`);
     const { default: pg } = await import('pg');
-    const admin = new pg.Client({ connectionString: this.url.replace(/\/[^/]*$/, '/postgres') });
+    // Through the server's socket: the networks it lets in may not include this one.
+    const admin = new pg.Client({ host: path.join(this.o.dir, 'run'), port: this.o.port, user: this.o.user, password: this.o.password,
+      database: 'postgres' });
     await admin.connect();
     try {
       await admin.query(`CREATE DATABASE ${name}`);

@@ -22,7 +22,8 @@ export interface LabFaults {
   killed: string[];
   storageStopped: boolean;
   storageFilled: boolean;
-  controllerKilled: boolean;
+  /** Controllers killed (kill-controller takes the leader): start-controller starts them again. */
+  controllersKilled: string[];
 }
 
 export interface LabState {
@@ -33,14 +34,19 @@ export interface LabState {
   transport: 'nfs' | 'sshfs';
   /** The storage export is a tmpfs the lab mounted (so `fill-storage` cannot fill this machine's disk). */
   exportMount: string;
+  /** The controller the API line names (the first). */
   controller: { pid: number; url: string };
+  /** Every controller, by host. */
+  controllers: Array<{ name: string; pid: number; url: string }>;
+  /** The controllers' PostgreSQL (its URL carries the password: this file is 0600). */
+  database: { url: string };
   publisher: { pid: number };
   lines: Record<'api' | 'dashboard' | 'publish' | 'playback' | 'player' | 'adminToken' | 'inventory', string> & { dash?: string };
   faults: LabFaults;
 }
 
 export const NO_FAULTS: LabFaults = { cut: [], cutController: [], killed: [], storageStopped: false, storageFilled: false,
-  controllerKilled: false };
+  controllersKilled: [] };
 
 export function stateFile(dir: string): string {
   return path.join(dir, 'lab.json');

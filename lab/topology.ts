@@ -15,9 +15,15 @@ export const LAB_HOSTS: ReadonlyArray<{ name: string; roles: HostRole[] }> = [
   { name: 'relay-1', roles: ['relay'] },
 ];
 
-/** The controller's host (not provisioned: `dvr lab` runs dvr-controller there) and the publisher's. */
-export const CONTROLLER_HOST = 'controller';
+/**
+ * The controllers' hosts (not provisioned: `dvr lab` runs dvr-controller on each, over one
+ * PostgreSQL beside the storage); the first is the one the API line names. And the publisher's.
+ */
+export const CONTROLLER_HOSTS = ['controller', 'controller-2'] as const;
+export const CONTROLLER_HOST = CONTROLLER_HOSTS[0];
 export const PUBLISHER_HOST = 'publisher';
+/** The controllers' PostgreSQL runs on the storage host. */
+export const DATABASE_HOST = 'storage';
 
 /**
  * The name publishers use for every origin. In the lab it resolves, in the publisher's host, to both
@@ -26,7 +32,7 @@ export const PUBLISHER_HOST = 'publisher';
  */
 export const PUBLISH_HOST = 'publish.lab';
 
-export const LAB_PORTS = { http: 8080, rtmp: 1935, api: 8000 } as const;
+export const LAB_PORTS = { http: 8080, rtmp: 1935, api: 8000, postgres: 5432 } as const;
 
 export interface LabLayout {
   /** <lab dir> holds every host's files (hosts/<name>), the storage export and the controller's data. */
@@ -40,15 +46,18 @@ export interface LabLayout {
   controllerData: string;
 }
 
-export function labPaths(dir: string):
-  { export: string; storageRoot: string; inventory: string; knownHosts: string; controllerData: string } {
+export function labPaths(dir: string): { export: string; storageRoot: string; inventory: string; knownHosts: string;
+  controllerData: string; postgres: string } {
   return { export: `${dir}/export`, storageRoot: `${dir}/storage`, inventory: `${dir}/inventory.json`, knownHosts: `${dir}/known_hosts`,
-    controllerData: `${dir}/controller` };
+    controllerData: controllerDataOf(dir, CONTROLLER_HOST), postgres: `${dir}/postgres` };
 }
+
+/** A controller's data directory (DVR_DATA_DIR) in the lab: <lab dir>/<its host>. */
+export const controllerDataOf = (dir: string, name: string): string => `${dir}/${name}`;
 
 /** The hosts to make: every cluster host with an sshd, the controller, and the publisher (who resolves PUBLISH_HOST). */
 export function hostSpecs(): HostSpec[] {
-  return [{ name: CONTROLLER_HOST, sshd: false }, ...LAB_HOSTS.map((h) => ({ name: h.name, sshd: true })),
+  return [...CONTROLLER_HOSTS.map((name) => ({ name, sshd: false })), ...LAB_HOSTS.map((h) => ({ name: h.name, sshd: true })),
     { name: PUBLISHER_HOST, sshd: false }];
 }
 
@@ -77,8 +86,9 @@ export function labInventory(l: LabLayout): { inventory: Record<string, unknown>
     },
     storage: { server: 'storage', backend: 'ganesha', export: p.export, root: p.storageRoot, mount: true, transport: l.transport,
       ...(l.transport === 'sshfs' ? { sshfs: { identityFile: l.clientKey } } : {}) },
-    controller: { url: `http://${at(l, CONTROLLER_HOST)}:${LAB_PORTS.api}`, agentTokenFile: `${l.controllerData}/controller/agent-token`,
-      signingSecretFile: `${l.controllerData}/controller/signing-secret` },
+    controller: { url: `http://${at(l, CONTROLLER_HOST)}:${LAB_PORTS.api}`,
+      fallbackUrls: CONTROLLER_HOSTS.slice(1).map((c) => `http://${at(l, c)}:${LAB_PORTS.api}`),
+      agentTokenFile: `${l.controllerData}/controller/agent-token`, signingSecretFile: `${l.controllerData}/controller/signing-secret` },
     http: { port: LAB_PORTS.http },
     rtmp: { port: LAB_PORTS.rtmp },
     hosts: LAB_HOSTS.map((h) => ({ name: h.name, address: at(l, h.name), roles: [...h.roles], prefix: `${l.dir}/hosts/${h.name}` })),
