@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'DVR_ERR_FENCED'
   | 'DVR_ERR_TOO_LARGE'
   | 'DVR_ERR_UNSUPPORTED_MEDIA'
+  /** The controller's store (PostgreSQL) does not answer: another controller may, later this one will. */
+  | 'DVR_ERR_STORE_UNAVAILABLE'
   /** A command line that cannot be run as given: exit status 2. */
   | 'DVR_ERR_USAGE'
   /** An invariant of the project's own broke: a bug to report. */
@@ -41,6 +43,7 @@ const STATUS: Record<ErrorCode, number> = {
   DVR_ERR_FENCED: 409,
   DVR_ERR_TOO_LARGE: 413,
   DVR_ERR_UNSUPPORTED_MEDIA: 415,
+  DVR_ERR_STORE_UNAVAILABLE: 503,
   DVR_ERR_USAGE: 400,
   DVR_ERR_INTERNAL: 500,
 };

@@ -85,9 +85,7 @@ export class PostgresServer {
       ...allow.map((net) => `host all all ${net} scram-sha-256`),
       '',
     ].join('\n'));
-    await run([path.join(bin, 'pg_ctl'), '-D', data, '-w', '-t', '30', '-l', path.join(o.dir, 'postgres.log'), '-o',
-      `-c listen_addresses=${o.host} -c port=${o.port} -c unix_socket_directories=${sockets} -c fsync=on -c max_connections=200`,
-      'start']);
+    await s.serve();
     await s.createDatabase(o.database);
     return s;
   }
@@ -110,11 +108,27 @@ export class PostgresServer {
     return this.url.replace(/\/[^/]*$/, `/${name}`);
   }
 
+  /** pg_ctl on the data directory, where the server lives. */
+  private async ctl(args: string[]): Promise<void> {
+    const argv = (this.o.wrap ?? ((a: string[]) => a))([...this.as, path.join(this.bin, 'pg_ctl'), '-D', path.join(this.o.dir, 'data'),
+      ...args]);
+    await exec(argv[0] as string, argv.slice(1), { timeout: 60_000 }).catch((err: unknown) => {
+      const e = err as { stderr?: string; message?: string };
+      throw new DvrError('DVR_ERR_DEPENDENCY', `pg_ctl ${args.at(-1) ?? ''}: ${(e.stderr ?? e.message ?? '').trim().slice(-400)}`);
+    });
+  }
+
+  /** Starts the server on its data (made by initdb); resolves once it takes connections. */
+  async serve(): Promise<void> {
+    this.stopped = false;
+    await this.ctl(['-w', '-t', '30', '-l', path.join(this.o.dir, 'postgres.log'), '-o',
+      `-c listen_addresses=${this.o.host} -c port=${this.o.port} -c unix_socket_directories=${path.join(this.o.dir, 'run')} `
+        + '-c fsync=on -c max_connections=200', 'start']);
+  }
+
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const argv = (this.o.wrap ?? ((a: string[]) => a))([...this.as, path.join(this.bin, 'pg_ctl'), '-D', path.join(this.o.dir, 'data'),
-      '-m', 'fast', '-w', '-t', '30', 'stop']);
-    await exec(argv[0] as string, argv.slice(1), { timeout: 60_000 }).catch(() => undefined);
+    await this.ctl(['-m', 'fast', '-w', '-t', '30', 'stop']).catch(() => undefined);
   }
 }

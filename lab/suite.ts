@@ -47,7 +47,8 @@ Promise<{ start: () => void; stop: () => void; accepted: () => Promise<boolean> 
   return {
     start: () => {
       child = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i',
-        'testsrc2=size=320x180:rate=25', '-t', '90', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-f', 'flv', target.toString()], { stdio: 'ignore' });
+        'testsrc2=size=320x180:rate=25', '-t', '90', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '50', '-f', 'flv', target.toString()],
+      { stdio: 'ignore' });
     },
     stop: () => { child?.kill('SIGKILL'); },
     accepted: async () => {

@@ -28,6 +28,27 @@ const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
 type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 type Changed = (table: 'streams' | 'launch_configs') => void;
 
+/** Errors that say the server is not there (no connection, a timeout, a shutdown), not that a query was wrong. */
+const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE',
+  '57P01', '57P02', '57P03', '08000', '08001', '08003', '08004', '08006', '53300']);
+
+/** A query's error as the API says it: 503 when PostgreSQL is unavailable (agents then ask another controller). */
+export function storeError(err: unknown, where: string): unknown {
+  const e = err as { code?: string; message?: string };
+  if (UNAVAILABLE.has(e.code ?? '') || /timeout|Connection terminated|connect ECONN|the database system is/i.test(e.message ?? '')) {
+    return new DvrError('DVR_ERR_STORE_UNAVAILABLE', `PostgreSQL (${where}) does not answer: ${e.message ?? String(err)}`);
+  }
+  return err;
+}
+
+/** A pool or client whose unavailability is said as such (see storeError). */
+function guarded<Q extends Queryable>(q: Q, where: string): Q {
+  const query = q.query.bind(q) as (...a: unknown[]) => Promise<unknown>;
+  return Object.assign(Object.create(q) as Q, {
+    query: (...a: unknown[]): Promise<unknown> => query(...a).catch((err: unknown) => { throw storeError(err, where); }),
+  });
+}
+
 /** `?` placeholders (the queries' text, shared in spirit with SQLite's) as PostgreSQL's `$n`. */
 const numbered = new Map<string, string>();
 function pgText(sql: string): string {
@@ -263,10 +284,12 @@ class PgQueries implements StoreOps {
     return this.rows(`SELECT id, url, started_at AS "startedAt", last_seen AS "lastSeen" FROM controllers ORDER BY id`);
   }
   async sharedSecret(name: string, generated: string): Promise<string> {
-    const [r] = await this.rows<{ value: string }>(`WITH put AS (INSERT INTO secrets (name, value) VALUES ($1, $2)
-      ON CONFLICT (name) DO NOTHING RETURNING value) SELECT value FROM put UNION ALL SELECT value FROM secrets WHERE name = $1`,
-    [name, generated]);
-    return (r as { value: string }).value;
+    // Two controllers that start together: the second's insert waits for the first's and does
+    // nothing, and its statement's snapshot predates the first's row, which the next statement sees.
+    await this.count('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING', [name, generated]);
+    const [r] = await this.rows<{ value: string }>('SELECT value FROM secrets WHERE name = ?', [name]);
+    if (!r) throw new DvrError('DVR_ERR_INTERNAL', `the store kept no ${name}`);
+    return r.value;
   }
 }
 
@@ -287,7 +310,7 @@ export class PostgresStore extends PgQueries implements StateStore {
   private relisten: NodeJS.Timeout | undefined;
 
   private constructor(private readonly pool: pg.Pool, private readonly o: PostgresOptions, private readonly figuresPool: pg.Pool) {
-    super(pool, (table) => this.bump(table), figuresPool);
+    super(guarded(pool, redact(o.url)), (table) => this.bump(table), guarded(figuresPool, redact(o.url)));
   }
 
   private bump(table: 'streams' | 'launch_configs'): void {
@@ -353,7 +376,9 @@ export class PostgresStore extends PgQueries implements StateStore {
   }
 
   async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const where = redact(this.o.url);
+    const raw = await this.pool.connect().catch((err: unknown) => { throw storeError(err, where); });
+    const client = guarded(raw, where);
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -368,7 +393,7 @@ export class PostgresStore extends PgQueries implements StateStore {
       }
       throw err;
     } finally {
-      client.release(broken);
+      raw.release(broken);
     }
   }
 

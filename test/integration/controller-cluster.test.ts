@@ -182,6 +182,35 @@ describe('two controllers over one PostgreSQL', function () {
     const after = await streamOf(follower.url, 'race');
     assert.deepEqual([after.transcoder, after.epoch], [moved.transcoder, moved.epoch], 'nothing moved again');
   });
+
+  it('PostgreSQL down for longer than the dead-node timeout: the controllers stay up and say 503; once it is back nothing was '
+    + 'lost and no node failed', async () => {
+    const [c1, c2] = [...running.values()] as [Running, Running];
+    for (const id of ['tc-1', 'tc-2', 'tc-3']) beating.add(id);
+    await until('every node in service', async () => ((await call(c1.url, 'GET', '/nodes')).json as Array<{ state: string }>)
+      .every((n) => n.state === 'inservice') || undefined, 15_000);
+    const before = await Promise.all(['cam', 'race', 'other'].map((s) => streamOf(c1.url, s)));
+    const pg = await database.server();
+    await pg.stop();
+    try {
+      const hb = await heartbeat(c2.url, 'tc-1', 5000);
+      assert.equal(hb.status, 503, JSON.stringify(hb.json));
+      assert.match((hb.json as { message: string }).message, /PostgreSQL \(postgres:\/\/dvr:\*\*\*@127\.0\.0\.1:\d+\/\w+\) does not answer/,
+        'the password is not said');
+      assert.equal((await publish(c1.url, 'cam', 'any-key')), 503, 'a publish waits for the store (nginx-rtmp refuses it)');
+      await new Promise<void>((resolve) => { setTimeout(resolve, DEAD_AFTER_MS + 2000); });
+      assert.deepEqual([c1.proc.exitCode, c2.proc.exitCode], [null, null], 'both controllers stay up');
+    } finally {
+      await pg.serve();
+    }
+    await leaderAndFollower();
+    await new Promise<void>((resolve) => { setTimeout(resolve, DEAD_AFTER_MS + 2000); });
+    const nodes = (await call(c1.url, 'GET', '/nodes')).json as Array<{ id: string; state: string }>;
+    assert.deepEqual(nodes.map((n) => `${n.id} ${n.state}`), ['tc-1 inservice', 'tc-2 inservice', 'tc-3 inservice'],
+      'silence is counted from when the store came back');
+    const after = await Promise.all(['cam', 'race', 'other'].map((s) => streamOf(c2.url, s)));
+    assert.deepEqual(after.map((s) => [s.transcoder, s.epoch, s.status]), before.map((s) => [s.transcoder, s.epoch, s.status]));
+  });
 });
 
 describe('dvr-controller backup and restore', function () {

@@ -12,7 +12,7 @@ let made = 0;
  * In a describe: a fresh database on the shared server for each call of the function returned
  * (its URL), the server started before the suite and stopped after the last suite that used it.
  */
-export function usePostgres(): () => Promise<string> {
+export function usePostgres(): (() => Promise<string>) & { server: () => Promise<PostgresServer> } {
   before(async function () {
     this.timeout(120_000);
     users++;
@@ -32,8 +32,9 @@ export function usePostgres(): () => Promise<string> {
     await pg.stop();
     await fs.rm(dir, { recursive: true, force: true });
   });
-  return async () => {
+  const running = async (): Promise<PostgresServer> => {
     if (!server) throw new Error('usePostgres: the server starts in the suite\'s before()');
-    return (await server).pg.createDatabase(`t${process.pid}_${++made}`);
+    return (await server).pg;
   };
+  return Object.assign(async () => (await running()).createDatabase(`t${process.pid}_${++made}`), { server: running });
 }
