@@ -21,7 +21,8 @@ const quick = process.argv.includes('--quick');
 const NODES = 1000;
 const STREAMS = 10_000;
 const AGENT = 'bench-agent-token-0123456789';
-const SECONDS = quick ? 3 : 10;
+const SECONDS = quick ? 3 : 8;
+const ROUNDS = quick ? 2 : 3;
 
 async function hammer(fire: (i: number) => Promise<void>, concurrency: number,
   seconds: number): Promise<{ rate: number; latencies: number[] }> {
@@ -44,7 +45,15 @@ function heartbeat(id: string): string {
       storageFreeBytes: 1e11, storageTotalBytes: 2e11 }, streams: [] });
 }
 
-interface Figures { hb: { rate: number; latencies: number[] }; alloc: { rate: number; latencies: number[] }; wrk: number }
+/** A heartbeat endpoint under test: a controller over one store, or the bare express endpoint. */
+interface Target {
+  name: string;
+  /** Where heartbeats go: <base>/<node id>/heartbeat. */
+  base: string;
+  /** The origins' publish callback for stream s<n> (controllers only). */
+  publish?: (n: number) => Promise<void>;
+  dir: string;
+}
 
 /**
  * Heartbeats from wrk (another process: the server has this one to itself), 1,000 node ids in turn,
@@ -70,101 +79,108 @@ end
   return Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
 }
 
-/** One controller over `databaseUrl` (SQLite without): 1,000 transcoders, 10,000 streams, then the heartbeats and the publishes. */
-async function measure(started: Started, engine: string, databaseUrl?: string): Promise<Figures> {
-  const dataDir = await tempDir(`bench-ctl-${engine}`);
-  started.add(`the ${engine} data directory`, () => fs.rm(dataDir, { recursive: true, force: true }));
-  const c = await Controller.start({ dataDir, host: '127.0.0.1', port: 0, log: silentLogger(), agentToken: AGENT,
+/** One controller over `databaseUrl` (SQLite without), with 1,000 transcoders and 10,000 streams (half live). */
+async function controllerTarget(started: Started, name: string, databaseUrl?: string): Promise<Target> {
+  const dir = await tempDir(`bench-ctl-${name}`);
+  started.add(`the ${name} data directory`, () => fs.rm(dir, { recursive: true, force: true }));
+  const c = await Controller.start({ dataDir: dir, host: '127.0.0.1', port: 0, log: silentLogger(), agentToken: AGENT,
     provisioningTimeoutMs: 600_000, deadAfterMs: 3_600_000, sweepIntervalMs: 60_000, originRtmpPort: 1935, edgeHttpPort: 8080,
     endGraceSeconds: 30, playbackTtlSeconds: 60, scaleIntervalMs: 60_000, ...(databaseUrl ? { databaseUrl } : {}) });
-  try {
-    const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${AGENT}` };
-    await c.store.putLaunchConfig('bench', parseLaunchConfig({ launchconfig: { name: 'bench', version: '1', targets: { target: [
-      { role: 'transcoder', connectionCapacity: 20, instanceType: 'c-4' }] } } }));
-    for (let i = 0; i < NODES; i += 50) {
-      await Promise.all(Array.from({ length: 50 }, (_v, k) => fetch(`${c.url}/api/v1/nodes/tc-${i + k}/heartbeat`,
-        { method: 'POST', headers, body: heartbeat(`tc-${i + k}`) })));
-    }
-    await c.store.transaction(async (tx) => {
-      for (let i = 0; i < STREAMS; i++) {
-        await tx.insertStream({ app: 'live', stream: `s${i}`, streamKey: `k${i}`, status: 'idle', transcoder: undefined,
-          endingSince: undefined, settings: { windowSeconds: 3600, recording: false, archiveStrategy: 'append', format: 'fmp4',
-            mode: 'copy', ladder: [{ name: 'source' }], segmentSeconds: 2, signedPlayback: false, storageCapBytes: 0, dash: true,
-            deltaUpdates: true, retentionHours: 0, playlistCapSeconds: 10_800 } });
-      }
-    });
-    // Half the streams are live already, so allocation sees a loaded cluster.
-    await c.store.transaction(async (tx) => {
-      for (let i = 0; i < STREAMS / 2; i++) await tx.setStreamStatus('live', `s${i}`, 'live', `tc-${i % NODES}`);
-    });
-    const hb = await hammer(async (i) => {
-      const res = await fetch(`${c.url}/api/v1/nodes/tc-${i % NODES}/heartbeat`,
-        { method: 'POST', headers, body: heartbeat(`tc-${i % NODES}`) });
-      await res.text();
-      if (res.status !== 200) throw new Error(`heartbeat: ${res.status}`);
-    }, 32, SECONDS);
-    let next = STREAMS / 2;
-    const alloc = await hammer(async () => {
-      const n = next++;
-      if (n >= STREAMS) return;
-      const res = await fetch(`${c.url}/api/v1/hooks/publish?token=${AGENT}`, { method: 'POST',
-        body: new URLSearchParams({ app: 'live', name: `s${n}`, key: `k${n}` }) });
-      await res.text();
-      if (res.status !== 200) throw new Error(`publish ${n}: ${res.status}`);
-    }, 1, quick ? 2 : 5);
-    return { hb, alloc, wrk: await wrkHeartbeats(`${c.url}/api/v1/nodes`, dataDir) };
-  } finally {
-    await c.close();
+  started.add(`the ${name} controller`, () => c.close());
+  const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${AGENT}` };
+  await c.store.putLaunchConfig('bench', parseLaunchConfig({ launchconfig: { name: 'bench', version: '1', targets: { target: [
+    { role: 'transcoder', connectionCapacity: 20, instanceType: 'c-4' }] } } }));
+  for (let i = 0; i < NODES; i += 50) {
+    await Promise.all(Array.from({ length: 50 }, (_v, k) => fetch(`${c.url}/api/v1/nodes/tc-${i + k}/heartbeat`,
+      { method: 'POST', headers, body: heartbeat(`tc-${i + k}`) })));
   }
+  await c.store.transaction(async (tx) => {
+    for (let i = 0; i < STREAMS; i++) {
+      await tx.insertStream({ app: 'live', stream: `s${i}`, streamKey: `k${i}`, status: 'idle', transcoder: undefined,
+        endingSince: undefined, settings: { windowSeconds: 3600, recording: false, archiveStrategy: 'append', format: 'fmp4',
+          mode: 'copy', ladder: [{ name: 'source' }], segmentSeconds: 2, signedPlayback: false, storageCapBytes: 0, dash: true,
+          deltaUpdates: true, retentionHours: 0, playlistCapSeconds: 10_800 } });
+    }
+  });
+  // Half the streams are live already: each transcoder's reply carries five jobs, and allocation sees a loaded cluster.
+  await c.store.transaction(async (tx) => {
+    for (let i = 0; i < STREAMS / 2; i++) await tx.setStreamStatus('live', `s${i}`, 'live', `tc-${i % NODES}`);
+  });
+  return { name, base: `${c.url}/api/v1/nodes`, dir, publish: async (n) => {
+    const res = await fetch(`${c.url}/api/v1/hooks/publish?token=${AGENT}`, { method: 'POST',
+      body: new URLSearchParams({ app: 'live', name: `s${n}`, key: `k${n}` }) });
+    await res.text();
+    if (res.status !== 200) throw new Error(`publish ${n}: ${res.status}`);
+  } };
 }
 
-async function main(started: Started): Promise<void> {
-  const bareApp = express();
-  bareApp.use(express.json());
-  bareApp.post('/hb/:id', (_req, res) => { res.json({}); });
-  bareApp.post('/hb/:id/heartbeat', (_req, res) => { res.json({}); });
-  const bareDir = await tempDir('bench-ctl-bare');
-  started.add('the bare data directory', () => fs.rm(bareDir, { recursive: true, force: true }));
-  const bareServer: http.Server = bareApp.listen(0, '127.0.0.1');
-  started.add('the bare express server', () => bareServer.close());
-  await once(bareServer, 'listening');
-  const barePort = (bareServer.address() as { port: number }).port;
-  const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${AGENT}` };
-  const measureBare = async (): Promise<Figures> => ({
-    hb: await hammer(async (i) => {
-      await (await fetch(`http://127.0.0.1:${barePort}/hb/tc-${i % NODES}`, { method: 'POST', headers, body: heartbeat('x') })).text();
-    }, 32, SECONDS),
-    alloc: await hammer(async () => {
-      await (await fetch(`http://127.0.0.1:${barePort}/hb/x`, { method: 'POST', headers, body: '{}' })).text();
-    }, 1, quick ? 2 : 5),
-    wrk: await wrkHeartbeats(`http://127.0.0.1:${barePort}/hb`, bareDir) });
-  // Bare express before and after the controllers (the client warms up, the machine's load moves): the faster of the two.
-  const bareFirst = await measureBare();
+/** The bare express endpoint: parses the body and answers {}. */
+async function bareTarget(started: Started): Promise<Target> {
+  const app = express();
+  app.use(express.json());
+  app.post('/hb/:id/heartbeat', (_req, res) => { res.json({}); });
+  const dir = await tempDir('bench-ctl-bare');
+  started.add('the bare data directory', () => fs.rm(dir, { recursive: true, force: true }));
+  const server: http.Server = app.listen(0, '127.0.0.1');
+  started.add('the bare express server', () => server.close());
+  await once(server, 'listening');
+  return { name: 'bare express', base: `http://127.0.0.1:${(server.address() as { port: number }).port}/hb`, dir };
+}
 
+const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? NaN;
+
+async function main(started: Started): Promise<void> {
   // PostgreSQL: Debian's server, on loopback, started for this run.
   const pgDir = await tempDir('bench-pg');
   await fs.chmod(pgDir, 0o755);
   const pg = await PostgresServer.start({ dir: pgDir, host: '127.0.0.1', port: await freePort(), user: 'dvr',
     password: `bench-${process.pid}-password`, database: 'dvr' });
   started.add('PostgreSQL', async () => { await pg.stop(); await fs.rm(pgDir, { recursive: true, force: true }); });
-  const engines: Array<[string, Figures]> = [['SQLite', await measure(started, 'sqlite')],
-    ['PostgreSQL', await measure(started, 'postgres', pg.url)]];
-  const bareLast = await measureBare();
-  const bare = { hb: bareLast.hb.rate > bareFirst.hb.rate ? bareLast.hb : bareFirst.hb, alloc: bareFirst.alloc,
-    wrk: Math.max(bareFirst.wrk, bareLast.wrk) };
-  const bareHb = bare.hb;
+  const targets = [await controllerTarget(started, 'SQLite'), await controllerTarget(started, 'PostgreSQL', pg.url),
+    await bareTarget(started)];
+  const headers = { 'Content-Type': 'application/json', Authorization: `Bearer ${AGENT}` };
+  const rates = new Map(targets.map((t) => [t.name, { fetch: [] as number[], latencies: [] as number[], wrk: [] as number[] }]));
+  // Rounds, the order turned each time: the machine's load moves, and each target meets it alike.
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[(k + round) % targets.length] as Target;
+      const r = rates.get(t.name);
+      const hb = await hammer(async (i) => {
+        const res = await fetch(`${t.base}/tc-${i % NODES}/heartbeat`, { method: 'POST', headers, body: heartbeat(`tc-${i % NODES}`) });
+        await res.text();
+        if (res.status !== 200) throw new Error(`${t.name} heartbeat: ${res.status}`);
+      }, 32, SECONDS);
+      r?.fetch.push(hb.rate);
+      r?.latencies.push(...hb.latencies);
+      r?.wrk.push(await wrkHeartbeats(t.base, t.dir));
+    }
+  }
+  const alloc = new Map<string, number[]>();
+  for (const t of targets) {
+    const publish = t.publish;
+    if (!publish) continue;
+    let next = STREAMS / 2;
+    alloc.set(t.name, (await hammer(async () => {
+      const n = next++;
+      if (n < STREAMS) await publish(n);
+    }, 1, quick ? 2 : 5)).latencies);
+  }
 
-  console.log(`${NODES} transcoders, ${STREAMS} streams (half live); loopback, one process; 32 heartbeats at a time, `
-    + 'publishes one at a time');
-  const row = (name: string, f: Figures): string => `| ${name.padEnd(12)} | ${f.hb.rate.toFixed(0).padStart(12)} | `
-    + `${(f.hb.rate / bareHb.rate).toFixed(2).padStart(8)}x | ${percentile(f.hb.latencies, 99).toFixed(1).padStart(9)} | `
-    + `${percentile(f.alloc.latencies, 50).toFixed(2).padStart(12)} | ${percentile(f.alloc.latencies, 99).toFixed(2).padStart(12)} | `
-    + `${f.wrk.toFixed(0).padStart(12)} | ${(f.wrk / bare.wrk).toFixed(2).padStart(8)}x |`;
-  console.log('heartbeats/s: a client in this process (fetch); wrk/s: heartbeats from wrk, another process');
-  console.log('| store        | heartbeats/s | vs bare   | hb p99 ms | alloc p50 ms | alloc p99 ms | wrk hb/s     | vs bare   |');
-  console.log('|--------------|--------------|-----------|-----------|--------------|--------------|--------------|-----------|');
-  for (const [name, f] of engines) console.log(row(name, f));
-  console.log(row('bare express', bare));
+  const bare = rates.get('bare express');
+  console.log(`${NODES} transcoders, ${STREAMS} streams (half live: five jobs in each reply); loopback, one process; `
+    + `${ROUNDS} interleaved rounds of ${SECONDS} s, medians`);
+  console.log('heartbeats/s: 32 at a time from a client in this process (fetch); wrk: 32 connections from another process');
+  console.log('| store        | heartbeats/s | vs bare | hb p99 ms | wrk hb/s | vs bare | alloc p50 ms | alloc p99 ms |');
+  console.log('|--------------|--------------|---------|-----------|----------|---------|--------------|--------------|');
+  for (const t of targets) {
+    const r = rates.get(t.name);
+    const a = alloc.get(t.name);
+    if (!r || !bare) continue;
+    console.log(`| ${t.name.padEnd(12)} | ${median(r.fetch).toFixed(0).padStart(12)} | `
+      + `${(median(r.fetch) / median(bare.fetch)).toFixed(2).padStart(6)}x | ${percentile(r.latencies, 99).toFixed(1).padStart(9)} | `
+      + `${median(r.wrk).toFixed(0).padStart(8)} | ${(median(r.wrk) / median(bare.wrk)).toFixed(2).padStart(6)}x | `
+      + `${(a ? percentile(a, 50).toFixed(2) : '-').padStart(12)} | ${(a ? percentile(a, 99).toFixed(2) : '-').padStart(12)} |`);
+  }
   console.log('allocation target: p99 < 20 ms; heartbeats: >= 0.8x bare express, 2,000/s for 10,000 nodes every 5 s');
 }
 

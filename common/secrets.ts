@@ -2,11 +2,18 @@
 // about how much of it was right.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
+/** Hashes have one length, so a wrong length is not answered sooner. */
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
 /** Whether `given` is `expected`; the time taken does not depend on where they differ, nor on their lengths. */
 export function sameSecret(given: string, expected: string): boolean {
-  // Hashes have one length, so a wrong length is not answered sooner.
-  const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
   return timingSafeEqual(digest(given), digest(expected)) && given.length === expected.length;
+}
+
+/** sameSecret against one secret, its digest taken once (a token every request brings). */
+export function secretCheck(expected: string): (given: string) => boolean {
+  const want = digest(expected);
+  return (given) => timingSafeEqual(digest(given), want) && given.length === expected.length;
 }
 
 /** Whether `header` (an Authorization header) carries `Bearer <token>`. */

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { DvrError, isDvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
-import { sameSecret } from '../common/secrets.js';
+import { secretCheck } from '../common/secrets.js';
 import { Heartbeats } from './heartbeats.js';
 import type { Leadership } from './leadership.js';
 import { controllerMetrics, type ControllerMetrics } from './metrics.js';
@@ -67,6 +67,7 @@ function tokenOf(req: Request, kind: TokenKind): string | undefined {
 
 /** The check of one token kind, as express middleware. */
 function auth(kind: TokenKind, expected: string): Middleware {
+  const matches = secretCheck(expected);
   return (req, _res, next) => {
     let token: string | undefined;
     try {
@@ -79,7 +80,7 @@ function auth(kind: TokenKind, expected: string): Middleware {
       next(new DvrError('DVR_ERR_UNAUTHORIZED', `this endpoint needs the ${kind} token (Authorization: Bearer <token>)`));
       return;
     }
-    next(sameSecret(token, expected) ? undefined : new DvrError('DVR_ERR_FORBIDDEN', `the token given is not the ${kind} token`));
+    next(matches(token) ? undefined : new DvrError('DVR_ERR_FORBIDDEN', `the token given is not the ${kind} token`));
   };
 }
 
@@ -140,6 +141,9 @@ function pageRoutes(app: express.Express, c: ApiContext): void {
 export function createApi(o: ApiOptions): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // The API's answers are made for each request (a heartbeat's reply, a list): an ETag would cost a
+  // hash of every body and save nothing.
+  app.set('etag', false);
   app.use(express.json({ limit: '256kb' }));
   app.use(express.urlencoded({ extended: false, limit: '16kb' }));
   const c = services(o);
