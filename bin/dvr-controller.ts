@@ -70,6 +70,8 @@ function storeChoice(): { databaseUrl?: string } {
   if (!/^postgres(ql)?:\/\//.test(url)) {
     throw new DvrError('DVR_ERR_CONFIG', `DVR_DATABASE_URL: must be postgres://user:password@host:port/database (${redact(url)})`);
   }
+  // The password is this process's alone: provider scripts and ssh it starts do not inherit it.
+  delete process.env['DVR_DATABASE_URL'];
   return { databaseUrl: url };
 }
 

@@ -96,7 +96,10 @@ async function secret(store: StateStore, dataDir: string, name: string, given: s
   if (given !== undefined) return check(given.trim(), env ?? name);
   const file = path.join(dataDir, name);
   if (store.engine === 'postgres') {
-    const value = check(await store.sharedSecret(name, randomBytes(24).toString('base64url')), `the store's ${name}`);
+    // A controller moved from SQLite to PostgreSQL offers the secret it had: agents and signed URLs keep working.
+    const had = (await fs.readFile(file, 'utf8').catch(() => '')).trim();
+    const offer = had.length >= MIN_TOKEN_LENGTH ? had : randomBytes(24).toString('base64url');
+    const value = check(await store.sharedSecret(name, offer), `the store's ${name}`);
     if (keep) await fs.writeFile(file, `${value}\n`, { mode: 0o600 });
     return value;
   }
@@ -223,7 +226,8 @@ export class Controller {
 
   /** A node missed its heartbeats: failed, and its running streams moved to the least-loaded transcoder. */
   private async failNode(tx: StoreOps, dead: NodeRow, now: number): Promise<void> {
-    await tx.setNodeState(dead.id, nextState(dead.state, 'silent') ?? 'failed');
+    // Unless its heartbeat came meanwhile (through another controller): then it lives.
+    if (!await tx.failSilentNode(dead.id, nextState(dead.state, 'silent') ?? 'failed', dead.lastHeartbeat)) return;
     for (const s of await tx.streamsOn(dead.id)) {
       if (!RUNNING_STATUSES.includes(s.status)) continue;
       const loads = await tx.loadOf('transcoder');

@@ -27,7 +27,7 @@ export class HeartbeatWrites {
   write(row: NodeRow, was: NodeState | undefined): Promise<boolean> {
     return new Promise((resolve, reject) => {
       const earlier = this.queue.get(row.id);
-      this.queue.set(row.id, { row, was: earlier?.was ?? was, done: [...earlier?.done ?? [], resolve],
+      this.queue.set(row.id, { row, was, done: [...earlier?.done ?? [], resolve],
         failed: [...earlier?.failed ?? [], reject] });
       this.flushing ??= this.flush();
     });

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../common/log.js';
 import type { ControllerMetrics } from './metrics.js';
-import type { StateStore, StoreOps } from './store.js';
+import { isDvrError } from '../common/errors.js';
+import type { Lease, StateStore, StoreOps } from './store.js';
 
 export interface LeadershipOptions {
   /** The controller's name (DVR_CONTROLLER_ID; default: the host's name). */
@@ -32,6 +33,10 @@ export class Leadership {
   private readonly startedAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<void> | undefined;
+  /** The store did not answer the last round (said once, until it answers). */
+  private unreachable = false;
+  /** The database's clock was found this far from this machine's (said once). */
+  private skewSaid = false;
 
   constructor(private readonly store: StateStore, private readonly o: LeadershipOptions) {
     this.holder = `${o.name}#${randomBytes(4).toString('hex')}`;
@@ -50,14 +55,36 @@ export class Leadership {
   /** Takes or renews the lease, and says this controller is alive. A store that does not answer: not leading. */
   async tryLead(): Promise<void> {
     try {
+      const asked = Date.now();
       const lease = await this.store.lead(this.holder, this.o.ttlMs);
+      this.checkClock(lease, asked);
       await this.store.seeController({ id: this.o.name, url: this.o.url(), startedAt: this.startedAt, lastSeen: Date.now() });
       this.become(lease.holder === this.holder ? lease.term : undefined, lease.holder);
     } catch (err) {
-      if (this.term !== undefined) this.o.log.error({ err: err instanceof Error ? err.message : String(err) },
-        'the store does not answer: this controller stops leading');
+      const reason = isDvrError(err) ? err.details?.['reason'] : undefined;
+      const why = typeof reason === 'string' ? reason : err instanceof Error ? err.message : String(err);
+      if (this.term !== undefined) this.o.log.error({ err: why }, 'the store does not answer: this controller stops leading');
+      else if (!this.unreachable) this.o.log.error({ err: why }, 'the store does not answer');
+      this.unreachable = true;
       this.become(undefined, undefined);
+      return;
     }
+    if (this.unreachable) this.o.log.info('the store answers again');
+    this.unreachable = false;
+  }
+
+  /**
+   * Heartbeats and the reconnect grace are stamped with each controller's clock and compared by the
+   * leader's: clocks that differ by seconds fail healthy nodes. The database's clock (the lease's)
+   * is the common reference; a controller that is a second or more off says so.
+   */
+  private checkClock(lease: Lease, asked: number): void {
+    if (lease.holder !== this.holder || this.skewSaid) return;
+    const skew = lease.expiresAt - this.o.ttlMs - asked;
+    if (Math.abs(skew) < 1000 + (Date.now() - asked)) return;
+    this.skewSaid = true;
+    this.o.log.warn({ skewMs: skew }, 'this machine\'s clock differs from the database\'s by a second or more: keep the controllers\' '
+      + 'clocks in sync (NTP), or healthy nodes may be failed');
   }
 
   private become(term: number | undefined, holder: string | undefined): void {

@@ -19,8 +19,13 @@ const ref = (name: string): object => ({ $ref: `#/components/schemas/${name}` })
 const list = (name: string): object => ({ type: 'array', items: ref(name) });
 
 export const ROUTES: Record<string, Partial<Record<Method, Op>>> = {
-  '/health': { get: { summary: 'Liveness and counts', security: 'none', ok: 200, returns: { type: 'object', properties: {
-    status: { const: 'ok' }, nodes: { type: 'integer' }, streams: { type: 'integer' } } } } },
+  '/health': { get: { summary: 'Liveness and counts; 503 while the store does not answer', security: 'none', ok: 200,
+    returns: { type: 'object', properties: { status: { const: 'ok' }, nodes: { type: 'integer' }, streams: { type: 'integer' },
+      store: { enum: ['sqlite', 'postgres'] }, leader: { type: 'boolean', description: 'Whether this controller leads' } } } } },
+  '/controllers': { get: { summary: 'The cluster\'s controllers over one store, and whether the one asked leads', security: 'admin',
+    ok: 200, returns: { type: 'object', properties: { store: { enum: ['sqlite', 'postgres'] }, thisLeads: { type: 'boolean' },
+      controllers: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, url: { type: 'string' },
+        startedAt: { type: 'integer' }, lastSeen: { type: 'integer' }, secondsSinceSeen: { type: 'number' } } } } } } } },
   '/openapi.json': { get: { summary: 'This document', security: 'none', ok: 200, returns: { type: 'object' } } },
   '/launch-configs': {
     get: { summary: 'List launch configs', security: 'admin', ok: 200, returns: list('LaunchConfig') },

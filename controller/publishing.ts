@@ -86,9 +86,9 @@ export class Publishing {
   }
 
   /** The publisher left: the stream is ending (its job stays with its transcoder for the reconnect grace). */
-  async publishDone(form: PublishForm): Promise<void> {
-    const s = await this.store.stream(form.app ?? '', form.name ?? '');
-    if (s && s.status === 'live') await this.store.setStreamStatus(s.app, s.stream, 'ending', s.transcoder, this.o.now());
+  async publishDone(form: PublishForm, originNode?: string): Promise<void> {
+    // One statement: a publish accepted meanwhile (through another origin, another controller) stays live.
+    await this.store.publishEnded(form.app ?? '', form.name ?? '', this.o.now(), originNode);
   }
 
   /**

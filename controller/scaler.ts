@@ -35,7 +35,7 @@ export class Scaler {
     this.busy = true;
     try {
       if (!await leads()) return;
-      await this.removeDrained();
+      await this.removeDrained(leads);
       for (const t of await this.targets()) {
         if (!t.scalePolicy) continue;
         const all = await this.store.nodes({ role: t.role });
@@ -54,11 +54,11 @@ export class Scaler {
   }
 
   /** Draining nodes whose last stream has ended are handed back to the provider. */
-  private async removeDrained(): Promise<void> {
+  private async removeDrained(leads: () => Promise<boolean>): Promise<void> {
     if (!this.provider) return;
     const counts = await this.store.assignedCounts();
     for (const n of await this.store.nodes({ state: 'draining' })) {
-      if ((counts.get(n.id) ?? 0) > 0) continue;
+      if ((counts.get(n.id) ?? 0) > 0 || !await leads()) continue;
       await this.provider.destroy(n.id);
       await this.store.setNodeState(n.id, nextState(n.state, 'drained') ?? 'gone');
       this.log.info({ node: n.id }, 'drained node removed');

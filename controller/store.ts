@@ -136,6 +136,13 @@ export interface StoreQueries {
   /** Sets a stream's status and transcoder; a different transcoder is a new assignment (its epoch goes up). */
   setStreamStatus(app: string, name: string, status: StreamRow['status'], transcoder: string | undefined, endingSince?: number): void;
   setStreamOrigin(app: string, name: string, origin: string | undefined): void;
+  /**
+   * The publisher left: a live stream is ending from `at`, unless it is no longer live or (with
+   * `origin`) went live again through another origin meanwhile. True when it was ended.
+   */
+  publishEnded(app: string, name: string, at: number, origin: string | undefined): boolean;
+  /** The sweep: a node silent since `lastHeartbeat` is given `state`, unless a heartbeat came meanwhile. */
+  failSilentNode(id: string, state: NodeState, lastHeartbeat: number): boolean;
   /** Ends every stream whose publisher left before `before` (ms): its slot is freed. Returns them. */
   endStreams(before: number): StreamRow[];
   /** What a stream's media takes on the storage, as its transcoder reports it. */
@@ -195,10 +202,10 @@ export type StoreOps = { [K in keyof StoreQueries]: Answer<StoreQueries[K]> };
 export const QUERY_NAMES = Object.keys({
   putLaunchConfig: 1, replaceLaunchConfig: 1, launchConfigs: 1, deleteLaunchConfig: 1, upsertNode: 1, writeHeartbeats: 1, node: 1,
   nodes: 1, setNodeState: 1, addScaleEvent: 1, scaleEvents: 1, lastScaleAt: 1, insertStream: 1, updateStreamSettings: 1, stream: 1,
-  streams: 1, streamsOn: 1, runningStreams: 1, loadOf: 1, assignedCounts: 1, setStreamStatus: 1, setStreamOrigin: 1, endStreams: 1,
-  setStoredBytes: 1, markMediaDeleted: 1, firstWithStorage: 1, endedWithMedia: 1, deleteStream: 1, upsertVersion: 1,
-  versionsWithMedia: 1, markVersionDeleted: 1, requestPurge: 1, purgesPending: 1, finishPurge: 1, lockAllocation: 1, lead: 1,
-  holdsLease: 1, resign: 1, seeController: 1, controllers: 1, sharedSecret: 1,
+  streams: 1, streamsOn: 1, runningStreams: 1, loadOf: 1, assignedCounts: 1, setStreamStatus: 1, setStreamOrigin: 1, publishEnded: 1,
+  failSilentNode: 1, endStreams: 1, setStoredBytes: 1, markMediaDeleted: 1, firstWithStorage: 1, endedWithMedia: 1, deleteStream: 1,
+  upsertVersion: 1, versionsWithMedia: 1, markVersionDeleted: 1, requestPurge: 1, purgesPending: 1, finishPurge: 1,
+  lockAllocation: 1, lead: 1, holdsLease: 1, resign: 1, seeController: 1, controllers: 1, sharedSecret: 1,
 } satisfies Record<keyof StoreQueries, 1>) as Array<keyof StoreQueries>;
 
 /** The engine's name, as `dvr-controller` and the API's health report it. */

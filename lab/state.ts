@@ -54,7 +54,10 @@ export function stateFile(dir: string): string {
 
 export async function readState(dir: string): Promise<LabState | undefined> {
   try {
-    return JSON.parse(await fs.readFile(stateFile(dir), 'utf8')) as LabState;
+    const s = JSON.parse(await fs.readFile(stateFile(dir), 'utf8')) as LabState;
+    // A lab made by a release with one controller: its fields, as that release had them.
+    return { ...s, controllers: s.controllers ?? [{ name: 'controller', ...s.controller }], database: s.database ?? { url: '' },
+      faults: { ...NO_FAULTS, ...s.faults } };
   } catch (err) {
     if (errnoCode(err) === 'ENOENT') return undefined;
     throw err;

@@ -51,7 +51,10 @@ export class HeartbeatSender {
         const res = await fetch(url, { method: 'POST', body, signal: AbortSignal.timeout(this.o.timeoutMs),
           headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${this.o.agentToken}` } });
         // A controller that cannot reach its store (5xx) is passed over like one that does not answer.
-        if (res.status >= 500 && i < urls.length - 1) throw new DvrError('DVR_ERR_DEPENDENCY', `${urls[at] ?? ''} answered ${res.status}`);
+        if (res.status >= 500 && i < urls.length - 1) {
+          await res.body?.cancel();
+          throw new DvrError('DVR_ERR_DEPENDENCY', `${urls[at] ?? ''} answered ${res.status}`);
+        }
         if (at !== this.current) {
           this.o.log.warn({ controller: urls[at], instead: urls[this.current] }, 'heartbeats go to another controller');
         }

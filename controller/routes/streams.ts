@@ -98,7 +98,7 @@ export function streamRoutes(app: express.Express, c: ApiContext): void {
     res.status(200).end();
   });
   app.post('/api/v1/hooks/publish-done', c.agent, async (req, res) => {
-    await c.publishing.publishDone(hookForm(req, 'publish-done'));
+    await c.publishing.publishDone(hookForm(req, 'publish-done'), typeof req.query['node'] === 'string' ? req.query['node'] : undefined);
     res.status(200).end();
   });
 }

@@ -12,9 +12,13 @@ import { SCHEMA_VERSION } from './migrations.js';
 import { openStore, sqliteFile, type StoreChoice } from './open.js';
 import { passwordEnv, redact } from './postgres.js';
 
+/** A controller seen this recently (its lease rounds say it is alive every second or so) is running. */
+const LIVE_MS = 10_000;
+
 /** Writes a backup of the store `o` chooses to `file`; what it says is what was written. */
 export async function backupStore(o: StoreChoice, file: string): Promise<string> {
-  const store = await openStore(o);
+  // As it is: a newer release taking a backup does not upgrade a database older controllers use.
+  const store = await openStore({ ...o, migrate: false });
   try {
     await store.backup(file);
     const { size } = await fs.stat(file);
@@ -49,6 +53,18 @@ export async function restoreStore(o: StoreChoice & { log: Logger }, file: strin
   }
   await fs.access(file).catch(() => { throw new DvrError('DVR_ERR_CONFIG', `${file}: no such backup`); });
   if (o.databaseUrl) {
+    // Every controller of the cluster, not only this machine's, must be stopped.
+    const live = await openStore({ ...o, migrate: false }).then(async (store) => {
+      try {
+        return (await store.controllers().catch(() => [])).filter((c) => Date.now() - c.lastSeen < LIVE_MS).map((c) => c.id);
+      } finally {
+        await store.close();
+      }
+    });
+    if (live.length > 0) {
+      throw new DvrError('DVR_ERR_CONFLICT', `controllers still use this database (${live.join(', ')} seen in the last `
+        + `${LIVE_MS / 1000} s): stop every controller of the cluster first, then restore`);
+    }
     await promisify(execFile)('pg_restore', ['--clean', '--if-exists', '--no-owner', '--single-transaction',
       `--dbname=${redact(o.databaseUrl, '')}`, file], { env: { ...process.env, ...passwordEnv(o.databaseUrl) }, timeout: 600_000 })
       .catch((err: unknown) => {
@@ -65,8 +81,11 @@ export async function restoreStore(o: StoreChoice & { log: Logger }, file: strin
     const target = sqliteFile(o.dataDir);
     await fs.mkdir(o.dataDir, { recursive: true, mode: 0o750 });
     const kept = `${target}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    await fs.rename(target, kept).catch((err: unknown) => { if (errnoCode(err) !== 'ENOENT') throw err; });
-    for (const side of ['-wal', '-shm']) await fs.rm(`${target}${side}`, { force: true });
+    // The old file with its write-ahead log (commits not yet checkpointed into the file live there).
+    for (const side of ['', '-wal']) {
+      await fs.rename(`${target}${side}`, `${kept}${side}`).catch((err: unknown) => { if (errnoCode(err) !== 'ENOENT') throw err; });
+    }
+    await fs.rm(`${target}-shm`, { force: true });
     await fs.copyFile(file, target);
     await fs.chmod(target, 0o600);
   }

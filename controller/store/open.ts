@@ -11,6 +11,8 @@ export interface StoreChoice {
   /** postgres://... (DVR_DATABASE_URL); without it, SQLite. */
   databaseUrl?: string | undefined;
   log: Logger;
+  /** Bring the schema to this release's version (default: yes; a backup leaves the database as it is). */
+  migrate?: boolean;
 }
 
 /** Where SQLite keeps the state, in a controller's data directory. */
@@ -18,7 +20,7 @@ export const sqliteFile = (dataDir: string): string => path.join(dataDir, 'contr
 
 export async function openStore(o: StoreChoice): Promise<StateStore> {
   if (o.databaseUrl !== undefined && o.databaseUrl !== '') {
-    return PostgresStore.open({ url: o.databaseUrl, log: o.log.child({ part: 'postgres' }) });
+    return PostgresStore.open({ url: o.databaseUrl, log: o.log.child({ part: 'postgres' }), migrate: o.migrate !== false });
   }
-  return openSqliteStore(sqliteFile(o.dataDir));
+  return openSqliteStore(sqliteFile(o.dataDir), { migrate: o.migrate !== false });
 }

@@ -36,7 +36,10 @@ const UNAVAILABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUN
 export function storeError(err: unknown, where: string): unknown {
   const e = err as { code?: string; message?: string };
   if (UNAVAILABLE.has(e.code ?? '') || /timeout|Connection terminated|connect ECONN|the database system is/i.test(e.message ?? '')) {
-    return new DvrError('DVR_ERR_STORE_UNAVAILABLE', `PostgreSQL (${where}) does not answer: ${e.message ?? String(err)}`);
+    // The reason goes in the details, which the controller logs (the leader lease's round says it)
+    // and the API does not answer: /health gives this without a token, and names no host.
+    return new DvrError('DVR_ERR_STORE_UNAVAILABLE', 'the controller\'s store (PostgreSQL) does not answer; another controller may '
+      + '(this controller\'s log says why)', { reason: `${where}: ${e.message ?? String(err)}` });
   }
   return err;
 }
@@ -202,6 +205,13 @@ class PgQueries implements StoreOps {
   async setStreamOrigin(app: string, name: string, origin: string | undefined): Promise<void> {
     await this.streamChange('UPDATE streams SET origin = ? WHERE app = ? AND stream = ?', [origin ?? null, app, name]);
   }
+  async publishEnded(app: string, name: string, at: number, origin: string | undefined): Promise<boolean> {
+    return await this.streamChange(`UPDATE streams SET status = 'ending', ending_since = $1 WHERE app = $2 AND stream = $3
+      AND status = 'live' AND ($4::text IS NULL OR origin IS NULL OR origin = $4)`, [at, app, name, origin ?? null]) === 1;
+  }
+  async failSilentNode(id: string, state: NodeState, lastHeartbeat: number): Promise<boolean> {
+    return await this.count('UPDATE nodes SET state = ? WHERE id = ? AND last_heartbeat = ?', [state, id, lastHeartbeat]) === 1;
+  }
   async endStreams(before: number): Promise<StreamRow[]> {
     // The rows as they were (their transcoder named), ended in the same statement.
     const rows = (await this.rows<RawStream>(`WITH old AS (SELECT * FROM streams WHERE status = 'ending' AND ending_since < ? FOR UPDATE)
@@ -296,6 +306,8 @@ class PgQueries implements StoreOps {
 export interface PostgresOptions {
   url: string;
   log: Logger;
+  /** Bring the schema to this release's version (default); a backup leaves a live database as it is. */
+  migrate?: boolean;
   /** How long a query may wait for a connection, and a statement may run (ms). */
   timeoutMs?: number;
 }
@@ -321,12 +333,15 @@ export class PostgresStore extends PgQueries implements StateStore {
   /** Connects, brings the schema to this controller's version, and starts listening. */
   static async open(o: PostgresOptions): Promise<PostgresStore> {
     const timeout = o.timeoutMs ?? 5000;
-    const pool = new pg.Pool({ connectionString: o.url, types: TYPES, max: 10, connectionTimeoutMillis: timeout,
-      statement_timeout: timeout, idleTimeoutMillis: 30_000, application_name: 'dvr-controller' });
+    // Timeouts on this side too (query_timeout, TCP keepalive): a network cut to PostgreSQL is an
+    // error within the timeout, not a request that hangs until TCP gives up.
+    const common = { connectionString: o.url, types: TYPES, connectionTimeoutMillis: timeout, statement_timeout: timeout,
+      query_timeout: timeout + 1000, keepAlive: true, keepAliveInitialDelayMillis: 1000, idleTimeoutMillis: 30_000 };
+    const pool = new pg.Pool({ ...common, max: 10, application_name: 'dvr-controller' });
     // A connection that breaks while idle is the pool's to replace; the next query says what went wrong.
     pool.on('error', (err) => o.log.warn({ err: err.message }, 'a PostgreSQL connection failed'));
     try {
-      await migrate(pool, redact(o.url));
+      if (o.migrate !== false) await migrate(pool, redact(o.url));
     } catch (err) {
       await pool.end();
       throw err instanceof DvrError ? err : new DvrError('DVR_ERR_CONFIG',
@@ -335,8 +350,7 @@ export class PostgresStore extends PgQueries implements StateStore {
     // Heartbeats are figures: written without waiting for the disk (synchronous_commit off, on their
     // own connections). A crash of PostgreSQL may lose the last fraction of a second of them, which
     // the next heartbeats write again; assignments and everything else wait for the disk as usual.
-    const figures = new pg.Pool({ connectionString: o.url, types: TYPES, max: 4, connectionTimeoutMillis: timeout,
-      statement_timeout: timeout, idleTimeoutMillis: 30_000, application_name: 'dvr-controller heartbeats',
+    const figures = new pg.Pool({ ...common, max: 4, application_name: 'dvr-controller heartbeats',
       options: '-c synchronous_commit=off' });
     figures.on('error', (err) => o.log.warn({ err: err.message }, 'a PostgreSQL connection failed'));
     const s = new PostgresStore(pool, o, figures);
@@ -347,17 +361,25 @@ export class PostgresStore extends PgQueries implements StateStore {
   /** LISTEN on its own connection; when it breaks, every cache is made stale and it connects again. */
   private async listen(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.o.url, types: TYPES, connectionTimeoutMillis: this.o.timeoutMs ?? 5000 });
+    const timeout = this.o.timeoutMs ?? 5000;
+    const client = new pg.Client({ connectionString: this.o.url, types: TYPES, connectionTimeoutMillis: timeout, query_timeout: timeout,
+      keepAlive: true, keepAliveInitialDelayMillis: 1000 });
     const again = (err?: Error): void => {
       if (this.listener !== client || this.closed) return;
       this.listener = undefined;
       this.bump('streams');
       this.bump('launch_configs');
       if (err) this.o.log.warn({ err: err.message }, 'PostgreSQL notifications lost: listening again');
+      clearInterval(ping);
       client.end().catch(() => undefined);
       this.relisten = setTimeout(() => { void this.listen().catch(() => again()); }, 1000);
       this.relisten.unref();
     };
+    // A connection cut without a word (the network, not the server) is found by asking now and then.
+    const ping = setInterval(() => {
+      client.query('SELECT 1').catch((err: unknown) => again(err instanceof Error ? err : new Error(String(err))));
+    }, 5000);
+    ping.unref();
     this.listener = client;
     client.on('error', again);
     client.on('end', () => again());
@@ -376,8 +398,23 @@ export class PostgresStore extends PgQueries implements StateStore {
   }
 
   async transaction<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
+    // A deadlock or a serialization failure (two controllers' transactions crossing) is tried again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.once(fn);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (attempt >= 3 || (code !== '40P01' && code !== '40001')) throw err;
+      }
+    }
+  }
+
+  private async once<T>(fn: (tx: StoreOps) => Promise<T>): Promise<T> {
     const where = redact(this.o.url);
     const raw = await this.pool.connect().catch((err: unknown) => { throw storeError(err, where); });
+    // The pool listens for its idle clients' errors only: one that breaks while checked out must not crash the process.
+    const onError = (): void => undefined;
+    raw.on('error', onError);
     const client = guarded(raw, where);
     let broken: Error | undefined;
     try {
@@ -393,6 +430,7 @@ export class PostgresStore extends PgQueries implements StateStore {
       }
       throw err;
     } finally {
+      raw.off('error', onError);
       raw.release(broken);
     }
   }
@@ -448,6 +486,7 @@ export function redact(url: string, mask = '***'): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = mask;
+    if (u.searchParams.has('password')) u.searchParams.set('password', mask);
     return u.toString().replace(/:@/, '@');
   } catch {
     return '(not a URL)';

@@ -156,6 +156,15 @@ class SqliteQueries implements StoreQueries {
     this.changed('streams');
     this.sql('UPDATE streams SET origin = ? WHERE app = ? AND stream = ?').run(origin ?? null, app, name);
   }
+  publishEnded(app: string, name: string, at: number, origin: string | undefined): boolean {
+    const done = this.sql(`UPDATE streams SET status = 'ending', ending_since = ? WHERE app = ? AND stream = ? AND status = 'live'
+      AND (? IS NULL OR origin IS NULL OR origin = ?)`).run(at, app, name, origin ?? null, origin ?? null).changes === 1;
+    if (done) this.changed('streams');
+    return done;
+  }
+  failSilentNode(id: string, state: NodeState, lastHeartbeat: number): boolean {
+    return this.sql('UPDATE nodes SET state = ? WHERE id = ? AND last_heartbeat = ?').run(state, id, lastHeartbeat).changes === 1;
+  }
   /** Ends every stream whose publisher left before `before` (ms): its slot is freed. Returns them. */
   endStreams(before: number): StreamRow[] {
     return this.transaction(() => {
@@ -270,7 +279,7 @@ class SqliteEngine {
   readonly outside: StoreOps;
   private readonly inside: StoreOps;
 
-  constructor(file: string) {
+  constructor(file: string, migrate: boolean) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -281,7 +290,7 @@ class SqliteEngine {
       throw new DvrError('DVR_ERR_CONFIG', `${file}: its schema is version ${version}, newer than this controller knows `
         + `(${SCHEMA_VERSION}); run the release that wrote it, or restore a backup taken before the upgrade`);
     }
-    for (let v = version + 1; v <= SCHEMA_VERSION; v++) {
+    for (let v = version + 1; migrate && v <= SCHEMA_VERSION; v++) {
       this.db.transaction(() => {
         this.db.exec(sqliteMigration(v));
         this.db.pragma(`user_version = ${v}`);
@@ -331,8 +340,8 @@ class SqliteEngine {
 }
 
 /** The embedded engine over the SQLite file `file` (made, and brought to the current schema, when needed). */
-export function openSqliteStore(file: string): StateStore {
-  const e = new SqliteEngine(file);
+export function openSqliteStore(file: string, o: { migrate?: boolean } = {}): StateStore {
+  const e = new SqliteEngine(file, o.migrate !== false);
   return {
     ...e.outside, engine: 'sqlite',
     get streamsVersion() { return e.streamsVersion; },

@@ -195,8 +195,9 @@ describe('two controllers over one PostgreSQL', function () {
     try {
       const hb = await heartbeat(c2.url, 'tc-1', 5000);
       assert.equal(hb.status, 503, JSON.stringify(hb.json));
-      assert.match((hb.json as { message: string }).message, /PostgreSQL \(postgres:\/\/dvr:\*\*\*@127\.0\.0\.1:\d+\/\w+\) does not answer/,
-        'the password is not said');
+      const said = (hb.json as { message: string }).message;
+      assert.match(said, /the controller's store \(PostgreSQL\) does not answer; another controller may/);
+      assert.doesNotMatch(said, /127\.0\.0\.1|password|dvr:/, 'the answer names no host and no password');
       assert.equal((await publish(c1.url, 'cam', 'any-key')), 503, 'a publish waits for the store (nginx-rtmp refuses it)');
       await new Promise<void>((resolve) => { setTimeout(resolve, DEAD_AFTER_MS + 2000); });
       assert.deepEqual([c1.proc.exitCode, c2.proc.exitCode], [null, null], 'both controllers stay up');
