@@ -234,8 +234,9 @@ describe('start over: every player plays from the first seconds of the window of
               assert.deepEqual(x.errors, [], `${label} reported errors on live/${stream}`);
               return !x.paused && x.ready >= 3 && Number.isFinite(x.start) && check(x) ? x : undefined;
             }, 40_000, 100).catch((err: Error) => { throw new Error(`${err.message}; the player last said ${JSON.stringify(last)}`); });
-          // The slid window cannot start at 0: a player that says so has not read its playlist yet.
-          const live = await playing('playing live', (x) => stream !== 'slid' || x.start > 0);
+          // The slid window starts after the three segments (6 s) purged before the test: a player that
+          // says it starts earlier (Shaka Player said 0.07 once, on a loaded machine) has not read its playlist yet.
+          const live = await playing('playing live', (x) => stream !== 'slid' || x.start >= 4);
           assert.ok(live.time - live.start > 12, `a window to start over in: ${live.start.toFixed(1)} .. ${live.time.toFixed(1)}`);
           const target = await page.evaluate('window.seekTo(1)') as number;
           // A player that finds the target's segment outside its window takes the next one: at most a segment later.
