@@ -9,6 +9,7 @@ import { sameSecret } from '../common/secrets.js';
 import { leastLoaded, transcoderFor } from './allocation.js';
 import { jobsFor } from './jobs.js';
 import type { ControllerMetrics } from './metrics.js';
+import { SharedRead } from './shared-read.js';
 import type { NodeRow, StateStore, StreamRow } from './store.js';
 
 export interface PublishingOptions {
@@ -103,37 +104,26 @@ export class Publishing {
 
   /** The jobs of a transcoder: the streams assigned to it that run. */
   /** The running streams by transcoder, read again when the streams change (through any controller). */
-  private running: { version: number; byTranscoder: Promise<Map<string, StreamRow[]>> } | undefined;
+  private readonly running = new SharedRead<Map<string, StreamRow[]>>();
   /** The origins, read at most once a second (every transcoder's reply names its sources). */
-  private origins: { at: number; nodes: Promise<NodeRow[]> } | undefined;
+  private readonly origins = new SharedRead<NodeRow[]>(1000);
 
   private async runningOn(nodeId: string): Promise<StreamRow[]> {
-    const version = this.store.streamsVersion;
-    // One read for every heartbeat that waits on it (not one each).
-    if (this.running?.version !== version) {
-      const byTranscoder = this.store.runningStreams().then((rows) => {
-        const by = new Map<string, StreamRow[]>();
-        for (const s of rows) {
-          if (s.transcoder === undefined) continue;
-          const list = by.get(s.transcoder);
-          if (list) list.push(s);
-          else by.set(s.transcoder, [s]);
-        }
-        return by;
-      });
-      this.running = { version, byTranscoder };
-      byTranscoder.catch(() => { if (this.running?.byTranscoder === byTranscoder) this.running = undefined; });
-    }
-    return (await this.running.byTranscoder).get(nodeId) ?? [];
+    const byTranscoder = await this.running.get(this.store.streamsVersion, 0, async () => {
+      const by = new Map<string, StreamRow[]>();
+      for (const s of await this.store.runningStreams()) {
+        if (s.transcoder === undefined) continue;
+        const list = by.get(s.transcoder);
+        if (list) list.push(s);
+        else by.set(s.transcoder, [s]);
+      }
+      return by;
+    });
+    return byTranscoder.get(nodeId) ?? [];
   }
 
   private originNodes(): Promise<NodeRow[]> {
-    const at = this.o.now();
-    if (!this.origins || at - this.origins.at >= 1000 || at < this.origins.at) {
-      this.origins = { at, nodes: this.store.nodes({ role: 'origin' }) };
-      this.origins.nodes.catch(() => { this.origins = undefined; });
-    }
-    return this.origins.nodes;
+    return this.origins.get(0, this.o.now(), () => this.store.nodes({ role: 'origin' }));
   }
 
   async jobsFor(nodeId: string): Promise<TranscodeJob[]> {

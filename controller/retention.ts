@@ -8,6 +8,7 @@ import { DvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Heartbeat, HeartbeatReply, PurgeResult, RecordingRef } from '../common/protocol.js';
 import { expiredRecordings, recordingsOf, type Recording } from './recordings.js';
+import { SharedRead } from './shared-read.js';
 import type { StateStore, StreamRow } from './store.js';
 
 /** A stream's size is written at most this often: a figure, not worth a write per heartbeat. */
@@ -26,15 +27,10 @@ export class Retention {
   private expiredAt = -Infinity;
   private readonly waiting = new Map<string, Array<(r: PurgeResult) => void>>();
   /** The deleter, looked up at most once a second (every transcoder's heartbeat asks). */
-  private deleterOf: { at: number; id: Promise<string | undefined> } | undefined;
+  private readonly deleterOf = new SharedRead<string | undefined>(DELETER_LOOKUP_MS);
 
   private deleter(): Promise<string | undefined> {
-    const at = this.now();
-    if (!this.deleterOf || at - this.deleterOf.at >= DELETER_LOOKUP_MS || at < this.deleterOf.at) {
-      this.deleterOf = { at, id: this.store.firstWithStorage('transcoder') };
-      this.deleterOf.id.catch(() => { this.deleterOf = undefined; });
-    }
-    return this.deleterOf.id;
+    return this.deleterOf.get(0, this.now(), () => this.store.firstWithStorage('transcoder'));
   }
 
   constructor(private readonly store: StateStore, private readonly log: Logger, private readonly now: () => number) {}

@@ -4,6 +4,7 @@
 import type { HeartbeatReply, LiveSourceRef, StreamRef } from '../common/protocol.js';
 import { urlHost } from '../common/address.js';
 import { LIVE_STATES } from './node-states.js';
+import { SharedRead } from './shared-read.js';
 import type { NodeRow, StateStore, StreamRow } from './store.js';
 
 export type StreamMaps = NonNullable<HeartbeatReply['streamMaps']>;
@@ -34,32 +35,25 @@ const LIVE_TTL_MS = 1000;
 
 /** The maps, made again only when the store's streams changed (every edge asks with each heartbeat). */
 export class StreamMapsCache {
-  private cached: { version: number; value: Promise<StreamMaps> } | undefined;
-  private live: { version: number; at: number; value: Promise<StreamMaps> } | undefined;
+  /** The streams' rows, read once per change for both kinds of maps. */
+  private readonly rows = new SharedRead<StreamRow[]>();
+  private readonly maps = new SharedRead<StreamMaps>();
+  private readonly live = new SharedRead<StreamMaps>(LIVE_TTL_MS);
 
   constructor(private readonly store: Pick<StateStore, 'streams' | 'streamsVersion' | 'nodes'>, private readonly now = Date.now) {}
 
   /** The maps; one read of the store for all the heartbeats that wait on it. */
   get(): Promise<StreamMaps> {
-    const version = this.store.streamsVersion;
-    if (this.cached?.version !== version) {
-      const value = this.store.streams().then(streamMapsOf);
-      this.cached = { version, value };
-      value.catch(() => { if (this.cached?.value === value) this.cached = undefined; });
-    }
-    return this.cached.value;
+    return this.maps.get(this.store.streamsVersion, 0, async () => streamMapsOf(await this.streams()));
   }
 
   /** An edge's maps: with the live sources. */
   forEdges(): Promise<StreamMaps> {
-    const version = this.store.streamsVersion;
-    const at = this.now();
-    if (this.live?.version !== version || at - this.live.at >= LIVE_TTL_MS || at < this.live.at) {
-      const value = (async () => ({ ...await this.get(), live: liveSourcesOf(await this.store.streams(),
-        await this.store.nodes({ role: 'transcoder' })) }))();
-      this.live = { version, at, value };
-      value.catch(() => { if (this.live?.value === value) this.live = undefined; });
-    }
-    return this.live.value;
+    return this.live.get(this.store.streamsVersion, this.now(), async () => ({ ...await this.get(),
+      live: liveSourcesOf(await this.streams(), await this.store.nodes({ role: 'transcoder' })) }));
+  }
+
+  private streams(): Promise<StreamRow[]> {
+    return this.rows.get(this.store.streamsVersion, 0, () => this.store.streams());
   }
 }
