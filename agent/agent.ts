@@ -114,7 +114,8 @@ export class Agent {
     const local = new Map(this.config.jobs.map((j) => [`${j.app}/${j.stream}`, j]));
     return this.transcoder.figures().map((f) => {
       const j = local.get(`${f.app}/${f.stream}`);
-      return j ? { ...f, local: { format: j.format, mode: j.mode, ladder: j.ladder, segmentSeconds: j.segmentSeconds, dvr: j.dvr } } : f;
+      return j ? { ...f, local: { format: j.format, mode: j.mode, ladder: j.ladder, segmentSeconds: j.segmentSeconds,
+        ...(j.lowLatency === true ? { lowLatency: true } : {}), dvr: j.dvr } } : f;
     });
   }
 

@@ -9,6 +9,7 @@ import { DvrError, isDvrError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { Agent } from '../agent/agent.js';
 import { writeAtomic } from '../common/files.js';
+import { liveViewKey } from '../common/secrets.js';
 import { parseAgentConfig } from '../agent/config.js';
 import { ServingAgent } from '../agent/roles/serving-agent.js';
 import type { StreamDefaults } from '../controller/streams.js';
@@ -118,17 +119,22 @@ export class Appliance {
     const edge = new NginxProcess({ binary: 'nginx', prefix: edgePrefix, log: this.log, startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
     const secretFile = path.join(edgePrefix, 'signing.conf');
     const streamsInclude = path.join(edgePrefix, 'streams.conf');
+    // The edge reaches the transcoder's live view: low-latency HLS (blocking reloads, parts), and the
+    // live media should the data directory stop answering.
+    const storageDown = path.join(edgePrefix, 'storage-down');
+    const live = { sources: [], key: liveViewKey(controller.agentToken) };
     this.say(`starting nginx (edge) on ${o.host}:${o.port}`);
     await this.step('nginx (edge)', [path.join(edgePrefix, 'error.log')], async () => {
       await fs.mkdir(edgePrefix, { recursive: true });
       await writeAtomic(secretFile, renderSecretInclude(controller.signingSecret), 0o600);
-      await writeAtomic(streamsInclude, renderStreamMaps({ ...streamMapsOf(await controller.store.streams()), live: undefined }), 0o644);
+      await writeAtomic(streamsInclude, renderStreamMaps({ ...streamMapsOf(await controller.store.streams()), live }), 0o644);
       // The player page is served from the data directory: nginx's workers may not read the checkout.
       const player = await stagePlayerFiles(edgePrefix);
       this.parts.push({ name: 'nginx (edge)', stop: () => edge.stop() });
       await edge.start(renderConfig({ ...EDGE_DEFAULTS, ...user, role: 'edge', storageRoot: mediaRoot, prefix: edgePrefix,
         listen: [{ host: o.host, port: o.port }], player, signing: { secret: { file: secretFile }, streams: [] },
-        streamsInclude, timeshift: { port: o.timeshiftPort, cacheMaxSizeMb: 256 } }),
+        streamsInclude, timeshift: { port: o.timeshiftPort, cacheMaxSizeMb: 256 },
+        liveFallback: { flagFile: storageDown, cacheMaxSizeMb: 256 } }),
       { host: local, port: o.port });
     });
 
@@ -154,7 +160,8 @@ export class Appliance {
     const report = { storageRoot: mediaRoot, heartbeatSeconds: 2, controller: { url: controller.url, agentToken: controller.agentToken } };
     for (const [nodeId, role, status] of [['appliance-origin', 'origin', o.rtmpStatusPort], ['appliance-edge', 'edge', o.port]] as const) {
       const a = await ServingAgent.start(parseAgentConfig({ ...report, nodeId, role, nginxStatusUrl: `http://127.0.0.1:${status}`,
-        ...(role === 'edge' ? { nginx: { config: edge.configPath, streamsInclude }, timeshift: { port: o.timeshiftPort } } : {}) }),
+        ...(role === 'edge' ? { nginx: { config: edge.configPath, streamsInclude }, timeshift: { port: o.timeshiftPort },
+          liveFallback: { flagFile: storageDown } } : {}) }),
       this.log);
       this.parts.push({ name: `agent (${role})`, stop: () => a.close() });
     }
@@ -163,7 +170,7 @@ export class Appliance {
     const demo = {
       app: 'live', stream: 'demo', source: { testPattern: { width: 1280, height: 720, fps: 25 } }, mode: 'transcode',
       ladder: [{ name: 'r720', height: 720, videoKbps: 2000 }, { name: 'r360', height: 360, videoKbps: 600 }, { name: 'audio' }],
-      format: 'fmp4', segmentSeconds: 2, dvr: { windowSeconds: o.demoWindowSeconds },
+      format: 'fmp4', segmentSeconds: 2, lowLatency: true, dvr: { windowSeconds: o.demoWindowSeconds },
     };
     const encoderLog = path.join(stateDir, 'live-demo.ffmpeg.log');
     this.say(`starting the transcoder agent${o.demo ? ' and the demo stream' : ''}`);
@@ -173,6 +180,7 @@ export class Appliance {
         // Nothing restarts the appliance to adopt its encoders: they stop with it, whatever kills it.
         encoder: { outliveAgent: false },
         controller: { url: controller.url, agentToken: controller.agentToken }, heartbeatSeconds: 2,
+        liveView: { host: '127.0.0.1', port: 0 },
         originSegments: { dir: segmenter.dir, fragmentSeconds: segmenter.fragmentSeconds, sources: [`rtmp://127.0.0.1:${o.rtmpPort}`] },
       }), this.log);
       this.parts.push({ name: 'agent (transcoder)', stop: () => agent.close() });

@@ -83,6 +83,8 @@ export interface LiveSourceRef extends StreamRef {
   source: string;
   /** Its transcoder still lists spooled segments on the storage: the storage's playlists are behind its live view. */
   catchingUp?: boolean;
+  /** A low-latency stream: its live playlists come from the live view (parts, blocking reloads). */
+  lowLatency?: boolean;
 }
 
 /** What the controller answers: the jobs this node should run (absent: keep the current ones). */

@@ -25,6 +25,11 @@ export interface EncodingSettings {
   ladder: RenditionSpec[];
   /** The encoder's segment duration: the playlist's target duration. */
   segmentSeconds: number;
+  /**
+   * Low-latency HLS at the live edge: partial segments and blocking playlist reloads (fMP4 only).
+   * Absent in a stream made before it: off.
+   */
+  lowLatency?: boolean;
 }
 
 /** How its DVR behaves. */
@@ -69,7 +74,17 @@ export const ENCODING_PROPERTIES = {
   mode: { enum: ['copy', 'transcode'], default: 'copy' },
   ladder: { type: 'array', minItems: 1, maxItems: 8, default: [{ name: 'source' }], items: RENDITION_SCHEMA },
   segmentSeconds: { type: 'number', minimum: 0.5, maximum: 30, default: 2 },
+  lowLatency: { type: 'boolean', default: false },
 } as const;
+
+/**
+ * A low-latency stream's partial segments: at most this long (EXT-X-PART-INF's PART-TARGET). The
+ * encoder cuts a fragment once 90 % of it is reached, so a whole frame more still fits (25, 30 and
+ * 60 fps video, 48 kHz AAC audio).
+ */
+export const PART_TARGET_SECONDS = 0.5;
+/** Where a low-latency player sits behind the newest part (PART-HOLD-BACK): three part targets, as RFC 8216bis advises. */
+export const PART_HOLD_BACK_SECONDS = 3 * PART_TARGET_SECONDS;
 
 /** Three hours of entries: 5,400 of 2 s segments. */
 export const PLAYLIST_CAP_DEFAULT_SECONDS = 3 * 3600;
@@ -119,8 +134,12 @@ export const DVR_PROPERTIES = {
  * What a schema cannot say of an encoding: copy mode takes one rendition, and rendition names are
  * unique (each is a directory). The message names the JSON path; undefined when it is fine.
  */
-export function encodingProblem(e: Pick<EncodingSettings, 'mode' | 'ladder'>, at = '$'): string | undefined {
+export function encodingProblem(e: Pick<EncodingSettings, 'mode' | 'ladder'> & Partial<EncodingSettings>, at = '$'): string | undefined {
   if (e.mode === 'copy' && e.ladder.length !== 1) return `${at}.ladder: copy mode takes exactly one rendition`;
+  if (e.lowLatency === true && e.format === 'ts') return `${at}.lowLatency: low-latency HLS needs fMP4 segments (format: fmp4)`;
+  if (e.lowLatency === true && e.segmentSeconds !== undefined && e.segmentSeconds < 2 * PART_TARGET_SECONDS) {
+    return `${at}.lowLatency: segments of ${e.segmentSeconds} s are shorter than two ${PART_TARGET_SECONDS} s parts (segmentSeconds >= 1)`;
+  }
   const seen = new Map<string, number>();
   for (const [i, r] of e.ladder.entries()) {
     const first = seen.get(r.name);

@@ -16,11 +16,13 @@ export interface JobInputs {
 export function jobsFor(streams: readonly StreamRow[], o: JobInputs): TranscodeJob[] {
   return streams.filter((s) => s.status === 'live' || (s.status === 'ending' && o.now - (s.endingSince ?? o.now) < o.graceSeconds * 1000))
     .map((s): TranscodeJob => {
-      const { format, mode, ladder, segmentSeconds, windowSeconds, recording, archiveStrategy, storageCapBytes, dash,
+      const { format, mode, ladder, segmentSeconds, lowLatency, windowSeconds, recording, archiveStrategy, storageCapBytes, dash,
         deltaUpdates, playlistCapSeconds } = s.settings;
       return {
         app: s.app, stream: s.stream, source: { url: `${o.sourceOf(s)}/${s.app}/${s.stream}` }, format, mode, ladder, segmentSeconds,
         reconnectGraceSeconds: o.graceSeconds, epoch: s.epoch ?? 0,
+        // Only when on: an agent older than low latency refuses a field it does not know.
+        ...(lowLatency === true ? { lowLatency } : {}),
         dvr: { windowSeconds, recording, archiveStrategy, storageCapBytes, dash, deltaUpdates,
           // Only when it is not the default: an agent older than the cap refuses a field it does not know.
           ...(playlistCapSeconds !== undefined && playlistCapSeconds !== PLAYLIST_CAP_DEFAULT_SECONDS ? { playlistCapSeconds } : {}) },

@@ -4,6 +4,7 @@
 import type { HeartbeatReply, LiveSourceRef, StreamRef } from '../common/protocol.js';
 import { urlHost } from '../common/address.js';
 import { LIVE_STATES } from './node-states.js';
+import { localStreamsOf } from './playback.js';
 import { SharedRead } from './shared-read.js';
 import type { NodeRow, StateStore, StreamRow } from './store.js';
 
@@ -26,7 +27,8 @@ export function liveSourcesOf(streams: readonly StreamRow[], nodes: readonly Nod
     const port = n?.metrics?.liveViewPort;
     if (!n || !LIVE_STATES.includes(n.state) || port === undefined) return [];
     const spooling = n.metrics?.streams?.some((f) => f.app === s.app && f.stream === s.stream && f.spooling === true) === true;
-    return [{ app: s.app, stream: s.stream, source: `${urlHost(n.address)}:${port}`, ...(spooling ? { catchingUp: true } : {}) }];
+    return [{ app: s.app, stream: s.stream, source: `${urlHost(n.address)}:${port}`, ...(spooling ? { catchingUp: true } : {}),
+      ...(s.settings.lowLatency === true ? { lowLatency: true } : {}) }];
   });
 }
 
@@ -49,8 +51,14 @@ export class StreamMapsCache {
 
   /** An edge's maps: with the live sources. */
   forEdges(): Promise<StreamMaps> {
-    return this.live.get(this.store.streamsVersion, this.now(), async () => ({ ...await this.get(),
-      live: liveSourcesOf(await this.streams(), await this.store.nodes({ role: 'transcoder' })) }));
+    return this.live.get(this.store.streamsVersion, this.now(), async () => {
+      const streams = await this.streams();
+      const nodes = await this.store.nodes({ role: 'transcoder' });
+      // A transcoder's own streams (the appliance's demo) have a live view too.
+      const known = new Set(streams.map((s) => `${s.app}/${s.stream}`));
+      const local = localStreamsOf(nodes, (app, stream) => known.has(`${app}/${stream}`));
+      return { ...await this.get(), live: liveSourcesOf([...streams, ...local], nodes) };
+    });
   }
 
   private streams(): Promise<StreamRow[]> {

@@ -100,7 +100,7 @@ export interface StreamMaps {
    * Edges with a live fallback: where each running stream's live view is (<address>:<port> of its
    * transcoder) and the key that opens it.
    */
-  live?: { sources: Array<StreamKey & { source: string }>; key: string };
+  live?: { sources: Array<StreamKey & { source: string; lowLatency?: boolean }>; key: string };
 }
 
 export interface OriginModel extends Common {

@@ -8,7 +8,7 @@ import {
 import { TEMP_SUFFIX } from '../common/files.js';
 import { NAME_SOURCE, STREAM_DIR_SOURCE, checkName } from '../common/names.js';
 import {
-  CHUNK_DIR, CHUNK_PIECE_EXT, DASH_MANIFEST, GZ_SSI_SUFFIX, INCOMING_DIR, MASTER, MPD_PATCH_SOURCE, SSI_SUFFIX, STATE_EXT,
+  CHUNK_DIR, CHUNK_PIECE_EXT, DASH_MANIFEST, GZ_SSI_SUFFIX, INCOMING_DIR, MASTER, PARTS_DIR, MPD_PATCH_SOURCE, SSI_SUFFIX, STATE_EXT,
 } from '../packager/layout.js';
 import { checkSecret } from './signing.js';
 import { BACKUP_MEDIA, BACKUP_STREAM_INF, BACKUP_URI } from '../packager/render/master.js';
@@ -159,7 +159,9 @@ function liveMaps(live: NonNullable<StreamMaps['live']>): Node[] {
     }
     return `"~^/${escapeRegex(s.app)}/${escapeRegex(s.stream)}/" "${s.source}";`;
   });
-  return [b('map $dvr_live_path $dvr_live_source', 'default "";', ...entries), b('map $host $dvr_live_key', `default "${live.key}";`)];
+  // A low-latency stream's live media playlists (parts, blocking reloads) come from its live view.
+  return [b('map $dvr_live_path $dvr_live_source', 'default "";', ...entries), b('map $host $dvr_live_key', `default "${live.key}";`),
+    streamMap('dvr_ll_stream', live.sources.filter((s) => s.lowLatency === true))];
 }
 
 /**
@@ -247,7 +249,7 @@ const CLIP_PATH = `^/${NAME_SOURCE}/${NAME_SOURCE}/${CLIP_NAME_SOURCE}$`;
 /** A thumbnail (thumb-<second>.jpg) or the thumbnail track that lists them (thumbs.m3u8). */
 const THUMB_PATH = `^/${NAME_SOURCE}/${NAME_SOURCE}/(${THUMB_NAME_SOURCE}|${lit(THUMB_TRACK)})$`;
 /** What is never served: dotfiles and temp names, the encoders' scratch directories, state files. */
-const PRIVATE = `/\\.|${lit(TEMP_SUFFIX)}$|/${INCOMING_DIR}/|${lit(STATE_EXT)}$`;
+const PRIVATE = `/\\.|${lit(TEMP_SUFFIX)}$|/${INCOMING_DIR}/|/${PARTS_DIR}/|${lit(STATE_EXT)}$`;
 
 /**
  * The edge's time-shift URLs, passed to the edge agent's service on loopback. Playlists and MPDs are
@@ -427,13 +429,40 @@ function liveLocations(m: EdgeModel, tokens: boolean): Node[] {
   ];
 }
 
+/** Low-latency HLS: a partial segment's name (packager/layout.ts partName); the storage never has one. */
+const PART_SOURCE = 'part_[A-Za-z0-9]{1,40}_\\d{1,9}_\\d{1,4}\\.m4s';
+
+/**
+ * Low-latency HLS at the live edge, from the stream's transcoder (the only one that knows of a part
+ * the moment it is cut): a blocking reload waits there up to three target durations (never cached:
+ * each asks for a later state), a part is cached here for good once it exists, the hinted one is
+ * held there until it does. A stream this edge knows no transcoder of gets 503 with Retry-After.
+ */
+function lowLatencyLocations(m: EdgeModel, tokens: boolean): Node[] {
+  if (!m.liveFallback) return [];
+  const proxied = ['proxy_pass http://$dvr_live_source$dvr_live_path$is_args$args;', 'proxy_http_version 1.1;',
+    'proxy_set_header Connection "";', 'proxy_set_header Authorization "Bearer $dvr_live_key";', 'proxy_connect_timeout 1s;',
+    'proxy_set_header X-DVR-Low-Latency 1;', 'proxy_send_timeout 2s;', 'proxy_read_timeout 100s;', 'tcp_nopush off;',
+    'add_header X-DVR-Source live-edge always;'];
+  const known = b('if ($dvr_live_source = "")', 'return 503;');
+  return [
+    b('location ^~ /_ll/', 'internal;', ...requireToken(tokens), ...cors(), 'error_page 502 503 504 = @dvr_unavailable;', known,
+      ...proxied, 'proxy_cache dvr_live;', 'proxy_cache_key $dvr_live_path;',
+      // A plain reload is cached as the transcoder says (a second); a blocking one never.
+      b('location ~ "\\.m3u8$"', known, ...cors(), ...proxied, 'proxy_cache_key $dvr_live_path;', 'proxy_no_cache $args;',
+        'proxy_cache_bypass $args;')),
+    b(`location ~ "/${PART_SOURCE}$"`, preflight(), ...requireToken(tokens), 'rewrite ^ /_ll$uri last;'),
+  ];
+}
+
 function liveHttp(m: EdgeModel): Node[] {
   if (!m.liveFallback) return [];
   if (m.streamsInclude === undefined) {
     throw new DvrError('DVR_ERR_CONFIG', 'nginx edge: liveFallback needs streamsInclude (its maps name each stream\'s live view)');
   }
   // Only names the live view knows (the map's value is sent upstream as it is): nothing to escape.
-  return [b('map $uri $dvr_live_path', 'default "";', '"~^/_live(?<dvr_lp>/[A-Za-z0-9._/-]+)$" $dvr_lp;'),
+  return [b('map $uri $dvr_live_path', 'default "";', '"~^/_(?:live|ll)(?<dvr_lp>/[A-Za-z0-9._/-]+)$" $dvr_lp;'),
+
     `proxy_cache_path ${q(`${m.prefix}/live-cache`)} levels=1:2 keys_zone=dvr_live:8m max_size=${m.liveFallback.cacheMaxSizeMb}m `
       + 'inactive=2m use_temp_path=off;'];
 }
@@ -467,11 +496,14 @@ export function renderEdge(m: EdgeModel): string {
     ...timeshiftLocations(m, tokens),
     ...steeringLocation(m),
     ...liveLocations(m, tokens),
+    ...lowLatencyLocations(m, tokens),
     // A live master playlist names this edge's content steering pathway (when the maps give one).
     b(`location ~ "^${STREAM_PATH_SOURCE}/${lit(MASTER)}$"`, preflight(), ...requireToken(tokens), ...timeshiftQuery(m),
       ...liveDivert(m), ...liveOnError(m, true), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;', 'etag off;', 'if_modified_since off;', ...hlsSteering()),
     b('location ~ "^(?<dvr_base>.+)\\.m3u8$"', preflight(), ...requireToken(tokens), ...timeshiftQuery(m), ...liveDivert(m),
+      // A low-latency stream's live playlist: from its transcoder, blocking reloads (RFC 8216bis 6.2.5.2) included.
+      ...(m.liveFallback ? [b('if ($dvr_ll_stream)', 'rewrite ^ /_ll$uri last;')] : []),
       ...liveOnError(m, false), ...cors(),
       'add_header Cache-Control $dvr_playlist_cache always;',
       // The common case costs one open, as plain static serving does. A player asking for a delta

@@ -46,6 +46,23 @@ export const STREAM_STATE = `stream${STATE_EXT}`;
 export const INCOMING_DIR = 'incoming';
 export const CHUNK_DIR = 'chunks';
 export const DASH_DIR = 'dash';
+/**
+ * Low latency: where the encoder writes a rendition's segments while they grow, a fragment at a
+ * time (<session>-<n>.mp4, the completed ones listed in <session>.csv). In the spool only.
+ */
+export const PARTS_DIR = 'parts';
+
+const PART_RE = /^part_([A-Za-z0-9]{1,40})_(\d{1,9})_(\d{1,4})\.m4s$/;
+
+/** A partial segment's name: the encoder's session, its segment number and the part's. Served from memory only. */
+export function partName(session: string, n: number, k: number): string {
+  return `part_${session}_${n}_${k}.m4s`;
+}
+
+export function parsePartName(name: string): { session: string; n: number; k: number } | undefined {
+  const m = PART_RE.exec(name);
+  return m ? { session: m[1] ?? '', n: Number(m[2]), k: Number(m[3]) } : undefined;
+}
 
 /**
  * A segment's name: its file, and the URI its playlist entry names. A gap entry's URI has the same

@@ -83,7 +83,7 @@ export interface LiveSource {
  */
 export type LiveAnswer =
   | { status: 200; type: string; kind: 'playlist' | 'media' | 'provisional'; body: Buffer }
-  | { status: 404; reason: string };
+  | { status: 400 | 404 | 503; reason: string };
 
 const missing = (reason: string): LiveAnswer => ({ status: 404, reason });
 const playlist = (type: string, text: string): LiveAnswer => ({ status: 200, type, kind: 'playlist', body: Buffer.from(text) });

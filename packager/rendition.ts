@@ -17,6 +17,7 @@ import { deflatePiece, type ChunkPiece } from './render/gzip.js';
 import { CHUNK_SIZE } from './render/hls.js';
 import { SegmentIndex } from './index/segment-index.js';
 import { RecentMedia, liveViewSegments } from './live-view.js';
+import { PartStore } from './parts/parts.js';
 
 export interface MediaFacts {
   codecs: string[];
@@ -59,6 +60,8 @@ export class Rendition {
   readonly counters: RenditionCounters = newCounters();
   /** The newest segments' bytes for the live view (filled only where the packager keeps them). */
   readonly recent: RecentMedia;
+  /** Low latency: the newest segments' partial segments, in memory only. */
+  readonly parts = new PartStore(8);
   /** The segment being moved onto the storage, placed but not listed yet (the live view lists it). */
   placing: { record: SegmentRecord; n: number; session: SessionState } | undefined;
   /** Bit rate figures over what is listed: the master playlist's BANDWIDTH and AVERAGE-BANDWIDTH. */

@@ -18,6 +18,8 @@ export interface StreamSettings extends DvrSettings {
   segmentSeconds: number;
   /** How long the source may be gone within one event (the transcoder's job says). */
   reconnectGraceSeconds: number;
+  /** Partial segments and blocking reloads at the live edge (the encoder writes fragments to <rendition>/parts/). */
+  lowLatency: boolean;
 }
 
 export const streamSettingsSchema = {
@@ -31,6 +33,7 @@ export const streamSettingsSchema = {
     renditions: { type: 'array', items: NAME_SCHEMA, minItems: 1, maxItems: 16, uniqueItems: true, default: ['source'] },
     format: ENCODING_PROPERTIES.format,
     segmentSeconds: ENCODING_PROPERTIES.segmentSeconds,
+    lowLatency: ENCODING_PROPERTIES.lowLatency,
     reconnectGraceSeconds: RECONNECT_GRACE_SCHEMA,
     ...DVR_PROPERTIES,
   },

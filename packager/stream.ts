@@ -10,15 +10,18 @@ import { deleteEvent, moveToVersion } from './write/archive.js';
 import type { PackagerEmitter, StreamRef } from './events.js';
 import { listDir, moveInto, readJson, readTransientSync, readWhole, unlinkIfPresent, writeAtomic } from '../common/files.js';
 import type { Gate } from '../common/gate.js';
+import { PartCutter } from './parts/cutter.js';
 import {
-  DASH_DIR, STREAM_STATE, dashSegmentName, initName, parseIncomingName, renditionDir, segmentName, storedName, streamPaths,
+  DASH_DIR, PARTS_DIR, STREAM_STATE, parsePartName, partName,
+  dashSegmentName, initName, parseIncomingName, renditionDir, segmentName, storedName, streamPaths,
   type IncomingFile, type SegmentExt, type StreamPaths,
 } from './layout.js';
 import { WriterLease, type Lease } from './write/lease.js';
 import { inspectInit, inspectSegment, SegmentRejected, type InitMedia, type SegmentMedia } from './media/inspect.js';
 import type { RenditionCounters } from './metrics.js';
 import { placeSegment } from './index/placement.js';
-import { Manifests, publish, renderLiveMpd, type PublishContext } from './write/publish.js';
+import { Manifests, playlistInput, publish, renderLiveMpd, type PublishContext } from './write/publish.js';
+import { lastPosition, type LlRendition, type RenditionReport } from './render/ll-hls.js';
 import { SegmentIndex } from './index/segment-index.js';
 import { Rendition, type SessionState } from './rendition.js';
 import { parseStreamState, type StreamStateFile } from './state.js';
@@ -86,6 +89,10 @@ export class StreamPackager implements LiveSource {
   private readonly log: Logger;
   private readonly ref: StreamRef;
   private readonly lease: WriterLease | undefined;
+  /** Low latency: each rendition's part cutter (the encoder's growing files in the spool). */
+  private readonly cutters: PartCutter[] = [];
+  /** Called on every change the live edge may wait for: a part, a listed segment, the event's end. */
+  private readonly changeListeners = new Set<() => void>();
   /** The live view's measurements of spooled files, by rendition and file (each file is read once). */
   private readonly previewed = new Map<string, { durationUs: number; mediaStartUs: number; bytes: number; arrivedMs: number }>();
 
@@ -108,6 +115,27 @@ export class StreamPackager implements LiveSource {
   }
 
   get ext(): SegmentExt { return this.settings.format === 'fmp4' ? 'm4s' : 'ts'; }
+  /** Partial segments and blocking reloads at the live edge. */
+  get lowLatency(): boolean { return this.settings.lowLatency && this.ext === 'm4s'; }
+
+  /** Calls `listener` on each change a blocked request may wait for; returns the unsubscribe. */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => { this.changeListeners.delete(listener); };
+  }
+
+  private changeCount = 0;
+
+  private changed(): void {
+    this.changeCount++;
+    for (const l of this.changeListeners) {
+      try {
+        l();
+      } catch (err) {
+        this.log.error({ err: String(err) }, 'a live edge listener failed');
+      }
+    }
+  }
   get ended(): boolean { return this.status === 'ended'; }
   /**
    * The most segments waiting in one rendition's spool (incoming/): 0 or 1 while the storage keeps
@@ -152,6 +180,7 @@ export class StreamPackager implements LiveSource {
         `stream ${this.ref.app}/${this.ref.stream}: cannot create ${this.paths.dir}: ${errnoCode(err) ?? String(err)}; `
         + 'check that the data directory exists and is writable by the agent');
     }
+    if (this.lowLatency) await this.startCutters();
     const claimed = await this.lease?.claim();
     if (claimed?.takeover) {
       const wait = this.deps.takeoverDelayMs;
@@ -162,6 +191,25 @@ export class StreamPackager implements LiveSource {
       return;
     }
     await this.recoverIndex(false);
+  }
+
+  /** Low latency: a part cutter on each rendition's parts/ in the spool. */
+  private async startCutters(): Promise<void> {
+    for (const name of this.renditions.keys()) {
+      const r = this.renditions.get(name) as Rendition;
+      const cutter = new PartCutter({ dir: path.join(r.spoolDir, PARTS_DIR), incomingDir: r.incomingDir,
+        log: this.log.child({ rendition: name }),
+        onPart: (session, n, part) => {
+          this.renditions.get(name)?.parts.add(session, n, part);
+          this.changed();
+        },
+        onSegment: (session, n) => {
+          this.renditions.get(name)?.parts.complete(session, n);
+          this.changed();
+        } });
+      await cutter.start();
+      this.cutters.push(cutter);
+    }
   }
 
   /**
@@ -222,6 +270,7 @@ export class StreamPackager implements LiveSource {
 
   /** Lists what waits in every incoming/ (after a restart or an output failure). */
   async scanIncoming(): Promise<void> {
+    for (const c of this.cutters) await c.flush();
     for (const r of this.renditions.values()) await this.ingest(r.name);
   }
 
@@ -271,6 +320,7 @@ export class StreamPackager implements LiveSource {
       }
       await this.writeState();
       await this.publishAll();
+      this.changed();
       this.log.info({ recording: this.settings.recording }, 'event ended');
       this.deps.events.emit('ended', { ...this.ref });
     });
@@ -279,6 +329,7 @@ export class StreamPackager implements LiveSource {
   /** Waits for queued work; later calls are refused. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    for (const c of this.cutters.splice(0)) await c.close();
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.queue;
@@ -415,6 +466,7 @@ export class StreamPackager implements LiveSource {
     for (const g of gaps) r.index.push({ ...g, bytes: 0 });
     const previousDisc = r.lastDisc;
     this.commit(r, record, bytes, w.n, init);
+    r.parts.listed(w.session, w.n, record.seq);
     if (this.deps.liveView) {
       const initData = initBytes ?? (record.disc !== previousDisc ? r.recent.init(previousDisc) : undefined);
       if (initData) this.keepInit(r, record.disc, initData);
@@ -426,6 +478,7 @@ export class StreamPackager implements LiveSource {
     this.learnFacts(r, media, placed.newSession ? (this.ext === 'm4s' ? path.join(r.dir, initName(record.disc)) : dest) : undefined);
     await publish(this.publishing, r, [...this.renditions.values()], this.manifests);
     r.counters.segmentsListed++;
+    this.changed();
     const latencyMs = this.deps.now() - arrivedMs;
     r.counters.lastLatencyMs = latencyMs;
     this.deps.events.emit('listed', { ...this.ref, rendition: r.name, seq: record.seq, file: path.basename(dest),
@@ -498,6 +551,53 @@ export class StreamPackager implements LiveSource {
   }
 
   get lastMaster(): string | undefined { return this.manifests.master; }
+
+  /**
+   * Low latency: what a blocking reload of a rendition's playlist lists now: the window as the
+   * storage lists it, the parts of its newest segments, and those of the segment being encoded
+   * when it follows the last listed one (a new session's parts wait until its first segment is listed).
+   */
+  llRendition(name: string): LlRendition | undefined {
+    const r = this.renditions.get(name);
+    if (!r || !this.lowLatency) return undefined;
+    const input = playlistInput(this.publishing, r);
+    const session = this.status === 'live' ? r.session?.session : undefined;
+    const next = session !== undefined && r.lastN !== undefined ? r.parts.of(session, r.lastN + 1) : undefined;
+    const current = next?.parts ?? [];
+    let hint: string | undefined;
+    if (session !== undefined && r.lastN !== undefined) {
+      hint = next?.complete === true ? partName(session, r.lastN + 2, 0) : partName(session, r.lastN + 1, current.length);
+    }
+    return { input, partsOf: (seq) => r.parts.ofSeq(seq)?.parts, current, hint };
+  }
+
+  /** Where the stream's other renditions are (EXT-X-RENDITION-REPORT), from a rendition's playlist. */
+  renditionReports(name: string): RenditionReport[] {
+    return [...this.renditions.keys()].filter((k) => k !== name).flatMap((k) => {
+      const v = this.llRendition(k);
+      const last = v && lastPosition(v);
+      return last ? [{ uri: `../${k}/index.m3u8`, lastMsn: last.msn, lastPart: last.part }] : [];
+    });
+  }
+
+  /**
+   * A partial segment: its bytes while held, or whether it may still come (the hinted part, or a
+   * later one of the session being encoded) or never will (its segment closed before it, the event ended).
+   */
+  part(rendition: string, name: string): Buffer | 'coming' | 'never' {
+    const r = this.renditions.get(rendition);
+    const held = r?.parts.part(name)?.data;
+    if (held) return held;
+    const p = parsePartName(name);
+    if (!r || !p || this.status !== 'live' || r.session?.session !== p.session || r.lastN === undefined || p.n <= r.lastN) return 'never';
+    const seg = r.parts.of(p.session, p.n);
+    if (seg?.complete === true && p.k >= seg.parts.length) return 'never';
+    // No further ahead than the segment after the one being encoded.
+    return p.n <= r.lastN + 2 ? 'coming' : 'never';
+  }
+
+  /** Counts the changes a blocked request may wait for (a part, a listed segment, the end). */
+  get changes(): number { return this.changeCount; }
 
   /** The live view's MPD: each rendition's newest records and what waits in the spool. */
   async liveMpd(): Promise<string | undefined> {

@@ -3,7 +3,8 @@
 // renamed when complete (hls muxer, temp_file), with keyframes on every segment boundary.
 import path from 'node:path';
 import { DvrError } from '../../common/errors.js';
-import type { RenditionSpec } from '../../common/stream-settings.js';
+import { PART_TARGET_SECONDS, type RenditionSpec } from '../../common/stream-settings.js';
+import { PARTS_DIR } from '../../packager/layout.js';
 
 export type { RenditionSpec };
 
@@ -24,6 +25,12 @@ export interface EncoderJob {
   streamDir: string;
   fps?: number;
   realtime?: boolean;
+  /**
+   * Low latency: each rendition is written as it is encoded, a fragment at a time, to
+   * <rendition>/parts/<session>-<n>.mp4 (the packager's part cutter makes the parts and the
+   * segments of them); segments complete are listed in <session>.csv.
+   */
+  lowLatency?: boolean;
 }
 
 export function newSession(now = Date.now()): string {
@@ -67,6 +74,27 @@ string | undefined {
  */
 const FMP4_MOVFLAGS = 'movflags=+frag_custom+dash+delay_moov+frag_discont';
 
+/**
+ * The fragmented MP4 a low-latency rendition is written as: a fragment at each keyframe and once 90 %
+ * of a part's target is reached (a frame more still fits), each flushed to the file at once; the
+ * decode times are the source's (frag_discont), as the hls muxer's segments have them.
+ */
+const PARTS_MOVFLAGS = 'movflags=+frag_keyframe+delay_moov+frag_discont+default_base_moof+skip_trailer';
+
+/** One rendition's muxer: the hls muxer into incoming/, or for low latency the segment muxer into parts/. */
+function muxer(job: EncoderJob, rendition: string): { format: 'hls' | 'segment'; options: Array<[string, string]>; target: string } {
+  if (job.format === 'fmp4' && job.lowLatency === true) {
+    const dir = path.join(job.streamDir, rendition, PARTS_DIR);
+    const fragmentUs = Math.round(PART_TARGET_SECONDS * 0.9 * 1e6);
+    return { format: 'segment', target: path.join(dir, `${job.session}-%d.mp4`), options: [
+      ['segment_time', String(job.segmentSeconds)], ['segment_format', 'mp4'],
+      ['segment_format_options', `${PARTS_MOVFLAGS}:frag_duration=${fragmentUs}:flush_packets=1`],
+      ['segment_list', path.join(dir, `${job.session}.csv`)], ['segment_list_type', 'csv'], ['segment_list_flags', 'live']] };
+  }
+  const target = path.join(job.streamDir, rendition, 'incoming', `${job.session}.m3u8`);
+  return { format: 'hls', options: hlsOptions(job, rendition), target };
+}
+
 /** The hls muxer's options for one rendition, as name/value pairs. */
 function hlsOptions(job: EncoderJob, rendition: string): Array<[string, string]> {
   const incoming = path.join(job.streamDir, rendition, 'incoming');
@@ -86,9 +114,11 @@ function hlsOptions(job: EncoderJob, rendition: string): Array<[string, string]>
 function splitCopyArgs(job: EncoderJob, audio: string): string[] {
   const video = job.renditions[0]?.name ?? 'source';
   const slave = (select: 'v' | 'a', rendition: string): string => {
-    const playlist = path.join(job.streamDir, rendition, 'incoming', `${job.session}.m3u8`);
-    const options = [['select', select], ['f', 'hls'], ...hlsOptions(job, rendition), ['onfail', 'ignore']];
-    return `[${options.map(([k, v]) => `${k}=${v}`).join(':')}]${playlist}`;
+    const m = muxer(job, rendition);
+    // A value that is itself a list of options (segment_format_options) escapes its separators once more.
+    const options = [['select', select], ['f', m.format], ...m.options.map(([k, v]) => [k, v.replace(/[:=]/g, (c) => `\\\\${c}`)]),
+      ['onfail', 'ignore']];
+    return `[${options.map(([k, v]) => `${k}=${v}`).join(':')}]${m.target}`;
   };
   // The tee muxer's own separators and escapes (it also trims spaces); the names are [a-z0-9_-], so
   // only the storage root could hold one.
@@ -101,7 +131,6 @@ function splitCopyArgs(job: EncoderJob, audio: string): string[] {
 }
 
 function outputArgs(job: EncoderJob, r: RenditionSpec): string[] {
-  const incoming = path.join(job.streamDir, r.name, 'incoming');
   // fMP4 ladders with an audio rendition are demuxed (CMAF): video renditions carry no audio.
   const demuxed = job.format === 'fmp4' && job.mode === 'transcode' && r.height !== undefined
     && job.renditions.some((x) => x.height === undefined);
@@ -126,8 +155,8 @@ function outputArgs(job: EncoderJob, r: RenditionSpec): string[] {
       ...(demuxed ? ['-an'] : ['-c:a', 'aac', '-b:a', `${r.audioKbps ?? 96}k`, '-ar', '48000']),
     ];
   }
-  return [...maps, ...codec, '-f', 'hls', ...hlsOptions(job, r.name).flatMap(([k, v]) => [`-${k}`, v]),
-    path.join(incoming, `${job.session}.m3u8`)];
+  const m = muxer(job, r.name);
+  return [...maps, ...codec, '-f', m.format, ...m.options.flatMap(([k, v]) => [`-${k}`, v]), m.target];
 }
 
 export function ffmpegArgs(job: EncoderJob): string[] {

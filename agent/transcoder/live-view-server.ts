@@ -6,14 +6,16 @@ import { once } from 'node:events';
 import type { Logger } from '../../common/log.js';
 import { isName } from '../../common/names.js';
 import { bearerIs } from '../../common/secrets.js';
-import { answerLive, type LiveSource } from '../../packager/live-view.js';
+import { answerLive, type LiveAnswer, type LiveSource } from '../../packager/live-view.js';
+import { answerLlPlaylist, answerPart, parseLlQuery, type LlSource } from '../../packager/live-edge.js';
+import { parsePartName } from '../../packager/layout.js';
 
 export interface LiveViewServerOptions {
   host: string;
   port: number;
   key: string;
   /** The stream's live source, when it is packaged here. */
-  find: (app: string, stream: string) => LiveSource | undefined;
+  find: (app: string, stream: string) => (LiveSource & LlSource) | undefined;
   log: Logger;
 }
 
@@ -59,16 +61,19 @@ async function handle(o: LiveViewServerOptions, req: http.IncomingMessage, res: 
     res.writeHead(401, { 'WWW-Authenticate': 'Bearer' }).end();
     return;
   }
-  const parts = (req.url ?? '').split('?')[0]?.split('/').slice(1) ?? [];
+  const url = new URL(req.url ?? '/', 'http://live-view');
+  const parts = url.pathname.split('/').slice(1);
   const [app, stream, ...rest] = parts;
   const src = isName(app) && isName(stream) && rest.length > 0 && rest.every((p) => FILE_RE.test(p)) ? o.find(app, stream) : undefined;
   if (!src) {
     res.writeHead(404, { 'Cache-Control': 'no-store' }).end();
     return;
   }
-  const a = await answerLive(src, rest);
-  if (a.status === 404) {
-    res.writeHead(404, { 'Cache-Control': 'no-store', 'X-DVR-Reason': a.reason }).end();
+  // The edge's low-latency path says so; its live fallback (the storage stalls) is the plain live view.
+  const ll = src.lowLatency && req.headers['x-dvr-low-latency'] === '1';
+  const a = (ll ? await answerLowLatency(src, rest, url.searchParams, req, res) : undefined) ?? await answerLive(src, rest);
+  if (a.status !== 200) {
+    res.writeHead(a.status, { 'Cache-Control': 'no-store', 'X-DVR-Reason': a.reason }).end();
     return;
   }
   res.writeHead(200, {
@@ -77,4 +82,29 @@ async function handle(o: LiveViewServerOptions, req: http.IncomingMessage, res: 
       : 'public, max-age=31536000, immutable',
   });
   res.end(req.method === 'HEAD' ? undefined : a.body);
+}
+
+/**
+ * A low-latency stream's blocking reload (a rendition's playlist with _HLS_msn) or partial segment;
+ * undefined for anything else. Waits at most three target durations (RFC 8216bis 6.2.5.2), or
+ * until the client goes.
+ */
+async function answerLowLatency(src: LiveSource & LlSource, rest: readonly string[], query: URLSearchParams,
+  req: http.IncomingMessage, res: http.ServerResponse): Promise<LiveAnswer | undefined> {
+  const [rendition, name] = rest;
+  if (rest.length !== 2 || rendition === undefined || name === undefined) return undefined;
+  const isPart = parsePartName(name) !== undefined;
+  const q = isPart || name !== 'index.m3u8' ? undefined : parseLlQuery(query);
+  if (!isPart && q === undefined) return undefined;
+  if (q !== undefined && 'error' in q) return { status: 400, reason: q.error };
+  const target = src.llRendition(rendition)?.input.target ?? 2;
+  const left = new AbortController();
+  const gone = (): void => { if (!res.writableFinished) left.abort(); };
+  req.socket.once('close', gone);
+  try {
+    return isPart ? await answerPart(src, rendition, name, 3 * target * 1000, left.signal)
+      : await answerLlPlaylist(src, rendition, q as Exclude<typeof q, undefined | { error: string }>, 3 * target * 1000, left.signal);
+  } finally {
+    req.socket.off('close', gone);
+  }
 }

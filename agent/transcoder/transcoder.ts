@@ -122,7 +122,7 @@ export class Transcoder {
     const fragments = originFragmentsDir(job, this.o.originSegments);
     const splitAudio = fragments === undefined ? copyAudioRendition({ ...job, renditions: job.ladder }) : undefined;
     const sp = await packager.addStream({ ...job.dvr, app: job.app, stream: job.stream, format: job.format,
-      segmentSeconds: job.segmentSeconds, reconnectGraceSeconds: job.reconnectGraceSeconds,
+      segmentSeconds: job.segmentSeconds, reconnectGraceSeconds: job.reconnectGraceSeconds, lowLatency: job.lowLatency === true,
       renditions: [...job.ladder.map((r) => r.name), ...(splitAudio !== undefined ? [splitAudio] : [])] },
     { fed: fragments !== undefined, lease: { epoch: job.epoch, node: this.o.node } });
     const graceMs = job.reconnectGraceSeconds * 1000;
@@ -137,6 +137,7 @@ export class Transcoder {
         : { kind: 'test-pattern', ...job.source.testPattern };
       source = new EncoderSupervisor({
         input, mode: job.mode, renditions: job.ladder, format: job.format, segmentSeconds: job.segmentSeconds, streamDir: sp.spoolDir,
+        lowLatency: job.lowLatency === true,
       }, { ...this.o.policy, stallAfterMs: 3 * job.segmentSeconds * 1000, reconnectGraceMs: graceMs },
       this.o.log.child({ stream: k, part: 'encoder' }), this.o.stateDir, `${job.app}-${job.stream}`, this.o.ffmpeg);
     }

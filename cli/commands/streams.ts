@@ -12,7 +12,7 @@ const HELP = `usage: dvr streams list
        dvr streams create <app>/<stream> [--window S] [--format ts|fmp4] [--mode copy|transcode]
                           [--ladder NAME:HEIGHT:VIDEO_KBPS:AUDIO_KBPS,...] [--segment S] [--record]
                           [--archive append|version|delete] [--storage-cap BYTES] [--retention H] [--signed]
-                          [--playlist-cap S] [--no-dash] [--no-delta]
+                          [--playlist-cap S] [--no-dash] [--no-delta] [--low-latency]
        dvr streams set <app>/<stream> [--window S] [--record | --no-record] [--archive ...]
                           [--storage-cap BYTES] [--retention H] [--playlist-cap S] [--signed | --no-signed]
                                            change its DVR settings; a live stream takes them at once
@@ -23,7 +23,8 @@ const HELP = `usage: dvr streams list
                                            refused while it runs; says what was removed and its size
 
 create: --window is the DVR window in seconds (0 = the whole event; default 3600), --record keeps
-the whole event as VOD when it ends, --signed makes playback need the URLs the API signs.
+the whole event as VOD when it ends, --signed makes playback need the URLs the API signs,
+--low-latency adds low-latency HLS at the live edge (partial segments, blocking reloads; fMP4).
 
 ${TARGET_HELP}`;
 
@@ -87,6 +88,7 @@ async function create(a: Parsed, api: () => Promise<ApiClient>): Promise<number>
   if (v['signed'] === true) body['signedPlayback'] = true;
   if (v['no-dash'] === true) body['dash'] = false;
   if (v['no-delta'] === true) body['deltaUpdates'] = false;
+  if (v['low-latency'] === true) body['lowLatency'] = true;
   const client = await api();
   const s = await client.call<StreamJson>('POST', '/streams', body);
   warn(s);
@@ -173,7 +175,8 @@ export const STREAMS: CommandGroup = {
   commands: {
     list: { positionals: [0, 0], run: list },
     create: { positionals: [1, 1], run: create, options: { ...DVR_OPTIONS, format: { type: 'string' }, mode: { type: 'string' },
-      ladder: { type: 'string' }, segment: { type: 'string' }, 'no-dash': { type: 'boolean' }, 'no-delta': { type: 'boolean' } } },
+      ladder: { type: 'string' }, segment: { type: 'string' }, 'no-dash': { type: 'boolean' }, 'no-delta': { type: 'boolean' },
+      'low-latency': { type: 'boolean' } } },
     set: { positionals: [1, 1], run: set, options: { ...DVR_OPTIONS, 'no-record': { type: 'boolean' }, 'no-signed': { type: 'boolean' } } },
     defaults: { positionals: [0, 0], run: defaults },
     url: { positionals: [1, 1], run: url },

@@ -117,15 +117,33 @@ function sampleEntryCodec(buf: Uint8Array, stsd: Box): string | undefined {
 
 const NON_SYNC = 0x00010000;
 
+type TrackRun = { start: number; ticks: number; firstFlags: number | undefined; frames: number };
+
 export function inspectFmp4(buf: Uint8Array, init: InitMedia): SegmentMedia {
-  const where = 'fMP4 segment';
-  if (buf.length === 0) throw new SegmentRejected('empty segment');
+  return summariseFmp4(init, trackRuns(buf, init, 'fMP4 segment'));
+}
+
+/**
+ * A partial segment (a low-latency stream's fragment): where it starts and how long it lasts, and
+ * whether it starts with a keyframe (EXT-X-PART's INDEPENDENT; audio alone always does).
+ */
+export function inspectPart(buf: Uint8Array, init: InitMedia): { startTime: number; duration: number; independent: boolean } {
+  const runs = trackRuns(buf, init, 'partial segment');
+  const main = mainTracks(init);
+  const acc = main.main ? runs.get(main.main.id) : undefined;
+  if (!main.main || !acc || acc.frames === 0) throw new SegmentRejected('partial segment: no samples in the main track');
+  const independent = !main.video || (acc.firstFlags !== undefined && (acc.firstFlags & NON_SYNC) === 0);
+  return { startTime: acc.start / main.main.ts, duration: acc.ticks / main.main.ts, independent };
+}
+
+function trackRuns(buf: Uint8Array, init: InitMedia, where: string): Map<number, TrackRun> {
+  if (buf.length === 0) throw new SegmentRejected(where === 'fMP4 segment' ? 'empty segment' : `empty ${where}`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const top = readBoxes(buf, 0, buf.length, where);
   const moofs = top.filter((b) => b.type === 'moof');
   if (moofs.length === 0) throw new SegmentRejected(`${where}: no moof box`);
   if (!top.some((b) => b.type === 'mdat')) throw new SegmentRejected(`${where}: no mdat box`);
-  const perTrack = new Map<number, { start: number; ticks: number; firstFlags: number | undefined; frames: number }>();
+  const perTrack = new Map<number, TrackRun>();
 
   for (const moof of moofs) {
     for (const traf of readBoxes(buf, moof.body, moof.end, where).filter((b) => b.type === 'traf')) {
@@ -172,19 +190,26 @@ export function inspectFmp4(buf: Uint8Array, init: InitMedia): SegmentMedia {
       perTrack.set(trackId, acc);
     }
   }
-  return summariseFmp4(init, perTrack);
+  return perTrack;
 }
 
-function summariseFmp4(init: InitMedia,
-  perTrack: Map<number, { start: number; ticks: number; firstFlags: number | undefined; frames: number }>): SegmentMedia {
-  let video: { id: number; ts: number } | undefined;
-  let audio: { id: number; ts: number } | undefined;
-  const codecs: string[] = [];
+type TrackRef = { id: number; ts: number };
+
+/** The init's first video and audio tracks; the main one is the video where there is one. */
+function mainTracks(init: InitMedia): { video?: TrackRef; audio?: TrackRef; main?: TrackRef } {
+  let video: TrackRef | undefined;
+  let audio: TrackRef | undefined;
   for (const [id, t] of init.tracks) {
     if (t.kind === 'video' && !video) video = { id, ts: t.timescale };
     if (t.kind === 'audio' && !audio) audio = { id, ts: t.timescale };
   }
   const main = video ?? audio;
+  return { ...(video ? { video } : {}), ...(audio ? { audio } : {}), ...(main ? { main } : {}) };
+}
+
+function summariseFmp4(init: InitMedia, perTrack: Map<number, TrackRun>): SegmentMedia {
+  const { video, audio, main } = mainTracks(init);
+  const codecs: string[] = [];
   if (!main) throw new SegmentRejected('fMP4 segment: no audio or video track');
   const acc = perTrack.get(main.id);
   if (!acc || acc.frames === 0 || acc.ticks === 0) throw new SegmentRejected('fMP4 segment: no samples in the main track');

@@ -23,6 +23,11 @@ export interface MediaPlaylistInput {
   chunkedBelow: number;
   /** URI of the init segment for a discontinuity number (fMP4), relative to the playlist. */
   initUri?: (disc: number) => string;
+  /**
+   * Low latency (seconds): the playlist says its parts' target and where a player holds back, and
+   * that a reload may block (the edge sends blocking requests to the stream's transcoder).
+   */
+  lowLatency?: { partTarget: number; partHoldBack: number };
 }
 
 export function isoTime(ms: number): string {
@@ -36,12 +41,15 @@ function version(input: MediaPlaylistInput): number {
   return input.ext === 'm4s' ? 6 : 3;
 }
 
-function header(input: MediaPlaylistInput): string {
+export function header(input: MediaPlaylistInput): string {
   const { index, from } = input;
   let h = `#EXTM3U\n#EXT-X-VERSION:${version(input)}\n#EXT-X-TARGETDURATION:${input.target}\n`;
-  if (input.canSkipUntil > 0 && !input.ended) {
-    h += `#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=${input.canSkipUntil.toFixed(1)}\n`;
-  }
+  const ll = input.ended ? undefined : input.lowLatency;
+  const control = [...(ll ? ['CAN-BLOCK-RELOAD=YES'] : []),
+    ...(input.canSkipUntil > 0 ? [`CAN-SKIP-UNTIL=${input.canSkipUntil.toFixed(1)}`] : []),
+    ...(ll ? [`PART-HOLD-BACK=${ll.partHoldBack.toFixed(3)}`] : [])];
+  if (control.length > 0 && !input.ended) h += `#EXT-X-SERVER-CONTROL:${control.join(',')}\n`;
+  if (ll) h += `#EXT-X-PART-INF:PART-TARGET=${ll.partTarget.toFixed(3)}\n`;
   if (input.kind === 'event') h += '#EXT-X-PLAYLIST-TYPE:EVENT\n';
   if (input.kind === 'vod') h += '#EXT-X-PLAYLIST-TYPE:VOD\n';
   const seq = index.length > 0 ? index.seqAt(from) : index.nextSequence;

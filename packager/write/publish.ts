@@ -5,7 +5,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../common/log.js';
-import { listedSeconds } from '../../common/stream-settings.js';
+import { PART_HOLD_BACK_SECONDS, PART_TARGET_SECONDS, listedSeconds } from '../../common/stream-settings.js';
 import type { PackagerEmitter, StreamRef } from '../events.js';
 import { listDir, unlinkIfPresent, writeAtomic } from '../../common/files.js';
 import {
@@ -100,7 +100,7 @@ function playlistKind(ctx: PublishContext, r: Rendition): PlaylistKind {
 }
 
 /** What the HLS renderers need of a rendition now. */
-function playlistInput(ctx: PublishContext, r: Rendition): MediaPlaylistInput {
+export function playlistInput(ctx: PublishContext, r: Rendition): MediaPlaylistInput {
   const kind = playlistKind(ctx, r);
   const s = ctx.settings;
   const wantsDelta = s.deltaUpdates && kind !== 'vod' && (s.windowSeconds === 0 || s.windowSeconds > 6 * r.target);
@@ -109,6 +109,7 @@ function playlistInput(ctx: PublishContext, r: Rendition): MediaPlaylistInput {
     ended: ctx.ended, canSkipUntil: wantsDelta ? 6 * r.target : 0, chunkedBelow: r.chunkedBelow,
   };
   if (r.ext === 'm4s') input.initUri = (disc) => initName(disc);
+  if (r.ext === 'm4s' && s.lowLatency) input.lowLatency = { partTarget: PART_TARGET_SECONDS, partHoldBack: PART_HOLD_BACK_SECONDS };
   return input;
 }
 

@@ -245,7 +245,8 @@ describe('start over: every player plays from the first seconds of the window of
           const target = await page.evaluate(`window.seekTo(${offset})`) as number;
           // A player that finds the target's segment outside its window takes the next one: at most a segment later.
           const segment = stream === 'slow' ? 10 : 2;
-          const landed = await playing(`playing from ${offset} s into the window (at ${target.toFixed(2)}; live was ${JSON.stringify(live)})`,
+          const landed = await playing(`playing from ${offset} s into the window (at ${target.toFixed(2)}; live was `
+            + `${JSON.stringify(live)})`,
             (x) => x.time >= target - 1 && x.time < target + segment + 2);
           const onward = await playing('playing on', (x) => x.time > landed.time + 2);
           assert.ok(onward.time < landed.time + 8, `it played on from where it landed, not back at live (${landed.time.toFixed(1)} -> `

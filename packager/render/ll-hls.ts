@@ -1,0 +1,89 @@
+// Low-latency HLS (RFC 8216bis): the live playlist the stream's transcoder answers blocking
+// reloads with. The window is listed as the storage's playlist lists it (whole segments), and the
+// newest segments also as their partial segments, then the parts of the segment being encoded,
+// the hint of the next part and where the other renditions are. Pure: no I/O, no clock.
+import type { LivePart } from '../parts/parts.js';
+import { header, renderSegments, type MediaPlaylistInput } from './hls.js';
+
+/** Complete segments whose parts stay listed: with the one being encoded, at most three target durations (RFC 8216bis 6.2.2). */
+const PARTED_SEGMENTS = 2;
+
+export interface LlRendition {
+  /** The playlist as the storage has it (its window, its settings); `lowLatency` is set. */
+  input: MediaPlaylistInput;
+  /** The parts of a listed segment, by sequence number, when held. */
+  partsOf: (seq: number) => readonly LivePart[] | undefined;
+  /** The parts of the segment being encoded, which follows the last listed one. */
+  current: readonly LivePart[];
+  /** The next part's URI (EXT-X-PRELOAD-HINT). */
+  hint: string | undefined;
+}
+
+export interface RenditionReport { uri: string; lastMsn: number; lastPart: number | undefined }
+
+/** The newest media a playlist of this rendition lists: the last segment's number and its last part's. */
+export function lastPosition(r: LlRendition): { msn: number; part: number | undefined } | undefined {
+  const { index } = r.input;
+  if (index.length === 0) return undefined;
+  const last = index.seqAt(index.length - 1);
+  if (r.current.length > 0) return { msn: last + 1, part: r.current.length - 1 };
+  const parts = r.partsOf(last);
+  return { msn: last, part: parts && parts.length > 0 ? parts.length - 1 : undefined };
+}
+
+/**
+ * Whether a playlist of this rendition has what a blocking request asks for: segment `msn`
+ * complete, or with `part`, that part of it (a part past the segment's last is the next segment's first).
+ */
+export function satisfies(r: LlRendition, msn: number, part: number | undefined): boolean {
+  const { index } = r.input;
+  if (index.length === 0) return false;
+  const last = index.seqAt(index.length - 1);
+  if (msn <= last) {
+    if (part === undefined || msn < last) return true;
+    const parts = r.partsOf(msn);
+    return parts === undefined || part < parts.length || r.current.length > 0;
+  }
+  return msn === last + 1 && part !== undefined && part < r.current.length;
+}
+
+function partLine(p: LivePart): string {
+  return `#EXT-X-PART:DURATION=${(p.durationUs / 1e6).toFixed(5)},URI="${p.name}"${p.independent ? ',INDEPENDENT=YES' : ''}\n`;
+}
+
+/**
+ * The low-latency playlist: with `skip`, segments older than CAN-SKIP-UNTIL are left out (EXT-X-SKIP,
+ * RFC 8216bis 6.2.5.1), else the whole window. An ended event's playlist is the storage's.
+ */
+export function renderLlPlaylist(r: LlRendition, skip: boolean, reports: readonly RenditionReport[]): string {
+  const { input } = r;
+  const { index, from } = input;
+  const n = index.length;
+  let start = from;
+  let out = header(input);
+  if (skip && input.canSkipUntil > 0 && n > from) {
+    const boundary = index.endMsAt(n - 1) - input.canSkipUntil * 1000;
+    while (start < n - 1 && index.startMsAt(start) < boundary) start++;
+    if (start > from) out += `#EXT-X-SKIP:SKIPPED-SEGMENTS=${start - from}\n`;
+  }
+  const parted = Math.max(start, n - PARTED_SEGMENTS);
+  out += renderSegments(input, start, parted, start);
+  for (let p = parted; p < n; p++) {
+    const lines = renderSegments(input, p, p + 1, p === start ? start : -1);
+    const parts = input.ended || index.gapAt(p) ? undefined : r.partsOf(index.seqAt(p));
+    if (!parts || parts.length === 0) {
+      out += lines;
+      continue;
+    }
+    // The parts come right before the segment's own entry, after the tags that apply to both.
+    const at = lines.search(/^#EXT(INF|-X-GAP)/m);
+    out += lines.slice(0, at) + parts.map(partLine).join('') + lines.slice(at);
+  }
+  if (input.ended) return `${out}#EXT-X-ENDLIST\n`;
+  out += r.current.map(partLine).join('');
+  if (r.hint !== undefined) out += `#EXT-X-PRELOAD-HINT:TYPE=PART,URI="${r.hint}"\n`;
+  for (const x of reports) {
+    out += `#EXT-X-RENDITION-REPORT:URI="${x.uri}",LAST-MSN=${x.lastMsn}${x.lastPart !== undefined ? `,LAST-PART=${x.lastPart}` : ''}\n`;
+  }
+  return out;
+}
