@@ -78,6 +78,10 @@ export class ServingAgent {
       const token = this.config.controller?.agentToken;
       const live = this.config.liveFallback && token !== undefined ? { sources: reply.streamMaps.live ?? [], key: liveViewKey(token) }
         : undefined;
+      // Low latency: the edge's fan-out asks each stream's transcoder.
+      if (live && this.timeshift) {
+        this.timeshift.lowLatency.sources = { key: live.key, sources: new Map(live.sources.map((s) => [`${s.app}/${s.stream}`, s.source])) };
+      }
       const result = await this.maps.apply(renderStreamMaps({ signed: reply.streamMaps.signed, ended: reply.streamMaps.ended,
         ...pathway, ...(live ? { live } : {}) }));
       if (result === 'reloaded') {

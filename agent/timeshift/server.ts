@@ -20,6 +20,7 @@ import { startClip, thumbnail, type ClipTrack } from './clip.js';
 import { availabilityStartOf, imagePlaylist, rangeMaster, rangeMpd, rangePlaylist, representationsOf } from './render.js';
 import { currentPathway, steeringManifest, type SteeringKind } from '../roles/steering.js';
 import { parseTimeShift, type RequestLimits, type TimeShiftRequest } from './request.js';
+import { LowLatencyFanout } from '../roles/ll-fanout.js';
 
 export interface TimeShiftOptions {
   /** The storage root as this node sees it: <root>/<app>/<stream>/<rendition>/. */
@@ -38,6 +39,8 @@ const STEERING_REQUEST = new RegExp(`^${STEERING_PATH}(hls|dash)\\.json$`);
 
 /** Requests nginx hands over for the query forms carry this prefix (an internal location). */
 export const INTERNAL_PREFIX = '/_timeshift';
+/** A low-latency stream's live playlists and parts, which nginx hands over with this prefix. */
+export const LOW_LATENCY_PREFIX = '/_ll';
 
 class Answer {
   constructor(readonly status: number, readonly body: string | Buffer, readonly type = 'text/plain; charset=utf-8', readonly maxAge = 0,
@@ -78,12 +81,15 @@ export class TimeShiftServer {
   private readonly server: http.Server;
   /** Content steering: this edge's pathway and the edges in service, as the agent last heard them. */
   steering: { self: string; edges: SteeringEdge[] } | undefined;
+  /** Low-latency HLS: the players' blocking reloads wait here, one request at a time goes to each stream's transcoder. */
+  readonly lowLatency: LowLatencyFanout;
   private clips = 0;
   private thumbs = 0;
   private closing: Promise<void> | undefined;
 
   private constructor(private readonly o: TimeShiftOptions) {
     this.catalog = new Catalog(o.root);
+    this.lowLatency = new LowLatencyFanout(o.log.child({ part: 'low-latency' }));
     this.server = http.createServer((req, res) => { void this.handle(req, res); });
   }
 
@@ -117,6 +123,10 @@ export class TimeShiftServer {
         this.send(res, new Answer(405, 'GET or HEAD\n'));
         return;
       }
+      if (url.pathname.startsWith(`${LOW_LATENCY_PREFIX}/`)) {
+        await this.lowLatencyAnswer(url, req, res);
+        return;
+      }
       const steering = STEERING_REQUEST.exec(url.pathname)?.[1] as SteeringKind | undefined;
       if (steering) {
         this.send(res, this.steeringAnswer(steering, url.searchParams), req.method === 'HEAD');
@@ -139,6 +149,20 @@ export class TimeShiftServer {
       this.o.log.error({ path: pathname, err: err instanceof Error ? err.message : String(err) }, 'time-shift request failed');
       if (!res.headersSent) this.send(res, new Answer(500, 'the time-shift service failed; see the edge agent\'s log\n'));
       else res.destroy();
+    }
+  }
+
+  /** A low-latency playlist or part (the fan-out waits with the player); nothing is sent to a player that left. */
+  private async lowLatencyAnswer(url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const left = new AbortController();
+    const gone = (): void => { if (!res.writableFinished) left.abort(); };
+    req.socket.once('close', gone);
+    try {
+      const a = await this.lowLatency.handle(url.pathname.slice(LOW_LATENCY_PREFIX.length), url.searchParams, left.signal);
+      if (left.signal.aborted) return;
+      this.send(res, new Answer(a.status, a.body, a.type, a.maxAge), req.method === 'HEAD');
+    } finally {
+      req.socket.off('close', gone);
     }
   }
 
@@ -355,6 +379,7 @@ export class TimeShiftServer {
 
   /** Stops taking requests; idempotent. */
   close(): Promise<void> {
+    this.lowLatency.close();
     this.closing ??= new Promise((resolve) => {
       this.server.closeAllConnections();
       this.server.close(() => resolve());

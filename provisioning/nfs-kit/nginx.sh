@@ -86,16 +86,19 @@ if [ -n "$secret_path" ]; then
 fi
 # The stream maps the agent keeps: until it has written them (within a heartbeat of starting),
 # every stream needs a token, so a signed stream is never served open, no content steering pathway
-# is named (nor another edge for redundant variants) and no stream has a live view to fall back to. Maps an older agent wrote gain the maps
+# is named (nor another edge for redundant variants), no stream has a live view to fall back to
+# and none is low-latency. Maps an older agent wrote gain the maps
 # the config now uses.
 maps_path=$(sed -n 's/^ *include "\(.*\/streams\.conf\)";$/\1/p' "$SRC" | head -n1)
 pathway_map=('map $http_x_dvr_relay $dvr_pathway {' '    default "";' '}')
 live_maps=('map $dvr_live_path $dvr_live_source {' '    default "";' '}' 'map $host $dvr_live_key {' '    default "";' '}')
 backup_maps=('map $http_x_dvr_relay $dvr_backup_host {' '    default "";' '}' 'map $host $dvr_backup_id {' '    default "";' '}')
+ll_maps=('map $uri $dvr_ll_stream {' '    default 0;' '}')
 missing_maps() {  # the default maps the config uses that the file ($1, may be empty) lacks
   if grep -q 'dvr_pathway' "$SRC" && ! grep -q ' \$dvr_pathway {' "$1"; then printf '%s\n' "${pathway_map[@]}"; fi
   if grep -q 'dvr_live_source' "$SRC" && ! grep -q ' \$dvr_live_source {' "$1"; then printf '%s\n' "${live_maps[@]}"; fi
   if grep -q 'dvr_backup_host' "$SRC" && ! grep -q ' \$dvr_backup_host {' "$1"; then printf '%s\n' "${backup_maps[@]}"; fi
+  if grep -q 'dvr_ll_stream' "$SRC" && ! grep -q ' \$dvr_ll_stream {' "$1"; then printf '%s\n' "${ll_maps[@]}"; fi
 }
 if [ -n "$maps_path" ] && [ ! -f "$maps_path" ]; then
   check_path "$maps_path" "the stream maps include in $SRC"
