@@ -69,7 +69,8 @@ async function glassToGlass(a: Appliance, started: Started): Promise<Map<string,
   const urls: string[] = [];
   for (const [stream, lowLatency] of [['ll', true], ['plain', false]] as const) {
     const made = await fetch(`${a.api}/streams`, { method: 'POST', headers: auth,
-      body: JSON.stringify({ app: 'live', stream, mode: 'transcode', ladder: [{ name: 'v', height: 360 }], windowSeconds: 600, lowLatency }) });
+      body: JSON.stringify({ app: 'live', stream, mode: 'transcode', ladder: [{ name: 'v', height: 360 }], windowSeconds: 600,
+        lowLatency }) });
     if (made.status !== 201) throw new Error(`cannot create live/${stream}: ${await made.text()}`);
     const pub = (await (await fetch(`${a.api}/streams/live/${stream}/publish`, { headers: auth })).json()) as { url: string };
     urls.push(pub.url.replace(/\/\/[^/:]+:/, '//127.0.0.1:'));

@@ -80,7 +80,8 @@ export class ServingAgent {
         : undefined;
       // Low latency: the edge's fan-out asks each stream's transcoder.
       if (live && this.timeshift) {
-        this.timeshift.lowLatency.sources = { key: live.key, sources: new Map(live.sources.map((s) => [`${s.app}/${s.stream}`, s.source])) };
+        const sources = new Map(live.sources.map((s) => [`${s.app}/${s.stream}`, s.source]));
+        this.timeshift.lowLatency.sources = { key: live.key, sources };
       }
       const result = await this.maps.apply(renderStreamMaps({ signed: reply.streamMaps.signed, ended: reply.streamMaps.ended,
         ...pathway, ...(live ? { live } : {}) }));
