@@ -10,6 +10,7 @@ import type { Logger } from '../common/log.js';
 import { Agent } from '../agent/agent.js';
 import { writeAtomic } from '../common/files.js';
 import { liveViewKey } from '../common/secrets.js';
+import { MOUNT_MARKER } from '../agent/storage/monitor.js';
 import { parseAgentConfig } from '../agent/config.js';
 import { ServingAgent } from '../agent/roles/serving-agent.js';
 import type { StreamDefaults } from '../controller/streams.js';
@@ -95,6 +96,8 @@ export class Appliance {
     });
     const mediaRoot = path.join(o.dataDir, 'media');
     await fs.mkdir(mediaRoot, { recursive: true });
+    // The edge's mount probe tells the storage from an empty directory by this marker (as a cluster's storage has it).
+    await writeAtomic(path.join(mediaRoot, MOUNT_MARKER), 'dvr shared storage\n', 0o644);
     // Where this machine reaches its own listeners to see them up.
     const local = o.host === '0.0.0.0' ? '127.0.0.1' : o.host;
     const user = workers ? { workerUser: workers.name } : {};

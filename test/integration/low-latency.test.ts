@@ -128,6 +128,11 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
     };
     const joined = Buffer.concat(await Promise.all(whole.parts.map((x) => bytes(x.uri))));
     assert.ok(joined.equals(await bytes(whole.uri)), 'the parts make the segment');
+    // The DVR as for every stream: segments from the storage (the edge's mount probe finds the
+    // appliance's data directory), time-shift URLs from the edge's service.
+    const seg = await fetch(new URL(whole.uri, media));
+    assert.equal(seg.headers.get('x-dvr-source'), null, 'a segment from the storage, not diverted to the live view');
+    assert.equal((await fetch(`${a?.playback ?? ''}?start=-4`)).status, 200, 'a time-shift URL');
   });
 
   it('the hinted part is held until it is cut; a request too far ahead is refused (400), as is _HLS_part alone', async () => {
