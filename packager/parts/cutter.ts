@@ -108,26 +108,49 @@ export class PartCutter {
       await this.readFile(r.file, r.session, r.n);
       if (complete) await this.finish(r.file);
     }
+    // What the lists name of files already gone (moved to incoming/, or before a restart) is forgotten.
+    for (const [session, list] of this.sessions) {
+      const present = new Set(raw.filter((r) => r.session === session).map((r) => r.n));
+      for (const n of list.complete) if (!present.has(n)) list.complete.delete(n);
+    }
     // A session's list with no file of it left: all its segments went to incoming/.
     for (const [session, list] of this.sessions) {
-      if (!raw.some((r) => r.session === session) && list.complete.size > 0 && [...this.sessions.keys()].some((k) => k > session)) {
+      if (!raw.some((r) => r.session === session) && list.offset > 0 && [...this.sessions.keys()].some((k) => k > session)) {
         await unlinkIfPresent(path.join(this.o.dir, `${session}.csv`));
         this.sessions.delete(session);
       }
     }
   }
 
-  /** The encoder's list of complete segments: `<file>,<start>,<end>` per line, appended as each closes. */
+  /**
+   * The encoder's list of complete segments: `<file>,<start>,<end>` per line, appended as each closes.
+   * Read from where the last read stopped (a week-long session lists 300,000 segments).
+   */
   private async readList(session: string, file: string): Promise<void> {
     const list = this.sessions.get(session) ?? { offset: 0, complete: new Set<number>(), init: undefined, initWritten: false };
     this.sessions.set(session, list);
-    const text = await fs.readFile(path.join(this.o.dir, file), 'utf8').catch(() => '');
+    let text = '';
+    try {
+      const handle = await fs.open(path.join(this.o.dir, file), 'r');
+      try {
+        const { size } = await handle.stat();
+        if (size <= list.offset) return;
+        const buf = Buffer.alloc(size - list.offset);
+        const { bytesRead } = await handle.read(buf, 0, buf.length, list.offset);
+        text = buf.toString('latin1', 0, bytesRead);
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+      throw err;
+    }
     const end = text.lastIndexOf('\n') + 1;
-    for (const line of text.slice(list.offset, end).split('\n')) {
+    for (const line of text.slice(0, end).split('\n')) {
       const m = RAW_RE.exec(line.split(',')[0] ?? '');
       if (m && m[1] === session) list.complete.add(Number(m[2]));
     }
-    list.offset = Math.max(list.offset, end);
+    list.offset += end;
   }
 
   /** Reads what the encoder appended to a file and cuts the whole parts in it. */

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +16,7 @@ import { hasChromium, launchChromium, videoPage } from '../support/chromium.js';
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MODULES = path.join(ROOT, '..', 'node_modules');
 
-interface Running { dataDir: string; port: number; proc: ReturnType<typeof spawn>; playback: string }
+interface Running { dataDir: string; port: number; proc: ReturnType<typeof spawn>; playback: string; api: string }
 
 /** `dvr start` on free ports; resolves once it prints playback:. */
 async function startAppliance(): Promise<Running> {
@@ -31,11 +32,12 @@ async function startAppliance(): Promise<Running> {
   proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
   const lines: string[] = [];
   createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => lines.push(l));
-  const playback = await until('the playback: line', () => {
+  const line = (name: string): Promise<string> => until(`the ${name}: line`, () => {
     if (proc.exitCode !== null) throw new Error(`dvr start exited (${proc.exitCode}): ${stderr.slice(-2000)}`);
-    return lines.map((l) => /^playback: (\S+)$/.exec(l)?.[1]).find((u) => u !== undefined);
+    return lines.map((l) => new RegExp(`^${name}: (\\S+)$`).exec(l)?.[1]).find((u) => u !== undefined);
   }, 90_000, 200);
-  return { dataDir, port, proc, playback };
+  const playback = await line('playback');
+  return { dataDir, port, proc, playback, api: await line('api') };
 }
 
 setOptions({ strictMode: true });
@@ -151,7 +153,44 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
     assert.equal((await fetch(`${media}?_HLS_msn=x`)).status, 400);
   });
 
-  it('hls.js (low-latency mode) and Shaka Player play at the low-latency edge, and from the window\'s start', async function () {
+  it('a copy-mode stream (lowLatency through the API) from an RTMP publisher: parts of its video and of its audio, each '
+    + 'making its segments', async () => {
+    const token = (await fs.readFile(path.join(a?.dataDir ?? '', 'controller', 'admin-token'), 'utf8')).trim();
+    const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const made = await fetch(`${a?.api ?? ''}/streams`, { method: 'POST', headers: auth,
+      body: JSON.stringify({ app: 'live', stream: 'llcopy', mode: 'copy', format: 'fmp4', lowLatency: true }) });
+    assert.equal(made.status, 201, await made.text());
+    const refused = await fetch(`${a?.api ?? ''}/streams`, { method: 'POST', headers: auth,
+      body: JSON.stringify({ app: 'live', stream: 'llts', format: 'ts', lowLatency: true }) });
+    assert.equal(refused.status, 400);
+    assert.match(await refused.text(), /\$\.lowLatency: low-latency HLS needs fMP4 segments/);
+    const publish = ((await (await fetch(`${a?.api ?? ''}/streams/live/llcopy/publish`, { headers: auth })).json()) as { url: string }).url
+      .replace(/\/\/[^/:]+:/, '//127.0.0.1:');
+    const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
+      '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast',
+      '-g', '50', '-c:a', 'aac', '-f', 'flv', publish], { stdio: 'ignore' });
+    try {
+      for (const rendition of ['source', 'audio']) {
+        const url = `http://127.0.0.1:${a?.port ?? 0}/live/llcopy/${rendition}/index.m3u8`;
+        const p = await until(`live/llcopy/${rendition}: parts of two segments`, async () => {
+          const res = await fetch(`${url}?_HLS_msn=0`);
+          const got = res.ok ? strict(await res.text(), `live/llcopy/${rendition}`) : undefined;
+          return got && got.segments.filter((x) => x.uri !== '' && x.parts.length > 0).length >= 2 ? got : undefined;
+        }, 60_000, 500);
+        assert.deepEqual(p.renditionReports.map((r) => r.uri), [rendition === 'source' ? '../audio/index.m3u8' : '../source/index.m3u8']);
+        const whole = p.segments.find((x) => x.uri !== '' && x.parts.length > 0);
+        const bytes = async (uri: string): Promise<Buffer> => Buffer.from(await (await fetch(new URL(uri, url))).arrayBuffer());
+        const joined = Buffer.concat(await Promise.all((whole?.parts ?? []).map((x) => bytes(x.uri))));
+        assert.ok(joined.length > 0 && joined.equals(await bytes(whole?.uri ?? '')), `${rendition}: the parts make the segment`);
+      }
+    } finally {
+      publisher.kill('SIGINT');
+      await once(publisher, 'exit');
+    }
+  });
+
+  it('hls.js (low-latency mode) and Shaka Player play at the low-latency edge, from the window\'s start, and back at the edge',
+  async function () {
     if (!(await hasChromium())) this.skip();
     const browser = await launchChromium();
     try {
@@ -192,6 +231,15 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
         await until(`${player}: playing from the window's start`, async () => await page.evaluate(`(() => {
           const v = document.getElementById('v'); return !v.paused && v.readyState >= 3 && v.currentTime > ${target} + 1
             && v.currentTime < ${target} + 8; })()`) as boolean, 30_000, 200);
+        // And back to the low-latency edge: where the player puts live (hls.js's liveSyncPosition, Shaka's seek range end).
+        await page.evaluate(`(() => { const v = document.getElementById('v');
+          v.currentTime = window.p.liveSyncPosition ?? (window.p.seekRange().end - 1.5); })()`);
+        const back: number[] = [];
+        await until(`${player}: back at the low-latency edge`, async () => {
+          const s = await page.evaluate('window.latency()') as number;
+          if (Number.isFinite(s)) back.push(s);
+          return back.length >= 5 && (back[back.length - 1] ?? Infinity) < 6000 ? true : undefined;
+        }, 30_000, 300);
         await page.close();
       }
     } finally {

@@ -274,7 +274,8 @@
     pendingTime = undefined;
     // The whole DVR window stays seekable; a viewer behind live is never pulled forward.
     // (hls.js never catches up with live on its own unless liveMaxLatencyDuration is set.)
-    hls = new window.Hls({ liveDurationInfinity: true, backBufferLength: 120 });
+    // A low-latency stream (its playlist has EXT-X-PART-INF) plays at its PART-HOLD-BACK from live.
+    hls = new window.Hls({ liveDurationInfinity: true, backBufferLength: 120, lowLatencyMode: true });
     hls.on(window.Hls.Events.ERROR, (_e, data) => {
       if (!data.fatal) return;
       if (past) {
