@@ -108,6 +108,15 @@ export class PartCutter {
       await this.readFile(r.file, r.session, r.n);
       if (complete) await this.finish(r.file);
     }
+    // An older session's file that never completed: its encoder died mid-segment (a newer one runs), as
+    // the hls muxer leaves a temp file that is never renamed. It is dropped, not listed half.
+    const newest = [...new Set([...raw.map((r) => r.session), ...this.sessions.keys()])].sort().pop();
+    for (const r of raw) {
+      if (r.session === newest || this.sessions.get(r.session)?.complete.has(r.n) === true) continue;
+      this.o.log.info({ file: r.file }, 'an earlier encoder\'s unfinished segment: dropped');
+      await unlinkIfPresent(path.join(this.o.dir, r.file));
+      this.files.delete(r.file);
+    }
     // What the lists name of files already gone (moved to incoming/, or before a restart) is forgotten.
     for (const [session, list] of this.sessions) {
       const present = new Set(raw.filter((r) => r.session === session).map((r) => r.n));
