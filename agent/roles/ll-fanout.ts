@@ -9,20 +9,12 @@ import type { Logger } from '../../common/log.js';
 import { isName } from '../../common/names.js';
 import { parsePartName } from '../../packager/layout.js';
 import { parseLlQuery } from '../../packager/live-edge.js';
+import { positionSatisfies, type LlPosition } from '../../packager/render/ll-hls.js';
 
 export interface LlAnswer { status: number; body: Buffer; type: string; maxAge: number }
 
 /** Where a stream's live view is, and the key it takes (the controller's stream maps, through the agent). */
 export interface LiveSources { key: string; sources: ReadonlyMap<string, string> }
-
-/** What a low-latency playlist lists at its end: its last complete segment, the parts of each parted segment. */
-export interface LlPosition {
-  /** The last segment listed whole (its EXTINF). */
-  complete: number;
-  /** Parts listed per segment number, the one being encoded (complete + 1) included. */
-  parts: Map<number, number>;
-  target: number;
-}
 
 /** Reads the position out of a low-latency playlist (full or delta); undefined for one it cannot read. */
 export function llPosition(text: string): LlPosition | undefined {
@@ -45,17 +37,6 @@ export function llPosition(text: string): LlPosition | undefined {
   }
   if (pending > 0) parts.set(msn, pending);
   return { complete: msn - 1, parts, target };
-}
-
-/** Whether a playlist at `p` has what `_HLS_msn`/`_HLS_part` ask for (a part past a segment's last is the next one's first). */
-export function positionSatisfies(p: LlPosition, msn: number, part: number | undefined): boolean {
-  if (msn <= p.complete) {
-    const count = p.parts.get(msn);
-    // A segment listed whole has all its parts; past its last part is the next segment's first.
-    if (part === undefined || count === undefined || part < count) return true;
-    return msn + 1 <= p.complete || (p.parts.get(msn + 1) ?? 0) > 0;
-  }
-  return msn === p.complete + 1 && part !== undefined && part < (p.parts.get(msn) ?? 0);
 }
 
 interface Waiter { msn: number; part: number | undefined; skip: boolean; done: (a: LlAnswer) => void }

@@ -31,20 +31,40 @@ export function lastPosition(r: LlRendition): { msn: number; part: number | unde
   return { msn: last, part: parts && parts.length > 0 ? parts.length - 1 : undefined };
 }
 
+/** What a low-latency playlist lists at its end: its last complete segment, the parts of each parted segment. */
+export interface LlPosition {
+  /** The last segment listed whole (its EXTINF). */
+  complete: number;
+  /** Parts listed per segment number, the one being encoded (complete + 1) included. */
+  parts: Map<number, number>;
+  target: number;
+}
+
 /**
- * Whether a playlist of this rendition has what a blocking request asks for: segment `msn`
- * complete, or with `part`, that part of it (a part past the segment's last is the next segment's first).
+ * Whether a playlist at `p` has what a blocking request asks for: segment `msn` complete, or with
+ * `part`, that part of it (a part past the segment's last is the next one's first). The transcoder
+ * decides by it, and an edge's fan-out by the position it read from the transcoder's answer.
  */
+export function positionSatisfies(p: LlPosition, msn: number, part: number | undefined): boolean {
+  if (msn <= p.complete) {
+    const count = p.parts.get(msn);
+    // A segment listed whole has all its parts; past its last part is the next segment's first.
+    if (part === undefined || count === undefined || part < count) return true;
+    return msn + 1 <= p.complete || (p.parts.get(msn + 1) ?? 0) > 0;
+  }
+  return msn === p.complete + 1 && part !== undefined && part < (p.parts.get(msn) ?? 0);
+}
+
+/** positionSatisfies for a rendition's own state. */
 export function satisfies(r: LlRendition, msn: number, part: number | undefined): boolean {
   const { index } = r.input;
   if (index.length === 0) return false;
   const last = index.seqAt(index.length - 1);
-  if (msn <= last) {
-    if (part === undefined || msn < last) return true;
-    const parts = r.partsOf(msn);
-    return parts === undefined || part < parts.length || r.current.length > 0;
-  }
-  return msn === last + 1 && part !== undefined && part < r.current.length;
+  const parts = new Map<number, number>();
+  const asked = msn <= last ? r.partsOf(msn)?.length : undefined;
+  if (asked !== undefined) parts.set(msn, asked);
+  parts.set(last + 1, r.current.length);
+  return positionSatisfies({ complete: last, parts, target: r.input.target }, msn, part);
 }
 
 function partLine(p: LivePart): string {

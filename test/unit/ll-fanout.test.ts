@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
 import { silentLogger } from '../../common/log.js';
-import { LowLatencyFanout, llPosition, positionSatisfies } from '../../agent/roles/ll-fanout.js';
+import { LowLatencyFanout, llPosition } from '../../agent/roles/ll-fanout.js';
 import { SegmentIndex } from '../../packager/index/segment-index.js';
-import { renderLlPlaylist, satisfies, type LlRendition } from '../../packager/render/ll-hls.js';
+import { positionSatisfies, renderLlPlaylist, satisfies, type LlRendition } from '../../packager/render/ll-hls.js';
 import { answerLlPlaylist, parseLlQuery, type LlSource } from '../../packager/live-edge.js';
 import { partName } from '../../packager/layout.js';
 
