@@ -5,12 +5,12 @@ import net from 'node:net';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { canConnect } from '../../nginx/process.js';
 import { signedPlaybackPath } from '../../nginx/signing.js';
 import { parsePlaylist } from '../support/m3u8.js';
-import { ffmpeg, freePort, run, tempDir, until } from '../support/run.js';
+import { ffmpeg, run, until } from '../support/run.js';
+import { startAppliance } from '../support/appliance.js';
 import { privateCheckout, type PrivateCheckout } from '../support/checkout.js';
 import { hasChromium, launchChromium } from '../support/chromium.js';
 
@@ -20,44 +20,6 @@ import { hasChromium, launchChromium } from '../support/chromium.js';
  */
 let checkout: PrivateCheckout | undefined;
 const cli = (): string => checkout?.cli ?? path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.cjs');
-
-interface Appliance {
-  dataDir: string;
-  port: number;
-  apiPort: number;
-  rtmpPort: number;
-  proc: ReturnType<typeof spawn>;
-  lines: string[];
-  stderr: () => string;
-  exited: Promise<number | null>;
-  /** The URL of a `name: <url>` line once it is printed. */
-  line: (name: string, deadlineMs?: number) => Promise<string>;
-}
-
-/** `dvr start` as the README runs it, on free ports, in a data directory of its own (`dataDir`, if given). */
-async function startAppliance(args: string[] = [], env: Record<string, string> = {}, given?: string, detached = false):
-Promise<Appliance> {
-  const dataDir = given ?? await tempDir('appliance');
-  const [port, apiPort, rtmpPort, statusPort, timeshiftPort] = [await freePort(), await freePort(), await freePort(), await freePort(),
-    await freePort()];
-  const proc = spawn(process.execPath, [cli(), 'start', ...args], {
-    env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_API_PORT: String(apiPort),
-      DVR_RTMP_PORT: String(rtmpPort), DVR_RTMP_STATUS_PORT: String(statusPort),
-      DVR_TIMESHIFT_PORT: String(timeshiftPort), DVR_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'], detached,
-  });
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
-  const lines: string[] = [];
-  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => lines.push(l));
-  const line = (name: string, deadlineMs = 60_000): Promise<string> => Promise.race([
-    until(`the ${name}: line`, () => lines.map((l) => new RegExp(`^${name}: (\\S+)$`).exec(l)?.[1]).find((u) => u !== undefined),
-      deadlineMs, 100),
-    exited.then((code) => { throw new Error(`dvr start exited (${String(code)}) before printing ${name}:; stderr: ${stderr}`); }),
-  ]).catch((err: Error) => { throw new Error(`${err.message}; stderr: ${stderr.slice(-3000)}`); });
-  return { dataDir, port, apiPort, rtmpPort, proc, lines, stderr: () => stderr, exited, line };
-}
 
 /** Every process below `pid` (nginx's workers included), from ps. */
 async function descendants(pid: number): Promise<number[]> {
@@ -86,8 +48,8 @@ describe('the appliance command (README quick start), from a checkout in a priva
   after(async () => { await checkout?.remove(); checkout = undefined; });
 
   it('prints playback: <url> once the demo stream plays over HTTP, and Ctrl-C stops everything it started', async () => {
-    const a = await startAppliance();
-    const { dataDir, port, apiPort, rtmpPort, proc, lines, exited } = a;
+    const a = await startAppliance({ cli: cli() });
+    const { dataDir, port, apiPort, rtmpPort, lines } = a;
     const playback = await a.line('playback');
     assert.equal(playback, `http://127.0.0.1:${port}/live/demo/master.m3u8`);
     const master = parsePlaylist(await (await fetch(playback)).text());
@@ -169,7 +131,7 @@ describe('the appliance command (README quick start), from a checkout in a priva
     }, 15_000, 200);
     assert.equal(node.id, 'appliance');
     // A publisher on the printed publish: URL is authorised, pulled, packaged and served.
-    const publish = lines.map((l) => /^publish: (\S+)$/.exec(l)?.[1]).find((u) => u !== undefined) ?? '';
+    const publish = await a.line('publish', 5000);
     assert.match(publish, new RegExp(`^rtmp://127\\.0\\.0\\.1:${rtmpPort}/live/cam1\\?key=[A-Za-z0-9_-]{20,}$`));
     // A 40 s test pattern in real time, and a stream's playlist once the edge lists two segments.
     const publishPattern = (url: string): ReturnType<typeof ffmpeg> => ffmpeg(['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi',
@@ -224,18 +186,17 @@ describe('the appliance command (README quick start), from a checkout in a priva
     const state = await fs.stat(path.join(dataDir, 'media', 'live', 'demo', 'stream.json'));
     assert.ok(state.isFile(), 'media and state live under DVR_DATA_DIR');
 
-    proc.kill('SIGINT');
-    assert.equal(await exited, 0);
+    assert.equal(await a.stop(), 0);
     assert.equal(await canConnect('127.0.0.1', port), false, 'nginx stopped');
     const left = await run('pgrep', ['-f', dataDir]);
     assert.equal(left.stdout.trim(), '', 'no ffmpeg or nginx left behind');
-    await fs.rm(dataDir, { recursive: true, force: true });
+    await a.close();
   });
   it('after a crash (kill -9 of its process group) nothing of it runs on; started again on the same ports and data directory, it '
     + 'stops what an older run left, leaves other programs alone, and the same playlist continues with one discontinuity',
   async function () {
     this.timeout(180_000);
-    const first = await startAppliance([], {}, undefined, true);
+    const first = await startAppliance({ cli: cli(), detached: true });
     const { dataDir } = first;
     const playback = await first.line('playback');
     const mediaUrl = new URL(parsePlaylist(await (await fetch(playback)).text()).variants[0]?.uri ?? '', playback);
@@ -260,7 +221,7 @@ describe('the appliance command (README quick start), from a checkout in a priva
     await fs.writeFile(path.join(dataDir, 'state', 'live-other.pid'), JSON.stringify({ pid: other.pid, session: 'sother', startedAt: 0 }));
     try {
       const ports = { DVR_HTTP_PORT: String(first.port), DVR_API_PORT: String(first.apiPort), DVR_RTMP_PORT: String(first.rtmpPort) };
-      const second = await startAppliance([], ports, dataDir, true);
+      const second = await startAppliance({ cli: cli(), env: ports, dataDir, detached: true });
       try {
         await second.line('playback');
         assert.ok(second.lines.includes(`- stopped nginx (edge) (pid ${String(stale.pid)}), left running by an earlier run on this `
@@ -277,8 +238,7 @@ describe('the appliance command (README quick start), from a checkout in a priva
         const discontinuities = (p: ReturnType<typeof parsePlaylist>): number => p.segments.filter((x) => x.discontinuity).length;
         assert.equal(discontinuities(after), discontinuities(before) + 1, 'one discontinuity where the encoder started again');
       } finally {
-        second.proc.kill('SIGINT');
-        assert.equal(await second.exited, 0);
+        assert.equal(await second.stop(), 0);
       }
       assert.equal((await run('pgrep', ['-f', dataDir])).stdout.trim(), '', 'nothing left running');
     } finally {
@@ -292,8 +252,8 @@ describe('the appliance command (README quick start), from a checkout in a priva
     this.timeout(180_000);
     // The appliance's transcoder takes four publishers at once; the reconnect grace is 2 s here. Its
     // data directory is private (0700, as mktemp -d makes it): nginx's workers must still read it.
-    const a = await startAppliance(['--no-demo'], { DVR_RECONNECT_GRACE_SECONDS: '2' },
-      await fs.mkdtemp(path.join(os.tmpdir(), 'dvr-private-')));
+    const a = await startAppliance({ cli: cli(), args: ['--no-demo'], env: { DVR_RECONNECT_GRACE_SECONDS: '2' },
+      dataDir: await fs.mkdtemp(path.join(os.tmpdir(), 'dvr-private-')) });
     try {
       const api = await a.line('api');
       const token = (await fs.readFile(path.join(a.dataDir, 'controller', 'admin-token'), 'utf8')).trim();
@@ -362,9 +322,7 @@ describe('the appliance command (README quick start), from a checkout in a priva
       await run('pkill', ['-f', 'live/seq6\\?key=']);
       await sixth.done;
     } finally {
-      a.proc.kill('SIGINT');
-      await a.exited;
-      await fs.rm(a.dataDir, { recursive: true, force: true });
+      await a.close();
     }
   });
   it('a data directory nginx\'s workers cannot reach is refused at once, naming the directory, the account and the fix', async function () {
@@ -372,7 +330,7 @@ describe('the appliance command (README quick start), from a checkout in a priva
     const parent = await fs.mkdtemp(path.join(os.tmpdir(), 'dvr-home-'));
     try {
       const started = Date.now();
-      const a = await startAppliance([], {}, path.join(parent, 'clone', 'data'));
+      const a = await startAppliance({ cli: cli(), dataDir: path.join(parent, 'clone', 'data') });
       const code = await a.exited;
       assert.equal(code, 1);
       assert.ok(Date.now() - started < 15_000, 'refused at once, not after the 60 s playback wait');
@@ -389,7 +347,7 @@ describe('the appliance command (README quick start), from a checkout in a priva
     const squatter = net.createServer().listen(0, '127.0.0.1');
     await once(squatter, 'listening');
     const port = (squatter.address() as net.AddressInfo).port;
-    const a = await startAppliance([], { DVR_RTMP_STATUS_PORT: String(port) });
+    const a = await startAppliance({ cli: cli(), env: { DVR_RTMP_STATUS_PORT: String(port) } });
     try {
       assert.equal(await a.exited, 1);
       assert.match(a.stderr(), /dvr: nginx \(origin\) failed: DVR_ERR_NGINX: nginx exited at start: .*Address already in use/);
@@ -399,7 +357,7 @@ describe('the appliance command (README quick start), from a checkout in a priva
       assert.equal((await run('pgrep', ['-f', a.dataDir])).stdout.trim(), '', 'nothing left running');
     } finally {
       squatter.close();
-      await fs.rm(a.dataDir, { recursive: true, force: true });
+      await a.close();
     }
   });
 });
