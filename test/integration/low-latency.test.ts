@@ -4,41 +4,20 @@
 // Chromium at the low-latency edge and from the start of the window it has.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, setOptions, types } from 'hls-parser';
+import { silentLogger } from '../../common/log.js';
+import { NginxProcess } from '../../nginx/process.js';
+import { renderConfig } from '../../nginx/render.js';
 import { freePort, tempDir, until } from '../support/run.js';
+import { startAppliance, type Appliance } from '../support/appliance.js';
 import { hasChromium, launchChromium, videoPage } from '../support/chromium.js';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MODULES = path.join(ROOT, '..', 'node_modules');
-
-interface Running { dataDir: string; port: number; proc: ReturnType<typeof spawn>; playback: string; api: string }
-
-/** `dvr start` on free ports; resolves once it prints playback:. */
-async function startAppliance(): Promise<Running> {
-  const dataDir = await tempDir('ll-appliance');
-  const [port, apiPort, rtmpPort, statusPort, timeshiftPort] = [await freePort(), await freePort(), await freePort(), await freePort(),
-    await freePort()];
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin/dvr.cjs'), 'start'], {
-    env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_API_PORT: String(apiPort),
-      DVR_RTMP_PORT: String(rtmpPort), DVR_RTMP_STATUS_PORT: String(statusPort), DVR_TIMESHIFT_PORT: String(timeshiftPort),
-      DVR_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const lines: string[] = [];
-  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => lines.push(l));
-  const line = (name: string): Promise<string> => until(`the ${name}: line`, () => {
-    if (proc.exitCode !== null) throw new Error(`dvr start exited (${proc.exitCode}): ${stderr.slice(-2000)}`);
-    return lines.map((l) => new RegExp(`^${name}: (\\S+)$`).exec(l)?.[1]).find((u) => u !== undefined);
-  }, 90_000, 200);
-  const playback = await line('playback');
-  return { dataDir, port, proc, playback, api: await line('api') };
-}
 
 setOptions({ strictMode: true });
 
@@ -65,11 +44,15 @@ function lastPart(p: types.MediaPlaylist): { msn: number; part: number } {
 
 describe('low-latency HLS: the appliance\'s demo stream through its edge', function () {
   this.timeout(240_000);
-  let a: Running | undefined;
+  let a: Appliance | undefined;
+  let playback = '';
+  let api = '';
   let media = '';
   before(async () => {
-    a = await startAppliance();
-    media = new URL('r720/index.m3u8', a.playback).href;
+    a = await startAppliance({ prefix: 'll-appliance' });
+    playback = await a.line('playback', 90_000);
+    api = await a.line('api', 90_000);
+    media = new URL('r720/index.m3u8', playback).href;
     // Parts, and a window longer than CAN-SKIP-UNTIL (12 s): a delta update skips something.
     await until('parts and 8 segments in a blocking reload', async () => {
       const res = await fetch(`${media}?_HLS_msn=0`);
@@ -77,13 +60,7 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
       return text.includes('#EXT-X-PART:') && text.split('#EXTINF:').length > 8 ? true : undefined;
     }, 60_000, 250);
   });
-  after(async () => {
-    if (a) {
-      a.proc.kill('SIGINT');
-      await new Promise((r) => a?.proc.once('exit', r));
-      await fs.rm(a.dataDir, { recursive: true, force: true });
-    }
-  });
+  after(async () => { await a?.close(); });
 
   it('the storage\'s playlist says a reload may block and where players hold back; a blocking reload waits for the part it asks '
     + 'for and lists parts, the next part\'s hint and the other renditions, as RFC 8216bis asks (hls-parser, strict)', async () => {
@@ -134,7 +111,7 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
     // appliance's data directory), time-shift URLs from the edge's service.
     const seg = await fetch(new URL(whole.uri, media));
     assert.equal(seg.headers.get('x-dvr-source'), null, 'a segment from the storage, not diverted to the live view');
-    assert.equal((await fetch(`${a?.playback ?? ''}?start=-4`)).status, 200, 'a time-shift URL');
+    assert.equal((await fetch(`${playback}?start=-4`)).status, 200, 'a time-shift URL');
   });
 
   it('the hinted part is held until it is cut; a request too far ahead is refused (400), as is _HLS_part alone', async () => {
@@ -153,25 +130,75 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
     assert.equal((await fetch(`${media}?_HLS_msn=x`)).status, 400);
   });
 
-  it('a copy-mode stream (lowLatency through the API) from an RTMP publisher: parts of its video and of its audio, each '
-    + 'making its segments', async () => {
+  it('through a relay: blocking reloads and parts pass to the edge, which holds them; every waiter of one state gets the same '
+    + 'playlist', async () => {
+    const port = await freePort();
+    const prefix = await tempDir('ll-relay');
+    const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
+    await nginx.start(renderConfig({ role: 'relay', prefix, listen: [{ host: '127.0.0.1', port }],
+      upstreams: [{ host: '127.0.0.1', port: a?.port ?? 0 }], workerProcesses: 1, workerConnections: 1024, statusAllow: ['127.0.0.1'],
+      cacheMaxSizeMb: 64, cacheInactiveMinutes: 10, playlistMaxAgeSeconds: 1, segmentMaxAgeSeconds: 31_536_000 }),
+    { host: '127.0.0.1', port });
+    try {
+      const relayed = new URL(new URL(media).pathname, `http://127.0.0.1:${port}`).href;
+      const first = await fetch(relayed);
+      assert.equal(first.status, 200);
+      const last = lastPart(strict(await first.text(), 'the relay\'s playlist'));
+      // Five players ask for the part after the newest: each request reaches the edge (not queued on
+      // the relay's cache lock), which answers them all from one state.
+      const url = `${relayed}?_HLS_msn=${last.msn}&_HLS_part=${last.part + 1}`;
+      const answers = await Promise.all(Array.from({ length: 5 }, async () => {
+        const r = await fetch(url);
+        assert.equal(r.status, 200, url);
+        assert.equal(r.headers.get('x-dvr-source'), 'live-edge');
+        assert.equal(r.headers.get('x-cache-status'), 'BYPASS', 'a blocking reload is not cached by the relay');
+        return r.text();
+      }));
+      assert.equal(new Set(answers).size, 1, 'one playlist for every waiter');
+      const p = strict(answers[0] ?? '', 'a blocking reload through the relay');
+      const now = lastPart(p);
+      assert.ok(now.msn > last.msn || now.part > last.part, `the part after ${last.msn}.${last.part} (got ${now.msn}.${now.part})`);
+      // The hinted part, asked by three players at once through the relay: held by the edge until cut.
+      const hint = /^#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"$/m.exec(answers[0] ?? '')?.[1] ?? '';
+      const parts = await Promise.all(Array.from({ length: 3 }, async () => {
+        const r = await fetch(new URL(hint, relayed));
+        assert.equal(r.status, 200, hint);
+        assert.equal(r.headers.get('x-cache-status'), 'BYPASS');
+        return Buffer.from(await r.arrayBuffer());
+      }));
+      const direct = Buffer.from(await (await fetch(new URL(hint, media))).arrayBuffer());
+      for (const b of parts) assert.ok(b.length > 0 && b.equals(direct), 'the part as the edge serves it');
+      // A segment is cached by the relay as before.
+      const whole = p.segments.find((x) => x.uri !== '');
+      await fetch(new URL(whole?.uri ?? '', relayed));
+      assert.equal((await fetch(new URL(whole?.uri ?? '', relayed))).headers.get('x-cache-status'), 'HIT');
+    } finally {
+      await nginx.stop();
+      await fs.rm(prefix, { recursive: true, force: true });
+    }
+  });
+
+  it('a copy-mode stream (lowLatency through the API, signed playback) from an RTMP publisher: parts of its video and of its '
+    + 'audio, each making its segments, through the signed URL only', async () => {
     const token = (await fs.readFile(path.join(a?.dataDir ?? '', 'controller', 'admin-token'), 'utf8')).trim();
     const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-    const made = await fetch(`${a?.api ?? ''}/streams`, { method: 'POST', headers: auth,
-      body: JSON.stringify({ app: 'live', stream: 'llcopy', mode: 'copy', format: 'fmp4', lowLatency: true }) });
+    const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth,
+      body: JSON.stringify({ app: 'live', stream: 'llcopy', mode: 'copy', format: 'fmp4', lowLatency: true, signedPlayback: true }) });
     assert.equal(made.status, 201, await made.text());
-    const refused = await fetch(`${a?.api ?? ''}/streams`, { method: 'POST', headers: auth,
+    const refused = await fetch(`${api}/streams`, { method: 'POST', headers: auth,
       body: JSON.stringify({ app: 'live', stream: 'llts', format: 'ts', lowLatency: true }) });
     assert.equal(refused.status, 400);
     assert.match(await refused.text(), /\$\.lowLatency: low-latency HLS needs fMP4 segments/);
-    const publish = ((await (await fetch(`${a?.api ?? ''}/streams/live/llcopy/publish`, { headers: auth })).json()) as { url: string }).url
+    const publish = ((await (await fetch(`${api}/streams/live/llcopy/publish`, { headers: auth })).json()) as { url: string }).url
       .replace(/\/\/[^/:]+:/, '//127.0.0.1:');
     const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
       '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast',
       '-g', '50', '-c:a', 'aac', '-f', 'flv', publish], { stdio: 'ignore' });
     try {
+      const { url: signed } = (await (await fetch(`${api}/streams/live/llcopy/playback`, { headers: auth })).json()) as { url: string };
+      assert.match(signed, /\/s\/\d+\/[A-Za-z0-9_-]{22}\/live\/llcopy\/master\.m3u8$/);
       for (const rendition of ['source', 'audio']) {
-        const url = `http://127.0.0.1:${a?.port ?? 0}/live/llcopy/${rendition}/index.m3u8`;
+        const url = new URL(`${rendition}/index.m3u8`, signed).href;
         const p = await until(`live/llcopy/${rendition}: parts of two segments`, async () => {
           const res = await fetch(`${url}?_HLS_msn=0`);
           const got = res.ok ? strict(await res.text(), `live/llcopy/${rendition}`) : undefined;
@@ -182,6 +209,11 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
         const bytes = async (uri: string): Promise<Buffer> => Buffer.from(await (await fetch(new URL(uri, url))).arrayBuffer());
         const joined = Buffer.concat(await Promise.all((whole?.parts ?? []).map((x) => bytes(x.uri))));
         assert.ok(joined.length > 0 && joined.equals(await bytes(whole?.uri ?? '')), `${rendition}: the parts make the segment`);
+        // Without the token: refused, the blocking reload and the part alike (once the edge's maps say it is signed).
+        const bare = `http://127.0.0.1:${a?.port ?? 0}/live/llcopy/${rendition}/`;
+        await until(`live/llcopy/${rendition}: refused without a token`, async () =>
+          ((await fetch(`${bare}index.m3u8?_HLS_msn=0`)).status === 403 ? true : undefined), 20_000, 250);
+        assert.equal((await fetch(new URL(whole?.parts[0]?.uri ?? '', bare))).status, 403, 'a part without the token');
       }
     } finally {
       publisher.kill('SIGINT');
@@ -200,12 +232,12 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
           : path.join(MODULES, 'shaka-player/dist/shaka-player.compiled.js'));
         await page.evaluate(player === 'hls.js' ? `(() => { const v = document.getElementById('v');
           const hls = new Hls({ lowLatencyMode: true, liveDurationInfinity: true }); window.p = hls;
-          hls.loadSource(${JSON.stringify(a?.playback)}); hls.attachMedia(v); v.play();
+          hls.loadSource(${JSON.stringify(playback)}); hls.attachMedia(v); v.play();
           window.latency = () => Date.now() - (hls.playingDate ? hls.playingDate.getTime() : NaN);
           window.parts = () => hls.levels.some((l) => l.details && l.details.partList && l.details.partList.length > 0); })()`
           : `(() => { shaka.polyfill.installAll(); const v = document.getElementById('v'); const p = new shaka.Player(); window.p = p;
           p.configure({ streaming: { lowLatencyMode: true } });
-          p.attach(v).then(() => p.load(${JSON.stringify(a?.playback)})).then(() => v.play());
+          p.attach(v).then(() => p.load(${JSON.stringify(playback)})).then(() => v.play());
           // Shaka Player's date of the playhead is off by its presentation delay on live HLS: how far it
           // plays behind the newest part it knows is what says where it sits.
           window.latency = () => (p.seekRange().end - v.currentTime) * 1000;
