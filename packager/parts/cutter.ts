@@ -122,9 +122,10 @@ export class PartCutter {
       const present = new Set(raw.filter((r) => r.session === session).map((r) => r.n));
       for (const n of list.complete) if (!present.has(n)) list.complete.delete(n);
     }
-    // A session's list with no file of it left: all its segments went to incoming/.
-    for (const [session, list] of this.sessions) {
-      if (!raw.some((r) => r.session === session) && list.offset > 0 && [...this.sessions.keys()].some((k) => k > session)) {
+    // An earlier session's list with no file of it left: its segments went to incoming/ (or it died
+    // before completing one, and its empty list would be opened on every pass for good).
+    for (const session of this.sessions.keys()) {
+      if (!raw.some((r) => r.session === session) && [...this.sessions.keys()].some((k) => k > session)) {
         await unlinkIfPresent(path.join(this.o.dir, `${session}.csv`));
         this.sessions.delete(session);
       }
@@ -195,37 +196,42 @@ export class PartCutter {
     this.sessions.set(f.session, list);
     let at = 0;
     let partStart = 0;
-    while (at + 8 <= f.pending.length) {
-      let size = f.pending.readUInt32BE(at);
-      const type = f.pending.toString('latin1', at + 4, at + 8);
-      if (size === 1) {
-        if (at + 16 > f.pending.length) break;
-        size = Number(f.pending.readBigUInt64BE(at + 8));
-      }
-      if (size < 8) throw new Error(`${f.session}-${f.n}.mp4: a box of ${size} bytes at ${f.offset - f.pending.length + at}`);
-      if (at + size > f.pending.length) break;
-      at += size;
-      if (type === 'moov') {
-        f.init = Buffer.from(f.pending.subarray(partStart, at));
-        partStart = at;
-        if (!list.init) list.init = inspectInit(f.init);
-        // A restarted agent reads a session's later files again: their init was moved into place with segment 0.
-        if (!list.initWritten && f.n === 0) {
-          await writeAtomic(path.join(this.o.incomingDir, `${f.session}-init.mp4`), f.init);
-          list.initWritten = true;
+    // What was cut stays cut when a later box fails (the failing one is read again with the next bytes):
+    // cut again from the front, a part would be announced twice and be twice in its segment.
+    try {
+      while (at + 8 <= f.pending.length) {
+        let size = f.pending.readUInt32BE(at);
+        const type = f.pending.toString('latin1', at + 4, at + 8);
+        if (size === 1) {
+          if (at + 16 > f.pending.length) break;
+          size = Number(f.pending.readBigUInt64BE(at + 8));
         }
-      } else if (type === 'mdat') {
-        const data = Buffer.from(f.pending.subarray(partStart, at));
-        partStart = at;
-        if (!list.init) throw new Error(`${f.session}-${f.n}.mp4: a fragment before the init segment`);
-        const media = inspectPart(data, list.init);
-        const part: LivePart = { name: partName(f.session, f.n, f.parts.length), k: f.parts.length, data,
-          durationUs: Math.round(media.duration * 1e6), independent: media.independent };
-        f.parts.push(part);
-        this.o.onPart(f.session, f.n, part);
+        if (size < 8) throw new Error(`${f.session}-${f.n}.mp4: a box of ${size} bytes at ${f.offset - f.pending.length + at}`);
+        if (at + size > f.pending.length) break;
+        at += size;
+        if (type === 'moov') {
+          f.init = Buffer.from(f.pending.subarray(partStart, at));
+          if (!list.init) list.init = inspectInit(f.init);
+          // A restarted agent reads a session's later files again: their init was moved into place with segment 0.
+          if (!list.initWritten && f.n === 0) {
+            await writeAtomic(path.join(this.o.incomingDir, `${f.session}-init.mp4`), f.init);
+            list.initWritten = true;
+          }
+          partStart = at;
+        } else if (type === 'mdat') {
+          const data = Buffer.from(f.pending.subarray(partStart, at));
+          if (!list.init) throw new Error(`${f.session}-${f.n}.mp4: a fragment before the init segment`);
+          const media = inspectPart(data, list.init);
+          partStart = at;
+          const part: LivePart = { name: partName(f.session, f.n, f.parts.length), k: f.parts.length, data,
+            durationUs: Math.round(media.duration * 1e6), independent: media.independent };
+          f.parts.push(part);
+          this.o.onPart(f.session, f.n, part);
+        }
       }
+    } finally {
+      f.pending = f.pending.subarray(partStart);
     }
-    f.pending = f.pending.subarray(partStart);
   }
 
   /** A complete segment: its parts, back to back, become incoming/<session>-<n>.m4s; the encoder's file goes. */
