@@ -11,7 +11,14 @@ import { parsePartName } from '../../packager/layout.js';
 import { parseLlQuery } from '../../packager/live-edge.js';
 import { positionSatisfies, type LlPosition } from '../../packager/render/ll-hls.js';
 
-export interface LlAnswer { status: number; body: Buffer; type: string; maxAge: number }
+export interface LlAnswer {
+  status: number; body: Buffer; type: string; maxAge: number;
+  /** Said by this edge: the transcoder did not answer at all. */
+  unreachable?: boolean;
+}
+
+/** The transcoder's silence is logged once per this long per address, however many players ask meanwhile. */
+const QUIET_MS = 10_000;
 
 /** Where a stream's live view is, and the key it takes (the controller's stream maps, through the agent). */
 export interface LiveSources { key: string; sources: ReadonlyMap<string, string> }
@@ -57,6 +64,8 @@ const answer = (status: number, text: string | Buffer, maxAge = 0, type = 'text/
 export class LowLatencyFanout {
   private readonly followers = new Map<string, Follower>();
   private readonly parts = new Map<string, Promise<LlAnswer>>();
+  /** When each unanswering address was last logged. */
+  private readonly warned = new Map<string, number>();
   private closed = false;
   sources: LiveSources = { key: '', sources: new Map() };
 
@@ -130,8 +139,9 @@ export class LowLatencyFanout {
               f.full = undefined;
               await this.release(f, base);
             }
-          } else if (got.status !== 503) {
-            // The stream is not (or no longer) low-latency there: the waiters are told, nothing loops.
+          } else if (got.status !== 503 || got.unreachable === true) {
+            // The stream is not (or no longer) low-latency there, or its transcoder does not answer
+            // (nginx then gives them the storage's playlist): the waiters are told, nothing loops.
             for (const w of [...f.waiters]) w.done(got);
           } else if (next === undefined) {
             await new Promise((r) => setTimeout(r, 500));
@@ -187,9 +197,13 @@ export class LowLatencyFanout {
       const maxAge = /max-age=(\d+)/.exec(res.headers.get('cache-control') ?? '')?.[1];
       return { status: res.status, body, type, maxAge: res.status === 200 ? Number(maxAge ?? 0) : 0 };
     } catch (err) {
-      this.log.warn({ url: url.replace(/\?.*/, ''), err: err instanceof Error ? err.message : String(err) },
-        'the transcoder\'s live view did not answer');
-      return answer(503, 'the stream\'s transcoder does not answer\n');
+      const base = url.replace(/\?.*/, '');
+      const now = Date.now();
+      if ((this.warned.get(base) ?? -Infinity) + QUIET_MS <= now) {
+        this.warned.set(base, now);
+        this.log.warn({ url: base, err: err instanceof Error ? err.message : String(err) }, 'the transcoder\'s live view did not answer');
+      }
+      return { ...answer(503, 'the stream\'s transcoder does not answer\n'), unreachable: true };
     }
   }
 }

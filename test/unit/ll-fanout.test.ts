@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { once } from 'node:events';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { silentLogger } from '../../common/log.js';
 import { LowLatencyFanout, llPosition } from '../../agent/roles/ll-fanout.js';
 import { SegmentIndex } from '../../packager/index/segment-index.js';
@@ -87,6 +89,33 @@ describe('the edge\'s low-latency fan-out', () => {
       fanout.close();
       server.closeAllConnections();
       server.close();
+    }
+  });
+
+  it('a transcoder that does not answer: its waiters are told at once (503; the edge then serves the storage\'s playlist), '
+    + 'nothing loops, and the silence is logged once', async () => {
+    // A port nothing listens on: connections are refused at once.
+    const closed = http.createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const port = (closed.address() as { port: number }).port;
+    closed.close();
+    const warnings: string[] = [];
+    const log = pino({ level: 'warn' }, new Writable({ write(chunk: Buffer, _e, done) { warnings.push(chunk.toString()); done(); } }));
+    const fanout = new LowLatencyFanout(log);
+    fanout.sources = { key: 'k'.repeat(20), sources: new Map([['live/cam', `127.0.0.1:${port}`]]) };
+    try {
+      const started = Date.now();
+      const answers = await Promise.all(Array.from({ length: 50 }, () =>
+        fanout.handle('/live/cam/v/index.m3u8', new URLSearchParams('_HLS_msn=20&_HLS_part=1'), new AbortController().signal)));
+      assert.ok(answers.every((a) => a.status === 503), answers.map((a) => a.status).join(' '));
+      assert.ok(Date.now() - started < 3000, 'told at once, not after three target durations');
+      const again = await fanout.handle('/live/cam/v/index.m3u8', new URLSearchParams('_HLS_msn=20&_HLS_part=2'),
+        new AbortController().signal);
+      assert.equal(again.status, 503);
+      assert.equal(warnings.length, 1, warnings.join('; '));
+    } finally {
+      fanout.close();
     }
   });
 });
