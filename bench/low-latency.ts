@@ -2,70 +2,42 @@
 // 1. glass to glass: one publisher (a test pattern) sent to two streams of the same settings but for
 //    lowLatency; hls.js in Chromium plays each, the latency is the player's clock minus the
 //    PROGRAM-DATE-TIME of what it plays (the packager dates media by when it arrived);
-// 2. an edge holding N blocked playlist requests (default 2,000) for the next part: from the part's
-//    write (the encoder's file grows by a fragment: inotify on the spool) to each request's answer,
-//    and the CPU and memory the edge (nginx and the agent's fan-out) and the transcoder spend.
-// Usage: node dist/bench/low-latency.js [--waiters N] [--rounds R]
+// 2. an edge holding N blocked playlist requests (default 2,000, from players in another process) for a
+//    part not cut yet: from the part's write (the encoder's file grows by a fragment: inotify on the
+//    spool) to each request's answer, and the CPU and memory the edge (nginx and the agent's fan-out)
+//    spends; on an appliance without the demo's encodes, as an edge has its cores to itself.
+// Usage: node dist/bench/low-latency.js [--waiters N] [--rounds R] [--waiters-only]
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { watch, promises as fs } from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
-import { launchChromium, videoPage } from '../test/support/chromium.js';
-import { freePort } from '../test/support/run.js';
-import { percentile, runBench, tempDir, type Started } from './util.js';
+import type { Browser } from 'puppeteer-core';
+import { startAppliance, type Appliance } from '../test/support/appliance.js';
+import { hlsJsLatency, launchChromium } from '../test/support/chromium.js';
+import { until } from '../test/support/run.js';
+import { percentile, runBench, type Started } from './util.js';
 
-const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 
-interface Appliance { dataDir: string; playback: string; api: string; token: string; port: number; rtmpPort: number; pid: number }
+/** The appliance as the benchmark uses it: its URLs and the API's token. */
+type Running = Appliance & { playback: string; api: string; token: string };
 
-async function startAppliance(started: Started): Promise<Appliance> {
-  const dataDir = await tempDir('bench-ll');
-  const [port, apiPort, rtmpPort, statusPort, timeshiftPort] = [await freePort(), await freePort(), await freePort(), await freePort(),
-    await freePort()];
-  const proc = spawn(process.execPath, [path.join(ROOT, 'bin/dvr.cjs'), 'start'], {
-    env: { ...process.env, DVR_DATA_DIR: dataDir, DVR_HTTP_PORT: String(port), DVR_HTTP_HOST: '127.0.0.1', DVR_API_PORT: String(apiPort),
-      DVR_RTMP_PORT: String(rtmpPort), DVR_RTMP_STATUS_PORT: String(statusPort), DVR_TIMESHIFT_PORT: String(timeshiftPort),
-      DVR_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  started.add('the appliance', async () => {
-    proc.kill('SIGINT');
-    await new Promise((r) => proc.once('exit', r));
-    await fs.rm(dataDir, { recursive: true, force: true });
-  });
-  const lines: string[] = [];
-  createInterface({ input: proc.stdout as NodeJS.ReadableStream }).on('line', (l) => lines.push(l));
-  const line = async (name: string): Promise<string> => {
-    for (let i = 0; i < 900; i++) {
-      const found = lines.map((l) => new RegExp(`^${name}: (\\S+)$`).exec(l)?.[1]).find((u) => u !== undefined);
-      if (found) return found;
-      if (proc.exitCode !== null) throw new Error(`dvr start exited (${proc.exitCode})`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    throw new Error(`dvr start printed no ${name}: line`);
-  };
-  const playback = await line('playback');
-  const api = await line('api');
-  const token = (await fs.readFile(path.join(dataDir, 'controller', 'admin-token'), 'utf8')).trim();
-  return { dataDir, playback, api, token, port, rtmpPort, pid: proc.pid ?? 0 };
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await f().catch(() => undefined);
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}`);
+/** `dvr start`, stopped when the benchmark ends; its stderr is the benchmark's. */
+async function startBenchAppliance(started: Started): Promise<Running> {
+  const a = await startAppliance({ prefix: 'bench-ll', inheritStderr: true });
+  started.add('the appliance', () => a.close());
+  const playback = await a.line('playback', 90_000);
+  const api = await a.line('api', 90_000);
+  const token = (await fs.readFile(path.join(a.dataDir, 'controller', 'admin-token'), 'utf8')).trim();
+  return { ...a, playback, api, token };
 }
 
 /** Two streams, one low-latency, fed by one publisher with a clock burnt in; hls.js plays each. */
-async function glassToGlass(a: Appliance, started: Started): Promise<Map<string, number[]>> {
+async function glassToGlass(a: Running, started: Started): Promise<Map<string, number[]>> {
   const auth = { Authorization: `Bearer ${a.token}`, 'Content-Type': 'application/json' };
   const urls: string[] = [];
   for (const [stream, lowLatency] of [['ll', true], ['plain', false]] as const) {
@@ -87,20 +59,9 @@ async function glassToGlass(a: Appliance, started: Started): Promise<Map<string,
   try {
     for (const stream of ['ll', 'plain']) {
       const master = `http://127.0.0.1:${a.port}/live/${stream}/master.m3u8`;
-      await until(`live/${stream} to play`, async () => ((await fetch(master)).ok ? true : undefined), 60_000);
-      const page = await browser.newPage();
-      await videoPage(page, `http://127.0.0.1:${a.port}`, path.join(ROOT, '..', 'node_modules/hls.js/dist/hls.min.js'));
-      await page.evaluate(`(() => { const v = document.getElementById('v'); const hls = new Hls({ lowLatencyMode: true });
-        hls.loadSource(${JSON.stringify(master)}); hls.attachMedia(v); v.play(); window.hls = hls; })()`);
-      const samples: number[] = [];
-      await until(`hls.js on live/${stream}`, async () => {
-        const s = await page.evaluate(`(() => { const v = document.getElementById('v');
-          return !v.paused && v.readyState >= 3 && hls.playingDate ? Date.now() - hls.playingDate.getTime() : null; })()`) as number | null;
-        if (s !== null) samples.push(s);
-        return samples.length >= 40 ? true : undefined;
-      }, 120_000);
-      out.set(stream, samples.slice(10));
-      await page.close();
+      await until(`live/${stream} to play`, async () => ((await fetch(master).catch(() => undefined))?.ok ? true : undefined),
+        60_000, 250);
+      out.set(stream, await hlsJsLatency(browser, `http://127.0.0.1:${a.port}`, master, `live/${stream}`));
     }
   } finally {
     await stopPublisher();
@@ -109,21 +70,10 @@ async function glassToGlass(a: Appliance, started: Started): Promise<Map<string,
 }
 
 /** hls.js on the demo stream: the player's clock minus the date it plays, 30 samples. */
-async function demoLatency(a: Appliance): Promise<number[]> {
+async function demoLatency(a: Running): Promise<number[]> {
   const browser = await launchChromium();
   try {
-    const page = await browser.newPage();
-    await videoPage(page, `http://127.0.0.1:${a.port}`, path.join(ROOT, '..', 'node_modules/hls.js/dist/hls.min.js'));
-    await page.evaluate(`(() => { const v = document.getElementById('v'); const hls = new Hls({ lowLatencyMode: true });
-      hls.loadSource(${JSON.stringify(a.playback)}); hls.attachMedia(v); v.play(); window.hls = hls; })()`);
-    const samples: number[] = [];
-    await until('hls.js on the demo', async () => {
-      const s = await page.evaluate(`(() => { const v = document.getElementById('v');
-        return !v.paused && v.readyState >= 3 && hls.playingDate ? Date.now() - hls.playingDate.getTime() : null; })()`) as number | null;
-      if (s !== null) samples.push(s);
-      return samples.length >= 40 ? true : undefined;
-    }, 120_000);
-    return samples.slice(10);
+    return await hlsJsLatency(browser, `http://127.0.0.1:${a.port}`, a.playback, 'the demo');
   } finally {
     await browser.close();
   }
@@ -159,61 +109,79 @@ async function pidsOf(pattern: string): Promise<number[]> {
   return out.split('\n').filter((l) => l !== '').map(Number);
 }
 
-interface Blocked { single: number[]; spread: number[]; cpu: number; rss: number; rssIdle: number; seconds: number }
+interface Blocked { single: number[]; fromWrite: number[]; spread: number[]; cpu: number; rss: number; rssIdle: number; seconds: number }
+
+const CLIENTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'll-clients.js');
+
+/** N players' blocking reloads for one URL, from a process of their own; resolves with when each was answered. */
+async function holdAndWait(url: URL, waiters: number, sent: () => void): Promise<{ times: number[]; statuses: Record<string, number> }> {
+  const p = spawn(process.execPath, [CLIENTS, url.hostname, url.port, url.pathname + url.search, String(waiters), '15000'],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+    if (out.startsWith('sent\n') && !out.includes('\n{')) sent();
+  });
+  await once(p, 'exit');
+  const json = out.split('\n').find((l) => l.startsWith('{'));
+  if (!json) throw new Error(`the players' process printed no result: ${out.slice(0, 200)}`);
+  return JSON.parse(json) as { times: number[]; statuses: Record<string, number> };
+}
 
 /**
- * Rounds of blocked requests on the demo's r720 rendition. One request for the hinted part: from the
- * part's write (the encoder's file grows: inotify on the spool) to its answer. N requests for the part
- * after the hinted one (all held before it is cut): from the first answer to the last.
+ * Rounds of blocked requests on a low-latency stream's rendition. One request for the hinted part: from
+ * the part's write (the encoder's file grows: inotify on the spool) to its answer. N requests for a part
+ * three ahead of the hinted one (all held before it is cut), from another process: from the write that
+ * completed the part (the last before the first answer) to each answer, and from the first answer to the last.
  */
-async function blocked(a: Appliance, waiters: number, rounds: number): Promise<Blocked> {
-  const media = `http://127.0.0.1:${a.port}/live/demo/r720/index.m3u8`;
-  const parts = path.join(a.dataDir, 'media/live/demo/r720/parts');
+async function blocked(a: Appliance, rendition: string, waiters: number, rounds: number): Promise<Blocked> {
+  const media = `http://127.0.0.1:${a.port}/live/${rendition}/index.m3u8`;
   const writes: number[] = [];
-  const w = watch(parts, () => writes.push(Date.now()));
-  const edge = [...await pidsOf('nginx: worker process'), a.pid];
-  const out: Blocked = { single: [], spread: [], cpu: 0, rss: 0, rssIdle: await rssMb(edge), seconds: 0 };
+  const w = watch(path.join(a.dataDir, 'media/live', rendition, 'parts'), () => writes.push(Date.now()));
+  const edge = [...await pidsOf('nginx: worker process'), a.proc.pid ?? 0];
+  const out: Blocked = { single: [], fromWrite: [], spread: [], cpu: 0, rss: 0, rssIdle: await rssMb(edge), seconds: 0 };
   const next = async (): Promise<{ msn: number; part: number }> => {
     const text = await (await fetch(`${media}?_HLS_msn=0`)).text();
     const hint = /PRELOAD-HINT:TYPE=PART,URI="part_[A-Za-z0-9]+_\d+_(\d+)\.m4s"/.exec(text);
-    const msn = Number(/#EXT-X-RENDITION-REPORT:[^\n]*LAST-MSN=(\d+)/.exec(text)?.[1] ?? NaN);
+    // The hinted part is of the segment after every listed one (a full playlist: nothing skipped).
+    const msn = Number(/^#EXT-X-MEDIA-SEQUENCE:(\d+)$/m.exec(text)?.[1] ?? NaN) + text.split('#EXTINF:').length - 1;
     if (!hint || !Number.isFinite(msn)) throw new Error(`no hint in the playlist: ${text.slice(-400)}`);
     return { msn, part: Number(hint[1]) };
   };
-  // A connection per request (as players each have theirs), through node:http: lighter than fetch on
-  // the 2 cores the appliance uses too.
-  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
-  const connected: number[] = [];
-  const ask = (q: { msn: number; part: number }): Promise<number> => new Promise((resolve, reject) => {
-    const req = http.get(`${media}?_HLS_msn=${q.msn}&_HLS_part=${q.part}&_HLS_skip=YES`, { agent }, (res) => {
-      res.resume();
-      res.once('end', () => (res.statusCode === 200 ? resolve(Date.now()) : reject(new Error(`a blocked request got ${res.statusCode}`))));
-    });
-    req.once('error', reject);
-    req.once('socket', (sock) => sock.once('connect', () => connected.push(Date.now())));
-  });
   try {
     for (let round = 0; round < rounds; round++) {
       const h = await next();
       const t0 = Date.now();
       const at = writes.length;
-      const answered = await ask(h);
+      const res = await fetch(`${media}?_HLS_msn=${h.msn}&_HLS_part=${h.part}&_HLS_skip=YES`);
+      await res.arrayBuffer();
+      const answered = Date.now();
       const written = writes.slice(at).find((t) => t >= t0);
       if (written !== undefined) out.single.push(answered - written);
       const q = await next();
       const cpu0 = await cpuSeconds(edge);
       const s0 = Date.now();
+      let sentAt = Infinity;
       // Three parts ahead (1.5 s): every request is sent and held before that part is cut.
-      connected.length = 0;
-      const all = Promise.all(Array.from({ length: waiters }, () => ask({ msn: q.msn, part: q.part + 3 })));
-      await new Promise((r) => setTimeout(r, 300));
-      out.rss = Math.max(out.rss, await rssMb(edge));
-      const times = await all;
+      const url = new URL(`${media}?_HLS_msn=${q.msn}&_HLS_part=${q.part + 3}&_HLS_skip=YES`);
+      const all = holdAndWait(url, waiters, () => {
+        sentAt = Date.now();
+        void rssMb(edge).then((mb) => { out.rss = Math.max(out.rss, mb); });
+      });
+      const { times, statuses } = await all;
       out.seconds += (Date.now() - s0) / 1000;
       out.cpu += await cpuSeconds(edge) - cpu0;
       const first = Math.min(...times);
-      if (connected.length === waiters && Math.max(...connected) < first) out.spread.push(Math.max(...times) - first);
-      else console.log(`  round ${round}: ${connected.filter((t) => t < first).length} of ${waiters} connected before the part came`);
+      const completed = writes.filter((t) => t <= first).pop();
+      if (times.length !== waiters || statuses['200'] !== waiters) {
+        console.log(`  round ${round}: answers ${JSON.stringify(statuses)}`);
+      } else if (sentAt >= first || completed === undefined) {
+        console.log(`  round ${round}: not every request was held before the part came`);
+      } else {
+        out.spread.push(Math.max(...times) - first);
+        out.fromWrite.push(...times.map((t) => t - completed));
+        console.log(`  round ${round}: after the part's write, first answer ${first - completed} ms, last ${Math.max(...times) - completed} ms`);
+      }
     }
   } finally {
     w.close();
@@ -221,18 +189,53 @@ async function blocked(a: Appliance, waiters: number, rounds: number): Promise<B
   return out;
 }
 
+/**
+ * The edge under blocked requests, on an appliance without the demo (an edge does not encode): a
+ * copy-mode low-latency stream from a small test pattern, so the 2 cores are the edge's.
+ */
+async function blockedOnAnEdge(started: Started, waiters: number, rounds: number): Promise<Blocked> {
+  const a = await startAppliance({ prefix: 'bench-ll-wait', inheritStderr: true, args: ['--no-demo'] });
+  const stop = started.add('the appliance without the demo', () => a.close());
+  try {
+    const api = await a.line('api', 90_000);
+    const token = (await fs.readFile(path.join(a.dataDir, 'controller', 'admin-token'), 'utf8')).trim();
+    const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth,
+      body: JSON.stringify({ app: 'live', stream: 'wait', mode: 'copy', format: 'fmp4', lowLatency: true }) });
+    if (made.status !== 201) throw new Error(`cannot create live/wait: ${await made.text()}`);
+    const pub = (await (await fetch(`${api}/streams/live/wait/publish`, { headers: auth })).json()) as { url: string };
+    const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
+      '-t', '900', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '50', '-f', 'flv',
+      pub.url.replace(/\/\/[^/:]+:/, '//127.0.0.1:')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const stopPublisher = started.add('the publisher', () => publisher.kill('SIGINT'));
+    try {
+      const media = `http://127.0.0.1:${a.port}/live/wait/source/index.m3u8`;
+      await until('live/wait to list parts', async () => ((await (await fetch(`${media}?_HLS_msn=0`).catch(() => undefined))?.text())
+        ?.includes('#EXT-X-PRELOAD-HINT') ? true : undefined), 60_000, 250);
+      return await blocked(a, 'wait/source', waiters, rounds);
+    } finally {
+      await stopPublisher();
+    }
+  } finally {
+    await stop();
+  }
+}
+
 async function main(started: Started): Promise<void> {
   const waiters = arg('waiters', 2000);
   const rounds = arg('rounds', 5);
-  console.log('starting the appliance (dvr start)');
-  const a = await startAppliance(started);
-  const b = await blocked(a, waiters, rounds);
-  console.log(`\nblocked playlist requests on the appliance's edge (its encoder, 720p+360p, on the same 2 cores), ${rounds} rounds:`);
+  console.log('starting the appliance without the demo (dvr start --no-demo)');
+  const b = await blockedOnAnEdge(started, waiters, rounds);
+  console.log(`\nblocked playlist requests on the appliance's edge (a copy-mode stream, 320x180; the players in another process `
+    + `on the same 2 cores), ${rounds} rounds:`);
   console.log(`  one request, part written -> answered: p50 ${percentile(b.single, 50)} ms, max ${Math.max(...b.single)} ms`);
-  console.log(`  ${waiters} requests for one part: first -> last answered p50 ${percentile(b.spread, 50)} ms, `
-    + `max ${Math.max(...b.spread)} ms`);
-  console.log(`  edge (nginx workers + agent) CPU while holding: ${(100 * b.cpu / b.seconds).toFixed(1)} % of a core; `
+  console.log(`  ${waiters} requests for one part, part written -> each answered: p50 ${percentile(b.fromWrite, 50)} ms, `
+    + `p99 ${percentile(b.fromWrite, 99)} ms, max ${Math.max(...b.fromWrite)} ms; first -> last answered p50 ${percentile(b.spread, 50)} ms`);
+  console.log(`  edge (nginx workers + the appliance's process) CPU while holding: ${(100 * b.cpu / b.seconds).toFixed(1)} % of a core; `
     + `memory ${b.rss.toFixed(0)} MB (idle ${b.rssIdle.toFixed(0)} MB)`);
+  if (process.argv.includes('--waiters-only')) return;
+  console.log('\nstarting the appliance (dvr start)');
+  const a = await startBenchAppliance(started);
   const g = await glassToGlass(a, started);
   const ll = g.get('ll') ?? [];
   const plain = g.get('plain') ?? [];

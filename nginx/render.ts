@@ -291,7 +291,10 @@ function timeshiftQuery(m: EdgeModel): Node[] {
 function timeshiftHttp(m: EdgeModel): Node[] {
   if (!m.timeshift) return [];
   return [
-    b('upstream dvr_timeshift', `server 127.0.0.1:${m.timeshift.port};`, 'keepalive 16;'),
+    // Low-latency players hold a request each at the agent's fan-out: their connections stay open
+    // for the next blocking reload (closing and opening 2,000 after every part cost the answers
+    // 0.3 s). Idle ones close before the agent's own 5 s would, so none is reused as it closes.
+    b('upstream dvr_timeshift', `server 127.0.0.1:${m.timeshift.port};`, 'keepalive 1024;', 'keepalive_timeout 4s;'),
     `proxy_cache_path ${q(`${m.prefix}/timeshift-cache`)} levels=1:2 keys_zone=dvr_timeshift:16m `
       + `max_size=${m.timeshift.cacheMaxSizeMb}m inactive=10m use_temp_path=off;`,
     b('map $args $dvr_timeshift_query', 'default 0;', '"~(^|&)(start|end|window)=" 1;'),

@@ -1,0 +1,52 @@
+// Players holding blocking reloads, for bench:low-latency, in a process of their own (as they would be
+// on other machines): N connections, each sending one GET for the same URL; once every request is
+// sent it prints "sent", then, once every one is answered (or after the deadline), one JSON line:
+// the time each answer's first byte came (ms since the epoch) and how many answered with each status.
+// A raw socket per player: the cost of reading an answer is one read, not an HTTP client's parsing.
+// Usage: node dist/bench/ll-clients.js <host> <port> <path> <count> <deadline ms>
+import net from 'node:net';
+
+const [host = '127.0.0.1', port = '80', target = '/', count = '1', deadline = '15000'] = process.argv.slice(2);
+const n = Number(count);
+const request = Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+const times: number[] = [];
+const statuses: Record<string, number> = {};
+let sent = 0;
+let done = 0;
+
+function finish(): void {
+  process.stdout.write(`${JSON.stringify({ times, statuses })}\n`, () => process.exit(0));
+}
+
+function open(): void {
+  const socket = net.connect(Number(port), host);
+  let first = true;
+  socket.setNoDelay(true);
+  socket.once('connect', () => {
+    socket.write(request, () => {
+      if (++sent === n) process.stdout.write('sent\n');
+    });
+  });
+  socket.on('data', (d: Buffer) => {
+    if (!first) return;
+    first = false;
+    times.push(Date.now());
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(d.subarray(0, 16).toString('latin1'))?.[1] ?? 'unreadable';
+    statuses[status] = (statuses[status] ?? 0) + 1;
+    socket.destroy();
+    if (++done === n) finish();
+  });
+  socket.once('error', (err) => {
+    statuses[`error ${err.message}`] = (statuses[`error ${err.message}`] ?? 0) + 1;
+    if (++done === n) finish();
+  });
+}
+
+// Connections opened 100 at a time (a burst of thousands overflows the listen queue).
+let opened = 0;
+const batch = (): void => {
+  for (let i = 0; i < 100 && opened < n; i++, opened++) open();
+  if (opened < n) setImmediate(batch);
+};
+batch();
+setTimeout(finish, Number(deadline)).unref();
