@@ -180,7 +180,8 @@ async function blocked(a: Appliance, rendition: string, waiters: number, rounds:
       } else {
         out.spread.push(Math.max(...times) - first);
         out.fromWrite.push(...times.map((t) => t - completed));
-        console.log(`  round ${round}: after the part's write, first answer ${first - completed} ms, last ${Math.max(...times) - completed} ms`);
+        console.log(`  round ${round}: after the part's write, first answer ${first - completed} ms, `
+          + `last ${Math.max(...times) - completed} ms`);
       }
     }
   } finally {
@@ -230,7 +231,8 @@ async function main(started: Started): Promise<void> {
     + `on the same 2 cores), ${rounds} rounds:`);
   console.log(`  one request, part written -> answered: p50 ${percentile(b.single, 50)} ms, max ${Math.max(...b.single)} ms`);
   console.log(`  ${waiters} requests for one part, part written -> each answered: p50 ${percentile(b.fromWrite, 50)} ms, `
-    + `p99 ${percentile(b.fromWrite, 99)} ms, max ${Math.max(...b.fromWrite)} ms; first -> last answered p50 ${percentile(b.spread, 50)} ms`);
+    + `p99 ${percentile(b.fromWrite, 99)} ms, max ${Math.max(...b.fromWrite)} ms; `
+    + `first -> last answered p50 ${percentile(b.spread, 50)} ms`);
   console.log(`  edge (nginx workers + the appliance's process) CPU while holding: ${(100 * b.cpu / b.seconds).toFixed(1)} % of a core; `
     + `memory ${b.rss.toFixed(0)} MB (idle ${b.rssIdle.toFixed(0)} MB)`);
   if (process.argv.includes('--waiters-only')) return;
