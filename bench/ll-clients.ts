@@ -10,34 +10,40 @@ const [host = '127.0.0.1', port = '80', target = '/', count = '1', deadline = '1
 const n = Number(count);
 const request = Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
 const times: number[] = [];
-const statuses: Record<string, number> = {};
+const heads: Buffer[] = [];
+const sockets: net.Socket[] = [];
+const errors: string[] = [];
 let sent = 0;
 let done = 0;
 
 function finish(): void {
+  // Read and closed only now: while answers come, taking one costs a timestamp and a reference.
+  const statuses: Record<string, number> = {};
+  for (const h of heads) {
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(h.subarray(0, 16).toString('latin1'))?.[1] ?? 'unreadable';
+    statuses[status] = (statuses[status] ?? 0) + 1;
+  }
+  for (const e of errors) statuses[`error ${e}`] = (statuses[`error ${e}`] ?? 0) + 1;
+  for (const s of sockets) s.destroy();
   process.stdout.write(`${JSON.stringify({ times, statuses })}\n`, () => process.exit(0));
 }
 
 function open(): void {
   const socket = net.connect(Number(port), host);
-  let first = true;
+  sockets.push(socket);
   socket.setNoDelay(true);
   socket.once('connect', () => {
     socket.write(request, () => {
       if (++sent === n) process.stdout.write('sent\n');
     });
   });
-  socket.on('data', (d: Buffer) => {
-    if (!first) return;
-    first = false;
+  socket.once('data', (d: Buffer) => {
     times.push(Date.now());
-    const status = /^HTTP\/1\.[01] (\d{3})/.exec(d.subarray(0, 16).toString('latin1'))?.[1] ?? 'unreadable';
-    statuses[status] = (statuses[status] ?? 0) + 1;
-    socket.destroy();
+    heads.push(d);
     if (++done === n) finish();
   });
   socket.once('error', (err) => {
-    statuses[`error ${err.message}`] = (statuses[`error ${err.message}`] ?? 0) + 1;
+    errors.push(err.message);
     if (++done === n) finish();
   });
 }

@@ -169,11 +169,14 @@ export class LowLatencyFanout {
     const ready = [...f.waiters].filter((w) => positionSatisfies(p, w.msn, w.part));
     if (ready.length === 0) return;
     const maxAge = 6 * p.target;
-    for (const w of ready) if (w.skip && f.delta) w.done(answer(200, f.delta, maxAge, HLS));
+    // One answer for every waiter of a kind: the server writes the same bytes to each.
+    const delta = f.delta ? answer(200, f.delta, maxAge, HLS) : undefined;
+    for (const w of ready) if (w.skip && delta) w.done(delta);
     if (ready.some((w) => !w.skip)) {
       f.full ??= this.fetch(`${base}/index.m3u8`, 5000);
-      const full = await f.full;
-      for (const w of ready) if (!w.skip) w.done(full.status === 200 ? { ...full, maxAge } : full);
+      const got = await f.full;
+      const full = got.status === 200 ? { ...got, maxAge } : got;
+      for (const w of ready) if (!w.skip) w.done(full);
     }
   }
 

@@ -20,7 +20,7 @@ import { startClip, thumbnail, type ClipTrack } from './clip.js';
 import { availabilityStartOf, imagePlaylist, rangeMaster, rangeMpd, rangePlaylist, representationsOf } from './render.js';
 import { currentPathway, steeringManifest, type SteeringKind } from '../roles/steering.js';
 import { parseTimeShift, type RequestLimits, type TimeShiftRequest } from './request.js';
-import { LowLatencyFanout } from '../roles/ll-fanout.js';
+import { LowLatencyFanout, type LlAnswer } from '../roles/ll-fanout.js';
 
 export interface TimeShiftOptions {
   /** The storage root as this node sees it: <root>/<app>/<stream>/<rendition>/. */
@@ -46,6 +46,9 @@ class Answer {
   constructor(readonly status: number, readonly body: string | Buffer, readonly type = 'text/plain; charset=utf-8', readonly maxAge = 0,
     readonly location?: string) {}
 }
+
+/** The header lines of a low-latency answer, made once however many waiters it answers. */
+const LL_HEADERS = new WeakMap<LlAnswer, string[]>();
 
 /** The longest a time-shift answer is cached, seconds. */
 const MAX_AGE_S = 3600;
@@ -160,7 +163,12 @@ export class TimeShiftServer {
     try {
       const a = await this.lowLatency.handle(url.pathname.slice(LOW_LATENCY_PREFIX.length), url.searchParams, left.signal);
       if (left.signal.aborted) return;
-      this.send(res, new Answer(a.status, a.body, a.type, a.maxAge), req.method === 'HEAD');
+      // Thousands of waiters get one answer: its header lines are made once.
+      let head = LL_HEADERS.get(a);
+      if (!head) LL_HEADERS.set(a, head = ['Content-Type', a.type, 'Content-Length', String(a.body.length),
+        'Cache-Control', a.status === 200 ? `public, max-age=${a.maxAge}` : 'no-store']);
+      res.writeHead(a.status, head);
+      res.end(req.method === 'HEAD' ? undefined : a.body);
     } finally {
       req.socket.off('close', gone);
     }
