@@ -5,13 +5,14 @@
 // PROGRAM-DATE-TIME of what it plays (the packager dates media by when it arrived).
 // Usage: node dist/bench/low-latency-lab.js [--running]  (DVR_LAB_DIR, DVR_LAB_NAME, DVR_LAB_SUBNET as for
 // `dvr lab`; with --running, the lab already up is used and left up)
-import { promises as fs } from 'node:fs';
+import { watch, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from '../lab/hosts.js';
+import { inHost, run } from '../lab/hosts.js';
 import { host, startPublisher } from '../lab/lab.js';
 import { readState } from '../lab/state.js';
 import { labPaths, LAB_PORTS } from '../lab/topology.js';
+import type { LabState } from '../lab/state.js';
 import { hlsJsLatency, launchChromium } from '../test/support/chromium.js';
 import { until } from '../test/support/run.js';
 import { percentile, runBench, type Started } from './util.js';
@@ -22,6 +23,68 @@ async function lab(...args: string[]): Promise<string> {
   const r = await run(process.execPath, [dvr, 'lab', ...args], 900_000);
   if (r.code !== 0) throw new Error(`dvr lab ${args.join(' ')} failed (${r.code}): ${r.stderr.trim() || r.stdout.trim()}`);
   return r.stdout;
+}
+
+/** Where the transcoder of live/ll spools rendition v's growing fragments (whichever lab host it landed on). */
+async function partsDir(state: LabState): Promise<string> {
+  return until('live/ll\'s spool', async () => {
+    const found = await run('find', [path.join(state.options.dir, 'hosts'), '-type', 'd', '-path', '*/spool/live/ll/v/parts']);
+    return found.stdout.split('\n').find((l) => l !== '');
+  }, 60_000, 500);
+}
+
+/**
+ * Where parts could live, measured: (memory) from a part's write on the transcoder to a blocking reload
+ * for it answered at edge-1 (the transcoder's live view through the edge's fan-out); (storage) from a
+ * part-sized file's write and rename over ot-1's mount of the storage to edge-1 serving it (asked every
+ * 2 ms), as an edge would serve parts written to the storage like segments.
+ */
+async function whereParts(state: LabState, edge: string, rounds: number): Promise<{ memory: number[]; storage: number[] }> {
+  const media = `${edge}/live/ll/v/index.m3u8`;
+  const writes: number[] = [];
+  const w = watch(await partsDir(state), () => writes.push(Date.now()));
+  const out = { memory: [] as number[], storage: [] as number[] };
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const text = await (await fetch(`${media}?_HLS_msn=0`)).text();
+      const hint = /PRELOAD-HINT:TYPE=PART,URI="part_[A-Za-z0-9]+_\d+_(\d+)\.m4s"/.exec(text);
+      const msn = Number(/^#EXT-X-MEDIA-SEQUENCE:(\d+)$/m.exec(text)?.[1] ?? NaN) + text.split('#EXTINF:').length - 1;
+      if (!hint) throw new Error(`no hint at edge-1: ${text.slice(-300)}`);
+      const t0 = Date.now();
+      const at = writes.length;
+      await (await fetch(`${media}?_HLS_msn=${msn}&_HLS_part=${hint[1] ?? 0}&_HLS_skip=YES`)).arrayBuffer();
+      const answered = Date.now();
+      const written = writes.slice(at).find((t) => t >= t0);
+      if (written !== undefined) out.memory.push(answered - written);
+    }
+    const ot = host(state, 'ot-1');
+    const dir = path.join(state.options.dir, 'storage', 'live', 'll', 'v');
+    for (let round = 0; round < rounds; round++) {
+      const name = `probe-${Date.now()}-${round}.m4s`;
+      let seen: number | undefined;
+      const poll = (async () => {
+        const deadline = Date.now() + 10_000;
+        while (seen === undefined && Date.now() < deadline) {
+          const res = await fetch(`${edge}/live/ll/v/${name}`).catch(() => undefined);
+          await res?.arrayBuffer();
+          if (res?.status === 200) seen = Date.now();
+          else await new Promise((r) => setTimeout(r, 2));
+        }
+      })();
+      // As the transcoder's agent writes: the service account (a FUSE mount lets its owner in alone).
+      const wrote = await inHost(ot, ['runuser', '-u', 'dvr', '--', process.execPath, '-e', `const fs = require('fs');
+        const t = '${dir}/.${name}.tmp'; fs.writeFileSync(t, Buffer.alloc(60000, 1)); fs.renameSync(t, '${dir}/${name}');
+        console.log(Date.now());`]);
+      await poll;
+      await inHost(ot, ['runuser', '-u', 'dvr', '--', 'rm', '-f', path.join(dir, name)]);
+      if (wrote.code !== 0) throw new Error(`writing ${name} over ot-1's mount failed: ${wrote.stderr.trim()}`);
+      if (seen === undefined) throw new Error(`edge-1 did not serve ${name} within 10 s of its write`);
+      out.storage.push(seen - Number(wrote.stdout.trim()));
+    }
+  } finally {
+    w.close();
+  }
+  return out;
 }
 
 const seconds = (ms: number | undefined): string => (ms === undefined || Number.isNaN(ms) ? '-' : (ms / 1000).toFixed(2));
@@ -74,6 +137,10 @@ async function main(started: Started): Promise<void> {
   const header = ['viewer at', 'LL p50', 'LL p90', 'plain p50', 'plain p90', 'LL closer by'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   for (const r of [header, ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  '));
+  const where = await whereParts(state, viewers['edge-1'], 20);
+  console.log(`\nwhere parts live, edge-1 (ms, 20 rounds): from the transcoder's memory, part written -> blocking reload answered `
+    + `p50 ${percentile(where.memory, 50)}, p99 ${percentile(where.memory, 99)}; on the storage (${state.transport}), 60 KB written and `
+    + `renamed on ot-1 -> served by edge-1 p50 ${percentile(where.storage, 50)}, p99 ${percentile(where.storage, 99)}`);
 }
 
 await runBench('bench:low-latency-lab', main);

@@ -14,12 +14,18 @@ import { NginxProcess } from '../../nginx/process.js';
 import { renderConfig } from '../../nginx/render.js';
 import { freePort, tempDir, until } from '../support/run.js';
 import { startAppliance, type Appliance } from '../support/appliance.js';
+import { writeHistory } from '../support/history.js';
+import { STREAM_STATE } from '../../packager/layout.js';
+import type { Browser } from 'puppeteer-core';
 import { hasChromium, launchChromium, videoPage } from '../support/chromium.js';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MODULES = path.join(ROOT, '..', 'node_modules');
 
 setOptions({ strictMode: true });
+
+/** How much live/llhour holds before its publisher starts: an hour and a minute of 2 s segments. */
+const HISTORY_SECONDS = 3664;
 
 /** A media playlist as hls-parser (strict) reads it: it throws on what breaks RFC 8216bis's low-latency rules. */
 function strict(text: string, what: string): types.MediaPlaylist {
@@ -40,6 +46,61 @@ function lastPart(p: types.MediaPlaylist): { msn: number; part: number } {
   assert.ok(tail, 'segments listed');
   const parts = tail.parts.filter((x) => !x.hint);
   return { msn: tail.mediaSequenceNumber, part: parts.length - 1 };
+}
+
+/**
+ * `player` in a new page of `browser`: plays `url` at the low-latency edge (closer than three target
+ * durations), then from the window's start (at least `minBack` s back), then back at the edge.
+ */
+async function atTheEdgeAndBack(browser: Browser, origin: string, url: string, player: 'hls.js' | 'shaka', what: string,
+  minBack: number): Promise<void> {
+    const page = await browser.newPage();
+    await videoPage(page, origin, player === 'hls.js' ? path.join(MODULES, 'hls.js/dist/hls.min.js')
+      : path.join(MODULES, 'shaka-player/dist/shaka-player.compiled.js'));
+    await page.evaluate(player === 'hls.js' ? `(() => { const v = document.getElementById('v');
+      const hls = new Hls({ lowLatencyMode: true, liveDurationInfinity: true }); window.p = hls;
+      hls.loadSource(${JSON.stringify(url)}); hls.attachMedia(v); v.play();
+      window.latency = () => Date.now() - (hls.playingDate ? hls.playingDate.getTime() : NaN);
+      window.parts = () => hls.levels.some((l) => l.details && l.details.partList && l.details.partList.length > 0); })()`
+      : `(() => { shaka.polyfill.installAll(); const v = document.getElementById('v'); const p = new shaka.Player(); window.p = p;
+      p.configure({ streaming: { lowLatencyMode: true } });
+      p.attach(v).then(() => p.load(${JSON.stringify(url)})).then(() => v.play());
+      // Shaka Player's date of the playhead is off by its presentation delay on live HLS: how far it
+      // plays behind the newest part it knows is what says where it sits.
+      window.latency = () => (p.seekRange().end - v.currentTime) * 1000;
+      window.parts = () => p.isLive(); })()`);
+    const samples: number[] = [];
+    await until(`${player}: ten latency samples while playing`, async () => {
+      const s = await page.evaluate(`(() => { const v = document.getElementById('v');
+        return { playing: !v.paused && v.readyState >= 3, latency: window.latency(), parts: window.parts() }; })()`) as
+        { playing: boolean; latency: number; parts: boolean };
+      if (s.playing && s.parts && Number.isFinite(s.latency)) samples.push(s.latency);
+      return samples.length >= 10 ? true : undefined;
+    }, 40_000, 300);
+    samples.sort((x, y) => x - y);
+    const p50 = samples[5] ?? NaN;
+    console.log(`      ${player} (${what}): ${player === 'hls.js' ? 'behind the publisher\'s clock' : 'behind its live edge'} p50 `
+      + `${(p50 / 1000).toFixed(2)} s `
+      + `(min ${((samples[0] ?? 0) / 1000).toFixed(2)}, max ${((samples[9] ?? 0) / 1000).toFixed(2)})`);
+    // Closer than a player without low latency sits (three target durations).
+    assert.ok(p50 < 6000, `${player}: ${p50} ms behind`);
+    // Back to the window's start, and on from there.
+    const [target, edge] = await page.evaluate(`(() => { const v = document.getElementById('v'); const r = v.seekable;
+      v.currentTime = r.start(0) + 1; return [v.currentTime, r.end(r.length - 1)]; })()`) as [number, number];
+    assert.ok(edge - target >= minBack, `${player} (${what}): the window's start is ${(edge - target).toFixed(0)} s back`);
+    await until(`${player}: playing from the window's start`, async () => await page.evaluate(`(() => {
+      const v = document.getElementById('v'); return !v.paused && v.readyState >= 3 && v.currentTime > ${target} + 1
+        && v.currentTime < ${target} + 8; })()`) as boolean, 30_000, 200);
+    // And back to the low-latency edge: where the player puts live (hls.js's liveSyncPosition, Shaka's seek range end).
+    await page.evaluate(`(() => { const v = document.getElementById('v');
+      v.currentTime = window.p.liveSyncPosition ?? (window.p.seekRange().end - 1.5); })()`);
+    const back: number[] = [];
+    await until(`${player}: back at the low-latency edge`, async () => {
+      const s = await page.evaluate('window.latency()') as number;
+      if (Number.isFinite(s)) back.push(s);
+      return back.length >= 5 && (back[back.length - 1] ?? Infinity) < 6000 ? true : undefined;
+    }, 30_000, 300);
+    await page.close();
 }
 
 describe('low-latency HLS: the appliance\'s demo stream through its edge', function () {
@@ -227,55 +288,46 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
     const browser = await launchChromium();
     try {
       for (const player of ['hls.js', 'shaka'] as const) {
-        const page = await browser.newPage();
-        await videoPage(page, `http://127.0.0.1:${a?.port ?? 0}`, player === 'hls.js' ? path.join(MODULES, 'hls.js/dist/hls.min.js')
-          : path.join(MODULES, 'shaka-player/dist/shaka-player.compiled.js'));
-        await page.evaluate(player === 'hls.js' ? `(() => { const v = document.getElementById('v');
-          const hls = new Hls({ lowLatencyMode: true, liveDurationInfinity: true }); window.p = hls;
-          hls.loadSource(${JSON.stringify(playback)}); hls.attachMedia(v); v.play();
-          window.latency = () => Date.now() - (hls.playingDate ? hls.playingDate.getTime() : NaN);
-          window.parts = () => hls.levels.some((l) => l.details && l.details.partList && l.details.partList.length > 0); })()`
-          : `(() => { shaka.polyfill.installAll(); const v = document.getElementById('v'); const p = new shaka.Player(); window.p = p;
-          p.configure({ streaming: { lowLatencyMode: true } });
-          p.attach(v).then(() => p.load(${JSON.stringify(playback)})).then(() => v.play());
-          // Shaka Player's date of the playhead is off by its presentation delay on live HLS: how far it
-          // plays behind the newest part it knows is what says where it sits.
-          window.latency = () => (p.seekRange().end - v.currentTime) * 1000;
-          window.parts = () => p.isLive(); })()`);
-        const samples: number[] = [];
-        await until(`${player}: ten latency samples while playing`, async () => {
-          const s = await page.evaluate(`(() => { const v = document.getElementById('v');
-            return { playing: !v.paused && v.readyState >= 3, latency: window.latency(), parts: window.parts() }; })()`) as
-            { playing: boolean; latency: number; parts: boolean };
-          if (s.playing && s.parts && Number.isFinite(s.latency)) samples.push(s.latency);
-          return samples.length >= 10 ? true : undefined;
-        }, 40_000, 300);
-        samples.sort((x, y) => x - y);
-        const p50 = samples[5] ?? NaN;
-        console.log(`      ${player}: ${player === 'hls.js' ? 'behind the publisher\'s clock' : 'behind its live edge'} p50 `
-          + `${(p50 / 1000).toFixed(2)} s `
-          + `(min ${((samples[0] ?? 0) / 1000).toFixed(2)}, max ${((samples[9] ?? 0) / 1000).toFixed(2)})`);
-        // Closer than a player without low latency sits (three target durations).
-        assert.ok(p50 < 6000, `${player}: ${p50} ms behind`);
-        // Back to the window's start, and on from there.
-        const target = await page.evaluate(`(() => { const v = document.getElementById('v'); const r = v.seekable;
-          v.currentTime = r.start(0) + 1; return v.currentTime; })()`) as number;
-        await until(`${player}: playing from the window's start`, async () => await page.evaluate(`(() => {
-          const v = document.getElementById('v'); return !v.paused && v.readyState >= 3 && v.currentTime > ${target} + 1
-            && v.currentTime < ${target} + 8; })()`) as boolean, 30_000, 200);
-        // And back to the low-latency edge: where the player puts live (hls.js's liveSyncPosition, Shaka's seek range end).
-        await page.evaluate(`(() => { const v = document.getElementById('v');
-          v.currentTime = window.p.liveSyncPosition ?? (window.p.seekRange().end - 1.5); })()`);
-        const back: number[] = [];
-        await until(`${player}: back at the low-latency edge`, async () => {
-          const s = await page.evaluate('window.latency()') as number;
-          if (Number.isFinite(s)) back.push(s);
-          return back.length >= 5 && (back[back.length - 1] ?? Infinity) < 6000 ? true : undefined;
-        }, 30_000, 300);
-        await page.close();
+        await atTheEdgeAndBack(browser, `http://127.0.0.1:${a?.port ?? 0}`, playback, player, 'the demo', 10);
       }
     } finally {
       await browser.close();
+    }
+  });
+
+  it('a stream an hour long: hls.js and Shaka Player play it at the low-latency edge, an hour back, and back at the edge',
+  async function () {
+    if (!(await hasChromium())) this.skip();
+    this.timeout(300_000);
+    const token = (await fs.readFile(path.join(a?.dataDir ?? '', 'controller', 'admin-token'), 'utf8')).trim();
+    const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth, body: JSON.stringify({ app: 'live', stream: 'llhour',
+      mode: 'copy', format: 'fmp4', lowLatency: true, segmentSeconds: 2, windowSeconds: 2 * HISTORY_SECONDS }) });
+    assert.equal(made.status, 201, await made.text());
+    // On air for an hour before this publisher (what a packager leaves on the storage, written in seconds).
+    const dir = path.join(a?.dataDir ?? '', 'media', 'live', 'llhour');
+    const history = await writeHistory(dir, { video: 'source', audio: 'audio', seconds: HISTORY_SECONDS, endMs: Date.now() - 4000 });
+    await fs.writeFile(path.join(dir, STREAM_STATE), JSON.stringify({ status: 'live', eventStartMs: history.startMs, sessions: {} }));
+    const publish = ((await (await fetch(`${api}/streams/live/llhour/publish`, { headers: auth })).json()) as { url: string }).url
+      .replace(/\/\/[^/:]+:/, '//127.0.0.1:');
+    const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
+      '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '240', '-c:v', 'libx264', '-preset', 'ultrafast',
+      '-g', '50', '-c:a', 'aac', '-f', 'flv', publish], { stdio: 'ignore' });
+    const browser = await launchChromium();
+    try {
+      const master = `http://127.0.0.1:${a?.port ?? 0}/live/llhour/master.m3u8`;
+      await until('live/llhour: parts after an hour of segments', async () => {
+        const res = await fetch(`http://127.0.0.1:${a?.port ?? 0}/live/llhour/source/index.m3u8?_HLS_msn=0`);
+        const text = res.ok ? await res.text() : '';
+        return text.includes('#EXT-X-PART:') && text.split('#EXTINF:').length > history.segments ? true : undefined;
+      }, 60_000, 500);
+      for (const player of ['hls.js', 'shaka'] as const) {
+        await atTheEdgeAndBack(browser, `http://127.0.0.1:${a?.port ?? 0}`, master, player, 'an hour long', HISTORY_SECONDS - 60);
+      }
+    } finally {
+      await browser.close();
+      publisher.kill('SIGINT');
+      await once(publisher, 'exit');
     }
   });
 });
