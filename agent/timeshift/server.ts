@@ -21,6 +21,7 @@ import { availabilityStartOf, imagePlaylist, rangeMaster, rangeMpd, rangePlaylis
 import { currentPathway, steeringManifest, type SteeringKind } from '../roles/steering.js';
 import { parseTimeShift, type RequestLimits, type TimeShiftRequest } from './request.js';
 import { LowLatencyFanout, type LlAnswer } from '../roles/ll-fanout.js';
+import { whileConnected } from '../../common/while-connected.js';
 
 export interface TimeShiftOptions {
   /** The storage root as this node sees it: <root>/<app>/<stream>/<rendition>/. */
@@ -157,21 +158,15 @@ export class TimeShiftServer {
 
   /** A low-latency playlist or part (the fan-out waits with the player); nothing is sent to a player that left. */
   private async lowLatencyAnswer(url: URL, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const left = new AbortController();
-    const gone = (): void => { if (!res.writableFinished) left.abort(); };
-    req.socket.once('close', gone);
-    try {
-      const a = await this.lowLatency.handle(url.pathname.slice(LOW_LATENCY_PREFIX.length), url.searchParams, left.signal);
-      if (left.signal.aborted) return;
-      // Thousands of waiters get one answer: its header lines are made once.
-      let head = LL_HEADERS.get(a);
-      if (!head) LL_HEADERS.set(a, head = ['Content-Type', a.type, 'Content-Length', String(a.body.length),
-        'Cache-Control', a.status === 200 ? `public, max-age=${a.maxAge}` : 'no-store']);
-      res.writeHead(a.status, head);
-      res.end(req.method === 'HEAD' ? undefined : a.body);
-    } finally {
-      req.socket.off('close', gone);
-    }
+    const { value: a, left } = await whileConnected(req, res,
+      (signal) => this.lowLatency.handle(url.pathname.slice(LOW_LATENCY_PREFIX.length), url.searchParams, signal));
+    if (left()) return;
+    // Thousands of waiters get one answer: its header lines are made once.
+    let head = LL_HEADERS.get(a);
+    if (!head) LL_HEADERS.set(a, head = ['Content-Type', a.type, 'Content-Length', String(a.body.length),
+      'Cache-Control', a.status === 200 ? `public, max-age=${a.maxAge}` : 'no-store']);
+    res.writeHead(a.status, head);
+    res.end(req.method === 'HEAD' ? undefined : a.body);
   }
 
   /** The content steering manifest for a player, from the edges the controller last named. */

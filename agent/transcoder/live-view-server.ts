@@ -9,6 +9,7 @@ import { bearerIs } from '../../common/secrets.js';
 import { answerLive, type LiveAnswer, type LiveSource } from '../../packager/live-view.js';
 import { answerLlPlaylist, answerPart, parseLlQuery, type LlSource } from '../../packager/live-edge.js';
 import { parsePartName } from '../../packager/layout.js';
+import { whileConnected } from '../../common/while-connected.js';
 
 export interface LiveViewServerOptions {
   host: string;
@@ -98,13 +99,7 @@ async function answerLowLatency(src: LiveSource & LlSource, rest: readonly strin
   if (!isPart && q === undefined) return undefined;
   if (q !== undefined && 'error' in q) return { status: 400, reason: q.error };
   const target = src.llRendition(rendition)?.input.target ?? 2;
-  const left = new AbortController();
-  const gone = (): void => { if (!res.writableFinished) left.abort(); };
-  req.socket.once('close', gone);
-  try {
-    return isPart ? await answerPart(src, rendition, name, 3 * target * 1000, left.signal)
-      : await answerLlPlaylist(src, rendition, q as Exclude<typeof q, undefined | { error: string }>, 3 * target * 1000, left.signal);
-  } finally {
-    req.socket.off('close', gone);
-  }
+  const { value } = await whileConnected(req, res, (signal) => (isPart ? answerPart(src, rendition, name, 3 * target * 1000, signal)
+    : answerLlPlaylist(src, rendition, q as Exclude<typeof q, undefined | { error: string }>, 3 * target * 1000, signal)));
+  return value;
 }
