@@ -1,19 +1,22 @@
 // Low-latency HLS through the lab (`dvr lab up`: transcoders, edges and a relay in network
 // namespaces, the storage over the network): two streams of the same settings but for lowLatency,
-// each fed by its own publisher in the publisher's host (the lab's test pattern), and hls.js in
-// Chromium playing each at edge-1 and through relay-1. The latency is the player's clock minus the
-// PROGRAM-DATE-TIME of what it plays (the packager dates media by when it arrived).
+// each fed by its own publisher in the publisher's host (a test pattern carrying the clock of each
+// frame's making), and hls.js in Chromium playing each at edge-1 and through relay-1. The latency is
+// the player's clock minus the clock on the frame it shows; beside it, minus the PROGRAM-DATE-TIME
+// of what it plays (the packager dates media by when it arrived).
 // Usage: node dist/bench/low-latency-lab.js [--running]  (DVR_LAB_DIR, DVR_LAB_NAME, DVR_LAB_SUBNET as for
 // `dvr lab`; with --running, the lab already up is used and left up)
 import { watch, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inHost, run } from '../lab/hosts.js';
-import { host, startPublisher } from '../lab/lab.js';
+import { run, sshdPid } from '../lab/hosts.js';
+import { spawn } from 'node:child_process';
+import { host } from '../lab/lab.js';
 import { readState } from '../lab/state.js';
-import { labPaths, LAB_PORTS } from '../lab/topology.js';
+import { labPaths, LAB_PORTS, PUBLISHER_HOST } from '../lab/topology.js';
 import type { LabState } from '../lab/state.js';
-import { hlsJsLatency, launchChromium } from '../test/support/chromium.js';
+import { launchChromium } from '../test/support/chromium.js';
+import { CLOCK_STRIP_SOURCE, clockStripLatency } from '../test/support/clock-strip.js';
 import { until } from '../test/support/run.js';
 import { percentile, runBench, type Started } from './util.js';
 
@@ -37,13 +40,14 @@ async function partsDir(state: LabState): Promise<string> {
  * Where parts could live, measured: (memory) from a part's write on the transcoder to a blocking reload
  * for it answered at edge-1 (the transcoder's live view through the edge's fan-out); (storage) from a
  * part-sized file's write and rename over ot-1's mount of the storage to edge-1 serving it (asked every
- * 2 ms), as an edge would serve parts written to the storage like segments.
+ * 2 ms), from the write's start, as an edge would serve parts written to the storage like segments.
  */
-async function whereParts(state: LabState, edge: string, rounds: number): Promise<{ memory: number[]; storage: number[] }> {
+async function whereParts(state: LabState, edge: string, rounds: number):
+Promise<{ memory: number[]; storage: number[]; write: number[] }> {
   const media = `${edge}/live/ll/v/index.m3u8`;
   const writes: number[] = [];
   const w = watch(await partsDir(state), () => writes.push(Date.now()));
-  const out = { memory: [] as number[], storage: [] as number[] };
+  const out = { memory: [] as number[], storage: [] as number[], write: [] as number[] };
   try {
     for (let round = 0; round < rounds; round++) {
       const text = await (await fetch(`${media}?_HLS_msn=0`)).text();
@@ -57,8 +61,9 @@ async function whereParts(state: LabState, edge: string, rounds: number): Promis
       const written = writes.slice(at).find((t) => t >= t0);
       if (written !== undefined) out.memory.push(answered - written);
     }
-    const ot = host(state, 'ot-1');
-    const dir = path.join(state.options.dir, 'storage', 'live', 'll', 'v');
+    // ot-1's sshd lives in the mount namespace where its provisioning mounted the storage.
+    const sshd = await sshdPid(host(state, 'ot-1'));
+    const dir = path.join(labPaths(state.options.dir).storageRoot, 'live', 'll', 'v');
     for (let round = 0; round < rounds; round++) {
       const name = `probe-${Date.now()}-${round}.m4s`;
       let seen: number | undefined;
@@ -71,15 +76,18 @@ async function whereParts(state: LabState, edge: string, rounds: number): Promis
           else await new Promise((r) => setTimeout(r, 2));
         }
       })();
-      // As the transcoder's agent writes: the service account (a FUSE mount lets its owner in alone).
-      const wrote = await inHost(ot, ['runuser', '-u', 'dvr', '--', process.execPath, '-e', `const fs = require('fs');
-        const t = '${dir}/.${name}.tmp'; fs.writeFileSync(t, Buffer.alloc(60000, 1)); fs.renameSync(t, '${dir}/${name}');
-        console.log(Date.now());`]);
+      // As the transcoder's agent writes: in its host's mount namespace (its own mount of the
+      // storage), as the service account (a FUSE mount lets its owner in alone).
+      const wrote = await run('nsenter', ['-t', String(sshd), '-m', '-n', '--', 'runuser', '-u', 'dvr', '--', process.execPath, '-e',
+        `const fs = require('fs'); const t = '${dir}/.${name}.tmp'; const data = Buffer.alloc(60000, 1); const t0 = Date.now();
+        fs.writeFileSync(t, data); fs.renameSync(t, '${dir}/${name}'); console.log(t0, Date.now());`]);
       await poll;
-      await inHost(ot, ['runuser', '-u', 'dvr', '--', 'rm', '-f', path.join(dir, name)]);
+      await run('nsenter', ['-t', String(sshd), '-m', '-n', '--', 'runuser', '-u', 'dvr', '--', 'rm', '-f', path.join(dir, name)]);
       if (wrote.code !== 0) throw new Error(`writing ${name} over ot-1's mount failed: ${wrote.stderr.trim()}`);
       if (seen === undefined) throw new Error(`edge-1 did not serve ${name} within 10 s of its write`);
-      out.storage.push(seen - Number(wrote.stdout.trim()));
+      const [began = NaN, renamed = NaN] = wrote.stdout.trim().split(' ').map(Number);
+      out.storage.push(seen - began);
+      out.write.push(renamed - began);
     }
   } finally {
     w.close();
@@ -110,8 +118,11 @@ async function main(started: Started): Promise<void> {
     // 409: made by an earlier run on the same lab.
     if (made.status !== 201 && made.status !== 409) throw new Error(`cannot create live/${stream}: ${await made.text()}`);
     const pub = (await (await fetch(`${api}/streams/live/${stream}/publish`, { headers: auth })).json()) as { url: string };
-    const group = startPublisher(state, pub.url);
-    started.add(`the publisher of live/${stream}`, () => { process.kill(-group, 'SIGTERM'); });
+    // In the publisher's host (where publish.lab resolves to the origins).
+    const publisher = spawn('ip', ['netns', 'exec', host(state, PUBLISHER_HOST).ns, 'ffmpeg', '-hide_banner', '-loglevel', 'error',
+      '-nostdin', '-re', '-f', 'lavfi', '-i', CLOCK_STRIP_SOURCE, '-t', '1800', '-c:v', 'libx264', '-preset', 'veryfast',
+      '-tune', 'zerolatency', '-b:v', '800k', '-g', '50', '-f', 'flv', pub.url], { stdio: ['ignore', 'ignore', 'inherit'] });
+    started.add(`the publisher of live/${stream}`, () => { publisher.kill('SIGINT'); });
   }
   const viewers = { 'edge-1': `http://${host(state, 'edge-1').address}:${LAB_PORTS.http}`,
     'relay-1': `http://${host(state, 'relay-1').address}:${LAB_PORTS.http}` };
@@ -119,28 +130,30 @@ async function main(started: Started): Promise<void> {
   started.add('Chromium', () => browser.close());
   const rows: string[][] = [];
   for (const [name, origin] of Object.entries(viewers)) {
-    const p50: Record<string, number | undefined> = {};
-    const p90: Record<string, number | undefined> = {};
+    const row = [name];
+    const p50: Record<string, number> = {};
     for (const stream of ['ll', 'plain']) {
       const master = `${origin}/live/${stream}/master.m3u8`;
       await until(`live/${stream} to play at ${name}`, async () => ((await fetch(master).catch(() => undefined))?.ok ? true : undefined),
         120_000, 500);
-      const samples = (await hlsJsLatency(browser, origin, master, `live/${stream} at ${name}`)).sort((x, y) => x - y);
-      p50[stream] = percentile(samples, 50);
-      p90[stream] = percentile(samples, 90);
+      const samples = await clockStripLatency(browser, origin, master, `live/${stream} at ${name}`);
+      const picture = samples.map((x) => x.picture);
+      p50[stream] = percentile(picture, 50);
+      row.push(seconds(p50[stream]), seconds(percentile(picture, 90)), seconds(percentile(samples.map((x) => x.dated), 50)));
     }
-    rows.push([name, seconds(p50['ll']), seconds(p90['ll']), seconds(p50['plain']), seconds(p90['plain']),
-      seconds((p50['plain'] ?? NaN) - (p50['ll'] ?? NaN))]);
+    rows.push([...row, seconds((p50['plain'] ?? NaN) - (p50['ll'] ?? NaN))]);
   }
-  console.log(`\nhls.js (low-latency mode) in Chromium, glass to glass: the player's clock minus the PROGRAM-DATE-TIME it plays `
-    + `(s; 30 samples each; the lab's ${state.transport} storage, 2 s segments, 0.5 s parts)\n`);
-  const header = ['viewer at', 'LL p50', 'LL p90', 'plain p50', 'plain p90', 'LL closer by'];
+  console.log(`\nhls.js (low-latency mode) in Chromium, glass to glass: the player's clock minus the clock on the frame it shows; `
+    + `"dated": minus the PROGRAM-DATE-TIME it plays (s; 30 samples each; the lab's ${state.transport} storage, 2 s segments, `
+    + '0.5 s parts)\n');
+  const header = ['viewer at', 'LL p50', 'LL p90', 'LL dated', 'plain p50', 'plain p90', 'plain dated', 'LL closer by'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   for (const r of [header, ...rows]) console.log(r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  '));
   const where = await whereParts(state, viewers['edge-1'], 20);
   console.log(`\nwhere parts live, edge-1 (ms, 20 rounds): from the transcoder's memory, part written -> blocking reload answered `
     + `p50 ${percentile(where.memory, 50)}, p99 ${percentile(where.memory, 99)}; on the storage (${state.transport}), 60 KB written and `
-    + `renamed on ot-1 -> served by edge-1 p50 ${percentile(where.storage, 50)}, p99 ${percentile(where.storage, 99)}`);
+    + `renamed on ot-1 -> served by edge-1 p50 ${percentile(where.storage, 50)}, p99 ${percentile(where.storage, 99)} `
+    + `(the write and rename alone p50 ${percentile(where.write, 50)}, p99 ${percentile(where.write, 99)})`);
 }
 
 await runBench('bench:low-latency-lab', main);

@@ -1,7 +1,8 @@
 // Low-latency HLS, measured on the appliance (`dvr start`, its edge and its transcoder on this machine):
-// 1. glass to glass: one publisher (a test pattern) sent to two streams of the same settings but for
-//    lowLatency; hls.js in Chromium plays each, the latency is the player's clock minus the
-//    PROGRAM-DATE-TIME of what it plays (the packager dates media by when it arrived);
+// 1. glass to glass: a publisher each (a test pattern carrying the clock of each frame's making in its
+//    top rows) for two streams of the same settings but for lowLatency; hls.js in Chromium plays each,
+//    the latency is the player's clock minus the clock read off the frame on screen (and, beside it,
+//    minus the PROGRAM-DATE-TIME it plays: the packager dates media by when it arrived);
 // 2. an edge holding N blocked playlist requests (default 2,000, from players in another process) for a
 //    part not cut yet: from the part's write (the encoder's file grows by a fragment: inotify on the
 //    spool) to each request's answer, and the CPU and memory the edge (nginx and the agent's fan-out)
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'puppeteer-core';
 import { startAppliance, type Appliance } from '../test/support/appliance.js';
 import { hlsJsLatency, launchChromium } from '../test/support/chromium.js';
+import { CLOCK_STRIP_SOURCE, clockStripLatency, type Latency } from '../test/support/clock-strip.js';
 import { until } from '../test/support/run.js';
 import { percentile, runBench, type Started } from './util.js';
 
@@ -36,8 +38,8 @@ async function startBenchAppliance(started: Started): Promise<Running> {
   return { ...a, playback, api, token };
 }
 
-/** Two streams, one low-latency, fed by one publisher with a clock burnt in; hls.js plays each. */
-async function glassToGlass(a: Running, started: Started): Promise<Map<string, number[]>> {
+/** Two streams, one low-latency, each fed by a publisher of the clock strip; hls.js plays each. */
+async function glassToGlass(a: Running, started: Started): Promise<Map<string, Latency[]>> {
   const auth = { Authorization: `Bearer ${a.token}`, 'Content-Type': 'application/json' };
   const urls: string[] = [];
   for (const [stream, lowLatency] of [['ll', true], ['plain', false]] as const) {
@@ -50,18 +52,18 @@ async function glassToGlass(a: Running, started: Started): Promise<Map<string, n
   }
   // One publisher per stream, each from the same clock (the packager dates media by its arrival).
   const publishers = urls.map((u) => spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi',
-    '-i', 'testsrc2=size=640x360:rate=25', '-t', '600', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '50',
+    '-i', CLOCK_STRIP_SOURCE, '-t', '600', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '50',
     '-f', 'flv', u], { stdio: ['ignore', 'ignore', 'inherit'] }));
   const stopPublisher = started.add('the publishers', () => { for (const p of publishers) p.kill('SIGINT'); });
   const browser = await launchChromium();
   started.add('Chromium', () => browser.close());
-  const out = new Map<string, number[]>();
+  const out = new Map<string, Latency[]>();
   try {
     for (const stream of ['ll', 'plain']) {
       const master = `http://127.0.0.1:${a.port}/live/${stream}/master.m3u8`;
       await until(`live/${stream} to play`, async () => ((await fetch(master).catch(() => undefined))?.ok ? true : undefined),
         60_000, 250);
-      out.set(stream, await hlsJsLatency(browser, `http://127.0.0.1:${a.port}`, master, `live/${stream}`));
+      out.set(stream, await clockStripLatency(browser, `http://127.0.0.1:${a.port}`, master, `live/${stream}`));
     }
   } finally {
     await stopPublisher();
@@ -239,16 +241,17 @@ async function main(started: Started): Promise<void> {
   console.log('\nstarting the appliance (dvr start)');
   const a = await startBenchAppliance(started);
   const g = await glassToGlass(a, started);
-  const ll = g.get('ll') ?? [];
-  const plain = g.get('plain') ?? [];
-  // The packager dates a stream's media from when its first segment arrived: a puller that got a burst
-  // of buffered media at connection dates everything that much early, the same for both streams of
-  // one publisher start. The difference is the figure; the demo (made at the transcoder) dates right.
   const f = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
-  console.log('\nhls.js in Chromium, the player\'s clock minus the PROGRAM-DATE-TIME it plays (RTMP publishers started together):');
-  console.log(`  low-latency HLS: p50 ${f(percentile(ll, 50))}, p90 ${f(percentile(ll, 90))}`);
-  console.log(`  without:         p50 ${f(percentile(plain, 50))}, p90 ${f(percentile(plain, 90))}`);
-  console.log(`  low latency plays ${f(percentile(plain, 50) - percentile(ll, 50))} closer to the publisher`);
+  const of = (l: Latency[], k: keyof Latency, p: number): number => percentile(l.map((x) => x[k]), p);
+  console.log('\nhls.js in Chromium (low-latency mode), one RTMP publisher per stream, the player\'s clock minus the clock on the '
+    + 'frame it shows (glass to glass), and minus the PROGRAM-DATE-TIME it plays (the packager\'s dating):');
+  for (const [stream, label] of [['ll', 'low-latency HLS'], ['plain', 'without']] as const) {
+    const l = g.get(stream) ?? [];
+    console.log(`  ${label.padEnd(15)} glass to glass p50 ${f(of(l, 'picture', 50))}, p90 ${f(of(l, 'picture', 90))}; `
+      + `by its dates p50 ${f(of(l, 'dated', 50))}`);
+  }
+  console.log(`  low latency plays ${f(of(g.get('plain') ?? [], 'picture', 50) - of(g.get('ll') ?? [], 'picture', 50))} closer to the `
+    + 'publisher');
   const demo = await demoLatency(a);
   console.log(`  the demo (low-latency, dated where it is made): p50 ${f(percentile(demo, 50))}, p90 ${f(percentile(demo, 90))}`);
 }
