@@ -1,6 +1,6 @@
 // The agent bundle agent.sh installs: the compiled project (without tests and benchmarks), the pm2
-// ecosystem file and the production node_modules, so a node needs neither a build nor the npm
-// registry. The tarball is made by tar.
+// ecosystem file, the alerting rules and the production node_modules, so a node needs neither a
+// build nor the npm registry. The tarball is made by tar.
 import { execFile } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -34,7 +34,7 @@ export async function buildAgentBundle(projectRoot: string, outFile: string): Pr
   const list = path.join(path.dirname(outFile), `.${path.basename(outFile)}.list`);
   await fs.mkdir(path.dirname(outFile), { recursive: true });
   await fs.writeFile(list, [...dist, 'package.json', 'ecosystem.config.cjs', 'launch-configs', 'provisioning/inventory.schema.json',
-    'web/player', ...top].join('\n'));
+    'monitoring/alerts.rules.yml', 'web/player', ...top].join('\n'));
   try {
     // Fixed owner and times make the same tree give the same checksum, so a re-run is "unchanged".
     await run('tar', ['-czf', `${outFile}.tmp`, '--owner=0', '--group=0', '--numeric-owner', '--sort=name', '--mtime=@0',

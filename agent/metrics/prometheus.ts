@@ -80,6 +80,10 @@ export function createRegistry(src: MetricsSources): Registry {
     const free = src.storage?.snapshot().freeBytes;
     if (free !== undefined) this.set(free);
   } });
+  new Gauge({ name: 'dvr_storage_size_bytes', help: 'Size of the shared storage in bytes', registers: [registry], collect() {
+    const total = src.storage?.snapshot().totalBytes;
+    if (total !== undefined) this.set(total);
+  } });
   return registry;
 }
 
