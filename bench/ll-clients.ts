@@ -16,7 +16,11 @@ const errors: string[] = [];
 let sent = 0;
 let done = 0;
 
+let finished = false;
+
 function finish(): void {
+  if (finished) return;
+  finished = true;
   // Read and closed only now: while answers come, taking one costs a timestamp and a reference.
   const statuses: Record<string, number> = {};
   for (const h of heads) {
@@ -37,12 +41,18 @@ function open(): void {
       if (++sent === n) process.stdout.write('sent\n');
     });
   });
+  // A socket is counted once: by its answer, or by its error before one (not after).
+  let settled = false;
   socket.once('data', (d: Buffer) => {
+    if (settled) return;
+    settled = true;
     times.push(Date.now());
     heads.push(d);
     if (++done === n) finish();
   });
   socket.once('error', (err) => {
+    if (settled) return;
+    settled = true;
     errors.push(err.message);
     if (++done === n) finish();
   });

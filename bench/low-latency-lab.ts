@@ -79,8 +79,9 @@ Promise<{ memory: number[]; storage: number[]; write: number[] }> {
       // As the transcoder's agent writes: in its host's mount namespace (its own mount of the
       // storage), as the service account (a FUSE mount lets its owner in alone).
       const wrote = await run('nsenter', ['-t', String(sshd), '-m', '-n', '--', 'runuser', '-u', 'dvr', '--', process.execPath, '-e',
-        `const fs = require('fs'); const t = '${dir}/.${name}.tmp'; const data = Buffer.alloc(60000, 1); const t0 = Date.now();
-        fs.writeFileSync(t, data); fs.renameSync(t, '${dir}/${name}'); console.log(t0, Date.now());`]);
+        `const fs = require('fs'); const [dir, name] = process.argv.slice(1); const t = dir + '/.' + name + '.tmp';
+        const data = Buffer.alloc(60000, 1); const t0 = Date.now(); fs.writeFileSync(t, data); fs.renameSync(t, dir + '/' + name);
+        console.log(t0, Date.now());`, dir, name]);
       await poll;
       await run('nsenter', ['-t', String(sshd), '-m', '-n', '--', 'runuser', '-u', 'dvr', '--', 'rm', '-f', path.join(dir, name)]);
       if (wrote.code !== 0) throw new Error(`writing ${name} over ot-1's mount failed: ${wrote.stderr.trim()}`);

@@ -38,3 +38,9 @@ export const THUMB_TRACK = 'thumbs.m3u8';
 export function thumbName(second: number): string {
   return `thumb-${second}.jpg`;
 }
+
+/**
+ * How long the edge agent's service (time-shift URLs, the low-latency fan-out) keeps a connection
+ * that is idle; nginx's upstream to it closes its own a second sooner, so none is reused as it closes.
+ */
+export const AGENT_KEEPALIVE_SECONDS = 5;

@@ -2,8 +2,8 @@
 // always gives the same text, which golden-file tests pin and `nginx -t` validates.
 import { urlHost } from '../common/address.js';
 import {
-  CLIP_NAME_SOURCE, EDGE_TIME_PATH, RANGE_NAME_SOURCE, SIGNED_PREFIX_SOURCE, STEERING_PATH, STREAM_PATH_SOURCE, THUMB_NAME_SOURCE,
-  THUMB_TRACK,
+  AGENT_KEEPALIVE_SECONDS, CLIP_NAME_SOURCE, EDGE_TIME_PATH, RANGE_NAME_SOURCE, SIGNED_PREFIX_SOURCE, STEERING_PATH, STREAM_PATH_SOURCE,
+  THUMB_NAME_SOURCE, THUMB_TRACK,
 } from '../common/edge-paths.js';
 import { TEMP_SUFFIX } from '../common/files.js';
 import { NAME_SOURCE, STREAM_DIR_SOURCE, checkName } from '../common/names.js';
@@ -292,9 +292,9 @@ function timeshiftHttp(m: EdgeModel): Node[] {
   if (!m.timeshift) return [];
   return [
     // Low-latency players hold a request each at the agent's fan-out: their connections stay open
-    // for the next blocking reload (closing and opening 2,000 after every part cost the answers
-    // 0.3 s). Idle ones close before the agent's own 5 s would, so none is reused as it closes.
-    b('upstream dvr_timeshift', `server 127.0.0.1:${m.timeshift.port};`, 'keepalive 1024;', 'keepalive_timeout 4s;'),
+    // for the next blocking reload (closing and opening 2,000 after every part cost the answers 0.3 s).
+    b('upstream dvr_timeshift', `server 127.0.0.1:${m.timeshift.port};`, `keepalive ${UPSTREAM_KEEPALIVE};`,
+      `keepalive_timeout ${AGENT_KEEPALIVE_SECONDS - 1}s;`),
     `proxy_cache_path ${q(`${m.prefix}/timeshift-cache`)} levels=1:2 keys_zone=dvr_timeshift:16m `
       + `max_size=${m.timeshift.cacheMaxSizeMb}m inactive=10m use_temp_path=off;`,
     b('map $args $dvr_timeshift_query', 'default 0;', '"~(^|&)(start|end|window)=" 1;'),
@@ -431,6 +431,9 @@ function liveLocations(m: EdgeModel, tokens: boolean): Node[] {
       'add_header Cache-Control "no-store" always;', 'return 503;'),
   ];
 }
+
+/** Idle connections kept to an upstream: low-latency players hold a request, and so a connection, each. */
+const UPSTREAM_KEEPALIVE = 1024;
 
 /** Low-latency HLS: a partial segment's name (packager/layout.ts partName); the storage never has one. */
 const PART_SOURCE = 'part_[A-Za-z0-9]{1,40}_\\d{1,9}_\\d{1,4}\\.m4s';
@@ -577,9 +580,9 @@ export function renderRelay(m: RelayModel): string {
     'proxy_set_header Accept-Encoding gzip;',
     'gunzip on;',
     ...validity,
-    // A low-latency wait (a blocking reload, a part) goes straight to the edge, whose fan-out holds
-    // it in memory until the part exists. Here, requests for one key would queue on the cache lock,
-    // which looks again only every half second: a player would lose up to 0.5 s per part.
+    // A blocking reload (and a signed part) goes straight to the edge, whose fan-out holds it in
+    // memory until its part exists. Here, requests for one key would queue on the cache lock, which
+    // looks again only every half second: a player would lose up to 0.5 s per part.
     'proxy_cache_bypass $dvr_ll_wait;',
     'proxy_no_cache $dvr_ll_wait;',
     'add_header X-Cache-Status $upstream_cache_status always;',
@@ -615,14 +618,23 @@ export function renderRelay(m: RelayModel): string {
       // At most playlistMaxAgeSeconds, whatever the upstream says; one copy whatever the viewer's
       // Accept-Encoding (Vary would key a copy on each).
       'proxy_ignore_headers Cache-Control Expires Vary;'])),
+    // A low-latency part: cached for good once it exists, without the cache lock (the hinted one is
+    // asked for by every player before it is cut: each request goes to the edge, which holds them
+    // all on one fetch, rather than queueing here on the lock's half-second polls).
+    b(`location ~ "/${PART_SOURCE}$"`, ...requireToken(tokens), ...proxied([`proxy_cache_valid 200 ${m.segmentMaxAgeSeconds}s;`]),
+      'proxy_cache_lock off;'),
     b(`location ~ \\.(${MEDIA_EXT})$`, ...requireToken(tokens), ...proxied([`proxy_cache_valid 200 206 ${m.segmentMaxAgeSeconds}s;`])),
     b('location /', 'return 404;'),
   );
   return print([...main(m), b('http', ...httpCommon(m),
     `proxy_cache_path ${q(`${m.prefix}/cache`)} levels=1:2 keys_zone=dvr_relay:64m max_size=${m.cacheMaxSizeMb}m `
       + `inactive=${m.cacheInactiveMinutes}m use_temp_path=off;`,
-    b('upstream dvr_storage', ...m.upstreams.map((u) => `server ${urlHost(u.host)}:${u.port};`), 'keepalive 32;'),
-    b('map "$arg__HLS_msn:$uri" $dvr_ll_wait', 'default 0;', '"~^[^:]" 1;', `"~/${PART_SOURCE}$" 1;`),
+    // Held low-latency requests take a connection each: kept for the next part rather than closed and
+    // opened again after each (as between an edge and its agent), and closed before the edge would.
+    b('upstream dvr_storage', ...m.upstreams.map((u) => `server ${urlHost(u.host)}:${u.port};`), `keepalive ${UPSTREAM_KEEPALIVE};`,
+      'keepalive_timeout 60s;'),
+    // Blocking reloads; parts through a signed URL too (the signed location has the cache lock).
+    b('map "$arg__HLS_msn:$uri" $dvr_ll_wait', 'default 0;', '"~^[^:]" 1;', `"~^:${SIGNED_PREFIX_SOURCE}/.*/${PART_SOURCE}$" 1;`),
     ...streamMaps(m), ...signingSecret(m.signing), '', server)]);
 }
 

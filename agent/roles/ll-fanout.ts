@@ -64,7 +64,7 @@ const answer = (status: number, text: string | Buffer, maxAge = 0, type = 'text/
 export class LowLatencyFanout {
   private readonly followers = new Map<string, Follower>();
   private readonly parts = new Map<string, Promise<LlAnswer>>();
-  /** When each unanswering address was last logged. */
+  /** When each transcoder (<host>:<port>) that did not answer was last logged; forgotten once it answers. */
   private readonly warned = new Map<string, number>();
   private closed = false;
   sources: LiveSources = { key: '', sources: new Map() };
@@ -195,16 +195,18 @@ export class LowLatencyFanout {
     try {
       const res = await fetch(url, { headers: { Authorization: `Bearer ${this.sources.key}`, 'X-DVR-Low-Latency': '1' },
         signal: AbortSignal.timeout(timeoutMs) });
+      this.warned.delete(new URL(url).host);
       const body = Buffer.from(await res.arrayBuffer());
       const type = res.headers.get('content-type') ?? 'application/octet-stream';
       const maxAge = /max-age=(\d+)/.exec(res.headers.get('cache-control') ?? '')?.[1];
       return { status: res.status, body, type, maxAge: res.status === 200 ? Number(maxAge ?? 0) : 0 };
     } catch (err) {
-      const base = url.replace(/\?.*/, '');
+      const at = new URL(url).host;
       const now = Date.now();
-      if ((this.warned.get(base) ?? -Infinity) + QUIET_MS <= now) {
-        this.warned.set(base, now);
-        this.log.warn({ url: base, err: err instanceof Error ? err.message : String(err) }, 'the transcoder\'s live view did not answer');
+      if ((this.warned.get(at) ?? -Infinity) + QUIET_MS <= now) {
+        this.warned.set(at, now);
+        this.log.warn({ url: url.replace(/\?.*/, ''), err: err instanceof Error ? err.message : String(err) },
+          'the transcoder\'s live view did not answer');
       }
       return { ...answer(503, 'the stream\'s transcoder does not answer\n'), unreachable: true };
     }

@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promises as fs } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { STEERING_PATH } from '../../common/edge-paths.js';
+import { AGENT_KEEPALIVE_SECONDS, STEERING_PATH } from '../../common/edge-paths.js';
 import { errnoCode } from '../../common/errors.js';
 import type { SteeringEdge } from '../../common/protocol.js';
 import { PLAYLIST_CAP_DEFAULT_SECONDS } from '../../common/stream-settings.js';
@@ -95,6 +95,7 @@ export class TimeShiftServer {
     this.catalog = new Catalog(o.root);
     this.lowLatency = new LowLatencyFanout(o.log.child({ part: 'low-latency' }));
     this.server = http.createServer((req, res) => { void this.handle(req, res); });
+    this.server.keepAliveTimeout = AGENT_KEEPALIVE_SECONDS * 1000;
   }
 
   static async start(o: TimeShiftOptions): Promise<TimeShiftServer> {

@@ -38,6 +38,8 @@ interface RawFile {
   pending: Buffer;
   parts: LivePart[];
   init: Buffer | undefined;
+  /** Why the rest of this file is not cut (a box that cannot be read never becomes readable). */
+  broken?: string;
 }
 
 interface SessionList { offset: number; complete: Set<number>; init: InitMedia | undefined; initWritten: boolean }
@@ -105,8 +107,13 @@ export class PartCutter {
     for (const r of raw) {
       const list = this.sessions.get(r.session);
       const complete = list?.complete.has(r.n) === true;
-      await this.readFile(r.file, r.session, r.n);
-      if (complete) await this.finish(r.file);
+      // One file's failure (a full disk) waits for the next pass; the others go on.
+      try {
+        await this.readFile(r.file, r.session, r.n);
+        if (complete) await this.finish(r.file);
+      } catch (err) {
+        this.o.log.error({ err: String(err), file: r.file }, 'cutting parts failed; tried again at the next write');
+      }
     }
     // An older session's file that never completed: its encoder died mid-segment (a newer one runs), as
     // the hls muxer leaves a temp file that is never renamed. It is dropped, not listed half.
@@ -170,6 +177,7 @@ export class PartCutter {
       f = { session, n, offset: 0, pending: Buffer.alloc(0), parts: [], init: undefined };
       this.files.set(file, f);
     }
+    if (f.broken !== undefined) return;
     let handle: fs.FileHandle;
     try {
       handle = await fs.open(path.join(this.o.dir, file), 'r');
@@ -196,8 +204,9 @@ export class PartCutter {
     this.sessions.set(f.session, list);
     let at = 0;
     let partStart = 0;
-    // What was cut stays cut when a later box fails (the failing one is read again with the next bytes):
-    // cut again from the front, a part would be announced twice and be twice in its segment.
+    // What was cut stays cut when a later box fails: cut again from the front, a part would be announced
+    // twice and be twice in its segment. A box that cannot be read ends the file's cutting (its
+    // segment is the parts before it); a write that failed (a full disk) is tried again with the next bytes.
     try {
       while (at + 8 <= f.pending.length) {
         let size = f.pending.readUInt32BE(at);
@@ -229,8 +238,14 @@ export class PartCutter {
           this.o.onPart(f.session, f.n, part);
         }
       }
+    } catch (err) {
+      // The system's refusal (ENOSPC, EIO: it has a syscall) passes; a box's is the file's for good.
+      if ((err as { syscall?: unknown } | null)?.syscall !== undefined) throw err;
+      f.broken = err instanceof Error ? err.message : String(err);
+      this.o.log.error({ err: f.broken, session: f.session, n: f.n, parts: f.parts.length },
+        'an unreadable box in the encoder\'s file: the rest of this segment is not cut into parts');
     } finally {
-      f.pending = f.pending.subarray(partStart);
+      f.pending = f.broken === undefined ? f.pending.subarray(partStart) : Buffer.alloc(0);
     }
   }
 

@@ -17,7 +17,7 @@ import { startAppliance, type Appliance } from '../support/appliance.js';
 import { writeHistory } from '../support/history.js';
 import { STREAM_STATE } from '../../packager/layout.js';
 import type { Browser } from 'puppeteer-core';
-import { hasChromium, launchChromium, videoPage } from '../support/chromium.js';
+import { HLS_JS, hasChromium, launchChromium, videoPage } from '../support/chromium.js';
 
 const ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MODULES = path.join(ROOT, '..', 'node_modules');
@@ -55,7 +55,7 @@ function lastPart(p: types.MediaPlaylist): { msn: number; part: number } {
 async function atTheEdgeAndBack(browser: Browser, origin: string, url: string, player: 'hls.js' | 'shaka', what: string,
   minBack: number): Promise<void> {
     const page = await browser.newPage();
-    await videoPage(page, origin, player === 'hls.js' ? path.join(MODULES, 'hls.js/dist/hls.min.js')
+    await videoPage(page, origin, player === 'hls.js' ? HLS_JS
       : path.join(MODULES, 'shaka-player/dist/shaka-player.compiled.js'));
     await page.evaluate(player === 'hls.js' ? `(() => { const v = document.getElementById('v');
       const hls = new Hls({ lowLatencyMode: true, liveDurationInfinity: true }); window.p = hls;
@@ -191,8 +191,8 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
     assert.equal((await fetch(`${media}?_HLS_msn=x`)).status, 400);
   });
 
-  it('through a relay: blocking reloads and parts pass to the edge, which holds them; every waiter of one state gets the same '
-    + 'playlist', async () => {
+  it('through a relay: blocking reloads pass to the edge, which holds them, every waiter of one state getting the same playlist; '
+    + 'parts are cached once they exist', async () => {
     const port = await freePort();
     const prefix = await tempDir('ll-relay');
     const nginx = new NginxProcess({ binary: 'nginx', prefix, log: silentLogger(), startTimeoutMs: 10_000, stopTimeoutMs: 5_000 });
@@ -219,14 +219,18 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
       const p = strict(answers[0] ?? '', 'a blocking reload through the relay');
       const now = lastPart(p);
       assert.ok(now.msn > last.msn || now.part > last.part, `the part after ${last.msn}.${last.part} (got ${now.msn}.${now.part})`);
-      // The hinted part, asked by three players at once through the relay: held by the edge until cut.
+      // The hinted part, asked by three players at once through the relay: each request goes to the
+      // edge (no cache lock), which holds them until it is cut; then the relay has it.
       const hint = /^#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"$/m.exec(answers[0] ?? '')?.[1] ?? '';
       const parts = await Promise.all(Array.from({ length: 3 }, async () => {
         const r = await fetch(new URL(hint, relayed));
         assert.equal(r.status, 200, hint);
-        assert.equal(r.headers.get('x-cache-status'), 'BYPASS');
+        assert.equal(r.headers.get('x-cache-status'), 'MISS');
         return Buffer.from(await r.arrayBuffer());
       }));
+      const cached = await fetch(new URL(hint, relayed));
+      assert.equal(cached.headers.get('x-cache-status'), 'HIT', 'a part is cached once it exists');
+      parts.push(Buffer.from(await cached.arrayBuffer()));
       const direct = Buffer.from(await (await fetch(new URL(hint, media))).arrayBuffer());
       for (const b of parts) assert.ok(b.length > 0 && b.equals(direct), 'the part as the edge serves it');
       // A segment is cached by the relay as before.
@@ -255,6 +259,7 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
     const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
       '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast',
       '-g', '50', '-c:a', 'aac', '-f', 'flv', publish], { stdio: 'ignore' });
+    const exited = once(publisher, 'exit');
     try {
       const { url: signed } = (await (await fetch(`${api}/streams/live/llcopy/playback`, { headers: auth })).json()) as { url: string };
       assert.match(signed, /\/s\/\d+\/[A-Za-z0-9_-]{22}\/live\/llcopy\/master\.m3u8$/);
@@ -278,7 +283,7 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
       }
     } finally {
       publisher.kill('SIGINT');
-      await once(publisher, 'exit');
+      await exited;
     }
   });
 
@@ -313,6 +318,7 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
     const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
       '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '240', '-c:v', 'libx264', '-preset', 'ultrafast',
       '-g', '50', '-c:a', 'aac', '-f', 'flv', publish], { stdio: 'ignore' });
+    const exited = once(publisher, 'exit');
     const browser = await launchChromium();
     try {
       const master = `http://127.0.0.1:${a?.port ?? 0}/live/llhour/master.m3u8`;
@@ -327,7 +333,7 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
     } finally {
       await browser.close();
       publisher.kill('SIGINT');
-      await once(publisher, 'exit');
+      await exited;
     }
   });
 });

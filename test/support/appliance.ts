@@ -7,6 +7,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePort, tempDir, until } from './run.js';
 
+/** How long Ctrl-C may take before the appliance is killed. */
+const STOP_DEADLINE_MS = 30_000;
+
 /** This build's `dvr` command: dist/test/support is two levels below dist/. */
 const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../bin/dvr.cjs');
 
@@ -75,7 +78,14 @@ export async function startAppliance(options: ApplianceOptions = {}): Promise<Ap
   const stop = (): Promise<number | null> => {
     if (!stopping) {
       proc.kill('SIGINT');
-      stopping = exited;
+      // Ctrl-C, and if it hangs, kill -9 (its process group when it has one) rather than wait for good.
+      const hung = setTimeout(() => {
+        try {
+          if (options.detached && proc.pid !== undefined) process.kill(-proc.pid, 'SIGKILL');
+          else proc.kill('SIGKILL');
+        } catch { /* gone meanwhile */ }
+      }, STOP_DEADLINE_MS);
+      stopping = exited.finally(() => clearTimeout(hung));
     }
     return stopping;
   };

@@ -32,26 +32,31 @@ export async function videoPage(page: Page, edgeUrl: string, script: string): Pr
 export const HLS_JS = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../node_modules/hls.js/dist/hls.min.js');
 
 /**
- * hls.js (low-latency mode) in a new page of `browser` on `origin`, playing `url`: the player's clock
- * minus the PROGRAM-DATE-TIME it plays, in ms; 40 samples, 4 a second, of which the first 10 (while it
- * settles) are dropped.
+ * hls.js (low-latency mode) in a new page of `browser` on `origin`, playing `url` (as `window.hls`): 40
+ * samples, 4 a second, of `sample` (a script's expression, null while there is nothing to take), of
+ * which the first 10 (while it settles) are dropped.
  */
-export async function hlsJsLatency(browser: Browser, origin: string, url: string, what: string): Promise<number[]> {
+export async function hlsJsSamples<T>(browser: Browser, origin: string, url: string, what: string, sample: string,
+  keep: (s: T) => boolean = () => true): Promise<T[]> {
   const page = await browser.newPage();
   try {
     await videoPage(page, origin, HLS_JS);
     await page.evaluate(`(() => { const v = document.getElementById('v'); const hls = new Hls({ lowLatencyMode: true });
       hls.loadSource(${JSON.stringify(url)}); hls.attachMedia(v); v.play(); window.hls = hls; })()`);
-    const samples: number[] = [];
+    const samples: T[] = [];
     await until(`hls.js on ${what}`, async () => {
-      const s = await page.evaluate(`(() => { const v = document.getElementById('v');
-        return !v.paused && v.readyState >= 3 && hls.playingDate ? Date.now() - hls.playingDate.getTime() : null; })()`)
-        .catch(() => null) as number | null;
-      if (s !== null) samples.push(s);
+      const s = await page.evaluate(sample).catch(() => null) as T | null;
+      if (s !== null && keep(s)) samples.push(s);
       return samples.length >= 40 ? true : undefined;
     }, 120_000, 250);
     return samples.slice(10);
   } finally {
     await page.close();
   }
+}
+
+/** hlsJsSamples of the player's clock minus the PROGRAM-DATE-TIME it plays (ms). */
+export function hlsJsLatency(browser: Browser, origin: string, url: string, what: string): Promise<number[]> {
+  return hlsJsSamples<number>(browser, origin, url, what, `(() => { const v = document.getElementById('v');
+    return !v.paused && v.readyState >= 3 && hls.playingDate ? Date.now() - hls.playingDate.getTime() : null; })()`);
 }

@@ -2,8 +2,7 @@
 // low 32 bits) at which each frame was made, one black or white block per bit, and a player page
 // that reads the frame on screen back into a clock. Nothing of the packager's dating is involved.
 import type { Browser } from 'puppeteer-core';
-import { HLS_JS, videoPage } from './chromium.js';
-import { until } from './run.js';
+import { hlsJsSamples } from './chromium.js';
 
 /** Blocks across the picture's width (a 640-pixel source: 16 pixels a block); the first 32 carry the bits. */
 const BLOCKS = 40;
@@ -24,33 +23,18 @@ export interface Latency {
 }
 
 /**
- * hls.js (low-latency mode) in a new page of `browser` on `origin`, playing `url` (a stream made from
- * CLOCK_STRIP_SOURCE): 40 samples, 4 a second, of which the first 10 (while it settles) are dropped.
+ * hlsJsSamples of a stream made from CLOCK_STRIP_SOURCE: the clock read off the frame on screen, and the
+ * PROGRAM-DATE-TIME it plays, each against the player's clock.
  */
-export async function clockStripLatency(browser: Browser, origin: string, url: string, what: string): Promise<Latency[]> {
-  const page = await browser.newPage();
-  try {
-    await videoPage(page, origin, HLS_JS);
-    await page.evaluate(`(() => { const v = document.getElementById('v'); const hls = new Hls({ lowLatencyMode: true });
-      hls.loadSource(${JSON.stringify(url)}); hls.attachMedia(v); v.play(); window.hls = hls;
-      window.c = document.createElement('canvas'); })()`);
-    const samples: Latency[] = [];
-    await until(`hls.js on ${what}`, async () => {
-      const s = await page.evaluate(`(() => { const v = document.getElementById('v');
-        if (v.paused || v.readyState < 3 || !v.videoWidth || !hls.playingDate) return null;
-        const c = window.c; c.width = v.videoWidth; c.height = v.videoHeight;
-        const g = c.getContext('2d', { willReadFrequently: true }); g.drawImage(v, 0, 0);
-        const now = Date.now(); const block = v.videoWidth / ${BLOCKS};
-        const row = g.getImageData(0, Math.floor(8 * v.videoHeight / 360), v.videoWidth, 1).data;
-        let ms = 0; for (let k = 0; k < 32; k++) if (row[Math.floor((k + 0.5) * block) * 4] > 128) ms += 2 ** k;
-        return { picture: (now % 2 ** 32 - ms + 2 ** 32) % 2 ** 32, dated: now - hls.playingDate.getTime() }; })()`)
-        .catch(() => null) as Latency | null;
-      // A frame not drawn yet (or a block misread) reads as a clock far off: not a sample.
-      if (s !== null && s.picture < 60_000) samples.push(s);
-      return samples.length >= 40 ? true : undefined;
-    }, 120_000, 250);
-    return samples.slice(10);
-  } finally {
-    await page.close();
-  }
+export function clockStripLatency(browser: Browser, origin: string, url: string, what: string): Promise<Latency[]> {
+  return hlsJsSamples<Latency>(browser, origin, url, what, `(() => { const v = document.getElementById('v');
+    if (v.paused || v.readyState < 3 || !v.videoWidth || !hls.playingDate) return null;
+    const c = window.strip ??= document.createElement('canvas'); c.width = v.videoWidth; c.height = v.videoHeight;
+    const g = c.getContext('2d', { willReadFrequently: true }); g.drawImage(v, 0, 0);
+    const now = Date.now(); const block = v.videoWidth / ${BLOCKS};
+    const row = g.getImageData(0, Math.floor(8 * v.videoHeight / 360), v.videoWidth, 1).data;
+    let ms = 0; for (let k = 0; k < 32; k++) if (row[Math.floor((k + 0.5) * block) * 4] > 128) ms += 2 ** k;
+    return { picture: (now % 2 ** 32 - ms + 2 ** 32) % 2 ** 32, dated: now - hls.playingDate.getTime() }; })()`,
+  // A frame not drawn yet (or a block misread) reads as a clock far off: not a sample.
+  (s) => s.picture < 60_000);
 }

@@ -110,9 +110,11 @@ describe('the edge\'s low-latency fan-out', () => {
         fanout.handle('/live/cam/v/index.m3u8', new URLSearchParams('_HLS_msn=20&_HLS_part=1'), new AbortController().signal)));
       assert.ok(answers.every((a) => a.status === 503), answers.map((a) => a.status).join(' '));
       assert.ok(Date.now() - started < 3000, 'told at once, not after three target durations');
-      const again = await fanout.handle('/live/cam/v/index.m3u8', new URLSearchParams('_HLS_msn=20&_HLS_part=2'),
+      // Another rendition and a part of the same transcoder: still one warning for the address.
+      const again = await fanout.handle('/live/cam/a/index.m3u8', new URLSearchParams('_HLS_msn=20&_HLS_part=2'),
         new AbortController().signal);
       assert.equal(again.status, 503);
+      assert.equal((await fanout.handle('/live/cam/v/part_s1_20_3.m4s', new URLSearchParams(), new AbortController().signal)).status, 503);
       assert.equal(warnings.length, 1, warnings.join('; '));
     } finally {
       fanout.close();
