@@ -192,7 +192,8 @@ export class Appliance {
     if (!o.demo) return;
     this.say('waiting for the demo stream to play');
     await this.step('demo stream', [encoderLog, path.join(edgePrefix, 'error.log')], async () => {
-      await waitForHttp(this.playbackUrl, o.playableWithinMs);
+      // Every rendition of the ladder listed: a player reads the master once, and would keep the first alone.
+      await waitForHttp(this.playbackUrl, o.playableWithinMs, (text) => demo.ladder.every((r) => text.includes(`${r.name}/index.m3u8`)));
       await waitForHttp(this.dashUrl, 10_000);
     });
   }
@@ -238,14 +239,15 @@ export class Appliance {
   }
 }
 
-async function waitForHttp(url: string, deadlineMs: number): Promise<void> {
+async function waitForHttp(url: string, deadlineMs: number, complete: (body: string) => boolean = () => true): Promise<void> {
   const until = Date.now() + deadlineMs;
   let last = 'no answer';
   for (;;) {
     try {
       const res = await fetch(url);
-      if (res.ok) return;
-      last = `HTTP ${res.status}`;
+      const body = await res.text();
+      if (res.ok && complete(body)) return;
+      last = res.ok ? `HTTP 200, not complete yet: ${body.slice(0, 300)}` : `HTTP ${res.status}`;
     } catch (err) {
       last = err instanceof Error ? err.message : String(err);
     }

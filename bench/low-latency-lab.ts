@@ -10,13 +10,13 @@ import { watch, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, sshdPid } from '../lab/hosts.js';
-import { spawn } from 'node:child_process';
 import { host } from '../lab/lab.js';
 import { readState } from '../lab/state.js';
 import { labPaths, LAB_PORTS, PUBLISHER_HOST } from '../lab/topology.js';
 import type { LabState } from '../lab/state.js';
 import { launchChromium } from '../test/support/chromium.js';
 import { CLOCK_STRIP_SOURCE, clockStripLatency } from '../test/support/clock-strip.js';
+import { adminApi, createStream, publishTestPattern, publishUrl } from '../test/support/publisher.js';
 import { until } from '../test/support/run.js';
 import { percentile, runBench, type Started } from './util.js';
 
@@ -109,21 +109,16 @@ async function main(started: Started): Promise<void> {
   }
   const state = await readState(process.env['DVR_LAB_DIR']);
   if (!state) throw new Error('dvr lab up left no state');
-  const api = state.controller.url;
-  const token = (await fs.readFile(path.join(labPaths(state.options.dir).controllerData, 'controller', 'admin-token'), 'utf8')).trim();
-  const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+  const admin = await adminApi(state.controller.url, labPaths(state.options.dir).controllerData);
   for (const [stream, lowLatency] of [['ll', true], ['plain', false]] as const) {
-    const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth,
-      body: JSON.stringify({ app: 'live', stream, mode: 'transcode', ladder: [{ name: 'v', height: 360 }], windowSeconds: 600,
-        lowLatency }) });
+    const made = await createStream(admin, { app: 'live', stream, mode: 'transcode', ladder: [{ name: 'v', height: 360 }],
+      windowSeconds: 600, lowLatency });
     // 409: made by an earlier run on the same lab.
     if (made.status !== 201 && made.status !== 409) throw new Error(`cannot create live/${stream}: ${await made.text()}`);
-    const pub = (await (await fetch(`${api}/streams/live/${stream}/publish`, { headers: auth })).json()) as { url: string };
     // In the publisher's host (where publish.lab resolves to the origins).
-    const publisher = spawn('ip', ['netns', 'exec', host(state, PUBLISHER_HOST).ns, 'ffmpeg', '-hide_banner', '-loglevel', 'error',
-      '-nostdin', '-re', '-f', 'lavfi', '-i', CLOCK_STRIP_SOURCE, '-t', '1800', '-c:v', 'libx264', '-preset', 'veryfast',
-      '-tune', 'zerolatency', '-b:v', '800k', '-g', '50', '-f', 'flv', pub.url], { stdio: ['ignore', 'ignore', 'inherit'] });
-    started.add(`the publisher of live/${stream}`, () => { publisher.kill('SIGINT'); });
+    const publisher = publishTestPattern(await publishUrl(admin, 'live', stream), { seconds: 1800, source: CLOCK_STRIP_SOURCE,
+      preset: 'veryfast', bitrate: '800k', wrap: ['ip', 'netns', 'exec', host(state, PUBLISHER_HOST).ns] });
+    started.add(`the publisher of live/${stream}`, () => publisher.stop());
   }
   const viewers = { 'edge-1': `http://${host(state, 'edge-1').address}:${LAB_PORTS.http}`,
     'relay-1': `http://${host(state, 'relay-1').address}:${LAB_PORTS.http}` };

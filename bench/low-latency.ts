@@ -17,6 +17,7 @@ import type { Browser } from 'puppeteer-core';
 import { startAppliance, type Appliance } from '../test/support/appliance.js';
 import { hlsJsLatency, launchChromium } from '../test/support/chromium.js';
 import { CLOCK_STRIP_SOURCE, clockStripLatency, type Latency } from '../test/support/clock-strip.js';
+import { adminApi, createStream, publishTestPattern, publishUrl, type Publisher } from '../test/support/publisher.js';
 import { until } from '../test/support/run.js';
 import { percentile, runBench, type Started } from './util.js';
 
@@ -40,21 +41,16 @@ async function startBenchAppliance(started: Started): Promise<Running> {
 
 /** Two streams, one low-latency, each fed by a publisher of the clock strip; hls.js plays each. */
 async function glassToGlass(a: Running, started: Started): Promise<Map<string, Latency[]>> {
-  const auth = { Authorization: `Bearer ${a.token}`, 'Content-Type': 'application/json' };
-  const urls: string[] = [];
+  const admin = await adminApi(a.api, a.dataDir);
+  const publishers: Publisher[] = [];
   for (const [stream, lowLatency] of [['ll', true], ['plain', false]] as const) {
-    const made = await fetch(`${a.api}/streams`, { method: 'POST', headers: auth,
-      body: JSON.stringify({ app: 'live', stream, mode: 'transcode', ladder: [{ name: 'v', height: 360 }], windowSeconds: 600,
-        lowLatency }) });
+    const made = await createStream(admin, { app: 'live', stream, mode: 'transcode', ladder: [{ name: 'v', height: 360 }],
+      windowSeconds: 600, lowLatency });
     if (made.status !== 201) throw new Error(`cannot create live/${stream}: ${await made.text()}`);
-    const pub = (await (await fetch(`${a.api}/streams/live/${stream}/publish`, { headers: auth })).json()) as { url: string };
-    urls.push(pub.url.replace(/\/\/[^/:]+:/, '//127.0.0.1:'));
+    publishers.push(publishTestPattern(await publishUrl(admin, 'live', stream, '127.0.0.1'),
+      { seconds: 600, source: CLOCK_STRIP_SOURCE, preset: 'veryfast' }));
   }
-  // One publisher per stream, each from the same clock (the packager dates media by its arrival).
-  const publishers = urls.map((u) => spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi',
-    '-i', CLOCK_STRIP_SOURCE, '-t', '600', '-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', '50',
-    '-f', 'flv', u], { stdio: ['ignore', 'ignore', 'inherit'] }));
-  const stopPublisher = started.add('the publishers', () => { for (const p of publishers) p.kill('SIGINT'); });
+  const stopPublisher = started.add('the publishers', () => Promise.all(publishers.map((p) => p.stop())));
   const browser = await launchChromium();
   started.add('Chromium', () => browser.close());
   const out = new Map<string, Latency[]>();
@@ -203,17 +199,11 @@ async function blockedOnAnEdge(started: Started, waiters: number, rounds: number
   const a = await startAppliance({ prefix: 'bench-ll-wait', inheritStderr: true, args: ['--no-demo'] });
   const stop = started.add('the appliance without the demo', () => a.close());
   try {
-    const api = await a.line('api', 90_000);
-    const token = (await fs.readFile(path.join(a.dataDir, 'controller', 'admin-token'), 'utf8')).trim();
-    const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-    const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth,
-      body: JSON.stringify({ app: 'live', stream: 'wait', mode: 'copy', format: 'fmp4', lowLatency: true }) });
+    const admin = await adminApi(await a.line('api', 90_000), a.dataDir);
+    const made = await createStream(admin, { app: 'live', stream: 'wait', mode: 'copy', format: 'fmp4', lowLatency: true });
     if (made.status !== 201) throw new Error(`cannot create live/wait: ${await made.text()}`);
-    const pub = (await (await fetch(`${api}/streams/live/wait/publish`, { headers: auth })).json()) as { url: string };
-    const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
-      '-t', '900', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '50', '-f', 'flv',
-      pub.url.replace(/\/\/[^/:]+:/, '//127.0.0.1:')], { stdio: ['ignore', 'ignore', 'inherit'] });
-    const stopPublisher = started.add('the publisher', () => publisher.kill('SIGINT'));
+    const publisher = publishTestPattern(await publishUrl(admin, 'live', 'wait', '127.0.0.1'), { seconds: 900 });
+    const stopPublisher = started.add('the publisher', () => publisher.stop());
     try {
       const media = `http://127.0.0.1:${a.port}/live/wait/source/index.m3u8`;
       await until('live/wait to list parts', async () => ((await (await fetch(`${media}?_HLS_msn=0`).catch(() => undefined))?.text())

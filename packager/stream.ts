@@ -21,13 +21,13 @@ import { inspectInit, inspectSegment, SegmentRejected, type InitMedia, type Segm
 import type { RenditionCounters } from './metrics.js';
 import { placeSegment } from './index/placement.js';
 import { Manifests, playlistInput, publish, renderLiveMpd, type PublishContext } from './write/publish.js';
-import { lastPosition, type LlRendition, type RenditionReport } from './render/ll-hls.js';
+import { lastPosition, listableParts, type LlRendition, type RenditionReport } from './render/ll-hls.js';
 import { SegmentIndex } from './index/segment-index.js';
 import { Rendition, type SessionState } from './rendition.js';
 import { parseStreamState, type StreamStateFile } from './state.js';
 import { parseStreamSettings, settingsWarnings, type StreamSettings } from './settings.js';
 import type { LiveRenditionView, LiveSource, PredictedSegment } from './live-view.js';
-import type { DvrSettings } from '../common/stream-settings.js';
+import { PART_TARGET_SECONDS, type DvrSettings } from '../common/stream-settings.js';
 
 export interface VideoProbe {
   /** Picture size of a segment (TS) or init segment (fMP4), or undefined when it has no video. */
@@ -563,10 +563,11 @@ export class StreamPackager implements LiveSource {
     const input = playlistInput(this.publishing, r);
     const session = this.status === 'live' ? r.session?.session : undefined;
     const next = session !== undefined && r.lastN !== undefined ? r.parts.of(session, r.lastN + 1) : undefined;
-    const current = next?.parts ?? [];
+    const { parts: current, heldBack } = listableParts(next?.parts ?? [], input.lowLatency?.partTarget ?? PART_TARGET_SECONDS);
     let hint: string | undefined;
     if (session !== undefined && r.lastN !== undefined) {
-      hint = next?.complete === true ? partName(session, r.lastN + 2, 0) : partName(session, r.lastN + 1, current.length);
+      // A held-back tail is the hint (it exists: asked for, it is answered at once).
+      hint = next?.complete === true && !heldBack ? partName(session, r.lastN + 2, 0) : partName(session, r.lastN + 1, current.length);
     }
     return { input, partsOf: (seq) => r.parts.ofSeq(seq)?.parts, current, hint };
   }

@@ -21,6 +21,20 @@ export interface LlRendition {
 
 export interface RenditionReport { uri: string; lastMsn: number; lastPart: number | undefined }
 
+/** Every part but a segment's last lasts at least this share of the part target (RFC 8216bis 4.4.4.9). */
+const SHORT_PART_SHARE = 0.85;
+
+/**
+ * The parts of the segment being encoded that a playlist may list: a short last part (a segment's
+ * tail: frames left after the last whole part) is held back until its segment is listed, as a
+ * player cannot tell it is the segment's last before that.
+ */
+export function listableParts(parts: readonly LivePart[], partTargetSeconds: number): { parts: readonly LivePart[]; heldBack: boolean } {
+  const last = parts[parts.length - 1];
+  const heldBack = last !== undefined && last.durationUs < SHORT_PART_SHARE * partTargetSeconds * 1e6;
+  return { parts: heldBack ? parts.slice(0, -1) : parts, heldBack };
+}
+
 /** The newest media a playlist of this rendition lists: the last segment's number and its last part's. */
 export function lastPosition(r: LlRendition): { msn: number; part: number | undefined } | undefined {
   const { index } = r.input;

@@ -3,8 +3,6 @@
 // (hls-parser, strict) and against RFC 8216bis's rules, and played by hls.js and Shaka Player in
 // Chromium at the low-latency edge and from the start of the window it has.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +13,7 @@ import { renderConfig } from '../../nginx/render.js';
 import { freePort, tempDir, until } from '../support/run.js';
 import { startAppliance, type Appliance } from '../support/appliance.js';
 import { writeHistory } from '../support/history.js';
+import { adminApi, createStream, publishTestPattern, publishUrl } from '../support/publisher.js';
 import { STREAM_STATE } from '../../packager/layout.js';
 import type { Browser } from 'puppeteer-core';
 import { HLS_JS, hasChromium, launchChromium, videoPage } from '../support/chromium.js';
@@ -245,23 +244,17 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
 
   it('a copy-mode stream (lowLatency through the API, signed playback) from an RTMP publisher: parts of its video and of its '
     + 'audio, each making its segments, through the signed URL only', async () => {
-    const token = (await fs.readFile(path.join(a?.dataDir ?? '', 'controller', 'admin-token'), 'utf8')).trim();
-    const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-    const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth,
-      body: JSON.stringify({ app: 'live', stream: 'llcopy', mode: 'copy', format: 'fmp4', lowLatency: true, signedPlayback: true }) });
+    const admin = await adminApi(api, a?.dataDir ?? '');
+    const made = await createStream(admin, { app: 'live', stream: 'llcopy', mode: 'copy', format: 'fmp4', lowLatency: true,
+      signedPlayback: true });
     assert.equal(made.status, 201, await made.text());
-    const refused = await fetch(`${api}/streams`, { method: 'POST', headers: auth,
-      body: JSON.stringify({ app: 'live', stream: 'llts', format: 'ts', lowLatency: true }) });
+    const refused = await createStream(admin, { app: 'live', stream: 'llts', format: 'ts', lowLatency: true });
     assert.equal(refused.status, 400);
     assert.match(await refused.text(), /\$\.lowLatency: low-latency HLS needs fMP4 segments/);
-    const publish = ((await (await fetch(`${api}/streams/live/llcopy/publish`, { headers: auth })).json()) as { url: string }).url
-      .replace(/\/\/[^/:]+:/, '//127.0.0.1:');
-    const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
-      '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast',
-      '-g', '50', '-c:a', 'aac', '-f', 'flv', publish], { stdio: 'ignore' });
-    const exited = once(publisher, 'exit');
+    const publisher = publishTestPattern(await publishUrl(admin, 'live', 'llcopy', '127.0.0.1'), { seconds: 60, audio: true });
     try {
-      const { url: signed } = (await (await fetch(`${api}/streams/live/llcopy/playback`, { headers: auth })).json()) as { url: string };
+      const { url: signed } = (await (await fetch(`${api}/streams/live/llcopy/playback`,
+        { headers: { Authorization: `Bearer ${admin.token}` } })).json()) as { url: string };
       assert.match(signed, /\/s\/\d+\/[A-Za-z0-9_-]{22}\/live\/llcopy\/master\.m3u8$/);
       for (const rendition of ['source', 'audio']) {
         const url = new URL(`${rendition}/index.m3u8`, signed).href;
@@ -282,8 +275,7 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
         assert.equal((await fetch(new URL(whole?.parts[0]?.uri ?? '', bare))).status, 403, 'a part without the token');
       }
     } finally {
-      publisher.kill('SIGINT');
-      await exited;
+      await publisher.stop();
     }
   });
 
@@ -304,21 +296,15 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
   async function () {
     if (!(await hasChromium())) this.skip();
     this.timeout(300_000);
-    const token = (await fs.readFile(path.join(a?.dataDir ?? '', 'controller', 'admin-token'), 'utf8')).trim();
-    const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
-    const made = await fetch(`${api}/streams`, { method: 'POST', headers: auth, body: JSON.stringify({ app: 'live', stream: 'llhour',
-      mode: 'copy', format: 'fmp4', lowLatency: true, segmentSeconds: 2, windowSeconds: 2 * HISTORY_SECONDS }) });
+    const admin = await adminApi(api, a?.dataDir ?? '');
+    const made = await createStream(admin, { app: 'live', stream: 'llhour', mode: 'copy', format: 'fmp4', lowLatency: true,
+      segmentSeconds: 2, windowSeconds: 2 * HISTORY_SECONDS });
     assert.equal(made.status, 201, await made.text());
     // On air for an hour before this publisher (what a packager leaves on the storage, written in seconds).
     const dir = path.join(a?.dataDir ?? '', 'media', 'live', 'llhour');
     const history = await writeHistory(dir, { video: 'source', audio: 'audio', seconds: HISTORY_SECONDS, endMs: Date.now() - 4000 });
     await fs.writeFile(path.join(dir, STREAM_STATE), JSON.stringify({ status: 'live', eventStartMs: history.startMs, sessions: {} }));
-    const publish = ((await (await fetch(`${api}/streams/live/llhour/publish`, { headers: auth })).json()) as { url: string }).url
-      .replace(/\/\/[^/:]+:/, '//127.0.0.1:');
-    const publisher = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x180:rate=25',
-      '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', '240', '-c:v', 'libx264', '-preset', 'ultrafast',
-      '-g', '50', '-c:a', 'aac', '-f', 'flv', publish], { stdio: 'ignore' });
-    const exited = once(publisher, 'exit');
+    const publisher = publishTestPattern(await publishUrl(admin, 'live', 'llhour', '127.0.0.1'), { seconds: 240, audio: true });
     const browser = await launchChromium();
     try {
       const master = `http://127.0.0.1:${a?.port ?? 0}/live/llhour/master.m3u8`;
@@ -332,8 +318,7 @@ describe('low-latency HLS: the appliance\'s demo stream through its edge', funct
       }
     } finally {
       await browser.close();
-      publisher.kill('SIGINT');
-      await exited;
+      await publisher.stop();
     }
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { parse, setOptions, types } from 'hls-parser';
 import { SegmentIndex } from '../../packager/index/segment-index.js';
-import { lastPosition, renderLlPlaylist, satisfies, type LlRendition } from '../../packager/render/ll-hls.js';
+import { lastPosition, listableParts, renderLlPlaylist, satisfies, type LlRendition } from '../../packager/render/ll-hls.js';
 import { answerLlPlaylist, answerPart, parseLlQuery, type LlSource } from '../../packager/live-edge.js';
 import type { LivePart } from '../../packager/parts/parts.js';
 import { partName } from '../../packager/layout.js';
@@ -41,6 +41,20 @@ describe('low-latency HLS playlists (RFC 8216bis)', () => {
       + '#EXT-X-RENDITION-REPORT:URI="../audio/index.m3u8",LAST-MSN=10,LAST-PART=1\n'), text.slice(-300));
     assert.deepEqual(lastPosition(rendition(10, 2)), { msn: 10, part: 1 });
     assert.deepEqual(lastPosition(rendition(10, 0)), { msn: 9, part: 4 });
+  });
+
+  it('a segment\'s short tail part is held back until its segment is listed: strict parsers take a short part before the '
+    + 'EXTINF for a violation of the 85 % rule', () => {
+    const all = partsOfSegment(20);
+    const held = listableParts(all, 0.5);
+    assert.equal(held.heldBack, true);
+    assert.deepEqual(held.parts.map((p) => p.k), [0, 1, 2, 3]);
+    assert.equal(listableParts(all.slice(0, 3), 0.5).heldBack, false, 'whole parts are listed as they come');
+    assert.equal(listableParts([], 0.5).parts.length, 0);
+    // The segment being encoded with its tail (cut, its segment not listed yet): refused as it was, read once held back.
+    const r = rendition(20, 0);
+    assert.throws(() => parse(renderLlPlaylist({ ...r, current: all, hint: partName('s1', 21, 0) }, false, [])), /85%/);
+    assert.ok(parse(renderLlPlaylist({ ...r, current: held.parts, hint: partName('s1', 20, 4) }, false, [])));
   });
 
   it('a delta update skips what is older than CAN-SKIP-UNTIL and keeps the parts; an ended event has no parts, no hint', () => {
