@@ -78,6 +78,10 @@
   /** Where to go once the new source's playlist is known (wall-clock ms), then its media time once started. */
   let pendingMs;
   let pendingTime;
+  /** Seconds of back/forward steps asked for while a source was still loading towards its place. */
+  let queuedS = 0;
+  /** The back/forward step (wired once the page's controls are). */
+  let stepBy = () => undefined;
   let previewTimer;
 
   function windowRange() {
@@ -238,9 +242,13 @@
   function wire() {
     $('play').addEventListener('click', () => { if (video.paused) void video.play().catch(() => undefined); else video.pause(); });
     const step = (s) => {
+      // While a new source loads towards its place, steps wait and add up: taken from the place it was
+      // going to, not from where the old source happened to be.
+      if (pendingMs !== undefined || pendingTime !== undefined) { queuedS += s; return; }
       if (epochMs === undefined) seekTo(video.currentTime + s);
       else seekToWall(wallMs(video.currentTime + s));
     };
+    stepBy = step;
     $('back').addEventListener('click', () => step(-10));
     $('forward').addEventListener('click', () => step(10));
     $('start-over').addEventListener('click', () => {
@@ -272,6 +280,7 @@
     past = range;
     pendingMs = atMs;
     pendingTime = undefined;
+    queuedS = 0;
     // The whole DVR window stays seekable; a viewer behind live is never pulled forward.
     // (hls.js never catches up with live on its own unless liveMaxLatencyDuration is set.)
     // A low-latency stream (its playlist has EXT-X-PART-INF) plays at its PART-HOLD-BACK from live.
@@ -310,7 +319,12 @@
       if (pendingTime === undefined) return;
       const t = pendingTime;
       pendingTime = undefined;
-      setTimeout(() => { video.currentTime = t; }, 0);
+      setTimeout(() => {
+        video.currentTime = t;
+        const queued = queuedS;
+        queuedS = 0;
+        if (queued !== 0) stepBy(queued);
+      }, 0);
     });
     hls.on(window.Hls.Events.FRAG_LOADED, () => { $('error').hidden = true; });
     hls.loadSource(url);
