@@ -26,8 +26,8 @@ const arg = (name: string, fallback: number): number => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 
-/** The appliance as the benchmark uses it: its URLs and the API's token. */
-type Running = Appliance & { playback: string; api: string; token: string };
+/** The appliance as the benchmark uses it: its URLs (the API's token is read where the API is used). */
+type Running = Appliance & { playback: string; api: string };
 
 /** `dvr start`, stopped when the benchmark ends; its stderr is the benchmark's. */
 async function startBenchAppliance(started: Started): Promise<Running> {
@@ -35,8 +35,7 @@ async function startBenchAppliance(started: Started): Promise<Running> {
   started.add('the appliance', () => a.close());
   const playback = await a.line('playback', 90_000);
   const api = await a.line('api', 90_000);
-  const token = (await fs.readFile(path.join(a.dataDir, 'controller', 'admin-token'), 'utf8')).trim();
-  return { ...a, playback, api, token };
+  return { ...a, playback, api };
 }
 
 /** Two streams, one low-latency, each fed by a publisher of the clock strip; hls.js plays each. */
